@@ -1,0 +1,222 @@
+//! clap definitions. Every command's help ends with an example.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "qxfer",
+    version,
+    about = "Send files, directories, messages and mail over QUIC + TLS 1.3 to a hardened receiver",
+    after_help = "Examples:\n  qxfer listen\n  qxfer user add alice\n  qxfer send --user alice --accept-new host.example report.pdf photos/ -s \"Holiday\" -m \"Pictures attached\"\n  qxfer inbox --user alice host.example\n  qxfer fetch --user alice host.example --all -o ~/Downloads\n\nExit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 listener certificate not trusted."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars and no summary lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the receiving listener.
+    #[command(after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer")]
+    Listen(ListenArgs),
+    /// Manage accounts on a listener's data directory (works while it runs).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Send files, directories, a message or mail to an account.
+    #[command(after_help = "Examples:\n  qxfer send host.example notes.txt            # to your own mailbox\n  qxfer send host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send host.example --to bob -m -\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/")]
+    Send(SendArgs),
+    /// List the deliveries in your mailbox.
+    #[command(after_help = "Example:\n  qxfer inbox --user alice host.example --json")]
+    Inbox(InboxArgs),
+    /// Download deliveries from your mailbox.
+    #[command(after_help = "Examples:\n  qxfer fetch host.example 12 13 -o inbox/\n  qxfer fetch host.example --all\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt.")]
+    Fetch(FetchArgs),
+    /// Print the listener's certificate fingerprint (to compare with what a client shows).
+    #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
+    Fingerprint(DataArgs),
+    /// Show a running listener's counters.
+    #[command(after_help = "Example:\n  qxfer status --data /var/lib/qxfer --json")]
+    Status(StatusArgs),
+    /// Make a private CA and listener certificates signed by it.
+    #[command(subcommand)]
+    Cert(CertCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Listener data directory [env: QXFER_DATA_DIR; default: the platform data directory].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address to listen on (UDP); repeat for several. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:4433")]
+    pub bind: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// PEM certificate chain to use instead of the generated self-signed one.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create an account (password from a prompt, QXFER_PASSWORD or --password-stdin).
+    #[command(after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin")]
+    Add {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Delete an account, its sessions and its mailbox.
+    #[command(after_help = "Example:\n  qxfer user remove alice")]
+    Remove {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List accounts.
+    #[command(after_help = "Example:\n  qxfer user list --json")]
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// One JSON object per account on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's password (revokes its sessions).
+    #[command(after_help = "Example:\n  qxfer user passwd alice")]
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+/// How a client reaches and logs in to a listener.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Listener, as HOST or HOST:PORT (default port 4433).
+    #[arg(value_name = "HOST[:PORT]")]
+    pub host: String,
+    /// Account to log in as.
+    #[arg(long, env = "QXFER_USER")]
+    pub user: String,
+    /// Read the password from the first line of stdin (else QXFER_PASSWORD, else a prompt).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Local address to send from (like ssh -b).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::IpAddr>,
+    /// Trust the listener only if its certificate has this fingerprint, and pin it.
+    #[arg(long, value_name = "sha256:HEX")]
+    pub fingerprint: Option<String>,
+    /// Pin an unknown listener's certificate without asking (trust on first use).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Trust listeners whose certificate is signed by this CA (PEM) instead of pinning.
+    #[arg(long, value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+    /// One machine-readable JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Files and directories to send (directories keep their tree).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Message text; "-" reads it from stdin.
+    #[arg(short = 'm', long = "message", value_name = "TEXT")]
+    pub message: Option<String>,
+    /// Subject (makes the delivery a mail).
+    #[arg(short = 's', long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+    /// Recipient account (default: your own mailbox).
+    #[arg(long, value_name = "USER")]
+    pub to: Option<String>,
+    /// Follow symbolic links inside directories (links named on the command line are always followed).
+    #[arg(short = 'L', long)]
+    pub follow_symlinks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Delivery ids to fetch.
+    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<u64>,
+    /// Fetch every delivery in the mailbox.
+    #[arg(long)]
+    pub all: bool,
+    /// Output directory.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCmd {
+    /// Create a private CA (ca.pem, ca.key) in DIR.
+    #[command(after_help = "Example:\n  qxfer cert ca --out ./my-ca")]
+    Ca {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "qxfer private CA")]
+        name: String,
+    },
+    /// Issue a listener certificate (cert.pem, key.pem) for NAMEs (DNS names or IPs).
+    #[command(after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7")]
+    Issue {
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}

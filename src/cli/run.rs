@@ -1,0 +1,349 @@
+//! Turns parsed arguments into configuration and library calls, and prints results: a short
+//! line per command on stdout, or one JSON document with `--json`.
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::args::*;
+use crate::client::trust::NewHost;
+use crate::client::{self, Client, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob};
+use crate::server::{Listener, ListenerConfig};
+use crate::transport::endpoint::NetLimits;
+use crate::transport::tls;
+use crate::wire::{AdminRequest, AdminResponse};
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "qxfer")
+}
+
+/// `--data`, else `QXFER_DATA_DIR`, else the platform data directory.
+pub fn data_dir(arg: &DataArgs) -> Result<PathBuf> {
+    if let Some(d) = &arg.data {
+        return Ok(d.clone());
+    }
+    if let Some(d) = std::env::var_os("QXFER_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    project_dirs()
+        .map(|p| p.data_dir().to_owned())
+        .ok_or_else(|| anyhow!("no home directory: pass --data or set QXFER_DATA_DIR"))
+}
+
+/// `QXFER_CONFIG_DIR`, else the platform config directory.
+pub fn config_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("QXFER_CONFIG_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    project_dirs()
+        .map(|p| p.config_dir().to_owned())
+        .ok_or_else(|| anyhow!("no home directory: set QXFER_CONFIG_DIR"))
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Listen(a) => listen(a).await,
+        Command::User(cmd) => user(cmd, quiet).await,
+        Command::Send(a) => send(a, quiet).await,
+        Command::Inbox(a) => inbox(a).await,
+        Command::Fetch(a) => fetch(a, quiet).await,
+        Command::Fingerprint(a) => {
+            let dir = data_dir(&a)?;
+            std::fs::create_dir_all(&dir)?;
+            let id = tls::load_or_create_identity(&dir, None, None)?;
+            println!("{}", tls::format_fingerprint(&id.fingerprint()));
+            Ok(())
+        }
+        Command::Status(a) => status(a).await,
+        Command::Cert(CertCmd::Ca { out, name }) => {
+            tls::make_ca(&out, &name)?;
+            println!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display());
+            Ok(())
+        }
+        Command::Cert(CertCmd::Issue { ca, out, names }) => {
+            tls::issue_cert(&ca, &names, &out)?;
+            println!("issued {} and {}", out.join("cert.pem").display(), out.join("key.pem").display());
+            Ok(())
+        }
+    }
+}
+
+async fn listen(a: ListenArgs) -> Result<()> {
+    let mut cfg = ListenerConfig::new(data_dir(&a.data)?);
+    cfg.binds = a.bind;
+    cfg.cert = a.cert;
+    cfg.key = a.key;
+    let listener = Listener::bind(cfg)?;
+    let fp = tls::format_fingerprint(&listener.fingerprint());
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for addr in listener.local_addrs() {
+            writeln!(out, "listening on {addr} fingerprint {fp}")?;
+        }
+        out.flush()?;
+    }
+    listener.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn read_stdin_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading password from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn new_password(password_stdin: bool, name: &str) -> Result<String> {
+    if password_stdin {
+        return read_stdin_line();
+    }
+    if let Ok(p) = std::env::var("QXFER_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: pass --password-stdin or set QXFER_PASSWORD");
+    }
+    let p1 = rpassword::prompt_password(format!("New password for {name}: "))?;
+    let p2 = rpassword::prompt_password("Again: ")?;
+    if p1 != p2 {
+        bail!("the passwords differ");
+    }
+    Ok(p1)
+}
+
+async fn admin_call(dir: &std::path::Path, req: AdminRequest) -> Result<AdminResponse> {
+    match client::admin::admin(dir, req).await? {
+        AdminResponse::Error(e) => bail!("{e}"),
+        r => Ok(r),
+    }
+}
+
+async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
+    match cmd {
+        UserCmd::Add { name, data, password } => {
+            crate::wire::validate_account(&name).map_err(|e| anyhow!("{name:?}: {e}"))?;
+            let dir = data_dir(&data)?;
+            let pw = new_password(password.password_stdin, &name)?;
+            let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
+            admin_call(&dir, AdminRequest::AddUser { name: name.clone(), phc }).await?;
+            if !quiet {
+                println!("added user {name}");
+            }
+        }
+        UserCmd::Remove { name, data } => {
+            admin_call(&data_dir(&data)?, AdminRequest::RemoveUser { name: name.clone() }).await?;
+            if !quiet {
+                println!("removed user {name}");
+            }
+        }
+        UserCmd::Passwd { name, data, password } => {
+            let dir = data_dir(&data)?;
+            let pw = new_password(password.password_stdin, &name)?;
+            let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
+            admin_call(&dir, AdminRequest::SetPassword { name: name.clone(), phc }).await?;
+            if !quiet {
+                println!("changed password of {name}");
+            }
+        }
+        UserCmd::List { data, json } => {
+            if let AdminResponse::Users(users) = admin_call(&data_dir(&data)?, AdminRequest::ListUsers).await? {
+                for (name, created) in users {
+                    if json {
+                        println!("{}", serde_json::json!({ "name": name, "created": created }));
+                    } else {
+                        println!("{name}\t{}", super::format_time(created));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn status(a: StatusArgs) -> Result<()> {
+    let AdminResponse::Status(s) = admin_call(&data_dir(&a.data)?, AdminRequest::Status).await? else {
+        bail!("unexpected reply from the listener");
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "connections: {} open, {} total\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}",
+            s.connections_open, s.connections_total, s.bytes_received, s.bytes_sent, s.deliveries, s.protocol_violations, s.auth_failures
+        );
+    }
+    Ok(())
+}
+
+fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
+    crate::wire::validate_account(&a.user).map_err(|e| anyhow!("--user {:?}: {e}", a.user))?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let password = if a.password_stdin {
+        PasswordSource::Given(read_stdin_line()?)
+    } else if let Ok(p) = std::env::var("QXFER_PASSWORD") {
+        PasswordSource::Given(p)
+    } else if interactive {
+        PasswordSource::Prompt
+    } else {
+        PasswordSource::None
+    };
+    let fingerprint = a.fingerprint.as_deref().map(tls::parse_fingerprint).transpose()?;
+    let new_host = if a.accept_new {
+        NewHost::Accept
+    } else if interactive {
+        NewHost::Ask
+    } else {
+        NewHost::Refuse
+    };
+    Ok(ConnectOptions {
+        host: a.host.clone(),
+        bind: a.bind.map(|ip| SocketAddr::new(ip, 0)),
+        user: a.user.clone(),
+        password,
+        config_dir: config_dir()?,
+        fingerprint,
+        new_host,
+        ca: a.ca.clone(),
+        net: NetLimits::default(),
+    })
+}
+
+fn show_progress(quiet: bool, json: bool) -> bool {
+    !quiet && !json && std::io::stderr().is_terminal()
+}
+
+async fn send(a: SendArgs, quiet: bool) -> Result<()> {
+    let body = match a.message.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .take(crate::wire::MAX_BODY as u64 + 1)
+                .read_to_string(&mut s)
+                .context("reading the message from stdin")?;
+            Some(s)
+        }
+        other => other.map(str::to_owned),
+    };
+    if let Some(b) = &body {
+        if b.len() > crate::wire::MAX_BODY {
+            bail!("the message is longer than {} bytes; send it as a file", crate::wire::MAX_BODY);
+        }
+    }
+    if a.paths.is_empty() && body.is_none() && a.subject.is_none() {
+        bail!("nothing to send: give PATHs, -m TEXT or -s SUBJECT");
+    }
+    if let Some(to) = &a.to {
+        crate::wire::validate_account(to).map_err(|e| anyhow!("--to {to:?}: {e}"))?;
+    }
+    let manifest = Manifest::build(&a.paths, ManifestOptions { follow_symlinks: a.follow_symlinks })?;
+    if !quiet {
+        for s in &manifest.skipped {
+            eprintln!("skipped {} (symbolic link or special file; -L follows links)", s.display());
+        }
+    }
+    let job = SendJob { to: a.to.clone(), subject: a.subject.clone(), body, manifest };
+    let opts = connect_options(&a.client)?;
+    let mut client = Client::connect(&opts).await?;
+    let events = crate::progress::events(show_progress(quiet, a.client.json), "send");
+    let report = client.send(&job, events).await;
+    client.close().await;
+    let report = report?;
+    if a.client.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if !quiet {
+        println!(
+            "sent delivery {} to {}: {} files, {} bytes ({} bytes uploaded{})",
+            report.id,
+            report.to,
+            report.files,
+            report.bytes,
+            report.uploaded,
+            if report.resumed { ", resumed" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+async fn inbox(a: InboxArgs) -> Result<()> {
+    let opts = connect_options(&a.client)?;
+    let mut client = Client::connect(&opts).await?;
+    let items = client.inbox().await;
+    client.close().await;
+    let items = items?;
+    if a.client.json {
+        let list: Vec<_> = items
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id, "from": s.from, "time": s.time, "subject": s.subject,
+                    "files": s.files, "bytes": s.bytes,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        println!("{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT", "ID", "FROM", "TIME", "FILES", "BYTES");
+        for s in items {
+            println!(
+                "{:>6}  {:<16} {:<20} {:>6} {:>12}  {}",
+                s.id,
+                s.from,
+                super::format_time(s.time),
+                s.files,
+                s.bytes,
+                s.subject.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
+    let opts = connect_options(&a.client)?;
+    let mut client = Client::connect(&opts).await?;
+    let result = async {
+        let ids = if a.all { client.inbox().await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
+        let mut reports = Vec::new();
+        for id in ids {
+            let events = crate::progress::events(show_progress(quiet, a.client.json), "fetch");
+            let r = client.fetch(id, &a.out, events).await?;
+            if !quiet && !a.client.json {
+                println!(
+                    "fetched delivery {} from {}: {} files, {} bytes downloaded",
+                    r.id,
+                    r.from,
+                    r.files.len(),
+                    r.downloaded
+                );
+            }
+            reports.push(r);
+        }
+        Ok::<_, client::ClientError>(reports)
+    }
+    .await;
+    client.close().await;
+    let reports = result?;
+    if a.client.json {
+        println!("{}", serde_json::to_string(&reports)?);
+    }
+    Ok(())
+}

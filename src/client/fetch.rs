@@ -1,0 +1,233 @@
+//! `qxfer fetch`: read a delivery's envelope, write its text beside the output folder, and
+//! download its files over parallel streams, each into a partial file that is verified
+//! against the listener's recorded hash and renamed into place without replacing anything.
+//! Run again after an interruption, it continues each partial file.
+//!
+//! Output layout under `-o DIR`: `DIR/<id>/<path>` for files, `DIR/<id>.txt` for the
+//! message (headers, blank line, body) when the delivery has a subject or body.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use tokio::sync::Semaphore;
+
+use super::error::{other, ClientError, Result};
+use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
+use crate::files;
+use crate::transport::body;
+use crate::transport::framed;
+use crate::wire::{Attachment, Envelope, GetReply, Request, Response, StreamHead};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FetchedFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub hash: String,
+    pub media_type: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FetchReport {
+    pub id: u64,
+    pub from: String,
+    pub subject: Option<String>,
+    pub message: Option<PathBuf>,
+    pub files: Vec<FetchedFile>,
+    /// Bytes downloaded by this run.
+    pub downloaded: u64,
+}
+
+impl Client {
+    /// A delivery's envelope and all its attachments.
+    pub async fn open(&mut self, id: u64) -> Result<(Envelope, Vec<Attachment>)> {
+        let mut all = Vec::new();
+        loop {
+            let from = u32::try_from(all.len()).map_err(other)?;
+            match self.call(&Request::Open { id, from }).await? {
+                Response::Envelope { envelope, attachments, more } => {
+                    let got = attachments.len();
+                    all.extend(attachments);
+                    if !more || got == 0 || all.len() >= envelope.files as usize {
+                        return Ok((envelope, all));
+                    }
+                }
+                r => return Err(unexpected(&r)),
+            }
+        }
+    }
+
+    pub async fn fetch(&mut self, id: u64, out: &Path, events: Events) -> Result<FetchReport> {
+        let (envelope, attachments) = self.open(id).await?;
+        let message = if envelope.subject.is_some() || envelope.body.is_some() {
+            Some(write_message(out, &envelope)?)
+        } else {
+            None
+        };
+        let root = out.join(id.to_string());
+        let total: u64 = attachments.iter().map(|a| a.size).sum();
+        events(Event::Start { files: attachments.len() as u64, bytes: total, done: 0 });
+        let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, att) in attachments.iter().cloned().enumerate() {
+            let permit = slots.clone().acquire_owned().await.map_err(other)?;
+            let conn = self.connection().clone();
+            let events = events.clone();
+            let dest = files::join_validated(&root, &att.path);
+            tasks.spawn(async move {
+                let _permit = permit;
+                download(&conn, id, index as u32, &att, &dest, &events).await
+            });
+        }
+        let mut downloaded = 0;
+        let mut first_error = None;
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(n)) => downloaded += n,
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(other(e));
+                }
+            }
+        }
+        events(Event::Finish);
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let files = attachments
+            .iter()
+            .map(|a| FetchedFile {
+                path: files::join_validated(&root, &a.path),
+                size: a.size,
+                hash: hex::encode(a.hash),
+                media_type: a.media_type.clone(),
+            })
+            .collect();
+        Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, files, downloaded })
+    }
+}
+
+fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join(format!("{}.txt", e.id));
+    let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::cli::format_time(e.time));
+    if let Some(s) = &e.subject {
+        text.push_str(&format!("Subject: {s}\n"));
+    }
+    text.push('\n');
+    if let Some(b) = &e.body {
+        text.push_str(b);
+        if !b.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == text => Ok(path),
+        Ok(_) => Err(other(anyhow!("{} exists with other content; not overwriting", path.display()))),
+        Err(_) => {
+            let tmp = files::partial_name(&path);
+            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+            files::rename_no_replace(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+            Ok(path)
+        }
+    }
+}
+
+async fn download(
+    conn: &quinn::Connection,
+    id: u64,
+    index: u32,
+    att: &Attachment,
+    dest: &Path,
+    events: &Events,
+) -> Result<u64> {
+    if dest.exists() {
+        let d = dest.to_owned();
+        let (len, hash) = tokio::task::spawn_blocking(move || files::hash_file(&d))
+            .await
+            .map_err(other)?
+            .with_context(|| format!("reading {}", dest.display()))?;
+        if len == att.size && hash == att.hash {
+            events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
+            events(Event::FileDone { index });
+            return Ok(0);
+        }
+        return Err(other(anyhow!("{} exists with other content; not overwriting", dest.display())));
+    }
+    let part = files::partial_name(dest);
+    if let Some(dir) = part.parent() {
+        tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut offset = files::len_or_zero(&part);
+    if offset > att.size {
+        offset = 0;
+    }
+    match get_into(conn, id, index, att, &part, offset, events).await {
+        Err(ClientError::Remote { code: crate::wire::ErrorCode::Integrity, .. }) if offset > 0 => {
+            // The partial file did not match: start it over.
+            get_into(conn, id, index, att, &part, 0, events).await?;
+            offset = 0;
+        }
+        other_result => {
+            other_result?;
+        }
+    }
+    files::rename_no_replace(&part, dest).with_context(|| format!("moving {} into place", dest.display()))?;
+    events(Event::FileDone { index });
+    Ok(att.size - offset)
+}
+
+async fn get_into(
+    conn: &quinn::Connection,
+    id: u64,
+    index: u32,
+    att: &Attachment,
+    part: &Path,
+    offset: u64,
+    events: &Events,
+) -> Result<()> {
+    use tokio::io::AsyncSeekExt;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
+    framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(other)?;
+    let _ = send.finish();
+    let len = match framed::read_frame::<GetReply>(&mut recv).await.map_err(other)? {
+        Some(GetReply::Ready { len }) if offset.checked_add(len) == Some(att.size) => len,
+        Some(GetReply::Ready { .. }) => return Err(other(anyhow!("listener offered the wrong length for {}", att.path))),
+        Some(GetReply::Error { code, message }) => return Err(ClientError::Remote { code, message }),
+        None => return Err(other(anyhow!("listener closed the stream for {}", att.path))),
+    };
+    let mut hasher = if offset > 0 { body::hash_prefix(part, offset).await.map_err(other)? } else { blake3::Hasher::new() };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(offset == 0)
+        .open(part)
+        .await
+        .with_context(|| format!("opening {}", part.display()))?;
+    file.set_len(offset).await.map_err(other)?;
+    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(other)?;
+    events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset });
+    let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
+    let hash = match body::receive(&mut recv, &mut file, len, &mut hasher, &mut on_bytes).await {
+        Ok(h) => h,
+        Err(body::BodyError::HashMismatch) => {
+            let _ = std::fs::remove_file(part);
+            return Err(ClientError::Remote {
+                code: crate::wire::ErrorCode::Integrity,
+                message: format!("{}: hash mismatch", att.path),
+            });
+        }
+        Err(e) => return Err(other(anyhow!("receiving {}: {e}", att.path))),
+    };
+    if hash != att.hash {
+        let _ = std::fs::remove_file(part);
+        return Err(ClientError::Remote {
+            code: crate::wire::ErrorCode::Integrity,
+            message: format!("{}: does not match the hash recorded at delivery", att.path),
+        });
+    }
+    file.sync_all().await.map_err(other)?;
+    Ok(())
+}

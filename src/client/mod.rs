@@ -1,0 +1,283 @@
+//! The client library: connect (with certificate pinning), log in (session token first,
+//! password if needed), then send, list or fetch over one QUIC connection. It reports
+//! progress as typed [`Event`]s; rendering them is the binary's business.
+
+pub mod admin;
+pub mod error;
+mod fetch;
+mod manifest;
+mod send;
+pub mod trust;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use quinn::{Connection, Endpoint, RecvStream, SendStream};
+
+pub use error::{exit, ClientError, Result};
+pub use fetch::{FetchReport, FetchedFile};
+pub use manifest::{Manifest, ManifestOptions};
+pub use send::{SendJob, SendReport};
+use error::other;
+use trust::{KnownHosts, NewHost};
+
+use crate::transport::endpoint::{self, NetLimits};
+use crate::transport::framed;
+use crate::transport::tls::{self, Fingerprint, Trust};
+use crate::transport::close;
+use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
+
+/// How long closing waits for the listener to hear of it.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Upload or download streams in flight at once.
+pub const PARALLEL_STREAMS: usize = 32;
+
+/// Progress of a transfer, for a renderer.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A transfer of `files` files and `bytes` bytes starts; `done` bytes are already there.
+    Start { files: u64, bytes: u64, done: u64 },
+    FileStart { index: u32, path: String, size: u64, offset: u64 },
+    Bytes { index: u32, n: u64 },
+    FileDone { index: u32 },
+    Finish,
+}
+
+/// Where progress events go.
+pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Events to nowhere.
+pub fn no_events() -> Events {
+    Arc::new(|_| {})
+}
+
+/// Where a password comes from when no session token works.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    /// Given (from `QXFER_PASSWORD` or `--password-stdin`).
+    Given(String),
+    /// Ask on the terminal.
+    Prompt,
+    /// No way to get one.
+    None,
+}
+
+/// How to reach and log in to a listener.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `HOST[:PORT]` as the user wrote it.
+    pub host: String,
+    pub bind: Option<SocketAddr>,
+    pub user: String,
+    pub password: PasswordSource,
+    pub config_dir: PathBuf,
+    pub fingerprint: Option<Fingerprint>,
+    pub new_host: NewHost,
+    pub ca: Option<PathBuf>,
+    pub net: NetLimits,
+}
+
+/// An authenticated connection.
+pub struct Client {
+    endpoint: Endpoint,
+    conn: Connection,
+    send: SendStream,
+    recv: RecvStream,
+    user: String,
+}
+
+/// `host:port` with the default port filled in, and its first resolved address.
+pub fn resolve(host: &str) -> anyhow::Result<(String, String, SocketAddr)> {
+    let default_port = crate::server::DEFAULT_PORT;
+    let (name, hostport) = if let Ok(addr) = host.parse::<SocketAddr>() {
+        (addr.ip().to_string(), addr.to_string())
+    } else if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        (ip.to_string(), SocketAddr::new(ip, default_port).to_string())
+    } else if let Some((h, p)) = host.rsplit_once(':') {
+        p.parse::<u16>().map_err(|_| anyhow!("bad port in {host}"))?;
+        (h.to_owned(), host.to_owned())
+    } else {
+        (host.to_owned(), format!("{host}:{default_port}"))
+    };
+    let addr = hostport
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {hostport}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{hostport} resolves to no address"))?;
+    Ok((name, hostport, addr))
+}
+
+fn token_path(opts: &ConnectOptions, hostport: &str) -> PathBuf {
+    let safe: String = format!("{hostport}@{}", opts.user)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') { c } else { '_' })
+        .collect();
+    opts.config_dir.join("sessions").join(safe)
+}
+
+fn load_token(path: &std::path::Path) -> Option<Token> {
+    let text = std::fs::read_to_string(path).ok()?;
+    hex::decode(text.trim()).ok()?.try_into().ok()
+}
+
+fn save_token(path: &std::path::Path, token: &Token) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    tls::write_private(path, hex::encode(token).as_bytes())
+}
+
+impl Client {
+    /// Connect, check the listener's certificate, and log in.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
+        let (name, hostport, addr) = resolve(&opts.host)?;
+        let bind = opts.bind.unwrap_or_else(|| {
+            if addr.is_ipv6() {
+                SocketAddr::from(([0u16; 8], 0))
+            } else {
+                SocketAddr::from(([0u8; 4], 0))
+            }
+        });
+        let trust = match &opts.ca {
+            Some(ca) => Trust::Ca(tls::load_ca(ca)?),
+            None => Trust::Pin,
+        };
+        let endpoint = endpoint::client_endpoint(bind, trust, &opts.net)?;
+        // With pinning the name is not checked; with a CA it must match the certificate.
+        let server_name = if opts.ca.is_some() { name.clone() } else { "qxfer".to_owned() };
+        let conn = endpoint
+            .connect(addr, &server_name)
+            .map_err(other)?
+            .await
+            .map_err(|e| anyhow!("connecting to {hostport}: {e}"))?;
+        if opts.ca.is_none() {
+            let seen = peer_fingerprint(&conn).ok_or_else(|| anyhow!("listener sent no certificate"))?;
+            let known = KnownHosts::new(&opts.config_dir);
+            if let Err(e) = known.check(&hostport, &seen, opts.fingerprint.as_ref(), opts.new_host) {
+                conn.close(close::DONE.into(), b"untrusted certificate");
+                let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
+                return Err(e);
+            }
+        }
+        let (send, recv) = conn.open_bi().await.map_err(other)?;
+        let mut client = Client { endpoint, conn, send, recv, user: opts.user.clone() };
+        match client.login(opts, &hostport).await {
+            Ok(()) => Ok(client),
+            Err(e) => {
+                client.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn login(&mut self, opts: &ConnectOptions, hostport: &str) -> Result<()> {
+        let token_file = token_path(opts, hostport);
+        if let Some(token) = load_token(&token_file) {
+            let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
+            match self.call(&req).await {
+                Ok(Response::LoggedIn { .. }) => return Ok(()),
+                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                    let _ = std::fs::remove_file(&token_file);
+                }
+                Ok(other_reply) => return Err(unexpected(&other_reply)),
+                Err(e) => return Err(e),
+            }
+        }
+        let password = match &opts.password {
+            PasswordSource::Given(p) => p.clone(),
+            PasswordSource::Prompt => rpassword::prompt_password(format!("Password for {}@{hostport}: ", opts.user))
+                .map_err(|e| other(anyhow!("reading password: {e}")))?,
+            PasswordSource::None => {
+                return Err(other(anyhow!(
+                    "no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal"
+                )))
+            }
+        };
+        let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
+        match self.call(&req).await {
+            Ok(Response::LoggedIn { token, .. }) => {
+                if let Some(token) = token {
+                    // A token saves the next command the password check; failing to keep it is not fatal.
+                    if let Err(e) = save_token(&token_file, &token) {
+                        tracing::warn!("could not keep the session token: {e:#}");
+                    }
+                }
+                Ok(())
+            }
+            Ok(other_reply) => Err(unexpected(&other_reply)),
+            Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                Err(ClientError::Auth { user: opts.user.clone() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// One request, one response on the control stream.
+    pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
+        framed::write_frame(&mut self.send, req).await.map_err(|e| self.lost(e))?;
+        let resp: Response = match framed::read_frame(&mut self.recv).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(other(anyhow!("the listener ended the session"))),
+            Err(e) => return Err(self.lost(e)),
+        };
+        match resp {
+            Response::Error { code, message } => Err(ClientError::Remote { code, message }),
+            r => Ok(r),
+        }
+    }
+
+    fn lost(&self, e: impl std::fmt::Display) -> ClientError {
+        match self.conn.close_reason() {
+            Some(reason) => other(anyhow!("connection closed: {reason}")),
+            None => other(anyhow!("control stream: {e}")),
+        }
+    }
+
+    /// All deliveries in the caller's mailbox.
+    pub async fn inbox(&mut self) -> Result<Vec<Summary>> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            match self.call(&Request::Inbox { after }).await? {
+                Response::InboxPage { items, more } => {
+                    let last = items.last().map(|s| s.id);
+                    all.extend(items);
+                    match (more, last) {
+                        (true, Some(id)) if id > after => after = id,
+                        _ => return Ok(all),
+                    }
+                }
+                other_reply => return Err(unexpected(&other_reply)),
+            }
+        }
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Close the connection and wait until the listener has been told.
+    pub async fn close(mut self) {
+        let _ = self.send.finish();
+        self.conn.close(close::DONE.into(), b"done");
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.endpoint.wait_idle()).await;
+    }
+}
+
+fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
+    let identity = conn.peer_identity()?;
+    let certs = identity.downcast_ref::<Vec<rustls::pki_types::CertificateDer<'static>>>()?;
+    certs.first().map(tls::fingerprint)
+}
+
+pub(crate) fn unexpected(resp: &Response) -> ClientError {
+    other(anyhow!("unexpected reply from the listener: {resp:?}"))
+}

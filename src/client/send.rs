@@ -1,0 +1,197 @@
+//! `qxfer send`: open (or resume) a delivery, declare its files in batches, upload the
+//! missing parts over parallel streams, commit. Running the same send again after an
+//! interruption continues each file from what the listener holds.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use tokio::io::AsyncSeekExt;
+use tokio::sync::Semaphore;
+
+use super::error::{other, ClientError, Result};
+use super::manifest::{LocalFile, Manifest};
+use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
+use crate::transport::body;
+use crate::transport::framed;
+use crate::wire::{Begin, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};
+
+/// Encoded size budget of one `AddFiles` frame.
+const BATCH_BYTES: usize = 128 * 1024;
+
+/// What to send.
+#[derive(Debug, Clone, Default)]
+pub struct SendJob {
+    pub to: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub manifest: Manifest,
+}
+
+/// What a finished send reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SendReport {
+    pub id: u64,
+    pub to: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Bytes actually uploaded by this run (less than `bytes` after a resume).
+    pub uploaded: u64,
+    pub resumed: bool,
+}
+
+impl Client {
+    pub async fn send(&mut self, job: &SendJob, events: Events) -> Result<SendReport> {
+        let m = &job.manifest;
+        let begin = Begin {
+            to: job.to.clone(),
+            subject: job.subject.clone(),
+            body: job.body.clone(),
+            files: u32::try_from(m.files.len()).map_err(|_| other(anyhow!("too many files")))?,
+            bytes: m.total_bytes(),
+            resume_key: m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref()),
+        };
+        let (id, resumed) = match self.call(&Request::Begin(begin)).await? {
+            Response::Began { id, resumed } => (id, resumed),
+            r => return Err(unexpected(&r)),
+        };
+        // Declare files in batches; learn what the listener already holds.
+        let mut todo: Vec<(u32, u64)> = Vec::new();
+        let entries = m.entries();
+        let mut start = 0usize;
+        while start < entries.len() {
+            let end = batch_end(&entries, start);
+            let batch = entries.get(start..end).unwrap_or_default().to_vec();
+            let have = match self.call(&Request::AddFiles { entries: batch }).await? {
+                Response::FilesAdded { have } if have.len() == end - start => have,
+                r => return Err(unexpected(&r)),
+            };
+            for (i, h) in have.into_iter().enumerate() {
+                if let Some(offset) = h {
+                    todo.push(((start + i) as u32, offset));
+                }
+            }
+            start = end;
+        }
+        let already: u64 = {
+            let pending: u64 = todo.iter().map(|(i, off)| m.files[*i as usize].size - off).sum();
+            m.total_bytes() - pending
+        };
+        events(Event::Start { files: m.files.len() as u64, bytes: m.total_bytes(), done: already });
+        let uploaded = self.upload_all(id, &m.files, todo, events.clone()).await?;
+        events(Event::Finish);
+        match self.call(&Request::Commit).await? {
+            Response::Committed { id, .. } => Ok(SendReport {
+                id,
+                to: job.to.clone().unwrap_or_else(|| self.user().to_owned()),
+                files: m.files.len() as u64,
+                bytes: m.total_bytes(),
+                uploaded,
+                resumed,
+            }),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn upload_all(&self, id: u64, files: &[LocalFile], todo: Vec<(u32, u64)>, events: Events) -> Result<u64> {
+        let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut uploaded = 0u64;
+        let mut first_error: Option<ClientError> = None;
+        for (index, offset) in todo {
+            let permit = slots.clone().acquire_owned().await.map_err(other)?;
+            let file = files[index as usize].clone();
+            let conn = self.connection().clone();
+            let events = events.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let mut result = upload(&conn, id, index, &file, offset, &events).await;
+                // A resumed prefix that no longer matches: the listener dropped it; start over.
+                if offset > 0 {
+                    if let Err(ClientError::Remote { code: ErrorCode::Integrity, .. }) = &result {
+                        result = upload(&conn, id, index, &file, 0, &events).await;
+                    }
+                }
+                result
+            });
+            while let Some(done) = tasks.try_join_next() {
+                collect(done, &mut uploaded, &mut first_error);
+            }
+            if first_error.is_some() {
+                break;
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            collect(done, &mut uploaded, &mut first_error);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(uploaded),
+        }
+    }
+}
+
+fn collect(done: Result<Result<u64>, tokio::task::JoinError>, total: &mut u64, first: &mut Option<ClientError>) {
+    match done {
+        Ok(Ok(n)) => *total += n,
+        Ok(Err(e)) => {
+            first.get_or_insert(e);
+        }
+        Err(e) => {
+            first.get_or_insert(other(e));
+        }
+    }
+}
+
+fn batch_end(entries: &[FileEntry], start: usize) -> usize {
+    let mut used = 0usize;
+    let mut end = start;
+    while end < entries.len() && end - start < MAX_ENTRIES_PER_FRAME {
+        used += entries[end].path.len() + 16;
+        if used > BATCH_BYTES && end > start {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+async fn upload(
+    conn: &quinn::Connection,
+    id: u64,
+    index: u32,
+    file: &LocalFile,
+    offset: u64,
+    events: &Events,
+) -> Result<u64> {
+    let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
+    framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(other)?;
+    let mut hasher =
+        if offset > 0 { body::hash_prefix(&file.local, offset).await.map_err(other)? } else { blake3::Hasher::new() };
+    let mut f = tokio::fs::File::open(&file.local)
+        .await
+        .map_err(|e| other(anyhow!("cannot open {}: {e}", file.local.display())))?;
+    f.seek(std::io::SeekFrom::Start(offset)).await.map_err(other)?;
+    events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
+    let len = file.size - offset;
+    let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
+    let sent = body::send(&mut send, &mut f, len, &mut hasher, &mut on_bytes).await;
+    if let Err(e) = sent {
+        // The listener may have refused the stream; its reason is better than ours.
+        if let Ok(Some(PutReply::Error { code, message })) = framed::read_frame::<PutReply>(&mut recv).await {
+            return Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) });
+        }
+        return Err(other(anyhow!("sending {}: {e}", file.name)));
+    }
+    send.finish().map_err(other)?;
+    match framed::read_frame::<PutReply>(&mut recv).await {
+        Ok(Some(PutReply::Stored { .. })) => {
+            events(Event::FileDone { index });
+            Ok(len)
+        }
+        Ok(Some(PutReply::Error { code, message })) => {
+            Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) })
+        }
+        Ok(None) => Err(other(anyhow!("listener did not confirm {}", file.name))),
+        Err(e) => Err(other(anyhow!("confirming {}: {e}", file.name))),
+    }
+}

@@ -1,0 +1,161 @@
+//! Files on disk: the listener's data-directory layout, joining validated wire names onto a
+//! base directory, the temp name → verify → rename step that never replaces an existing
+//! file, batched syncing, and media-type detection.
+//!
+//! Listener layout (`DATA` is `--data`, `QXFER_DATA_DIR` or the platform data dir):
+//! ```text
+//! DATA/cert.pem, DATA/key.pem        listener identity (key mode 0600)
+//! DATA/qxfer.redb                    accounts, tokens, deliveries, mailboxes
+//! DATA/control.sock                  admin socket, owner only
+//! DATA/spool/<id>/.part/<index>      a file being received (resumable)
+//! DATA/spool/<id>/files/<path>       a received, verified file of an unfinished delivery
+//! DATA/mail/<user>/<id>/<path>       a committed delivery's files
+//! ```
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::wire::names::PARTIAL_SUFFIX;
+
+/// Paths under the listener's data directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn database(&self) -> PathBuf {
+        self.root.join("qxfer.redb")
+    }
+    pub fn control_socket(&self) -> PathBuf {
+        self.root.join("control.sock")
+    }
+    pub fn spool(&self, id: u64) -> PathBuf {
+        self.root.join("spool").join(id.to_string())
+    }
+    pub fn part(&self, id: u64, index: u32) -> PathBuf {
+        self.spool(id).join(".part").join(index.to_string())
+    }
+    pub fn staged_root(&self, id: u64) -> PathBuf {
+        self.spool(id).join("files")
+    }
+    pub fn mailbox(&self, user: &str) -> PathBuf {
+        self.root.join("mail").join(user)
+    }
+    pub fn delivery_dir(&self, user: &str, id: u64) -> PathBuf {
+        self.mailbox(user).join(id.to_string())
+    }
+}
+
+/// Join a name that passed [`crate::wire::validate_path`] onto `base`, one component at a
+/// time, so the result can only lie below `base`.
+pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
+    let mut p = base.to_path_buf();
+    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
+        p.push(c);
+    }
+    p
+}
+
+/// The temporary name a file is written under before it is verified: beside it, hidden,
+/// with the reserved suffix no delivered name may carry.
+pub fn partial_name(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}{PARTIAL_SUFFIX}"))
+}
+
+/// Move a verified file into place; fails if `dest` exists (nothing is ever overwritten).
+pub fn rename_no_replace(from: &Path, dest: &Path) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    rustix::fs::renameat_with(rustix::fs::CWD, from, rustix::fs::CWD, dest, rustix::fs::RenameFlags::NOREPLACE)
+        .map_err(io::Error::from)
+}
+
+/// Flush every dirty page and directory entry of the filesystem holding `path` in one call:
+/// the batched sync behind "acknowledged means durable".
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    let f = fs::File::open(path)?;
+    rustix::fs::syncfs(&f).map_err(io::Error::from)
+}
+
+/// Detect a file's media type from its first bytes (never from the sender's word).
+pub fn media_type(path: &Path) -> String {
+    use std::io::Read;
+    let mut head = [0u8; 8192];
+    let n = fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let head = head.get(..n).unwrap_or_default();
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_owned();
+    }
+    if n == 0 {
+        return "application/x-empty".to_owned();
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => "text/plain".to_owned(),
+        // A multi-byte character cut at the end of the sample is still text.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > n => "text/plain".to_owned(),
+        Err(_) => "application/octet-stream".to_owned(),
+    }
+}
+
+/// Length of a file, 0 if it does not exist.
+pub fn len_or_zero(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Hash a whole file.
+pub fn hash_file(path: &Path) -> io::Result<(u64, [u8; 32])> {
+    let mut f = fs::File::open(path)?;
+    let mut h = blake3::Hasher::new();
+    let n = io::copy(&mut f, &mut h)?;
+    Ok((n, *h.finalize().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_names_sit_beside_the_destination() {
+        assert_eq!(partial_name(Path::new("/o/7/a/b.txt")), PathBuf::from("/o/7/a/.b.txt.qxfer-part"));
+    }
+
+    #[test]
+    fn join_stays_below_base() {
+        assert_eq!(join_validated(Path::new("/base"), "a/b"), PathBuf::from("/base/a/b"));
+        assert_eq!(join_validated(Path::new("/base"), "../../x"), PathBuf::from("/base/x"));
+    }
+
+    #[test]
+    fn media_types() {
+        let dir = std::env::temp_dir().join(format!("qxfer-mt-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let png = dir.join("p");
+        fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").expect("write");
+        assert_eq!(media_type(&png), "image/png");
+        let txt = dir.join("t");
+        fs::write(&txt, "hello").expect("write");
+        assert_eq!(media_type(&txt), "text/plain");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn no_replace() {
+        let dir = std::env::temp_dir().join(format!("qxfer-nr-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        fs::write(dir.join("a"), "1").expect("write");
+        fs::write(dir.join("b"), "2").expect("write");
+        assert!(rename_no_replace(&dir.join("a"), &dir.join("b")).is_err());
+        assert_eq!(fs::read_to_string(dir.join("b")).expect("read"), "2");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,82 @@
+//! Renders the client library's transfer events with indicatif: a total bar with rate and
+//! ETA, plus one bar per active file of at least [`FILE_BAR_MIN`] bytes (bars for thousands
+//! of tiny files would only flicker). Drawn on stderr when it is a terminal; otherwise the
+//! renderer is never built and nothing is printed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::client::{no_events, Event, Events};
+
+/// Smallest file that gets a bar of its own.
+pub const FILE_BAR_MIN: u64 = 4 << 20;
+
+struct Bars {
+    multi: MultiProgress,
+    total: Option<ProgressBar>,
+    files: HashMap<u32, ProgressBar>,
+}
+
+/// An event sink that draws bars, or a silent one when `enabled` is false.
+pub fn events(enabled: bool, label: &'static str) -> Events {
+    if !enabled {
+        return no_events();
+    }
+    let bars = Arc::new(Mutex::new(Bars { multi: MultiProgress::new(), total: None, files: HashMap::new() }));
+    Arc::new(move |ev| {
+        let Ok(mut b) = bars.lock() else { return };
+        handle(&mut b, label, ev);
+    })
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn handle(b: &mut Bars, label: &str, ev: Event) {
+    match ev {
+        Event::Start { files, bytes, done } => {
+            let bar = b.multi.add(ProgressBar::new(bytes));
+            bar.set_style(style(
+                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            ));
+            bar.set_message(format!("{label} {files}"));
+            bar.set_position(done);
+            b.total = Some(bar);
+        }
+        Event::FileStart { index, path, size, offset } => {
+            if size >= FILE_BAR_MIN {
+                let bar = b.multi.add(ProgressBar::new(size));
+                bar.set_style(style("  {msg:30!} [{bar:30}] {bytes}/{total_bytes}"));
+                bar.set_message(path);
+                bar.set_position(offset);
+                b.files.insert(index, bar);
+            }
+        }
+        Event::Bytes { index, n } => {
+            if let Some(t) = &b.total {
+                t.inc(n);
+            }
+            if let Some(f) = b.files.get(&index) {
+                f.inc(n);
+            }
+        }
+        Event::FileDone { index } => {
+            if let Some(f) = b.files.remove(&index) {
+                f.finish_and_clear();
+            }
+        }
+        Event::Finish => {
+            for (_, f) in b.files.drain() {
+                f.finish_and_clear();
+            }
+            if let Some(t) = b.total.take() {
+                t.finish_and_clear();
+            }
+        }
+    }
+}

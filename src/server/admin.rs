@@ -1,0 +1,91 @@
+//! The admin socket: `DATA/control.sock`, mode 0600 inside a 0700 data directory, and peers
+//! must run as the listener's own user. `qxfer user …` and `qxfer status` talk to a running
+//! listener through it, since the database admits one process at a time.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::{debug, info, warn};
+
+use super::{now, Shared};
+use crate::files::Layout;
+use crate::store::Store;
+use crate::wire::{self, AdminRequest, AdminResponse, Status, LEN_PREFIX, MAX_FRAME};
+
+pub(crate) fn serve(shared: Arc<Shared>) -> Result<tokio::task::JoinHandle<()>> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = shared.layout.control_socket();
+    // A socket left by a listener that died is stale: we hold the database lock, so no
+    // other listener uses this directory.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                if let Err(e) = client(stream, shared).await {
+                    debug!("admin client: {e:#}");
+                }
+            });
+        }
+    }))
+}
+
+async fn client(mut stream: UnixStream, shared: Arc<Shared>) -> Result<()> {
+    let cred = stream.peer_cred()?;
+    if cred.uid() != rustix::process::geteuid().as_raw() {
+        warn!(uid = cred.uid(), event = "admin_refused", "admin socket peer runs as another user");
+        return Ok(());
+    }
+    let req: AdminRequest = read(&mut stream).await?;
+    let sh = shared.clone();
+    let response =
+        tokio::task::spawn_blocking(move || apply(&sh.store, &sh.layout, Some(sh.counters.snapshot()), req)).await?;
+    write(&mut stream, &response).await
+}
+
+/// Carry out one admin request on the database (used by the socket and, when no listener
+/// runs, directly by the CLI). `status` is the running listener's counters, if any.
+pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminRequest) -> AdminResponse {
+    let result = match req {
+        AdminRequest::AddUser { name, phc } => store.add_user(&name, &phc, now()).map(|_| {
+            info!(user = %name, event = "user_added", "account created");
+            AdminResponse::Done
+        }),
+        AdminRequest::RemoveUser { name } => store.remove_user(&name).map(|_| {
+            let _ = std::fs::remove_dir_all(layout.mailbox(&name));
+            info!(user = %name, event = "user_removed", "account removed");
+            AdminResponse::Done
+        }),
+        AdminRequest::SetPassword { name, phc } => store.set_password(&name, &phc).map(|_| {
+            info!(user = %name, event = "password_changed", "password changed; sessions revoked");
+            AdminResponse::Done
+        }),
+        AdminRequest::ListUsers => {
+            store.list_users().map(|u| AdminResponse::Users(u.into_iter().map(|u| (u.name, u.created)).collect()))
+        }
+        AdminRequest::Status => Ok(match status {
+            Some(s) => AdminResponse::Status(s),
+            None => AdminResponse::Error("no listener is running".into()),
+        }),
+    };
+    result.unwrap_or_else(|e| AdminResponse::Error(wire::clean_error_text(&e.to_string())))
+}
+
+/// Read one frame from a local stream (cap checked before the body is read).
+pub async fn read<T: wire::Validate + serde::de::DeserializeOwned>(stream: &mut UnixStream) -> Result<T> {
+    let mut prefix = [0u8; LEN_PREFIX];
+    stream.read_exact(&mut prefix).await?;
+    let len = wire::frame_len(prefix, MAX_FRAME)?;
+    let mut body = vec![0u8; len.get()];
+    stream.read_exact(&mut body).await?;
+    Ok(wire::decode_checked(&body)?)
+}
+
+pub async fn write<T: serde::Serialize>(stream: &mut UnixStream, value: &T) -> Result<()> {
+    stream.write_all(&wire::encode_frame(value, MAX_FRAME)?).await?;
+    Ok(())
+}

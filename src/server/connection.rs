@@ -1,0 +1,140 @@
+//! One connection: the handshake under a deadline, then the control stream and one task per
+//! file stream. `supervise` runs the work in a child task so that a panic closes this
+//! connection with `INTERNAL`, is logged with the peer's address, and touches nobody else.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use quinn::{Connection, RecvStream, SendStream};
+use tracing::{debug, error, info};
+
+use super::{handlers, log_violation, Shared};
+use crate::session::Session;
+use crate::transport::close;
+use crate::transport::framed::{self, FrameError};
+use crate::wire::{clean_error_text, ErrorCode, Request, Response, StreamHead};
+
+/// What every task of one connection shares.
+pub(crate) struct Conn {
+    pub shared: Arc<Shared>,
+    pub peer: SocketAddr,
+    pub session: Mutex<Session>,
+    pub connection: Connection,
+}
+
+impl Conn {
+    /// Run `f` on the session. The lock is never held across an await.
+    pub fn session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut guard = match self.session.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    pub fn close(&self, code: u32, reason: &str) {
+        self.connection.close(code.into(), reason.as_bytes());
+    }
+}
+
+pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
+    let peer = incoming.remote_address();
+    let connecting = match incoming.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            debug!(%peer, "refused: {e}");
+            return;
+        }
+    };
+    let connection = match tokio::time::timeout(shared.config.handshake_timeout, connecting).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            debug!(%peer, event = "handshake_failed", "{e}");
+            return;
+        }
+        Err(_) => {
+            info!(%peer, event = "handshake_timeout", "handshake did not finish in time");
+            return;
+        }
+    };
+    shared.counters.connections_open.fetch_add(1, Ordering::Relaxed);
+    let conn = Arc::new(Conn {
+        session: Mutex::new(Session::new(shared.config.session)),
+        shared: shared.clone(),
+        peer,
+        connection: connection.clone(),
+    });
+    debug!(%peer, "connected");
+    let worker = tokio::spawn(serve(conn.clone()));
+    if let Err(e) = worker.await {
+        if e.is_panic() {
+            error!(%peer, event = "panic", "connection task panicked; closing this connection only");
+            connection.close(close::INTERNAL.into(), b"internal error");
+        }
+    }
+    shared.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
+    let user = conn.session(|s| s.user().map(str::to_owned)).unwrap_or_default();
+    debug!(%peer, %user, "disconnected");
+}
+
+async fn serve(conn: Arc<Conn>) {
+    // The first bidirectional stream is the control stream.
+    let Ok((send, recv)) = conn.connection.accept_bi().await else { return };
+    let control = tokio::spawn(control_loop(conn.clone(), send, recv));
+    let mut streams = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = conn.connection.accept_bi() => match accepted {
+                Ok((send, recv)) => {
+                    let conn = conn.clone();
+                    streams.spawn(async move { handlers::file_stream(&conn, send, recv).await });
+                }
+                Err(_) => break,
+            },
+            Some(done) = streams.join_next(), if !streams.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        error!(peer = %conn.peer, event = "panic", "stream task panicked; closing this connection only");
+                        conn.close(close::INTERNAL, "internal error");
+                    }
+                }
+            }
+        }
+    }
+    control.abort();
+    streams.abort_all();
+}
+
+async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
+    loop {
+        let req: Request = match framed::read_frame(&mut recv).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(FrameError::Decode(e)) => {
+                log_violation(&conn.shared, conn.peer, &format_args!("control frame refused: {e}"));
+                let _ = reply_error(&mut send, ErrorCode::BadRequest, &e.to_string()).await;
+                let _ = send.finish();
+                conn.close(close::PROTOCOL, "malformed control frame");
+                return;
+            }
+            Err(e) => {
+                debug!(peer = %conn.peer, "control stream ended: {e}");
+                return;
+            }
+        };
+        let response = handlers::request(&conn, req).await;
+        if framed::write_frame(&mut send, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+pub(crate) async fn reply_error(send: &mut SendStream, code: ErrorCode, message: &str) -> Result<(), FrameError> {
+    framed::write_frame(send, &Response::Error { code, message: clean_error_text(message) }).await
+}
+
+/// Read the head of a file stream; a helper so `handlers` stays free of frame plumbing.
+pub(crate) async fn read_head(recv: &mut RecvStream) -> Result<StreamHead, FrameError> {
+    framed::expect_frame(recv).await
+}

@@ -1,0 +1,430 @@
+//! What the listener does for each accepted request and file stream. The session has already
+//! decided the request is allowed; these functions do the I/O (database on the blocking pool,
+//! files) and build the reply.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use quinn::{RecvStream, SendStream};
+use tokio::io::AsyncSeekExt;
+use tracing::{debug, info, warn};
+
+use super::connection::{read_head, Conn};
+use super::{log_violation, now, Shared};
+use crate::accounts;
+use crate::files;
+use crate::session::{CommitPlan, Step, Violation};
+use crate::store::{StoreError, Stored};
+use crate::transport::body::{self, BodyError};
+use crate::transport::framed::{self, FrameError};
+use crate::transport::{close, stream_code};
+use crate::wire::{
+    clean_error_text, Attachment, Credential, Envelope, ErrorCode, GetReply, Hash, PutReply, Request, Response,
+    StreamHead, MAX_FRAME, MAX_PAGE,
+};
+
+/// Frame budget for pages: leave room for the envelope around the items.
+const PAGE_BUDGET: usize = MAX_FRAME / 2;
+
+fn error(code: ErrorCode, message: impl std::fmt::Display) -> Response {
+    Response::Error { code, message: clean_error_text(&message.to_string()) }
+}
+
+fn internal(peer: std::net::SocketAddr, e: impl std::fmt::Display) -> Response {
+    warn!(%peer, event = "internal_error", "{e}");
+    error(ErrorCode::Internal, "internal server error; try again")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
+}
+
+/// Handle one control request.
+pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
+    let step = conn.session(|s| s.on_request(&req));
+    let step = match step {
+        Ok(step) => step,
+        Err(v) => {
+            log_violation(&conn.shared, conn.peer, &format_args!("request refused: {v}"));
+            if v == Violation::TooManyLogins {
+                conn.close(close::AUTH, "too many failed logins");
+            }
+            return error(ErrorCode::BadRequest, v);
+        }
+    };
+    match (step, req) {
+        (Step::Login, Request::Login { user, credential }) => login(conn, user, credential).await,
+        (Step::Begin { user }, Request::Begin(begin)) => {
+            let sh = conn.shared.clone();
+            let to = begin.to.clone().unwrap_or_else(|| user.clone());
+            let key = begin.resume_key;
+            let opened = blocking(move || -> Result<Option<(u64, bool)>, StoreError> {
+                if !sh.store.user_exists(&to)? {
+                    return Ok(None);
+                }
+                sh.store.open_delivery(&user, &key, now()).map(Some)
+            })
+            .await;
+            let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
+            match opened {
+                Ok(Ok(Some((id, resumed)))) => {
+                    conn.session(|s| s.delivery_opened(Some((id, to))));
+                    Response::Began { id, resumed }
+                }
+                Ok(Ok(None)) => {
+                    conn.session(|s| s.delivery_opened(None));
+                    error(ErrorCode::NotFound, "no such recipient")
+                }
+                Ok(Err(e)) => {
+                    conn.session(|s| s.delivery_opened(None));
+                    internal(conn.peer, e)
+                }
+                Err(e) => {
+                    conn.session(|s| s.delivery_opened(None));
+                    internal(conn.peer, e)
+                }
+            }
+        }
+        (Step::AddFiles { id, first, .. }, Request::AddFiles { entries }) => {
+            let layout = conn.shared.layout.clone();
+            let sizes: Vec<(String, u64)> = entries.into_iter().map(|e| (e.path, e.size)).collect();
+            let held = blocking(move || {
+                sizes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (path, size))| held_for(&layout, id, first + i as u32, path, *size))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let Ok(held) = held else { return internal(conn.peer, "lookup task failed") };
+            let mut have = Vec::with_capacity(held.len());
+            conn.session(|s| {
+                for (i, h) in held.into_iter().enumerate() {
+                    have.push(h.err());
+                    s.set_have(first + i as u32, h);
+                }
+            });
+            Response::FilesAdded { have }
+        }
+        (Step::Commit(plan), Request::Commit) => commit(conn, plan).await,
+        (Step::Inbox { user, after }, Request::Inbox { .. }) => {
+            let sh = conn.shared.clone();
+            match blocking(move || sh.store.inbox(&user, after, MAX_PAGE)).await {
+                Ok(Ok((mut items, mut more))) => {
+                    let keep = fit_page(&items);
+                    if keep < items.len() {
+                        items.truncate(keep);
+                        more = true;
+                    }
+                    Response::InboxPage { items, more }
+                }
+                Ok(Err(e)) => internal(conn.peer, e),
+                Err(e) => internal(conn.peer, e),
+            }
+        }
+        (Step::Open { user, id, from }, Request::Open { .. }) => {
+            let sh = conn.shared.clone();
+            match blocking(move || sh.store.delivery_for(&user, id)).await {
+                Ok(Ok(Some(stored))) => {
+                    let start = (from as usize).min(stored.attachments.len());
+                    let rest = stored.attachments.get(start..).unwrap_or_default();
+                    let page = &rest[..rest.len().min(MAX_PAGE)];
+                    let keep = fit_page(page);
+                    let attachments = page[..keep].to_vec();
+                    let more = start + keep < stored.attachments.len();
+                    Response::Envelope { envelope: stored.envelope, attachments, more }
+                }
+                Ok(Ok(None)) => {
+                    info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
+                    error(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))
+                }
+                Ok(Err(e)) => internal(conn.peer, e),
+                Err(e) => internal(conn.peer, e),
+            }
+        }
+        _ => internal(conn.peer, "session step does not match request"),
+    }
+}
+
+/// How many leading items fit the page budget (at least one).
+fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
+    let mut used = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(PAGE_BUDGET);
+        if used > PAGE_BUDGET {
+            return i.max(1);
+        }
+    }
+    items.len()
+}
+
+/// What the listener already holds for one declared file: `Ok(hash)` complete and verified,
+/// `Err(bytes)` partial.
+fn held_for(layout: &files::Layout, id: u64, index: u32, path: &str, size: u64) -> Result<Hash, u64> {
+    let staged = files::join_validated(&layout.staged_root(id), path);
+    if let Ok((len, hash)) = files::hash_file(&staged) {
+        if len == size {
+            return Ok(hash);
+        }
+        // A different file under the same name: start it over.
+        let _ = std::fs::remove_file(&staged);
+    }
+    let part = layout.part(id, index);
+    let held = files::len_or_zero(&part);
+    if held > size {
+        let _ = std::fs::remove_file(&part);
+        return Err(0);
+    }
+    Err(held)
+}
+
+async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Response {
+    let sh = conn.shared.clone();
+    let result = match credential {
+        Credential::Token(token) => {
+            let key = accounts::token_key(&token);
+            let u = user.clone();
+            blocking(move || sh.store.token_user(&key, now()).map(|owner| (owner.as_deref() == Some(u.as_str()), None)))
+                .await
+        }
+        Credential::Password(password) => {
+            // Memory-hard hashing runs on the blocking pool, a bounded number at a time.
+            let Ok(_slot) = conn.shared.hash_slots.acquire().await else {
+                return internal(conn.peer, "hash slots closed");
+            };
+            let u = user.clone();
+            blocking(move || -> Result<(bool, Option<[u8; 32]>), StoreError> {
+                let phc = sh.store.password_hash(&u)?;
+                if !accounts::verify_password(phc.as_deref(), &password) {
+                    return Ok((false, None));
+                }
+                let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
+                sh.store.add_token(&accounts::token_key(&token), &u, now() + accounts::TOKEN_LIFETIME_SECS)?;
+                Ok((true, Some(token)))
+            })
+            .await
+        }
+    };
+    match result {
+        Ok(Ok((true, token))) => {
+            conn.session(|s| s.logged_in(&user));
+            info!(peer = %conn.peer, %user, event = "login", "logged in");
+            Response::LoggedIn { user, token }
+        }
+        Ok(Ok((false, _))) => {
+            conn.shared.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+            warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
+            if conn.session(|s| s.login_failed()) {
+                conn.close(close::AUTH, "too many failed logins");
+            }
+            error(ErrorCode::AuthFailed, "wrong user name or password")
+        }
+        Ok(Err(e)) => internal(conn.peer, e),
+        Err(e) => internal(conn.peer, e),
+    }
+}
+
+async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
+    let sh: Arc<Shared> = conn.shared.clone();
+    let id = plan.id;
+    let done = blocking(move || -> Result<(Stored, Hash), String> {
+        let layout = &sh.layout;
+        let staged = layout.staged_root(plan.id);
+        let mut attachments = Vec::with_capacity(plan.files.len());
+        let mut bytes = 0u64;
+        for (path, size, hash) in &plan.files {
+            let media_type = files::media_type(&files::join_validated(&staged, path));
+            attachments.push(Attachment { path: path.clone(), size: *size, hash: *hash, media_type });
+            bytes = bytes.saturating_add(*size);
+        }
+        let dest = layout.delivery_dir(&plan.to, plan.id);
+        std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&staged).map_err(|e| e.to_string())?;
+        files::rename_no_replace(&staged, &dest).map_err(|e| format!("moving delivery into the mailbox: {e}"))?;
+        let _ = std::fs::remove_dir_all(layout.spool(plan.id));
+        // One sync for all files and directory entries of the delivery.
+        files::sync_filesystem(&dest).map_err(|e| e.to_string())?;
+        let envelope = Envelope {
+            id: plan.id,
+            from: plan.from,
+            to: plan.to,
+            time: now(),
+            subject: plan.subject,
+            body: plan.body,
+            files: attachments.len() as u32,
+            bytes,
+        };
+        Ok((Stored { envelope, attachments }, plan.resume_key))
+    })
+    .await;
+    let (stored, key) = match done {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return internal(conn.peer, e),
+        Err(e) => return internal(conn.peer, e),
+    };
+    let sh = conn.shared.clone();
+    let time = stored.envelope.time;
+    let (from, to, files, bytes) =
+        (stored.envelope.from.clone(), stored.envelope.to.clone(), stored.envelope.files, stored.envelope.bytes);
+    match blocking(move || sh.store.commit_delivery(&stored, &key)).await {
+        Ok(Ok(())) => {
+            conn.shared.counters.deliveries.fetch_add(1, Ordering::Relaxed);
+            info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
+            Response::Committed { id, time }
+        }
+        Ok(Err(e)) => internal(conn.peer, e),
+        Err(e) => internal(conn.peer, e),
+    }
+}
+
+/// Serve one file stream (upload or download).
+pub(crate) async fn file_stream(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
+    let head = match read_head(&mut recv).await {
+        Ok(h) => h,
+        Err(FrameError::Decode(e)) => {
+            log_violation(&conn.shared, conn.peer, &format_args!("file stream head refused: {e}"));
+            let _ = recv.stop(stream_code::REFUSED.into());
+            let _ = send.reset(stream_code::REFUSED.into());
+            return;
+        }
+        Err(e) => {
+            debug!(peer = %conn.peer, "file stream ended before its head: {e}");
+            return;
+        }
+    };
+    match head {
+        StreamHead::Put { id, index, offset } => put(conn, send, recv, id, index, offset).await,
+        StreamHead::Get { id, index, offset } => {
+            let _ = recv.stop(0u32.into());
+            get(conn, send, id, index, offset).await
+        }
+    }
+}
+
+async fn put_reply(send: &mut SendStream, reply: PutReply) {
+    let _ = framed::write_frame(send, &reply).await;
+    let _ = send.finish();
+}
+
+async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u64, index: u32, offset: u64) {
+    let plan = match conn.session(|s| s.begin_put(id, index, offset)) {
+        Ok(p) => p,
+        Err(v) => {
+            log_violation(&conn.shared, conn.peer, &format_args!("upload refused: {v}"));
+            let _ = recv.stop(stream_code::REFUSED.into());
+            put_reply(&mut send, PutReply::Error { code: ErrorCode::BadRequest, message: clean_error_text(&v.to_string()) })
+                .await;
+            return;
+        }
+    };
+    let layout = &conn.shared.layout;
+    let part = layout.part(id, index);
+    let outcome = receive_part(conn, &mut recv, &part, plan.size, plan.offset).await;
+    let result = match outcome {
+        Ok(hash) => {
+            let dest = files::join_validated(&layout.staged_root(id), &plan.path);
+            let part2 = part.clone();
+            match blocking(move || files::rename_no_replace(&part2, &dest)).await {
+                Ok(Ok(())) => Ok(hash),
+                Ok(Err(e)) => {
+                    let _ = std::fs::remove_file(&part);
+                    Err((ErrorCode::BadRequest, format!("cannot store {}: {e}", plan.path), 0))
+                }
+                Err(e) => Err((ErrorCode::Internal, e, files::len_or_zero(&part))),
+            }
+        }
+        Err(e) => {
+            let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_));
+            if matches!(e, BodyError::TooLong) {
+                let _ = recv.stop(stream_code::TOO_LONG.into());
+                log_violation(&conn.shared, conn.peer, &format_args!("file {} longer than declared", plan.path));
+            } else if matches!(e, BodyError::HashMismatch) {
+                warn!(peer = %conn.peer, event = "integrity", path = %plan.path, "hash mismatch; partial file discarded");
+            }
+            let held = if keep { files::len_or_zero(&part) } else { 0 };
+            if !keep {
+                let _ = std::fs::remove_file(&part);
+            }
+            let code = match e {
+                BodyError::Io(_) => ErrorCode::Internal,
+                _ => ErrorCode::Integrity,
+            };
+            Err((code, e.to_string(), held))
+        }
+    };
+    match result {
+        Ok(hash) => {
+            conn.session(|s| s.end_put(index, Ok(hash)));
+            put_reply(&mut send, PutReply::Stored { hash }).await;
+        }
+        Err((code, message, held)) => {
+            conn.session(|s| s.end_put(index, Err(held)));
+            put_reply(&mut send, PutReply::Error { code, message: clean_error_text(&message) }).await;
+        }
+    }
+}
+
+async fn receive_part(
+    conn: &Arc<Conn>,
+    recv: &mut RecvStream,
+    part: &std::path::Path,
+    size: u64,
+    offset: u64,
+) -> Result<Hash, BodyError> {
+    if let Some(dir) = part.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut hasher = if offset > 0 { body::hash_prefix(part, offset).await? } else { blake3::Hasher::new() };
+    let mut file = tokio::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part).await?;
+    file.set_len(offset).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let counters = &conn.shared.counters;
+    let mut on_bytes = |n: u64| {
+        counters.bytes_received.fetch_add(n, Ordering::Relaxed);
+    };
+    body::receive(recv, &mut file, size - offset, &mut hasher, &mut on_bytes).await
+}
+
+async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset: u64) {
+    let user = match conn.session(|s| s.begin_get().map(str::to_owned)) {
+        Ok(u) => u,
+        Err(v) => {
+            log_violation(&conn.shared, conn.peer, &format_args!("download refused: {v}"));
+            let _ = framed::write_frame(&mut send, &GetReply::Error { code: ErrorCode::BadRequest, message: v.to_string() }).await;
+            let _ = send.finish();
+            return;
+        }
+    };
+    let sh = conn.shared.clone();
+    let u = user.clone();
+    let found = blocking(move || sh.store.delivery_for(&u, id)).await;
+    let attachment = match found {
+        Ok(Ok(Some(stored))) => stored.attachments.get(index as usize).cloned(),
+        _ => None,
+    };
+    let Some(att) = attachment.filter(|a| offset <= a.size) else {
+        info!(peer = %conn.peer, event = "not_found", id, index, "download of a file not in the caller's mailbox");
+        let reply = GetReply::Error { code: ErrorCode::NotFound, message: format!("no file {index} in delivery {id} of your mailbox") };
+        let _ = framed::write_frame(&mut send, &reply).await;
+        let _ = send.finish();
+        return;
+    };
+    let path = files::join_validated(&conn.shared.layout.delivery_dir(&user, id), &att.path);
+    let result = async {
+        let mut hasher = if offset > 0 { body::hash_prefix(&path, offset).await? } else { blake3::Hasher::new() };
+        let mut file = tokio::fs::File::open(&path).await?;
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        framed::write_frame(&mut send, &GetReply::Ready { len: att.size - offset }).await?;
+        let counters = &conn.shared.counters;
+        let mut on_bytes = |n: u64| {
+            counters.bytes_sent.fetch_add(n, Ordering::Relaxed);
+        };
+        body::send(&mut send, &mut file, att.size - offset, &mut hasher, &mut on_bytes).await?;
+        send.finish().map_err(FrameError::from)?;
+        Ok::<_, BodyError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        debug!(peer = %conn.peer, "download of {id}/{index} ended: {e}");
+    }
+}

@@ -1,0 +1,189 @@
+//! The listener: binds the QUIC endpoints, accepts connections, gives each its own task (a
+//! panic or error there closes that connection only), serves the admin socket, and shuts
+//! down cleanly. Protocol decisions are the session's; this is the glue around it.
+
+pub mod admin;
+mod connection;
+mod handlers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::files::Layout;
+use crate::session::SessionLimits;
+use crate::store::Store;
+use crate::transport::endpoint::{self, NetLimits};
+use crate::transport::{close, tls};
+use crate::wire::Status;
+
+/// Default UDP port.
+pub const DEFAULT_PORT: u16 = 4433;
+
+/// Everything the listener needs; built from the command line by `cli`.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub data_dir: PathBuf,
+    pub binds: Vec<SocketAddr>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub net: NetLimits,
+    pub session: SessionLimits,
+    /// Password hashes (argon2id, 19 MiB each) computed at once.
+    pub max_concurrent_hashes: usize,
+    /// A connection must complete its TLS handshake within this.
+    pub handshake_timeout: Duration,
+    /// How long shutdown waits for connections to close.
+    pub shutdown_grace: Duration,
+}
+
+impl ListenerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            binds: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
+            cert: None,
+            key: None,
+            net: NetLimits::default(),
+            session: SessionLimits::default(),
+            max_concurrent_hashes: 2,
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Counters, readable through the admin socket.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub connections_total: AtomicU64,
+    pub connections_open: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub deliveries: AtomicU64,
+    pub protocol_violations: AtomicU64,
+    pub auth_failures: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Status {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Status {
+            connections_total: g(&self.connections_total),
+            connections_open: g(&self.connections_open),
+            bytes_received: g(&self.bytes_received),
+            bytes_sent: g(&self.bytes_sent),
+            deliveries: g(&self.deliveries),
+            protocol_violations: g(&self.protocol_violations),
+            auth_failures: g(&self.auth_failures),
+        }
+    }
+}
+
+/// State every connection task shares.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub layout: Layout,
+    pub config: ListenerConfig,
+    pub counters: Counters,
+    pub hash_slots: Semaphore,
+}
+
+/// A bound listener, ready to run.
+pub struct Listener {
+    endpoints: Vec<quinn::Endpoint>,
+    shared: Arc<Shared>,
+    fingerprint: tls::Fingerprint,
+}
+
+impl Listener {
+    /// Create the data directory, identity and database, and bind every address.
+    pub fn bind(config: ListenerConfig) -> Result<Self> {
+        create_private_dir(&config.data_dir)?;
+        let layout = Layout::new(config.data_dir.clone());
+        let identity = tls::load_or_create_identity(&config.data_dir, config.cert.as_deref(), config.key.as_deref())?;
+        let fingerprint = identity.fingerprint();
+        let store = Store::open(&layout.database()).with_context(|| {
+            format!("opening {} (is another listener using this data directory?)", layout.database().display())
+        })?;
+        let server_config = endpoint::server_config(&identity, &config.net)?;
+        let mut endpoints = Vec::new();
+        for addr in &config.binds {
+            endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
+        }
+        let hash_slots = Semaphore::new(config.max_concurrent_hashes.max(1));
+        let shared = Arc::new(Shared { store, layout, config, counters: Counters::default(), hash_slots });
+        Ok(Self { endpoints, shared, fingerprint })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.endpoints.iter().filter_map(|e| e.local_addr().ok()).collect()
+    }
+
+    pub fn fingerprint(&self) -> tls::Fingerprint {
+        self.fingerprint
+    }
+
+    /// Serve until `shutdown` resolves, then close every connection with a code and return.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let admin = admin::serve(self.shared.clone())?;
+        let mut accept_loops = Vec::new();
+        for ep in &self.endpoints {
+            accept_loops.push(tokio::spawn(accept_loop(ep.clone(), self.shared.clone())));
+        }
+        shutdown.await;
+        info!("shutting down");
+        for ep in &self.endpoints {
+            ep.close(close::SHUTDOWN.into(), b"listener shutting down");
+        }
+        let grace = self.shared.config.shutdown_grace;
+        for ep in &self.endpoints {
+            let _ = tokio::time::timeout(grace, ep.wait_idle()).await;
+        }
+        for l in accept_loops {
+            l.abort();
+        }
+        admin.abort();
+        let _ = std::fs::remove_file(self.shared.layout.control_socket());
+        Ok(())
+    }
+}
+
+async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    while let Some(incoming) = endpoint.accept().await {
+        shared.counters.connections_total.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        tokio::spawn(connection::supervise(incoming, shared));
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub(crate) fn log_violation(shared: &Shared, peer: SocketAddr, what: &dyn std::fmt::Display) {
+    shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
+    warn!(%peer, event = "protocol_violation", "{what}");
+}

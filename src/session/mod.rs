@@ -1,0 +1,422 @@
+//! The control-session state machine, sans I/O. The connection glue feeds it every decoded
+//! request and every file-stream event; it answers what the glue must do, or a violation.
+//! It decides what a connection may do from its authenticated state only: nothing a client
+//! sends can grant it a right it did not earn by logging in.
+//!
+//! Call order: `on_request` for each control frame → the glue performs the returned
+//! [`Step`] → reports back (`logged_in`, `login_failed`, `delivery_opened`, `set_have`).
+//! File streams: `begin_put` before a byte is written, `end_put` when the stream ends.
+
+use crate::wire::{Begin, FileEntry, Hash, Request};
+
+/// Caps a session enforces; the listener's configuration fills them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Login attempts per connection before it is closed.
+    pub max_login_attempts: u32,
+    /// Largest total size of one delivery.
+    pub max_delivery_bytes: u64,
+    /// Upload streams in flight at once.
+    pub max_puts_in_flight: u32,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self { max_login_attempts: 3, max_delivery_bytes: 1 << 40, max_puts_in_flight: 256 }
+    }
+}
+
+/// A request or stream the session refuses, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("log in first")]
+    NotLoggedIn,
+    #[error("already logged in")]
+    AlreadyLoggedIn,
+    #[error("too many failed logins")]
+    TooManyLogins,
+    #[error("a delivery is already open on this connection")]
+    DeliveryOpen,
+    #[error("no delivery is open")]
+    NoOpenDelivery,
+    #[error("the same path twice in one delivery")]
+    DuplicatePath,
+    #[error("more files than the delivery declared")]
+    TooManyFiles,
+    #[error("file sizes exceed the delivery's declared size")]
+    TooManyBytes,
+    #[error("delivery larger than the server accepts")]
+    DeliveryTooLarge,
+    #[error("not every declared file was declared and stored")]
+    Incomplete,
+    #[error("no such file in the open delivery")]
+    UnknownFile,
+    #[error("file is already being sent or stored")]
+    FileBusy,
+    #[error("resume offset does not match what the server holds")]
+    BadOffset,
+    #[error("too many uploads in flight")]
+    TooManyInFlight,
+}
+
+/// What the glue must do for an accepted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Check these credentials, then call `logged_in` or `login_failed`.
+    Login,
+    /// Resolve the recipient, find or create the delivery, then `delivery_opened`.
+    Begin { user: String },
+    /// Look up what is already held for files `first..first+count`, then `set_have`.
+    AddFiles { id: u64, first: u32, count: u32 },
+    /// Make the delivery durable.
+    Commit(CommitPlan),
+    /// List the user's mailbox.
+    Inbox { user: String, after: u64 },
+    /// Read a delivery, if it is in the user's mailbox.
+    Open { user: String, id: u64, from: u32 },
+}
+
+/// Everything needed to make a finished delivery durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitPlan {
+    pub id: u64,
+    pub from: String,
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub files: Vec<(String, u64, Hash)>,
+    pub resume_key: Hash,
+}
+
+/// What an accepted upload stream must write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutPlan {
+    pub id: u64,
+    pub index: u32,
+    pub path: String,
+    pub size: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileState {
+    Pending { held: u64 },
+    InFlight,
+    Done(Hash),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    path: String,
+    size: u64,
+    state: FileState,
+}
+
+#[derive(Debug, Clone)]
+struct OpenDelivery {
+    id: u64,
+    to: String,
+    begin: Begin,
+    entries: Vec<Entry>,
+    paths: std::collections::HashSet<String>,
+    entry_bytes: u64,
+    in_flight: u32,
+}
+
+/// One connection's control state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    limits: SessionLimits,
+    user: Option<String>,
+    failed_logins: u32,
+    delivery: Option<OpenDelivery>,
+    pending_begin: Option<Begin>,
+}
+
+impl Session {
+    pub fn new(limits: SessionLimits) -> Self {
+        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None }
+    }
+
+    /// The authenticated account, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Decide on one control request.
+    pub fn on_request(&mut self, req: &Request) -> Result<Step, Violation> {
+        if let Request::Login { .. } = req {
+            if self.user.is_some() {
+                return Err(Violation::AlreadyLoggedIn);
+            }
+            if self.failed_logins >= self.limits.max_login_attempts {
+                return Err(Violation::TooManyLogins);
+            }
+            return Ok(Step::Login);
+        }
+        let user = self.user.clone().ok_or(Violation::NotLoggedIn)?;
+        match req {
+            Request::Login { .. } => Err(Violation::AlreadyLoggedIn),
+            Request::Begin(begin) => {
+                if self.delivery.is_some() || self.pending_begin.is_some() {
+                    return Err(Violation::DeliveryOpen);
+                }
+                if begin.bytes > self.limits.max_delivery_bytes {
+                    return Err(Violation::DeliveryTooLarge);
+                }
+                self.pending_begin = Some(begin.clone());
+                Ok(Step::Begin { user })
+            }
+            Request::AddFiles { entries } => self.add_files(entries),
+            Request::Commit => self.commit(user),
+            Request::Inbox { after } => Ok(Step::Inbox { user, after: *after }),
+            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from }),
+        }
+    }
+
+    pub fn logged_in(&mut self, user: &str) {
+        self.user = Some(user.to_owned());
+    }
+
+    /// Returns true when the connection has used up its attempts and must be closed.
+    pub fn login_failed(&mut self) -> bool {
+        self.failed_logins = self.failed_logins.saturating_add(1);
+        self.failed_logins >= self.limits.max_login_attempts
+    }
+
+    /// The glue resolved the `Begin`: `Some((id, recipient))`, or `None` if it was refused.
+    pub fn delivery_opened(&mut self, opened: Option<(u64, String)>) {
+        let begin = self.pending_begin.take();
+        if let (Some((id, to)), Some(begin)) = (opened, begin) {
+            self.delivery = Some(OpenDelivery {
+                id,
+                to,
+                begin,
+                entries: Vec::new(),
+                paths: Default::default(),
+                entry_bytes: 0,
+                in_flight: 0,
+            });
+        }
+    }
+
+    fn add_files(&mut self, entries: &[FileEntry]) -> Result<Step, Violation> {
+        let d = self.delivery.as_mut().ok_or(Violation::NoOpenDelivery)?;
+        let total = d.entries.len().checked_add(entries.len()).ok_or(Violation::TooManyFiles)?;
+        if total > d.begin.files as usize {
+            return Err(Violation::TooManyFiles);
+        }
+        let mut bytes = d.entry_bytes;
+        for e in entries {
+            bytes = bytes.checked_add(e.size).ok_or(Violation::TooManyBytes)?;
+        }
+        if bytes > d.begin.bytes {
+            return Err(Violation::TooManyBytes);
+        }
+        let mut batch = std::collections::HashSet::new();
+        for e in entries {
+            if d.paths.contains(&e.path) || !batch.insert(e.path.as_str()) {
+                return Err(Violation::DuplicatePath);
+            }
+        }
+        d.paths.extend(entries.iter().map(|e| e.path.clone()));
+        let first = d.entries.len() as u32;
+        d.entry_bytes = bytes;
+        d.entries.extend(entries.iter().map(|e| Entry {
+            path: e.path.clone(),
+            size: e.size,
+            state: FileState::Pending { held: 0 },
+        }));
+        Ok(Step::AddFiles { id: d.id, first, count: entries.len() as u32 })
+    }
+
+    /// Record what the server already holds for file `index`: `Ok(hash)` when complete and
+    /// verified, `Err(bytes)` for a partial file.
+    pub fn set_have(&mut self, index: u32, have: Result<Hash, u64>) {
+        if let Some(e) = self.entry_mut(index) {
+            e.state = match have {
+                Ok(hash) => FileState::Done(hash),
+                Err(held) => FileState::Pending { held: held.min(e.size) },
+            };
+        }
+    }
+
+    fn entry_mut(&mut self, index: u32) -> Option<&mut Entry> {
+        self.delivery.as_mut().and_then(|d| d.entries.get_mut(index as usize))
+    }
+
+    /// Accept or refuse an upload stream.
+    pub fn begin_put(&mut self, id: u64, index: u32, offset: u64) -> Result<PutPlan, Violation> {
+        if self.user.is_none() {
+            return Err(Violation::NotLoggedIn);
+        }
+        let max_in_flight = self.limits.max_puts_in_flight;
+        let d = self.delivery.as_mut().ok_or(Violation::NoOpenDelivery)?;
+        if d.id != id {
+            return Err(Violation::NoOpenDelivery);
+        }
+        if d.in_flight >= max_in_flight {
+            return Err(Violation::TooManyInFlight);
+        }
+        let e = d.entries.get_mut(index as usize).ok_or(Violation::UnknownFile)?;
+        match e.state {
+            FileState::Pending { held } if held == offset => {}
+            FileState::Pending { .. } => return Err(Violation::BadOffset),
+            FileState::InFlight | FileState::Done(_) => return Err(Violation::FileBusy),
+        }
+        e.state = FileState::InFlight;
+        d.in_flight += 1;
+        Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset })
+    }
+
+    /// An upload stream ended: `Ok(hash)` stored and verified, `Err(held)` failed with
+    /// `held` bytes kept for a later resume.
+    pub fn end_put(&mut self, index: u32, outcome: Result<Hash, u64>) {
+        if let Some(d) = self.delivery.as_mut() {
+            if let Some(e) = d.entries.get_mut(index as usize) {
+                if e.state == FileState::InFlight {
+                    d.in_flight = d.in_flight.saturating_sub(1);
+                    e.state = match outcome {
+                        Ok(hash) => FileState::Done(hash),
+                        Err(held) => FileState::Pending { held: held.min(e.size) },
+                    };
+                }
+            }
+        }
+    }
+
+    /// The user may download: returns the account whose mailbox the glue must check.
+    pub fn begin_get(&self) -> Result<&str, Violation> {
+        self.user.as_deref().ok_or(Violation::NotLoggedIn)
+    }
+
+    fn commit(&mut self, user: String) -> Result<Step, Violation> {
+        let d = self.delivery.as_ref().ok_or(Violation::NoOpenDelivery)?;
+        let complete = d.entries.len() == d.begin.files as usize
+            && d.entry_bytes == d.begin.bytes
+            && d.entries.iter().all(|e| matches!(e.state, FileState::Done(_)));
+        if !complete {
+            return Err(Violation::Incomplete);
+        }
+        let d = self.delivery.take().ok_or(Violation::NoOpenDelivery)?;
+        let files = d
+            .entries
+            .into_iter()
+            .filter_map(|e| match e.state {
+                FileState::Done(h) => Some((e.path, e.size, h)),
+                _ => None,
+            })
+            .collect();
+        Ok(Step::Commit(CommitPlan {
+            id: d.id,
+            from: user,
+            to: d.to,
+            subject: d.begin.subject,
+            body: d.begin.body,
+            files,
+            resume_key: d.begin.resume_key,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Credential;
+
+    fn login(s: &mut Session) {
+        let req = Request::Login { user: "alice".into(), credential: Credential::Token([0; 32]) };
+        assert_eq!(s.on_request(&req), Ok(Step::Login));
+        s.logged_in("alice");
+    }
+
+    fn begin(files: u32, bytes: u64) -> Request {
+        Request::Begin(Begin { to: None, subject: None, body: Some("hi".into()), files, bytes, resume_key: [1; 32] })
+    }
+
+    #[test]
+    fn nothing_before_login() {
+        let mut s = Session::new(SessionLimits::default());
+        for req in [begin(0, 0), Request::Commit, Request::Inbox { after: 0 }, Request::Open { id: 1, from: 0 }] {
+            assert_eq!(s.on_request(&req), Err(Violation::NotLoggedIn));
+        }
+        assert_eq!(s.begin_put(1, 0, 0), Err(Violation::NotLoggedIn));
+        assert_eq!(s.begin_get(), Err(Violation::NotLoggedIn));
+    }
+
+    #[test]
+    fn second_login_refused() {
+        let mut s = Session::new(SessionLimits::default());
+        login(&mut s);
+        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
+        assert_eq!(s.on_request(&req), Err(Violation::AlreadyLoggedIn));
+        assert_eq!(s.user(), Some("alice"));
+    }
+
+    #[test]
+    fn login_attempts_are_capped() {
+        let mut s = Session::new(SessionLimits::default());
+        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
+        for _ in 0..2 {
+            assert_eq!(s.on_request(&req), Ok(Step::Login));
+            assert!(!s.login_failed());
+        }
+        assert_eq!(s.on_request(&req), Ok(Step::Login));
+        assert!(s.login_failed());
+        assert_eq!(s.on_request(&req), Err(Violation::TooManyLogins));
+    }
+
+    #[test]
+    fn full_delivery_flow_and_quota() {
+        let mut s = Session::new(SessionLimits::default());
+        login(&mut s);
+        assert_eq!(s.on_request(&begin(2, 10)), Ok(Step::Begin { user: "alice".into() }));
+        s.delivery_opened(Some((7, "alice".into())));
+        let too_big = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 11 }] };
+        assert_eq!(s.on_request(&too_big), Err(Violation::TooManyBytes));
+        let add = Request::AddFiles {
+            entries: vec![FileEntry { path: "a".into(), size: 4 }, FileEntry { path: "b".into(), size: 6 }],
+        };
+        assert_eq!(s.on_request(&add), Ok(Step::AddFiles { id: 7, first: 0, count: 2 }));
+        let more = Request::AddFiles { entries: vec![FileEntry { path: "c".into(), size: 0 }] };
+        assert_eq!(s.on_request(&more), Err(Violation::TooManyFiles));
+        let dup = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 0 }] };
+        assert_eq!(s.on_request(&dup), Err(Violation::TooManyFiles));
+        s.set_have(1, Err(3));
+        assert_eq!(s.on_request(&Request::Commit), Err(Violation::Incomplete));
+        assert_eq!(s.begin_put(8, 0, 0), Err(Violation::NoOpenDelivery));
+        assert_eq!(s.begin_put(7, 2, 0), Err(Violation::UnknownFile));
+        assert_eq!(s.begin_put(7, 1, 0), Err(Violation::BadOffset));
+        let plan = s.begin_put(7, 1, 3).expect("resume at held offset");
+        assert_eq!((plan.size, plan.offset), (6, 3));
+        assert_eq!(s.begin_put(7, 1, 3), Err(Violation::FileBusy));
+        s.end_put(1, Ok([2; 32]));
+        assert!(s.begin_put(7, 0, 0).is_ok());
+        s.end_put(0, Err(1));
+        assert!(s.begin_put(7, 0, 1).is_ok());
+        s.end_put(0, Ok([3; 32]));
+        match s.on_request(&Request::Commit) {
+            Ok(Step::Commit(plan)) => {
+                assert_eq!(plan.id, 7);
+                assert_eq!(plan.files.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.on_request(&Request::Commit), Err(Violation::NoOpenDelivery));
+    }
+
+    #[test]
+    fn in_flight_cap() {
+        let limits = SessionLimits { max_puts_in_flight: 1, ..SessionLimits::default() };
+        let mut s = Session::new(limits);
+        login(&mut s);
+        s.on_request(&begin(2, 2)).expect("begin");
+        s.delivery_opened(Some((1, "alice".into())));
+        let add = Request::AddFiles {
+            entries: vec![FileEntry { path: "a".into(), size: 1 }, FileEntry { path: "b".into(), size: 1 }],
+        };
+        s.on_request(&add).expect("add");
+        assert!(s.begin_put(1, 0, 0).is_ok());
+        assert_eq!(s.begin_put(1, 1, 0), Err(Violation::TooManyInFlight));
+    }
+}

@@ -1,0 +1,341 @@
+//! The closed set of messages. Variant order is the wire contract (postcard encodes the
+//! variant index): append new variants, never reorder. `tests/wire_golden` pins the bytes.
+//!
+//! Streams:
+//! - control (first bidirectional stream): [`Request`] frames from the client, one
+//!   [`Response`] frame back for each.
+//! - file (every further bidirectional stream): one [`StreamHead`] frame from the client.
+//!   For `Put`, exactly `size - offset` raw bytes follow, then a [`FileEnd`] frame, then the
+//!   client finishes the stream; the server answers one [`PutReply`]. For `Get`, the server
+//!   answers a [`GetReply`]; after `Ready`, exactly the announced raw bytes and a [`FileEnd`].
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT,
+    MAX_FILES, MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
+};
+
+/// A BLAKE3 digest.
+pub type Hash = [u8; 32];
+/// A session token handed out after a password login.
+pub type Token = [u8; 32];
+
+/// Client → server, control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Authenticate. Must be the first request; only once per connection.
+    Login { user: String, credential: Credential },
+    /// Open (or resume) a delivery.
+    Begin(Begin),
+    /// Declare the next files of the open delivery, in order (indices continue).
+    AddFiles { entries: Vec<FileEntry> },
+    /// Finish the open delivery: all declared files are stored and verified.
+    Commit,
+    /// List the caller's mailbox: deliveries with an id greater than `after`.
+    Inbox { after: u64 },
+    /// Read one delivery of the caller's mailbox, attachments from index `from`.
+    Open { id: u64, from: u32 },
+}
+
+/// How a client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credential {
+    Password(String),
+    Token(Token),
+}
+
+/// A new delivery. `resume_key` is chosen by the client (a hash of what it sends), so the
+/// same command run again finds the unfinished delivery and continues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Begin {
+    pub to: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub files: u32,
+    pub bytes: u64,
+    pub resume_key: Hash,
+}
+
+/// One file the client will send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+}
+
+/// Server → client, control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Logged in; a fresh token when a password was used.
+    LoggedIn { user: String, token: Option<Token> },
+    /// The delivery is open; `resumed` when an unfinished one was found.
+    Began { id: u64, resumed: bool },
+    /// For each entry of the batch: `None` when the server holds the complete, verified
+    /// file; otherwise how many bytes of it the server holds (the offset to resume from).
+    FilesAdded { have: Vec<Option<u64>> },
+    /// The delivery is durable.
+    Committed { id: u64, time: u64 },
+    /// A page of the mailbox; `more` when later pages exist.
+    InboxPage { items: Vec<Summary>, more: bool },
+    /// A delivery's envelope and a page of its attachments.
+    Envelope { envelope: Envelope, attachments: Vec<Attachment>, more: bool },
+    /// The request failed; the connection stays usable unless the server closes it.
+    Error { code: ErrorCode, message: String },
+}
+
+/// Error classes; the client maps them to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// Malformed or out-of-order request.
+    BadRequest,
+    /// Wrong user, password or token (indistinguishable on purpose).
+    AuthFailed,
+    /// No such recipient or delivery, or not yours (indistinguishable on purpose).
+    NotFound,
+    /// A size, count or rate limit.
+    Limit,
+    /// The data did not match its declared size or hash.
+    Integrity,
+    /// The server failed; the request may be retried.
+    Internal,
+}
+
+/// What the inbox lists for one delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub id: u64,
+    pub from: String,
+    pub time: u64,
+    pub subject: Option<String>,
+    pub files: u32,
+    pub bytes: u64,
+}
+
+/// A delivery's header, as stored and as returned by `Open`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: u64,
+    pub from: String,
+    pub to: String,
+    pub time: u64,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub files: u32,
+    pub bytes: u64,
+}
+
+/// One stored file of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub path: String,
+    pub size: u64,
+    pub hash: Hash,
+    pub media_type: String,
+}
+
+/// First frame on a file stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamHead {
+    /// Upload file `index` of the open delivery `id`, starting at byte `offset`.
+    Put { id: u64, index: u32, offset: u64 },
+    /// Download attachment `index` of delivery `id`, starting at byte `offset`.
+    Get { id: u64, index: u32, offset: u64 },
+}
+
+/// Ends the raw bytes of a file stream: the BLAKE3 hash of the whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEnd {
+    pub hash: Hash,
+}
+
+/// Server's answer on a `Put` stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PutReply {
+    Stored { hash: Hash },
+    Error { code: ErrorCode, message: String },
+}
+
+/// Server's answer on a `Get` stream, before any raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GetReply {
+    /// `len` raw bytes follow (the file from the requested offset), then a [`FileEnd`].
+    Ready { len: u64 },
+    Error { code: ErrorCode, message: String },
+}
+
+/// Values that check their own caps after decoding.
+pub trait Validate {
+    fn validate(&self) -> Result<(), DecodeError>;
+}
+
+fn cap_str(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
+    if s.len() > max {
+        return Err(DecodeError::FieldTooLong { field, max });
+    }
+    Ok(())
+}
+
+fn cap_len<T>(v: &[T], max: usize, field: &'static str) -> Result<(), DecodeError> {
+    if v.len() > max {
+        return Err(DecodeError::FieldTooLong { field, max });
+    }
+    Ok(())
+}
+
+fn text(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
+    cap_str(s, max, field)?;
+    // Newlines and tabs are text; other control characters could drive a terminal.
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(DecodeError::Invalid(field));
+    }
+    Ok(())
+}
+
+fn one_line(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
+    cap_str(s, max, field)?;
+    if s.chars().any(char::is_control) {
+        return Err(DecodeError::Invalid(field));
+    }
+    Ok(())
+}
+
+impl Validate for Request {
+    fn validate(&self) -> Result<(), DecodeError> {
+        match self {
+            Request::Login { user, credential } => {
+                validate_account(user)?;
+                if let Credential::Password(p) = credential {
+                    cap_str(p, MAX_PASSWORD, "password")?;
+                }
+                Ok(())
+            }
+            Request::Begin(b) => b.validate(),
+            Request::AddFiles { entries } => {
+                if entries.is_empty() {
+                    return Err(DecodeError::Invalid("empty file batch"));
+                }
+                cap_len(entries, MAX_ENTRIES_PER_FRAME, "file batch")?;
+                for e in entries {
+                    validate_path(&e.path)?;
+                }
+                Ok(())
+            }
+            Request::Commit | Request::Inbox { .. } | Request::Open { .. } => Ok(()),
+        }
+    }
+}
+
+impl Validate for Begin {
+    fn validate(&self) -> Result<(), DecodeError> {
+        if let Some(to) = &self.to {
+            validate_account(to)?;
+        }
+        if let Some(s) = &self.subject {
+            one_line(s, MAX_SUBJECT, "subject")?;
+        }
+        if let Some(b) = &self.body {
+            text(b, MAX_BODY, "body")?;
+        }
+        if self.files > MAX_FILES {
+            return Err(DecodeError::FieldTooLong { field: "file count", max: MAX_FILES as usize });
+        }
+        if self.files == 0 && self.body.is_none() && self.subject.is_none() {
+            return Err(DecodeError::Invalid("empty delivery"));
+        }
+        if self.files == 0 && self.bytes != 0 {
+            return Err(DecodeError::Invalid("byte count without files"));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Response {
+    fn validate(&self) -> Result<(), DecodeError> {
+        match self {
+            Response::LoggedIn { user, .. } => validate_account(user).map(|_| ()).map_err(Into::into),
+            Response::Began { .. } | Response::Committed { .. } => Ok(()),
+            Response::FilesAdded { have } => cap_len(have, MAX_ENTRIES_PER_FRAME, "file batch"),
+            Response::InboxPage { items, .. } => {
+                cap_len(items, MAX_PAGE, "inbox page")?;
+                for s in items {
+                    validate_account(&s.from)?;
+                    if let Some(subject) = &s.subject {
+                        one_line(subject, MAX_SUBJECT, "subject")?;
+                    }
+                }
+                Ok(())
+            }
+            Response::Envelope { envelope, attachments, .. } => {
+                validate_account(&envelope.from)?;
+                validate_account(&envelope.to)?;
+                if let Some(s) = &envelope.subject {
+                    one_line(s, MAX_SUBJECT, "subject")?;
+                }
+                if let Some(b) = &envelope.body {
+                    text(b, MAX_BODY, "body")?;
+                }
+                cap_len(attachments, MAX_PAGE, "attachment page")?;
+                for a in attachments {
+                    validate_path(&a.path)?;
+                    one_line(&a.media_type, MAX_MEDIA_TYPE, "media type")?;
+                }
+                Ok(())
+            }
+            Response::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
+        }
+    }
+}
+
+impl Validate for StreamHead {
+    fn validate(&self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}
+
+impl Validate for FileEnd {
+    fn validate(&self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}
+
+impl Validate for PutReply {
+    fn validate(&self) -> Result<(), DecodeError> {
+        match self {
+            PutReply::Stored { .. } => Ok(()),
+            PutReply::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
+        }
+    }
+}
+
+impl Validate for GetReply {
+    fn validate(&self) -> Result<(), DecodeError> {
+        match self {
+            GetReply::Ready { .. } => Ok(()),
+            GetReply::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
+        }
+    }
+}
+
+/// Decode a frame body and validate it: the only way peer bytes become a message.
+pub fn decode_checked<T>(body: &[u8]) -> Result<T, DecodeError>
+where
+    T: Validate + serde::de::DeserializeOwned,
+{
+    let value: T = super::decode_body(body)?;
+    value.validate()?;
+    Ok(value)
+}
+
+/// Truncate a string to at most `max` bytes on a char boundary, dropping control characters,
+/// so a server-built error text always passes the peer's validation.
+pub fn clean_error_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_ERROR_TEXT {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}

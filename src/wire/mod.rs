@@ -1,0 +1,37 @@
+//! The wire contract, pure and I/O-free: length-prefixed postcard frames, the closed set of
+//! messages that travel in them, and the validation every decoded value passes before any
+//! other code sees it (size caps, safe names, no trailing bytes, known variants only).
+
+mod admin;
+mod error;
+mod frame;
+mod message;
+pub mod names;
+
+pub use admin::{AdminRequest, AdminResponse, Status};
+pub use error::DecodeError;
+pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
+pub use message::*;
+pub use names::{validate_account, validate_path, NameError};
+
+/// ALPN protocol id; the version is part of it so incompatible peers fail the handshake.
+pub const ALPN: &[u8] = b"qxfer/1";
+
+/// Largest frame body accepted on any stream (checked before the body is read).
+pub const MAX_FRAME: usize = 256 * 1024;
+/// Longest subject, in bytes.
+pub const MAX_SUBJECT: usize = 512;
+/// Longest message body, in bytes.
+pub const MAX_BODY: usize = 128 * 1024;
+/// Longest password, in bytes.
+pub const MAX_PASSWORD: usize = 1024;
+/// Most file entries in one `AddFiles` frame.
+pub const MAX_ENTRIES_PER_FRAME: usize = 1024;
+/// Most files in one delivery.
+pub const MAX_FILES: u32 = 100_000;
+/// Most inbox items or attachments in one reply page.
+pub const MAX_PAGE: usize = 512;
+/// Longest free-text error message in a reply.
+pub const MAX_ERROR_TEXT: usize = 512;
+/// Longest media type string.
+pub const MAX_MEDIA_TYPE: usize = 128;
