@@ -58,7 +58,10 @@ impl Layout {
 /// time, so the result can only lie below `base`.
 pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
     let mut p = base.to_path_buf();
-    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
+    for c in rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != "." && *c != "..")
+    {
         p.push(c);
     }
     p
@@ -67,7 +70,10 @@ pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
 /// The temporary name a file is written under before it is verified: beside it, hidden,
 /// with the reserved suffix no delivered name may carry.
 pub fn partial_name(dest: &Path) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     dest.with_file_name(format!(".{name}{PARTIAL_SUFFIX}"))
 }
 
@@ -76,8 +82,14 @@ pub fn rename_no_replace(from: &Path, dest: &Path) -> io::Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent)?;
     }
-    rustix::fs::renameat_with(rustix::fs::CWD, from, rustix::fs::CWD, dest, rustix::fs::RenameFlags::NOREPLACE)
-        .map_err(io::Error::from)
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        from,
+        rustix::fs::CWD,
+        dest,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .map_err(io::Error::from)
 }
 
 /// Flush every dirty page and directory entry of the filesystem holding `path` in one call:
@@ -91,7 +103,9 @@ pub fn sync_filesystem(path: &Path) -> io::Result<()> {
 pub fn media_type(path: &Path) -> String {
     use std::io::Read;
     let mut head = [0u8; 8192];
-    let n = fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
     let head = head.get(..n).unwrap_or_default();
     if let Some(kind) = infer::get(head) {
         return kind.mime_type().to_owned();
@@ -126,13 +140,22 @@ mod tests {
 
     #[test]
     fn partial_names_sit_beside_the_destination() {
-        assert_eq!(partial_name(Path::new("/o/7/a/b.txt")), PathBuf::from("/o/7/a/.b.txt.qxfer-part"));
+        assert_eq!(
+            partial_name(Path::new("/o/7/a/b.txt")),
+            PathBuf::from("/o/7/a/.b.txt.qxfer-part")
+        );
     }
 
     #[test]
     fn join_stays_below_base() {
-        assert_eq!(join_validated(Path::new("/base"), "a/b"), PathBuf::from("/base/a/b"));
-        assert_eq!(join_validated(Path::new("/base"), "../../x"), PathBuf::from("/base/x"));
+        assert_eq!(
+            join_validated(Path::new("/base"), "a/b"),
+            PathBuf::from("/base/a/b")
+        );
+        assert_eq!(
+            join_validated(Path::new("/base"), "../../x"),
+            PathBuf::from("/base/x")
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ pub fn events(enabled: bool, label: &'static str) -> Events {
     if !enabled {
         return no_events();
     }
-    let bars = Arc::new(Mutex::new(Bars { multi: MultiProgress::new(), total: None, files: HashMap::new() }));
+    let bars = Arc::new(Mutex::new(Bars {
+        multi: MultiProgress::new(),
+        total: None,
+        files: HashMap::new(),
+    }));
     Arc::new(move |ev| {
         let Ok(mut b) = bars.lock() else { return };
         handle(&mut b, label, ev);
@@ -48,7 +52,12 @@ fn handle(b: &mut Bars, label: &str, ev: Event) {
             bar.set_position(done);
             b.total = Some(bar);
         }
-        Event::FileStart { index, path, size, offset } => {
+        Event::FileStart {
+            index,
+            path,
+            size,
+            offset,
+        } => {
             if size >= FILE_BAR_MIN {
                 let bar = b.multi.add(ProgressBar::new(size));
                 bar.set_style(style("  {msg:30!} [{bar:30}] {bytes}/{total_bytes}"));

@@ -26,19 +26,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the receiving listener.
-    #[command(after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer")]
+    #[command(
+        after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer"
+    )]
     Listen(ListenArgs),
     /// Manage accounts on a listener's data directory (works while it runs).
     #[command(subcommand)]
     User(UserCmd),
     /// Send files, directories, a message or mail to an account.
-    #[command(after_help = "Examples:\n  qxfer send host.example notes.txt            # to your own mailbox\n  qxfer send host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send host.example --to bob -m -\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/")]
+    #[command(
+        after_help = "Examples:\n  qxfer send host.example notes.txt            # to your own mailbox\n  qxfer send host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send host.example --to bob -m -\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/"
+    )]
     Send(SendArgs),
     /// List the deliveries in your mailbox.
     #[command(after_help = "Example:\n  qxfer inbox --user alice host.example --json")]
     Inbox(InboxArgs),
     /// Download deliveries from your mailbox.
-    #[command(after_help = "Examples:\n  qxfer fetch host.example 12 13 -o inbox/\n  qxfer fetch host.example --all\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt.")]
+    #[command(
+        after_help = "Examples:\n  qxfer fetch host.example 12 13 -o inbox/\n  qxfer fetch host.example --all\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt."
+    )]
     Fetch(FetchArgs),
     /// Print the listener's certificate fingerprint (to compare with what a client shows).
     #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
@@ -83,7 +89,9 @@ pub struct PasswordArgs {
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Create an account (password from a prompt, QXFER_PASSWORD or --password-stdin).
-    #[command(after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin")]
+    #[command(
+        after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin"
+    )]
     Add {
         name: String,
         #[command(flatten)]
@@ -179,7 +187,11 @@ pub struct FetchArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Delivery ids to fetch.
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub ids: Vec<u64>,
     /// Fetch every delivery in the mailbox.
     #[arg(long)]
@@ -210,7 +222,9 @@ pub enum CertCmd {
         name: String,
     },
     /// Issue a listener certificate (cert.pem, key.pem) for NAMEs (DNS names or IPs).
-    #[command(after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7")]
+    #[command(
+        after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7"
+    )]
     Issue {
         #[arg(long, value_name = "DIR")]
         ca: PathBuf,

@@ -16,17 +16,17 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
+use error::other;
 pub use error::{exit, ClientError, Result};
 pub use fetch::{FetchReport, FetchedFile};
 pub use manifest::{Manifest, ManifestOptions};
 pub use send::{SendJob, SendReport};
-use error::other;
 use trust::{KnownHosts, NewHost};
 
+use crate::transport::close;
 use crate::transport::endpoint::{self, NetLimits};
 use crate::transport::framed;
 use crate::transport::tls::{self, Fingerprint, Trust};
-use crate::transport::close;
 use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
 
 /// How long closing waits for the listener to hear of it.
@@ -39,10 +39,24 @@ pub const PARALLEL_STREAMS: usize = 32;
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A transfer of `files` files and `bytes` bytes starts; `done` bytes are already there.
-    Start { files: u64, bytes: u64, done: u64 },
-    FileStart { index: u32, path: String, size: u64, offset: u64 },
-    Bytes { index: u32, n: u64 },
-    FileDone { index: u32 },
+    Start {
+        files: u64,
+        bytes: u64,
+        done: u64,
+    },
+    FileStart {
+        index: u32,
+        path: String,
+        size: u64,
+        offset: u64,
+    },
+    Bytes {
+        index: u32,
+        n: u64,
+    },
+    FileDone {
+        index: u32,
+    },
     Finish,
 }
 
@@ -95,9 +109,13 @@ pub fn resolve(host: &str) -> anyhow::Result<(String, String, SocketAddr)> {
     let (name, hostport) = if let Ok(addr) = host.parse::<SocketAddr>() {
         (addr.ip().to_string(), addr.to_string())
     } else if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        (ip.to_string(), SocketAddr::new(ip, default_port).to_string())
+        (
+            ip.to_string(),
+            SocketAddr::new(ip, default_port).to_string(),
+        )
     } else if let Some((h, p)) = host.rsplit_once(':') {
-        p.parse::<u16>().map_err(|_| anyhow!("bad port in {host}"))?;
+        p.parse::<u16>()
+            .map_err(|_| anyhow!("bad port in {host}"))?;
         (h.to_owned(), host.to_owned())
     } else {
         (host.to_owned(), format!("{host}:{default_port}"))
@@ -113,7 +131,13 @@ pub fn resolve(host: &str) -> anyhow::Result<(String, String, SocketAddr)> {
 fn token_path(opts: &ConnectOptions, hostport: &str) -> PathBuf {
     let safe: String = format!("{hostport}@{}", opts.user)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     opts.config_dir.join("sessions").join(safe)
 }
@@ -148,23 +172,35 @@ impl Client {
         };
         let endpoint = endpoint::client_endpoint(bind, trust, &opts.net)?;
         // With pinning the name is not checked; with a CA it must match the certificate.
-        let server_name = if opts.ca.is_some() { name.clone() } else { "qxfer".to_owned() };
+        let server_name = if opts.ca.is_some() {
+            name.clone()
+        } else {
+            "qxfer".to_owned()
+        };
         let conn = endpoint
             .connect(addr, &server_name)
             .map_err(other)?
             .await
             .map_err(|e| anyhow!("connecting to {hostport}: {e}"))?;
         if opts.ca.is_none() {
-            let seen = peer_fingerprint(&conn).ok_or_else(|| anyhow!("listener sent no certificate"))?;
+            let seen =
+                peer_fingerprint(&conn).ok_or_else(|| anyhow!("listener sent no certificate"))?;
             let known = KnownHosts::new(&opts.config_dir);
-            if let Err(e) = known.check(&hostport, &seen, opts.fingerprint.as_ref(), opts.new_host) {
+            if let Err(e) = known.check(&hostport, &seen, opts.fingerprint.as_ref(), opts.new_host)
+            {
                 conn.close(close::DONE.into(), b"untrusted certificate");
                 let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
                 return Err(e);
             }
         }
         let (send, recv) = conn.open_bi().await.map_err(other)?;
-        let mut client = Client { endpoint, conn, send, recv, user: opts.user.clone() };
+        let mut client = Client {
+            endpoint,
+            conn,
+            send,
+            recv,
+            user: opts.user.clone(),
+        };
         match client.login(opts, &hostport).await {
             Ok(()) => Ok(client),
             Err(e) => {
@@ -177,10 +213,16 @@ impl Client {
     async fn login(&mut self, opts: &ConnectOptions, hostport: &str) -> Result<()> {
         let token_file = token_path(opts, hostport);
         if let Some(token) = load_token(&token_file) {
-            let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
+            let req = Request::Login {
+                user: opts.user.clone(),
+                credential: Credential::Token(token),
+            };
             match self.call(&req).await {
                 Ok(Response::LoggedIn { .. }) => return Ok(()),
-                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                Err(ClientError::Remote {
+                    code: ErrorCode::AuthFailed,
+                    ..
+                }) => {
                     let _ = std::fs::remove_file(&token_file);
                 }
                 Ok(other_reply) => return Err(unexpected(&other_reply)),
@@ -189,15 +231,20 @@ impl Client {
         }
         let password = match &opts.password {
             PasswordSource::Given(p) => p.clone(),
-            PasswordSource::Prompt => rpassword::prompt_password(format!("Password for {}@{hostport}: ", opts.user))
-                .map_err(|e| other(anyhow!("reading password: {e}")))?,
+            PasswordSource::Prompt => {
+                rpassword::prompt_password(format!("Password for {}@{hostport}: ", opts.user))
+                    .map_err(|e| other(anyhow!("reading password: {e}")))?
+            }
             PasswordSource::None => {
                 return Err(other(anyhow!(
                     "no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal"
                 )))
             }
         };
-        let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
+        let req = Request::Login {
+            user: opts.user.clone(),
+            credential: Credential::Password(password),
+        };
         match self.call(&req).await {
             Ok(Response::LoggedIn { token, .. }) => {
                 if let Some(token) = token {
@@ -209,9 +256,12 @@ impl Client {
                 Ok(())
             }
             Ok(other_reply) => Err(unexpected(&other_reply)),
-            Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
-                Err(ClientError::Auth { user: opts.user.clone() })
-            }
+            Err(ClientError::Remote {
+                code: ErrorCode::AuthFailed,
+                ..
+            }) => Err(ClientError::Auth {
+                user: opts.user.clone(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -222,7 +272,9 @@ impl Client {
 
     /// One request, one response on the control stream.
     pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
-        framed::write_frame(&mut self.send, req).await.map_err(|e| self.lost(e))?;
+        framed::write_frame(&mut self.send, req)
+            .await
+            .map_err(|e| self.lost(e))?;
         let resp: Response = match framed::read_frame(&mut self.recv).await {
             Ok(Some(r)) => r,
             Ok(None) => return Err(other(anyhow!("the listener ended the session"))),

@@ -25,7 +25,9 @@ pub struct KnownHosts {
 
 impl KnownHosts {
     pub fn new(config_dir: &Path) -> Self {
-        Self { path: config_dir.join("known_hosts") }
+        Self {
+            path: config_dir.join("known_hosts"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -36,7 +38,8 @@ impl KnownHosts {
         let text = std::fs::read_to_string(&self.path).ok()?;
         text.lines().find_map(|line| {
             let mut parts = line.split_whitespace();
-            (parts.next() == Some(host)).then(|| parts.next().and_then(|fp| parse_fingerprint(fp).ok()))?
+            (parts.next() == Some(host))
+                .then(|| parts.next().and_then(|fp| parse_fingerprint(fp).ok()))?
         })
     }
 
@@ -54,13 +57,20 @@ impl KnownHosts {
         }
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, out).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("writing {}", self.path.display()))?;
         Ok(())
     }
 
     /// Decide whether to trust `seen` for `host`. Runs after the handshake proved the peer
     /// holds the certificate's key, and before any request is sent.
-    pub fn check(&self, host: &str, seen: &Fingerprint, explicit: Option<&Fingerprint>, new_host: NewHost) -> Result<()> {
+    pub fn check(
+        &self,
+        host: &str,
+        seen: &Fingerprint,
+        explicit: Option<&Fingerprint>,
+        new_host: NewHost,
+    ) -> Result<()> {
         let seen_s = format_fingerprint(seen);
         if let Some(expected) = explicit {
             if expected != seen {
@@ -85,7 +95,10 @@ impl KnownHosts {
                 known_hosts: self.path.display().to_string(),
             }),
             None => match new_host {
-                NewHost::Refuse => Err(ClientError::UnknownHost { host: host.to_owned(), seen: seen_s }),
+                NewHost::Refuse => Err(ClientError::UnknownHost {
+                    host: host.to_owned(),
+                    seen: seen_s,
+                }),
                 NewHost::Accept => {
                     self.pin(host, seen)?;
                     eprintln!("pinned {host} {seen_s}");
@@ -96,7 +109,9 @@ impl KnownHosts {
                     eprintln!("Compare it with `qxfer fingerprint` on the listener.");
                     eprint!("Trust and pin it? [y/N] ");
                     let mut answer = String::new();
-                    std::io::stdin().read_line(&mut answer).map_err(|e| ClientError::Other(e.into()))?;
+                    std::io::stdin()
+                        .read_line(&mut answer)
+                        .map_err(|e| ClientError::Other(e.into()))?;
                     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
                         self.pin(host, seen)?;
                         eprintln!("pinned {host} {seen_s}");

@@ -21,6 +21,8 @@ pub(crate) struct Conn {
     pub peer: SocketAddr,
     pub session: Mutex<Session>,
     pub connection: Connection,
+    /// Set by a handler whose reply must be the connection's last: (close code, reason).
+    pub close_after_reply: Mutex<Option<(u32, &'static str)>>,
 }
 
 impl Conn {
@@ -35,6 +37,13 @@ impl Conn {
 
     pub fn close(&self, code: u32, reason: &str) {
         self.connection.close(code.into(), reason.as_bytes());
+    }
+
+    /// Close the connection once the current reply has reached the peer.
+    pub fn close_after_reply(&self, code: u32, reason: &'static str) {
+        if let Ok(mut slot) = self.close_after_reply.lock() {
+            *slot = Some((code, reason));
+        }
     }
 }
 
@@ -58,12 +67,16 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             return;
         }
     };
-    shared.counters.connections_open.fetch_add(1, Ordering::Relaxed);
+    shared
+        .counters
+        .connections_open
+        .fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Conn {
         session: Mutex::new(Session::new(shared.config.session)),
         shared: shared.clone(),
         peer,
         connection: connection.clone(),
+        close_after_reply: Mutex::new(None),
     });
     debug!(%peer, "connected");
     let worker = tokio::spawn(serve(conn.clone()));
@@ -73,14 +86,21 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             connection.close(close::INTERNAL.into(), b"internal error");
         }
     }
-    shared.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
-    let user = conn.session(|s| s.user().map(str::to_owned)).unwrap_or_default();
+    shared
+        .counters
+        .connections_open
+        .fetch_sub(1, Ordering::Relaxed);
+    let user = conn
+        .session(|s| s.user().map(str::to_owned))
+        .unwrap_or_default();
     debug!(%peer, %user, "disconnected");
 }
 
 async fn serve(conn: Arc<Conn>) {
     // The first bidirectional stream is the control stream.
-    let Ok((send, recv)) = conn.connection.accept_bi().await else { return };
+    let Ok((send, recv)) = conn.connection.accept_bi().await else {
+        return;
+    };
     let control = tokio::spawn(control_loop(conn.clone(), send, recv));
     let mut streams = tokio::task::JoinSet::new();
     loop {
@@ -112,10 +132,13 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(FrameError::Decode(e)) => {
-                log_violation(&conn.shared, conn.peer, &format_args!("control frame refused: {e}"));
+                log_violation(
+                    &conn.shared,
+                    conn.peer,
+                    &format_args!("control frame refused: {e}"),
+                );
                 let _ = reply_error(&mut send, ErrorCode::BadRequest, &e.to_string()).await;
-                let _ = send.finish();
-                conn.close(close::PROTOCOL, "malformed control frame");
+                last_reply(&conn, send, close::PROTOCOL, "malformed control frame").await;
                 return;
             }
             Err(e) => {
@@ -127,11 +150,42 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
         if framed::write_frame(&mut send, &response).await.is_err() {
             return;
         }
+        let pending = conn
+            .close_after_reply
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take());
+        if let Some((code, reason)) = pending {
+            last_reply(&conn, send, code, reason).await;
+            return;
+        }
     }
 }
 
-pub(crate) async fn reply_error(send: &mut SendStream, code: ErrorCode, message: &str) -> Result<(), FrameError> {
-    framed::write_frame(send, &Response::Error { code, message: clean_error_text(message) }).await
+/// How long a closing reply may take to be acknowledged before the connection closes anyway.
+const LAST_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Finish the control stream, give the peer a bounded moment to receive the last reply (a
+/// close discards unsent data), then close the connection with `code`.
+async fn last_reply(conn: &Conn, mut send: SendStream, code: u32, reason: &str) {
+    let _ = send.finish();
+    let _ = tokio::time::timeout(LAST_REPLY_WAIT, send.stopped()).await;
+    conn.close(code, reason);
+}
+
+pub(crate) async fn reply_error(
+    send: &mut SendStream,
+    code: ErrorCode,
+    message: &str,
+) -> Result<(), FrameError> {
+    framed::write_frame(
+        send,
+        &Response::Error {
+            code,
+            message: clean_error_text(message),
+        },
+    )
+    .await
 }
 
 /// Read the head of a file stream; a helper so `handlers` stays free of frame plumbing.

@@ -19,15 +19,18 @@ use crate::transport::body::{self, BodyError};
 use crate::transport::framed::{self, FrameError};
 use crate::transport::{close, stream_code};
 use crate::wire::{
-    clean_error_text, Attachment, Credential, Envelope, ErrorCode, GetReply, Hash, PutReply, Request, Response,
-    StreamHead, MAX_FRAME, MAX_PAGE,
+    clean_error_text, Attachment, Credential, Envelope, ErrorCode, GetReply, Hash, PutReply,
+    Request, Response, StreamHead, MAX_FRAME, MAX_PAGE,
 };
 
 /// Frame budget for pages: leave room for the envelope around the items.
 const PAGE_BUDGET: usize = MAX_FRAME / 2;
 
 fn error(code: ErrorCode, message: impl std::fmt::Display) -> Response {
-    Response::Error { code, message: clean_error_text(&message.to_string()) }
+    Response::Error {
+        code,
+        message: clean_error_text(&message.to_string()),
+    }
 }
 
 fn internal(peer: std::net::SocketAddr, e: impl std::fmt::Display) -> Response {
@@ -36,7 +39,9 @@ fn internal(peer: std::net::SocketAddr, e: impl std::fmt::Display) -> Response {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Handle one control request.
@@ -45,9 +50,13 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
     let step = match step {
         Ok(step) => step,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("request refused: {v}"));
+            log_violation(
+                &conn.shared,
+                conn.peer,
+                &format_args!("request refused: {v}"),
+            );
             if v == Violation::TooManyLogins {
-                conn.close(close::AUTH, "too many failed logins");
+                conn.close_after_reply(close::AUTH, "too many failed logins");
             }
             return error(ErrorCode::BadRequest, v);
         }
@@ -65,7 +74,10 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                 sh.store.open_delivery(&user, &key, now()).map(Some)
             })
             .await;
-            let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
+            let to = begin
+                .to
+                .clone()
+                .unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
             match opened {
                 Ok(Ok(Some((id, resumed)))) => {
                     conn.session(|s| s.delivery_opened(Some((id, to))));
@@ -96,7 +108,9 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                     .collect::<Vec<_>>()
             })
             .await;
-            let Ok(held) = held else { return internal(conn.peer, "lookup task failed") };
+            let Ok(held) = held else {
+                return internal(conn.peer, "lookup task failed");
+            };
             let mut have = Vec::with_capacity(held.len());
             conn.session(|s| {
                 for (i, h) in held.into_iter().enumerate() {
@@ -132,11 +146,18 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                     let keep = fit_page(page);
                     let attachments = page[..keep].to_vec();
                     let more = start + keep < stored.attachments.len();
-                    Response::Envelope { envelope: stored.envelope, attachments, more }
+                    Response::Envelope {
+                        envelope: stored.envelope,
+                        attachments,
+                        more,
+                    }
                 }
                 Ok(Ok(None)) => {
                     info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
-                    error(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))
+                    error(
+                        ErrorCode::NotFound,
+                        format_args!("no delivery {id} in your mailbox"),
+                    )
                 }
                 Ok(Err(e)) => internal(conn.peer, e),
                 Err(e) => internal(conn.peer, e),
@@ -150,7 +171,9 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
 fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
     let mut used = 0usize;
     for (i, item) in items.iter().enumerate() {
-        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(PAGE_BUDGET);
+        used += postcard::to_stdvec(item)
+            .map(|v| v.len())
+            .unwrap_or(PAGE_BUDGET);
         if used > PAGE_BUDGET {
             return i.max(1);
         }
@@ -160,7 +183,13 @@ fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
 
 /// What the listener already holds for one declared file: `Ok(hash)` complete and verified,
 /// `Err(bytes)` partial.
-fn held_for(layout: &files::Layout, id: u64, index: u32, path: &str, size: u64) -> Result<Hash, u64> {
+fn held_for(
+    layout: &files::Layout,
+    id: u64,
+    index: u32,
+    path: &str,
+    size: u64,
+) -> Result<Hash, u64> {
     let staged = files::join_validated(&layout.staged_root(id), path);
     if let Ok((len, hash)) = files::hash_file(&staged) {
         if len == size {
@@ -184,8 +213,12 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
         Credential::Token(token) => {
             let key = accounts::token_key(&token);
             let u = user.clone();
-            blocking(move || sh.store.token_user(&key, now()).map(|owner| (owner.as_deref() == Some(u.as_str()), None)))
-                .await
+            blocking(move || {
+                sh.store
+                    .token_user(&key, now())
+                    .map(|owner| (owner.as_deref() == Some(u.as_str()), None))
+            })
+            .await
         }
         Credential::Password(password) => {
             // Memory-hard hashing runs on the blocking pool, a bounded number at a time.
@@ -199,7 +232,11 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
                     return Ok((false, None));
                 }
                 let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
-                sh.store.add_token(&accounts::token_key(&token), &u, now() + accounts::TOKEN_LIFETIME_SECS)?;
+                sh.store.add_token(
+                    &accounts::token_key(&token),
+                    &u,
+                    now() + accounts::TOKEN_LIFETIME_SECS,
+                )?;
                 Ok((true, Some(token)))
             })
             .await
@@ -212,10 +249,13 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
             Response::LoggedIn { user, token }
         }
         Ok(Ok((false, _))) => {
-            conn.shared.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+            conn.shared
+                .counters
+                .auth_failures
+                .fetch_add(1, Ordering::Relaxed);
             warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
             if conn.session(|s| s.login_failed()) {
-                conn.close(close::AUTH, "too many failed logins");
+                conn.close_after_reply(close::AUTH, "too many failed logins");
             }
             error(ErrorCode::AuthFailed, "wrong user name or password")
         }
@@ -234,13 +274,19 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
         let mut bytes = 0u64;
         for (path, size, hash) in &plan.files {
             let media_type = files::media_type(&files::join_validated(&staged, path));
-            attachments.push(Attachment { path: path.clone(), size: *size, hash: *hash, media_type });
+            attachments.push(Attachment {
+                path: path.clone(),
+                size: *size,
+                hash: *hash,
+                media_type,
+            });
             bytes = bytes.saturating_add(*size);
         }
         let dest = layout.delivery_dir(&plan.to, plan.id);
         std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&staged).map_err(|e| e.to_string())?;
-        files::rename_no_replace(&staged, &dest).map_err(|e| format!("moving delivery into the mailbox: {e}"))?;
+        files::rename_no_replace(&staged, &dest)
+            .map_err(|e| format!("moving delivery into the mailbox: {e}"))?;
         let _ = std::fs::remove_dir_all(layout.spool(plan.id));
         // One sync for all files and directory entries of the delivery.
         files::sync_filesystem(&dest).map_err(|e| e.to_string())?;
@@ -254,7 +300,13 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
             files: attachments.len() as u32,
             bytes,
         };
-        Ok((Stored { envelope, attachments }, plan.resume_key))
+        Ok((
+            Stored {
+                envelope,
+                attachments,
+            },
+            plan.resume_key,
+        ))
     })
     .await;
     let (stored, key) = match done {
@@ -264,11 +316,18 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
     };
     let sh = conn.shared.clone();
     let time = stored.envelope.time;
-    let (from, to, files, bytes) =
-        (stored.envelope.from.clone(), stored.envelope.to.clone(), stored.envelope.files, stored.envelope.bytes);
+    let (from, to, files, bytes) = (
+        stored.envelope.from.clone(),
+        stored.envelope.to.clone(),
+        stored.envelope.files,
+        stored.envelope.bytes,
+    );
     match blocking(move || sh.store.commit_delivery(&stored, &key)).await {
         Ok(Ok(())) => {
-            conn.shared.counters.deliveries.fetch_add(1, Ordering::Relaxed);
+            conn.shared
+                .counters
+                .deliveries
+                .fetch_add(1, Ordering::Relaxed);
             info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
             Response::Committed { id, time }
         }
@@ -282,7 +341,11 @@ pub(crate) async fn file_stream(conn: &Arc<Conn>, mut send: SendStream, mut recv
     let head = match read_head(&mut recv).await {
         Ok(h) => h,
         Err(FrameError::Decode(e)) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("file stream head refused: {e}"));
+            log_violation(
+                &conn.shared,
+                conn.peer,
+                &format_args!("file stream head refused: {e}"),
+            );
             let _ = recv.stop(stream_code::REFUSED.into());
             let _ = send.reset(stream_code::REFUSED.into());
             return;
@@ -306,14 +369,31 @@ async fn put_reply(send: &mut SendStream, reply: PutReply) {
     let _ = send.finish();
 }
 
-async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u64, index: u32, offset: u64) {
+async fn put(
+    conn: &Arc<Conn>,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    id: u64,
+    index: u32,
+    offset: u64,
+) {
     let plan = match conn.session(|s| s.begin_put(id, index, offset)) {
         Ok(p) => p,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("upload refused: {v}"));
+            log_violation(
+                &conn.shared,
+                conn.peer,
+                &format_args!("upload refused: {v}"),
+            );
             let _ = recv.stop(stream_code::REFUSED.into());
-            put_reply(&mut send, PutReply::Error { code: ErrorCode::BadRequest, message: clean_error_text(&v.to_string()) })
-                .await;
+            put_reply(
+                &mut send,
+                PutReply::Error {
+                    code: ErrorCode::BadRequest,
+                    message: clean_error_text(&v.to_string()),
+                },
+            )
+            .await;
             return;
         }
     };
@@ -328,7 +408,11 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
                 Ok(Ok(())) => Ok(hash),
                 Ok(Err(e)) => {
                     let _ = std::fs::remove_file(&part);
-                    Err((ErrorCode::BadRequest, format!("cannot store {}: {e}", plan.path), 0))
+                    Err((
+                        ErrorCode::BadRequest,
+                        format!("cannot store {}: {e}", plan.path),
+                        0,
+                    ))
                 }
                 Err(e) => Err((ErrorCode::Internal, e, files::len_or_zero(&part))),
             }
@@ -337,7 +421,11 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
             let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_));
             if matches!(e, BodyError::TooLong) {
                 let _ = recv.stop(stream_code::TOO_LONG.into());
-                log_violation(&conn.shared, conn.peer, &format_args!("file {} longer than declared", plan.path));
+                log_violation(
+                    &conn.shared,
+                    conn.peer,
+                    &format_args!("file {} longer than declared", plan.path),
+                );
             } else if matches!(e, BodyError::HashMismatch) {
                 warn!(peer = %conn.peer, event = "integrity", path = %plan.path, "hash mismatch; partial file discarded");
             }
@@ -359,7 +447,14 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
         }
         Err((code, message, held)) => {
             conn.session(|s| s.end_put(index, Err(held)));
-            put_reply(&mut send, PutReply::Error { code, message: clean_error_text(&message) }).await;
+            put_reply(
+                &mut send,
+                PutReply::Error {
+                    code,
+                    message: clean_error_text(&message),
+                },
+            )
+            .await;
         }
     }
 }
@@ -374,8 +469,17 @@ async fn receive_part(
     if let Some(dir) = part.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
-    let mut hasher = if offset > 0 { body::hash_prefix(part, offset).await? } else { blake3::Hasher::new() };
-    let mut file = tokio::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part).await?;
+    let mut hasher = if offset > 0 {
+        body::hash_prefix(part, offset).await?
+    } else {
+        blake3::Hasher::new()
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(offset == 0)
+        .open(part)
+        .await?;
     file.set_len(offset).await?;
     file.seek(std::io::SeekFrom::Start(offset)).await?;
     let counters = &conn.shared.counters;
@@ -389,8 +493,19 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
     let user = match conn.session(|s| s.begin_get().map(str::to_owned)) {
         Ok(u) => u,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("download refused: {v}"));
-            let _ = framed::write_frame(&mut send, &GetReply::Error { code: ErrorCode::BadRequest, message: v.to_string() }).await;
+            log_violation(
+                &conn.shared,
+                conn.peer,
+                &format_args!("download refused: {v}"),
+            );
+            let _ = framed::write_frame(
+                &mut send,
+                &GetReply::Error {
+                    code: ErrorCode::BadRequest,
+                    message: v.to_string(),
+                },
+            )
+            .await;
             let _ = send.finish();
             return;
         }
@@ -404,22 +519,42 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
     };
     let Some(att) = attachment.filter(|a| offset <= a.size) else {
         info!(peer = %conn.peer, event = "not_found", id, index, "download of a file not in the caller's mailbox");
-        let reply = GetReply::Error { code: ErrorCode::NotFound, message: format!("no file {index} in delivery {id} of your mailbox") };
+        let reply = GetReply::Error {
+            code: ErrorCode::NotFound,
+            message: format!("no file {index} in delivery {id} of your mailbox"),
+        };
         let _ = framed::write_frame(&mut send, &reply).await;
         let _ = send.finish();
         return;
     };
     let path = files::join_validated(&conn.shared.layout.delivery_dir(&user, id), &att.path);
     let result = async {
-        let mut hasher = if offset > 0 { body::hash_prefix(&path, offset).await? } else { blake3::Hasher::new() };
+        let mut hasher = if offset > 0 {
+            body::hash_prefix(&path, offset).await?
+        } else {
+            blake3::Hasher::new()
+        };
         let mut file = tokio::fs::File::open(&path).await?;
         file.seek(std::io::SeekFrom::Start(offset)).await?;
-        framed::write_frame(&mut send, &GetReply::Ready { len: att.size - offset }).await?;
+        framed::write_frame(
+            &mut send,
+            &GetReply::Ready {
+                len: att.size - offset,
+            },
+        )
+        .await?;
         let counters = &conn.shared.counters;
         let mut on_bytes = |n: u64| {
             counters.bytes_sent.fetch_add(n, Ordering::Relaxed);
         };
-        body::send(&mut send, &mut file, att.size - offset, &mut hasher, &mut on_bytes).await?;
+        body::send(
+            &mut send,
+            &mut file,
+            att.size - offset,
+            &mut hasher,
+            &mut on_bytes,
+        )
+        .await?;
         send.finish().map_err(FrameError::from)?;
         Ok::<_, BodyError>(())
     }

@@ -107,10 +107,17 @@ impl Listener {
     pub fn bind(config: ListenerConfig) -> Result<Self> {
         create_private_dir(&config.data_dir)?;
         let layout = Layout::new(config.data_dir.clone());
-        let identity = tls::load_or_create_identity(&config.data_dir, config.cert.as_deref(), config.key.as_deref())?;
+        let identity = tls::load_or_create_identity(
+            &config.data_dir,
+            config.cert.as_deref(),
+            config.key.as_deref(),
+        )?;
         let fingerprint = identity.fingerprint();
         let store = Store::open(&layout.database()).with_context(|| {
-            format!("opening {} (is another listener using this data directory?)", layout.database().display())
+            format!(
+                "opening {} (is another listener using this data directory?)",
+                layout.database().display()
+            )
         })?;
         let server_config = endpoint::server_config(&identity, &config.net)?;
         let mut endpoints = Vec::new();
@@ -118,12 +125,25 @@ impl Listener {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
         let hash_slots = Semaphore::new(config.max_concurrent_hashes.max(1));
-        let shared = Arc::new(Shared { store, layout, config, counters: Counters::default(), hash_slots });
-        Ok(Self { endpoints, shared, fingerprint })
+        let shared = Arc::new(Shared {
+            store,
+            layout,
+            config,
+            counters: Counters::default(),
+            hash_slots,
+        });
+        Ok(Self {
+            endpoints,
+            shared,
+            fingerprint,
+        })
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.endpoints.iter().filter_map(|e| e.local_addr().ok()).collect()
+        self.endpoints
+            .iter()
+            .filter_map(|e| e.local_addr().ok())
+            .collect()
     }
 
     pub fn fingerprint(&self) -> tls::Fingerprint {
@@ -157,7 +177,10 @@ impl Listener {
 
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = endpoint.accept().await {
-        shared.counters.connections_total.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(connection::supervise(incoming, shared));
     }
@@ -184,6 +207,9 @@ pub(crate) fn now() -> u64 {
 }
 
 pub(crate) fn log_violation(shared: &Shared, peer: SocketAddr, what: &dyn std::fmt::Display) {
-    shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
+    shared
+        .counters
+        .protocol_violations
+        .fetch_add(1, Ordering::Relaxed);
     warn!(%peer, event = "protocol_violation", "{what}");
 }

@@ -22,7 +22,11 @@ pub struct SessionLimits {
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        Self { max_login_attempts: 3, max_delivery_bytes: 1 << 40, max_puts_in_flight: 256 }
+        Self {
+            max_login_attempts: 3,
+            max_delivery_bytes: 1 << 40,
+            max_puts_in_flight: 256,
+        }
     }
 }
 
@@ -135,7 +139,13 @@ pub struct Session {
 
 impl Session {
     pub fn new(limits: SessionLimits) -> Self {
-        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None }
+        Self {
+            limits,
+            user: None,
+            failed_logins: 0,
+            delivery: None,
+            pending_begin: None,
+        }
     }
 
     /// The authenticated account, if any.
@@ -169,8 +179,15 @@ impl Session {
             }
             Request::AddFiles { entries } => self.add_files(entries),
             Request::Commit => self.commit(user),
-            Request::Inbox { after } => Ok(Step::Inbox { user, after: *after }),
-            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from }),
+            Request::Inbox { after } => Ok(Step::Inbox {
+                user,
+                after: *after,
+            }),
+            Request::Open { id, from } => Ok(Step::Open {
+                user,
+                id: *id,
+                from: *from,
+            }),
         }
     }
 
@@ -202,7 +219,11 @@ impl Session {
 
     fn add_files(&mut self, entries: &[FileEntry]) -> Result<Step, Violation> {
         let d = self.delivery.as_mut().ok_or(Violation::NoOpenDelivery)?;
-        let total = d.entries.len().checked_add(entries.len()).ok_or(Violation::TooManyFiles)?;
+        let total = d
+            .entries
+            .len()
+            .checked_add(entries.len())
+            .ok_or(Violation::TooManyFiles)?;
         if total > d.begin.files as usize {
             return Err(Violation::TooManyFiles);
         }
@@ -227,7 +248,11 @@ impl Session {
             size: e.size,
             state: FileState::Pending { held: 0 },
         }));
-        Ok(Step::AddFiles { id: d.id, first, count: entries.len() as u32 })
+        Ok(Step::AddFiles {
+            id: d.id,
+            first,
+            count: entries.len() as u32,
+        })
     }
 
     /// Record what the server already holds for file `index`: `Ok(hash)` when complete and
@@ -236,13 +261,17 @@ impl Session {
         if let Some(e) = self.entry_mut(index) {
             e.state = match have {
                 Ok(hash) => FileState::Done(hash),
-                Err(held) => FileState::Pending { held: held.min(e.size) },
+                Err(held) => FileState::Pending {
+                    held: held.min(e.size),
+                },
             };
         }
     }
 
     fn entry_mut(&mut self, index: u32) -> Option<&mut Entry> {
-        self.delivery.as_mut().and_then(|d| d.entries.get_mut(index as usize))
+        self.delivery
+            .as_mut()
+            .and_then(|d| d.entries.get_mut(index as usize))
     }
 
     /// Accept or refuse an upload stream.
@@ -258,7 +287,10 @@ impl Session {
         if d.in_flight >= max_in_flight {
             return Err(Violation::TooManyInFlight);
         }
-        let e = d.entries.get_mut(index as usize).ok_or(Violation::UnknownFile)?;
+        let e = d
+            .entries
+            .get_mut(index as usize)
+            .ok_or(Violation::UnknownFile)?;
         match e.state {
             FileState::Pending { held } if held == offset => {}
             FileState::Pending { .. } => return Err(Violation::BadOffset),
@@ -266,7 +298,13 @@ impl Session {
         }
         e.state = FileState::InFlight;
         d.in_flight += 1;
-        Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset })
+        Ok(PutPlan {
+            id,
+            index,
+            path: e.path.clone(),
+            size: e.size,
+            offset,
+        })
     }
 
     /// An upload stream ended: `Ok(hash)` stored and verified, `Err(held)` failed with
@@ -278,7 +316,9 @@ impl Session {
                     d.in_flight = d.in_flight.saturating_sub(1);
                     e.state = match outcome {
                         Ok(hash) => FileState::Done(hash),
-                        Err(held) => FileState::Pending { held: held.min(e.size) },
+                        Err(held) => FileState::Pending {
+                            held: held.min(e.size),
+                        },
                     };
                 }
             }
@@ -294,7 +334,9 @@ impl Session {
         let d = self.delivery.as_ref().ok_or(Violation::NoOpenDelivery)?;
         let complete = d.entries.len() == d.begin.files as usize
             && d.entry_bytes == d.begin.bytes
-            && d.entries.iter().all(|e| matches!(e.state, FileState::Done(_)));
+            && d.entries
+                .iter()
+                .all(|e| matches!(e.state, FileState::Done(_)));
         if !complete {
             return Err(Violation::Incomplete);
         }
@@ -325,19 +367,34 @@ mod tests {
     use crate::wire::Credential;
 
     fn login(s: &mut Session) {
-        let req = Request::Login { user: "alice".into(), credential: Credential::Token([0; 32]) };
+        let req = Request::Login {
+            user: "alice".into(),
+            credential: Credential::Token([0; 32]),
+        };
         assert_eq!(s.on_request(&req), Ok(Step::Login));
         s.logged_in("alice");
     }
 
     fn begin(files: u32, bytes: u64) -> Request {
-        Request::Begin(Begin { to: None, subject: None, body: Some("hi".into()), files, bytes, resume_key: [1; 32] })
+        Request::Begin(Begin {
+            to: None,
+            subject: None,
+            body: Some("hi".into()),
+            files,
+            bytes,
+            resume_key: [1; 32],
+        })
     }
 
     #[test]
     fn nothing_before_login() {
         let mut s = Session::new(SessionLimits::default());
-        for req in [begin(0, 0), Request::Commit, Request::Inbox { after: 0 }, Request::Open { id: 1, from: 0 }] {
+        for req in [
+            begin(0, 0),
+            Request::Commit,
+            Request::Inbox { after: 0 },
+            Request::Open { id: 1, from: 0 },
+        ] {
             assert_eq!(s.on_request(&req), Err(Violation::NotLoggedIn));
         }
         assert_eq!(s.begin_put(1, 0, 0), Err(Violation::NotLoggedIn));
@@ -348,7 +405,10 @@ mod tests {
     fn second_login_refused() {
         let mut s = Session::new(SessionLimits::default());
         login(&mut s);
-        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
+        let req = Request::Login {
+            user: "bob".into(),
+            credential: Credential::Token([0; 32]),
+        };
         assert_eq!(s.on_request(&req), Err(Violation::AlreadyLoggedIn));
         assert_eq!(s.user(), Some("alice"));
     }
@@ -356,7 +416,10 @@ mod tests {
     #[test]
     fn login_attempts_are_capped() {
         let mut s = Session::new(SessionLimits::default());
-        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
+        let req = Request::Login {
+            user: "bob".into(),
+            credential: Credential::Token([0; 32]),
+        };
         for _ in 0..2 {
             assert_eq!(s.on_request(&req), Ok(Step::Login));
             assert!(!s.login_failed());
@@ -370,17 +433,53 @@ mod tests {
     fn full_delivery_flow_and_quota() {
         let mut s = Session::new(SessionLimits::default());
         login(&mut s);
-        assert_eq!(s.on_request(&begin(2, 10)), Ok(Step::Begin { user: "alice".into() }));
+        assert_eq!(
+            s.on_request(&begin(2, 10)),
+            Ok(Step::Begin {
+                user: "alice".into()
+            })
+        );
         s.delivery_opened(Some((7, "alice".into())));
-        let too_big = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 11 }] };
+        let too_big = Request::AddFiles {
+            entries: vec![FileEntry {
+                path: "a".into(),
+                size: 11,
+            }],
+        };
         assert_eq!(s.on_request(&too_big), Err(Violation::TooManyBytes));
         let add = Request::AddFiles {
-            entries: vec![FileEntry { path: "a".into(), size: 4 }, FileEntry { path: "b".into(), size: 6 }],
+            entries: vec![
+                FileEntry {
+                    path: "a".into(),
+                    size: 4,
+                },
+                FileEntry {
+                    path: "b".into(),
+                    size: 6,
+                },
+            ],
         };
-        assert_eq!(s.on_request(&add), Ok(Step::AddFiles { id: 7, first: 0, count: 2 }));
-        let more = Request::AddFiles { entries: vec![FileEntry { path: "c".into(), size: 0 }] };
+        assert_eq!(
+            s.on_request(&add),
+            Ok(Step::AddFiles {
+                id: 7,
+                first: 0,
+                count: 2
+            })
+        );
+        let more = Request::AddFiles {
+            entries: vec![FileEntry {
+                path: "c".into(),
+                size: 0,
+            }],
+        };
         assert_eq!(s.on_request(&more), Err(Violation::TooManyFiles));
-        let dup = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 0 }] };
+        let dup = Request::AddFiles {
+            entries: vec![FileEntry {
+                path: "a".into(),
+                size: 0,
+            }],
+        };
         assert_eq!(s.on_request(&dup), Err(Violation::TooManyFiles));
         s.set_have(1, Err(3));
         assert_eq!(s.on_request(&Request::Commit), Err(Violation::Incomplete));
@@ -402,18 +501,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.on_request(&Request::Commit), Err(Violation::NoOpenDelivery));
+        assert_eq!(
+            s.on_request(&Request::Commit),
+            Err(Violation::NoOpenDelivery)
+        );
     }
 
     #[test]
     fn in_flight_cap() {
-        let limits = SessionLimits { max_puts_in_flight: 1, ..SessionLimits::default() };
+        let limits = SessionLimits {
+            max_puts_in_flight: 1,
+            ..SessionLimits::default()
+        };
         let mut s = Session::new(limits);
         login(&mut s);
         s.on_request(&begin(2, 2)).expect("begin");
         s.delivery_opened(Some((1, "alice".into())));
         let add = Request::AddFiles {
-            entries: vec![FileEntry { path: "a".into(), size: 1 }, FileEntry { path: "b".into(), size: 1 }],
+            entries: vec![
+                FileEntry {
+                    path: "a".into(),
+                    size: 1,
+                },
+                FileEntry {
+                    path: "b".into(),
+                    size: 1,
+                },
+            ],
         };
         s.on_request(&add).expect("add");
         assert!(s.begin_put(1, 0, 0).is_ok());

@@ -60,11 +60,13 @@ pub async fn receive(
         file.write_all(&pending).await?;
     }
     file.flush().await?;
-    let end: FileEnd = framed::read_frame(recv).await.map_err(|e| match e {
-        FrameError::Decode(_) => BodyError::TooLong,
-        other => BodyError::Frame(other),
-    })?
-    .ok_or(BodyError::Short { got, want: len })?;
+    let end: FileEnd = framed::read_frame(recv)
+        .await
+        .map_err(|e| match e {
+            FrameError::Decode(_) => BodyError::TooLong,
+            other => BodyError::Frame(other),
+        })?
+        .ok_or(BodyError::Short { got, want: len })?;
     // Nothing may follow the trailer.
     if recv.read_chunk(1, true).await?.is_some() {
         return Err(BodyError::TooLong);
@@ -117,7 +119,10 @@ pub async fn hash_prefix(path: &std::path::Path, len: u64) -> std::io::Result<bl
         let mut limited = f.take(len);
         let copied = std::io::copy(&mut limited, &mut hasher)?;
         if copied != len {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file is shorter than its resumed part"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "file is shorter than its resumed part",
+            ));
         }
         Ok(hasher)
     })

@@ -25,7 +25,10 @@ pub type Token = [u8; 32];
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Authenticate. Must be the first request; only once per connection.
-    Login { user: String, credential: Credential },
+    Login {
+        user: String,
+        credential: Credential,
+    },
     /// Open (or resume) a delivery.
     Begin(Begin),
     /// Declare the next files of the open delivery, in order (indices continue).
@@ -79,7 +82,11 @@ pub enum Response {
     /// A page of the mailbox; `more` when later pages exist.
     InboxPage { items: Vec<Summary>, more: bool },
     /// A delivery's envelope and a page of its attachments.
-    Envelope { envelope: Envelope, attachments: Vec<Attachment>, more: bool },
+    Envelope {
+        envelope: Envelope,
+        attachments: Vec<Attachment>,
+        more: bool,
+    },
     /// The request failed; the connection stays usable unless the server closes it.
     Error { code: ErrorCode, message: String },
 }
@@ -160,8 +167,13 @@ pub enum PutReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GetReply {
     /// `len` raw bytes follow (the file from the requested offset), then a [`FileEnd`].
-    Ready { len: u64 },
-    Error { code: ErrorCode, message: String },
+    Ready {
+        len: u64,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Values that check their own caps after decoding.
@@ -186,7 +198,9 @@ fn cap_len<T>(v: &[T], max: usize, field: &'static str) -> Result<(), DecodeErro
 fn text(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     cap_str(s, max, field)?;
     // Newlines and tabs are text; other control characters could drive a terminal.
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err(DecodeError::Invalid(field));
     }
     Ok(())
@@ -238,7 +252,10 @@ impl Validate for Begin {
             text(b, MAX_BODY, "body")?;
         }
         if self.files > MAX_FILES {
-            return Err(DecodeError::FieldTooLong { field: "file count", max: MAX_FILES as usize });
+            return Err(DecodeError::FieldTooLong {
+                field: "file count",
+                max: MAX_FILES as usize,
+            });
         }
         if self.files == 0 && self.body.is_none() && self.subject.is_none() {
             return Err(DecodeError::Invalid("empty delivery"));
@@ -253,7 +270,9 @@ impl Validate for Begin {
 impl Validate for Response {
     fn validate(&self) -> Result<(), DecodeError> {
         match self {
-            Response::LoggedIn { user, .. } => validate_account(user).map(|_| ()).map_err(Into::into),
+            Response::LoggedIn { user, .. } => {
+                validate_account(user).map(|_| ()).map_err(Into::into)
+            }
             Response::Began { .. } | Response::Committed { .. } => Ok(()),
             Response::FilesAdded { have } => cap_len(have, MAX_ENTRIES_PER_FRAME, "file batch"),
             Response::InboxPage { items, .. } => {
@@ -266,7 +285,11 @@ impl Validate for Response {
                 }
                 Ok(())
             }
-            Response::Envelope { envelope, attachments, .. } => {
+            Response::Envelope {
+                envelope,
+                attachments,
+                ..
+            } => {
                 validate_account(&envelope.from)?;
                 validate_account(&envelope.to)?;
                 if let Some(s) = &envelope.subject {

@@ -1,0 +1,134 @@
+//! Accounts and authentication: wrong password, unknown user, unknown recipient, and user
+//! commands against a running listener.
+
+use crate::support::*;
+
+#[test]
+fn wrong_password_and_unknown_user_fail_alike_with_exit_3() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    let out = alice
+        .cmd("inbox")
+        .env("QXFER_PASSWORD", "not the password")
+        .output()
+        .expect("inbox");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wrong = String::from_utf8_lossy(&out.stderr).replace("alice", "USER");
+
+    let ghost = User::new(&listener, "ghost");
+    let out = ghost.cmd("inbox").output().expect("inbox");
+    assert_eq!(out.status.code(), Some(3));
+    let unknown = String::from_utf8_lossy(&out.stderr).replace("ghost", "USER");
+    // The messages must not tell which accounts exist.
+    assert_eq!(wrong.lines().last(), unknown.lines().last());
+    assert!(wrong.contains("authentication failed"), "{wrong}");
+    assert!(listener.log().contains("login failed"));
+    assert_eq!(listener.status()["auth_failures"], 2);
+}
+
+#[test]
+fn unknown_recipient_is_a_clean_error() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    let out = alice
+        .cmd("send")
+        .args(["--to", "nobody", "-m", "hello?"])
+        .output()
+        .expect("send");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such recipient"));
+}
+
+#[test]
+fn user_commands_work_while_the_listener_runs() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    listener.add_user("bob");
+    let out = ok(&listener
+        .admin()
+        .args(["user", "list", "--json"])
+        .output()
+        .expect("list"));
+    let names: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+
+    let dup = run_stdin(
+        listener
+            .admin()
+            .args(["user", "add", "alice", "--password-stdin"]),
+        PASSWORD,
+    );
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+
+    // A session token is issued at the first login; a password change revokes it.
+    let alice = User::new(&listener, "alice");
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+    let out = alice
+        .cmd("inbox")
+        .env_remove("QXFER_PASSWORD")
+        .output()
+        .expect("inbox with token");
+    assert!(
+        out.status.success(),
+        "token login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_stdin(
+        listener
+            .admin()
+            .args(["user", "passwd", "alice", "--password-stdin"]),
+        "a new long password",
+    );
+    assert!(out.status.success());
+    let out = alice
+        .cmd("inbox")
+        .env_remove("QXFER_PASSWORD")
+        .output()
+        .expect("inbox after passwd");
+    assert!(!out.status.success(), "token survived a password change");
+    let out = alice
+        .cmd("inbox")
+        .env("QXFER_PASSWORD", "a new long password")
+        .output()
+        .expect("inbox");
+    assert!(out.status.success());
+
+    ok(&listener
+        .admin()
+        .args(["user", "remove", "bob"])
+        .output()
+        .expect("remove"));
+    let bob = User::new(&listener, "bob");
+    assert_eq!(
+        bob.cmd("inbox").output().expect("inbox").status.code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn passwords_are_stored_as_argon2id_only() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let mut listener = listener;
+    assert!(listener.stop().success());
+    let db = std::fs::read(listener.data_dir().join("qxfer.redb")).expect("db");
+    let text = String::from_utf8_lossy(&db);
+    assert!(text.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!text.contains(PASSWORD));
+}

@@ -1,0 +1,12 @@
+//! Integration tests: a real `qxfer listen` process on 127.0.0.1 with a temporary data
+//! directory, driven by the real `qxfer` binary (and, for hostile cases, by a raw protocol
+//! client built from the library's codec over real QUIC + TLS).
+
+mod support;
+
+mod accounts;
+mod hostile;
+mod resume;
+mod transfer;
+mod trust;
+mod wire_golden;

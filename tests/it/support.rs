@@ -1,0 +1,261 @@
+//! Helpers: start a listener process, run client commands with isolated config dirs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn qxfer() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qxfer"));
+    c.env_remove("QXFER_USER")
+        .env_remove("QXFER_PASSWORD")
+        .env_remove("QXFER_DATA_DIR");
+    c.env("QXFER_LOG", "qxfer=info,warn");
+    c
+}
+
+pub struct Listener {
+    child: Option<Child>,
+    pub addr: String,
+    pub fingerprint: String,
+    pub data: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Listener {
+    pub fn start() -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        Self::start_in(data, &[])
+    }
+
+    pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
+        Self::start_on(data, "127.0.0.1:0", extra)
+    }
+
+    pub fn start_on(data: tempfile::TempDir, bind: &str, extra: &[&str]) -> Self {
+        let log = data.path().join("listener.log");
+        let mut child = qxfer()
+            .args(["listen", "--bind", bind, "--data"])
+            .arg(data.path().join("d"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn listener");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        // "listening on 127.0.0.1:PORT fingerprint sha256:HEX"
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("listening"), "{line}");
+        assert_eq!(words.next(), Some("on"), "{line}");
+        let addr = words.next().expect("addr").to_owned();
+        assert_eq!(words.next(), Some("fingerprint"), "{line}");
+        let fingerprint = words.next().expect("fp").to_owned();
+        assert!(
+            fingerprint.starts_with("sha256:") && fingerprint.len() == 71,
+            "{line}"
+        );
+        Self {
+            child: Some(child),
+            addr,
+            fingerprint,
+            data,
+            log,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("d")
+    }
+
+    pub fn admin(&self) -> Command {
+        let mut c = qxfer();
+        c.env("QXFER_DATA_DIR", self.data_dir());
+        c
+    }
+
+    pub fn add_user(&self, name: &str) {
+        let out = run_stdin(
+            self.admin().args(["user", "add", name, "--password-stdin"]),
+            PASSWORD,
+        );
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let out = self
+            .admin()
+            .args(["status", "--json"])
+            .output()
+            .expect("status");
+        assert!(
+            out.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status json")
+    }
+
+    /// SIGTERM, then wait; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(&child, "-TERM");
+        wait_timeout(&mut child, Duration::from_secs(10)).expect("listener exits after SIGTERM")
+    }
+
+    /// Stop, keeping the data directory, and start again on it at the same address.
+    pub fn restart(mut self) -> Self {
+        assert!(self.stop().success());
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().expect("tempdir"));
+        // The log file is replaced; keep the old one's text around.
+        let old = std::fs::read_to_string(&self.log).unwrap_or_default();
+        std::fs::write(data.path().join("listener.old.log"), old).expect("keep log");
+        Self::start_on(data, &self.addr.clone(), &[])
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(sig)
+        .arg(child.id().to_string())
+        .status();
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+pub fn run_stdin(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{input}\n").as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// A client with its own config directory (known_hosts, session tokens) and work dir.
+pub struct User {
+    pub name: String,
+    pub config: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+    pub addr: String,
+}
+
+impl User {
+    pub fn new(listener: &Listener, name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            config: tempfile::tempdir().expect("tempdir"),
+            work: tempfile::tempdir().expect("tempdir"),
+            addr: listener.addr.clone(),
+        }
+    }
+
+    /// `qxfer CMD HOST --user NAME --accept-new` with the password in the environment.
+    pub fn cmd(&self, sub: &str) -> Command {
+        let mut c = qxfer();
+        c.current_dir(self.work.path())
+            .env("QXFER_CONFIG_DIR", self.config.path())
+            .env("QXFER_PASSWORD", PASSWORD)
+            .args([sub, &self.addr, "--user", &self.name, "--accept-new"]);
+        c
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+}
+
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn hash(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    blake3::hash(&bytes).to_hex().to_string()
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Every file below `dir`, relative, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(
+                    p.strip_prefix(dir)
+                        .expect("prefix")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}

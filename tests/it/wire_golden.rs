@@ -1,0 +1,210 @@
+//! Pins the wire bytes of every message type: variant order and field order are the protocol
+//! contract, and a change here is a protocol version change (new ALPN).
+
+use qxfer::wire::*;
+
+fn frame<T: serde::Serialize>(v: &T) -> String {
+    hex::encode(encode_frame(v, MAX_FRAME).expect("encode"))
+}
+
+fn samples() -> Vec<(&'static str, String)> {
+    let h = [0xab; 32];
+    vec![
+        (
+            "login_password",
+            frame(&Request::Login {
+                user: "al".into(),
+                credential: Credential::Password("pw".into()),
+            }),
+        ),
+        (
+            "login_token",
+            frame(&Request::Login {
+                user: "al".into(),
+                credential: Credential::Token([1; 32]),
+            }),
+        ),
+        (
+            "begin",
+            frame(&Request::Begin(Begin {
+                to: Some("bo".into()),
+                subject: Some("S".into()),
+                body: None,
+                files: 2,
+                bytes: 300,
+                resume_key: [2; 32],
+            })),
+        ),
+        (
+            "add_files",
+            frame(&Request::AddFiles {
+                entries: vec![FileEntry {
+                    path: "a/b".into(),
+                    size: 5,
+                }],
+            }),
+        ),
+        ("commit", frame(&Request::Commit)),
+        ("inbox", frame(&Request::Inbox { after: 7 })),
+        ("open", frame(&Request::Open { id: 9, from: 1 })),
+        (
+            "logged_in",
+            frame(&Response::LoggedIn {
+                user: "al".into(),
+                token: None,
+            }),
+        ),
+        (
+            "began",
+            frame(&Response::Began {
+                id: 3,
+                resumed: true,
+            }),
+        ),
+        (
+            "files_added",
+            frame(&Response::FilesAdded {
+                have: vec![None, Some(4)],
+            }),
+        ),
+        ("committed", frame(&Response::Committed { id: 3, time: 1 })),
+        (
+            "inbox_page",
+            frame(&Response::InboxPage {
+                items: vec![Summary {
+                    id: 1,
+                    from: "al".into(),
+                    time: 2,
+                    subject: None,
+                    files: 0,
+                    bytes: 0,
+                }],
+                more: false,
+            }),
+        ),
+        (
+            "envelope",
+            frame(&Response::Envelope {
+                envelope: Envelope {
+                    id: 1,
+                    from: "al".into(),
+                    to: "bo".into(),
+                    time: 2,
+                    subject: None,
+                    body: Some("hi".into()),
+                    files: 1,
+                    bytes: 3,
+                },
+                attachments: vec![Attachment {
+                    path: "f".into(),
+                    size: 3,
+                    hash: h,
+                    media_type: "text/plain".into(),
+                }],
+                more: false,
+            }),
+        ),
+        (
+            "error",
+            frame(&Response::Error {
+                code: ErrorCode::NotFound,
+                message: "no".into(),
+            }),
+        ),
+        (
+            "put",
+            frame(&StreamHead::Put {
+                id: 1,
+                index: 2,
+                offset: 300,
+            }),
+        ),
+        (
+            "get",
+            frame(&StreamHead::Get {
+                id: 1,
+                index: 0,
+                offset: 0,
+            }),
+        ),
+        ("file_end", frame(&FileEnd { hash: [0; 32] })),
+        ("stored", frame(&PutReply::Stored { hash: [0; 32] })),
+        (
+            "put_error",
+            frame(&PutReply::Error {
+                code: ErrorCode::Integrity,
+                message: "x".into(),
+            }),
+        ),
+        ("ready", frame(&GetReply::Ready { len: 128 })),
+        (
+            "get_error",
+            frame(&GetReply::Error {
+                code: ErrorCode::Limit,
+                message: "x".into(),
+            }),
+        ),
+    ]
+}
+
+const GOLDEN: &[(&str, &str)] = &[
+    ("login_password", "000000080002616c00027077"),
+    ("login_token", "000000250002616c010101010101010101010101010101010101010101010101010101010101010101"),
+    ("begin", "0000002c010102626f0101530002ac020202020202020202020202020202020202020202020202020202020202020202"),
+    ("add_files", "00000007020103612f6205"),
+    ("commit", "0000000103"),
+    ("inbox", "000000020407"),
+    ("open", "00000003050901"),
+    ("logged_in", "000000050002616c00"),
+    ("began", "00000003010301"),
+    ("files_added", "000000050202000104"),
+    ("committed", "00000003030301"),
+    ("inbox_page", "0000000b04010102616c0200000000"),
+    ("envelope", "00000040050102616c02626f020001026869010301016603abababababababababababababababababababababababababababababababab0a746578742f706c61696e00"),
+    ("error", "000000050602026e6f"),
+    ("put", "00000005000102ac02"),
+    ("get", "0000000401010000"),
+    ("file_end", "000000200000000000000000000000000000000000000000000000000000000000000000"),
+    ("stored", "00000021000000000000000000000000000000000000000000000000000000000000000000"),
+    ("put_error", "0000000401040178"),
+    ("ready", "00000003008001"),
+    ("get_error", "0000000401030178"),
+];
+
+#[test]
+fn wire_bytes_are_pinned() {
+    let got = samples();
+    let listing: String = got
+        .iter()
+        .map(|(n, h)| format!("    (\"{n}\", \"{h}\"),\n"))
+        .collect();
+    assert_eq!(
+        got.len(),
+        GOLDEN.len(),
+        "golden table out of date:\n{listing}"
+    );
+    for ((name, hex), (gname, ghex)) in got.iter().zip(GOLDEN) {
+        assert_eq!(name, gname);
+        assert_eq!(
+            hex, ghex,
+            "{name} changed: the wire format is a contract\n{listing}"
+        );
+    }
+}
+
+#[test]
+fn every_golden_frame_decodes_back() {
+    for (name, hex) in GOLDEN {
+        let bytes = hex::decode(hex).expect("hex");
+        let ok = match *name {
+            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox"
+            | "open" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
+            "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
+            "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
+            "ready" | "get_error" => decode_frame::<GetReply>(&bytes, MAX_FRAME).is_ok(),
+            _ => decode_frame::<Response>(&bytes, MAX_FRAME).is_ok(),
+        };
+        assert!(ok, "{name}");
+    }
+}
