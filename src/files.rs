@@ -7,7 +7,8 @@
 //! DATA/cert.pem, DATA/key.pem        listener identity (key mode 0600)
 //! DATA/qxfer.redb                    accounts, tokens, deliveries, mailboxes
 //! DATA/control.sock                  admin socket, owner only
-//! DATA/spool/<id>/.part/<index>      a file being received (resumable)
+//! DATA/spool/<id>/files/<dir>/.<name>.qxfer-part
+//!                                    a file being received (resumable), beside its final name
 //! DATA/spool/<id>/files/<path>       a received, verified file of an unfinished delivery
 //! DATA/mail/<user>/<id>/<path>       a committed delivery's files
 //! ```
@@ -40,8 +41,13 @@ impl Layout {
     pub fn spool(&self, id: u64) -> PathBuf {
         self.root.join("spool").join(id.to_string())
     }
-    pub fn part(&self, id: u64, index: u32) -> PathBuf {
-        self.spool(id).join(".part").join(index.to_string())
+    /// A file of an unfinished delivery, once verified.
+    pub fn staged(&self, id: u64, path: &str) -> PathBuf {
+        join_validated(&self.staged_root(id), path)
+    }
+    /// The same file while it is being received: beside it, under its partial name.
+    pub fn part(&self, id: u64, path: &str) -> PathBuf {
+        partial_name(&self.staged(id, path))
     }
     pub fn staged_root(&self, id: u64) -> PathBuf {
         self.spool(id).join("files")
@@ -58,10 +64,7 @@ impl Layout {
 /// time, so the result can only lie below `base`.
 pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
     let mut p = base.to_path_buf();
-    for c in rel
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != "." && *c != "..")
-    {
+    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
         p.push(c);
     }
     p
@@ -70,10 +73,7 @@ pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
 /// The temporary name a file is written under before it is verified: beside it, hidden,
 /// with the reserved suffix no delivered name may carry.
 pub fn partial_name(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     dest.with_file_name(format!(".{name}{PARTIAL_SUFFIX}"))
 }
 
@@ -82,14 +82,8 @@ pub fn rename_no_replace(from: &Path, dest: &Path) -> io::Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent)?;
     }
-    rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        from,
-        rustix::fs::CWD,
-        dest,
-        rustix::fs::RenameFlags::NOREPLACE,
-    )
-    .map_err(io::Error::from)
+    rustix::fs::renameat_with(rustix::fs::CWD, from, rustix::fs::CWD, dest, rustix::fs::RenameFlags::NOREPLACE)
+        .map_err(io::Error::from)
 }
 
 /// Flush every dirty page and directory entry of the filesystem holding `path` in one call:
@@ -99,14 +93,19 @@ pub fn sync_filesystem(path: &Path) -> io::Result<()> {
     rustix::fs::syncfs(&f).map_err(io::Error::from)
 }
 
-/// Detect a file's media type from its first bytes (never from the sender's word).
+/// Detect a file's media type from its first bytes on disk.
 pub fn media_type(path: &Path) -> String {
     use std::io::Read;
-    let mut head = [0u8; 8192];
-    let n = fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    let head = head.get(..n).unwrap_or_default();
+    let mut head = Vec::new();
+    if let Ok(f) = fs::File::open(path) {
+        let _ = f.take(8192).read_to_end(&mut head);
+    }
+    media_type_of(&head)
+}
+
+/// Detect a media type from a file's first bytes (never from the sender's word).
+pub fn media_type_of(head: &[u8]) -> String {
+    let n = head.len();
     if let Some(kind) = infer::get(head) {
         return kind.mime_type().to_owned();
     }
@@ -140,22 +139,13 @@ mod tests {
 
     #[test]
     fn partial_names_sit_beside_the_destination() {
-        assert_eq!(
-            partial_name(Path::new("/o/7/a/b.txt")),
-            PathBuf::from("/o/7/a/.b.txt.qxfer-part")
-        );
+        assert_eq!(partial_name(Path::new("/o/7/a/b.txt")), PathBuf::from("/o/7/a/.b.txt.qxfer-part"));
     }
 
     #[test]
     fn join_stays_below_base() {
-        assert_eq!(
-            join_validated(Path::new("/base"), "a/b"),
-            PathBuf::from("/base/a/b")
-        );
-        assert_eq!(
-            join_validated(Path::new("/base"), "../../x"),
-            PathBuf::from("/base/x")
-        );
+        assert_eq!(join_validated(Path::new("/base"), "a/b"), PathBuf::from("/base/a/b"));
+        assert_eq!(join_validated(Path::new("/base"), "../../x"), PathBuf::from("/base/x"));
     }
 
     #[test]

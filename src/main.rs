@@ -21,19 +21,15 @@ fn main() -> ExitCode {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QXFER_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("qxfer={default_level},warn"))
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QXFER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("qxfer={default_level},warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("qxfer: cannot start the async runtime: {e}");
@@ -47,17 +43,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("qxfer: {e:#}");
-            let code = e
-                .downcast_ref::<ClientError>()
-                .map_or(exit::ERROR, ClientError::exit_code);
+            let code = e.downcast_ref::<ClientError>().map_or(exit::ERROR, ClientError::exit_code);
             ExitCode::from(code as u8)
         }
     }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

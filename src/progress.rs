@@ -24,11 +24,7 @@ pub fn events(enabled: bool, label: &'static str) -> Events {
     if !enabled {
         return no_events();
     }
-    let bars = Arc::new(Mutex::new(Bars {
-        multi: MultiProgress::new(),
-        total: None,
-        files: HashMap::new(),
-    }));
+    let bars = Arc::new(Mutex::new(Bars { multi: MultiProgress::new(), total: None, files: HashMap::new() }));
     Arc::new(move |ev| {
         let Ok(mut b) = bars.lock() else { return };
         handle(&mut b, label, ev);
@@ -36,28 +32,19 @@ pub fn events(enabled: bool, label: &'static str) -> Events {
 }
 
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
 }
 
 fn handle(b: &mut Bars, label: &str, ev: Event) {
     match ev {
         Event::Start { files, bytes, done } => {
             let bar = b.multi.add(ProgressBar::new(bytes));
-            bar.set_style(style(
-                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            ));
+            bar.set_style(style("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"));
             bar.set_message(format!("{label} {files}"));
             bar.set_position(done);
             b.total = Some(bar);
         }
-        Event::FileStart {
-            index,
-            path,
-            size,
-            offset,
-        } => {
+        Event::FileStart { index, path, size, offset } => {
             if size >= FILE_BAR_MIN {
                 let bar = b.multi.add(ProgressBar::new(size));
                 bar.set_style(style("  {msg:30!} [{bar:30}] {bytes}/{total_bytes}"));

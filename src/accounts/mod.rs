@@ -32,8 +32,7 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     let mut salt_bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt_bytes)
         .map_err(|_| AccountError::Hash("no system randomness".into()))?;
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hash(e.to_string()))?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -54,17 +53,13 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    let ok = argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
+    let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
     ok && stored.is_some()
 }
 
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| hash_password("qxfer-dummy-password").unwrap_or_default())
-        .clone()
+    DUMMY.get_or_init(|| hash_password("qxfer-dummy-password").unwrap_or_default()).clone()
 }
 
 /// A fresh random session token.

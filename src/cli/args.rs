@@ -26,9 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the receiving listener.
-    #[command(
-        after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer"
-    )]
+    #[command(after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer")]
     Listen(ListenArgs),
     /// Manage accounts on a listener's data directory (works while it runs).
     #[command(subcommand)]
@@ -89,9 +87,7 @@ pub struct PasswordArgs {
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Create an account (password from a prompt, QXFER_PASSWORD or --password-stdin).
-    #[command(
-        after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin"
-    )]
+    #[command(after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin")]
     Add {
         name: String,
         #[command(flatten)]
@@ -187,11 +183,7 @@ pub struct FetchArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Delivery ids to fetch.
-    #[arg(
-        value_name = "ID",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
+    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
     pub ids: Vec<u64>,
     /// Fetch every delivery in the mailbox.
     #[arg(long)]
@@ -222,9 +214,7 @@ pub enum CertCmd {
         name: String,
     },
     /// Issue a listener certificate (cert.pem, key.pem) for NAMEs (DNS names or IPs).
-    #[command(
-        after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7"
-    )]
+    #[command(after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7")]
     Issue {
         #[arg(long, value_name = "DIR")]
         ca: PathBuf,

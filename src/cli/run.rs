@@ -9,9 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::args::*;
 use crate::client::trust::NewHost;
-use crate::client::{
-    self, Client, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob,
-};
+use crate::client::{self, Client, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob};
 use crate::server::{Listener, ListenerConfig};
 use crate::transport::endpoint::NetLimits;
 use crate::transport::tls;
@@ -39,9 +37,7 @@ pub fn config_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("QXFER_CONFIG_DIR") {
         return Ok(PathBuf::from(d));
     }
-    project_dirs()
-        .map(|p| p.config_dir().to_owned())
-        .ok_or_else(|| anyhow!("no home directory: set QXFER_CONFIG_DIR"))
+    project_dirs().map(|p| p.config_dir().to_owned()).ok_or_else(|| anyhow!("no home directory: set QXFER_CONFIG_DIR"))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -62,20 +58,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status(a) => status(a).await,
         Command::Cert(CertCmd::Ca { out, name }) => {
             tls::make_ca(&out, &name)?;
-            println!(
-                "created CA {} and {}",
-                out.join("ca.pem").display(),
-                out.join("ca.key").display()
-            );
+            println!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display());
             Ok(())
         }
         Command::Cert(CertCmd::Issue { ca, out, names }) => {
             tls::issue_cert(&ca, &names, &out)?;
-            println!(
-                "issued {} and {}",
-                out.join("cert.pem").display(),
-                out.join("key.pem").display()
-            );
+            println!("issued {} and {}", out.join("cert.pem").display(), out.join("key.pem").display());
             Ok(())
         }
     }
@@ -116,10 +104,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 
 fn read_stdin_line() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading password from stdin")?;
+    std::io::stdin().lock().read_line(&mut line).context("reading password from stdin")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
@@ -150,69 +135,36 @@ async fn admin_call(dir: &std::path::Path, req: AdminRequest) -> Result<AdminRes
 
 async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
     match cmd {
-        UserCmd::Add {
-            name,
-            data,
-            password,
-        } => {
+        UserCmd::Add { name, data, password } => {
             crate::wire::validate_account(&name).map_err(|e| anyhow!("{name:?}: {e}"))?;
             let dir = data_dir(&data)?;
             let pw = new_password(password.password_stdin, &name)?;
-            let phc =
-                tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
-            admin_call(
-                &dir,
-                AdminRequest::AddUser {
-                    name: name.clone(),
-                    phc,
-                },
-            )
-            .await?;
+            let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
+            admin_call(&dir, AdminRequest::AddUser { name: name.clone(), phc }).await?;
             if !quiet {
                 println!("added user {name}");
             }
         }
         UserCmd::Remove { name, data } => {
-            admin_call(
-                &data_dir(&data)?,
-                AdminRequest::RemoveUser { name: name.clone() },
-            )
-            .await?;
+            admin_call(&data_dir(&data)?, AdminRequest::RemoveUser { name: name.clone() }).await?;
             if !quiet {
                 println!("removed user {name}");
             }
         }
-        UserCmd::Passwd {
-            name,
-            data,
-            password,
-        } => {
+        UserCmd::Passwd { name, data, password } => {
             let dir = data_dir(&data)?;
             let pw = new_password(password.password_stdin, &name)?;
-            let phc =
-                tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
-            admin_call(
-                &dir,
-                AdminRequest::SetPassword {
-                    name: name.clone(),
-                    phc,
-                },
-            )
-            .await?;
+            let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
+            admin_call(&dir, AdminRequest::SetPassword { name: name.clone(), phc }).await?;
             if !quiet {
                 println!("changed password of {name}");
             }
         }
         UserCmd::List { data, json } => {
-            if let AdminResponse::Users(users) =
-                admin_call(&data_dir(&data)?, AdminRequest::ListUsers).await?
-            {
+            if let AdminResponse::Users(users) = admin_call(&data_dir(&data)?, AdminRequest::ListUsers).await? {
                 for (name, created) in users {
                     if json {
-                        println!(
-                            "{}",
-                            serde_json::json!({ "name": name, "created": created })
-                        );
+                        println!("{}", serde_json::json!({ "name": name, "created": created }));
                     } else {
                         println!("{name}\t{}", super::format_time(created));
                     }
@@ -224,8 +176,7 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
 }
 
 async fn status(a: StatusArgs) -> Result<()> {
-    let AdminResponse::Status(s) = admin_call(&data_dir(&a.data)?, AdminRequest::Status).await?
-    else {
+    let AdminResponse::Status(s) = admin_call(&data_dir(&a.data)?, AdminRequest::Status).await? else {
         bail!("unexpected reply from the listener");
     };
     if a.json {
@@ -251,11 +202,7 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     } else {
         PasswordSource::None
     };
-    let fingerprint = a
-        .fingerprint
-        .as_deref()
-        .map(tls::parse_fingerprint)
-        .transpose()?;
+    let fingerprint = a.fingerprint.as_deref().map(tls::parse_fingerprint).transpose()?;
     let new_host = if a.accept_new {
         NewHost::Accept
     } else if interactive {
@@ -294,10 +241,7 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     };
     if let Some(b) = &body {
         if b.len() > crate::wire::MAX_BODY {
-            bail!(
-                "the message is longer than {} bytes; send it as a file",
-                crate::wire::MAX_BODY
-            );
+            bail!("the message is longer than {} bytes; send it as a file", crate::wire::MAX_BODY);
         }
     }
     if a.paths.is_empty() && body.is_none() && a.subject.is_none() {
@@ -306,26 +250,13 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     if let Some(to) = &a.to {
         crate::wire::validate_account(to).map_err(|e| anyhow!("--to {to:?}: {e}"))?;
     }
-    let manifest = Manifest::build(
-        &a.paths,
-        ManifestOptions {
-            follow_symlinks: a.follow_symlinks,
-        },
-    )?;
+    let manifest = Manifest::build(&a.paths, ManifestOptions { follow_symlinks: a.follow_symlinks })?;
     if !quiet {
         for s in &manifest.skipped {
-            eprintln!(
-                "skipped {} (symbolic link or special file; -L follows links)",
-                s.display()
-            );
+            eprintln!("skipped {} (symbolic link or special file; -L follows links)", s.display());
         }
     }
-    let job = SendJob {
-        to: a.to.clone(),
-        subject: a.subject.clone(),
-        body,
-        manifest,
-    };
+    let job = SendJob { to: a.to.clone(), subject: a.subject.clone(), body, manifest };
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
     let events = crate::progress::events(show_progress(quiet, a.client.json), "send");
@@ -366,10 +297,7 @@ async fn inbox(a: InboxArgs) -> Result<()> {
             .collect();
         println!("{}", serde_json::Value::Array(list));
     } else {
-        println!(
-            "{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT",
-            "ID", "FROM", "TIME", "FILES", "BYTES"
-        );
+        println!("{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT", "ID", "FROM", "TIME", "FILES", "BYTES");
         for s in items {
             println!(
                 "{:>6}  {:<16} {:<20} {:>6} {:>12}  {}",
@@ -389,11 +317,7 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
     let result = async {
-        let ids = if a.all {
-            client.inbox().await?.into_iter().map(|s| s.id).collect()
-        } else {
-            a.ids.clone()
-        };
+        let ids = if a.all { client.inbox().await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
         let mut reports = Vec::new();
         for id in ids {
             let events = crate::progress::events(show_progress(quiet, a.client.json), "fetch");

@@ -25,10 +25,7 @@ pub async fn admin(data_dir: &Path, req: AdminRequest) -> Result<AdminResponse> 
             }
             std::fs::create_dir_all(data_dir)?;
             let store = Store::open(&layout.database()).map_err(|e| {
-                anyhow!(
-                    "{e} (if a listener runs on {}, its admin socket is missing)",
-                    data_dir.display()
-                )
+                anyhow!("{e} (if a listener runs on {}, its admin socket is missing)", data_dir.display())
             })?;
             Ok(apply(&store, &layout, None, req))
         }

@@ -21,23 +21,14 @@ pub enum ClientError {
          (check with `qxfer fingerprint` on the listener), remove the line for {host} from {known_hosts} \
          or pass --fingerprint {seen}"
     )]
-    HostKeyMismatch {
-        host: String,
-        seen: String,
-        pinned: String,
-        known_hosts: String,
-    },
+    HostKeyMismatch { host: String, seen: String, pinned: String, known_hosts: String },
     #[error(
         "unknown listener {host} presented {seen}; check it against `qxfer fingerprint` on the listener, \
          then pass --fingerprint {seen} (or --accept-new to trust on first use)"
     )]
     UnknownHost { host: String, seen: String },
     #[error("listener {host} presented {seen}, not the --fingerprint {expected} you gave")]
-    FingerprintMismatch {
-        host: String,
-        seen: String,
-        expected: String,
-    },
+    FingerprintMismatch { host: String, seen: String, expected: String },
     #[error("host key not accepted")]
     HostRejected,
     #[error("{message}")]
@@ -50,10 +41,7 @@ impl ClientError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ClientError::Auth { .. } => exit::AUTH,
-            ClientError::Remote {
-                code: ErrorCode::AuthFailed,
-                ..
-            } => exit::AUTH,
+            ClientError::Remote { code: ErrorCode::AuthFailed, .. } => exit::AUTH,
             ClientError::HostKeyMismatch { .. }
             | ClientError::UnknownHost { .. }
             | ClientError::FingerprintMismatch { .. }

@@ -45,11 +45,7 @@ impl Client {
         loop {
             let from = u32::try_from(all.len()).map_err(other)?;
             match self.call(&Request::Open { id, from }).await? {
-                Response::Envelope {
-                    envelope,
-                    attachments,
-                    more,
-                } => {
+                Response::Envelope { envelope, attachments, more } => {
                     let got = attachments.len();
                     all.extend(attachments);
                     if !more || got == 0 || all.len() >= envelope.files as usize {
@@ -70,11 +66,7 @@ impl Client {
         };
         let root = out.join(id.to_string());
         let total: u64 = attachments.iter().map(|a| a.size).sum();
-        events(Event::Start {
-            files: attachments.len() as u64,
-            bytes: total,
-            done: 0,
-        });
+        events(Event::Start { files: attachments.len() as u64, bytes: total, done: 0 });
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, att) in attachments.iter().cloned().enumerate() {
@@ -113,26 +105,14 @@ impl Client {
                 media_type: a.media_type.clone(),
             })
             .collect();
-        Ok(FetchReport {
-            id,
-            from: envelope.from,
-            subject: envelope.subject,
-            message,
-            files,
-            downloaded,
-        })
+        Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, files, downloaded })
     }
 }
 
 fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join(format!("{}.txt", e.id));
-    let mut text = format!(
-        "From: {}\nTo: {}\nDate: {}\n",
-        e.from,
-        e.to,
-        crate::cli::format_time(e.time)
-    );
+    let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::cli::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
     }
@@ -145,15 +125,11 @@ fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
     }
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing == text => Ok(path),
-        Ok(_) => Err(other(anyhow!(
-            "{} exists with other content; not overwriting",
-            path.display()
-        ))),
+        Ok(_) => Err(other(anyhow!("{} exists with other content; not overwriting", path.display()))),
         Err(_) => {
             let tmp = files::partial_name(&path);
             std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-            files::rename_no_replace(&tmp, &path)
-                .with_context(|| format!("writing {}", path.display()))?;
+            files::rename_no_replace(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
             Ok(path)
         }
     }
@@ -174,35 +150,22 @@ async fn download(
             .map_err(other)?
             .with_context(|| format!("reading {}", dest.display()))?;
         if len == att.size && hash == att.hash {
-            events(Event::FileStart {
-                index,
-                path: att.path.clone(),
-                size: att.size,
-                offset: att.size,
-            });
+            events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
             events(Event::FileDone { index });
             return Ok(0);
         }
-        return Err(other(anyhow!(
-            "{} exists with other content; not overwriting",
-            dest.display()
-        )));
+        return Err(other(anyhow!("{} exists with other content; not overwriting", dest.display())));
     }
     let part = files::partial_name(dest);
     if let Some(dir) = part.parent() {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .with_context(|| format!("creating {}", dir.display()))?;
+        tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut offset = files::len_or_zero(&part);
     if offset > att.size {
         offset = 0;
     }
     match get_into(conn, id, index, att, &part, offset, events).await {
-        Err(ClientError::Remote {
-            code: crate::wire::ErrorCode::Integrity,
-            ..
-        }) if offset > 0 => {
+        Err(ClientError::Remote { code: crate::wire::ErrorCode::Integrity, .. }) if offset > 0 => {
             // The partial file did not match: start it over.
             get_into(conn, id, index, att, &part, 0, events).await?;
             offset = 0;
@@ -211,8 +174,7 @@ async fn download(
             other_result?;
         }
     }
-    files::rename_no_replace(&part, dest)
-        .with_context(|| format!("moving {} into place", dest.display()))?;
+    files::rename_no_replace(&part, dest).with_context(|| format!("moving {} into place", dest.display()))?;
     events(Event::FileDone { index });
     Ok(att.size - offset)
 }
@@ -226,58 +188,21 @@ async fn get_into(
     offset: u64,
     events: &Events,
 ) -> Result<()> {
-    use tokio::io::AsyncSeekExt;
     let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
-    framed::write_frame(&mut send, &StreamHead::Get { id, index, offset })
-        .await
-        .map_err(other)?;
+    framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(other)?;
     let _ = send.finish();
-    let len = match framed::read_frame::<GetReply>(&mut recv)
-        .await
-        .map_err(other)?
-    {
+    let len = match framed::read_frame::<GetReply>(&mut recv).await.map_err(other)? {
         Some(GetReply::Ready { len }) if offset.checked_add(len) == Some(att.size) => len,
         Some(GetReply::Ready { .. }) => {
-            return Err(other(anyhow!(
-                "listener offered the wrong length for {}",
-                att.path
-            )))
+            return Err(other(anyhow!("listener offered the wrong length for {}", att.path)))
         }
-        Some(GetReply::Error { code, message }) => {
-            return Err(ClientError::Remote { code, message })
-        }
-        None => {
-            return Err(other(anyhow!(
-                "listener closed the stream for {}",
-                att.path
-            )))
-        }
+        Some(GetReply::Error { code, message }) => return Err(ClientError::Remote { code, message }),
+        None => return Err(other(anyhow!("listener closed the stream for {}", att.path))),
     };
-    let mut hasher = if offset > 0 {
-        body::hash_prefix(part, offset).await.map_err(other)?
-    } else {
-        blake3::Hasher::new()
-    };
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(offset == 0)
-        .open(part)
-        .await
-        .with_context(|| format!("opening {}", part.display()))?;
-    file.set_len(offset).await.map_err(other)?;
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(other)?;
-    events(Event::FileStart {
-        index,
-        path: att.path.clone(),
-        size: att.size,
-        offset,
-    });
+    events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset });
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let hash = match body::receive(&mut recv, &mut file, len, &mut hasher, &mut on_bytes).await {
-        Ok(h) => h,
+    let hash = match body::receive_file(&mut recv, part, offset, len, true, &mut on_bytes).await {
+        Ok(r) => r.hash,
         Err(body::BodyError::HashMismatch) => {
             let _ = std::fs::remove_file(part);
             return Err(ClientError::Remote {
@@ -294,6 +219,5 @@ async fn get_into(
             message: format!("{}: does not match the hash recorded at delivery", att.path),
         });
     }
-    file.sync_all().await.map_err(other)?;
     Ok(())
 }

@@ -38,8 +38,7 @@ impl Manifest {
     pub fn build(paths: &[PathBuf], opts: ManifestOptions) -> Result<Self> {
         let mut m = Manifest::default();
         for p in paths {
-            let meta =
-                std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
             let base = p
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -56,10 +55,7 @@ impl Manifest {
         let mut seen = std::collections::HashSet::new();
         for f in &m.files {
             if !seen.insert(f.name.as_str()) {
-                bail!(
-                    "two files would arrive as {:?}; send them separately",
-                    f.name
-                );
+                bail!("two files would arrive as {:?}; send them separately", f.name);
             }
         }
         Ok(m)
@@ -67,17 +63,8 @@ impl Manifest {
 
     fn push(&mut self, local: PathBuf, name: String, meta: &std::fs::Metadata) -> Result<()> {
         validate_path(&name).map_err(|e| anyhow!("cannot send {}: {e}", local.display()))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        self.files.push(LocalFile {
-            local,
-            name,
-            size: meta.len(),
-            mtime,
-        });
+        let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+        self.files.push(LocalFile { local, name, size: meta.len(), mtime });
         Ok(())
     }
 
@@ -93,9 +80,10 @@ impl Manifest {
             entries.sort_by_key(|e| e.file_name());
             for entry in entries {
                 let path = entry.path();
-                let file_name = entry.file_name().into_string().map_err(|n| {
-                    anyhow!("{} has a name that is not UTF-8: {n:?}", dir.display())
-                })?;
+                let file_name = entry
+                    .file_name()
+                    .into_string()
+                    .map_err(|n| anyhow!("{} has a name that is not UTF-8: {n:?}", dir.display()))?;
                 let child = format!("{name}/{file_name}");
                 let mut meta = entry.metadata()?;
                 if meta.file_type().is_symlink() {
@@ -103,8 +91,7 @@ impl Manifest {
                         self.skipped.push(path);
                         continue;
                     }
-                    meta = std::fs::metadata(&path)
-                        .with_context(|| format!("cannot follow {}", path.display()))?;
+                    meta = std::fs::metadata(&path).with_context(|| format!("cannot follow {}", path.display()))?;
                 }
                 if meta.is_dir() {
                     stack.push((path, child, depth + 1));
@@ -123,13 +110,7 @@ impl Manifest {
     }
 
     pub fn entries(&self) -> Vec<FileEntry> {
-        self.files
-            .iter()
-            .map(|f| FileEntry {
-                path: f.name.clone(),
-                size: f.size,
-            })
-            .collect()
+        self.files.iter().map(|f| FileEntry { path: f.name.clone(), size: f.size }).collect()
     }
 
     /// Identifies "the same send": recipient, text and every file's name, size and mtime.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use tokio::io::AsyncSeekExt;
 use tokio::sync::Semaphore;
 
 use super::error::{other, ClientError, Result};
@@ -13,9 +12,7 @@ use super::manifest::{LocalFile, Manifest};
 use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
 use crate::transport::body;
 use crate::transport::framed;
-use crate::wire::{
-    Begin, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME,
-};
+use crate::wire::{Begin, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};
 
 /// Encoded size budget of one `AddFiles` frame.
 const BATCH_BYTES: usize = 128 * 1024;
@@ -50,11 +47,7 @@ impl Client {
             body: job.body.clone(),
             files: u32::try_from(m.files.len()).map_err(|_| other(anyhow!("too many files")))?,
             bytes: m.total_bytes(),
-            resume_key: m.resume_key(
-                job.to.as_deref(),
-                job.subject.as_deref(),
-                job.body.as_deref(),
-            ),
+            resume_key: m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref()),
         };
         let (id, resumed) = match self.call(&Request::Begin(begin)).await? {
             Response::Began { id, resumed } => (id, resumed),
@@ -79,17 +72,10 @@ impl Client {
             start = end;
         }
         let already: u64 = {
-            let pending: u64 = todo
-                .iter()
-                .map(|(i, off)| m.files[*i as usize].size - off)
-                .sum();
+            let pending: u64 = todo.iter().map(|(i, off)| m.files[*i as usize].size - off).sum();
             m.total_bytes() - pending
         };
-        events(Event::Start {
-            files: m.files.len() as u64,
-            bytes: m.total_bytes(),
-            done: already,
-        });
+        events(Event::Start { files: m.files.len() as u64, bytes: m.total_bytes(), done: already });
         let uploaded = self.upload_all(id, &m.files, todo, events.clone()).await?;
         events(Event::Finish);
         match self.call(&Request::Commit).await? {
@@ -105,13 +91,7 @@ impl Client {
         }
     }
 
-    async fn upload_all(
-        &self,
-        id: u64,
-        files: &[LocalFile],
-        todo: Vec<(u32, u64)>,
-        events: Events,
-    ) -> Result<u64> {
+    async fn upload_all(&self, id: u64, files: &[LocalFile], todo: Vec<(u32, u64)>, events: Events) -> Result<u64> {
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
         let mut uploaded = 0u64;
@@ -126,11 +106,7 @@ impl Client {
                 let mut result = upload(&conn, id, index, &file, offset, &events).await;
                 // A resumed prefix that no longer matches: the listener dropped it; start over.
                 if offset > 0 {
-                    if let Err(ClientError::Remote {
-                        code: ErrorCode::Integrity,
-                        ..
-                    }) = &result
-                    {
+                    if let Err(ClientError::Remote { code: ErrorCode::Integrity, .. }) = &result {
                         result = upload(&conn, id, index, &file, 0, &events).await;
                     }
                 }
@@ -153,11 +129,7 @@ impl Client {
     }
 }
 
-fn collect(
-    done: Result<Result<u64>, tokio::task::JoinError>,
-    total: &mut u64,
-    first: &mut Option<ClientError>,
-) {
+fn collect(done: Result<Result<u64>, tokio::task::JoinError>, total: &mut u64, first: &mut Option<ClientError>) {
     match done {
         Ok(Ok(n)) => *total += n,
         Ok(Err(e)) => {
@@ -191,42 +163,17 @@ async fn upload(
     events: &Events,
 ) -> Result<u64> {
     let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
-    framed::write_frame(&mut send, &StreamHead::Put { id, index, offset })
-        .await
-        .map_err(other)?;
-    let mut hasher = if offset > 0 {
-        body::hash_prefix(&file.local, offset)
-            .await
-            .map_err(other)?
-    } else {
-        blake3::Hasher::new()
-    };
-    let mut f = tokio::fs::File::open(&file.local)
-        .await
-        .map_err(|e| other(anyhow!("cannot open {}: {e}", file.local.display())))?;
-    f.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(other)?;
-    events(Event::FileStart {
-        index,
-        path: file.name.clone(),
-        size: file.size,
-        offset,
-    });
+    framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(other)?;
+    events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let sent = body::send(&mut send, &mut f, len, &mut hasher, &mut on_bytes).await;
+    let sent = body::send_file(&mut send, &file.local, offset, len, &mut on_bytes).await;
     if let Err(e) = sent {
         // The listener may have refused the stream; its reason is better than ours.
-        if let Ok(Some(PutReply::Error { code, message })) =
-            framed::read_frame::<PutReply>(&mut recv).await
-        {
-            return Err(ClientError::Remote {
-                code,
-                message: format!("{}: {message}", file.name),
-            });
+        if let Ok(Some(PutReply::Error { code, message })) = framed::read_frame::<PutReply>(&mut recv).await {
+            return Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) });
         }
-        return Err(other(anyhow!("sending {}: {e}", file.name)));
+        return Err(other(anyhow!("sending {} ({}): {e}", file.name, file.local.display())));
     }
     send.finish().map_err(other)?;
     match framed::read_frame::<PutReply>(&mut recv).await {
@@ -234,10 +181,9 @@ async fn upload(
             events(Event::FileDone { index });
             Ok(len)
         }
-        Ok(Some(PutReply::Error { code, message })) => Err(ClientError::Remote {
-            code,
-            message: format!("{}: {message}", file.name),
-        }),
+        Ok(Some(PutReply::Error { code, message })) => {
+            Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) })
+        }
         Ok(None) => Err(other(anyhow!("listener did not confirm {}", file.name))),
         Err(e) => Err(other(anyhow!("confirming {}: {e}", file.name))),
     }

@@ -25,9 +25,7 @@ pub struct KnownHosts {
 
 impl KnownHosts {
     pub fn new(config_dir: &Path) -> Self {
-        Self {
-            path: config_dir.join("known_hosts"),
-        }
+        Self { path: config_dir.join("known_hosts") }
     }
 
     pub fn path(&self) -> &Path {
@@ -38,27 +36,22 @@ impl KnownHosts {
         let text = std::fs::read_to_string(&self.path).ok()?;
         text.lines().find_map(|line| {
             let mut parts = line.split_whitespace();
-            (parts.next() == Some(host))
-                .then(|| parts.next().and_then(|fp| parse_fingerprint(fp).ok()))?
+            (parts.next() == Some(host)).then(|| parts.next().and_then(|fp| parse_fingerprint(fp).ok()))?
         })
     }
 
     /// Pin `fp` for `host`, replacing any earlier line for it.
     pub fn pin(&self, host: &str, fp: &Fingerprint) -> anyhow::Result<()> {
         let old = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let mut out: String = old
-            .lines()
-            .filter(|l| l.split_whitespace().next() != Some(host))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let mut out: String =
+            old.lines().filter(|l| l.split_whitespace().next() != Some(host)).map(|l| format!("{l}\n")).collect();
         out.push_str(&format!("{host} {}\n", format_fingerprint(fp)));
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, out).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("writing {}", self.path.display()))?;
+        std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))?;
         Ok(())
     }
 
@@ -95,10 +88,7 @@ impl KnownHosts {
                 known_hosts: self.path.display().to_string(),
             }),
             None => match new_host {
-                NewHost::Refuse => Err(ClientError::UnknownHost {
-                    host: host.to_owned(),
-                    seen: seen_s,
-                }),
+                NewHost::Refuse => Err(ClientError::UnknownHost { host: host.to_owned(), seen: seen_s }),
                 NewHost::Accept => {
                     self.pin(host, seen)?;
                     eprintln!("pinned {host} {seen_s}");
@@ -109,9 +99,7 @@ impl KnownHosts {
                     eprintln!("Compare it with `qxfer fingerprint` on the listener.");
                     eprint!("Trust and pin it? [y/N] ");
                     let mut answer = String::new();
-                    std::io::stdin()
-                        .read_line(&mut answer)
-                        .map_err(|e| ClientError::Other(e.into()))?;
+                    std::io::stdin().read_line(&mut answer).map_err(|e| ClientError::Other(e.into()))?;
                     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
                         self.pin(host, seen)?;
                         eprintln!("pinned {host} {seen_s}");

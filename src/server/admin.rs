@@ -20,8 +20,7 @@ pub(crate) fn serve(shared: Arc<Shared>) -> Result<tokio::task::JoinHandle<()>> 
     // A socket left by a listener that died is stale: we hold the database lock, so no
     // other listener uses this directory.
     let _ = std::fs::remove_file(&path);
-    let listener =
-        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    let listener = UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     Ok(tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -38,30 +37,19 @@ pub(crate) fn serve(shared: Arc<Shared>) -> Result<tokio::task::JoinHandle<()>> 
 async fn client(mut stream: UnixStream, shared: Arc<Shared>) -> Result<()> {
     let cred = stream.peer_cred()?;
     if cred.uid() != rustix::process::geteuid().as_raw() {
-        warn!(
-            uid = cred.uid(),
-            event = "admin_refused",
-            "admin socket peer runs as another user"
-        );
+        warn!(uid = cred.uid(), event = "admin_refused", "admin socket peer runs as another user");
         return Ok(());
     }
     let req: AdminRequest = read(&mut stream).await?;
     let sh = shared.clone();
-    let response = tokio::task::spawn_blocking(move || {
-        apply(&sh.store, &sh.layout, Some(sh.counters.snapshot()), req)
-    })
-    .await?;
+    let response =
+        tokio::task::spawn_blocking(move || apply(&sh.store, &sh.layout, Some(sh.counters.snapshot()), req)).await?;
     write(&mut stream, &response).await
 }
 
 /// Carry out one admin request on the database (used by the socket and, when no listener
 /// runs, directly by the CLI). `status` is the running listener's counters, if any.
-pub fn apply(
-    store: &Store,
-    layout: &Layout,
-    status: Option<Status>,
-    req: AdminRequest,
-) -> AdminResponse {
+pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminRequest) -> AdminResponse {
     let result = match req {
         AdminRequest::AddUser { name, phc } => store.add_user(&name, &phc, now()).map(|_| {
             info!(user = %name, event = "user_added", "account created");
@@ -76,9 +64,9 @@ pub fn apply(
             info!(user = %name, event = "password_changed", "password changed; sessions revoked");
             AdminResponse::Done
         }),
-        AdminRequest::ListUsers => store
-            .list_users()
-            .map(|u| AdminResponse::Users(u.into_iter().map(|u| (u.name, u.created)).collect())),
+        AdminRequest::ListUsers => {
+            store.list_users().map(|u| AdminResponse::Users(u.into_iter().map(|u| (u.name, u.created)).collect()))
+        }
         AdminRequest::Status => Ok(match status {
             Some(s) => AdminResponse::Status(s),
             None => AdminResponse::Error("no listener is running".into()),
@@ -88,9 +76,7 @@ pub fn apply(
 }
 
 /// Read one frame from a local stream (cap checked before the body is read).
-pub async fn read<T: wire::Validate + serde::de::DeserializeOwned>(
-    stream: &mut UnixStream,
-) -> Result<T> {
+pub async fn read<T: wire::Validate + serde::de::DeserializeOwned>(stream: &mut UnixStream) -> Result<T> {
     let mut prefix = [0u8; LEN_PREFIX];
     stream.read_exact(&mut prefix).await?;
     let len = wire::frame_len(prefix, MAX_FRAME)?;
@@ -100,8 +86,6 @@ pub async fn read<T: wire::Validate + serde::de::DeserializeOwned>(
 }
 
 pub async fn write<T: serde::Serialize>(stream: &mut UnixStream, value: &T) -> Result<()> {
-    stream
-        .write_all(&wire::encode_frame(value, MAX_FRAME)?)
-        .await?;
+    stream.write_all(&wire::encode_frame(value, MAX_FRAME)?).await?;
     Ok(())
 }

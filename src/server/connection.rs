@@ -67,10 +67,7 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             return;
         }
     };
-    shared
-        .counters
-        .connections_open
-        .fetch_add(1, Ordering::Relaxed);
+    shared.counters.connections_open.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Conn {
         session: Mutex::new(Session::new(shared.config.session)),
         shared: shared.clone(),
@@ -86,13 +83,8 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             connection.close(close::INTERNAL.into(), b"internal error");
         }
     }
-    shared
-        .counters
-        .connections_open
-        .fetch_sub(1, Ordering::Relaxed);
-    let user = conn
-        .session(|s| s.user().map(str::to_owned))
-        .unwrap_or_default();
+    shared.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
+    let user = conn.session(|s| s.user().map(str::to_owned)).unwrap_or_default();
     debug!(%peer, %user, "disconnected");
 }
 
@@ -130,13 +122,14 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
     loop {
         let req: Request = match framed::read_frame(&mut recv).await {
             Ok(Some(r)) => r,
-            Ok(None) => return,
+            Ok(None) => {
+                // The client finished its control stream: the command is over. Closing from
+                // this side lets the client exit as soon as it hears of it.
+                conn.close(close::DONE, "done");
+                return;
+            }
             Err(FrameError::Decode(e)) => {
-                log_violation(
-                    &conn.shared,
-                    conn.peer,
-                    &format_args!("control frame refused: {e}"),
-                );
+                log_violation(&conn.shared, conn.peer, &format_args!("control frame refused: {e}"));
                 let _ = reply_error(&mut send, ErrorCode::BadRequest, &e.to_string()).await;
                 last_reply(&conn, send, close::PROTOCOL, "malformed control frame").await;
                 return;
@@ -150,11 +143,7 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
         if framed::write_frame(&mut send, &response).await.is_err() {
             return;
         }
-        let pending = conn
-            .close_after_reply
-            .lock()
-            .ok()
-            .and_then(|mut s| s.take());
+        let pending = conn.close_after_reply.lock().ok().and_then(|mut s| s.take());
         if let Some((code, reason)) = pending {
             last_reply(&conn, send, code, reason).await;
             return;
@@ -173,19 +162,8 @@ async fn last_reply(conn: &Conn, mut send: SendStream, code: u32, reason: &str) 
     conn.close(code, reason);
 }
 
-pub(crate) async fn reply_error(
-    send: &mut SendStream,
-    code: ErrorCode,
-    message: &str,
-) -> Result<(), FrameError> {
-    framed::write_frame(
-        send,
-        &Response::Error {
-            code,
-            message: clean_error_text(message),
-        },
-    )
-    .await
+pub(crate) async fn reply_error(send: &mut SendStream, code: ErrorCode, message: &str) -> Result<(), FrameError> {
+    framed::write_frame(send, &Response::Error { code, message: clean_error_text(message) }).await
 }
 
 /// Read the head of a file stream; a helper so `handlers` stays free of frame plumbing.

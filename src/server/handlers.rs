@@ -6,31 +6,27 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use quinn::{RecvStream, SendStream};
-use tokio::io::AsyncSeekExt;
 use tracing::{debug, info, warn};
 
 use super::connection::{read_head, Conn};
 use super::{log_violation, now, Shared};
 use crate::accounts;
 use crate::files;
-use crate::session::{CommitPlan, Step, Violation};
+use crate::session::{CommitPlan, Held, Step, Violation};
 use crate::store::{StoreError, Stored};
 use crate::transport::body::{self, BodyError};
 use crate::transport::framed::{self, FrameError};
 use crate::transport::{close, stream_code};
 use crate::wire::{
-    clean_error_text, Attachment, Credential, Envelope, ErrorCode, GetReply, Hash, PutReply,
-    Request, Response, StreamHead, MAX_FRAME, MAX_PAGE,
+    clean_error_text, Attachment, Credential, Envelope, ErrorCode, GetReply, Hash, PutReply, Request, Response,
+    StreamHead, MAX_FRAME, MAX_PAGE,
 };
 
 /// Frame budget for pages: leave room for the envelope around the items.
 const PAGE_BUDGET: usize = MAX_FRAME / 2;
 
 fn error(code: ErrorCode, message: impl std::fmt::Display) -> Response {
-    Response::Error {
-        code,
-        message: clean_error_text(&message.to_string()),
-    }
+    Response::Error { code, message: clean_error_text(&message.to_string()) }
 }
 
 fn internal(peer: std::net::SocketAddr, e: impl std::fmt::Display) -> Response {
@@ -39,9 +35,7 @@ fn internal(peer: std::net::SocketAddr, e: impl std::fmt::Display) -> Response {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
 }
 
 /// Handle one control request.
@@ -50,11 +44,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
     let step = match step {
         Ok(step) => step,
         Err(v) => {
-            log_violation(
-                &conn.shared,
-                conn.peer,
-                &format_args!("request refused: {v}"),
-            );
+            log_violation(&conn.shared, conn.peer, &format_args!("request refused: {v}"));
             if v == Violation::TooManyLogins {
                 conn.close_after_reply(close::AUTH, "too many failed logins");
             }
@@ -74,10 +64,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                 sh.store.open_delivery(&user, &key, now()).map(Some)
             })
             .await;
-            let to = begin
-                .to
-                .clone()
-                .unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
+            let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
             match opened {
                 Ok(Ok(Some((id, resumed)))) => {
                     conn.session(|s| s.delivery_opened(Some((id, to))));
@@ -101,11 +88,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             let layout = conn.shared.layout.clone();
             let sizes: Vec<(String, u64)> = entries.into_iter().map(|e| (e.path, e.size)).collect();
             let held = blocking(move || {
-                sizes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (path, size))| held_for(&layout, id, first + i as u32, path, *size))
-                    .collect::<Vec<_>>()
+                sizes.iter().map(|(path, size)| held_for(&layout, id, path, *size)).collect::<Vec<_>>()
             })
             .await;
             let Ok(held) = held else {
@@ -114,7 +97,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             let mut have = Vec::with_capacity(held.len());
             conn.session(|s| {
                 for (i, h) in held.into_iter().enumerate() {
-                    have.push(h.err());
+                    have.push(h.as_ref().err().copied());
                     s.set_have(first + i as u32, h);
                 }
             });
@@ -146,18 +129,11 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                     let keep = fit_page(page);
                     let attachments = page[..keep].to_vec();
                     let more = start + keep < stored.attachments.len();
-                    Response::Envelope {
-                        envelope: stored.envelope,
-                        attachments,
-                        more,
-                    }
+                    Response::Envelope { envelope: stored.envelope, attachments, more }
                 }
                 Ok(Ok(None)) => {
                     info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
-                    error(
-                        ErrorCode::NotFound,
-                        format_args!("no delivery {id} in your mailbox"),
-                    )
+                    error(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))
                 }
                 Ok(Err(e)) => internal(conn.peer, e),
                 Err(e) => internal(conn.peer, e),
@@ -171,9 +147,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
 fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
     let mut used = 0usize;
     for (i, item) in items.iter().enumerate() {
-        used += postcard::to_stdvec(item)
-            .map(|v| v.len())
-            .unwrap_or(PAGE_BUDGET);
+        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(PAGE_BUDGET);
         if used > PAGE_BUDGET {
             return i.max(1);
         }
@@ -181,24 +155,18 @@ fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
     items.len()
 }
 
-/// What the listener already holds for one declared file: `Ok(hash)` complete and verified,
-/// `Err(bytes)` partial.
-fn held_for(
-    layout: &files::Layout,
-    id: u64,
-    index: u32,
-    path: &str,
-    size: u64,
-) -> Result<Hash, u64> {
-    let staged = files::join_validated(&layout.staged_root(id), path);
+/// What the listener already holds for one declared file: complete and verified (its hash
+/// and media type), or the length of a partial file.
+fn held_for(layout: &files::Layout, id: u64, path: &str, size: u64) -> Held {
+    let staged = layout.staged(id, path);
     if let Ok((len, hash)) = files::hash_file(&staged) {
         if len == size {
-            return Ok(hash);
+            return Ok((hash, files::media_type(&staged)));
         }
         // A different file under the same name: start it over.
         let _ = std::fs::remove_file(&staged);
     }
-    let part = layout.part(id, index);
+    let part = layout.part(id, path);
     let held = files::len_or_zero(&part);
     if held > size {
         let _ = std::fs::remove_file(&part);
@@ -213,12 +181,8 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
         Credential::Token(token) => {
             let key = accounts::token_key(&token);
             let u = user.clone();
-            blocking(move || {
-                sh.store
-                    .token_user(&key, now())
-                    .map(|owner| (owner.as_deref() == Some(u.as_str()), None))
-            })
-            .await
+            blocking(move || sh.store.token_user(&key, now()).map(|owner| (owner.as_deref() == Some(u.as_str()), None)))
+                .await
         }
         Credential::Password(password) => {
             // Memory-hard hashing runs on the blocking pool, a bounded number at a time.
@@ -232,11 +196,7 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
                     return Ok((false, None));
                 }
                 let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
-                sh.store.add_token(
-                    &accounts::token_key(&token),
-                    &u,
-                    now() + accounts::TOKEN_LIFETIME_SECS,
-                )?;
+                sh.store.add_token(&accounts::token_key(&token), &u, now() + accounts::TOKEN_LIFETIME_SECS)?;
                 Ok((true, Some(token)))
             })
             .await
@@ -249,10 +209,7 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
             Response::LoggedIn { user, token }
         }
         Ok(Ok((false, _))) => {
-            conn.shared
-                .counters
-                .auth_failures
-                .fetch_add(1, Ordering::Relaxed);
+            conn.shared.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
             warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
             if conn.session(|s| s.login_failed()) {
                 conn.close_after_reply(close::AUTH, "too many failed logins");
@@ -272,24 +229,23 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
         let staged = layout.staged_root(plan.id);
         let mut attachments = Vec::with_capacity(plan.files.len());
         let mut bytes = 0u64;
-        for (path, size, hash) in &plan.files {
-            let media_type = files::media_type(&files::join_validated(&staged, path));
+        for f in &plan.files {
             attachments.push(Attachment {
-                path: path.clone(),
-                size: *size,
-                hash: *hash,
-                media_type,
+                path: f.path.clone(),
+                size: f.size,
+                hash: f.hash,
+                media_type: f.media_type.clone(),
             });
-            bytes = bytes.saturating_add(*size);
+            bytes = bytes.saturating_add(f.size);
         }
-        let dest = layout.delivery_dir(&plan.to, plan.id);
-        std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&staged).map_err(|e| e.to_string())?;
-        files::rename_no_replace(&staged, &dest)
-            .map_err(|e| format!("moving delivery into the mailbox: {e}"))?;
+        if !plan.files.is_empty() {
+            let dest = layout.delivery_dir(&plan.to, plan.id);
+            std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| e.to_string())?;
+            files::rename_no_replace(&staged, &dest).map_err(|e| format!("moving delivery into the mailbox: {e}"))?;
+            // One sync for all files and directory entries of the delivery.
+            files::sync_filesystem(&dest).map_err(|e| e.to_string())?;
+        }
         let _ = std::fs::remove_dir_all(layout.spool(plan.id));
-        // One sync for all files and directory entries of the delivery.
-        files::sync_filesystem(&dest).map_err(|e| e.to_string())?;
         let envelope = Envelope {
             id: plan.id,
             from: plan.from,
@@ -300,13 +256,7 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
             files: attachments.len() as u32,
             bytes,
         };
-        Ok((
-            Stored {
-                envelope,
-                attachments,
-            },
-            plan.resume_key,
-        ))
+        Ok((Stored { envelope, attachments }, plan.resume_key))
     })
     .await;
     let (stored, key) = match done {
@@ -316,18 +266,11 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
     };
     let sh = conn.shared.clone();
     let time = stored.envelope.time;
-    let (from, to, files, bytes) = (
-        stored.envelope.from.clone(),
-        stored.envelope.to.clone(),
-        stored.envelope.files,
-        stored.envelope.bytes,
-    );
+    let (from, to, files, bytes) =
+        (stored.envelope.from.clone(), stored.envelope.to.clone(), stored.envelope.files, stored.envelope.bytes);
     match blocking(move || sh.store.commit_delivery(&stored, &key)).await {
         Ok(Ok(())) => {
-            conn.shared
-                .counters
-                .deliveries
-                .fetch_add(1, Ordering::Relaxed);
+            conn.shared.counters.deliveries.fetch_add(1, Ordering::Relaxed);
             info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
             Response::Committed { id, time }
         }
@@ -341,11 +284,7 @@ pub(crate) async fn file_stream(conn: &Arc<Conn>, mut send: SendStream, mut recv
     let head = match read_head(&mut recv).await {
         Ok(h) => h,
         Err(FrameError::Decode(e)) => {
-            log_violation(
-                &conn.shared,
-                conn.peer,
-                &format_args!("file stream head refused: {e}"),
-            );
+            log_violation(&conn.shared, conn.peer, &format_args!("file stream head refused: {e}"));
             let _ = recv.stop(stream_code::REFUSED.into());
             let _ = send.reset(stream_code::REFUSED.into());
             return;
@@ -369,50 +308,32 @@ async fn put_reply(send: &mut SendStream, reply: PutReply) {
     let _ = send.finish();
 }
 
-async fn put(
-    conn: &Arc<Conn>,
-    mut send: SendStream,
-    mut recv: RecvStream,
-    id: u64,
-    index: u32,
-    offset: u64,
-) {
+async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u64, index: u32, offset: u64) {
     let plan = match conn.session(|s| s.begin_put(id, index, offset)) {
         Ok(p) => p,
         Err(v) => {
-            log_violation(
-                &conn.shared,
-                conn.peer,
-                &format_args!("upload refused: {v}"),
-            );
+            log_violation(&conn.shared, conn.peer, &format_args!("upload refused: {v}"));
             let _ = recv.stop(stream_code::REFUSED.into());
             put_reply(
                 &mut send,
-                PutReply::Error {
-                    code: ErrorCode::BadRequest,
-                    message: clean_error_text(&v.to_string()),
-                },
+                PutReply::Error { code: ErrorCode::BadRequest, message: clean_error_text(&v.to_string()) },
             )
             .await;
             return;
         }
     };
     let layout = &conn.shared.layout;
-    let part = layout.part(id, index);
+    let part = layout.part(id, &plan.path);
     let outcome = receive_part(conn, &mut recv, &part, plan.size, plan.offset).await;
     let result = match outcome {
-        Ok(hash) => {
-            let dest = files::join_validated(&layout.staged_root(id), &plan.path);
+        Ok(received) => {
+            let dest = layout.staged(id, &plan.path);
             let part2 = part.clone();
             match blocking(move || files::rename_no_replace(&part2, &dest)).await {
-                Ok(Ok(())) => Ok(hash),
+                Ok(Ok(())) => Ok((received.hash, files::media_type_of(&received.head))),
                 Ok(Err(e)) => {
                     let _ = std::fs::remove_file(&part);
-                    Err((
-                        ErrorCode::BadRequest,
-                        format!("cannot store {}: {e}", plan.path),
-                        0,
-                    ))
+                    Err((ErrorCode::BadRequest, format!("cannot store {}: {e}", plan.path), 0))
                 }
                 Err(e) => Err((ErrorCode::Internal, e, files::len_or_zero(&part))),
             }
@@ -421,11 +342,7 @@ async fn put(
             let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_));
             if matches!(e, BodyError::TooLong) {
                 let _ = recv.stop(stream_code::TOO_LONG.into());
-                log_violation(
-                    &conn.shared,
-                    conn.peer,
-                    &format_args!("file {} longer than declared", plan.path),
-                );
+                log_violation(&conn.shared, conn.peer, &format_args!("file {} longer than declared", plan.path));
             } else if matches!(e, BodyError::HashMismatch) {
                 warn!(peer = %conn.peer, event = "integrity", path = %plan.path, "hash mismatch; partial file discarded");
             }
@@ -441,23 +358,20 @@ async fn put(
         }
     };
     match result {
-        Ok(hash) => {
-            conn.session(|s| s.end_put(index, Ok(hash)));
+        Ok((hash, media_type)) => {
+            conn.session(|s| s.end_put(index, Ok((hash, media_type))));
             put_reply(&mut send, PutReply::Stored { hash }).await;
         }
         Err((code, message, held)) => {
             conn.session(|s| s.end_put(index, Err(held)));
-            put_reply(
-                &mut send,
-                PutReply::Error {
-                    code,
-                    message: clean_error_text(&message),
-                },
-            )
-            .await;
+            put_reply(&mut send, PutReply::Error { code, message: clean_error_text(&message) }).await;
         }
     }
 }
+
+/// Files at least this large are synced as they complete, on their writer thread, so the
+/// commit's one filesystem sync has little left to do.
+const SYNC_ON_CLOSE: u64 = 1 << 20;
 
 async fn receive_part(
     conn: &Arc<Conn>,
@@ -465,45 +379,25 @@ async fn receive_part(
     part: &std::path::Path,
     size: u64,
     offset: u64,
-) -> Result<Hash, BodyError> {
+) -> Result<body::Received, BodyError> {
     if let Some(dir) = part.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
-    let mut hasher = if offset > 0 {
-        body::hash_prefix(part, offset).await?
-    } else {
-        blake3::Hasher::new()
-    };
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(offset == 0)
-        .open(part)
-        .await?;
-    file.set_len(offset).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
     let counters = &conn.shared.counters;
     let mut on_bytes = |n: u64| {
         counters.bytes_received.fetch_add(n, Ordering::Relaxed);
     };
-    body::receive(recv, &mut file, size - offset, &mut hasher, &mut on_bytes).await
+    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, &mut on_bytes).await
 }
 
 async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset: u64) {
     let user = match conn.session(|s| s.begin_get().map(str::to_owned)) {
         Ok(u) => u,
         Err(v) => {
-            log_violation(
-                &conn.shared,
-                conn.peer,
-                &format_args!("download refused: {v}"),
-            );
+            log_violation(&conn.shared, conn.peer, &format_args!("download refused: {v}"));
             let _ = framed::write_frame(
                 &mut send,
-                &GetReply::Error {
-                    code: ErrorCode::BadRequest,
-                    message: v.to_string(),
-                },
+                &GetReply::Error { code: ErrorCode::BadRequest, message: v.to_string() },
             )
             .await;
             let _ = send.finish();
@@ -529,32 +423,12 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
     };
     let path = files::join_validated(&conn.shared.layout.delivery_dir(&user, id), &att.path);
     let result = async {
-        let mut hasher = if offset > 0 {
-            body::hash_prefix(&path, offset).await?
-        } else {
-            blake3::Hasher::new()
-        };
-        let mut file = tokio::fs::File::open(&path).await?;
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        framed::write_frame(
-            &mut send,
-            &GetReply::Ready {
-                len: att.size - offset,
-            },
-        )
-        .await?;
+        framed::write_frame(&mut send, &GetReply::Ready { len: att.size - offset }).await?;
         let counters = &conn.shared.counters;
         let mut on_bytes = |n: u64| {
             counters.bytes_sent.fetch_add(n, Ordering::Relaxed);
         };
-        body::send(
-            &mut send,
-            &mut file,
-            att.size - offset,
-            &mut hasher,
-            &mut on_bytes,
-        )
-        .await?;
+        body::send_file(&mut send, &path, offset, att.size - offset, &mut on_bytes).await?;
         send.finish().map_err(FrameError::from)?;
         Ok::<_, BodyError>(())
     }

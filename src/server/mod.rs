@@ -107,17 +107,10 @@ impl Listener {
     pub fn bind(config: ListenerConfig) -> Result<Self> {
         create_private_dir(&config.data_dir)?;
         let layout = Layout::new(config.data_dir.clone());
-        let identity = tls::load_or_create_identity(
-            &config.data_dir,
-            config.cert.as_deref(),
-            config.key.as_deref(),
-        )?;
+        let identity = tls::load_or_create_identity(&config.data_dir, config.cert.as_deref(), config.key.as_deref())?;
         let fingerprint = identity.fingerprint();
         let store = Store::open(&layout.database()).with_context(|| {
-            format!(
-                "opening {} (is another listener using this data directory?)",
-                layout.database().display()
-            )
+            format!("opening {} (is another listener using this data directory?)", layout.database().display())
         })?;
         let server_config = endpoint::server_config(&identity, &config.net)?;
         let mut endpoints = Vec::new();
@@ -125,25 +118,12 @@ impl Listener {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
         let hash_slots = Semaphore::new(config.max_concurrent_hashes.max(1));
-        let shared = Arc::new(Shared {
-            store,
-            layout,
-            config,
-            counters: Counters::default(),
-            hash_slots,
-        });
-        Ok(Self {
-            endpoints,
-            shared,
-            fingerprint,
-        })
+        let shared = Arc::new(Shared { store, layout, config, counters: Counters::default(), hash_slots });
+        Ok(Self { endpoints, shared, fingerprint })
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.endpoints
-            .iter()
-            .filter_map(|e| e.local_addr().ok())
-            .collect()
+        self.endpoints.iter().filter_map(|e| e.local_addr().ok()).collect()
     }
 
     pub fn fingerprint(&self) -> tls::Fingerprint {
@@ -177,10 +157,7 @@ impl Listener {
 
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = endpoint.accept().await {
-        shared
-            .counters
-            .connections_total
-            .fetch_add(1, Ordering::Relaxed);
+        shared.counters.connections_total.fetch_add(1, Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(connection::supervise(incoming, shared));
     }
@@ -200,16 +177,10 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub(crate) fn log_violation(shared: &Shared, peer: SocketAddr, what: &dyn std::fmt::Display) {
-    shared
-        .counters
-        .protocol_violations
-        .fetch_add(1, Ordering::Relaxed);
+    shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
     warn!(%peer, event = "protocol_violation", "{what}");
 }

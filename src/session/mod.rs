@@ -22,11 +22,7 @@ pub struct SessionLimits {
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        Self {
-            max_login_attempts: 3,
-            max_delivery_bytes: 1 << 40,
-            max_puts_in_flight: 256,
-        }
+        Self { max_login_attempts: 3, max_delivery_bytes: 1 << 40, max_puts_in_flight: 256 }
     }
 }
 
@@ -88,9 +84,22 @@ pub struct CommitPlan {
     pub to: String,
     pub subject: Option<String>,
     pub body: Option<String>,
-    pub files: Vec<(String, u64, Hash)>,
+    pub files: Vec<CommittedFile>,
     pub resume_key: Hash,
 }
+
+/// A stored, verified file of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedFile {
+    pub path: String,
+    pub size: u64,
+    pub hash: Hash,
+    pub media_type: String,
+}
+
+/// What the listener holds of one declared file: `Ok((hash, media type))` when it is
+/// complete and verified, `Err(bytes)` for a partial file.
+pub type Held = Result<(Hash, String), u64>;
 
 /// What an accepted upload stream must write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +115,7 @@ pub struct PutPlan {
 enum FileState {
     Pending { held: u64 },
     InFlight,
-    Done(Hash),
+    Done(Hash, String),
 }
 
 #[derive(Debug, Clone)]
@@ -139,13 +148,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(limits: SessionLimits) -> Self {
-        Self {
-            limits,
-            user: None,
-            failed_logins: 0,
-            delivery: None,
-            pending_begin: None,
-        }
+        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None }
     }
 
     /// The authenticated account, if any.
@@ -179,15 +182,8 @@ impl Session {
             }
             Request::AddFiles { entries } => self.add_files(entries),
             Request::Commit => self.commit(user),
-            Request::Inbox { after } => Ok(Step::Inbox {
-                user,
-                after: *after,
-            }),
-            Request::Open { id, from } => Ok(Step::Open {
-                user,
-                id: *id,
-                from: *from,
-            }),
+            Request::Inbox { after } => Ok(Step::Inbox { user, after: *after }),
+            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from }),
         }
     }
 
@@ -219,11 +215,7 @@ impl Session {
 
     fn add_files(&mut self, entries: &[FileEntry]) -> Result<Step, Violation> {
         let d = self.delivery.as_mut().ok_or(Violation::NoOpenDelivery)?;
-        let total = d
-            .entries
-            .len()
-            .checked_add(entries.len())
-            .ok_or(Violation::TooManyFiles)?;
+        let total = d.entries.len().checked_add(entries.len()).ok_or(Violation::TooManyFiles)?;
         if total > d.begin.files as usize {
             return Err(Violation::TooManyFiles);
         }
@@ -248,30 +240,22 @@ impl Session {
             size: e.size,
             state: FileState::Pending { held: 0 },
         }));
-        Ok(Step::AddFiles {
-            id: d.id,
-            first,
-            count: entries.len() as u32,
-        })
+        Ok(Step::AddFiles { id: d.id, first, count: entries.len() as u32 })
     }
 
     /// Record what the server already holds for file `index`: `Ok(hash)` when complete and
     /// verified, `Err(bytes)` for a partial file.
-    pub fn set_have(&mut self, index: u32, have: Result<Hash, u64>) {
+    pub fn set_have(&mut self, index: u32, have: Held) {
         if let Some(e) = self.entry_mut(index) {
             e.state = match have {
-                Ok(hash) => FileState::Done(hash),
-                Err(held) => FileState::Pending {
-                    held: held.min(e.size),
-                },
+                Ok((hash, media_type)) => FileState::Done(hash, media_type),
+                Err(held) => FileState::Pending { held: held.min(e.size) },
             };
         }
     }
 
     fn entry_mut(&mut self, index: u32) -> Option<&mut Entry> {
-        self.delivery
-            .as_mut()
-            .and_then(|d| d.entries.get_mut(index as usize))
+        self.delivery.as_mut().and_then(|d| d.entries.get_mut(index as usize))
     }
 
     /// Accept or refuse an upload stream.
@@ -287,38 +271,27 @@ impl Session {
         if d.in_flight >= max_in_flight {
             return Err(Violation::TooManyInFlight);
         }
-        let e = d
-            .entries
-            .get_mut(index as usize)
-            .ok_or(Violation::UnknownFile)?;
+        let e = d.entries.get_mut(index as usize).ok_or(Violation::UnknownFile)?;
         match e.state {
             FileState::Pending { held } if held == offset => {}
             FileState::Pending { .. } => return Err(Violation::BadOffset),
-            FileState::InFlight | FileState::Done(_) => return Err(Violation::FileBusy),
+            FileState::InFlight | FileState::Done(..) => return Err(Violation::FileBusy),
         }
         e.state = FileState::InFlight;
         d.in_flight += 1;
-        Ok(PutPlan {
-            id,
-            index,
-            path: e.path.clone(),
-            size: e.size,
-            offset,
-        })
+        Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset })
     }
 
     /// An upload stream ended: `Ok(hash)` stored and verified, `Err(held)` failed with
     /// `held` bytes kept for a later resume.
-    pub fn end_put(&mut self, index: u32, outcome: Result<Hash, u64>) {
+    pub fn end_put(&mut self, index: u32, outcome: Held) {
         if let Some(d) = self.delivery.as_mut() {
             if let Some(e) = d.entries.get_mut(index as usize) {
                 if e.state == FileState::InFlight {
                     d.in_flight = d.in_flight.saturating_sub(1);
                     e.state = match outcome {
-                        Ok(hash) => FileState::Done(hash),
-                        Err(held) => FileState::Pending {
-                            held: held.min(e.size),
-                        },
+                        Ok((hash, media_type)) => FileState::Done(hash, media_type),
+                        Err(held) => FileState::Pending { held: held.min(e.size) },
                     };
                 }
             }
@@ -334,9 +307,7 @@ impl Session {
         let d = self.delivery.as_ref().ok_or(Violation::NoOpenDelivery)?;
         let complete = d.entries.len() == d.begin.files as usize
             && d.entry_bytes == d.begin.bytes
-            && d.entries
-                .iter()
-                .all(|e| matches!(e.state, FileState::Done(_)));
+            && d.entries.iter().all(|e| matches!(e.state, FileState::Done(..)));
         if !complete {
             return Err(Violation::Incomplete);
         }
@@ -345,7 +316,9 @@ impl Session {
             .entries
             .into_iter()
             .filter_map(|e| match e.state {
-                FileState::Done(h) => Some((e.path, e.size, h)),
+                FileState::Done(hash, media_type) => {
+                    Some(CommittedFile { path: e.path, size: e.size, hash, media_type })
+                }
                 _ => None,
             })
             .collect();
@@ -367,34 +340,19 @@ mod tests {
     use crate::wire::Credential;
 
     fn login(s: &mut Session) {
-        let req = Request::Login {
-            user: "alice".into(),
-            credential: Credential::Token([0; 32]),
-        };
+        let req = Request::Login { user: "alice".into(), credential: Credential::Token([0; 32]) };
         assert_eq!(s.on_request(&req), Ok(Step::Login));
         s.logged_in("alice");
     }
 
     fn begin(files: u32, bytes: u64) -> Request {
-        Request::Begin(Begin {
-            to: None,
-            subject: None,
-            body: Some("hi".into()),
-            files,
-            bytes,
-            resume_key: [1; 32],
-        })
+        Request::Begin(Begin { to: None, subject: None, body: Some("hi".into()), files, bytes, resume_key: [1; 32] })
     }
 
     #[test]
     fn nothing_before_login() {
         let mut s = Session::new(SessionLimits::default());
-        for req in [
-            begin(0, 0),
-            Request::Commit,
-            Request::Inbox { after: 0 },
-            Request::Open { id: 1, from: 0 },
-        ] {
+        for req in [begin(0, 0), Request::Commit, Request::Inbox { after: 0 }, Request::Open { id: 1, from: 0 }] {
             assert_eq!(s.on_request(&req), Err(Violation::NotLoggedIn));
         }
         assert_eq!(s.begin_put(1, 0, 0), Err(Violation::NotLoggedIn));
@@ -405,10 +363,7 @@ mod tests {
     fn second_login_refused() {
         let mut s = Session::new(SessionLimits::default());
         login(&mut s);
-        let req = Request::Login {
-            user: "bob".into(),
-            credential: Credential::Token([0; 32]),
-        };
+        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
         assert_eq!(s.on_request(&req), Err(Violation::AlreadyLoggedIn));
         assert_eq!(s.user(), Some("alice"));
     }
@@ -416,10 +371,7 @@ mod tests {
     #[test]
     fn login_attempts_are_capped() {
         let mut s = Session::new(SessionLimits::default());
-        let req = Request::Login {
-            user: "bob".into(),
-            credential: Credential::Token([0; 32]),
-        };
+        let req = Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) };
         for _ in 0..2 {
             assert_eq!(s.on_request(&req), Ok(Step::Login));
             assert!(!s.login_failed());
@@ -433,53 +385,17 @@ mod tests {
     fn full_delivery_flow_and_quota() {
         let mut s = Session::new(SessionLimits::default());
         login(&mut s);
-        assert_eq!(
-            s.on_request(&begin(2, 10)),
-            Ok(Step::Begin {
-                user: "alice".into()
-            })
-        );
+        assert_eq!(s.on_request(&begin(2, 10)), Ok(Step::Begin { user: "alice".into() }));
         s.delivery_opened(Some((7, "alice".into())));
-        let too_big = Request::AddFiles {
-            entries: vec![FileEntry {
-                path: "a".into(),
-                size: 11,
-            }],
-        };
+        let too_big = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 11 }] };
         assert_eq!(s.on_request(&too_big), Err(Violation::TooManyBytes));
         let add = Request::AddFiles {
-            entries: vec![
-                FileEntry {
-                    path: "a".into(),
-                    size: 4,
-                },
-                FileEntry {
-                    path: "b".into(),
-                    size: 6,
-                },
-            ],
+            entries: vec![FileEntry { path: "a".into(), size: 4 }, FileEntry { path: "b".into(), size: 6 }],
         };
-        assert_eq!(
-            s.on_request(&add),
-            Ok(Step::AddFiles {
-                id: 7,
-                first: 0,
-                count: 2
-            })
-        );
-        let more = Request::AddFiles {
-            entries: vec![FileEntry {
-                path: "c".into(),
-                size: 0,
-            }],
-        };
+        assert_eq!(s.on_request(&add), Ok(Step::AddFiles { id: 7, first: 0, count: 2 }));
+        let more = Request::AddFiles { entries: vec![FileEntry { path: "c".into(), size: 0 }] };
         assert_eq!(s.on_request(&more), Err(Violation::TooManyFiles));
-        let dup = Request::AddFiles {
-            entries: vec![FileEntry {
-                path: "a".into(),
-                size: 0,
-            }],
-        };
+        let dup = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 0 }] };
         assert_eq!(s.on_request(&dup), Err(Violation::TooManyFiles));
         s.set_have(1, Err(3));
         assert_eq!(s.on_request(&Request::Commit), Err(Violation::Incomplete));
@@ -489,11 +405,11 @@ mod tests {
         let plan = s.begin_put(7, 1, 3).expect("resume at held offset");
         assert_eq!((plan.size, plan.offset), (6, 3));
         assert_eq!(s.begin_put(7, 1, 3), Err(Violation::FileBusy));
-        s.end_put(1, Ok([2; 32]));
+        s.end_put(1, Ok(([2; 32], "text/plain".into())));
         assert!(s.begin_put(7, 0, 0).is_ok());
         s.end_put(0, Err(1));
         assert!(s.begin_put(7, 0, 1).is_ok());
-        s.end_put(0, Ok([3; 32]));
+        s.end_put(0, Ok(([3; 32], "text/plain".into())));
         match s.on_request(&Request::Commit) {
             Ok(Step::Commit(plan)) => {
                 assert_eq!(plan.id, 7);
@@ -501,33 +417,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            s.on_request(&Request::Commit),
-            Err(Violation::NoOpenDelivery)
-        );
+        assert_eq!(s.on_request(&Request::Commit), Err(Violation::NoOpenDelivery));
     }
 
     #[test]
     fn in_flight_cap() {
-        let limits = SessionLimits {
-            max_puts_in_flight: 1,
-            ..SessionLimits::default()
-        };
+        let limits = SessionLimits { max_puts_in_flight: 1, ..SessionLimits::default() };
         let mut s = Session::new(limits);
         login(&mut s);
         s.on_request(&begin(2, 2)).expect("begin");
         s.delivery_opened(Some((1, "alice".into())));
         let add = Request::AddFiles {
-            entries: vec![
-                FileEntry {
-                    path: "a".into(),
-                    size: 1,
-                },
-                FileEntry {
-                    path: "b".into(),
-                    size: 1,
-                },
-            ],
+            entries: vec![FileEntry { path: "a".into(), size: 1 }, FileEntry { path: "b".into(), size: 1 }],
         };
         s.on_request(&add).expect("add");
         assert!(s.begin_put(1, 0, 0).is_ok());

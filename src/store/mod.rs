@@ -38,13 +38,7 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct UserRecord {
@@ -78,10 +72,7 @@ pub struct UserInfo {
     pub created: u64,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    table: &'static str,
-) -> Result<T, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], table: &'static str) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|_| StoreError::Corrupt(table))
 }
 
@@ -127,13 +118,7 @@ impl Store {
             if users.get(name)?.is_some() {
                 return Err(StoreError::Exists(name.to_owned()));
             }
-            let rec = encode(
-                &UserRecord {
-                    phc: phc.to_owned(),
-                    created: now,
-                },
-                "users",
-            )?;
+            let rec = encode(&UserRecord { phc: phc.to_owned(), created: now }, "users")?;
             users.insert(name, rec.as_slice())?;
         }
         tx.commit()?;
@@ -149,13 +134,7 @@ impl Store {
                 Some(v) => decode::<UserRecord>(v.value(), "users")?.created,
                 None => return Err(StoreError::NoSuchUser(name.to_owned())),
             };
-            let rec = encode(
-                &UserRecord {
-                    phc: phc.to_owned(),
-                    created,
-                },
-                "users",
-            )?;
+            let rec = encode(&UserRecord { phc: phc.to_owned(), created }, "users")?;
             users.insert(name, rec.as_slice())?;
             revoke_tokens(&tx, name)?;
         }
@@ -174,10 +153,8 @@ impl Store {
             revoke_tokens(&tx, name)?;
             let mut mailbox = tx.open_table(MAILBOX)?;
             let mut deliveries = tx.open_table(DELIVERIES)?;
-            let ids: Vec<u64> = mailbox
-                .range((name, 0)..=(name, u64::MAX))?
-                .filter_map(|r| r.ok().map(|(k, _)| k.value().1))
-                .collect();
+            let ids: Vec<u64> =
+                mailbox.range((name, 0)..=(name, u64::MAX))?.filter_map(|r| r.ok().map(|(k, _)| k.value().1)).collect();
             for id in ids {
                 mailbox.remove((name, id))?;
                 deliveries.remove(id)?;
@@ -194,10 +171,7 @@ impl Store {
         for row in users.iter()? {
             let (k, v) = row?;
             let rec: UserRecord = decode(v.value(), "users")?;
-            out.push(UserInfo {
-                name: k.value().to_owned(),
-                created: rec.created,
-            });
+            out.push(UserInfo { name: k.value().to_owned(), created: rec.created });
         }
         Ok(out)
     }
@@ -220,13 +194,7 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let mut tokens = tx.open_table(TOKENS)?;
-            let rec = encode(
-                &TokenRecord {
-                    user: user.to_owned(),
-                    expires,
-                },
-                "tokens",
-            )?;
+            let rec = encode(&TokenRecord { user: user.to_owned(), expires }, "tokens")?;
             tokens.insert(key.as_slice(), rec.as_slice())?;
         }
         tx.commit()?;
@@ -248,12 +216,7 @@ impl Store {
 
     /// Find the unfinished delivery this sender opened with `resume_key`, or create one.
     /// Returns the id and whether it was resumed.
-    pub fn open_delivery(
-        &self,
-        sender: &str,
-        resume_key: &Hash,
-        now: u64,
-    ) -> Result<(u64, bool), StoreError> {
+    pub fn open_delivery(&self, sender: &str, resume_key: &Hash, now: u64) -> Result<(u64, bool), StoreError> {
         let key = open_key(sender, resume_key);
         let tx = self.db.begin_write()?;
         let found;
@@ -269,13 +232,7 @@ impl Store {
                     let mut meta = tx.open_table(META)?;
                     let next = meta.get("next_id")?.map(|v| v.value()).unwrap_or(1);
                     meta.insert("next_id", next.saturating_add(1))?;
-                    let rec = encode(
-                        &OpenRecord {
-                            id: next,
-                            created: now,
-                        },
-                        "open deliveries",
-                    )?;
+                    let rec = encode(&OpenRecord { id: next, created: now }, "open deliveries")?;
                     open.insert(key.as_slice(), rec.as_slice())?;
                     (next, false)
                 }
@@ -291,10 +248,8 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let rec = encode(stored, "deliveries")?;
-            tx.open_table(DELIVERIES)?
-                .insert(stored.envelope.id, rec.as_slice())?;
-            tx.open_table(MAILBOX)?
-                .insert((stored.envelope.to.as_str(), stored.envelope.id), ())?;
+            tx.open_table(DELIVERIES)?.insert(stored.envelope.id, rec.as_slice())?;
+            tx.open_table(MAILBOX)?.insert((stored.envelope.to.as_str(), stored.envelope.id), ())?;
             tx.open_table(OPEN)?.remove(key.as_slice())?;
         }
         tx.commit()?;
@@ -302,12 +257,7 @@ impl Store {
     }
 
     /// A page of `user`'s mailbox with ids above `after`.
-    pub fn inbox(
-        &self,
-        user: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<(Vec<Summary>, bool), StoreError> {
+    pub fn inbox(&self, user: &str, after: u64, limit: usize) -> Result<(Vec<Summary>, bool), StoreError> {
         let tx = self.db.begin_read()?;
         let mailbox = tx.open_table(MAILBOX)?;
         let deliveries = tx.open_table(DELIVERIES)?;

@@ -1,16 +1,29 @@
 //! A file's raw bytes on a stream: exactly `len` bytes, then a [`FileEnd`] frame with the
 //! BLAKE3 hash of the whole file, then the end of the stream. The receiver never reads past
 //! `len` into its buffers, so a peer that sends more only earns an error.
+//!
+//! Disk work runs on a blocking thread beside the stream: the sender's thread reads and
+//! hashes while the async side encrypts and sends; the receiver's thread hashes and writes
+//! while the async side receives. A bounded channel between them keeps memory flat
+//! ([`PIPELINE_DEPTH`] chunks of at most [`CHUNK`] bytes per file).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use quinn::{RecvStream, SendStream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 use super::framed::{self, FrameError};
 use crate::wire::{FileEnd, Hash};
 
-/// Chunk size for file reads and writes.
+/// Disk read and write size.
 pub const CHUNK: usize = 1 << 20;
+/// Chunks in flight between the stream and the disk thread, per file.
+pub const PIPELINE_DEPTH: usize = 4;
+/// Bytes of a file's start used to detect its media type.
+pub const SNIFF: usize = 8192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -27,39 +40,69 @@ pub enum BodyError {
     #[error("writing stream: {0}")]
     Write(#[from] quinn::WriteError),
     #[error("file I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
 }
 
-/// Receive exactly `len` bytes into `file`, feeding `hasher` (already primed with any resumed
-/// prefix), then the trailer; returns the verified hash. `on_bytes` sees each chunk's size.
-pub async fn receive(
+fn joined<T>(r: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
+    r.map_err(io::Error::other)?
+}
+
+/// What a receiver stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub hash: Hash,
+    /// The first bytes of the file, for media-type detection.
+    pub head: Vec<u8>,
+}
+
+/// Receive exactly `len` bytes into `part` (which holds `offset` bytes from an earlier
+/// attempt), then the trailer; returns the verified hash of the whole file. With `sync`, the
+/// file's data is on disk before this returns. On any error, whatever arrived is flushed to
+/// `part`, so a later attempt can resume from it.
+pub async fn receive_file(
     recv: &mut RecvStream,
-    file: &mut tokio::fs::File,
+    part: &Path,
+    offset: u64,
     len: u64,
-    hasher: &mut blake3::Hasher,
+    sync: bool,
     on_bytes: &mut (dyn FnMut(u64) + Send),
-) -> Result<Hash, BodyError> {
+) -> Result<Received, BodyError> {
+    let (tx, rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH * 16);
+    let writer = tokio::task::spawn_blocking({
+        let part = part.to_owned();
+        move || write_part(&part, offset, rx, sync)
+    });
     let mut got = 0u64;
-    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK.min(len as usize));
+    let mut net_err: Option<BodyError> = None;
     while got < len {
         let want = (len - got).min(CHUNK as u64) as usize;
-        let Some(chunk) = recv.read_chunk(want, true).await? else {
-            return Err(BodyError::Short { got, want: len });
-        };
-        let n = chunk.bytes.len() as u64;
-        got += n;
-        hasher.update(&chunk.bytes);
-        pending.extend_from_slice(&chunk.bytes);
-        if pending.len() >= CHUNK {
-            file.write_all(&pending).await?;
-            pending.clear();
+        match recv.read_chunk(want, true).await {
+            Ok(Some(chunk)) => {
+                let n = chunk.bytes.len() as u64;
+                got += n;
+                if tx.send(chunk.bytes).await.is_err() {
+                    break;
+                }
+                on_bytes(n);
+            }
+            Ok(None) => {
+                net_err = Some(BodyError::Short { got, want: len });
+                break;
+            }
+            Err(e) => {
+                net_err = Some(e.into());
+                break;
+            }
         }
-        on_bytes(n);
     }
-    if !pending.is_empty() {
-        file.write_all(&pending).await?;
+    drop(tx);
+    let (hasher, head) = joined(writer.await)?;
+    if let Some(e) = net_err {
+        return Err(e);
     }
-    file.flush().await?;
+    if got < len {
+        return Err(BodyError::Short { got, want: len });
+    }
     let end: FileEnd = framed::read_frame(recv)
         .await
         .map_err(|e| match e {
@@ -75,57 +118,104 @@ pub async fn receive(
     if hash != end.hash {
         return Err(BodyError::HashMismatch);
     }
-    Ok(hash)
+    Ok(Received { hash, head })
 }
 
-/// Send exactly `len` bytes from `file` (positioned at the resume offset), feeding `hasher`
-/// (primed with the prefix), then the trailer. Returns the hash sent.
-pub async fn send(
+/// The disk side of a receive: hash and write what arrives, in large writes.
+fn write_part(
+    part: &Path,
+    offset: u64,
+    mut rx: mpsc::Receiver<Bytes>,
+    sync: bool,
+) -> io::Result<(blake3::Hasher, Vec<u8>)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut head = Vec::new();
+    if offset > 0 {
+        let mut f = File::open(part)?;
+        let copied = io::copy(&mut (&mut f).take(offset), &mut hasher)?;
+        if copied != offset {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "partial file is shorter than its resume offset"));
+        }
+        f.seek(io::SeekFrom::Start(0))?;
+        (&mut f).take(SNIFF as u64).read_to_end(&mut head)?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part)?;
+    f.set_len(offset)?;
+    f.seek(io::SeekFrom::Start(offset))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut flush = |buf: &mut Vec<u8>, head: &mut Vec<u8>| -> io::Result<()> {
+        if head.len() < SNIFF {
+            let take = (SNIFF - head.len()).min(buf.len());
+            head.extend_from_slice(buf.get(..take).unwrap_or_default());
+        }
+        hasher.update(buf);
+        f.write_all(buf)?;
+        buf.clear();
+        Ok(())
+    };
+    while let Some(chunk) = rx.blocking_recv() {
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= CHUNK {
+            flush(&mut buf, &mut head)?;
+        }
+    }
+    if !buf.is_empty() {
+        flush(&mut buf, &mut head)?;
+    }
+    if sync {
+        f.sync_data()?;
+    }
+    Ok((hasher, head))
+}
+
+/// Send `len` bytes of the file at `path` from `offset` (the part the receiver holds is
+/// hashed but not sent), then the trailer. Returns the hash of the whole file.
+pub async fn send_file(
     send: &mut SendStream,
-    file: &mut tokio::fs::File,
+    path: &Path,
+    offset: u64,
     len: u64,
-    hasher: &mut blake3::Hasher,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Hash, BodyError> {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+    let reader = tokio::task::spawn_blocking({
+        let path: PathBuf = path.to_owned();
+        move || read_file(&path, offset, len, tx)
+    });
     let mut sent = 0u64;
-    while sent < len {
-        let want = (len - sent).min(CHUNK as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Err(BodyError::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "file shrank while it was being sent",
-            )));
-        }
-        buf.truncate(n);
-        hasher.update(&buf);
-        send.write_chunk(Bytes::from(buf)).await?;
-        sent += n as u64;
-        on_bytes(n as u64);
+    while let Some(chunk) = rx.recv().await {
+        let n = chunk.len() as u64;
+        send.write_chunk(chunk).await?;
+        sent += n;
+        on_bytes(n);
     }
-    let hash = *hasher.finalize().as_bytes();
+    let hash = joined(reader.await)?;
+    if sent != len {
+        return Err(BodyError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while it was being sent")));
+    }
     framed::write_frame(send, &FileEnd { hash }).await?;
     Ok(hash)
 }
 
-/// Hash the first `len` bytes of a file (the part already transferred before a resume).
-pub async fn hash_prefix(path: &std::path::Path, len: u64) -> std::io::Result<blake3::Hasher> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut hasher = blake3::Hasher::new();
-        let f = std::fs::File::open(&path)?;
-        let mut limited = f.take(len);
-        let copied = std::io::copy(&mut limited, &mut hasher)?;
-        if copied != len {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "file is shorter than its resumed part",
-            ));
+fn read_file(path: &Path, offset: u64, len: u64, tx: mpsc::Sender<Bytes>) -> io::Result<Hash> {
+    let mut f = File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    if offset > 0 {
+        let copied = io::copy(&mut (&mut f).take(offset), &mut hasher)?;
+        if copied != offset {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file is shorter than the part already sent"));
         }
-        Ok(hasher)
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    }
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        let mut buf = vec![0u8; n];
+        f.read_exact(&mut buf)?;
+        hasher.update(&buf);
+        if tx.blocking_send(Bytes::from(buf)).is_err() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "stream closed"));
+        }
+        left -= n as u64;
+    }
+    Ok(*hasher.finalize().as_bytes())
 }

@@ -52,9 +52,7 @@ fn transport(limits: &NetLimits, keep_alive: bool) -> Result<TransportConfig> {
         // The protocol uses bidirectional streams only.
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .datagram_receive_buffer_size(None)
-        .max_idle_timeout(Some(
-            IdleTimeout::try_from(limits.idle_timeout).context("idle timeout too large")?,
-        ));
+        .max_idle_timeout(Some(IdleTimeout::try_from(limits.idle_timeout).context("idle timeout too large")?));
     if keep_alive {
         t.keep_alive_interval(Some(limits.idle_timeout / 3));
     }
@@ -71,9 +69,7 @@ pub fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket> {
     // Best effort: a smaller buffer only costs speed.
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket
-        .bind(&addr.into())
-        .with_context(|| format!("binding UDP {addr}"))?;
+    socket.bind(&addr.into()).with_context(|| format!("binding UDP {addr}"))?;
     Ok(socket.into())
 }
 
@@ -88,12 +84,7 @@ pub fn server_config(identity: &Identity, limits: &NetLimits) -> Result<quinn::S
 pub fn server_endpoint(addr: SocketAddr, config: quinn::ServerConfig) -> Result<Endpoint> {
     let socket = bind_udp(addr)?;
     let runtime = Arc::new(quinn::TokioRuntime);
-    Ok(Endpoint::new(
-        EndpointConfig::default(),
-        Some(config),
-        socket,
-        runtime,
-    )?)
+    Ok(Endpoint::new(EndpointConfig::default(), Some(config), socket, runtime)?)
 }
 
 pub fn client_endpoint(bind: SocketAddr, trust: Trust, limits: &NetLimits) -> Result<Endpoint> {

@@ -59,9 +59,7 @@ pub fn format_fingerprint(fp: &Fingerprint) -> String {
 pub fn parse_fingerprint(s: &str) -> Result<Fingerprint> {
     let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
     let bytes = hex::decode(hex_part.trim()).context("fingerprint is not hex")?;
-    bytes
-        .try_into()
-        .map_err(|_| anyhow!("a fingerprint is sha256: followed by 64 hex digits"))
+    bytes.try_into().map_err(|_| anyhow!("a fingerprint is sha256: followed by 64 hex digits"))
 }
 
 /// Write a file readable by its owner only, refusing to replace an existing one.
@@ -86,18 +84,13 @@ fn load_pem(cert: &Path, key: &Path) -> Result<Identity> {
     if chain.is_empty() {
         bail!("{} holds no certificate", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("reading key {}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading key {}", key.display()))?;
     Ok(Identity { chain, key })
 }
 
 /// The listener's identity: `--cert/--key` if given, else `DIR/cert.pem` + `DIR/key.pem`,
 /// created with a fresh self-signed certificate on first start.
-pub fn load_or_create_identity(
-    dir: &Path,
-    cert: Option<&Path>,
-    key: Option<&Path>,
-) -> Result<Identity> {
+pub fn load_or_create_identity(dir: &Path, cert: Option<&Path>, key: Option<&Path>) -> Result<Identity> {
     if let (Some(c), Some(k)) = (cert, key) {
         return load_pem(c, k);
     }
@@ -108,18 +101,13 @@ pub fn load_or_create_identity(
     let key_path = dir.join("key.pem");
     if !cert_path.exists() {
         let host = hostname();
-        let mut names = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
+        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
         if let Some(h) = host {
             names.push(h);
         }
         let ck = rcgen::generate_simple_self_signed(names).context("generating certificate")?;
         write_private(&key_path, ck.signing_key.serialize_pem().as_bytes())?;
-        fs::write(&cert_path, ck.cert.pem())
-            .with_context(|| format!("writing {}", cert_path.display()))?;
+        fs::write(&cert_path, ck.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
     }
     load_pem(&cert_path, &key_path)
 }
@@ -209,9 +197,7 @@ impl ServerCertVerifier for PinVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
+        Err(rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
     }
 
     fn verify_tls13_signature(
@@ -220,18 +206,11 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -240,14 +219,9 @@ pub fn make_ca(dir: &Path, name: &str) -> Result<()> {
     fs::create_dir_all(dir)?;
     let key = rcgen::KeyPair::generate()?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
     params.not_after = rcgen::date_time_ymd(2046, 1, 1);
     let cert = params.self_signed(&key)?;
     write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
@@ -259,16 +233,11 @@ pub fn make_ca(dir: &Path, name: &str) -> Result<()> {
 /// written to `out` as `cert.pem` + `key.pem` (the listener's default file names).
 pub fn issue_cert(ca_dir: &Path, names: &[String], out: &Path) -> Result<()> {
     let ca_pem = fs::read_to_string(ca_dir.join("ca.pem")).context("reading ca.pem")?;
-    let ca_key = rcgen::KeyPair::from_pem(
-        &fs::read_to_string(ca_dir.join("ca.key")).context("reading ca.key")?,
-    )?;
+    let ca_key = rcgen::KeyPair::from_pem(&fs::read_to_string(ca_dir.join("ca.key")).context("reading ca.key")?)?;
     let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).context("parsing ca.pem")?;
     let key = rcgen::KeyPair::generate()?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())?;
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        names.first().map(String::as_str).unwrap_or("qxfer"),
-    );
+    params.distinguished_name.push(rcgen::DnType::CommonName, names.first().map(String::as_str).unwrap_or("qxfer"));
     params.not_after = rcgen::date_time_ymd(2046, 1, 1);
     let cert = params.signed_by(&key, &issuer)?;
     fs::create_dir_all(out)?;

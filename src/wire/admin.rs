@@ -49,9 +49,7 @@ impl Validate for AdminRequest {
                 }
                 Ok(())
             }
-            AdminRequest::RemoveUser { name } => {
-                validate_account(name).map(|_| ()).map_err(Into::into)
-            }
+            AdminRequest::RemoveUser { name } => validate_account(name).map(|_| ()).map_err(Into::into),
             AdminRequest::ListUsers | AdminRequest::Status => Ok(()),
         }
     }
@@ -66,10 +64,9 @@ impl Validate for AdminResponse {
                 }
                 Ok(())
             }
-            AdminResponse::Error(e) if e.len() > MAX_ERROR_TEXT => Err(DecodeError::FieldTooLong {
-                field: "error",
-                max: MAX_ERROR_TEXT,
-            }),
+            AdminResponse::Error(e) if e.len() > MAX_ERROR_TEXT => {
+                Err(DecodeError::FieldTooLong { field: "error", max: MAX_ERROR_TEXT })
+            }
             _ => Ok(()),
         }
     }

@@ -41,9 +41,7 @@ pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 
 /// Decode one whole frame (prefix and body) that must fill `buf` exactly.
 pub fn decode_frame<T: DeserializeOwned>(buf: &[u8], max: usize) -> Result<T, DecodeError> {
-    let (prefix, body) = buf
-        .split_first_chunk::<LEN_PREFIX>()
-        .ok_or(DecodeError::Truncated)?;
+    let (prefix, body) = buf.split_first_chunk::<LEN_PREFIX>().ok_or(DecodeError::Truncated)?;
     let len = frame_len(*prefix, max)?.get();
     match body.len().cmp(&len) {
         std::cmp::Ordering::Less => Err(DecodeError::Truncated),

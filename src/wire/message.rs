@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT,
-    MAX_FILES, MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
+    validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES,
+    MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
 };
 
 /// A BLAKE3 digest.
@@ -25,10 +25,7 @@ pub type Token = [u8; 32];
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Authenticate. Must be the first request; only once per connection.
-    Login {
-        user: String,
-        credential: Credential,
-    },
+    Login { user: String, credential: Credential },
     /// Open (or resume) a delivery.
     Begin(Begin),
     /// Declare the next files of the open delivery, in order (indices continue).
@@ -82,11 +79,7 @@ pub enum Response {
     /// A page of the mailbox; `more` when later pages exist.
     InboxPage { items: Vec<Summary>, more: bool },
     /// A delivery's envelope and a page of its attachments.
-    Envelope {
-        envelope: Envelope,
-        attachments: Vec<Attachment>,
-        more: bool,
-    },
+    Envelope { envelope: Envelope, attachments: Vec<Attachment>, more: bool },
     /// The request failed; the connection stays usable unless the server closes it.
     Error { code: ErrorCode, message: String },
 }
@@ -198,9 +191,7 @@ fn cap_len<T>(v: &[T], max: usize, field: &'static str) -> Result<(), DecodeErro
 fn text(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     cap_str(s, max, field)?;
     // Newlines and tabs are text; other control characters could drive a terminal.
-    if s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         return Err(DecodeError::Invalid(field));
     }
     Ok(())
@@ -252,10 +243,7 @@ impl Validate for Begin {
             text(b, MAX_BODY, "body")?;
         }
         if self.files > MAX_FILES {
-            return Err(DecodeError::FieldTooLong {
-                field: "file count",
-                max: MAX_FILES as usize,
-            });
+            return Err(DecodeError::FieldTooLong { field: "file count", max: MAX_FILES as usize });
         }
         if self.files == 0 && self.body.is_none() && self.subject.is_none() {
             return Err(DecodeError::Invalid("empty delivery"));
@@ -270,9 +258,7 @@ impl Validate for Begin {
 impl Validate for Response {
     fn validate(&self) -> Result<(), DecodeError> {
         match self {
-            Response::LoggedIn { user, .. } => {
-                validate_account(user).map(|_| ()).map_err(Into::into)
-            }
+            Response::LoggedIn { user, .. } => validate_account(user).map(|_| ()).map_err(Into::into),
             Response::Began { .. } | Response::Committed { .. } => Ok(()),
             Response::FilesAdded { have } => cap_len(have, MAX_ENTRIES_PER_FRAME, "file batch"),
             Response::InboxPage { items, .. } => {
@@ -285,11 +271,7 @@ impl Validate for Response {
                 }
                 Ok(())
             }
-            Response::Envelope {
-                envelope,
-                attachments,
-                ..
-            } => {
+            Response::Envelope { envelope, attachments, .. } => {
                 validate_account(&envelope.from)?;
                 validate_account(&envelope.to)?;
                 if let Some(s) = &envelope.subject {

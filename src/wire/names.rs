@@ -76,9 +76,7 @@ fn validate_component(c: &str) -> Result<(), NameError> {
     if c.chars().any(char::is_control) {
         return Err(NameError::ControlChar);
     }
-    if c.chars()
-        .any(|ch| matches!(ch, '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*'))
-    {
+    if c.chars().any(|ch| matches!(ch, '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')) {
         return Err(NameError::ReservedChar);
     }
     if c.ends_with('.') || c.ends_with(' ') {
@@ -112,9 +110,7 @@ fn is_windows_reserved(component: &str) -> bool {
 pub fn validate_account(name: &str) -> Result<&str, NameError> {
     let bytes = name.as_bytes();
     let first_ok = matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'));
-    let rest_ok = bytes
-        .iter()
-        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
+    let rest_ok = bytes.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
     if !first_ok || !rest_ok || bytes.len() > 32 || is_windows_reserved(name) {
         return Err(NameError::BadAccount);
     }
@@ -127,13 +123,7 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for ok in [
-            "a",
-            "dir/file.txt",
-            "x y/z-1_2.tar.gz",
-            "ünïcode/名前.txt",
-            ".hidden",
-        ] {
+        for ok in ["a", "dir/file.txt", "x y/z-1_2.tar.gz", "ünïcode/名前.txt", ".hidden"] {
             assert_eq!(validate_path(ok), Ok(ok), "{ok}");
         }
     }
@@ -164,14 +154,8 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(validate_path(name), Err(*want), "{name:?}");
         }
-        assert_eq!(
-            validate_path(&"a".repeat(MAX_PATH + 1)),
-            Err(NameError::TooLong)
-        );
-        assert_eq!(
-            validate_path("a/".repeat(70).trim_end_matches('/')),
-            Err(NameError::TooDeep)
-        );
+        assert_eq!(validate_path(&"a".repeat(MAX_PATH + 1)), Err(NameError::TooLong));
+        assert_eq!(validate_path("a/".repeat(70).trim_end_matches('/')), Err(NameError::TooDeep));
     }
 
     #[test]
@@ -179,16 +163,7 @@ mod tests {
         for ok in ["alice", "bob.smith", "u_1-2", "9lives"] {
             assert!(validate_account(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "Alice",
-            "-x",
-            ".x",
-            "a/b",
-            "a b",
-            "con",
-            &"a".repeat(33),
-        ] {
+        for bad in ["", "Alice", "-x", ".x", "a/b", "a b", "con", &"a".repeat(33)] {
             assert!(validate_account(bad).is_err(), "{bad}");
         }
     }

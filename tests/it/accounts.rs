@@ -8,17 +8,8 @@ fn wrong_password_and_unknown_user_fail_alike_with_exit_3() {
     let listener = Listener::start();
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
-    let out = alice
-        .cmd("inbox")
-        .env("QXFER_PASSWORD", "not the password")
-        .output()
-        .expect("inbox");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = alice.cmd("inbox").env("QXFER_PASSWORD", "not the password").output().expect("inbox");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let wrong = String::from_utf8_lossy(&out.stderr).replace("alice", "USER");
 
     let ghost = User::new(&listener, "ghost");
@@ -37,11 +28,7 @@ fn unknown_recipient_is_a_clean_error() {
     let listener = Listener::start();
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
-    let out = alice
-        .cmd("send")
-        .args(["--to", "nobody", "-m", "hello?"])
-        .output()
-        .expect("send");
+    let out = alice.cmd("send").args(["--to", "nobody", "-m", "hello?"]).output().expect("send");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such recipient"));
 }
@@ -51,74 +38,32 @@ fn user_commands_work_while_the_listener_runs() {
     let listener = Listener::start();
     listener.add_user("alice");
     listener.add_user("bob");
-    let out = ok(&listener
-        .admin()
-        .args(["user", "list", "--json"])
-        .output()
-        .expect("list"));
+    let out = ok(&listener.admin().args(["user", "list", "--json"]).output().expect("list"));
     let names: Vec<String> = out
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("json")["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["name"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(names, ["alice", "bob"]);
 
-    let dup = run_stdin(
-        listener
-            .admin()
-            .args(["user", "add", "alice", "--password-stdin"]),
-        PASSWORD,
-    );
+    let dup = run_stdin(listener.admin().args(["user", "add", "alice", "--password-stdin"]), PASSWORD);
     assert_eq!(dup.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
 
     // A session token is issued at the first login; a password change revokes it.
     let alice = User::new(&listener, "alice");
     ok(&alice.cmd("inbox").output().expect("inbox"));
-    let out = alice
-        .cmd("inbox")
-        .env_remove("QXFER_PASSWORD")
-        .output()
-        .expect("inbox with token");
-    assert!(
-        out.status.success(),
-        "token login: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = run_stdin(
-        listener
-            .admin()
-            .args(["user", "passwd", "alice", "--password-stdin"]),
-        "a new long password",
-    );
+    let out = alice.cmd("inbox").env_remove("QXFER_PASSWORD").output().expect("inbox with token");
+    assert!(out.status.success(), "token login: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run_stdin(listener.admin().args(["user", "passwd", "alice", "--password-stdin"]), "a new long password");
     assert!(out.status.success());
-    let out = alice
-        .cmd("inbox")
-        .env_remove("QXFER_PASSWORD")
-        .output()
-        .expect("inbox after passwd");
+    let out = alice.cmd("inbox").env_remove("QXFER_PASSWORD").output().expect("inbox after passwd");
     assert!(!out.status.success(), "token survived a password change");
-    let out = alice
-        .cmd("inbox")
-        .env("QXFER_PASSWORD", "a new long password")
-        .output()
-        .expect("inbox");
+    let out = alice.cmd("inbox").env("QXFER_PASSWORD", "a new long password").output().expect("inbox");
     assert!(out.status.success());
 
-    ok(&listener
-        .admin()
-        .args(["user", "remove", "bob"])
-        .output()
-        .expect("remove"));
+    ok(&listener.admin().args(["user", "remove", "bob"]).output().expect("remove"));
     let bob = User::new(&listener, "bob");
-    assert_eq!(
-        bob.cmd("inbox").output().expect("inbox").status.code(),
-        Some(3)
-    );
+    assert_eq!(bob.cmd("inbox").output().expect("inbox").status.code(), Some(3));
 }
 
 #[test]

@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use qxfer::transport::endpoint::{client_endpoint, NetLimits};
 use qxfer::transport::framed::{read_frame, write_frame};
 use qxfer::transport::tls::Trust;
-use qxfer::wire::{
-    Begin, Credential, ErrorCode, FileEnd, FileEntry, PutReply, Request, Response, StreamHead,
-};
+use qxfer::wire::{Begin, Credential, ErrorCode, FileEnd, FileEntry, PutReply, Request, Response, StreamHead};
 
 use crate::support::*;
 
@@ -22,25 +20,12 @@ struct Raw {
 
 impl Raw {
     async fn connect(addr: &str) -> Raw {
-        let endpoint = client_endpoint(
-            "127.0.0.1:0".parse().expect("addr"),
-            Trust::Pin,
-            &NetLimits::default(),
-        )
-        .expect("endpoint");
+        let endpoint =
+            client_endpoint("127.0.0.1:0".parse().expect("addr"), Trust::Pin, &NetLimits::default()).expect("endpoint");
         let addr: SocketAddr = addr.parse().expect("addr");
-        let conn = endpoint
-            .connect(addr, "qxfer")
-            .expect("connect")
-            .await
-            .expect("handshake");
+        let conn = endpoint.connect(addr, "qxfer").expect("connect").await.expect("handshake");
         let (send, recv) = conn.open_bi().await.expect("control stream");
-        Raw {
-            _endpoint: endpoint,
-            conn,
-            send,
-            recv,
-        }
+        Raw { _endpoint: endpoint, conn, send, recv }
     }
 
     async fn call(&mut self, req: &Request) -> Option<Response> {
@@ -55,25 +40,14 @@ impl Raw {
 
     async fn login(addr: &str, user: &str) -> Raw {
         let mut raw = Raw::connect(addr).await;
-        let r = raw
-            .call(&Request::Login {
-                user: user.into(),
-                credential: Credential::Password(PASSWORD.into()),
-            })
-            .await;
+        let r =
+            raw.call(&Request::Login { user: user.into(), credential: Credential::Password(PASSWORD.into()) }).await;
         assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
         raw
     }
 
     async fn begin(&mut self, files: u32, bytes: u64, key: u8) -> u64 {
-        let begin = Begin {
-            to: None,
-            subject: None,
-            body: None,
-            files,
-            bytes,
-            resume_key: [key; 32],
-        };
+        let begin = Begin { to: None, subject: None, body: None, files, bytes, resume_key: [key; 32] };
         match self.call(&Request::Begin(begin)).await {
             Some(Response::Began { id, .. }) => id,
             r => panic!("{r:?}"),
@@ -82,16 +56,7 @@ impl Raw {
 
     async fn put(&mut self, id: u64, index: u32, data: &[u8], hash: [u8; 32]) -> Option<PutReply> {
         let (mut send, mut recv) = self.conn.open_bi().await.ok()?;
-        write_frame(
-            &mut send,
-            &StreamHead::Put {
-                id,
-                index,
-                offset: 0,
-            },
-        )
-        .await
-        .ok()?;
+        write_frame(&mut send, &StreamHead::Put { id, index, offset: 0 }).await.ok()?;
         let _ = send.write_all(data).await;
         let _ = write_frame(&mut send, &FileEnd { hash }).await;
         let _ = send.finish();
@@ -100,10 +65,7 @@ impl Raw {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
 }
 
 /// Files anywhere under `root` other than the listener's own.
@@ -113,14 +75,7 @@ fn outside_mailboxes(root: &std::path::Path) -> Vec<String> {
         .filter(|f| {
             !(f.starts_with("d/mail/")
                 || f.starts_with("d/spool/")
-                || [
-                    "d/qxfer.redb",
-                    "d/cert.pem",
-                    "d/key.pem",
-                    "d/control.sock",
-                    "listener.log",
-                ]
-                .contains(&f.as_str()))
+                || ["d/qxfer.redb", "d/cert.pem", "d/key.pem", "d/control.sock", "listener.log"].contains(&f.as_str()))
         })
         .collect()
 }
@@ -130,55 +85,26 @@ fn hostile_names_are_refused_and_nothing_lands_outside() {
     let listener = Listener::start();
     listener.add_user("alice");
     rt().block_on(async {
-        for (i, name) in [
-            "../x",
-            "../../etc/x",
-            "/etc/x",
-            "a\0b",
-            "CON",
-            "dir/aux.txt",
-            "a\u{7}b",
-            "a\\..\\b",
-            "x/../../y",
-        ]
-        .iter()
-        .enumerate()
+        for (i, name) in
+            ["../x", "../../etc/x", "/etc/x", "a\0b", "CON", "dir/aux.txt", "a\u{7}b", "a\\..\\b", "x/../../y"]
+                .iter()
+                .enumerate()
         {
             let mut raw = Raw::login(&listener.addr, "alice").await;
             let id = raw.begin(1, 1, i as u8).await;
-            let r = raw
-                .call(&Request::AddFiles {
-                    entries: vec![FileEntry {
-                        path: (*name).into(),
-                        size: 1,
-                    }],
-                })
-                .await;
+            let r = raw.call(&Request::AddFiles { entries: vec![FileEntry { path: (*name).into(), size: 1 }] }).await;
             match r {
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    message,
-                }) => {
-                    assert!(
-                        message.contains("name") || message.contains("component"),
-                        "{name:?}: {message}"
-                    )
+                Some(Response::Error { code: ErrorCode::BadRequest, message }) => {
+                    assert!(message.contains("name") || message.contains("component"), "{name:?}: {message}")
                 }
                 other => panic!("{name:?} accepted: {other:?}"),
             }
             // The connection is closed: uploading into that delivery is impossible.
             let put = raw.put(id, 0, b"x", *blake3::hash(b"x").as_bytes()).await;
-            assert!(
-                put.is_none() || matches!(put, Some(PutReply::Error { .. })),
-                "{put:?}"
-            );
+            assert!(put.is_none() || matches!(put, Some(PutReply::Error { .. })), "{put:?}");
         }
     });
-    assert!(
-        outside_mailboxes(listener.data.path()).is_empty(),
-        "{:?}",
-        outside_mailboxes(listener.data.path())
-    );
+    assert!(outside_mailboxes(listener.data.path()).is_empty(), "{:?}", outside_mailboxes(listener.data.path()));
     assert!(listener.log().contains("protocol_violation"));
 }
 
@@ -191,10 +117,7 @@ fn client_refuses_to_send_unsafe_local_names() {
         std::fs::write(alice.path(name), "x").expect("write");
         let out = alice.cmd("send").arg(name).output().expect("send");
         assert_eq!(out.status.code(), Some(1), "{name:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("cannot send"),
-            "{name:?}"
-        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot send"), "{name:?}");
     }
 }
 
@@ -205,57 +128,16 @@ fn nothing_before_login_and_no_second_login() {
     rt().block_on(async {
         let mut raw = Raw::connect(&listener.addr).await;
         let r = raw.call(&Request::Inbox { after: 0 }).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
         let put = raw.put(1, 0, b"x", [0; 32]).await;
-        assert!(
-            matches!(
-                put,
-                Some(PutReply::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{put:?}"
-        );
+        assert!(matches!(put, Some(PutReply::Error { code: ErrorCode::BadRequest, .. })), "{put:?}");
 
         let mut raw = Raw::login(&listener.addr, "alice").await;
-        let r = raw
-            .call(&Request::Login {
-                user: "bob".into(),
-                credential: Credential::Token([0; 32]),
-            })
-            .await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        let r = raw.call(&Request::Login { user: "bob".into(), credential: Credential::Token([0; 32]) }).await;
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
         // Still alice, and nobody else's mail is reachable.
         let r = raw.call(&Request::Open { id: 1, from: 0 }).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::NotFound,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::NotFound, .. })), "{r:?}");
     });
 }
 
@@ -266,81 +148,26 @@ fn size_lies_and_bad_hashes_leave_nothing_visible() {
     rt().block_on(async {
         let mut raw = Raw::login(&listener.addr, "alice").await;
         let id = raw.begin(3, 30, 1).await;
-        let entries = ["long", "short", "forged"]
-            .map(|p| FileEntry {
-                path: p.into(),
-                size: 10,
-            })
-            .to_vec();
+        let entries = ["long", "short", "forged"].map(|p| FileEntry { path: p.into(), size: 10 }).to_vec();
         let r = raw.call(&Request::AddFiles { entries }).await;
         assert!(matches!(r, Some(Response::FilesAdded { .. })), "{r:?}");
         let eleven = [b'x'; 11];
-        let r = raw
-            .put(id, 0, &eleven, *blake3::hash(&eleven).as_bytes())
-            .await;
-        assert!(
-            matches!(
-                r,
-                Some(PutReply::Error {
-                    code: ErrorCode::Integrity,
-                    ..
-                })
-            ),
-            "more bytes: {r:?}"
-        );
+        let r = raw.put(id, 0, &eleven, *blake3::hash(&eleven).as_bytes()).await;
+        assert!(matches!(r, Some(PutReply::Error { code: ErrorCode::Integrity, .. })), "more bytes: {r:?}");
         let r = raw.put(id, 2, &[b'y'; 10], [7; 32]).await;
-        assert!(
-            matches!(
-                r,
-                Some(PutReply::Error {
-                    code: ErrorCode::Integrity,
-                    ..
-                })
-            ),
-            "forged hash: {r:?}"
-        );
+        assert!(matches!(r, Some(PutReply::Error { code: ErrorCode::Integrity, .. })), "forged hash: {r:?}");
         let r = raw.call(&Request::Commit).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "commit: {r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "commit: {r:?}");
         // Fewer bytes than declared, then the stream ends.
         let (mut send, mut recv) = raw.conn.open_bi().await.expect("stream");
-        write_frame(
-            &mut send,
-            &StreamHead::Put {
-                id,
-                index: 1,
-                offset: 0,
-            },
-        )
-        .await
-        .expect("head");
+        write_frame(&mut send, &StreamHead::Put { id, index: 1, offset: 0 }).await.expect("head");
         send.write_all(b"abc").await.expect("data");
         send.finish().expect("finish");
         let r = read_frame::<PutReply>(&mut recv).await.expect("reply");
-        assert!(
-            matches!(
-                r,
-                Some(PutReply::Error {
-                    code: ErrorCode::Integrity,
-                    ..
-                })
-            ),
-            "fewer bytes: {r:?}"
-        );
+        assert!(matches!(r, Some(PutReply::Error { code: ErrorCode::Integrity, .. })), "fewer bytes: {r:?}");
     });
     let staged = tree(&listener.data_dir().join("spool"));
-    assert!(
-        staged.iter().all(|f| f.contains("/.part/")),
-        "unverified data became visible: {staged:?}"
-    );
+    assert!(staged.iter().all(|f| f.ends_with(".qxfer-part")), "unverified data became visible: {staged:?}");
     assert!(tree(&listener.data_dir().join("mail")).is_empty());
 }
 
@@ -352,57 +179,21 @@ fn garbage_and_oversized_frames_close_only_that_connection() {
         let mut raw = Raw::connect(&listener.addr).await;
         // A forged length far above the cap: refused before any body byte is read.
         let r = raw.raw(&u32::MAX.to_be_bytes()).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
         let mut raw = Raw::connect(&listener.addr).await;
         let r = raw.raw(&[0, 0, 0, 3, 0x52, 0xff, 0xff]).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
         // Valid message with trailing bytes.
-        let mut frame =
-            qxfer::wire::encode_frame(&Request::Inbox { after: 0 }, 1024).expect("encode");
+        let mut frame = qxfer::wire::encode_frame(&Request::Inbox { after: 0 }, 1024).expect("encode");
         frame.push(0);
         let len = (frame.len() - 4) as u32;
         frame[..4].copy_from_slice(&len.to_be_bytes());
         let mut raw = Raw::connect(&listener.addr).await;
         let r = raw.raw(&frame).await;
-        assert!(
-            matches!(
-                r,
-                Some(Response::Error {
-                    code: ErrorCode::BadRequest,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
         // The listener still serves everyone else.
         let mut ok_client = Raw::login(&listener.addr, "alice").await;
-        assert!(matches!(
-            ok_client.call(&Request::Inbox { after: 0 }).await,
-            Some(Response::InboxPage { .. })
-        ));
+        assert!(matches!(ok_client.call(&Request::Inbox { after: 0 }).await, Some(Response::InboxPage { .. })));
     });
-    assert!(
-        listener.status()["protocol_violations"]
-            .as_u64()
-            .unwrap_or(0)
-            >= 3
-    );
+    assert!(listener.status()["protocol_violations"].as_u64().unwrap_or(0) >= 3);
 }

@@ -29,53 +29,25 @@ fn killed_send_resumes_and_sends_less_the_second_time() {
     // Pin first, so the interrupted run does only the transfer.
     ok(&alice.cmd("inbox").output().expect("inbox"));
 
-    let mut child = alice
-        .cmd("send")
-        .arg("big.bin")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("send");
+    let mut child = alice.cmd("send").arg("big.bin").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("send");
     let got = wait_for(&listener, "bytes_received", 8 << 20);
     signal(&child, "-KILL");
     let _ = child.wait();
     assert!(got >= 8 << 20, "transfer never got going");
-    let before = listener.status()["bytes_received"]
-        .as_u64()
-        .expect("counter");
-    assert!(
-        before < SIZE as u64,
-        "the first run finished before it was killed; make the file bigger"
-    );
+    let before = listener.status()["bytes_received"].as_u64().expect("counter");
+    assert!(before < SIZE as u64, "the first run finished before it was killed; make the file bigger");
 
-    let out = ok(&alice
-        .cmd("send")
-        .args(["big.bin", "--json"])
-        .output()
-        .expect("send again"));
+    let out = ok(&alice.cmd("send").args(["big.bin", "--json"]).output().expect("send again"));
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(report["resumed"], true, "{out}");
     let uploaded = report["uploaded"].as_u64().expect("uploaded");
-    let after = listener.status()["bytes_received"]
-        .as_u64()
-        .expect("counter");
-    assert!(
-        after - before < SIZE as u64,
-        "second run received {} of {SIZE}",
-        after - before
-    );
+    let after = listener.status()["bytes_received"].as_u64().expect("counter");
+    assert!(after - before < SIZE as u64, "second run received {} of {SIZE}", after - before);
     assert!(uploaded < SIZE as u64, "{out}");
 
     let id = report["id"].as_u64().expect("id").to_string();
-    ok(&alice
-        .cmd("fetch")
-        .args([&id, "-o", "back"])
-        .output()
-        .expect("fetch"));
-    assert_eq!(
-        hash(&alice.path("back").join(&id).join("big.bin")),
-        hash(&alice.path("big.bin"))
-    );
+    ok(&alice.cmd("fetch").args([&id, "-o", "back"]).output().expect("fetch"));
+    assert_eq!(hash(&alice.path("back").join(&id).join("big.bin")), hash(&alice.path("big.bin")));
 }
 
 #[test]
@@ -85,38 +57,18 @@ fn listener_restart_mid_send_resumes() {
     let alice = User::new(&listener, "alice");
     std::fs::write(alice.path("big.bin"), pseudo_random(SIZE, 8)).expect("write");
     ok(&alice.cmd("inbox").output().expect("inbox"));
-    let mut child = alice
-        .cmd("send")
-        .arg("big.bin")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("send");
+    let mut child = alice.cmd("send").arg("big.bin").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("send");
     wait_for(&listener, "bytes_received", 8 << 20);
     let listener = listener.restart();
     let first = wait_timeout(&mut child, Duration::from_secs(30)).expect("client ends");
-    assert!(
-        !first.success(),
-        "the interrupted send must not report success"
-    );
+    assert!(!first.success(), "the interrupted send must not report success");
 
-    let out = ok(&alice
-        .cmd("send")
-        .args(["big.bin", "--json"])
-        .output()
-        .expect("send again"));
+    let out = ok(&alice.cmd("send").args(["big.bin", "--json"]).output().expect("send again"));
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(report["resumed"], true, "{out}");
-    assert!(
-        report["uploaded"].as_u64().expect("uploaded") < SIZE as u64,
-        "{out}"
-    );
+    assert!(report["uploaded"].as_u64().expect("uploaded") < SIZE as u64, "{out}");
     let id = report["id"].as_u64().expect("id");
-    let stored = listener
-        .data_dir()
-        .join("mail/alice")
-        .join(id.to_string())
-        .join("big.bin");
+    let stored = listener.data_dir().join("mail/alice").join(id.to_string()).join("big.bin");
     assert_eq!(hash(&stored), hash(&alice.path("big.bin")));
 }
 
@@ -126,15 +78,8 @@ fn killed_fetch_resumes() {
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     std::fs::write(alice.path("big.bin"), pseudo_random(SIZE, 9)).expect("write");
-    let out = ok(&alice
-        .cmd("send")
-        .args(["big.bin", "--json"])
-        .output()
-        .expect("send"));
-    let id = serde_json::from_str::<serde_json::Value>(&out).expect("json")["id"]
-        .as_u64()
-        .expect("id")
-        .to_string();
+    let out = ok(&alice.cmd("send").args(["big.bin", "--json"]).output().expect("send"));
+    let id = serde_json::from_str::<serde_json::Value>(&out).expect("json")["id"].as_u64().expect("id").to_string();
 
     let mut child = alice
         .cmd("fetch")
@@ -148,24 +93,11 @@ fn killed_fetch_resumes() {
     let _ = child.wait();
     let before = listener.status()["bytes_sent"].as_u64().expect("counter");
     let dest = alice.path("back").join(&id).join("big.bin");
-    assert!(
-        !dest.exists(),
-        "a partial download must not be visible under its final name"
-    );
+    assert!(!dest.exists(), "a partial download must not be visible under its final name");
 
-    let out = ok(&alice
-        .cmd("fetch")
-        .args([&id, "-o", "back", "--json"])
-        .output()
-        .expect("fetch again"));
+    let out = ok(&alice.cmd("fetch").args([&id, "-o", "back", "--json"]).output().expect("fetch again"));
     let after = listener.status()["bytes_sent"].as_u64().expect("counter");
-    assert!(
-        after - before < SIZE as u64,
-        "second fetch downloaded {} of {SIZE}: {out}",
-        after - before
-    );
+    assert!(after - before < SIZE as u64, "second fetch downloaded {} of {SIZE}: {out}", after - before);
     assert_eq!(hash(&dest), hash(&alice.path("big.bin")));
-    assert!(tree(&alice.path("back"))
-        .iter()
-        .all(|f| !f.ends_with(".qxfer-part")));
+    assert!(tree(&alice.path("back")).iter().all(|f| !f.ends_with(".qxfer-part")));
 }

@@ -9,9 +9,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub fn qxfer() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_qxfer"));
-    c.env_remove("QXFER_USER")
-        .env_remove("QXFER_PASSWORD")
-        .env_remove("QXFER_DATA_DIR");
+    c.env_remove("QXFER_USER").env_remove("QXFER_PASSWORD").env_remove("QXFER_DATA_DIR");
     c.env("QXFER_LOG", "qxfer=info,warn");
     c
 }
@@ -46,9 +44,7 @@ impl Listener {
             .expect("spawn listener");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
+        BufReader::new(stdout).read_line(&mut line).expect("first line");
         // "listening on 127.0.0.1:PORT fingerprint sha256:HEX"
         let mut words = line.split_whitespace();
         assert_eq!(words.next(), Some("listening"), "{line}");
@@ -56,17 +52,8 @@ impl Listener {
         let addr = words.next().expect("addr").to_owned();
         assert_eq!(words.next(), Some("fingerprint"), "{line}");
         let fingerprint = words.next().expect("fp").to_owned();
-        assert!(
-            fingerprint.starts_with("sha256:") && fingerprint.len() == 71,
-            "{line}"
-        );
-        Self {
-            child: Some(child),
-            addr,
-            fingerprint,
-            data,
-            log,
-        }
+        assert!(fingerprint.starts_with("sha256:") && fingerprint.len() == 71, "{line}");
+        Self { child: Some(child), addr, fingerprint, data, log }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -80,15 +67,8 @@ impl Listener {
     }
 
     pub fn add_user(&self, name: &str) {
-        let out = run_stdin(
-            self.admin().args(["user", "add", name, "--password-stdin"]),
-            PASSWORD,
-        );
-        assert!(
-            out.status.success(),
-            "user add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_stdin(self.admin().args(["user", "add", name, "--password-stdin"]), PASSWORD);
+        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn log(&self) -> String {
@@ -96,16 +76,8 @@ impl Listener {
     }
 
     pub fn status(&self) -> serde_json::Value {
-        let out = self
-            .admin()
-            .args(["status", "--json"])
-            .output()
-            .expect("status");
-        assert!(
-            out.status.success(),
-            "status: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.admin().args(["status", "--json"]).output().expect("status");
+        assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("status json")
     }
 
@@ -137,10 +109,7 @@ impl Drop for Listener {
 }
 
 pub fn signal(child: &Child, sig: &str) {
-    let _ = Command::new("kill")
-        .arg(sig)
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg(sig).arg(child.id().to_string()).status();
 }
 
 pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -157,18 +126,8 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::
 
 pub fn run_stdin(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{input}\n").as_bytes())
-        .expect("write stdin");
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(format!("{input}\n").as_bytes()).expect("write stdin");
     child.wait_with_output().expect("wait")
 }
 
@@ -224,9 +183,7 @@ pub fn hash(path: &Path) -> String {
 /// Deterministic pseudo-random bytes.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     while out.len() < len {
         x ^= x << 13;
         x ^= x >> 7;
@@ -247,12 +204,7 @@ pub fn tree(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push(
-                    p.strip_prefix(dir)
-                        .expect("prefix")
-                        .to_string_lossy()
-                        .into_owned(),
-                );
+                out.push(p.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned());
             }
         }
     }

@@ -37,34 +37,18 @@ fn accept_new_pins_and_a_changed_certificate_is_refused() {
     let out = alice.cmd("inbox").output().expect("inbox");
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "pinned {} {}",
-            listener.addr, listener.fingerprint
-        )),
-        "{err}"
-    );
-    let known =
-        std::fs::read_to_string(alice.config.path().join("known_hosts")).expect("known_hosts");
-    assert_eq!(
-        known,
-        format!("{} {}\n", listener.addr, listener.fingerprint)
-    );
+    assert!(err.contains(&format!("pinned {} {}", listener.addr, listener.fingerprint)), "{err}");
+    let known = std::fs::read_to_string(alice.config.path().join("known_hosts")).expect("known_hosts");
+    assert_eq!(known, format!("{} {}\n", listener.addr, listener.fingerprint));
 
     // Same address, another certificate: as if the listener had been replaced.
     let fake = format!("{} sha256:{}\n", listener.addr, "ab".repeat(32));
     std::fs::write(alice.config.path().join("known_hosts"), fake).expect("write");
-    let out = bare(&alice, "inbox")
-        .arg("--accept-new")
-        .output()
-        .expect("inbox");
+    let out = bare(&alice, "inbox").arg("--accept-new").output().expect("inbox");
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CERTIFICATE MISMATCH"), "{err}");
-    assert!(
-        err.contains(&listener.fingerprint) && err.contains(&"ab".repeat(32)),
-        "{err}"
-    );
+    assert!(err.contains(&listener.fingerprint) && err.contains(&"ab".repeat(32)), "{err}");
     assert!(err.contains("known_hosts"), "{err}");
 }
 
@@ -74,15 +58,9 @@ fn explicit_fingerprint_pins_or_refuses() {
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     let wrong = format!("sha256:{}", "cd".repeat(32));
-    let out = bare(&alice, "inbox")
-        .args(["--fingerprint", &wrong])
-        .output()
-        .expect("inbox");
+    let out = bare(&alice, "inbox").args(["--fingerprint", &wrong]).output().expect("inbox");
     assert_eq!(out.status.code(), Some(4));
-    ok(&bare(&alice, "inbox")
-        .args(["--fingerprint", &listener.fingerprint])
-        .output()
-        .expect("inbox"));
+    ok(&bare(&alice, "inbox").args(["--fingerprint", &listener.fingerprint]).output().expect("inbox"));
     // Pinned now: no flag needed.
     ok(&bare(&alice, "inbox").output().expect("inbox"));
 }
@@ -90,11 +68,7 @@ fn explicit_fingerprint_pins_or_refuses() {
 #[test]
 fn fingerprint_command_matches_the_listener() {
     let listener = Listener::start();
-    let out = ok(&listener
-        .admin()
-        .arg("fingerprint")
-        .output()
-        .expect("fingerprint"));
+    let out = ok(&listener.admin().arg("fingerprint").output().expect("fingerprint"));
     assert_eq!(out.trim(), listener.fingerprint);
 }
 
@@ -104,34 +78,15 @@ fn private_ca_instead_of_pinning() {
     let data = tempfile::tempdir().expect("tempdir");
     let cert = certs.join("test-listener/cert.pem");
     let key = certs.join("test-listener/key.pem");
-    let listener = Listener::start_in(
-        data,
-        &[
-            "--cert",
-            cert.to_str().expect("utf8"),
-            "--key",
-            key.to_str().expect("utf8"),
-        ],
-    );
+    let listener =
+        Listener::start_in(data, &["--cert", cert.to_str().expect("utf8"), "--key", key.to_str().expect("utf8")]);
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     let ca = certs.join("test-ca/ca.pem");
-    ok(&bare(&alice, "inbox")
-        .arg("--ca")
-        .arg(&ca)
-        .output()
-        .expect("inbox"));
+    ok(&bare(&alice, "inbox").arg("--ca").arg(&ca).output().expect("inbox"));
     // Another CA does not vouch for this listener.
     let other = tempfile::tempdir().expect("tempdir");
-    ok(&qxfer()
-        .args(["cert", "ca", "--out"])
-        .arg(other.path())
-        .output()
-        .expect("cert ca"));
-    let out = bare(&alice, "inbox")
-        .arg("--ca")
-        .arg(other.path().join("ca.pem"))
-        .output()
-        .expect("inbox");
+    ok(&qxfer().args(["cert", "ca", "--out"]).arg(other.path()).output().expect("cert ca"));
+    let out = bare(&alice, "inbox").arg("--ca").arg(other.path().join("ca.pem")).output().expect("inbox");
     assert!(!out.status.success());
 }

@@ -10,20 +10,8 @@ fn frame<T: serde::Serialize>(v: &T) -> String {
 fn samples() -> Vec<(&'static str, String)> {
     let h = [0xab; 32];
     vec![
-        (
-            "login_password",
-            frame(&Request::Login {
-                user: "al".into(),
-                credential: Credential::Password("pw".into()),
-            }),
-        ),
-        (
-            "login_token",
-            frame(&Request::Login {
-                user: "al".into(),
-                credential: Credential::Token([1; 32]),
-            }),
-        ),
+        ("login_password", frame(&Request::Login { user: "al".into(), credential: Credential::Password("pw".into()) })),
+        ("login_token", frame(&Request::Login { user: "al".into(), credential: Credential::Token([1; 32]) })),
         (
             "begin",
             frame(&Request::Begin(Begin {
@@ -35,50 +23,18 @@ fn samples() -> Vec<(&'static str, String)> {
                 resume_key: [2; 32],
             })),
         ),
-        (
-            "add_files",
-            frame(&Request::AddFiles {
-                entries: vec![FileEntry {
-                    path: "a/b".into(),
-                    size: 5,
-                }],
-            }),
-        ),
+        ("add_files", frame(&Request::AddFiles { entries: vec![FileEntry { path: "a/b".into(), size: 5 }] })),
         ("commit", frame(&Request::Commit)),
         ("inbox", frame(&Request::Inbox { after: 7 })),
         ("open", frame(&Request::Open { id: 9, from: 1 })),
-        (
-            "logged_in",
-            frame(&Response::LoggedIn {
-                user: "al".into(),
-                token: None,
-            }),
-        ),
-        (
-            "began",
-            frame(&Response::Began {
-                id: 3,
-                resumed: true,
-            }),
-        ),
-        (
-            "files_added",
-            frame(&Response::FilesAdded {
-                have: vec![None, Some(4)],
-            }),
-        ),
+        ("logged_in", frame(&Response::LoggedIn { user: "al".into(), token: None })),
+        ("began", frame(&Response::Began { id: 3, resumed: true })),
+        ("files_added", frame(&Response::FilesAdded { have: vec![None, Some(4)] })),
         ("committed", frame(&Response::Committed { id: 3, time: 1 })),
         (
             "inbox_page",
             frame(&Response::InboxPage {
-                items: vec![Summary {
-                    id: 1,
-                    from: "al".into(),
-                    time: 2,
-                    subject: None,
-                    files: 0,
-                    bytes: 0,
-                }],
+                items: vec![Summary { id: 1, from: "al".into(), time: 2, subject: None, files: 0, bytes: 0 }],
                 more: false,
             }),
         ),
@@ -95,55 +51,18 @@ fn samples() -> Vec<(&'static str, String)> {
                     files: 1,
                     bytes: 3,
                 },
-                attachments: vec![Attachment {
-                    path: "f".into(),
-                    size: 3,
-                    hash: h,
-                    media_type: "text/plain".into(),
-                }],
+                attachments: vec![Attachment { path: "f".into(), size: 3, hash: h, media_type: "text/plain".into() }],
                 more: false,
             }),
         ),
-        (
-            "error",
-            frame(&Response::Error {
-                code: ErrorCode::NotFound,
-                message: "no".into(),
-            }),
-        ),
-        (
-            "put",
-            frame(&StreamHead::Put {
-                id: 1,
-                index: 2,
-                offset: 300,
-            }),
-        ),
-        (
-            "get",
-            frame(&StreamHead::Get {
-                id: 1,
-                index: 0,
-                offset: 0,
-            }),
-        ),
+        ("error", frame(&Response::Error { code: ErrorCode::NotFound, message: "no".into() })),
+        ("put", frame(&StreamHead::Put { id: 1, index: 2, offset: 300 })),
+        ("get", frame(&StreamHead::Get { id: 1, index: 0, offset: 0 })),
         ("file_end", frame(&FileEnd { hash: [0; 32] })),
         ("stored", frame(&PutReply::Stored { hash: [0; 32] })),
-        (
-            "put_error",
-            frame(&PutReply::Error {
-                code: ErrorCode::Integrity,
-                message: "x".into(),
-            }),
-        ),
+        ("put_error", frame(&PutReply::Error { code: ErrorCode::Integrity, message: "x".into() })),
         ("ready", frame(&GetReply::Ready { len: 128 })),
-        (
-            "get_error",
-            frame(&GetReply::Error {
-                code: ErrorCode::Limit,
-                message: "x".into(),
-            }),
-        ),
+        ("get_error", frame(&GetReply::Error { code: ErrorCode::Limit, message: "x".into() })),
     ]
 }
 
@@ -174,21 +93,11 @@ const GOLDEN: &[(&str, &str)] = &[
 #[test]
 fn wire_bytes_are_pinned() {
     let got = samples();
-    let listing: String = got
-        .iter()
-        .map(|(n, h)| format!("    (\"{n}\", \"{h}\"),\n"))
-        .collect();
-    assert_eq!(
-        got.len(),
-        GOLDEN.len(),
-        "golden table out of date:\n{listing}"
-    );
+    let listing: String = got.iter().map(|(n, h)| format!("    (\"{n}\", \"{h}\"),\n")).collect();
+    assert_eq!(got.len(), GOLDEN.len(), "golden table out of date:\n{listing}");
     for ((name, hex), (gname, ghex)) in got.iter().zip(GOLDEN) {
         assert_eq!(name, gname);
-        assert_eq!(
-            hex, ghex,
-            "{name} changed: the wire format is a contract\n{listing}"
-        );
+        assert_eq!(hex, ghex, "{name} changed: the wire format is a contract\n{listing}");
     }
 }
 
@@ -197,8 +106,9 @@ fn every_golden_frame_decodes_back() {
     for (name, hex) in GOLDEN {
         let bytes = hex::decode(hex).expect("hex");
         let ok = match *name {
-            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox"
-            | "open" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" => {
+                decode_frame::<Request>(&bytes, MAX_FRAME).is_ok()
+            }
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

@@ -1,0 +1,334 @@
+//! Transfer benchmark on loopback, printed side by side (run with
+//! `cargo run --release --example bench`; `-- --quick` uses 256 MiB instead of 1 GiB):
+//!
+//! (a) a raw quinn stream of the same size between two processes, with qxfer's own TLS and
+//!     transport settings: the ceiling;
+//! (b) `qxfer send` of one file of that size, whole command from process start to exit;
+//! (c) `qxfer send` of 2,000 files of 16 KiB in a tree;
+//! (d) `qxfer send` of one 1 KiB file;
+//! (e) 1,000 text messages over one connection;
+//! plus peak RSS of client and listener for (b), and the ratio (b)/(a).
+//!
+//! The same binary re-executes itself for the raw receiver and sender of (a).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use qxfer::transport::endpoint::{client_endpoint, server_config, server_endpoint, NetLimits};
+use qxfer::transport::tls::{self, Trust};
+
+const PASSWORD: &str = "bench password 1";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("raw-recv") => raw_recv(),
+        Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
+        _ => bench(args.iter().any(|a| a == "--quick"), args.iter().any(|a| a == "--no-record")),
+    }
+}
+
+fn parse_size(s: Option<&String>) -> Result<u64> {
+    Ok(s.ok_or_else(|| anyhow!("size"))?.parse()?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Raw receiver: one connection, one stream, read to the end, answer one byte.
+fn raw_recv() -> Result<()> {
+    runtime()?.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let id = tls::load_or_create_identity(dir.path(), None, None)?;
+        let ep = server_endpoint("127.0.0.1:0".parse()?, server_config(&id, &NetLimits::default())?)?;
+        println!("{}", ep.local_addr()?);
+        std::io::stdout().flush()?;
+        let conn = ep.accept().await.ok_or_else(|| anyhow!("no connection"))?.await?;
+        let (mut send, mut recv) = conn.accept_bi().await?;
+        let mut total = 0u64;
+        while let Some(chunk) = recv.read_chunk(1 << 20, true).await? {
+            total += chunk.bytes.len() as u64;
+        }
+        send.write_all(&[1]).await?;
+        send.finish()?;
+        let _ = conn.closed().await;
+        eprintln!("raw receiver got {total} bytes");
+        Ok(())
+    })
+}
+
+/// Raw sender: `size` bytes on one stream, wait for the receiver's byte.
+fn raw_send(addr: &str, size: u64) -> Result<()> {
+    runtime()?.block_on(async {
+        let addr: SocketAddr = addr.parse()?;
+        let ep = client_endpoint("127.0.0.1:0".parse()?, Trust::Pin, &NetLimits::default())?;
+        let conn = ep.connect(addr, "qxfer")?.await?;
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let chunk = bytes::Bytes::from(vec![0x5au8; 1 << 20]);
+        let mut sent = 0u64;
+        while sent < size {
+            let n = (size - sent).min(chunk.len() as u64) as usize;
+            send.write_chunk(chunk.slice(..n)).await?;
+            sent += n as u64;
+        }
+        send.finish()?;
+        let mut b = [0u8; 1];
+        recv.read_exact(&mut b).await?;
+        conn.close(0u32.into(), b"done");
+        ep.wait_idle().await;
+        Ok(())
+    })
+}
+
+/// Peak resident set (VmHWM) of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Reset a process's peak RSS to its current RSS (Linux clear_refs "5").
+fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// Run a command to its end, sampling its peak RSS; returns (wall time, peak KiB).
+fn timed(cmd: &mut Command) -> Result<(Duration, u64)> {
+    let start = Instant::now();
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut peak = 0;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let elapsed = start.elapsed();
+            if !status.success() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                bail!("{cmd:?} failed: {err}");
+            }
+            return Ok((elapsed, peak));
+        }
+        if let Some(p) = peak_rss_kib(child.id()) {
+            peak = peak.max(p);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+struct Listener {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn qxfer_bin() -> Result<PathBuf> {
+    // Build the release binary next to this example if cargo runs us.
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let ok = Command::new(cargo).args(["build", "--release", "--quiet", "--bin", "qxfer"]).status()?.success();
+        if !ok {
+            bail!("building qxfer failed");
+        }
+    }
+    let exe = std::env::current_exe()?;
+    let release = exe.parent().and_then(Path::parent).ok_or_else(|| anyhow!("no target dir"))?;
+    let bin = release.join("qxfer");
+    if !bin.exists() {
+        bail!("{} missing: run `cargo build --release` first", bin.display());
+    }
+    Ok(bin)
+}
+
+fn start_listener(bin: &Path, root: &Path, extra: &[&str]) -> Result<Listener> {
+    let data = root.join("data");
+    let out = Command::new(bin)
+        .args(["user", "add", "bench", "--password-stdin", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().map(|mut s| s.write_all(format!("{PASSWORD}\n").as_bytes()));
+            c.wait()
+        })?;
+    if !out.success() {
+        bail!("user add failed");
+    }
+    let mut child = Command::new(bin)
+        .args(["listen", "--bind", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .args(extra)
+        .env("QXFER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("stdout"))?).read_line(&mut line)?;
+    let addr = line.split_whitespace().nth(2).ok_or_else(|| anyhow!("bad ready line {line:?}"))?.to_owned();
+    Ok(Listener { child, addr })
+}
+
+fn client(bin: &Path, root: &Path, addr: &str) -> Command {
+    let mut c = Command::new(bin);
+    c.current_dir(root).env("QXFER_CONFIG_DIR", root.join("cfg")).env("QXFER_PASSWORD", PASSWORD).args([
+        "send",
+        addr,
+        "--user",
+        "bench",
+        "--accept-new",
+        "--quiet",
+    ]);
+    c
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+fn write_file(path: &Path, size: u64) -> Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for b in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+fn bench(quick: bool, _no_record: bool) -> Result<()> {
+    let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
+    let bin = qxfer_bin()?;
+    let exe = std::env::current_exe()?;
+    let root = tempfile::tempdir()?;
+    let root = root.path();
+    println!(
+        "qxfer transfer benchmark on loopback, {} cores; file size {} MiB",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        size >> 20
+    );
+
+    // (a) raw quinn ceiling.
+    let mut recv = Command::new(&exe).arg("raw-recv").stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let mut line = String::new();
+    BufReader::new(recv.stdout.take().ok_or_else(|| anyhow!("stdout"))?).read_line(&mut line)?;
+    let (raw_t, _) = timed(Command::new(&exe).args(["raw-send", line.trim(), &size.to_string()]))?;
+    let _ = recv.wait();
+    let raw = mbps(size, raw_t);
+    println!("(a) raw quinn stream, {} MiB:        {:8.1} MB/s  ({:.2} s)", size >> 20, raw, raw_t.as_secs_f64());
+
+    // Fixtures.
+    write_file(&root.join("big.bin"), size)?;
+    for i in 0..2000u64 {
+        let dir = root.join(format!("tree/d{:02}", i % 40));
+        std::fs::create_dir_all(&dir)?;
+        write_file(&dir.join(format!("f{i:04}")), 16 << 10)?;
+    }
+    write_file(&root.join("small.bin"), 1024)?;
+    // Fixtures go to disk now, so the timed runs' syncs do not pay for them.
+    qxfer::files::sync_filesystem(root)?;
+
+    let listener = start_listener(&bin, root, &[])?;
+    // Pin the certificate and get a session token, so timed runs pay no argon2 login.
+    timed(client(&bin, root, &listener.addr).args(["-m", "warm-up"]))?;
+    reset_peak(listener.child.id());
+
+    // (b) one big file.
+    let (b_t, client_peak) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
+    let listener_peak = peak_rss_kib(listener.child.id()).unwrap_or(0);
+    let b = mbps(size, b_t);
+    println!(
+        "(b) qxfer send, {} MiB file:          {:8.1} MB/s  ({:.2} s, whole command)",
+        size >> 20,
+        b,
+        b_t.as_secs_f64()
+    );
+    println!(
+        "    peak RSS: client {:.1} MiB, listener {:.1} MiB",
+        client_peak as f64 / 1024.0,
+        listener_peak as f64 / 1024.0
+    );
+    println!("    ratio (b)/(a): {:.3}", b / raw);
+
+    // (c) 2,000 files of 16 KiB.
+    let (c_t, _) = timed(client(&bin, root, &listener.addr).arg("tree"))?;
+    println!(
+        "(c) qxfer send, 2,000 x 16 KiB tree:   {:8.0} files/s  ({:.2} s)",
+        2000.0 / c_t.as_secs_f64(),
+        c_t.as_secs_f64()
+    );
+
+    // (d) one 1 KiB file: median of 9 runs.
+    let mut ds = Vec::new();
+    for _ in 0..9 {
+        ds.push(timed(client(&bin, root, &listener.addr).arg("small.bin"))?.0);
+    }
+    ds.sort();
+    println!(
+        "(d) qxfer send, one 1 KiB file:        {:8.1} ms (median of 9; min {:.1}, max {:.1})",
+        ms(ds[4]),
+        ms(ds[0]),
+        ms(ds[8])
+    );
+
+    // (e) 1,000 text messages over one connection (library client).
+    let e_t = messages(root, &listener.addr, 1000)?;
+    println!(
+        "(e) 1,000 text messages, one connection: {:6.0} messages/s  ({:.2} s)",
+        1000.0 / e_t.as_secs_f64(),
+        e_t.as_secs_f64()
+    );
+    drop(listener);
+    let _ = std::fs::remove_dir_all(root.join("data"));
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
+    use qxfer::client::{no_events, trust::NewHost, Client, ConnectOptions, Manifest, PasswordSource, SendJob};
+    runtime()?.block_on(async {
+        let opts = ConnectOptions {
+            host: addr.to_owned(),
+            bind: None,
+            user: "bench".into(),
+            password: PasswordSource::Given(PASSWORD.into()),
+            config_dir: root.join("cfg"),
+            fingerprint: None,
+            new_host: NewHost::Accept,
+            ca: None,
+            net: NetLimits::default(),
+        };
+        let mut client = Client::connect(&opts).await.context("connect")?;
+        let start = Instant::now();
+        for i in 0..n {
+            let job =
+                SendJob { to: None, subject: None, body: Some(format!("message {i}")), manifest: Manifest::default() };
+            client.send(&job, no_events()).await.context("send message")?;
+        }
+        let t = start.elapsed();
+        client.close().await;
+        Ok(t)
+    })
+}
