@@ -22,6 +22,8 @@ use crate::wire::{FileEnd, Hash};
 pub const CHUNK: usize = 1 << 20;
 /// Chunks in flight between the stream and the disk thread, per file.
 pub const PIPELINE_DEPTH: usize = 4;
+/// With `sync`, writeback to disk starts every this many bytes.
+pub const WRITEBACK_WINDOW: u64 = 8 << 20;
 /// Bytes of a file's start used to detect its media type.
 pub const SNIFF: usize = 8192;
 
@@ -143,6 +145,8 @@ fn write_part(
     f.set_len(offset)?;
     f.seek(io::SeekFrom::Start(offset))?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut written = offset;
+    let mut flushed = offset;
     let mut flush = |buf: &mut Vec<u8>, head: &mut Vec<u8>| -> io::Result<()> {
         if head.len() < SNIFF {
             let take = (SNIFF - head.len()).min(buf.len());
@@ -150,7 +154,14 @@ fn write_part(
         }
         hasher.update(buf);
         f.write_all(buf)?;
+        written += buf.len() as u64;
         buf.clear();
+        if sync && written - flushed >= WRITEBACK_WINDOW {
+            // Start writing this window to disk now (asynchronously), so the final sync
+            // waits for the tail only instead of the whole file.
+            let _ = rustix::fs::fadvise(&f, flushed, std::num::NonZeroU64::new(written - flushed), rustix::fs::Advice::DontNeed);
+            flushed = written;
+        }
         Ok(())
     };
     while let Some(chunk) = rx.blocking_recv() {
