@@ -23,6 +23,7 @@ pub mod cli;
 pub mod client;
 pub mod files;
 pub mod progress;
+pub mod props;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -32,7 +32,7 @@ impl From<quinn::ReadExactError> for FrameError {
 /// Read one frame; `Ok(None)` if the stream ended cleanly before a new frame began.
 pub async fn read_frame<T>(recv: &mut RecvStream) -> Result<Option<T>, FrameError>
 where
-    T: Validate + DeserializeOwned,
+    T: Validate + DeserializeOwned + Serialize,
 {
     let mut prefix = [0u8; LEN_PREFIX];
     match recv.read_exact(&mut prefix).await {
@@ -49,7 +49,7 @@ where
 /// Read one frame that must be there.
 pub async fn expect_frame<T>(recv: &mut RecvStream) -> Result<T, FrameError>
 where
-    T: Validate + DeserializeOwned,
+    T: Validate + DeserializeOwned + Serialize,
 {
     read_frame(recv).await?.ok_or(FrameError::Truncated)
 }

@@ -15,6 +15,9 @@ pub enum DecodeError {
     /// The body decoded but bytes were left over after it.
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
+    /// The body decodes, but not from its one canonical encoding (e.g. an overlong varint).
+    #[error("frame body is not canonically encoded")]
+    NonCanonical,
     /// A string or list is longer than its documented maximum.
     #[error("{field} is longer than {max}")]
     FieldTooLong { field: &'static str, max: usize },

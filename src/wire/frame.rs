@@ -30,17 +30,23 @@ pub fn frame_len(prefix: [u8; LEN_PREFIX], max: usize) -> Result<FrameLen, Decod
     Ok(FrameLen(len))
 }
 
-/// Decode one body; every byte must belong to the message.
-pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+/// Decode one body; every byte must belong to the message, and the body must be the one
+/// canonical encoding of its value (postcard alone accepts overlong varints, which would
+/// let two different byte strings mean the same message).
+pub fn decode_body<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, DecodeError> {
     let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|_| DecodeError::Malformed)?;
     if !rest.is_empty() {
         return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    let canonical = postcard::to_stdvec(&value).map_err(|_| DecodeError::Malformed)?;
+    if canonical != body {
+        return Err(DecodeError::NonCanonical);
     }
     Ok(value)
 }
 
 /// Decode one whole frame (prefix and body) that must fill `buf` exactly.
-pub fn decode_frame<T: DeserializeOwned>(buf: &[u8], max: usize) -> Result<T, DecodeError> {
+pub fn decode_frame<T: DeserializeOwned + Serialize>(buf: &[u8], max: usize) -> Result<T, DecodeError> {
     let (prefix, body) = buf.split_first_chunk::<LEN_PREFIX>().ok_or(DecodeError::Truncated)?;
     let len = frame_len(*prefix, max)?.get();
     match body.len().cmp(&len) {

@@ -325,7 +325,7 @@ impl Validate for GetReply {
 /// Decode a frame body and validate it: the only way peer bytes become a message.
 pub fn decode_checked<T>(body: &[u8]) -> Result<T, DecodeError>
 where
-    T: Validate + serde::de::DeserializeOwned,
+    T: Validate + serde::de::DeserializeOwned + Serialize,
 {
     let value: T = super::decode_body(body)?;
     value.validate()?;

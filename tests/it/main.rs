@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod fuzz_replay;
 mod hostile;
 mod resume;
 mod transfer;
