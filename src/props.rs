@@ -45,7 +45,9 @@ pub fn name_rules(data: &[u8]) {
         assert!(!s.ends_with(wire::names::PARTIAL_SUFFIX));
     }
     if validate_account(s).is_ok() {
-        assert!(s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_".contains(&b)));
+        assert!(
+            s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_".contains(&b))
+        );
     }
 }
 
@@ -83,7 +85,14 @@ pub fn session_ops(data: &[u8]) {
             1 => {
                 let files = u32::from(arg % 5);
                 let total = u64::from(next().unwrap_or(0)) * 1000;
-                let begin = Begin { to: None, subject: None, body: Some("b".into()), files, bytes: total, resume_key: [arg; 32] };
+                let begin = Begin {
+                    to: None,
+                    subject: None,
+                    body: Some("b".into()),
+                    files,
+                    bytes: total,
+                    resume_key: [arg; 32],
+                };
                 match s.on_request(&Request::Begin(begin)) {
                     Ok(Step::Begin { user }) => {
                         assert!(logged_in && declared.is_none());
@@ -105,7 +114,10 @@ pub fn session_ops(data: &[u8]) {
             2 => {
                 let n = usize::from(arg % 3) + 1;
                 let entries: Vec<FileEntry> = (0..n)
-                    .map(|i| FileEntry { path: format!("f{}", added_files as usize + i), size: u64::from(next().unwrap_or(0)) * 500 })
+                    .map(|i| FileEntry {
+                        path: format!("f{}", added_files as usize + i),
+                        size: u64::from(next().unwrap_or(0)) * 500,
+                    })
                     .collect();
                 let sum: u64 = entries.iter().map(|e| e.size).sum();
                 match s.on_request(&Request::AddFiles { entries }) {

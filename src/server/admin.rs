@@ -76,7 +76,9 @@ pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminR
 }
 
 /// Read one frame from a local stream (cap checked before the body is read).
-pub async fn read<T: wire::Validate + serde::de::DeserializeOwned + serde::Serialize>(stream: &mut UnixStream) -> Result<T> {
+pub async fn read<T: wire::Validate + serde::de::DeserializeOwned + serde::Serialize>(
+    stream: &mut UnixStream,
+) -> Result<T> {
     let mut prefix = [0u8; LEN_PREFIX];
     stream.read_exact(&mut prefix).await?;
     let len = wire::frame_len(prefix, MAX_FRAME)?;

@@ -159,7 +159,12 @@ fn write_part(
         if sync && written - flushed >= WRITEBACK_WINDOW {
             // Start writing this window to disk now (asynchronously), so the final sync
             // waits for the tail only instead of the whole file.
-            let _ = rustix::fs::fadvise(&f, flushed, std::num::NonZeroU64::new(written - flushed), rustix::fs::Advice::DontNeed);
+            let _ = rustix::fs::fadvise(
+                &f,
+                flushed,
+                std::num::NonZeroU64::new(written - flushed),
+                rustix::fs::Advice::DontNeed,
+            );
             flushed = written;
         }
         Ok(())
