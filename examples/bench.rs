@@ -249,7 +249,12 @@ fn bench(quick: bool, _no_record: bool) -> Result<()> {
         f.sync_all()?;
     }
     let w_t = w_start.elapsed();
-    println!("(w) write {} MiB to disk + fsync:       {:8.1} MB/s  ({:.2} s; the receiver's floor)", size >> 20, mbps(size, w_t), w_t.as_secs_f64());
+    println!(
+        "(w) write {} MiB to disk + fsync:       {:8.1} MB/s  ({:.2} s; the receiver's floor)",
+        size >> 20,
+        mbps(size, w_t),
+        w_t.as_secs_f64()
+    );
     for i in 0..2000u64 {
         let dir = root.join(format!("tree/d{:02}", i % 40));
         std::fs::create_dir_all(&dir)?;

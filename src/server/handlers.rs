@@ -67,6 +67,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
             match opened {
                 Ok(Ok(Some((id, resumed)))) => {
+                    take_over(conn, id);
                     conn.session(|s| s.delivery_opened(Some((id, to))));
                     Response::Began { id, resumed }
                 }
@@ -140,6 +141,41 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             }
         }
         _ => internal(conn.peer, "session step does not match request"),
+    }
+}
+
+/// Record that this connection now writes delivery `id`. A connection that held it before
+/// (a killed client's, lingering until its idle timeout) is closed, so its writers stop.
+fn take_over(conn: &Conn, id: u64) {
+    let previous = match conn.shared.open_deliveries.lock() {
+        Ok(mut map) => map.insert(id, conn.connection.clone()),
+        Err(_) => None,
+    };
+    if let Some(old) = previous {
+        if old.stable_id() != conn.connection.stable_id() {
+            info!(peer = %conn.peer, id, event = "superseded", "a resumed send took over delivery {id}");
+            old.close(close::SUPERSEDED.into(), b"delivery resumed on another connection");
+        }
+    }
+}
+
+fn release(conn: &Conn, id: u64) {
+    if let Ok(mut map) = conn.shared.open_deliveries.lock() {
+        if map.get(&id).is_some_and(|c| c.stable_id() == conn.connection.stable_id()) {
+            map.remove(&id);
+        }
+    }
+}
+
+/// The lock that keeps a single writer on `part`.
+fn part_lock(shared: &Shared, part: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+    match shared.part_locks.lock() {
+        Ok(mut map) => {
+            // Forget locks nobody holds or waits for, so the map stays small.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(part.to_owned()).or_default().clone()
+        }
+        Err(_) => Arc::default(),
     }
 }
 
@@ -270,6 +306,7 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
         (stored.envelope.from.clone(), stored.envelope.to.clone(), stored.envelope.files, stored.envelope.bytes);
     match blocking(move || sh.store.commit_delivery(&stored, &key)).await {
         Ok(Ok(())) => {
+            release(conn, id);
             conn.shared.counters.deliveries.fetch_add(1, Ordering::Relaxed);
             info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
             Response::Committed { id, time }
@@ -372,6 +409,8 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
 /// Files at least this large are synced as they complete, on their writer thread, so the
 /// commit's one filesystem sync has little left to do.
 const SYNC_ON_CLOSE: u64 = 1 << 20;
+/// How long an upload waits for another connection's writer of the same file.
+const PART_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn receive_part(
     conn: &Arc<Conn>,
@@ -383,11 +422,17 @@ async fn receive_part(
     if let Some(dir) = part.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
+    // Wait (bounded) for a superseded connection's writer to finish with this file.
+    let lock = part_lock(&conn.shared, part);
+    let guard = tokio::time::timeout(PART_LOCK_WAIT, lock.lock_owned())
+        .await
+        .map_err(|_| BodyError::Io(std::io::Error::other("the file is still being written by another connection")))?;
+    // What a superseded writer flushed after our offset was chosen is cut off by the writer.
     let counters = &conn.shared.counters;
     let mut on_bytes = |n: u64| {
         counters.bytes_received.fetch_add(n, Ordering::Relaxed);
     };
-    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, &mut on_bytes).await
+    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, guard, &mut on_bytes).await
 }
 
 async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset: u64) {

@@ -93,6 +93,10 @@ pub(crate) struct Shared {
     pub config: ListenerConfig,
     pub counters: Counters,
     pub hash_slots: Semaphore,
+    /// The live connection writing each unfinished delivery; a resumed `Begin` takes over.
+    pub open_deliveries: std::sync::Mutex<std::collections::HashMap<u64, quinn::Connection>>,
+    /// One writer per partial file at a time (a dead client's connection may linger).
+    pub part_locks: std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A bound listener, ready to run.
@@ -118,7 +122,15 @@ impl Listener {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
         let hash_slots = Semaphore::new(config.max_concurrent_hashes.max(1));
-        let shared = Arc::new(Shared { store, layout, config, counters: Counters::default(), hash_slots });
+        let shared = Arc::new(Shared {
+            store,
+            layout,
+            config,
+            counters: Counters::default(),
+            hash_slots,
+            open_deliveries: Default::default(),
+            part_locks: Default::default(),
+        });
         Ok(Self { endpoints, shared, fingerprint })
     }
 

@@ -421,6 +421,21 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_paths_refused() {
+        let mut s = Session::new(SessionLimits::default());
+        login(&mut s);
+        s.on_request(&begin(3, 3)).expect("begin");
+        s.delivery_opened(Some((1, "alice".into())));
+        let twice = Request::AddFiles {
+            entries: vec![FileEntry { path: "a".into(), size: 1 }, FileEntry { path: "a".into(), size: 1 }],
+        };
+        assert_eq!(s.on_request(&twice), Err(Violation::DuplicatePath));
+        let once = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 1 }] };
+        assert!(s.on_request(&once).is_ok());
+        assert_eq!(s.on_request(&once), Err(Violation::DuplicatePath));
+    }
+
+    #[test]
     fn in_flight_cap() {
         let limits = SessionLimits { max_puts_in_flight: 1, ..SessionLimits::default() };
         let mut s = Session::new(limits);

@@ -61,18 +61,26 @@ pub struct Received {
 /// attempt), then the trailer; returns the verified hash of the whole file. With `sync`, the
 /// file's data is on disk before this returns. On any error, whatever arrived is flushed to
 /// `part`, so a later attempt can resume from it.
-pub async fn receive_file(
+///
+/// `hold` lives on the writer thread until the last byte is written, even if this future is
+/// dropped half way: pass a lock guard there to keep other writers off `part` until then.
+pub async fn receive_file<H: Send + 'static>(
     recv: &mut RecvStream,
     part: &Path,
     offset: u64,
     len: u64,
     sync: bool,
+    hold: H,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
     let (tx, rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH * 16);
     let writer = tokio::task::spawn_blocking({
         let part = part.to_owned();
-        move || write_part(&part, offset, rx, sync)
+        move || {
+            let result = write_part(&part, offset, rx, sync);
+            drop(hold);
+            result
+        }
     });
     let mut got = 0u64;
     let mut net_err: Option<BodyError> = None;

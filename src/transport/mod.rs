@@ -21,6 +21,8 @@ pub mod close {
     pub const INTERNAL: u32 = 4;
     /// The listener is shutting down.
     pub const SHUTDOWN: u32 = 5;
+    /// Another connection of the same sender resumed this connection's delivery.
+    pub const SUPERSEDED: u32 = 6;
 }
 
 /// Stream stop/reset codes.

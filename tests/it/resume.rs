@@ -44,6 +44,8 @@ fn killed_send_resumes_and_sends_less_the_second_time() {
     let after = listener.status()["bytes_received"].as_u64().expect("counter");
     assert!(after - before < SIZE as u64, "second run received {} of {SIZE}", after - before);
     assert!(uploaded < SIZE as u64, "{out}");
+    // The killed client's connection was still open: the resumed send took the delivery over.
+    assert!(listener.log().contains("superseded"), "{}", listener.log());
 
     let id = report["id"].as_u64().expect("id").to_string();
     ok(&alice.cmd("fetch").args([&id, "-o", "back"]).output().expect("fetch"));
