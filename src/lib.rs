@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod cli;
 pub mod client;
 pub mod files;
+pub mod policy;
 pub mod progress;
 pub mod props;
 pub mod server;

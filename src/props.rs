@@ -55,7 +55,12 @@ pub fn name_rules(data: &[u8]) {
 /// from the bytes) and check its rules: nothing but login before login, declared counts and
 /// bytes never exceeded, uploads only into the open delivery, commit only when complete.
 pub fn session_ops(data: &[u8]) {
-    let limits = SessionLimits { max_login_attempts: 3, max_delivery_bytes: 1 << 20, max_puts_in_flight: 4 };
+    let limits = SessionLimits {
+        max_login_attempts: 3,
+        max_delivery_bytes: 1 << 20,
+        max_puts_in_flight: 4,
+        max_connection_bytes: 1 << 22,
+    };
     let mut s = Session::new(limits);
     let mut bytes = data.iter().copied();
     let mut next = move || bytes.next();
@@ -108,7 +113,12 @@ pub fn session_ops(data: &[u8]) {
                         }
                     }
                     Ok(other) => panic!("begin gave {other:?}"),
-                    Err(v) => assert!(!logged_in || declared.is_some() || v == Violation::DeliveryTooLarge, "{v:?}"),
+                    Err(v) => assert!(
+                        !logged_in
+                            || declared.is_some()
+                            || matches!(v, Violation::DeliveryTooLarge | Violation::ConnectionBudget),
+                        "{v:?}"
+                    ),
                 }
             }
             2 => {

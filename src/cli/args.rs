@@ -53,6 +53,55 @@ pub enum Command {
     /// Make a private CA and listener certificates signed by it.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Show and change the listener's IP allow and block rules (works while it runs).
+    #[command(subcommand)]
+    Firewall(FirewallCmd),
+}
+
+/// `--retry` values (mapped onto `policy::RetryMode`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RetryArg {
+    Never,
+    Load,
+    Always,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FirewallCmd {
+    /// Allow a network: it skips the per-address connection limits and is never blocked by a broader rule.
+    #[command(after_help = "Example:\n  qxfer firewall allow 192.0.2.0/24")]
+    Allow {
+        #[arg(value_name = "IP|CIDR")]
+        net: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Block a network: its connection attempts are refused before the handshake, and its
+    /// live connections are closed.
+    #[command(after_help = "Example:\n  qxfer firewall block 203.0.113.7")]
+    Block {
+        #[arg(value_name = "IP|CIDR")]
+        net: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Remove the rule for exactly this network.
+    #[command(after_help = "Example:\n  qxfer firewall remove 203.0.113.7/32")]
+    Remove {
+        #[arg(value_name = "IP|CIDR")]
+        net: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the rules.
+    #[command(after_help = "Example:\n  qxfer firewall list --json")]
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// One JSON object per rule.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +124,24 @@ pub struct ListenArgs {
     /// PEM private key for --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// TOML config file; its [limits] section sets any limit (see README, "Limits").
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// IP allow/block rules file [default: DATA/ip-rules.txt]; reloaded on change and SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub ip_rules: Option<PathBuf>,
+    /// Open connections allowed from one IP address (limits.max_connections_per_ip).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<u32>,
+    /// Seconds a connection may take to log in (limits.login_deadline_secs).
+    #[arg(long, value_name = "SECS")]
+    pub login_deadline: Option<u64>,
+    /// Seconds of silence before a connection is closed (limits.idle_timeout_secs).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// QUIC address validation: never, load (past limits.retry_above connections) or always.
+    #[arg(long, value_name = "MODE")]
+    pub retry: Option<RetryArg>,
 }
 
 #[derive(Debug, Args)]

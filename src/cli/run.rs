@@ -56,6 +56,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status(a) => status(a).await,
+        Command::Firewall(cmd) => firewall(cmd).await,
         Command::Cert(CertCmd::Ca { out, name }) => {
             tls::make_ca(&out, &name)?;
             println!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display());
@@ -74,6 +75,29 @@ async fn listen(a: ListenArgs) -> Result<()> {
     cfg.binds = a.bind;
     cfg.cert = a.cert;
     cfg.key = a.key;
+    if let Some(path) = &a.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        cfg.limits = crate::policy::Limits::from_toml(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    }
+    if let Some(p) = a.ip_rules {
+        cfg.ip_rules = p;
+    }
+    if let Some(n) = a.max_connections_per_ip {
+        cfg.limits.max_connections_per_ip = n;
+    }
+    if let Some(s) = a.login_deadline {
+        cfg.limits.login_deadline_secs = s;
+    }
+    if let Some(s) = a.idle_timeout {
+        cfg.limits.idle_timeout_secs = s;
+    }
+    if let Some(r) = a.retry {
+        cfg.limits.retry = match r {
+            RetryArg::Never => crate::policy::RetryMode::Never,
+            RetryArg::Load => crate::policy::RetryMode::Load,
+            RetryArg::Always => crate::policy::RetryMode::Always,
+        };
+    }
     let listener = Listener::bind(cfg)?;
     // Handlers are installed before the ready line, so a signal sent on seeing it is caught.
     let shutdown = shutdown_signal()?;
@@ -175,6 +199,30 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+async fn firewall(cmd: FirewallCmd) -> Result<()> {
+    let (data, req, json) = match cmd {
+        FirewallCmd::Allow { net, data } => (data, AdminRequest::SetRule { net, allow: true }, false),
+        FirewallCmd::Block { net, data } => (data, AdminRequest::SetRule { net, allow: false }, false),
+        FirewallCmd::Remove { net, data } => (data, AdminRequest::RemoveRule { net }, false),
+        FirewallCmd::List { data, json } => (data, AdminRequest::ListRules, json),
+    };
+    if let AdminRequest::SetRule { net, .. } | AdminRequest::RemoveRule { net } = &req {
+        crate::policy::parse_net(net).map_err(anyhow::Error::msg)?;
+    }
+    let AdminResponse::Rules(rules) = admin_call(&data_dir(&data)?, req).await? else {
+        bail!("unexpected reply from the listener");
+    };
+    for (net, allow) in rules {
+        let rule = if allow { "allow" } else { "block" };
+        if json {
+            println!("{}", serde_json::json!({ "rule": rule, "net": net }));
+        } else {
+            println!("{rule} {net}");
+        }
+    }
+    Ok(())
+}
+
 async fn status(a: StatusArgs) -> Result<()> {
     let AdminResponse::Status(s) = admin_call(&data_dir(&a.data)?, AdminRequest::Status).await? else {
         bail!("unexpected reply from the listener");
@@ -183,8 +231,17 @@ async fn status(a: StatusArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&s)?);
     } else {
         println!(
-            "connections: {} open, {} total\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}",
-            s.connections_open, s.connections_total, s.bytes_received, s.bytes_sent, s.deliveries, s.protocol_violations, s.auth_failures
+            "connections: {} open, {} total, {} refused\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}\nrate limited: {}\ntimeouts: {}",
+            s.connections_open,
+            s.connections_total,
+            s.refused,
+            s.bytes_received,
+            s.bytes_sent,
+            s.deliveries,
+            s.protocol_violations,
+            s.auth_failures,
+            s.rate_limited,
+            s.timeouts
         );
     }
     Ok(())

@@ -167,7 +167,7 @@ async fn upload(
     events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let sent = body::send_file(&mut send, &file.local, offset, len, &mut on_bytes).await;
+    let sent = body::send_file(&mut send, &file.local, offset, len, None, &mut on_bytes).await;
     if let Err(e) = sent {
         // The listener may have refused the stream; its reason is better than ours.
         if let Ok(Some(PutReply::Error { code, message })) = framed::read_frame::<PutReply>(&mut recv).await {

@@ -41,6 +41,20 @@ async fn client(mut stream: UnixStream, shared: Arc<Shared>) -> Result<()> {
         return Ok(());
     }
     let req: AdminRequest = read(&mut stream).await?;
+    if matches!(req, AdminRequest::SetRule { .. } | AdminRequest::RemoveRule { .. } | AdminRequest::ListRules) {
+        let response = match super::firewall::edit(&shared.config.ip_rules, &req) {
+            Ok(Some(list)) => {
+                if !matches!(req, AdminRequest::ListRules) {
+                    info!(event = "rules_changed", "IP rules changed: {req:?}");
+                    super::firewall::install(&shared, list.clone());
+                }
+                super::firewall::rules_reply(&list)
+            }
+            Ok(None) => AdminResponse::Error("not a rule request".into()),
+            Err(e) => AdminResponse::Error(wire::clean_error_text(&format!("{e:#}"))),
+        };
+        return write(&mut stream, &response).await;
+    }
     let sh = shared.clone();
     let response =
         tokio::task::spawn_blocking(move || apply(&sh.store, &sh.layout, Some(sh.counters.snapshot()), req)).await?;
@@ -71,6 +85,14 @@ pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminR
             Some(s) => AdminResponse::Status(s),
             None => AdminResponse::Error("no listener is running".into()),
         }),
+        AdminRequest::SetRule { .. } | AdminRequest::RemoveRule { .. } | AdminRequest::ListRules => {
+            let path = layout.root().join("ip-rules.txt");
+            return match super::firewall::edit(&path, &req) {
+                Ok(Some(list)) => super::firewall::rules_reply(&list),
+                Ok(None) => AdminResponse::Error("not a rule request".into()),
+                Err(e) => AdminResponse::Error(wire::clean_error_text(&format!("{e:#}"))),
+            };
+        }
     };
     result.unwrap_or_else(|e| AdminResponse::Error(wire::clean_error_text(&e.to_string())))
 }

@@ -47,8 +47,21 @@ impl Conn {
     }
 }
 
+/// Gives the admission slot back however the connection ends.
+struct Admitted<'a> {
+    shared: &'a Shared,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.shared.connection_closed(self.ip);
+    }
+}
+
 pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let peer = incoming.remote_address();
+    let _slot = Admitted { shared: &shared, ip: peer.ip() };
     let connecting = match incoming.accept() {
         Ok(c) => c,
         Err(e) => {
@@ -56,20 +69,26 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             return;
         }
     };
-    let connection = match tokio::time::timeout(shared.config.handshake_timeout, connecting).await {
+    let handshake_timeout = std::time::Duration::from_secs(shared.config.limits.handshake_timeout_secs);
+    let connection = match tokio::time::timeout(handshake_timeout, connecting).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             debug!(%peer, event = "handshake_failed", "{e}");
             return;
         }
         Err(_) => {
+            shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
             info!(%peer, event = "handshake_timeout", "handshake did not finish in time");
             return;
         }
     };
+    let id = connection.stable_id();
+    if let Ok(mut live) = shared.live.lock() {
+        live.insert(id, connection.clone());
+    }
     shared.counters.connections_open.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Conn {
-        session: Mutex::new(Session::new(shared.config.session)),
+        session: Mutex::new(Session::new(shared.config.limits.session())),
         shared: shared.clone(),
         peer,
         connection: connection.clone(),
@@ -84,11 +103,30 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
         }
     }
     shared.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
+    if let Ok(mut live) = shared.live.lock() {
+        live.remove(&id);
+    }
     let user = conn.session(|s| s.user().map(str::to_owned)).unwrap_or_default();
     debug!(%peer, %user, "disconnected");
 }
 
+/// Close the connection if it has not logged in by the deadline (like sshd's LoginGraceTime).
+async fn login_deadline(conn: Arc<Conn>) {
+    tokio::time::sleep(std::time::Duration::from_secs(conn.shared.config.limits.login_deadline_secs)).await;
+    if conn.session(|s| s.user().is_none()) {
+        conn.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+        info!(peer = %conn.peer, event = "login_timeout", "no login within the deadline");
+        conn.close(close::TIMEOUT, "no login within the deadline");
+    }
+}
+
 async fn serve(conn: Arc<Conn>) {
+    let deadline = tokio::spawn(login_deadline(conn.clone()));
+    serve_streams(&conn).await;
+    deadline.abort();
+}
+
+async fn serve_streams(conn: &Arc<Conn>) {
     // The first bidirectional stream is the control stream.
     let Ok((send, recv)) = conn.connection.accept_bi().await else {
         return;
@@ -99,7 +137,7 @@ async fn serve(conn: Arc<Conn>) {
         tokio::select! {
             accepted = conn.connection.accept_bi() => match accepted {
                 Ok((send, recv)) => {
-                    let conn = conn.clone();
+                    let conn = Arc::clone(conn);
                     streams.spawn(async move { handlers::file_stream(&conn, send, recv).await });
                 }
                 Err(_) => break,

@@ -38,8 +38,30 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
 }
 
+/// Per-address and per-account request limits; `Some(reply)` when over.
+fn rate_limited(conn: &Conn) -> Option<Response> {
+    let sh = &conn.shared;
+    let ip_ok = sh.ip_rate.check_key(&conn.peer.ip()).is_ok();
+    let account_ok = match conn.session(|s| s.user().map(str::to_owned)) {
+        Some(user) => sh.account_rate.check_key(&user).is_ok(),
+        None => true,
+    };
+    if ip_ok && account_ok {
+        return None;
+    }
+    let n = sh.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+    // One line per 100 refusals: a flood must not flood the log too.
+    if n % 100 == 0 {
+        warn!(peer = %conn.peer, event = "rate_limited", refused = n + 1, "request rate limit hit");
+    }
+    Some(error(ErrorCode::Limit, "too many requests; slow down"))
+}
+
 /// Handle one control request.
 pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
+    if let Some(reply) = rate_limited(conn) {
+        return reply;
+    }
     let step = conn.session(|s| s.on_request(&req));
     let step = match step {
         Ok(step) => step,
@@ -57,16 +79,27 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             let sh = conn.shared.clone();
             let to = begin.to.clone().unwrap_or_else(|| user.clone());
             let key = begin.resume_key;
-            let opened = blocking(move || -> Result<Option<(u64, bool)>, StoreError> {
+            let declared = begin.bytes;
+            let quota = conn.shared.config.limits.account_quota_bytes;
+            let opened = blocking(move || -> Result<Option<Result<(u64, bool), ()>>, StoreError> {
                 if !sh.store.user_exists(&to)? {
                     return Ok(None);
                 }
-                sh.store.open_delivery(&user, &key, now()).map(Some)
+                // Refused before a byte flows: the recipient's mailbox must have room.
+                if sh.store.mailbox_bytes(&to)?.saturating_add(declared) > quota {
+                    return Ok(Some(Err(())));
+                }
+                sh.store.open_delivery(&user, &key, now()).map(|r| Some(Ok(r)))
             })
             .await;
             let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
             match opened {
-                Ok(Ok(Some((id, resumed)))) => {
+                Ok(Ok(Some(Err(())))) => {
+                    conn.session(|s| s.delivery_opened(None));
+                    info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
+                    error(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery")
+                }
+                Ok(Ok(Some(Ok((id, resumed))))) => {
                     take_over(conn, id);
                     conn.session(|s| s.delivery_opened(Some((id, to))));
                     Response::Began { id, resumed }
@@ -247,6 +280,8 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
         Ok(Ok((false, _))) => {
             conn.shared.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
             warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
+            // Slow down guessing; other connections are not held up.
+            tokio::time::sleep(std::time::Duration::from_millis(conn.shared.config.limits.failed_login_delay_ms)).await;
             if conn.session(|s| s.login_failed()) {
                 conn.close_after_reply(close::AUTH, "too many failed logins");
             }
@@ -376,7 +411,11 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
             }
         }
         Err(e) => {
-            let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_));
+            let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_) | BodyError::TooSlow { .. });
+            if let BodyError::TooSlow { .. } = e {
+                let _ = recv.stop(stream_code::TOO_SLOW.into());
+                too_slow(conn, &e);
+            }
             if matches!(e, BodyError::TooLong) {
                 let _ = recv.stop(stream_code::TOO_LONG.into());
                 log_violation(&conn.shared, conn.peer, &format_args!("file {} longer than declared", plan.path));
@@ -406,6 +445,20 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
     }
 }
 
+fn min_rate(shared: &Shared) -> body::MinRate {
+    body::MinRate {
+        bytes_per_sec: shared.config.limits.min_transfer_rate,
+        window: std::time::Duration::from_secs(shared.config.limits.progress_window_secs),
+    }
+}
+
+/// A transfer slower than the minimum rate closes its connection.
+fn too_slow(conn: &Conn, e: &BodyError) {
+    conn.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+    info!(peer = %conn.peer, event = "too_slow", "{e}; closing the connection");
+    conn.close(close::TIMEOUT, "transfer too slow");
+}
+
 /// Files at least this large are synced as they complete, on their writer thread, so the
 /// commit's one filesystem sync has little left to do.
 const SYNC_ON_CLOSE: u64 = 1 << 20;
@@ -432,7 +485,9 @@ async fn receive_part(
     let mut on_bytes = |n: u64| {
         counters.bytes_received.fetch_add(n, Ordering::Relaxed);
     };
-    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, guard, &mut on_bytes).await
+    let min_rate = min_rate(&conn.shared);
+    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, guard, Some(min_rate), &mut on_bytes)
+        .await
 }
 
 async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset: u64) {
@@ -473,12 +528,16 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
         let mut on_bytes = |n: u64| {
             counters.bytes_sent.fetch_add(n, Ordering::Relaxed);
         };
-        body::send_file(&mut send, &path, offset, att.size - offset, &mut on_bytes).await?;
+        body::send_file(&mut send, &path, offset, att.size - offset, Some(min_rate(&conn.shared)), &mut on_bytes)
+            .await?;
         send.finish().map_err(FrameError::from)?;
         Ok::<_, BodyError>(())
     }
     .await;
     if let Err(e) = result {
+        if let BodyError::TooSlow { .. } = e {
+            too_slow(conn, &e);
+        }
         debug!(peer = %conn.peer, "download of {id}/{index} ended: {e}");
     }
 }

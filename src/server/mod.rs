@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod connection;
+pub mod firewall;
 mod handlers;
 
 use std::net::SocketAddr;
@@ -14,12 +15,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::files::Layout;
-use crate::session::SessionLimits;
+use crate::policy::{Admission, IpList, Limits, Verdict};
 use crate::store::Store;
-use crate::transport::endpoint::{self, NetLimits};
+use crate::transport::endpoint;
 use crate::transport::{close, tls};
 use crate::wire::Status;
 
@@ -33,12 +34,11 @@ pub struct ListenerConfig {
     pub binds: Vec<SocketAddr>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
-    pub net: NetLimits,
-    pub session: SessionLimits,
-    /// Password hashes (argon2id, 19 MiB each) computed at once.
-    pub max_concurrent_hashes: usize,
-    /// A connection must complete its TLS handshake within this.
-    pub handshake_timeout: Duration,
+    /// Every limit, in one place (`policy::Limits`).
+    pub limits: Limits,
+    /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
+    /// on SIGHUP.
+    pub ip_rules: PathBuf,
     /// How long shutdown waits for connections to close.
     pub shutdown_grace: Duration,
 }
@@ -46,14 +46,12 @@ pub struct ListenerConfig {
 impl ListenerConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
+            ip_rules: data_dir.join("ip-rules.txt"),
             data_dir,
             binds: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
             cert: None,
             key: None,
-            net: NetLimits::default(),
-            session: SessionLimits::default(),
-            max_concurrent_hashes: 2,
-            handshake_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
             shutdown_grace: Duration::from_secs(3),
         }
     }
@@ -69,6 +67,9 @@ pub struct Counters {
     pub deliveries: AtomicU64,
     pub protocol_violations: AtomicU64,
     pub auth_failures: AtomicU64,
+    pub refused: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -82,6 +83,9 @@ impl Counters {
             deliveries: g(&self.deliveries),
             protocol_violations: g(&self.protocol_violations),
             auth_failures: g(&self.auth_failures),
+            refused: g(&self.refused),
+            rate_limited: g(&self.rate_limited),
+            timeouts: g(&self.timeouts),
         }
     }
 }
@@ -97,6 +101,47 @@ pub(crate) struct Shared {
     pub open_deliveries: std::sync::Mutex<std::collections::HashMap<u64, quinn::Connection>>,
     /// One writer per partial file at a time (a dead client's connection may linger).
     pub part_locks: std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Open connections by source, for admission decisions.
+    pub admission: std::sync::Mutex<Admission>,
+    /// Live connections, so a new block rule can close them.
+    pub live: std::sync::Mutex<std::collections::HashMap<usize, quinn::Connection>>,
+    /// The IP allow/block rules in force.
+    pub ip_list: std::sync::RwLock<IpList>,
+    /// Control requests per source address and per account.
+    pub ip_rate: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    pub account_rate: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl Shared {
+    /// Admit or refuse a connection attempt before any handshake work.
+    fn admit(&self, ip: std::net::IpAddr, validated: bool) -> Verdict {
+        let list = match self.ip_list.read() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        let mut adm = match self.admission.lock() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        let v = adm.decide(ip, validated, &list, &self.config.limits);
+        if v == Verdict::Accept {
+            adm.opened(ip);
+        }
+        v
+    }
+
+    pub(crate) fn connection_closed(&self, ip: std::net::IpAddr) {
+        if let Ok(mut adm) = self.admission.lock() {
+            adm.closed(ip);
+        }
+    }
+}
+
+fn rate_limiter<K: std::hash::Hash + Eq + Clone>(per_second: u32, burst: u32) -> governor::DefaultKeyedRateLimiter<K> {
+    use std::num::NonZeroU32;
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
 }
 
 /// A bound listener, ready to run.
@@ -116,12 +161,16 @@ impl Listener {
         let store = Store::open(&layout.database()).with_context(|| {
             format!("opening {} (is another listener using this data directory?)", layout.database().display())
         })?;
-        let server_config = endpoint::server_config(&identity, &config.net)?;
+        config.limits.check().map_err(anyhow::Error::msg)?;
+        let server_config = endpoint::server_config(&identity, &config.limits.net())?;
+        let ip_list = firewall::load(&config.ip_rules)?;
         let mut endpoints = Vec::new();
         for addr in &config.binds {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
-        let hash_slots = Semaphore::new(config.max_concurrent_hashes.max(1));
+        let hash_slots = Semaphore::new(config.limits.max_concurrent_hashes.max(1) as usize);
+        let ip_rate = rate_limiter(config.limits.requests_per_second_per_ip, config.limits.request_burst);
+        let account_rate = rate_limiter(config.limits.requests_per_second_per_account, config.limits.request_burst);
         let shared = Arc::new(Shared {
             store,
             layout,
@@ -130,6 +179,11 @@ impl Listener {
             hash_slots,
             open_deliveries: Default::default(),
             part_locks: Default::default(),
+            admission: Default::default(),
+            live: Default::default(),
+            ip_list: std::sync::RwLock::new(ip_list),
+            ip_rate,
+            account_rate,
         });
         Ok(Self { endpoints, shared, fingerprint })
     }
@@ -145,6 +199,7 @@ impl Listener {
     /// Serve until `shutdown` resolves, then close every connection with a code and return.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let admin = admin::serve(self.shared.clone())?;
+        let rules = tokio::spawn(firewall::watch(self.shared.clone()));
         let mut accept_loops = Vec::new();
         for ep in &self.endpoints {
             accept_loops.push(tokio::spawn(accept_loop(ep.clone(), self.shared.clone())));
@@ -162,6 +217,7 @@ impl Listener {
             l.abort();
         }
         admin.abort();
+        rules.abort();
         let _ = std::fs::remove_file(self.shared.layout.control_socket());
         Ok(())
     }
@@ -170,8 +226,24 @@ impl Listener {
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = endpoint.accept().await {
         shared.counters.connections_total.fetch_add(1, Ordering::Relaxed);
-        let shared = shared.clone();
-        tokio::spawn(connection::supervise(incoming, shared));
+        let peer = incoming.remote_address();
+        // Decided before any handshake work: refusing costs one small packet.
+        match shared.admit(peer.ip(), incoming.remote_address_validated()) {
+            Verdict::Accept => {
+                let shared = shared.clone();
+                tokio::spawn(connection::supervise(incoming, shared));
+            }
+            Verdict::Retry => {
+                if incoming.retry().is_err() {
+                    debug!(%peer, "retry not possible");
+                }
+            }
+            Verdict::Refuse(why) => {
+                shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                info!(%peer, event = "refused", "connection refused: {why}");
+                incoming.refuse();
+            }
+        }
     }
 }
 

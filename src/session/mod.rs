@@ -18,11 +18,18 @@ pub struct SessionLimits {
     pub max_delivery_bytes: u64,
     /// Upload streams in flight at once.
     pub max_puts_in_flight: u32,
+    /// Bytes one connection may declare for upload, all deliveries together.
+    pub max_connection_bytes: u64,
 }
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        Self { max_login_attempts: 3, max_delivery_bytes: 1 << 40, max_puts_in_flight: 256 }
+        Self {
+            max_login_attempts: 3,
+            max_delivery_bytes: 1 << 40,
+            max_puts_in_flight: 128,
+            max_connection_bytes: 1 << 40,
+        }
     }
 }
 
@@ -47,6 +54,8 @@ pub enum Violation {
     TooManyBytes,
     #[error("delivery larger than the server accepts")]
     DeliveryTooLarge,
+    #[error("this connection's upload budget is used up")]
+    ConnectionBudget,
     #[error("not every declared file was declared and stored")]
     Incomplete,
     #[error("no such file in the open delivery")]
@@ -144,11 +153,12 @@ pub struct Session {
     failed_logins: u32,
     delivery: Option<OpenDelivery>,
     pending_begin: Option<Begin>,
+    declared_bytes: u64,
 }
 
 impl Session {
     pub fn new(limits: SessionLimits) -> Self {
-        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None }
+        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None, declared_bytes: 0 }
     }
 
     /// The authenticated account, if any.
@@ -177,6 +187,11 @@ impl Session {
                 if begin.bytes > self.limits.max_delivery_bytes {
                     return Err(Violation::DeliveryTooLarge);
                 }
+                let declared = self.declared_bytes.checked_add(begin.bytes).ok_or(Violation::ConnectionBudget)?;
+                if declared > self.limits.max_connection_bytes {
+                    return Err(Violation::ConnectionBudget);
+                }
+                self.declared_bytes = declared;
                 self.pending_begin = Some(begin.clone());
                 Ok(Step::Begin { user })
             }

@@ -285,6 +285,22 @@ impl Store {
         Ok((items, false))
     }
 
+    /// Bytes of delivered files in `user`'s mailbox.
+    pub fn mailbox_bytes(&self, user: &str) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mailbox = tx.open_table(MAILBOX)?;
+        let deliveries = tx.open_table(DELIVERIES)?;
+        let mut total = 0u64;
+        for row in mailbox.range((user, 0)..=(user, u64::MAX))? {
+            let (k, _) = row?;
+            if let Some(v) = deliveries.get(k.value().1)? {
+                let s: Stored = decode(v.value(), "deliveries")?;
+                total = total.saturating_add(s.envelope.bytes);
+            }
+        }
+        Ok(total)
+    }
+
     /// A delivery, only if it is in `user`'s mailbox.
     pub fn delivery_for(&self, user: &str, id: u64) -> Result<Option<Stored>, StoreError> {
         let tx = self.db.begin_read()?;

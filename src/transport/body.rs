@@ -27,8 +27,57 @@ pub const WRITEBACK_WINDOW: u64 = 8 << 20;
 /// Bytes of a file's start used to detect its media type.
 pub const SNIFF: usize = 8192;
 
+/// Minimum progress of a transfer: at least `bytes_per_sec × window` bytes in every
+/// `window` (a trickling peer is cut off, RFC 9000 §21.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub window: std::time::Duration,
+}
+
+struct Pace {
+    min: Option<MinRate>,
+    start: tokio::time::Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(min: Option<MinRate>) -> Self {
+        Self { min, start: tokio::time::Instant::now(), bytes: 0 }
+    }
+
+    /// Time left in the current window (a long time when there is no minimum).
+    fn remaining(&self) -> std::time::Duration {
+        match self.min {
+            Some(m) => m.window.saturating_sub(self.start.elapsed()),
+            None => std::time::Duration::from_secs(365 * 24 * 3600),
+        }
+    }
+
+    fn add(&mut self, n: u64) {
+        self.bytes = self.bytes.saturating_add(n);
+    }
+
+    /// At a window's end: enough bytes starts a new window, too few is an error.
+    fn check(&mut self, done: bool) -> Result<(), BodyError> {
+        let Some(m) = self.min else { return Ok(()) };
+        if done || self.start.elapsed() < m.window {
+            return Ok(());
+        }
+        let need = m.bytes_per_sec.saturating_mul(m.window.as_secs().max(1));
+        if self.bytes < need {
+            return Err(BodyError::TooSlow { got: self.bytes, secs: m.window.as_secs() });
+        }
+        self.start = tokio::time::Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
+    #[error("transfer too slow: {got} bytes in {secs} s")]
+    TooSlow { got: u64, secs: u64 },
     #[error("stream ended after {got} of {want} bytes")]
     Short { got: u64, want: u64 },
     #[error("stream carried more bytes than declared")]
@@ -64,6 +113,7 @@ pub struct Received {
 ///
 /// `hold` lives on the writer thread until the last byte is written, even if this future is
 /// dropped half way: pass a lock guard there to keep other writers off `part` until then.
+#[allow(clippy::too_many_arguments)]
 pub async fn receive_file<H: Send + 'static>(
     recv: &mut RecvStream,
     part: &Path,
@@ -71,6 +121,7 @@ pub async fn receive_file<H: Send + 'static>(
     len: u64,
     sync: bool,
     hold: H,
+    min_rate: Option<MinRate>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
     let (tx, rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH * 16);
@@ -84,16 +135,32 @@ pub async fn receive_file<H: Send + 'static>(
     });
     let mut got = 0u64;
     let mut net_err: Option<BodyError> = None;
+    let mut pace = Pace::new(min_rate);
     while got < len {
         let want = (len - got).min(CHUNK as u64) as usize;
-        match recv.read_chunk(want, true).await {
+        let read = match tokio::time::timeout(pace.remaining(), recv.read_chunk(want, true)).await {
+            Ok(r) => r,
+            Err(_) => match pace.check(false) {
+                Ok(()) => continue,
+                Err(e) => {
+                    net_err = Some(e);
+                    break;
+                }
+            },
+        };
+        match read {
             Ok(Some(chunk)) => {
                 let n = chunk.bytes.len() as u64;
                 got += n;
+                pace.add(n);
                 if tx.send(chunk.bytes).await.is_err() {
                     break;
                 }
                 on_bytes(n);
+                if let Err(e) = pace.check(got >= len) {
+                    net_err = Some(e);
+                    break;
+                }
             }
             Ok(None) => {
                 net_err = Some(BodyError::Short { got, want: len });
@@ -199,6 +266,7 @@ pub async fn send_file(
     path: &Path,
     offset: u64,
     len: u64,
+    min_rate: Option<MinRate>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Hash, BodyError> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
@@ -207,11 +275,23 @@ pub async fn send_file(
         move || read_file(&path, offset, len, tx)
     });
     let mut sent = 0u64;
+    let mut pace = Pace::new(min_rate);
     while let Some(chunk) = rx.recv().await {
         let n = chunk.len() as u64;
-        send.write_chunk(chunk).await?;
+        let mut write = std::pin::pin!(send.write_chunk(chunk));
+        loop {
+            match tokio::time::timeout(pace.remaining(), &mut write).await {
+                Ok(r) => {
+                    r?;
+                    break;
+                }
+                Err(_) => pace.check(false)?,
+            }
+        }
         sent += n;
+        pace.add(n);
         on_bytes(n);
+        pace.check(sent >= len)?;
     }
     let hash = joined(reader.await)?;
     if sent != len {

@@ -23,6 +23,8 @@ pub mod close {
     pub const SHUTDOWN: u32 = 5;
     /// Another connection of the same sender resumed this connection's delivery.
     pub const SUPERSEDED: u32 = 6;
+    /// No login within the deadline, or a transfer slower than the minimum rate.
+    pub const TIMEOUT: u32 = 7;
 }
 
 /// Stream stop/reset codes.
@@ -33,4 +35,6 @@ pub mod stream_code {
     pub const TOO_LONG: u32 = 2;
     /// The receiver could not store the data.
     pub const FAILED: u32 = 3;
+    /// The transfer was slower than the minimum rate.
+    pub const TOO_SLOW: u32 = 4;
 }

@@ -9,11 +9,29 @@ use super::{validate_account, DecodeError, Validate, MAX_ERROR_TEXT};
 /// CLI → listener.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminRequest {
-    AddUser { name: String, phc: String },
-    RemoveUser { name: String },
-    SetPassword { name: String, phc: String },
+    AddUser {
+        name: String,
+        phc: String,
+    },
+    RemoveUser {
+        name: String,
+    },
+    SetPassword {
+        name: String,
+        phc: String,
+    },
     ListUsers,
     Status,
+    /// Add or replace the IP rule for a network (`allow` true, `block` false).
+    SetRule {
+        net: String,
+        allow: bool,
+    },
+    /// Remove the IP rule for exactly this network.
+    RemoveRule {
+        net: String,
+    },
+    ListRules,
 }
 
 /// Listener → CLI.
@@ -22,6 +40,8 @@ pub enum AdminResponse {
     Done,
     Users(Vec<(String, u64)>),
     Status(Status),
+    /// IP rules: (network, allow).
+    Rules(Vec<(String, bool)>),
     Error(String),
 }
 
@@ -35,6 +55,9 @@ pub struct Status {
     pub deliveries: u64,
     pub protocol_violations: u64,
     pub auth_failures: u64,
+    pub refused: u64,
+    pub rate_limited: u64,
+    pub timeouts: u64,
 }
 
 const MAX_PHC: usize = 256;
@@ -50,7 +73,13 @@ impl Validate for AdminRequest {
                 Ok(())
             }
             AdminRequest::RemoveUser { name } => validate_account(name).map(|_| ()).map_err(Into::into),
-            AdminRequest::ListUsers | AdminRequest::Status => Ok(()),
+            AdminRequest::SetRule { net, .. } | AdminRequest::RemoveRule { net } => {
+                if net.len() > 64 || crate::policy::parse_net(net).is_err() {
+                    return Err(DecodeError::Invalid("network"));
+                }
+                Ok(())
+            }
+            AdminRequest::ListUsers | AdminRequest::Status | AdminRequest::ListRules => Ok(()),
         }
     }
 }

@@ -1,0 +1,190 @@
+//! Every limit the listener enforces, with its default, in one place. The `[limits]`
+//! section of the listener's config file (`--config`, TOML) sets any of them; a few have
+//! command-line flags. Zero never means "unlimited": each field has a finite value.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::session::SessionLimits;
+use crate::transport::endpoint::NetLimits;
+
+/// When the listener makes a client prove its address with a QUIC Retry before any
+/// handshake work (RFC 9000 §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    /// Never send Retry.
+    Never,
+    /// Retry unvalidated clients once `retry_above` connections are open.
+    Load,
+    /// Always validate addresses first (one extra round trip per connection).
+    Always,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections in all.
+    pub max_connections: u32,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: u32,
+    /// Open connections from one /24 (IPv4) or /64 (IPv6).
+    pub max_connections_per_prefix: u32,
+    /// Address validation policy.
+    pub retry: RetryMode,
+    /// With `retry = "load"`: open connections above which Retry starts.
+    pub retry_above: u32,
+    /// Seconds to finish the TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// Seconds after the handshake within which a connection must log in (LoginGraceTime).
+    pub login_deadline_secs: u64,
+    /// Seconds of silence after which a connection is closed.
+    pub idle_timeout_secs: u64,
+    /// An upload or download slower than this many bytes per second, measured over
+    /// `progress_window_secs`, is cut off (slowloris, RFC 9000 §21.6).
+    pub min_transfer_rate: u64,
+    /// Window over which `min_transfer_rate` is measured.
+    pub progress_window_secs: u64,
+    /// Receive window of one stream, bytes.
+    pub stream_window: u32,
+    /// Receive window of one connection, bytes.
+    pub connection_window: u32,
+    /// Streams one connection may have open at once.
+    pub max_streams: u32,
+    /// Control requests per second from one IP address (sustained; bursts of `request_burst`).
+    pub requests_per_second_per_ip: u32,
+    /// Control requests per second for one account.
+    pub requests_per_second_per_account: u32,
+    /// Burst size of both request limits.
+    pub request_burst: u32,
+    /// Delay before answering a failed login, milliseconds.
+    pub failed_login_delay_ms: u64,
+    /// Failed logins on one connection before it is closed.
+    pub max_login_attempts: u32,
+    /// Password hashes computed at once (argon2id, 19 MiB each).
+    pub max_concurrent_hashes: u32,
+    /// Largest delivery, bytes.
+    pub max_delivery_bytes: u64,
+    /// Bytes one connection may declare for upload in all.
+    pub connection_budget_bytes: u64,
+    /// Bytes of delivered files one account's mailbox may hold.
+    pub account_quota_bytes: u64,
+    /// Uploads in flight on one connection.
+    pub max_puts_in_flight: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            max_connections_per_ip: 16,
+            max_connections_per_prefix: 64,
+            retry: RetryMode::Load,
+            retry_above: 128,
+            handshake_timeout_secs: 10,
+            login_deadline_secs: 10,
+            idle_timeout_secs: 30,
+            min_transfer_rate: 4096,
+            progress_window_secs: 20,
+            stream_window: 2 << 20,
+            connection_window: 8 << 20,
+            max_streams: 128,
+            requests_per_second_per_ip: 50,
+            requests_per_second_per_account: 50,
+            request_burst: 200,
+            failed_login_delay_ms: 500,
+            max_login_attempts: 3,
+            max_concurrent_hashes: 2,
+            max_delivery_bytes: 1 << 40,
+            connection_budget_bytes: 1 << 40,
+            account_quota_bytes: 1 << 40,
+            max_puts_in_flight: 128,
+        }
+    }
+}
+
+impl Limits {
+    /// Parse the `[limits]` section of a TOML config file (other sections are ignored here).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            limits: Limits,
+        }
+        let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        f.limits.check()?;
+        Ok(f.limits)
+    }
+
+    /// Refuse values that would disable a defence.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("max_connections", u64::from(self.max_connections)),
+            ("max_connections_per_ip", u64::from(self.max_connections_per_ip)),
+            ("max_connections_per_prefix", u64::from(self.max_connections_per_prefix)),
+            ("handshake_timeout_secs", self.handshake_timeout_secs),
+            ("login_deadline_secs", self.login_deadline_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("progress_window_secs", self.progress_window_secs),
+            ("stream_window", u64::from(self.stream_window)),
+            ("connection_window", u64::from(self.connection_window)),
+            ("max_streams", u64::from(self.max_streams)),
+            ("requests_per_second_per_ip", u64::from(self.requests_per_second_per_ip)),
+            ("requests_per_second_per_account", u64::from(self.requests_per_second_per_account)),
+            ("request_burst", u64::from(self.request_burst)),
+            ("max_login_attempts", u64::from(self.max_login_attempts)),
+            ("max_concurrent_hashes", u64::from(self.max_concurrent_hashes)),
+            ("max_puts_in_flight", u64::from(self.max_puts_in_flight)),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("limits.{name} must be greater than 0"));
+            }
+        }
+        if self.idle_timeout_secs > 3600 || self.handshake_timeout_secs > 3600 || self.login_deadline_secs > 3600 {
+            return Err("timeouts above one hour are refused".into());
+        }
+        Ok(())
+    }
+
+    pub fn net(&self) -> NetLimits {
+        NetLimits {
+            stream_window: self.stream_window,
+            connection_window: self.connection_window,
+            send_window: u64::from(self.connection_window).max(8 << 20),
+            max_streams: self.max_streams,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+        }
+    }
+
+    pub fn session(&self) -> SessionLimits {
+        SessionLimits {
+            max_login_attempts: self.max_login_attempts,
+            max_delivery_bytes: self.max_delivery_bytes,
+            max_puts_in_flight: self.max_puts_in_flight,
+            max_connection_bytes: self.connection_budget_bytes,
+        }
+    }
+
+    /// The most bytes the listener can be made to buffer in QUIC receive windows at once.
+    pub fn worst_case_window_bytes(&self) -> u64 {
+        u64::from(self.max_connections) * u64::from(self.connection_window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_section_overrides_defaults() {
+        let l = Limits::from_toml("[limits]\nmax_connections_per_ip = 4\nretry = \"always\"\n").expect("parse");
+        assert_eq!(l.max_connections_per_ip, 4);
+        assert_eq!(l.retry, RetryMode::Always);
+        assert_eq!(l.max_connections, Limits::default().max_connections);
+        assert!(Limits::from_toml("[limits]\nmax_connections = 0\n").is_err());
+        assert!(Limits::from_toml("[limits]\nno_such_limit = 1\n").is_err());
+        assert_eq!(Limits::from_toml("").expect("empty"), Limits::default());
+    }
+}
