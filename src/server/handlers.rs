@@ -38,6 +38,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
 }
 
+enum BeginOutcome {
+    NoRecipient,
+    NoRoom,
+    Opened(u64, bool),
+}
+
 /// Per-address and per-account request limits; `Some(reply)` when over.
 fn rate_limited(conn: &Conn) -> Option<Response> {
     let sh = &conn.shared;
@@ -81,30 +87,30 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
             let key = begin.resume_key;
             let declared = begin.bytes;
             let quota = conn.shared.config.limits.account_quota_bytes;
-            let opened = blocking(move || -> Result<Option<Result<(u64, bool), ()>>, StoreError> {
+            let opened = blocking(move || -> Result<BeginOutcome, StoreError> {
                 if !sh.store.user_exists(&to)? {
-                    return Ok(None);
+                    return Ok(BeginOutcome::NoRecipient);
                 }
                 // Refused before a byte flows: the recipient's mailbox must have room.
                 if sh.store.mailbox_bytes(&to)?.saturating_add(declared) > quota {
-                    return Ok(Some(Err(())));
+                    return Ok(BeginOutcome::NoRoom);
                 }
-                sh.store.open_delivery(&user, &key, now()).map(|r| Some(Ok(r)))
+                sh.store.open_delivery(&user, &key, now()).map(|(id, resumed)| BeginOutcome::Opened(id, resumed))
             })
             .await;
             let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
             match opened {
-                Ok(Ok(Some(Err(())))) => {
+                Ok(Ok(BeginOutcome::NoRoom)) => {
                     conn.session(|s| s.delivery_opened(None));
                     info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
                     error(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery")
                 }
-                Ok(Ok(Some(Ok((id, resumed))))) => {
+                Ok(Ok(BeginOutcome::Opened(id, resumed))) => {
                     take_over(conn, id);
                     conn.session(|s| s.delivery_opened(Some((id, to))));
                     Response::Began { id, resumed }
                 }
-                Ok(Ok(None)) => {
+                Ok(Ok(BeginOutcome::NoRecipient)) => {
                     conn.session(|s| s.delivery_opened(None));
                     error(ErrorCode::NotFound, "no such recipient")
                 }
