@@ -2,71 +2,11 @@
 //! forging attacker would: hostile names, requests out of order, size lies. Each case gets a
 //! clear error, and nothing is written outside a mailbox.
 
-use std::net::SocketAddr;
-
-use qxfer::transport::endpoint::{client_endpoint, NetLimits};
 use qxfer::transport::framed::{read_frame, write_frame};
-use qxfer::transport::tls::Trust;
-use qxfer::wire::{Begin, Credential, ErrorCode, FileEnd, FileEntry, PutReply, Request, Response, StreamHead};
+use qxfer::wire::{Credential, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead};
 
+use crate::raw::{rt, Raw};
 use crate::support::*;
-
-struct Raw {
-    _endpoint: quinn::Endpoint,
-    conn: quinn::Connection,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
-}
-
-impl Raw {
-    async fn connect(addr: &str) -> Raw {
-        let endpoint =
-            client_endpoint("127.0.0.1:0".parse().expect("addr"), Trust::Pin, &NetLimits::default()).expect("endpoint");
-        let addr: SocketAddr = addr.parse().expect("addr");
-        let conn = endpoint.connect(addr, "qxfer").expect("connect").await.expect("handshake");
-        let (send, recv) = conn.open_bi().await.expect("control stream");
-        Raw { _endpoint: endpoint, conn, send, recv }
-    }
-
-    async fn call(&mut self, req: &Request) -> Option<Response> {
-        write_frame(&mut self.send, req).await.ok()?;
-        read_frame::<Response>(&mut self.recv).await.ok().flatten()
-    }
-
-    async fn raw(&mut self, bytes: &[u8]) -> Option<Response> {
-        self.send.write_all(bytes).await.ok()?;
-        read_frame::<Response>(&mut self.recv).await.ok().flatten()
-    }
-
-    async fn login(addr: &str, user: &str) -> Raw {
-        let mut raw = Raw::connect(addr).await;
-        let r =
-            raw.call(&Request::Login { user: user.into(), credential: Credential::Password(PASSWORD.into()) }).await;
-        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
-        raw
-    }
-
-    async fn begin(&mut self, files: u32, bytes: u64, key: u8) -> u64 {
-        let begin = Begin { to: None, subject: None, body: None, files, bytes, resume_key: [key; 32] };
-        match self.call(&Request::Begin(begin)).await {
-            Some(Response::Began { id, .. }) => id,
-            r => panic!("{r:?}"),
-        }
-    }
-
-    async fn put(&mut self, id: u64, index: u32, data: &[u8], hash: [u8; 32]) -> Option<PutReply> {
-        let (mut send, mut recv) = self.conn.open_bi().await.ok()?;
-        write_frame(&mut send, &StreamHead::Put { id, index, offset: 0 }).await.ok()?;
-        let _ = send.write_all(data).await;
-        let _ = write_frame(&mut send, &FileEnd { hash }).await;
-        let _ = send.finish();
-        read_frame::<PutReply>(&mut recv).await.ok().flatten()
-    }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
-}
 
 /// Files anywhere under `root` other than the listener's own.
 fn outside_mailboxes(root: &std::path::Path) -> Vec<String> {

@@ -2,9 +2,11 @@
 //! directory, driven by the real `qxfer` binary (and, for hostile cases, by a raw protocol
 //! client built from the library's codec over real QUIC + TLS).
 
+mod raw;
 mod support;
 
 mod accounts;
+mod attacks;
 mod fuzz_replay;
 mod hostile;
 mod resume;
