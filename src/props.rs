@@ -177,3 +177,29 @@ pub fn session_ops(data: &[u8]) {
         }
     }
 }
+
+/// An envelope or a `Begin` that passes validation is safe to show and store: one-line
+/// subject, body within its cap and free of terminal control characters, account names
+/// safe, counts consistent.
+pub fn envelope_rules(data: &[u8]) {
+    let text_ok = |s: &str| !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r');
+    if let Ok(b) = wire::decode_body::<Begin>(data) {
+        if b.validate().is_ok() {
+            assert!(b.subject.as_deref().is_none_or(|s| s.len() <= MAX_SUBJECT && !s.chars().any(char::is_control)));
+            assert!(b.body.as_deref().is_none_or(|s| s.len() <= MAX_BODY && text_ok(s)));
+            assert!(b.to.as_deref().is_none_or(|t| validate_account(t).is_ok()));
+            assert!(b.files <= MAX_FILES && (b.files > 0 || b.bytes == 0));
+        }
+    }
+    if let Ok(r) = wire::decode_body::<Response>(data) {
+        if r.validate().is_ok() {
+            if let Response::Envelope { envelope, attachments, .. } = &r {
+                assert!(validate_account(&envelope.from).is_ok() && validate_account(&envelope.to).is_ok());
+                assert!(envelope.subject.as_deref().is_none_or(|s| !s.chars().any(char::is_control)));
+                assert!(envelope.body.as_deref().is_none_or(text_ok));
+                assert!(attachments.len() <= MAX_PAGE);
+                assert!(attachments.iter().all(|a| validate_path(&a.path).is_ok()));
+            }
+        }
+    }
+}

@@ -131,10 +131,20 @@ async fn serve_streams(conn: &Arc<Conn>) {
     let Ok((send, recv)) = conn.connection.accept_bi().await else {
         return;
     };
-    let control = tokio::spawn(control_loop(conn.clone(), send, recv));
+    let mut control = tokio::spawn(control_loop(conn.clone(), send, recv));
+    let mut control_done = false;
     let mut streams = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
+            done = &mut control, if !control_done => {
+                control_done = true;
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        error!(peer = %conn.peer, event = "panic", "control task panicked; closing this connection only");
+                        conn.close(close::INTERNAL, "internal error");
+                    }
+                }
+            }
             accepted = conn.connection.accept_bi() => match accepted {
                 Ok((send, recv)) => {
                     let conn = Arc::clone(conn);

@@ -38,6 +38,20 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
 }
 
+/// Debug builds only: a request from the account named in `QXFER_FAULT_PANIC_USER` panics,
+/// so the tests can prove a panic costs only its own connection. Release builds have no hook.
+#[cfg(debug_assertions)]
+fn fault_injection(conn: &Conn) {
+    if let Some(victim) = std::env::var_os("QXFER_FAULT_PANIC_USER") {
+        if conn.session(|s| s.user().map(str::to_owned)).is_some_and(|u| victim == *u) {
+            panic!("injected fault for the tests");
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_injection(_: &Conn) {}
+
 enum BeginOutcome {
     NoRecipient,
     NoRoom,
@@ -68,6 +82,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
     if let Some(reply) = rate_limited(conn) {
         return reply;
     }
+    fault_injection(conn);
     let step = conn.session(|s| s.on_request(&req));
     let step = match step {
         Ok(step) => step,

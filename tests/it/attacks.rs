@@ -232,3 +232,11 @@ fn blocked_addresses_are_refused_and_their_connections_closed() {
     });
     assert!(listener.log().contains("rules_reloaded"));
 }
+
+#[test]
+fn address_validation_with_retry_always_still_serves() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start_in(data, &["--retry", "always"]);
+    listener.add_user("alice");
+    legit_roundtrip(&listener);
+}

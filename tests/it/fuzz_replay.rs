@@ -32,3 +32,8 @@ fn names_inputs() {
 fn session_inputs() {
     replay("session", qxfer::props::session_ops);
 }
+
+#[test]
+fn envelope_inputs() {
+    replay("envelope", qxfer::props::envelope_rules);
+}

@@ -137,3 +137,29 @@ fn garbage_and_oversized_frames_close_only_that_connection() {
     });
     assert!(listener.status()["protocol_violations"].as_u64().unwrap_or(0) >= 3);
 }
+
+#[test]
+fn a_panic_closes_only_its_own_connection() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // Debug builds panic on any request from this account (see handlers::fault_injection).
+    let listener = Listener::start_with_env(data, "127.0.0.1:0", &[], &[("QXFER_FAULT_PANIC_USER", "crasher")]);
+    listener.add_user("crasher");
+    listener.add_user("alice");
+    rt().block_on(async {
+        let mut bystander = Raw::login(&listener.addr, "alice").await;
+        let mut victim = Raw::login(&listener.addr, "crasher").await;
+        let r = victim.call(&Request::Inbox { after: 0 }).await;
+        assert!(r.is_none(), "{r:?}");
+        let reason = victim.conn.closed().await;
+        assert!(
+            matches!(&reason, quinn::ConnectionError::ApplicationClosed(c) if c.error_code.into_inner() == 4),
+            "{reason:?}"
+        );
+        // The listener and the other connection carry on.
+        assert!(matches!(bystander.call(&Request::Inbox { after: 0 }).await, Some(Response::InboxPage { .. })));
+    });
+    let log = listener.log();
+    assert!(log.contains("event=\"panic\"") || log.contains("event=panic"), "{log}");
+    let alice = User::new(&listener, "alice");
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+}

@@ -33,8 +33,13 @@ impl Listener {
     }
 
     pub fn start_on(data: tempfile::TempDir, bind: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(data, bind, extra, &[])
+    }
+
+    pub fn start_with_env(data: tempfile::TempDir, bind: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let log = data.path().join("listener.log");
         let mut child = qxfer()
+            .envs(env.iter().copied())
             .args(["listen", "--bind", bind, "--data"])
             .arg(data.path().join("d"))
             .args(extra)
