@@ -10,6 +10,11 @@
 //! plus peak RSS of client and listener for (b), and the ratio (b)/(a).
 //!
 //! The same binary re-executes itself for the raw receiver and sender of (a).
+//!
+//! `-- --attack` runs the attack benchmark instead: the same legitimate send of one file,
+//! first alone, then while 100 hostile connections (from 127.0.0.2-127.0.0.8) flood
+//! requests, trickle uploads and open streams; it prints the throughput ratio and the
+//! listener's peak RSS under attack.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -28,6 +33,7 @@ fn main() -> Result<()> {
     match args.get(1).map(String::as_str) {
         Some("raw-recv") => raw_recv(),
         Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
+        _ if args.iter().any(|a| a == "--attack") => attack_bench(args.iter().any(|a| a == "--quick")),
         _ => bench(args.iter().any(|a| a == "--quick"), args.iter().any(|a| a == "--no-record")),
     }
 }
@@ -152,19 +158,7 @@ fn qxfer_bin() -> Result<PathBuf> {
 
 fn start_listener(bin: &Path, root: &Path, extra: &[&str]) -> Result<Listener> {
     let data = root.join("data");
-    let out = Command::new(bin)
-        .args(["user", "add", "bench", "--password-stdin", "--data"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().map(|mut s| s.write_all(format!("{PASSWORD}\n").as_bytes()));
-            c.wait()
-        })?;
-    if !out.success() {
-        bail!("user add failed");
-    }
+    add_user(bin, &data, "bench")?;
     let mut child = Command::new(bin)
         .args(["listen", "--bind", "127.0.0.1:0", "--data"])
         .arg(&data)
@@ -177,6 +171,23 @@ fn start_listener(bin: &Path, root: &Path, extra: &[&str]) -> Result<Listener> {
     BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("stdout"))?).read_line(&mut line)?;
     let addr = line.split_whitespace().nth(2).ok_or_else(|| anyhow!("bad ready line {line:?}"))?.to_owned();
     Ok(Listener { child, addr })
+}
+
+fn add_user(bin: &Path, data: &Path, name: &str) -> Result<()> {
+    let out = Command::new(bin)
+        .args(["user", "add", name, "--password-stdin", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().map(|mut s| s.write_all(format!("{PASSWORD}\n").as_bytes()));
+            c.wait()
+        })?;
+    if !out.success() {
+        bail!("user add failed");
+    }
+    Ok(())
 }
 
 fn client(bin: &Path, root: &Path, addr: &str) -> Command {
@@ -349,4 +360,157 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
         client.close().await;
         Ok(t)
     })
+}
+
+/// The attack benchmark: a legitimate send alone, then under attack.
+fn attack_bench(quick: bool) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
+    let bin = qxfer_bin()?;
+    let root = tempfile::tempdir()?;
+    let root = root.path();
+    write_file(&root.join("big.bin"), size)?;
+    qxfer::files::sync_filesystem(root)?;
+    let data = root.join("data");
+    std::fs::create_dir_all(&data)?;
+    // The operator's own address is exempt from per-source limits (the attackers share its /24).
+    std::fs::write(data.join("ip-rules.txt"), "allow 127.0.0.1/32\n")?;
+    add_user(&bin, &data, "mallory")?;
+    let listener = start_listener(&bin, root, &[])?;
+    timed(client(&bin, root, &listener.addr).args(["-m", "warm-up"]))?;
+
+    let (alone, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
+    println!("legitimate {} MiB send alone:        {:8.1} MB/s", size >> 20, mbps(size, alone));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let rt = runtime()?;
+    let token = rt.block_on(mallory_token(&listener.addr))?;
+    let mut attackers = Vec::new();
+    for i in 0..100u32 {
+        let bind = format!("127.0.0.{}", 2 + i % 7);
+        let addr = listener.addr.clone();
+        let (stop, stats) = (stop.clone(), stats.clone());
+        attackers.push(rt.spawn(async move { attacker(i % 3, bind, addr, token, stop, stats).await }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    reset_peak(listener.child.id());
+    let (attacked, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
+    let listener_peak = peak_rss_kib(listener.child.id()).unwrap_or(0);
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for a in attackers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
+        }
+    });
+    println!("legitimate {} MiB send under attack: {:8.1} MB/s", size >> 20, mbps(size, attacked));
+    println!("    ratio under attack / alone: {:.3}", alone.as_secs_f64() / attacked.as_secs_f64());
+    println!("    listener peak RSS under attack: {:.1} MiB", listener_peak as f64 / 1024.0);
+    println!(
+        "    attackers: {} connections made, {} refused, {} requests answered, {} streams opened",
+        stats[0].load(Ordering::Relaxed),
+        stats[1].load(Ordering::Relaxed),
+        stats[2].load(Ordering::Relaxed),
+        stats[3].load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+async fn mallory_token(addr: &str) -> Result<[u8; 32]> {
+    use qxfer::transport::framed::{read_frame, write_frame};
+    use qxfer::wire::{Credential, Request, Response};
+    let ep = client_endpoint("127.0.0.1:0".parse()?, Trust::Pin, &NetLimits::default())?;
+    let conn = ep.connect(addr.parse()?, "qxfer")?.await?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let login = Request::Login { user: "mallory".into(), credential: Credential::Password(PASSWORD.into()) };
+    write_frame(&mut send, &login).await?;
+    match read_frame::<Response>(&mut recv).await? {
+        Some(Response::LoggedIn { token: Some(t), .. }) => Ok(t),
+        other => bail!("mallory could not log in: {other:?}"),
+    }
+}
+
+/// One hostile connection, reconnecting whenever it is cut off: kind 0 floods requests,
+/// 1 trickles an upload, 2 opens streams with forged heads.
+async fn attacker(
+    kind: u32,
+    bind: String,
+    addr: String,
+    token: [u8; 32],
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stats: std::sync::Arc<[std::sync::atomic::AtomicU64; 4]>,
+) {
+    use qxfer::transport::framed::{read_frame, write_frame};
+    use qxfer::wire::{Begin, Credential, FileEntry, Request, Response, StreamHead};
+    use std::sync::atomic::Ordering;
+    let Ok(bind) = format!("{bind}:0").parse::<SocketAddr>() else { return };
+    let Ok(addr) = addr.parse::<SocketAddr>() else { return };
+    let Ok(ep) = client_endpoint(bind, Trust::Pin, &NetLimits::default()) else { return };
+    let mut n = 0u8;
+    while !stop.load(Ordering::Relaxed) {
+        n = n.wrapping_add(1);
+        let conn = match ep.connect(addr, "qxfer") {
+            Ok(c) => match c.await {
+                Ok(c) => c,
+                Err(_) => {
+                    stats[1].fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            Err(_) => return,
+        };
+        stats[0].fetch_add(1, Ordering::Relaxed);
+        let Ok((mut send, mut recv)) = conn.open_bi().await else { continue };
+        let login = Request::Login { user: "mallory".into(), credential: Credential::Token(token) };
+        if write_frame(&mut send, &login).await.is_err() || read_frame::<Response>(&mut recv).await.is_err() {
+            continue;
+        }
+        match kind {
+            0 => {
+                while !stop.load(Ordering::Relaxed) {
+                    if write_frame(&mut send, &Request::Inbox { after: 0 }).await.is_err() {
+                        break;
+                    }
+                    match read_frame::<Response>(&mut recv).await {
+                        Ok(Some(_)) => stats[2].fetch_add(1, Ordering::Relaxed),
+                        _ => break,
+                    };
+                }
+            }
+            1 => {
+                let begin =
+                    Begin { to: None, subject: None, body: None, files: 1, bytes: 1 << 30, resume_key: [n; 32] };
+                let _ = write_frame(&mut send, &Request::Begin(begin)).await;
+                let id = match read_frame::<Response>(&mut recv).await {
+                    Ok(Some(Response::Began { id, .. })) => id,
+                    _ => continue,
+                };
+                let add = Request::AddFiles { entries: vec![FileEntry { path: "slow".into(), size: 1 << 30 }] };
+                let _ = write_frame(&mut send, &add).await;
+                let _ = read_frame::<Response>(&mut recv).await;
+                let Ok((mut s, _r)) = conn.open_bi().await else { continue };
+                let _ = write_frame(&mut s, &StreamHead::Put { id, index: 0, offset: 0 }).await;
+                while !stop.load(Ordering::Relaxed) {
+                    if s.write_all(&[b's'; 16]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            _ => {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(1), conn.open_bi()).await else {
+                        break;
+                    };
+                    let _ = write_frame(&mut s, &StreamHead::Put { id: 999_999, index: 0, offset: 0 }).await;
+                    let _ = s.write_all(&[0u8; 4096]).await;
+                    let _ = s.finish();
+                    stats[3].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        conn.close(0u32.into(), b"");
+    }
 }

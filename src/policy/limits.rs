@@ -31,6 +31,11 @@ pub struct Limits {
     pub max_connections_per_ip: u32,
     /// Open connections from one /24 (IPv4) or /64 (IPv6).
     pub max_connections_per_prefix: u32,
+    /// New connections per second from one IP address (bursts of `connection_burst_per_ip`).
+    pub connections_per_second_per_ip: u32,
+    pub connection_burst_per_ip: u32,
+    /// Protocol violations one connection may commit before it is closed.
+    pub max_violations: u32,
     /// Address validation policy.
     pub retry: RetryMode,
     /// With `retry = "load"`: open connections above which Retry starts.
@@ -80,6 +85,9 @@ impl Default for Limits {
             max_connections: 512,
             max_connections_per_ip: 16,
             max_connections_per_prefix: 64,
+            connections_per_second_per_ip: 10,
+            connection_burst_per_ip: 30,
+            max_violations: 8,
             retry: RetryMode::Load,
             retry_above: 128,
             handshake_timeout_secs: 10,
@@ -123,6 +131,9 @@ impl Limits {
             ("max_connections", u64::from(self.max_connections)),
             ("max_connections_per_ip", u64::from(self.max_connections_per_ip)),
             ("max_connections_per_prefix", u64::from(self.max_connections_per_prefix)),
+            ("connections_per_second_per_ip", u64::from(self.connections_per_second_per_ip)),
+            ("connection_burst_per_ip", u64::from(self.connection_burst_per_ip)),
+            ("max_violations", u64::from(self.max_violations)),
             ("handshake_timeout_secs", self.handshake_timeout_secs),
             ("login_deadline_secs", self.login_deadline_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),

@@ -7,5 +7,5 @@ mod iplist;
 mod limits;
 
 pub use admission::{prefix_of, Admission, Verdict};
-pub use iplist::{parse_net, IpList, ListError, Rule};
+pub use iplist::{canonical, parse_net, IpList, ListError, Rule};
 pub use limits::{Limits, RetryMode};

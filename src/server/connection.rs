@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use quinn::{Connection, RecvStream, SendStream};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
-use super::{handlers, log_violation, Shared};
+use super::{handlers, Shared};
 use crate::session::Session;
 use crate::transport::close;
 use crate::transport::framed::{self, FrameError};
@@ -23,6 +23,8 @@ pub(crate) struct Conn {
     pub connection: Connection,
     /// Set by a handler whose reply must be the connection's last: (close code, reason).
     pub close_after_reply: Mutex<Option<(u32, &'static str)>>,
+    /// Protocol violations so far.
+    pub violations: std::sync::atomic::AtomicU32,
 }
 
 impl Conn {
@@ -37,6 +39,37 @@ impl Conn {
 
     pub fn close(&self, code: u32, reason: &str) {
         self.connection.close(code.into(), reason.as_bytes());
+    }
+
+    /// Count and log a protocol violation. Past the connection's budget it is closed; only
+    /// the first few per connection are logged, so a flood does not flood the log.
+    pub fn violation(&self, what: &dyn std::fmt::Display) {
+        self.violation_on(what, true);
+    }
+
+    /// A violation on a file stream: past the budget the connection closes at once (there
+    /// is no control reply to deliver first).
+    pub fn stream_violation(&self, what: &dyn std::fmt::Display) {
+        self.violation_on(what, false);
+    }
+
+    fn violation_on(&self, what: &dyn std::fmt::Display, control: bool) {
+        self.shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
+        let n = self.violations.fetch_add(1, Ordering::Relaxed) + 1;
+        let max = self.shared.config.limits.max_violations;
+        if n <= max {
+            warn!(peer = %self.peer, event = "protocol_violation", n, "{what}");
+        }
+        if n >= max {
+            if n == max {
+                warn!(peer = %self.peer, event = "violation_limit", "closing after {n} protocol violations");
+            }
+            if control {
+                self.close_after_reply(close::PROTOCOL, "too many protocol violations");
+            } else {
+                self.close(close::PROTOCOL, "too many protocol violations");
+            }
+        }
     }
 
     /// Close the connection once the current reply has reached the peer.
@@ -93,6 +126,7 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
         peer,
         connection: connection.clone(),
         close_after_reply: Mutex::new(None),
+        violations: Default::default(),
     });
     debug!(%peer, "connected");
     let worker = tokio::spawn(serve(conn.clone()));
@@ -177,7 +211,7 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
                 return;
             }
             Err(FrameError::Decode(e)) => {
-                log_violation(&conn.shared, conn.peer, &format_args!("control frame refused: {e}"));
+                conn.violation(&format_args!("control frame refused: {e}"));
                 let _ = reply_error(&mut send, ErrorCode::BadRequest, &e.to_string()).await;
                 last_reply(&conn, send, close::PROTOCOL, "malformed control frame").await;
                 return;

@@ -9,7 +9,7 @@ use quinn::{RecvStream, SendStream};
 use tracing::{debug, info, warn};
 
 use super::connection::{read_head, Conn};
-use super::{log_violation, now, Shared};
+use super::{now, Shared};
 use crate::accounts;
 use crate::files;
 use crate::session::{CommitPlan, Held, Step, Violation};
@@ -87,7 +87,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
     let step = match step {
         Ok(step) => step,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("request refused: {v}"));
+            conn.violation(&format_args!("request refused: {v}"));
             if v == Violation::TooManyLogins {
                 conn.close_after_reply(close::AUTH, "too many failed logins");
             }
@@ -377,7 +377,7 @@ pub(crate) async fn file_stream(conn: &Arc<Conn>, mut send: SendStream, mut recv
     let head = match read_head(&mut recv).await {
         Ok(h) => h,
         Err(FrameError::Decode(e)) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("file stream head refused: {e}"));
+            conn.stream_violation(&format_args!("file stream head refused: {e}"));
             let _ = recv.stop(stream_code::REFUSED.into());
             let _ = send.reset(stream_code::REFUSED.into());
             return;
@@ -405,7 +405,7 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
     let plan = match conn.session(|s| s.begin_put(id, index, offset)) {
         Ok(p) => p,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("upload refused: {v}"));
+            conn.stream_violation(&format_args!("upload refused: {v}"));
             let _ = recv.stop(stream_code::REFUSED.into());
             put_reply(
                 &mut send,
@@ -439,7 +439,7 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
             }
             if matches!(e, BodyError::TooLong) {
                 let _ = recv.stop(stream_code::TOO_LONG.into());
-                log_violation(&conn.shared, conn.peer, &format_args!("file {} longer than declared", plan.path));
+                conn.stream_violation(&format_args!("file {} longer than declared", plan.path));
             } else if matches!(e, BodyError::HashMismatch) {
                 warn!(peer = %conn.peer, event = "integrity", path = %plan.path, "hash mismatch; partial file discarded");
             }
@@ -515,7 +515,7 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
     let user = match conn.session(|s| s.begin_get().map(str::to_owned)) {
         Ok(u) => u,
         Err(v) => {
-            log_violation(&conn.shared, conn.peer, &format_args!("download refused: {v}"));
+            conn.stream_violation(&format_args!("download refused: {v}"));
             let _ = framed::write_frame(
                 &mut send,
                 &GetReply::Error { code: ErrorCode::BadRequest, message: v.to_string() },

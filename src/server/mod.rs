@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::files::Layout;
 use crate::policy::{Admission, IpList, Limits, Verdict};
@@ -109,12 +109,21 @@ pub(crate) struct Shared {
     pub ip_list: std::sync::RwLock<IpList>,
     /// Control requests per source address and per account.
     pub ip_rate: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// New connections per source address.
+    pub handshake_rate: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
     pub account_rate: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl Shared {
     /// Admit or refuse a connection attempt before any handshake work.
     fn admit(&self, ip: std::net::IpAddr, validated: bool) -> Verdict {
+        // A source that opens connections faster than the limit is refused before the
+        // handshake costs anything (handshake floods).
+        if self.handshake_rate.check_key(&crate::policy::canonical(ip)).is_err()
+            && self.ip_list.read().map(|l| l.lookup(ip) != Some(crate::policy::Rule::Allow)).unwrap_or(true)
+        {
+            return Verdict::Refuse("connection attempts too frequent from this address");
+        }
         let list = match self.ip_list.read() {
             Ok(l) => l,
             Err(p) => p.into_inner(),
@@ -171,6 +180,8 @@ impl Listener {
         let hash_slots = Semaphore::new(config.limits.max_concurrent_hashes.max(1) as usize);
         let ip_rate = rate_limiter(config.limits.requests_per_second_per_ip, config.limits.request_burst);
         let account_rate = rate_limiter(config.limits.requests_per_second_per_account, config.limits.request_burst);
+        let handshake_rate =
+            rate_limiter(config.limits.connections_per_second_per_ip, config.limits.connection_burst_per_ip);
         let shared = Arc::new(Shared {
             store,
             layout,
@@ -184,6 +195,7 @@ impl Listener {
             ip_list: std::sync::RwLock::new(ip_list),
             ip_rate,
             account_rate,
+            handshake_rate,
         });
         Ok(Self { endpoints, shared, fingerprint })
     }
@@ -262,9 +274,4 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-pub(crate) fn log_violation(shared: &Shared, peer: SocketAddr, what: &dyn std::fmt::Display) {
-    shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
-    warn!(%peer, event = "protocol_violation", "{what}");
 }

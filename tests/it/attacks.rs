@@ -150,7 +150,7 @@ fn endless_data_on_one_stream_is_stopped_at_the_declared_size() {
 }
 
 #[test]
-fn thousands_of_bad_streams_do_not_hurt_a_legitimate_transfer() {
+fn a_stream_flood_is_cut_off_after_a_few_violations() {
     let listener = hardened();
     std::thread::scope(|s| {
         let attack = s.spawn(|| {
@@ -163,19 +163,26 @@ fn thousands_of_bad_streams_do_not_hurt_a_legitimate_transfer() {
                     else {
                         break;
                     };
-                    // A head for a delivery that does not exist.
+                    // A head for a delivery that does not exist, then data nobody asked for.
                     let _ = write_frame(&mut send, &StreamHead::Put { id: 999, index: 0, offset: 0 }).await;
+                    let _ = send.write_all(&[0u8; 4096]).await;
                     let _ = send.finish();
                     opened += 1;
                 }
-                opened
+                let reason = tokio::time::timeout(Duration::from_secs(5), raw.conn.closed()).await.expect("closed");
+                (opened, app_code(&reason))
             })
         });
         legit_roundtrip(&listener);
-        let opened = attack.join().expect("attack thread");
-        assert!(opened > 128, "only {opened} streams opened");
+        let (opened, code) = attack.join().expect("attack thread");
+        assert_eq!(code, Some(1), "the flooding connection must be closed for protocol violations");
+        assert!(opened >= 8, "{opened}");
     });
-    assert!(listener.status()["protocol_violations"].as_u64().unwrap_or(0) >= 128);
+    let st = listener.status();
+    let violations = st["protocol_violations"].as_u64().unwrap_or(0);
+    // The budget (8), plus at most the streams already in flight when the connection closed.
+    assert!((8..=8 + 128).contains(&violations), "{st}");
+    assert!(listener.log().contains("violation_limit"));
 }
 
 #[test]
