@@ -74,6 +74,9 @@ fn rate_limited(conn: &Conn) -> Option<Response> {
     if n % 100 == 0 {
         warn!(peer = %conn.peer, event = "rate_limited", refused = n + 1, "request rate limit hit");
     }
+    // A client that keeps going past the limit is misbehaving: it spends its violation
+    // budget, and then its connection.
+    conn.violation(&"request rate limit exceeded");
     Some(error(ErrorCode::Limit, "too many requests; slow down"))
 }
 
