@@ -183,9 +183,9 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                 Ok(Ok(Some(stored))) => {
                     let start = (from as usize).min(stored.attachments.len());
                     let rest = stored.attachments.get(start..).unwrap_or_default();
-                    let page = &rest[..rest.len().min(MAX_PAGE)];
+                    let page = rest.get(..rest.len().min(MAX_PAGE)).unwrap_or_default();
                     let keep = fit_page(page);
-                    let attachments = page[..keep].to_vec();
+                    let attachments = page.get(..keep).unwrap_or_default().to_vec();
                     let more = start + keep < stored.attachments.len();
                     Response::Envelope { envelope: stored.envelope, attachments, more }
                 }
