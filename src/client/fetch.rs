@@ -201,7 +201,7 @@ async fn get_into(
     };
     events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset });
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let hash = match body::receive_file(&mut recv, part, offset, len, true, (), None, &mut on_bytes).await {
+    let hash = match body::receive_file(&mut recv, part, None, offset, len, true, (), None, &mut on_bytes).await {
         Ok(r) => r.hash,
         Err(body::BodyError::HashMismatch) => {
             let _ = std::fs::remove_file(part);

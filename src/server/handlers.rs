@@ -420,19 +420,14 @@ async fn put(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream, id: u
     };
     let layout = &conn.shared.layout;
     let part = layout.part(id, &plan.path);
-    let outcome = receive_part(conn, &mut recv, &part, plan.size, plan.offset).await;
+    let dest = layout.staged(id, &plan.path);
+    let outcome = receive_part(conn, &mut recv, &part, dest, plan.size, plan.offset).await;
     let result = match outcome {
-        Ok(received) => {
-            let dest = layout.staged(id, &plan.path);
-            let part2 = part.clone();
-            match blocking(move || files::rename_no_replace(&part2, &dest)).await {
-                Ok(Ok(())) => Ok((received.hash, files::media_type_of(&received.head))),
-                Ok(Err(e)) => {
-                    let _ = std::fs::remove_file(&part);
-                    Err((ErrorCode::BadRequest, format!("cannot store {}: {e}", plan.path), 0))
-                }
-                Err(e) => Err((ErrorCode::Internal, e, files::len_or_zero(&part))),
-            }
+        Ok(received) => Ok((received.hash, files::media_type_of(&received.head))),
+        Err(BodyError::Store(e)) => {
+            // The name collides with a file or directory of the same delivery.
+            let _ = std::fs::remove_file(&part);
+            Err((ErrorCode::BadRequest, format!("cannot store {}: {e}", plan.path), 0))
         }
         Err(e) => {
             let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_) | BodyError::TooSlow { .. });
@@ -493,12 +488,10 @@ async fn receive_part(
     conn: &Arc<Conn>,
     recv: &mut RecvStream,
     part: &std::path::Path,
+    dest: std::path::PathBuf,
     size: u64,
     offset: u64,
 ) -> Result<body::Received, BodyError> {
-    if let Some(dir) = part.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
     // Wait (bounded) for a superseded connection's writer to finish with this file.
     let lock = part_lock(&conn.shared, part);
     let guard = tokio::time::timeout(PART_LOCK_WAIT, lock.lock_owned())
@@ -510,8 +503,8 @@ async fn receive_part(
         counters.bytes_received.fetch_add(n, Ordering::Relaxed);
     };
     let min_rate = min_rate(&conn.shared);
-    body::receive_file(recv, part, offset, size - offset, size >= SYNC_ON_CLOSE, guard, Some(min_rate), &mut on_bytes)
-        .await
+    let sync = size >= SYNC_ON_CLOSE;
+    body::receive_file(recv, part, Some(dest), offset, size - offset, sync, guard, Some(min_rate), &mut on_bytes).await
 }
 
 async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset: u64) {

@@ -92,6 +92,8 @@ pub enum BodyError {
     Write(#[from] quinn::WriteError),
     #[error("file I/O: {0}")]
     Io(#[from] io::Error),
+    #[error("cannot store the file: {0}")]
+    Store(io::Error),
 }
 
 fn joined<T>(r: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
@@ -108,15 +110,18 @@ pub struct Received {
 
 /// Receive exactly `len` bytes into `part` (which holds `offset` bytes from an earlier
 /// attempt), then the trailer; returns the verified hash of the whole file. With `sync`, the
-/// file's data is on disk before this returns. On any error, whatever arrived is flushed to
-/// `part`, so a later attempt can resume from it.
+/// file's data is on disk before this returns. With `dest`, the verified file is renamed
+/// there (never replacing anything) by the disk thread, so a small file costs one trip to the
+/// blocking pool. On any error, whatever arrived is flushed to `part`, so a later attempt can
+/// resume from it.
 ///
-/// `hold` lives on the writer thread until the last byte is written, even if this future is
+/// `hold` lives on the disk thread until it is done with `part`, even if this future is
 /// dropped half way: pass a lock guard there to keep other writers off `part` until then.
 #[allow(clippy::too_many_arguments)]
 pub async fn receive_file<H: Send + 'static>(
     recv: &mut RecvStream,
     part: &Path,
+    dest: Option<PathBuf>,
     offset: u64,
     len: u64,
     sync: bool,
@@ -125,61 +130,80 @@ pub async fn receive_file<H: Send + 'static>(
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
     let (tx, rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH * 16);
+    let (written_tx, written_rx) = tokio::sync::oneshot::channel::<io::Result<(blake3::Hasher, Vec<u8>)>>();
+    let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel::<bool>();
     let writer = tokio::task::spawn_blocking({
         let part = part.to_owned();
-        move || {
-            let result = write_part(&part, offset, rx, sync);
+        move || -> io::Result<()> {
+            let written = write_part(&part, offset, rx, sync);
+            let ok = written.is_ok();
+            let _ = written_tx.send(written);
+            // Rename only once the async side has checked the sender's hash.
+            let result = match (ok, verdict_rx.blocking_recv(), dest) {
+                (true, Ok(true), Some(dest)) => crate::files::rename_no_replace(&part, &dest),
+                _ => Ok(()),
+            };
             drop(hold);
             result
         }
     });
+    let received = receive_body(recv, tx, len, min_rate, on_bytes).await;
+    let written = match written_rx.await {
+        Ok(w) => w,
+        Err(_) => Err(io::Error::other("disk thread ended early")),
+    };
+    let verified = match (received, written) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(BodyError::Io(e)),
+        (Ok(end), Ok((hasher, head))) => {
+            let hash = *hasher.finalize().as_bytes();
+            if hash == end.hash {
+                Ok(Received { hash, head })
+            } else {
+                Err(BodyError::HashMismatch)
+            }
+        }
+    };
+    let _ = verdict_tx.send(verified.is_ok());
+    let stored = joined(writer.await);
+    let received = verified?;
+    stored.map_err(BodyError::Store)?;
+    Ok(received)
+}
+
+/// The network side of a receive: exactly `len` bytes into the disk thread's channel, then
+/// the trailer and the end of the stream.
+async fn receive_body(
+    recv: &mut RecvStream,
+    tx: mpsc::Sender<Bytes>,
+    len: u64,
+    min_rate: Option<MinRate>,
+    on_bytes: &mut (dyn FnMut(u64) + Send),
+) -> Result<FileEnd, BodyError> {
     let mut got = 0u64;
-    let mut net_err: Option<BodyError> = None;
     let mut pace = Pace::new(min_rate);
     while got < len {
         let want = (len - got).min(CHUNK as u64) as usize;
         let read = match tokio::time::timeout(pace.remaining(), recv.read_chunk(want, true)).await {
             Ok(r) => r,
-            Err(_) => match pace.check(false) {
-                Ok(()) => continue,
-                Err(e) => {
-                    net_err = Some(e);
-                    break;
-                }
-            },
+            Err(_) => {
+                pace.check(false)?;
+                continue;
+            }
         };
-        match read {
-            Ok(Some(chunk)) => {
-                let n = chunk.bytes.len() as u64;
-                got += n;
-                pace.add(n);
-                if tx.send(chunk.bytes).await.is_err() {
-                    break;
-                }
-                on_bytes(n);
-                if let Err(e) = pace.check(got >= len) {
-                    net_err = Some(e);
-                    break;
-                }
-            }
-            Ok(None) => {
-                net_err = Some(BodyError::Short { got, want: len });
-                break;
-            }
-            Err(e) => {
-                net_err = Some(e.into());
-                break;
-            }
+        let Some(chunk) = read? else {
+            return Err(BodyError::Short { got, want: len });
+        };
+        let n = chunk.bytes.len() as u64;
+        got += n;
+        pace.add(n);
+        if tx.send(chunk.bytes).await.is_err() {
+            return Err(BodyError::Io(io::Error::other("disk thread ended early")));
         }
+        on_bytes(n);
+        pace.check(got >= len)?;
     }
     drop(tx);
-    let (hasher, head) = joined(writer.await)?;
-    if let Some(e) = net_err {
-        return Err(e);
-    }
-    if got < len {
-        return Err(BodyError::Short { got, want: len });
-    }
     let end: FileEnd = framed::read_frame(recv)
         .await
         .map_err(|e| match e {
@@ -191,11 +215,7 @@ pub async fn receive_file<H: Send + 'static>(
     if recv.read_chunk(1, true).await?.is_some() {
         return Err(BodyError::TooLong);
     }
-    let hash = *hasher.finalize().as_bytes();
-    if hash != end.hash {
-        return Err(BodyError::HashMismatch);
-    }
-    Ok(Received { hash, head })
+    Ok(end)
 }
 
 /// The disk side of a receive: hash and write what arrives, in large writes.
@@ -205,6 +225,9 @@ fn write_part(
     mut rx: mpsc::Receiver<Bytes>,
     sync: bool,
 ) -> io::Result<(blake3::Hasher, Vec<u8>)> {
+    if let Some(dir) = part.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut hasher = blake3::Hasher::new();
     let mut head = Vec::new();
     if offset > 0 {
