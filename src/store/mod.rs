@@ -18,6 +18,8 @@ const DELIVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries
 const MAILBOX: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailbox_v1");
 const OPEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_deliveries_v1");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// Bytes of delivered files per mailbox, kept with every commit (quota checks read one row).
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -106,6 +108,7 @@ impl Store {
             tx.open_table(MAILBOX)?;
             tx.open_table(OPEN)?;
             tx.open_table(META)?;
+            tx.open_table(USAGE)?;
         }
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })
@@ -159,6 +162,7 @@ impl Store {
                 mailbox.remove((name, id))?;
                 deliveries.remove(id)?;
             }
+            tx.open_table(USAGE)?.remove(name)?;
         }
         tx.commit()?;
         Ok(())
@@ -251,6 +255,10 @@ impl Store {
             tx.open_table(DELIVERIES)?.insert(stored.envelope.id, rec.as_slice())?;
             tx.open_table(MAILBOX)?.insert((stored.envelope.to.as_str(), stored.envelope.id), ())?;
             tx.open_table(OPEN)?.remove(key.as_slice())?;
+            let mut usage = tx.open_table(USAGE)?;
+            let to = stored.envelope.to.as_str();
+            let used = usage.get(to)?.map(|v| v.value()).unwrap_or(0);
+            usage.insert(to, used.saturating_add(stored.envelope.bytes))?;
         }
         tx.commit()?;
         Ok(())
@@ -288,17 +296,7 @@ impl Store {
     /// Bytes of delivered files in `user`'s mailbox.
     pub fn mailbox_bytes(&self, user: &str) -> Result<u64, StoreError> {
         let tx = self.db.begin_read()?;
-        let mailbox = tx.open_table(MAILBOX)?;
-        let deliveries = tx.open_table(DELIVERIES)?;
-        let mut total = 0u64;
-        for row in mailbox.range((user, 0)..=(user, u64::MAX))? {
-            let (k, _) = row?;
-            if let Some(v) = deliveries.get(k.value().1)? {
-                let s: Stored = decode(v.value(), "deliveries")?;
-                total = total.saturating_add(s.envelope.bytes);
-            }
-        }
-        Ok(total)
+        Ok(tx.open_table(USAGE)?.get(user)?.map(|v| v.value()).unwrap_or(0))
     }
 
     /// A delivery, only if it is in `user`'s mailbox.

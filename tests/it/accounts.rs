@@ -77,3 +77,23 @@ fn passwords_are_stored_as_argon2id_only() {
     assert!(text.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(!text.contains(PASSWORD));
 }
+
+#[test]
+fn mailbox_quota_refuses_before_data_flows() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("qxfer.toml");
+    std::fs::write(&config, "[limits]\naccount_quota_bytes = 1000000\n").expect("config");
+    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    std::fs::write(alice.path("a.bin"), pseudo_random(600_000, 1)).expect("write");
+    std::fs::write(alice.path("b.bin"), pseudo_random(600_000, 2)).expect("write");
+    ok(&alice.cmd("send").arg("a.bin").output().expect("send"));
+    let before = listener.status()["bytes_received"].as_u64().expect("counter");
+    let out = alice.cmd("send").arg("b.bin").output().expect("send");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no room"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(listener.status()["bytes_received"].as_u64(), Some(before), "data flowed into a full mailbox");
+    // Messages without files still fit.
+    ok(&alice.cmd("send").args(["-m", "still here"]).output().expect("message"));
+}
