@@ -239,7 +239,10 @@ fn write_part(
         f.seek(io::SeekFrom::Start(0))?;
         (&mut f).take(SNIFF as u64).read_to_end(&mut head)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part)?;
+    let mut f = {
+        let _gate = crate::files::namespace_gate();
+        std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part)?
+    };
     f.set_len(offset)?;
     f.seek(io::SeekFrom::Start(offset))?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
