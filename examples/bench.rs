@@ -97,6 +97,17 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 /// Reset a process's peak RSS to its current RSS (Linux clear_refs "5").
 fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
@@ -395,8 +406,15 @@ fn attack_bench(quick: bool) -> Result<()> {
     let listener = start_listener(&bin, root, &[])?;
     timed(client(&bin, root, &listener.addr).args(["-m", "warm-up"]))?;
 
+    let cpu0 = cpu_secs(listener.child.id());
     let (alone, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
-    println!("legitimate {} MiB send alone:        {:8.1} MB/s", size >> 20, mbps(size, alone));
+    let cpu_alone = cpu_secs(listener.child.id()) - cpu0;
+    println!(
+        "legitimate {} MiB send alone:        {:8.1} MB/s  (listener CPU {:.2} s)",
+        size >> 20,
+        mbps(size, alone),
+        cpu_alone
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
@@ -411,7 +429,9 @@ fn attack_bench(quick: bool) -> Result<()> {
     }
     std::thread::sleep(Duration::from_secs(2));
     reset_peak(listener.child.id());
+    let (cpu1, me1) = (cpu_secs(listener.child.id()), cpu_secs(std::process::id()));
     let (attacked, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
+    let (cpu_attacked, attackers_cpu) = (cpu_secs(listener.child.id()) - cpu1, cpu_secs(std::process::id()) - me1);
     let listener_peak = peak_rss_kib(listener.child.id()).unwrap_or(0);
     stop.store(true, Ordering::Relaxed);
     rt.block_on(async {
@@ -419,7 +439,13 @@ fn attack_bench(quick: bool) -> Result<()> {
             let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
         }
     });
-    println!("legitimate {} MiB send under attack: {:8.1} MB/s", size >> 20, mbps(size, attacked));
+    println!(
+        "legitimate {} MiB send under attack: {:8.1} MB/s  (listener CPU {:.2} s; the attackers, on the same 2 cores, {:.2} s)",
+        size >> 20,
+        mbps(size, attacked),
+        cpu_attacked,
+        attackers_cpu
+    );
     println!("    ratio under attack / alone: {:.3}", alone.as_secs_f64() / attacked.as_secs_f64());
     println!("    listener peak RSS under attack: {:.1} MiB", listener_peak as f64 / 1024.0);
     println!(

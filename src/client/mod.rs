@@ -29,6 +29,9 @@ use crate::transport::framed;
 use crate::transport::tls::{self, Fingerprint, Trust};
 use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
 
+/// How long the QUIC + TLS handshake may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long closing waits for the listener to hear of it.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -163,11 +166,17 @@ impl Client {
         let endpoint = endpoint::client_endpoint(bind, trust, &opts.net)?;
         // With pinning the name is not checked; with a CA it must match the certificate.
         let server_name = if opts.ca.is_some() { name.clone() } else { "qxfer".to_owned() };
-        let conn = endpoint
-            .connect(addr, &server_name)
-            .map_err(other)?
-            .await
-            .map_err(|e| anyhow!("connecting to {hostport}: {e}"))?;
+        let connecting = endpoint.connect(addr, &server_name).map_err(other)?;
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(c) => c.map_err(|e| anyhow!("connecting to {hostport}: {e}"))?,
+            Err(_) => {
+                return Err(other(anyhow!(
+                    "no answer from {hostport} within {} s: check the address and that the listener runs \
+                     (a listener also drops addresses it blocks)",
+                    CONNECT_TIMEOUT.as_secs()
+                )))
+            }
+        };
         if opts.ca.is_none() {
             let seen = peer_fingerprint(&conn).ok_or_else(|| anyhow!("listener sent no certificate"))?;
             let known = KnownHosts::new(&opts.config_dir);

@@ -16,8 +16,11 @@ pub enum Verdict {
     Accept,
     /// Ask the client to prove its address first.
     Retry,
-    /// Refuse without a handshake; the reason is for the log.
+    /// Refuse without a handshake (the client learns at once); the reason is for the log.
     Refuse(&'static str),
+    /// Drop silently, like a firewall's DROP: for blocked and flooding sources, whose
+    /// attempts then cost one packet decode and their own timeout.
+    Drop(&'static str),
 }
 
 /// The /24 (IPv4) or /64 (IPv6) network an address belongs to.
@@ -41,7 +44,7 @@ impl Admission {
         let ip = canonical(ip);
         let rule = list.lookup(ip);
         if rule == Some(Rule::Block) {
-            return Verdict::Refuse("address is blocked");
+            return Verdict::Drop("address is blocked");
         }
         if self.total >= limits.max_connections {
             return Verdict::Refuse("listener is at its connection limit");
@@ -135,12 +138,12 @@ mod tests {
         let limits = Limits { max_connections_per_ip: 1, retry: RetryMode::Load, retry_above: 1, ..Limits::default() };
         let list = IpList::parse("block 192.0.2.0/24\nallow 198.51.100.7").expect("list");
         let mut a = Admission::default();
-        assert!(matches!(a.decide(ip("192.0.2.9"), true, &list, &limits), Verdict::Refuse(_)));
+        assert!(matches!(a.decide(ip("192.0.2.9"), true, &list, &limits), Verdict::Drop(_)));
         assert_eq!(a.decide(ip("198.51.100.7"), true, &list, &limits), Verdict::Accept);
         a.opened(ip("198.51.100.7"));
         // Allow-listed: no per-address limit. Past retry_above: unvalidated clients must retry.
         assert_eq!(a.decide(ip("198.51.100.7"), false, &list, &limits), Verdict::Retry);
         assert_eq!(a.decide(ip("198.51.100.7"), true, &list, &limits), Verdict::Accept);
-        assert_eq!(a.decide(ip("::ffff:192.0.2.1"), true, &list, &limits), Verdict::Refuse("address is blocked"));
+        assert_eq!(a.decide(ip("::ffff:192.0.2.1"), true, &list, &limits), Verdict::Drop("address is blocked"));
     }
 }

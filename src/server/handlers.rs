@@ -298,6 +298,7 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
     match result {
         Ok(Ok((true, token))) => {
             conn.session(|s| s.logged_in(&user));
+            crate::transport::endpoint::grant(&conn.connection, &conn.shared.config.limits.net());
             info!(peer = %conn.peer, %user, event = "login", "logged in");
             Response::LoggedIn { user, token }
         }

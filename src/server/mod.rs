@@ -122,7 +122,7 @@ impl Shared {
         if self.handshake_rate.check_key(&crate::policy::canonical(ip)).is_err()
             && self.ip_list.read().map(|l| l.lookup(ip) != Some(crate::policy::Rule::Allow)).unwrap_or(true)
         {
-            return Verdict::Refuse("connection attempts too frequent from this address");
+            return Verdict::Drop("connection attempts too frequent from this address");
         }
         let list = match self.ip_list.read() {
             Ok(l) => l,
@@ -254,6 +254,14 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 shared.counters.refused.fetch_add(1, Ordering::Relaxed);
                 info!(%peer, event = "refused", "connection refused: {why}");
                 incoming.refuse();
+            }
+            Verdict::Drop(why) => {
+                let n = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                // Dropped attempts can come by the thousand: log one in a hundred.
+                if n % 100 == 0 {
+                    info!(%peer, event = "dropped", "connection attempt dropped: {why}");
+                }
+                incoming.ignore();
             }
         }
     }

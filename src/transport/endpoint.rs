@@ -80,12 +80,29 @@ pub fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
+/// What a connection may do before it logs in: the control stream plus one, and a small
+/// connection window, so an unauthenticated peer cannot make the listener receive (and
+/// decrypt) much of anything. [`grant`] lifts both to the full limits after login.
+pub const PRELOGIN_STREAMS: u32 = 2;
+pub const PRELOGIN_WINDOW: u32 = 64 << 10;
+
 pub fn server_config(identity: &Identity, limits: &NetLimits) -> Result<quinn::ServerConfig> {
     let crypto = QuicServerConfig::try_from(tls::server_crypto(identity)?)?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    cfg.transport_config(Arc::new(transport(limits, false)?));
+    let prelogin = NetLimits {
+        max_streams: PRELOGIN_STREAMS.min(limits.max_streams),
+        connection_window: PRELOGIN_WINDOW.min(limits.connection_window),
+        ..*limits
+    };
+    cfg.transport_config(Arc::new(transport(&prelogin, false)?));
     cfg.migration(false);
     Ok(cfg)
+}
+
+/// Give a logged-in connection its full stream count and connection window.
+pub fn grant(conn: &quinn::Connection, limits: &NetLimits) {
+    conn.set_max_concurrent_bi_streams(VarInt::from_u32(limits.max_streams));
+    conn.set_receive_window(VarInt::from_u32(limits.connection_window));
 }
 
 pub fn server_endpoint(addr: SocketAddr, config: quinn::ServerConfig) -> Result<Endpoint> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use qxfer::transport::framed::write_frame;
 use qxfer::wire::{ErrorCode, FileEntry, Request, Response, StreamHead};
 
-use crate::raw::{rt, Raw};
+use crate::raw::{run, Raw};
 use crate::support::*;
 
 const LIMITS: &str = "[limits]
@@ -52,7 +52,7 @@ fn app_code(e: &quinn::ConnectionError) -> Option<u64> {
 #[test]
 fn connect_and_idle_is_closed_at_the_login_deadline() {
     let listener = hardened();
-    rt().block_on(async {
+    run(async {
         let raw = Raw::connect_from("127.0.0.2", &listener.addr).await.expect("connect");
         let start = Instant::now();
         let reason = tokio::time::timeout(Duration::from_secs(5), raw.conn.closed()).await.expect("closed in time");
@@ -65,7 +65,7 @@ fn connect_and_idle_is_closed_at_the_login_deadline() {
 #[test]
 fn too_many_connections_from_one_address_are_refused_before_the_handshake() {
     let listener = hardened();
-    rt().block_on(async {
+    run(async {
         let mut held = Vec::new();
         for _ in 0..4 {
             held.push(Raw::connect_from("127.0.0.3", &listener.addr).await.expect("within the limit"));
@@ -86,7 +86,7 @@ fn too_many_connections_from_one_address_are_refused_before_the_handshake() {
 fn slowloris_upload_is_cut_off() {
     let listener = hardened();
     let before = Instant::now();
-    rt().block_on(async {
+    run(async {
         let mut raw = Raw::login_from("127.0.0.5", &listener.addr, "mallory").await;
         let id = raw.begin(1, 1 << 20, 1).await;
         let add =
@@ -115,7 +115,7 @@ fn endless_data_on_one_stream_is_stopped_at_the_declared_size() {
     let listener = hardened();
     let pushed = std::thread::scope(|s| {
         let attack = s.spawn(|| {
-            rt().block_on(async {
+            run(async {
                 let mut raw = Raw::login_from("127.0.0.6", &listener.addr, "mallory").await;
                 let id = raw.begin(1, 1000, 2).await;
                 let add =
@@ -154,7 +154,7 @@ fn a_stream_flood_is_cut_off_after_a_few_violations() {
     let listener = hardened();
     std::thread::scope(|s| {
         let attack = s.spawn(|| {
-            rt().block_on(async {
+            run(async {
                 let raw = Raw::login_from("127.0.0.7", &listener.addr, "mallory").await;
                 let mut opened = 0;
                 let deadline = Instant::now() + Duration::from_secs(10);
@@ -188,7 +188,7 @@ fn a_stream_flood_is_cut_off_after_a_few_violations() {
 #[test]
 fn request_floods_are_rate_limited_then_cut_off() {
     let listener = hardened();
-    rt().block_on(async {
+    run(async {
         let mut raw = Raw::login_from("127.0.0.8", &listener.addr, "mallory").await;
         let mut answered = 0;
         let mut limited = 0;
@@ -216,7 +216,7 @@ fn request_floods_are_rate_limited_then_cut_off() {
 #[test]
 fn blocked_addresses_are_refused_and_their_connections_closed() {
     let listener = hardened();
-    rt().block_on(async {
+    run(async {
         let live = Raw::login_from("127.0.0.10", &listener.addr, "alice").await;
         let out = listener.admin().args(["firewall", "block", "127.0.0.10"]).output().expect("block");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -229,14 +229,14 @@ fn blocked_addresses_are_refused_and_their_connections_closed() {
     let list = ok(&listener.admin().args(["firewall", "list"]).output().expect("list"));
     assert_eq!(list.trim(), "block 127.0.0.10/32");
     ok(&listener.admin().args(["firewall", "remove", "127.0.0.10"]).output().expect("remove"));
-    rt().block_on(async {
+    run(async {
         assert!(Raw::connect_from("127.0.0.10", &listener.addr).await.is_ok(), "unblocked address refused");
     });
 
     // The rules file is reloaded when edited by hand.
     std::fs::write(listener.data_dir().join("ip-rules.txt"), "block 127.0.0.12/32\n").expect("write rules");
     let start = Instant::now();
-    rt().block_on(async {
+    run(async {
         loop {
             if Raw::connect_from("127.0.0.12", &listener.addr).await.is_err() {
                 break;

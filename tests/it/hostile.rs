@@ -5,7 +5,7 @@
 use qxfer::transport::framed::{read_frame, write_frame};
 use qxfer::wire::{Credential, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead};
 
-use crate::raw::{rt, Raw};
+use crate::raw::{run, Raw};
 use crate::support::*;
 
 /// Files anywhere under `root` other than the listener's own.
@@ -24,7 +24,7 @@ fn outside_mailboxes(root: &std::path::Path) -> Vec<String> {
 fn hostile_names_are_refused_and_nothing_lands_outside() {
     let listener = Listener::start();
     listener.add_user("alice");
-    rt().block_on(async {
+    run(async {
         for (i, name) in
             ["../x", "../../etc/x", "/etc/x", "a\0b", "CON", "dir/aux.txt", "a\u{7}b", "a\\..\\b", "x/../../y"]
                 .iter()
@@ -65,7 +65,7 @@ fn client_refuses_to_send_unsafe_local_names() {
 fn nothing_before_login_and_no_second_login() {
     let listener = Listener::start();
     listener.add_user("alice");
-    rt().block_on(async {
+    run(async {
         let mut raw = Raw::connect(&listener.addr).await;
         let r = raw.call(&Request::Inbox { after: 0 }).await;
         assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
@@ -85,7 +85,7 @@ fn nothing_before_login_and_no_second_login() {
 fn size_lies_and_bad_hashes_leave_nothing_visible() {
     let listener = Listener::start();
     listener.add_user("alice");
-    rt().block_on(async {
+    run(async {
         let mut raw = Raw::login(&listener.addr, "alice").await;
         let id = raw.begin(3, 30, 1).await;
         let entries = ["long", "short", "forged"].map(|p| FileEntry { path: p.into(), size: 10 }).to_vec();
@@ -115,7 +115,7 @@ fn size_lies_and_bad_hashes_leave_nothing_visible() {
 fn garbage_and_oversized_frames_close_only_that_connection() {
     let listener = Listener::start();
     listener.add_user("alice");
-    rt().block_on(async {
+    run(async {
         let mut raw = Raw::connect(&listener.addr).await;
         // A forged length far above the cap: refused before any body byte is read.
         let r = raw.raw(&u32::MAX.to_be_bytes()).await;
@@ -145,7 +145,7 @@ fn a_panic_closes_only_its_own_connection() {
     let listener = Listener::start_with_env(data, "127.0.0.1:0", &[], &[("QXFER_FAULT_PANIC_USER", "crasher")]);
     listener.add_user("crasher");
     listener.add_user("alice");
-    rt().block_on(async {
+    run(async {
         let mut bystander = Raw::login(&listener.addr, "alice").await;
         let mut victim = Raw::login(&listener.addr, "crasher").await;
         let r = victim.call(&Request::Inbox { after: 0 }).await;

@@ -26,7 +26,9 @@ impl Raw {
     /// clients are different sources.
     pub async fn connect_from(bind: &str, addr: &str) -> Result<Raw, quinn::ConnectionError> {
         let bind: std::net::IpAddr = bind.parse().expect("bind");
-        let endpoint = client_endpoint(SocketAddr::new(bind, 0), Trust::Pin, &NetLimits::default()).expect("endpoint");
+        // A short idle timeout: an attempt the listener drops (blocked address) fails in seconds.
+        let limits = NetLimits { idle_timeout: std::time::Duration::from_secs(2), ..NetLimits::default() };
+        let endpoint = client_endpoint(SocketAddr::new(bind, 0), Trust::Pin, &limits).expect("endpoint");
         let addr: SocketAddr = addr.parse().expect("addr");
         let conn = endpoint.connect(addr, "qxfer").expect("connect").await?;
         let (send, recv) = conn.open_bi().await?;
@@ -71,6 +73,15 @@ impl Raw {
         let _ = send.finish();
         read_frame::<PutReply>(&mut recv).await.ok().flatten()
     }
+}
+
+/// Run `f` on a fresh runtime and shut it down without waiting for stragglers (a dropped
+/// connection attempt to a listener that ignores us would otherwise hold it for seconds).
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    let rt = rt();
+    let out = rt.block_on(f);
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    out
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
