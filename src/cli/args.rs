@@ -53,9 +53,50 @@ pub enum Command {
     /// Make a private CA and listener certificates signed by it.
     #[command(subcommand)]
     Cert(CertCmd),
-    /// Show and change the listener's IP allow and block rules (works while it runs).
+    /// Show and change the listener's IP rules and bans (works while it runs).
     #[command(subcommand)]
     Firewall(FirewallCmd),
+    /// What happened: offending sources and accounts, events by kind and hour, latest events.
+    #[command(
+        after_help = "Examples:\n  qxfer audit --since 1h\n  qxfer audit --source 203.0.113.0/24 --kind login_failed --json\nKinds: connected refused login login_failed unknown_user delivery limit violation timeout probe panic ban unban dropped"
+    )]
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only the last DURATION (30s, 10m, 2h, 7d).
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
+    pub since: u64,
+    /// Only this address or network.
+    #[arg(long, value_name = "IP|CIDR")]
+    pub source: Option<String>,
+    /// Only this account.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only this kind of event.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// JSON lines on stdout (one per event, source, account, kind and hour).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `30s`, `10m`, `2h`, `7d` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h or 7d"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (s, m, h or d)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too long"))
 }
 
 /// `--retry` values (mapped onto `policy::RetryMode`).
@@ -93,7 +134,28 @@ pub enum FirewallCmd {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// List the rules.
+    /// Ban an address or network now (refused before the handshake until the ban ends).
+    #[command(
+        after_help = "Examples:\n  qxfer firewall ban 203.0.113.7 --for 1h\n  qxfer firewall ban 198.51.100.0/24"
+    )]
+    Ban {
+        #[arg(value_name = "IP|CIDR")]
+        net: String,
+        /// How long (30s, 10m, 2h, 7d); default: the escalating ban time for this network.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<u64>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Lift a ban now (its level is kept, so a repeat offence still bans longer).
+    #[command(after_help = "Example:\n  qxfer firewall unban 203.0.113.7")]
+    Unban {
+        #[arg(value_name = "IP|CIDR")]
+        net: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the rules and the bans in force.
     #[command(after_help = "Example:\n  qxfer firewall list --json")]
     List {
         #[command(flatten)]

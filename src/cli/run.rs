@@ -57,6 +57,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Status(a) => status(a).await,
         Command::Firewall(cmd) => firewall(cmd).await,
+        Command::Audit(a) => audit(a).await,
         Command::Cert(CertCmd::Ca { out, name }) => {
             tls::make_ca(&out, &name)?;
             println!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display());
@@ -77,7 +78,10 @@ async fn listen(a: ListenArgs) -> Result<()> {
     cfg.key = a.key;
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        cfg.limits = crate::policy::Limits::from_toml(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let (limits, scoring) =
+            crate::policy::config_from_toml(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        cfg.limits = limits;
+        cfg.scoring = scoring;
     }
     if let Some(p) = a.ip_rules {
         cfg.ip_rules = p;
@@ -204,21 +208,113 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
         FirewallCmd::Allow { net, data } => (data, AdminRequest::SetRule { net, allow: true }, false),
         FirewallCmd::Block { net, data } => (data, AdminRequest::SetRule { net, allow: false }, false),
         FirewallCmd::Remove { net, data } => (data, AdminRequest::RemoveRule { net }, false),
+        FirewallCmd::Ban { net, duration, data } => (data, AdminRequest::Ban { net, secs: duration }, false),
+        FirewallCmd::Unban { net, data } => (data, AdminRequest::Unban { net }, false),
         FirewallCmd::List { data, json } => (data, AdminRequest::ListRules, json),
     };
-    if let AdminRequest::SetRule { net, .. } | AdminRequest::RemoveRule { net } = &req {
+    if let AdminRequest::SetRule { net, .. }
+    | AdminRequest::RemoveRule { net }
+    | AdminRequest::Ban { net, .. }
+    | AdminRequest::Unban { net } = &req
+    {
         crate::policy::parse_net(net).map_err(anyhow::Error::msg)?;
     }
-    let AdminResponse::Rules(rules) = admin_call(&data_dir(&data)?, req).await? else {
-        bail!("unexpected reply from the listener");
-    };
+    let dir = data_dir(&data)?;
+    let list_all = matches!(req, AdminRequest::ListRules);
+    match admin_call(&dir, req).await? {
+        AdminResponse::Rules(rules) => print_rules(&rules, json),
+        AdminResponse::Bans(bans) => print_bans(&bans, json),
+        _ => bail!("unexpected reply from the listener"),
+    }
+    if list_all {
+        if let AdminResponse::Bans(bans) = admin_call(&dir, AdminRequest::ListBans).await? {
+            print_bans(&bans, json);
+        }
+    }
+    Ok(())
+}
+
+fn print_rules(rules: &[(String, bool)], json: bool) {
     for (net, allow) in rules {
-        let rule = if allow { "allow" } else { "block" };
+        let rule = if *allow { "allow" } else { "block" };
         if json {
             println!("{}", serde_json::json!({ "rule": rule, "net": net }));
         } else {
             println!("{rule} {net}");
         }
+    }
+}
+
+fn print_bans(bans: &[crate::wire::BanView], json: bool) {
+    for b in bans {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "rule": "ban", "net": b.net, "until": b.until, "level": b.level, "reason": b.reason })
+            );
+        } else {
+            println!("ban {} until {} level {} ({})", b.net, super::format_time(b.until), b.level, b.reason);
+        }
+    }
+}
+
+async fn audit(a: AuditArgs) -> Result<()> {
+    if let Some(src) = &a.source {
+        crate::policy::parse_net(src).map_err(anyhow::Error::msg)?;
+    }
+    let q = crate::wire::AuditQuery { since_secs: a.since, source: a.source, user: a.user, kind: a.kind };
+    let AdminResponse::Audit(r) = admin_call(&data_dir(&a.data)?, AdminRequest::Audit(q)).await? else {
+        bail!("unexpected reply from the listener");
+    };
+    if a.json {
+        for (source, events, score) in &r.top_sources {
+            println!("{}", serde_json::json!({ "type": "source", "source": source, "events": events, "score": score }));
+        }
+        for (account, score) in &r.top_accounts {
+            println!("{}", serde_json::json!({ "type": "account", "account": account, "score": score }));
+        }
+        for (kind, n) in &r.by_kind {
+            println!("{}", serde_json::json!({ "type": "kind", "kind": kind, "count": n }));
+        }
+        for (hour, n) in &r.by_hour {
+            println!("{}", serde_json::json!({ "type": "hour", "hour": hour, "count": n }));
+        }
+        for e in &r.latest {
+            println!(
+                "{}",
+                serde_json::json!({ "type": "event", "time_ms": e.time_ms, "source": e.source, "account": e.account,
+                    "kind": e.kind, "bytes": e.bytes, "detail": e.detail })
+            );
+        }
+        return Ok(());
+    }
+    println!("{} events matched", r.matched);
+    println!("\nOFFENDING SOURCES        EVENTS  SCORE");
+    for (source, events, score) in &r.top_sources {
+        println!("{source:<22} {events:>8} {score:>6}");
+    }
+    println!("\nACCOUNTS WITH OFFENCES   SCORE");
+    for (account, score) in &r.top_accounts {
+        println!("{account:<22} {score:>8}");
+    }
+    println!("\nEVENTS BY KIND");
+    for (kind, n) in &r.by_kind {
+        println!("{kind:<22} {n:>8}");
+    }
+    println!("\nEVENTS BY HOUR");
+    for (hour, n) in &r.by_hour {
+        println!("{:<22} {n:>8}", super::format_time(*hour));
+    }
+    println!("\nLATEST EVENTS");
+    for e in &r.latest {
+        println!(
+            "{} {:<16} {:<12} {:<13} {}",
+            super::format_time(e.time_ms / 1000),
+            e.source,
+            e.account.as_deref().unwrap_or("-"),
+            e.kind,
+            e.detail
+        );
     }
     Ok(())
 }

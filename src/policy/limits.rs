@@ -77,6 +77,28 @@ pub struct Limits {
     pub account_quota_bytes: u64,
     /// Uploads in flight on one connection.
     pub max_puts_in_flight: u32,
+    /// Activity events kept, at most (older ones are folded into per-source daily counts).
+    pub activity_max_events: u64,
+    /// Days an activity event is kept.
+    pub activity_retention_days: u64,
+}
+
+/// Parse a listener config file: its `[limits]` and `[scoring]` sections.
+pub fn config_from_toml(text: &str) -> Result<(Limits, super::ScoreConfig), String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[serde(default)]
+        limits: Limits,
+        #[serde(default)]
+        scoring: super::ScoreConfig,
+    }
+    let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    f.limits.check()?;
+    if f.scoring.threshold == 0 || f.scoring.window_secs == 0 || f.scoring.ban_secs == 0 {
+        return Err("scoring.threshold, window_secs and ban_secs must be greater than 0".into());
+    }
+    Ok((f.limits, f.scoring))
 }
 
 impl Default for Limits {
@@ -108,6 +130,8 @@ impl Default for Limits {
             connection_budget_bytes: 1 << 40,
             account_quota_bytes: 1 << 40,
             max_puts_in_flight: 128,
+            activity_max_events: 1_000_000,
+            activity_retention_days: 30,
         }
     }
 }
@@ -115,14 +139,7 @@ impl Default for Limits {
 impl Limits {
     /// Parse the `[limits]` section of a TOML config file (other sections are ignored here).
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        #[derive(Deserialize)]
-        struct File {
-            #[serde(default)]
-            limits: Limits,
-        }
-        let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        f.limits.check()?;
-        Ok(f.limits)
+        Ok(config_from_toml(text)?.0)
     }
 
     /// Refuse values that would disable a defence.
@@ -147,6 +164,8 @@ impl Limits {
             ("max_login_attempts", u64::from(self.max_login_attempts)),
             ("max_concurrent_hashes", u64::from(self.max_concurrent_hashes)),
             ("max_puts_in_flight", u64::from(self.max_puts_in_flight)),
+            ("activity_max_events", self.activity_max_events),
+            ("activity_retention_days", self.activity_retention_days),
         ];
         for (name, v) in positive {
             if v == 0 {

@@ -1,11 +1,15 @@
 //! Pure policy decisions, no I/O and no clock: every limit in one place ([`Limits`]), IP
-//! allow and block lists in CIDR form ([`IpList`]), and whether to admit a new connection
-//! before any handshake work ([`Admission`]). The server glue asks; these answer.
+//! allow and block lists in CIDR form ([`IpList`]), whether to admit a new connection
+//! before any handshake work ([`Admission`]), and suspicion scores that turn offences into
+//! escalating bans ([`Scorer`]). The server glue asks; these answer.
 
+pub mod activity;
 mod admission;
 mod iplist;
 mod limits;
+mod score;
 
 pub use admission::{prefix_of, Admission, Verdict};
 pub use iplist::{canonical, parse_net, IpList, ListError, Rule};
-pub use limits::{Limits, RetryMode};
+pub use limits::{config_from_toml, Limits, RetryMode};
+pub use score::{Ban, Offence, ScoreConfig, Scorer};

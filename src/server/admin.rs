@@ -56,8 +56,7 @@ async fn client(mut stream: UnixStream, shared: Arc<Shared>) -> Result<()> {
         return write(&mut stream, &response).await;
     }
     let sh = shared.clone();
-    let response =
-        tokio::task::spawn_blocking(move || apply(&sh.store, &sh.layout, Some(sh.counters.snapshot()), req)).await?;
+    let response = tokio::task::spawn_blocking(move || live_request(&sh, req)).await?;
     write(&mut stream, &response).await
 }
 
@@ -85,6 +84,27 @@ pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminR
             Some(s) => AdminResponse::Status(s),
             None => AdminResponse::Error("no listener is running".into()),
         }),
+        // With no listener running, bans are written for its next start.
+        AdminRequest::Ban { net, secs } => {
+            return ban_in_store(store, &crate::policy::ScoreConfig::default(), &net, secs);
+        }
+        AdminRequest::Unban { net } => {
+            return match crate::policy::parse_net(&net) {
+                Ok(parsed) => match store.lift_ban(&parsed.to_string(), now()) {
+                    Ok(true) => bans_reply(store),
+                    Ok(false) => AdminResponse::Error(format!("no ban in force for {parsed}")),
+                    Err(e) => AdminResponse::Error(wire::clean_error_text(&e.to_string())),
+                },
+                Err(e) => AdminResponse::Error(e),
+            };
+        }
+        AdminRequest::ListBans => return bans_reply(store),
+        AdminRequest::Audit(q) => {
+            return match super::audit::audit(store, &crate::policy::ScoreConfig::default(), &q, now() * 1000) {
+                Ok(r) => AdminResponse::Audit(r),
+                Err(e) => AdminResponse::Error(wire::clean_error_text(&e)),
+            };
+        }
         AdminRequest::SetRule { .. } | AdminRequest::RemoveRule { .. } | AdminRequest::ListRules => {
             let path = layout.root().join("ip-rules.txt");
             return match super::firewall::edit(&path, &req) {
@@ -95,6 +115,85 @@ pub fn apply(store: &Store, layout: &Layout, status: Option<Status>, req: AdminR
         }
     };
     result.unwrap_or_else(|e| AdminResponse::Error(wire::clean_error_text(&e.to_string())))
+}
+
+fn ban_views(bans: &[crate::policy::Ban], now: u64) -> Vec<wire::BanView> {
+    bans.iter()
+        .filter(|b| b.until > now)
+        .take(1000)
+        .map(|b| wire::BanView {
+            net: b.net.to_string(),
+            until: b.until,
+            level: b.level,
+            reason: wire::clean_error_text(&b.reason),
+        })
+        .collect()
+}
+
+fn bans_reply(store: &Store) -> AdminResponse {
+    match store.bans() {
+        Ok(bans) => AdminResponse::Bans(ban_views(&bans, now())),
+        Err(e) => AdminResponse::Error(wire::clean_error_text(&e.to_string())),
+    }
+}
+
+/// The ban a hand-made `firewall ban` gets: one level above the network's last.
+fn manual_ban(
+    store: &Store,
+    scoring: &crate::policy::ScoreConfig,
+    net: &str,
+    secs: Option<u64>,
+) -> Result<crate::policy::Ban, String> {
+    let net = crate::policy::parse_net(net)?;
+    let level =
+        store.bans().map_err(|e| e.to_string())?.iter().filter(|b| b.net == net).map(|b| b.level).max().unwrap_or(0)
+            + 1;
+    let secs = secs.unwrap_or_else(|| scoring.ban_length(level));
+    Ok(crate::policy::Ban { net, until: now().saturating_add(secs), level, reason: "banned by hand".into() })
+}
+
+fn ban_in_store(store: &Store, scoring: &crate::policy::ScoreConfig, net: &str, secs: Option<u64>) -> AdminResponse {
+    match manual_ban(store, scoring, net, secs).and_then(|b| store.put_ban(&b).map_err(|e| e.to_string())) {
+        Ok(()) => bans_reply(store),
+        Err(e) => AdminResponse::Error(wire::clean_error_text(&e)),
+    }
+}
+
+/// Bans and audits against the running listener (its bans in memory, its scoring).
+fn live_request(shared: &Shared, req: AdminRequest) -> AdminResponse {
+    match req {
+        AdminRequest::Ban { net, secs } => match manual_ban(&shared.store, &shared.config.scoring, &net, secs) {
+            Ok(ban) => {
+                if let Err(e) = shared.store.put_ban(&ban) {
+                    return AdminResponse::Error(wire::clean_error_text(&e.to_string()));
+                }
+                let event = super::recorder::install_ban(shared, ban);
+                shared.recorder.record(event);
+                bans_reply(&shared.store)
+            }
+            Err(e) => AdminResponse::Error(wire::clean_error_text(&e)),
+        },
+        AdminRequest::Unban { net } => match crate::policy::parse_net(&net) {
+            Ok(parsed) => {
+                let in_memory = super::recorder::lift_ban(shared, parsed);
+                match shared.store.lift_ban(&parsed.to_string(), now()) {
+                    Ok(stored) if stored || in_memory => bans_reply(&shared.store),
+                    Ok(_) => AdminResponse::Error(format!("no ban in force for {parsed}")),
+                    Err(e) => AdminResponse::Error(wire::clean_error_text(&e.to_string())),
+                }
+            }
+            Err(e) => AdminResponse::Error(e),
+        },
+        AdminRequest::ListBans => match shared.bans.read() {
+            Ok(b) => AdminResponse::Bans(ban_views(&b, now())),
+            Err(_) => AdminResponse::Error("bans unavailable".into()),
+        },
+        AdminRequest::Audit(q) => match super::audit::audit(&shared.store, &shared.config.scoring, &q, now() * 1000) {
+            Ok(r) => AdminResponse::Audit(r),
+            Err(e) => AdminResponse::Error(wire::clean_error_text(&e)),
+        },
+        other => apply(&shared.store, &shared.layout, Some(shared.counters.snapshot()), other),
+    }
 }
 
 /// Read one frame from a local stream (cap checked before the body is read).

@@ -10,6 +10,7 @@ use quinn::{Connection, RecvStream, SendStream};
 use tracing::{debug, error, info, warn};
 
 use super::{handlers, Shared};
+use crate::policy::activity::{Activity, Kind};
 use crate::session::Session;
 use crate::transport::close;
 use crate::transport::framed::{self, FrameError};
@@ -56,6 +57,7 @@ impl Conn {
     fn violation_on(&self, what: &dyn std::fmt::Display, control: bool) {
         self.shared.counters.protocol_violations.fetch_add(1, Ordering::Relaxed);
         let n = self.violations.fetch_add(1, Ordering::Relaxed) + 1;
+        self.record(self.activity(Kind::Violation).detail(what));
         let max = self.shared.config.limits.max_violations;
         if n <= max {
             warn!(peer = %self.peer, event = "protocol_violation", n, "{what}");
@@ -70,6 +72,19 @@ impl Conn {
                 self.close(close::PROTOCOL, "too many protocol violations");
             }
         }
+    }
+
+    /// A new activity event about this connection (source, account if logged in, time).
+    pub fn activity(&self, kind: Kind) -> Activity {
+        let a = Activity::new(super::recorder::now_ms(), self.peer.ip(), kind);
+        match self.session(|s| s.user().map(str::to_owned)) {
+            Some(u) => a.account(&u),
+            None => a,
+        }
+    }
+
+    pub fn record(&self, a: Activity) {
+        self.shared.recorder.record(a);
     }
 
     /// Close the connection once the current reply has reached the peer.
@@ -112,6 +127,9 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
         Err(_) => {
             shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
             info!(%peer, event = "handshake_timeout", "handshake did not finish in time");
+            shared
+                .recorder
+                .record(Activity::new(super::recorder::now_ms(), peer.ip(), Kind::Refused).detail("handshake timeout"));
             return;
         }
     };
@@ -129,10 +147,12 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
         violations: Default::default(),
     });
     debug!(%peer, "connected");
+    conn.record(conn.activity(Kind::Connected));
     let worker = tokio::spawn(serve(conn.clone()));
     if let Err(e) = worker.await {
         if e.is_panic() {
             error!(%peer, event = "panic", "connection task panicked; closing this connection only");
+            conn.record(conn.activity(Kind::Panic));
             connection.close(close::INTERNAL.into(), b"internal error");
         }
     }
@@ -150,6 +170,7 @@ async fn login_deadline(conn: Arc<Conn>) {
     if conn.session(|s| s.user().is_none()) {
         conn.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
         info!(peer = %conn.peer, event = "login_timeout", "no login within the deadline");
+        conn.record(conn.activity(Kind::Timeout).detail("no login within the deadline"));
         conn.close(close::TIMEOUT, "no login within the deadline");
     }
 }
@@ -175,6 +196,7 @@ async fn serve_streams(conn: &Arc<Conn>) {
                 if let Err(e) = done {
                     if e.is_panic() {
                         error!(peer = %conn.peer, event = "panic", "control task panicked; closing this connection only");
+                        conn.record(conn.activity(Kind::Panic).detail("control task"));
                         conn.close(close::INTERNAL, "internal error");
                     }
                 }
@@ -190,6 +212,7 @@ async fn serve_streams(conn: &Arc<Conn>) {
                 if let Err(e) = done {
                     if e.is_panic() {
                         error!(peer = %conn.peer, event = "panic", "stream task panicked; closing this connection only");
+                        conn.record(conn.activity(Kind::Panic).detail("stream task"));
                         conn.close(close::INTERNAL, "internal error");
                     }
                 }

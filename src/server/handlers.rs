@@ -12,6 +12,7 @@ use super::connection::{read_head, Conn};
 use super::{now, Shared};
 use crate::accounts;
 use crate::files;
+use crate::policy::activity::Kind;
 use crate::session::{CommitPlan, Held, Step, Violation};
 use crate::store::{StoreError, Stored};
 use crate::transport::body::{self, BodyError};
@@ -121,6 +122,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                 Ok(Ok(BeginOutcome::NoRoom)) => {
                     conn.session(|s| s.delivery_opened(None));
                     info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
+                    conn.record(conn.activity(Kind::Limit).bytes(declared).detail("mailbox quota"));
                     error(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery")
                 }
                 Ok(Ok(BeginOutcome::Opened(id, resumed))) => {
@@ -191,6 +193,7 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
                 }
                 Ok(Ok(None)) => {
                     info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
+                    conn.record(conn.activity(Kind::Probe).detail(format_args!("open {id}")));
                     error(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))
                 }
                 Ok(Err(e)) => internal(conn.peer, e),
@@ -274,8 +277,10 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
         Credential::Token(token) => {
             let key = accounts::token_key(&token);
             let u = user.clone();
-            blocking(move || sh.store.token_user(&key, now()).map(|owner| (owner.as_deref() == Some(u.as_str()), None)))
-                .await
+            blocking(move || {
+                sh.store.token_user(&key, now()).map(|owner| (owner.as_deref() == Some(u.as_str()), None, true))
+            })
+            .await
         }
         Credential::Password(password) => {
             // Memory-hard hashing runs on the blocking pool, a bounded number at a time.
@@ -283,27 +288,30 @@ async fn login(conn: &Arc<Conn>, user: String, credential: Credential) -> Respon
                 return internal(conn.peer, "hash slots closed");
             };
             let u = user.clone();
-            blocking(move || -> Result<(bool, Option<[u8; 32]>), StoreError> {
+            blocking(move || -> Result<(bool, Option<[u8; 32]>, bool), StoreError> {
                 let phc = sh.store.password_hash(&u)?;
                 if !accounts::verify_password(phc.as_deref(), &password) {
-                    return Ok((false, None));
+                    return Ok((false, None, phc.is_some()));
                 }
                 let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
                 sh.store.add_token(&accounts::token_key(&token), &u, now() + accounts::TOKEN_LIFETIME_SECS)?;
-                Ok((true, Some(token)))
+                Ok((true, Some(token), true))
             })
             .await
         }
     };
     match result {
-        Ok(Ok((true, token))) => {
+        Ok(Ok((true, token, _))) => {
             conn.session(|s| s.logged_in(&user));
+            conn.record(conn.activity(Kind::LoginOk).account(&user));
             crate::transport::endpoint::grant(&conn.connection, &conn.shared.config.limits.net());
             info!(peer = %conn.peer, %user, event = "login", "logged in");
             Response::LoggedIn { user, token }
         }
-        Ok(Ok((false, _))) => {
+        Ok(Ok((false, _, known))) => {
             conn.shared.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+            let kind = if known { Kind::LoginFailed } else { Kind::UnknownUser };
+            conn.record(conn.activity(kind).account(&user));
             warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
             // Slow down guessing; other connections are not held up.
             tokio::time::sleep(std::time::Duration::from_millis(conn.shared.config.limits.failed_login_delay_ms)).await;
@@ -369,6 +377,7 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
             release(conn, id);
             conn.shared.counters.deliveries.fetch_add(1, Ordering::Relaxed);
             info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
+            conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
             Response::Committed { id, time }
         }
         Ok(Err(e)) => internal(conn.peer, e),
@@ -476,6 +485,7 @@ fn min_rate(shared: &Shared) -> body::MinRate {
 fn too_slow(conn: &Conn, e: &BodyError) {
     conn.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
     info!(peer = %conn.peer, event = "too_slow", "{e}; closing the connection");
+    conn.record(conn.activity(Kind::Timeout).detail(e));
     conn.close(close::TIMEOUT, "transfer too slow");
 }
 
@@ -531,6 +541,7 @@ async fn get(conn: &Arc<Conn>, mut send: SendStream, id: u64, index: u32, offset
     };
     let Some(att) = attachment.filter(|a| offset <= a.size) else {
         info!(peer = %conn.peer, event = "not_found", id, index, "download of a file not in the caller's mailbox");
+        conn.record(conn.activity(Kind::Probe).detail(format_args!("get {id}/{index}")));
         let reply = GetReply::Error {
             code: ErrorCode::NotFound,
             message: format!("no file {index} in delivery {id} of your mailbox"),

@@ -3,9 +3,11 @@
 //! down cleanly. Protocol decisions are the session's; this is the glue around it.
 
 pub mod admin;
+pub mod audit;
 mod connection;
 pub mod firewall;
 mod handlers;
+pub mod recorder;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ pub struct ListenerConfig {
     pub key: Option<PathBuf>,
     /// Every limit, in one place (`policy::Limits`).
     pub limits: Limits,
+    /// Offence weights, window, threshold and ban times.
+    pub scoring: crate::policy::ScoreConfig,
     /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
     /// on SIGHUP.
     pub ip_rules: PathBuf,
@@ -52,6 +56,7 @@ impl ListenerConfig {
             cert: None,
             key: None,
             limits: Limits::default(),
+            scoring: Default::default(),
             shutdown_grace: Duration::from_secs(3),
         }
     }
@@ -112,11 +117,19 @@ pub(crate) struct Shared {
     /// New connections per source address.
     pub handshake_rate: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
     pub account_rate: governor::DefaultKeyedRateLimiter<String>,
+    /// The activity log's queue.
+    pub recorder: recorder::Recorder,
+    /// Bans (in force or expired; expired ones are skipped).
+    pub bans: std::sync::RwLock<Vec<crate::policy::Ban>>,
 }
 
 impl Shared {
     /// Admit or refuse a connection attempt before any handshake work.
     fn admit(&self, ip: std::net::IpAddr, validated: bool) -> Verdict {
+        let allowed = self.ip_list.read().map(|l| l.lookup(ip) == Some(crate::policy::Rule::Allow)).unwrap_or(false);
+        if !allowed && recorder::banned(self, ip) {
+            return Verdict::Drop("address is banned");
+        }
         // A source that opens connections faster than the limit is refused before the
         // handshake costs anything (handshake floods).
         if self.handshake_rate.check_key(&crate::policy::canonical(ip)).is_err()
@@ -155,6 +168,7 @@ fn rate_limiter<K: std::hash::Hash + Eq + Clone>(per_second: u32, burst: u32) ->
 
 /// A bound listener, ready to run.
 pub struct Listener {
+    recorder_rx: Option<tokio::sync::mpsc::Receiver<crate::policy::activity::Activity>>,
     endpoints: Vec<quinn::Endpoint>,
     shared: Arc<Shared>,
     fingerprint: tls::Fingerprint,
@@ -177,6 +191,8 @@ impl Listener {
         for addr in &config.binds {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
+        let bans = store.bans().context("reading bans")?;
+        let (recorder, recorder_rx) = recorder::Recorder::new();
         let hash_slots = Semaphore::new(config.limits.max_concurrent_hashes.max(1) as usize);
         let ip_rate = rate_limiter(config.limits.requests_per_second_per_ip, config.limits.request_burst);
         let account_rate = rate_limiter(config.limits.requests_per_second_per_account, config.limits.request_burst);
@@ -196,8 +212,10 @@ impl Listener {
             ip_rate,
             account_rate,
             handshake_rate,
+            recorder,
+            bans: std::sync::RwLock::new(bans),
         });
-        Ok(Self { endpoints, shared, fingerprint })
+        Ok(Self { recorder_rx: Some(recorder_rx), endpoints, shared, fingerprint })
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -209,8 +227,12 @@ impl Listener {
     }
 
     /// Serve until `shutdown` resolves, then close every connection with a code and return.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let admin = admin::serve(self.shared.clone())?;
+        let recording = match self.recorder_rx.take() {
+            Some(rx) => tokio::spawn(recorder::run(self.shared.clone(), rx)),
+            None => tokio::spawn(async {}),
+        };
         let rules = tokio::spawn(firewall::watch(self.shared.clone()));
         let mut accept_loops = Vec::new();
         for ep in &self.endpoints {
@@ -230,6 +252,15 @@ impl Listener {
         }
         admin.abort();
         rules.abort();
+        // Let the activity log write what is queued (bounded), then stop it.
+        for _ in 0..200 {
+            if self.shared.recorder.is_idle() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        recording.abort();
         let _ = std::fs::remove_file(self.shared.layout.control_socket());
         Ok(())
     }
@@ -251,11 +282,27 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 }
             }
             Verdict::Refuse(why) => {
+                shared.recorder.record(
+                    crate::policy::activity::Activity::new(
+                        recorder::now_ms(),
+                        peer.ip(),
+                        crate::policy::activity::Kind::Refused,
+                    )
+                    .detail(why),
+                );
                 shared.counters.refused.fetch_add(1, Ordering::Relaxed);
                 info!(%peer, event = "refused", "connection refused: {why}");
                 incoming.refuse();
             }
             Verdict::Drop(why) => {
+                shared.recorder.record(
+                    crate::policy::activity::Activity::new(
+                        recorder::now_ms(),
+                        peer.ip(),
+                        crate::policy::activity::Kind::Refused,
+                    )
+                    .detail(why),
+                );
                 let n = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
                 // Dropped attempts can come by the thousand: log one in a hundred.
                 if n % 100 == 0 {

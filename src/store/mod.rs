@@ -7,9 +7,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::activity::Activity;
+use crate::policy::Ban;
 use crate::wire::{Attachment, Envelope, Hash, Summary};
 
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
@@ -18,6 +20,12 @@ const DELIVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries
 const MAILBOX: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailbox_v1");
 const OPEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_deliveries_v1");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// Activity events in arrival order (key: a sequence number).
+const ACTIVITY: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_v1");
+/// Events removed by retention, counted per (source, day, kind).
+const DAILY: TableDefinition<(&str, u64, &str), u64> = TableDefinition::new("activity_daily_v1");
+/// Bans in force or remembered for escalation: network -> record.
+const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans_v1");
 /// Bytes of delivered files per mailbox, kept with every commit (quota checks read one row).
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
 
@@ -109,6 +117,9 @@ impl Store {
             tx.open_table(OPEN)?;
             tx.open_table(META)?;
             tx.open_table(USAGE)?;
+            tx.open_table(ACTIVITY)?;
+            tx.open_table(DAILY)?;
+            tx.open_table(BANS)?;
         }
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })
@@ -309,6 +320,136 @@ impl Store {
             Some(v) => Ok(Some(decode(v.value(), "deliveries")?)),
             None => Ok(None),
         }
+    }
+}
+
+impl Store {
+    /// Append a batch of events in one transaction.
+    pub fn append_activity(&self, events: &[Activity]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let mut next = meta.get("next_event")?.map(|v| v.value()).unwrap_or(0);
+            let mut table = tx.open_table(ACTIVITY)?;
+            for e in events {
+                let rec = encode(e, "activity")?;
+                table.insert(next, rec.as_slice())?;
+                next += 1;
+            }
+            meta.insert("next_event", next)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keep at most `max_events`, none older than `min_time_ms`; removed events are added
+    /// to per-source daily counts. Returns how many were removed.
+    pub fn enforce_retention(&self, max_events: u64, min_time_ms: u64) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let removed;
+        {
+            let mut table = tx.open_table(ACTIVITY)?;
+            let mut daily = tx.open_table(DAILY)?;
+            let len = table.len()?;
+            let excess = len.saturating_sub(max_events);
+            let mut doomed = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                let e: Activity = decode(v.value(), "activity")?;
+                if (doomed.len() as u64) < excess || e.time_ms < min_time_ms {
+                    doomed.push((k.value(), e));
+                } else {
+                    break;
+                }
+                // Bounded work per call; the next call continues.
+                if doomed.len() >= 100_000 {
+                    break;
+                }
+            }
+            for (k, e) in &doomed {
+                table.remove(*k)?;
+                let src = e.source.to_string();
+                let key = (src.as_str(), e.time_ms / 86_400_000, e.kind.name());
+                let n = daily.get(key)?.map(|v| v.value()).unwrap_or(0);
+                daily.insert(key, n + 1)?;
+            }
+            removed = doomed.len() as u64;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Events newest first, those matching `keep`, at most `limit`, none older than `since_ms`.
+    pub fn activity(
+        &self,
+        since_ms: u64,
+        limit: usize,
+        keep: impl Fn(&Activity) -> bool,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(ACTIVITY)?;
+        let mut out = Vec::new();
+        for row in table.iter()?.rev() {
+            let (_, v) = row?;
+            let e: Activity = decode(v.value(), "activity")?;
+            if e.time_ms < since_ms {
+                break;
+            }
+            if keep(&e) {
+                out.push(e);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn activity_count(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(ACTIVITY)?.len()?)
+    }
+
+    pub fn put_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let rec = encode(ban, "bans")?;
+            tx.open_table(BANS)?.insert(ban.net.to_string().as_str(), rec.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Lift a ban now, keeping its level for escalation. False if there was none.
+    pub fn lift_ban(&self, net: &str, now: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let found;
+        {
+            let mut bans = tx.open_table(BANS)?;
+            let existing = match bans.get(net)? {
+                Some(v) => Some(decode::<Ban>(v.value(), "bans")?),
+                None => None,
+            };
+            found = existing.as_ref().is_some_and(|b| b.until > now);
+            if let Some(mut b) = existing {
+                b.until = b.until.min(now);
+                let rec = encode(&b, "bans")?;
+                bans.insert(net, rec.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(found)
+    }
+
+    /// Every ban record (expired ones too: they carry the offence level).
+    pub fn bans(&self) -> Result<Vec<Ban>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx.open_table(BANS)?.iter()? {
+            let (_, v) = row?;
+            out.push(decode(v.value(), "bans")?);
+        }
+        Ok(out)
     }
 }
 

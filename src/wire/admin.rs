@@ -32,6 +32,69 @@ pub enum AdminRequest {
         net: String,
     },
     ListRules,
+    /// Ban a network by hand, for `secs` (default: the scoring's escalating ban time).
+    Ban {
+        net: String,
+        secs: Option<u64>,
+    },
+    /// Lift a ban now.
+    Unban {
+        net: String,
+    },
+    /// Bans in force.
+    ListBans,
+    /// What happened: see [`AuditQuery`].
+    Audit(AuditQuery),
+}
+
+/// Filters of `qxfer audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Only events of the last this many seconds.
+    pub since_secs: u64,
+    /// Only events from this address or network.
+    pub source: Option<String>,
+    /// Only events about this account.
+    pub user: Option<String>,
+    /// Only events of this kind.
+    pub kind: Option<String>,
+}
+
+/// One event as the audit shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub time_ms: u64,
+    pub source: String,
+    pub account: Option<String>,
+    pub kind: String,
+    pub bytes: u64,
+    pub detail: String,
+}
+
+/// A ban as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanView {
+    pub net: String,
+    pub until: u64,
+    pub level: u32,
+    pub reason: String,
+}
+
+/// What `qxfer audit` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// Events matched (over the scanned range).
+    pub matched: u64,
+    /// Offending sources: (source, events, offence score), highest score first.
+    pub top_sources: Vec<(String, u64, u64)>,
+    /// Accounts with offences: (account, offence score), highest first.
+    pub top_accounts: Vec<(String, u64)>,
+    /// Event counts by kind.
+    pub by_kind: Vec<(String, u64)>,
+    /// Event counts per hour: (hour start in seconds since the epoch, count).
+    pub by_hour: Vec<(u64, u64)>,
+    /// The latest matching events, newest first.
+    pub latest: Vec<EventView>,
 }
 
 /// Listener → CLI.
@@ -42,6 +105,8 @@ pub enum AdminResponse {
     Status(Status),
     /// IP rules: (network, allow).
     Rules(Vec<(String, bool)>),
+    Bans(Vec<BanView>),
+    Audit(AuditReport),
     Error(String),
 }
 
@@ -79,7 +144,20 @@ impl Validate for AdminRequest {
                 }
                 Ok(())
             }
-            AdminRequest::ListUsers | AdminRequest::Status | AdminRequest::ListRules => Ok(()),
+            AdminRequest::Ban { net, .. } | AdminRequest::Unban { net } => {
+                if net.len() > 64 || crate::policy::parse_net(net).is_err() {
+                    return Err(DecodeError::Invalid("network"));
+                }
+                Ok(())
+            }
+            AdminRequest::Audit(q) => {
+                let too_long = [&q.source, &q.user, &q.kind].iter().any(|f| f.as_ref().is_some_and(|v| v.len() > 64));
+                if too_long {
+                    return Err(DecodeError::FieldTooLong { field: "audit filter", max: 64 });
+                }
+                Ok(())
+            }
+            AdminRequest::ListUsers | AdminRequest::Status | AdminRequest::ListRules | AdminRequest::ListBans => Ok(()),
         }
     }
 }

@@ -8,7 +8,7 @@ mod frame;
 mod message;
 pub mod names;
 
-pub use admin::{AdminRequest, AdminResponse, Status};
+pub use admin::{AdminRequest, AdminResponse, AuditQuery, AuditReport, BanView, EventView, Status};
 pub use error::DecodeError;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
 pub use message::*;

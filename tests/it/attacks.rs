@@ -20,6 +20,9 @@ progress_window_secs = 1
 requests_per_second_per_ip = 20
 request_burst = 40
 failed_login_delay_ms = 10
+
+[scoring]
+threshold = 1000000
 ";
 
 fn hardened() -> Listener {

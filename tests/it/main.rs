@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod attacks;
+mod bans;
 mod fuzz_replay;
 mod hostile;
 mod resume;

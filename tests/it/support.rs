@@ -20,6 +20,7 @@ pub struct Listener {
     pub fingerprint: String,
     pub data: tempfile::TempDir,
     log: PathBuf,
+    args: Vec<String>,
 }
 
 impl Listener {
@@ -36,13 +37,22 @@ impl Listener {
         Self::start_with_env(data, bind, extra, &[])
     }
 
+    /// Without a `--config` of its own, a test listener gets one that never bans: tests of
+    /// other features misbehave from 127.0.0.1 on purpose. The ban tests bring their own.
     pub fn start_with_env(data: tempfile::TempDir, bind: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let log = data.path().join("listener.log");
+        let no_bans = data.path().join("no-bans.toml");
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if !extra.iter().any(|a| a == "--config") {
+            std::fs::write(&no_bans, "[scoring]\nthreshold = 1000000\n").expect("config");
+            extra.push("--config".into());
+            extra.push(no_bans.to_string_lossy().into_owned());
+        }
         let mut child = qxfer()
             .envs(env.iter().copied())
             .args(["listen", "--bind", bind, "--data"])
             .arg(data.path().join("d"))
-            .args(extra)
+            .args(&extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -58,7 +68,7 @@ impl Listener {
         assert_eq!(words.next(), Some("fingerprint"), "{line}");
         let fingerprint = words.next().expect("fp").to_owned();
         assert!(fingerprint.starts_with("sha256:") && fingerprint.len() == 71, "{line}");
-        Self { child: Some(child), addr, fingerprint, data, log }
+        Self { child: Some(child), addr, fingerprint, data, log, args: extra }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -100,7 +110,8 @@ impl Listener {
         // The log file is replaced; keep the old one's text around.
         let old = std::fs::read_to_string(&self.log).unwrap_or_default();
         std::fs::write(data.path().join("listener.old.log"), old).expect("keep log");
-        Self::start_on(data, &self.addr.clone(), &[])
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Self::start_on(data, &self.addr.clone(), &args)
     }
 }
 

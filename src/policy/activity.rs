@@ -1,0 +1,139 @@
+//! Activity events: what a peer did, as the listener records it. Pure data; the recorder
+//! stores them (redb) and feeds the ones that are offences to the [`super::Scorer`].
+//! Passwords, message bodies and file contents never appear here.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::Offence;
+
+/// Event kinds. Variant order is the stored format: append only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// A connection completed its handshake (its address is validated).
+    Connected,
+    /// A connection attempt refused or dropped before the handshake.
+    Refused,
+    LoginOk,
+    /// Wrong password or token for an existing account.
+    LoginFailed,
+    /// Login for an account that does not exist.
+    UnknownUser,
+    /// A delivery was committed.
+    Delivery,
+    /// A rate, size or quota limit was hit.
+    Limit,
+    /// A malformed, forged or out-of-order message (detail: what was expected, what came).
+    Violation,
+    /// No login by the deadline, or a transfer below the minimum rate.
+    Timeout,
+    /// A request for a delivery or file that is not the caller's.
+    Probe,
+    /// The connection's task panicked.
+    Panic,
+    Ban,
+    Unban,
+    /// The recorder's queue was full: `bytes` holds how many events were dropped.
+    Dropped,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 14] = [
+        Kind::Connected,
+        Kind::Refused,
+        Kind::LoginOk,
+        Kind::LoginFailed,
+        Kind::UnknownUser,
+        Kind::Delivery,
+        Kind::Limit,
+        Kind::Violation,
+        Kind::Timeout,
+        Kind::Probe,
+        Kind::Panic,
+        Kind::Ban,
+        Kind::Unban,
+        Kind::Dropped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Connected => "connected",
+            Kind::Refused => "refused",
+            Kind::LoginOk => "login",
+            Kind::LoginFailed => "login_failed",
+            Kind::UnknownUser => "unknown_user",
+            Kind::Delivery => "delivery",
+            Kind::Limit => "limit",
+            Kind::Violation => "violation",
+            Kind::Timeout => "timeout",
+            Kind::Probe => "probe",
+            Kind::Panic => "panic",
+            Kind::Ban => "ban",
+            Kind::Unban => "unban",
+            Kind::Dropped => "dropped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The offence this kind of event counts as, if any.
+    pub fn offence(self) -> Option<Offence> {
+        match self {
+            Kind::LoginFailed => Some(Offence::AuthFailure),
+            Kind::UnknownUser => Some(Offence::UnknownUser),
+            Kind::Limit => Some(Offence::LimitHit),
+            Kind::Violation => Some(Offence::ProtocolViolation),
+            Kind::Timeout => Some(Offence::Timeout),
+            Kind::Probe => Some(Offence::Probe),
+            Kind::Panic => Some(Offence::PanicCaused),
+            _ => None,
+        }
+    }
+}
+
+/// Longest detail text stored.
+pub const MAX_DETAIL: usize = 200;
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub source: IpAddr,
+    pub account: Option<String>,
+    pub kind: Kind,
+    pub bytes: u64,
+    pub detail: String,
+}
+
+impl Activity {
+    pub fn new(time_ms: u64, source: IpAddr, kind: Kind) -> Self {
+        Self { time_ms, source, account: None, kind, bytes: 0, detail: String::new() }
+    }
+
+    pub fn account(mut self, a: &str) -> Self {
+        self.account = Some(a.chars().take(64).collect());
+        self
+    }
+
+    pub fn bytes(mut self, n: u64) -> Self {
+        self.bytes = n;
+        self
+    }
+
+    /// Attach a detail, cut to [`MAX_DETAIL`] bytes with control characters removed.
+    pub fn detail(mut self, d: impl std::fmt::Display) -> Self {
+        let mut out = String::new();
+        for c in d.to_string().chars().filter(|c| !c.is_control()) {
+            if out.len() + c.len_utf8() > MAX_DETAIL {
+                break;
+            }
+            out.push(c);
+        }
+        self.detail = out;
+        self
+    }
+}

@@ -1,0 +1,166 @@
+//! Activity log, scoring and the automatic firewall against a real listener: offences from
+//! one loopback address (127.0.0.x) earn it an escalating, persisted ban enforced before the
+//! handshake, while allowed addresses and other users carry on.
+
+use std::time::{Duration, Instant};
+
+use qxfer::wire::{Credential, Request, Response};
+
+use crate::raw::{run, Raw};
+use crate::support::*;
+
+/// fail2ban-like defaults, with short ban times so the tests can watch them expire.
+const SCORING: &str = "[limits]
+failed_login_delay_ms = 50
+
+[scoring]
+threshold = 5
+window_secs = 600
+ban_secs = 8
+ban_factor = 3
+";
+
+fn listener() -> Listener {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("qxfer.toml");
+    std::fs::write(&config, SCORING).expect("config");
+    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    listener.add_user("alice");
+    listener
+}
+
+/// Wrong passwords from `bind` (up to 3 per connection); returns how many were sent. The
+/// last one's answer may never come: a ban closes the connection at once.
+async fn wrong_passwords(bind: &str, addr: &str, n: usize) -> usize {
+    let mut done = 0;
+    while done < n {
+        let Ok(mut raw) = Raw::connect_from(bind, addr).await else { return done };
+        for _ in 0..3 {
+            if done == n {
+                break;
+            }
+            let req = Request::Login { user: "alice".into(), credential: Credential::Password("wrong guess!".into()) };
+            done += 1;
+            if !matches!(raw.call(&req).await, Some(Response::Error { .. })) {
+                break;
+            }
+        }
+    }
+    done
+}
+
+/// Wait (bounded) until a connection from `bind` is refused or dropped.
+async fn until_refused(bind: &str, addr: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if Raw::connect_from(bind, addr).await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn bans(listener: &Listener) -> Vec<serde_json::Value> {
+    let out = ok(&listener.admin().args(["firewall", "list", "--json"]).output().expect("list"));
+    out.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| v["rule"] == "ban")
+        .collect()
+}
+
+#[test]
+fn five_wrong_passwords_ban_the_source_and_the_ban_escalates_and_expires() {
+    let listener = listener();
+    run(async {
+        assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 5).await, 5);
+        assert!(until_refused("127.0.0.30", &listener.addr, Duration::from_secs(3)).await, "not banned");
+        // Another address and a legitimate login are unaffected.
+        let mut other = Raw::login_from("127.0.0.31", &listener.addr, "alice").await;
+        assert!(matches!(other.call(&Request::Inbox { after: 0 }).await, Some(Response::InboxPage { .. })));
+    });
+    let first = bans(&listener);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["net"], "127.0.0.30/32");
+    assert_eq!(first[0]["level"], 1);
+    assert!(listener.log().contains("event=\"ban\"") || listener.log().contains("event=ban"), "{}", listener.log());
+
+    // The first ban lasts 8 s; after it, the address connects again.
+    let until = first[0]["until"].as_u64().expect("until");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    std::thread::sleep(Duration::from_secs(until.saturating_sub(now) + 1));
+    run(async {
+        assert!(Raw::connect_from("127.0.0.30", &listener.addr).await.is_ok(), "ban did not expire");
+        // A second offence earns a longer ban (8 s x 3).
+        assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 5).await, 5);
+        assert!(until_refused("127.0.0.30", &listener.addr, Duration::from_secs(3)).await, "not banned again");
+    });
+    let second = bans(&listener);
+    assert_eq!(second[0]["level"], 2, "{second:?}");
+    let until = second[0]["until"].as_u64().expect("until");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    assert!(until >= now + 12, "second ban too short: until {until}, now {now}");
+}
+
+#[test]
+fn allowed_addresses_are_never_banned() {
+    let listener = listener();
+    ok(&listener.admin().args(["firewall", "allow", "127.0.0.40"]).output().expect("allow"));
+    run(async {
+        assert_eq!(wrong_passwords("127.0.0.40", &listener.addr, 10).await, 10);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(Raw::connect_from("127.0.0.40", &listener.addr).await.is_ok(), "an allowed address was banned");
+    });
+    assert!(bans(&listener).is_empty());
+}
+
+#[test]
+fn bans_survive_a_restart_and_can_be_lifted_by_hand() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("qxfer.toml");
+    std::fs::write(&config, "[scoring]\nthreshold = 5\nban_secs = 3600\n").expect("config");
+    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    listener.add_user("alice");
+    run(async {
+        assert_eq!(wrong_passwords("127.0.0.50", &listener.addr, 5).await, 5);
+        assert!(until_refused("127.0.0.50", &listener.addr, Duration::from_secs(3)).await, "not banned");
+    });
+    let listener = listener.restart();
+    run(async {
+        assert!(Raw::connect_from("127.0.0.50", &listener.addr).await.is_err(), "ban lost in a restart");
+    });
+    // What happened is in the audit, with the account name that was tried.
+    let out = ok(&listener.admin().args(["audit", "--source", "127.0.0.50", "--json"]).output().expect("audit"));
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let failed = lines.iter().filter(|v| v["type"] == "event" && v["kind"] == "login_failed").count();
+    assert_eq!(failed, 5, "{out}");
+    assert!(lines.iter().any(|v| v["type"] == "event" && v["kind"] == "ban"), "{out}");
+    assert!(lines.iter().any(|v| v["type"] == "event" && v["account"] == "alice"), "{out}");
+    assert!(lines.iter().any(|v| v["type"] == "source" && v["source"] == "127.0.0.50" && v["score"] == 5), "{out}");
+    let table = ok(&listener.admin().args(["audit", "--since", "1h"]).output().expect("audit table"));
+    assert!(table.contains("OFFENDING SOURCES") && table.contains("127.0.0.50"), "{table}");
+    // No password ever reaches the log or the database.
+    assert!(!out.contains("wrong guess!"));
+
+    ok(&listener.admin().args(["firewall", "unban", "127.0.0.50"]).output().expect("unban"));
+    run(async {
+        assert!(Raw::connect_from("127.0.0.50", &listener.addr).await.is_ok(), "unban did not lift the ban");
+    });
+    assert!(bans(&listener).is_empty());
+    assert!(listener.log().contains("event=\"unban\"") || listener.log().contains("event=unban"));
+}
+
+#[test]
+fn a_hand_made_ban_closes_live_connections() {
+    let listener = listener();
+    run(async {
+        let live = Raw::login_from("127.0.0.60", &listener.addr, "alice").await;
+        ok(&listener.admin().args(["firewall", "ban", "127.0.0.60", "--for", "1h"]).output().expect("ban"));
+        let closed = tokio::time::timeout(Duration::from_secs(5), live.conn.closed()).await;
+        assert!(closed.is_ok(), "the banned address's connection stayed open");
+        assert!(Raw::connect_from("127.0.0.60", &listener.addr).await.is_err());
+    });
+    let b = bans(&listener);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0]["reason"], "banned by hand");
+}
