@@ -11,6 +11,10 @@
 //!
 //! The same binary re-executes itself for the raw receiver and sender of (a).
 //!
+//! `-- --recording` runs the activity-log benchmark instead: the transfer (b) and the
+//! messages (e) with recording on and off, alternating, and the activity writer alone:
+//! events per second and the database size after one million events with retention.
+//!
 //! `-- --attack` runs the attack benchmark instead: the same legitimate send of one file,
 //! first alone, then while 100 hostile connections (from 127.0.0.2-127.0.0.8) flood
 //! requests, trickle uploads and open streams; it prints the throughput ratio and the
@@ -34,6 +38,7 @@ fn main() -> Result<()> {
         Some("raw-recv") => raw_recv(),
         Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
         _ if args.iter().any(|a| a == "--attack") => attack_bench(args.iter().any(|a| a == "--quick")),
+        _ if args.iter().any(|a| a == "--recording") => recording_bench(args.iter().any(|a| a == "--quick")),
         _ => bench(args.iter().any(|a| a == "--quick"), args.iter().any(|a| a == "--no-record")),
     }
 }
@@ -554,4 +559,100 @@ async fn attacker(
         }
         conn.close(0u32.into(), b"");
     }
+}
+
+/// Recording on versus off, and the activity writer's own speed.
+fn recording_bench(quick: bool) -> Result<()> {
+    use qxfer::policy::activity::{Activity, Kind};
+    let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
+    let bin = qxfer_bin()?;
+    let tmp = tempfile::tempdir()?;
+    let mut listeners = Vec::new();
+    for (name, recording) in [("on", true), ("off", false)] {
+        let root = tmp.path().join(name);
+        std::fs::create_dir_all(&root)?;
+        let cfg = root.join("bench.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[limits]\nactivity_recording = {recording}\nrequests_per_second_per_ip = 1000000\n\
+                 requests_per_second_per_account = 1000000\nrequest_burst = 1000000\n"
+            ),
+        )?;
+        let l = start_listener(&bin, &root, &["--config", cfg.to_str().ok_or_else(|| anyhow!("path"))?])?;
+        timed(client(&bin, &root, &l.addr).args(["-m", "warm-up"]))?;
+        listeners.push((name, root, l));
+    }
+    write_file(&tmp.path().join("big.bin"), size)?;
+    qxfer::files::sync_filesystem(tmp.path())?;
+    let big = tmp.path().join("big.bin");
+    let mut b: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut e: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..3 {
+        for (i, (_, root, l)) in listeners.iter().enumerate() {
+            let (t, _) = timed(client(&bin, root, &l.addr).arg(&big))?;
+            b[i].push(mbps(size, t));
+            qxfer::files::sync_filesystem(tmp.path())?;
+            let t = messages(root, &l.addr, 300)?;
+            e[i].push(300.0 / t.as_secs_f64());
+        }
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        v[v.len() / 2]
+    };
+    let (b_on, b_off) = (med(&mut b[0].clone()), med(&mut b[1].clone()));
+    let (e_on, e_off) = (med(&mut e[0].clone()), med(&mut e[1].clone()));
+    println!("recording on vs off (median of 3, alternating):");
+    println!(
+        "  (b) qxfer send {} MiB:  on {:7.1} MB/s  off {:7.1} MB/s  ratio {:.3}",
+        size >> 20,
+        b_on,
+        b_off,
+        b_on / b_off
+    );
+    println!("  (e) 300 messages:         on {:7.0} msg/s  off {:7.0} msg/s  ratio {:.3}", e_on, e_off, e_on / e_off);
+    drop(listeners);
+
+    // The writer alone: one million events in batches as the recorder writes them, with
+    // retention keeping at most 100,000.
+    let dir = tempfile::tempdir()?;
+    let store = qxfer::store::Store::open(&dir.path().join("activity.redb"))?;
+    let n = 1_000_000u64;
+    let batch = 1024u64;
+    let keep = 100_000u64;
+    let start = Instant::now();
+    let mut written = 0u64;
+    let mut batches = 0u64;
+    while written < n {
+        let events: Vec<Activity> = (0..batch.min(n - written))
+            .map(|i| {
+                let k = written + i;
+                Activity::new(
+                    1_795_000_000_000 + k,
+                    std::net::IpAddr::from([10, 0, (k >> 8) as u8, k as u8]),
+                    Kind::LoginFailed,
+                )
+                .account("alice")
+                .detail("wrong password")
+            })
+            .collect();
+        store.append_activity(&events, batches % 64 == 0)?;
+        written += events.len() as u64;
+        batches += 1;
+        if batches % 64 == 0 {
+            store.enforce_retention(keep, 0)?;
+        }
+    }
+    store.enforce_retention(keep, 0)?;
+    let t = start.elapsed();
+    let size_mib = std::fs::metadata(dir.path().join("activity.redb"))?.len() as f64 / (1 << 20) as f64;
+    println!(
+        "activity writer: {n} events in {:.2} s = {:.0} events/s (batches of {batch}); kept {}, database {:.1} MiB",
+        t.as_secs_f64(),
+        n as f64 / t.as_secs_f64(),
+        store.activity_count()?,
+        size_mib
+    );
+    Ok(())
 }

@@ -36,10 +36,12 @@ pub enum Kind {
     Unban,
     /// The recorder's queue was full: `bytes` holds how many events were dropped.
     Dropped,
+    /// A control request (detail: which).
+    Request,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -54,6 +56,7 @@ impl Kind {
         Kind::Ban,
         Kind::Unban,
         Kind::Dropped,
+        Kind::Request,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Ban => "ban",
             Kind::Unban => "unban",
             Kind::Dropped => "dropped",
+            Kind::Request => "request",
         }
     }
 

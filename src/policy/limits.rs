@@ -81,6 +81,8 @@ pub struct Limits {
     pub activity_max_events: u64,
     /// Days an activity event is kept.
     pub activity_retention_days: u64,
+    /// Record activity at all (scoring and automatic bans need it).
+    pub activity_recording: bool,
 }
 
 /// Parse a listener config file: its `[limits]` and `[scoring]` sections.
@@ -132,6 +134,7 @@ impl Default for Limits {
             max_puts_in_flight: 128,
             activity_max_events: 1_000_000,
             activity_retention_days: 30,
+            activity_recording: true,
         }
     }
 }

@@ -87,6 +87,15 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
         return reply;
     }
     fault_injection(conn);
+    let (name, bytes) = match &req {
+        Request::Login { .. } => ("login", 0),
+        Request::Begin(b) => ("begin", b.bytes),
+        Request::AddFiles { entries } => ("add_files", entries.len() as u64),
+        Request::Commit => ("commit", 0),
+        Request::Inbox { .. } => ("inbox", 0),
+        Request::Open { .. } => ("open", 0),
+    };
+    conn.record(conn.activity(Kind::Request).bytes(bytes).detail(name));
     let step = conn.session(|s| s.on_request(&req));
     let step = match step {
         Ok(step) => step,

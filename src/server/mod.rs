@@ -192,7 +192,7 @@ impl Listener {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
         let bans = store.bans().context("reading bans")?;
-        let (recorder, recorder_rx) = recorder::Recorder::new();
+        let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
         let hash_slots = Semaphore::new(config.limits.max_concurrent_hashes.max(1) as usize);
         let ip_rate = rate_limiter(config.limits.requests_per_second_per_ip, config.limits.request_burst);
         let account_rate = rate_limiter(config.limits.requests_per_second_per_account, config.limits.request_burst);

@@ -22,21 +22,30 @@ pub const QUEUE: usize = 16_384;
 pub const BATCH: usize = 1024;
 /// Retention is checked every this many batches.
 const RETENTION_EVERY: u64 = 64;
+/// After the first event of a batch, wait this long for more (fewer, larger transactions).
+const BATCH_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
+/// Batches are written without an fsync of their own; one is made at least this often (and
+/// every delivery's durable commit persists them too), so a crash loses at most this much.
+const DURABLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct Recorder {
+    enabled: bool,
     tx: mpsc::Sender<Activity>,
     dropped: AtomicU64,
     pub(crate) written: AtomicU64,
 }
 
 impl Recorder {
-    pub fn new() -> (Self, mpsc::Receiver<Activity>) {
+    pub fn new(enabled: bool) -> (Self, mpsc::Receiver<Activity>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { tx, dropped: AtomicU64::new(0), written: AtomicU64::new(0) }, rx)
+        (Self { enabled, tx, dropped: AtomicU64::new(0), written: AtomicU64::new(0) }, rx)
     }
 
     /// Queue an event; never waits.
     pub fn record(&self, a: Activity) {
+        if !self.enabled {
+            return;
+        }
         if self.tx.try_send(a).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -71,7 +80,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
     let cfg = shared.config.scoring.clone();
     let mut batches = 0u64;
     let mut reported_dropped = 0u64;
+    let mut last_durable = tokio::time::Instant::now();
     while let Some(first) = rx.recv().await {
+        tokio::time::sleep(BATCH_DELAY).await;
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -102,11 +113,15 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
         let sh = shared.clone();
         let n = batch.len() as u64;
         let check_retention = batches % RETENTION_EVERY == 0;
+        let durable = !bans.is_empty() || last_durable.elapsed() >= DURABLE_EVERY;
+        if durable {
+            last_durable = tokio::time::Instant::now();
+        }
         let result = tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
             for ban in &bans {
                 sh.store.put_ban(ban)?;
             }
-            sh.store.append_activity(&batch)?;
+            sh.store.append_activity(&batch, durable)?;
             if check_retention {
                 let limits = &sh.config.limits;
                 let min_time = now_ms().saturating_sub(limits.activity_retention_days.saturating_mul(86_400_000));

@@ -48,7 +48,14 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct UserRecord {
@@ -324,9 +331,13 @@ impl Store {
 }
 
 impl Store {
-    /// Append a batch of events in one transaction.
-    pub fn append_activity(&self, events: &[Activity]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+    /// Append a batch of events in one transaction. A non-`durable` batch is made durable by
+    /// the next durable commit of this database (the recorder makes one at least every second).
+    pub fn append_activity(&self, events: &[Activity], durable: bool) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write()?;
+        if !durable {
+            tx.set_durability(redb::Durability::None)?;
+        }
         {
             let mut meta = tx.open_table(META)?;
             let mut next = meta.get("next_event")?.map(|v| v.value()).unwrap_or(0);
