@@ -6,6 +6,8 @@
 //!   safe names. The only way peer bytes become values.
 //! - [`session`]: pure. The control-session state machine: what an authenticated (or not)
 //!   connection may do next, byte and file quotas of an open delivery.
+//! - [`policy`]: pure. Every limit in one place, IP allow/block lists, admission of a
+//!   connection attempt before the handshake, activity events, suspicion scores and bans.
 //! - [`accounts`]: argon2id password hashes and session tokens.
 //! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes). Only module
 //!   that touches redb.
@@ -13,10 +15,12 @@
 //!   frame and file-body I/O on streams. Only module that touches quinn.
 //! - [`files`]: data-directory layout, temp name → verify → rename, batched sync.
 //! - [`server`]: the listener: accept loop, per-connection tasks, request handlers, admin
-//!   socket.
+//!   socket, IP rules file, the activity recorder (the one writer of the activity log) and
+//!   the audit.
 //! - [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
 //! - [`progress`]: renders progress events with indicatif.
 //! - [`cli`]: clap definitions and dispatch; nothing below it sees clap.
+//! - [`props`]: properties the fuzz targets and the regression tests check.
 
 pub mod accounts;
 pub mod cli;

@@ -233,8 +233,10 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
                 conn.close(close::DONE, "done");
                 return;
             }
-            Err(FrameError::Decode(e)) => {
-                conn.violation(&format_args!("control frame refused: {e}"));
+            Err(e @ (FrameError::Decode(_) | FrameError::Body { .. })) => {
+                // Record what was expected and what arrived.
+                let expected = if conn.session(|s| s.user().is_none()) { "a login request" } else { "a request" };
+                conn.violation(&format_args!("control frame refused: expected {expected}, got: {e}"));
                 let _ = reply_error(&mut send, ErrorCode::BadRequest, &e.to_string()).await;
                 last_reply(&conn, send, close::PROTOCOL, "malformed control frame").await;
                 return;

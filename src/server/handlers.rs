@@ -398,7 +398,7 @@ async fn commit(conn: &Arc<Conn>, plan: CommitPlan) -> Response {
 pub(crate) async fn file_stream(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
     let head = match read_head(&mut recv).await {
         Ok(h) => h,
-        Err(FrameError::Decode(e)) => {
+        Err(e @ (FrameError::Decode(_) | FrameError::Body { .. })) => {
             conn.stream_violation(&format_args!("file stream head refused: {e}"));
             let _ = recv.stop(stream_code::REFUSED.into());
             let _ = send.reset(stream_code::REFUSED.into());

@@ -207,7 +207,7 @@ async fn receive_body(
     let end: FileEnd = framed::read_frame(recv)
         .await
         .map_err(|e| match e {
-            FrameError::Decode(_) => BodyError::TooLong,
+            FrameError::Decode(_) | FrameError::Body { .. } => BodyError::TooLong,
             other => BodyError::Frame(other),
         })?
         .ok_or(BodyError::Short { got, want: len })?;

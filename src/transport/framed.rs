@@ -10,6 +10,10 @@ use crate::wire::{self, DecodeError, Validate, LEN_PREFIX, MAX_FRAME};
 pub enum FrameError {
     #[error("{0}")]
     Decode(#[from] DecodeError),
+    /// The body was read but is not a valid message; `first` is its first byte (postcard's
+    /// variant index), for the record of what arrived.
+    #[error("{error} (body starts with 0x{first:02x})")]
+    Body { error: DecodeError, first: u8 },
     #[error("stream ended in the middle of a frame")]
     Truncated,
     #[error("reading: {0}")]
@@ -43,7 +47,10 @@ where
     let len = wire::frame_len(prefix, MAX_FRAME)?;
     let mut body = vec![0u8; len.get()];
     recv.read_exact(&mut body).await?;
-    Ok(Some(wire::decode_checked(&body)?))
+    match wire::decode_checked(&body) {
+        Ok(v) => Ok(Some(v)),
+        Err(error) => Err(FrameError::Body { error, first: body.first().copied().unwrap_or(0) }),
+    }
 }
 
 /// Read one frame that must be there.

@@ -164,3 +164,19 @@ fn a_hand_made_ban_closes_live_connections() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0]["reason"], "banned by hand");
 }
+
+#[test]
+fn protocol_garbage_earns_a_ban_and_the_audit_says_what_arrived() {
+    let listener = listener();
+    run(async {
+        for _ in 0..5 {
+            let Ok(mut raw) = Raw::connect_from("127.0.0.70", &listener.addr).await else { break };
+            // A byte 0x52 where a login message belongs.
+            let _ = raw.raw(&[0, 0, 0, 3, 0x52, 0xff, 0xff]).await;
+        }
+        assert!(until_refused("127.0.0.70", &listener.addr, Duration::from_secs(3)).await, "not banned");
+    });
+    let out = ok(&listener.admin().args(["audit", "--kind", "violation", "--json"]).output().expect("audit"));
+    assert!(out.contains("expected a login request") && out.contains("0x52"), "{out}");
+    assert_eq!(bans(&listener)[0]["net"], "127.0.0.70/32");
+}
