@@ -153,7 +153,7 @@ pub(crate) fn install_ban(shared: &Shared, ban: Ban) -> Activity {
         until = ban.until,
         until_utc = %crate::cli::format_time(ban.until),
         level = ban.level,
-        reason = %ban.reason,
+        reason = ?ban.reason,
         "qxfer ban {} for {} s (level {})",
         ban.net,
         ban.until.saturating_sub(now_ms() / 1000),
