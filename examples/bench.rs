@@ -474,7 +474,10 @@ fn attack_bench(quick: bool) -> Result<()> {
     let (alone2, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
     let alone = (alone1 + alone2) / 2;
     println!("legitimate {} MiB send alone again:  {:8.1} MB/s", size >> 20, mbps(size, alone2));
-    println!("    ratio under attack / alone (mean of the two alone runs): {:.3}", alone.as_secs_f64() / attacked.as_secs_f64());
+    println!(
+        "    ratio under attack / alone (mean of the two alone runs): {:.3}",
+        alone.as_secs_f64() / attacked.as_secs_f64()
+    );
     println!("    listener peak RSS under attack: {:.1} MiB", listener_peak as f64 / 1024.0);
     println!(
         "    attackers: {} connections made, {} refused, {} requests answered, {} streams opened",

@@ -49,6 +49,9 @@ pub struct ScoreConfig {
     pub max_ban_secs: u64,
     /// Banned addresses of one /24 (/64) within the window that get the prefix banned.
     pub prefix_offenders: u32,
+    /// Score of a whole /24 (/64), all its addresses together, that gets the prefix banned
+    /// (many addresses each staying under `threshold`).
+    pub prefix_threshold: u32,
     pub auth_failure: u32,
     pub unknown_user: u32,
     pub protocol_violation: u32,
@@ -67,6 +70,7 @@ impl Default for ScoreConfig {
             ban_factor: 2,
             max_ban_secs: 7 * 24 * 3600,
             prefix_offenders: 3,
+            prefix_threshold: 20,
             auth_failure: 1,
             unknown_user: 1,
             protocol_violation: 1,
@@ -117,6 +121,7 @@ pub struct Ban {
 #[derive(Debug, Default)]
 pub struct Scorer {
     sources: HashMap<IpAddr, VecDeque<(u64, u32)>>,
+    prefixes: HashMap<IpNet, VecDeque<(u64, u32)>>,
     accounts: HashMap<String, VecDeque<(u64, u32)>>,
     /// Bans per prefix in the window: (address, time).
     prefix_bans: HashMap<IpNet, Vec<(IpAddr, u64)>>,
@@ -152,6 +157,18 @@ impl Scorer {
             q.push_back((now, w));
             prune(q, now, cfg.window_secs);
         }
+        let prefix = prefix_of(ip);
+        let pq = self.prefixes.entry(prefix).or_default();
+        pq.push_back((now, w));
+        prune(pq, now, cfg.window_secs);
+        let prefix_score: u32 = pq.iter().map(|(_, w)| *w).sum();
+        if prefix_score >= cfg.prefix_threshold.max(1) {
+            pq.clear();
+            self.sources.retain(|a, _| prefix_of(*a) != prefix);
+            let reason =
+                format!("{prefix} scored {prefix_score} >= {} within {} s", cfg.prefix_threshold, cfg.window_secs);
+            return Some(self.ban(cfg, prefix, reason, now));
+        }
         let q = self.sources.entry(ip).or_default();
         q.push_back((now, w));
         prune(q, now, cfg.window_secs);
@@ -161,7 +178,6 @@ impl Scorer {
         }
         q.clear();
         // Several banned addresses in one prefix: ban the prefix.
-        let prefix = prefix_of(ip);
         let recent = self.prefix_bans.entry(prefix).or_default();
         recent.retain(|(a, t)| now.saturating_sub(*t) < cfg.window_secs && *a != ip);
         recent.push((ip, now));
@@ -171,9 +187,13 @@ impl Scorer {
         } else {
             (IpNet::from(ip), format!("score {score} >= {} within {} s (last: {o:?})", cfg.threshold, cfg.window_secs))
         };
+        Some(self.ban(cfg, net, reason, now))
+    }
+
+    fn ban(&mut self, cfg: &ScoreConfig, net: IpNet, reason: String, now: u64) -> Ban {
         let level = self.levels.entry(net).or_insert(0);
         *level = level.saturating_add(1);
-        Some(Ban { net, until: now.saturating_add(cfg.ban_length(*level)), level: *level, reason })
+        Ban { net, until: now.saturating_add(cfg.ban_length(*level)), level: *level, reason }
     }
 
     /// A source's current score.
@@ -199,6 +219,10 @@ impl Scorer {
             !q.is_empty()
         });
         self.accounts.retain(|_, q| {
+            prune(q, now, cfg.window_secs);
+            !q.is_empty()
+        });
+        self.prefixes.retain(|_, q| {
             prune(q, now, cfg.window_secs);
             !q.is_empty()
         });
@@ -255,6 +279,23 @@ mod tests {
             now = ban.until + 1;
         }
         assert_eq!(lengths, [600, 1200, 2400, 3000]);
+    }
+
+    #[test]
+    fn many_addresses_under_the_threshold_get_their_prefix_banned() {
+        let cfg = ScoreConfig::default();
+        let mut s = Scorer::default();
+        let mut verdicts = Vec::new();
+        // 4 failures from each of 5 addresses: none reaches 5, the /24 reaches 20.
+        for host in 1..=5 {
+            for i in 0..4 {
+                if let Some(b) = s.strike(&cfg, ip(&format!("203.0.113.{host}")), None, Offence::AuthFailure, 10 + i) {
+                    verdicts.push(b);
+                }
+            }
+        }
+        assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+        assert_eq!(verdicts[0].net, "203.0.113.0/24".parse::<IpNet>().expect("net"));
     }
 
     #[test]

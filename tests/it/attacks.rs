@@ -23,6 +23,7 @@ failed_login_delay_ms = 10
 
 [scoring]
 threshold = 1000000
+prefix_threshold = 1000000
 ";
 
 fn hardened() -> Listener {

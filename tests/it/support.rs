@@ -44,7 +44,7 @@ impl Listener {
         let no_bans = data.path().join("no-bans.toml");
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         if !extra.iter().any(|a| a == "--config") {
-            std::fs::write(&no_bans, "[scoring]\nthreshold = 1000000\n").expect("config");
+            std::fs::write(&no_bans, "[scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n").expect("config");
             extra.push("--config".into());
             extra.push(no_bans.to_string_lossy().into_owned());
         }
