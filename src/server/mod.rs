@@ -282,27 +282,13 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 }
             }
             Verdict::Refuse(why) => {
-                shared.recorder.record(
-                    crate::policy::activity::Activity::new(
-                        recorder::now_ms(),
-                        peer.ip(),
-                        crate::policy::activity::Kind::Refused,
-                    )
-                    .detail(why),
-                );
+                record_refusal(&shared, peer, why);
                 shared.counters.refused.fetch_add(1, Ordering::Relaxed);
                 info!(%peer, event = "refused", "connection refused: {why}");
                 incoming.refuse();
             }
             Verdict::Drop(why) => {
-                shared.recorder.record(
-                    crate::policy::activity::Activity::new(
-                        recorder::now_ms(),
-                        peer.ip(),
-                        crate::policy::activity::Kind::Refused,
-                    )
-                    .detail(why),
-                );
+                record_refusal(&shared, peer, why);
                 let n = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
                 // Dropped attempts can come by the thousand: log one in a hundred.
                 if n % 100 == 0 {
@@ -312,6 +298,13 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// A connection attempt refused or dropped before the handshake: recorded, never scored
+/// (the source address is not validated).
+fn record_refusal(shared: &Shared, peer: SocketAddr, why: &str) {
+    use crate::policy::activity::{Activity, Kind};
+    shared.recorder.record(Activity::new(recorder::now_ms(), peer.ip(), Kind::Refused).detail(why));
 }
 
 fn create_private_dir(dir: &std::path::Path) -> Result<()> {
