@@ -29,7 +29,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  qxfer listen --bind 0.0.0.0:4433 --bind [::]:4433 --data /var/lib/qxfer")]
     Listen(ListenArgs),
     /// Manage accounts on a listener's data directory (works while it runs).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  qxfer user add alice\n  qxfer user list --json")]
     User(UserCmd),
     /// Send files, directories, a message or mail to an account.
     #[command(
@@ -51,10 +51,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  qxfer status --data /var/lib/qxfer --json")]
     Status(StatusArgs),
     /// Make a private CA and listener certificates signed by it.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  qxfer cert ca --out ./my-ca && qxfer cert issue --ca ./my-ca --out ./listener host.example"
+    )]
     Cert(CertCmd),
     /// Show and change the listener's IP rules and bans (works while it runs).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  qxfer firewall list\n  qxfer firewall ban 203.0.113.7 --for 1h")]
     Firewall(FirewallCmd),
     /// What happened: offending sources and accounts, events by kind and hour, latest events.
     #[command(
