@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
         _ if args.iter().any(|a| a == "--attack") => attack_bench(args.iter().any(|a| a == "--quick")),
         _ if args.iter().any(|a| a == "--recording") => recording_bench(args.iter().any(|a| a == "--quick")),
-        _ => bench(args.iter().any(|a| a == "--quick"), args.iter().any(|a| a == "--no-record")),
+        _ => bench(args.iter().any(|a| a == "--quick")),
     }
 }
 
@@ -244,7 +244,7 @@ fn write_file(path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
-fn bench(quick: bool, _no_record: bool) -> Result<()> {
+fn bench(quick: bool) -> Result<()> {
     let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
     let bin = qxfer_bin()?;
     let exe = std::env::current_exe()?;

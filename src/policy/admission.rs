@@ -101,10 +101,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("ip")
-    }
+    use crate::policy::ip;
 
     #[test]
     fn per_ip_prefix_and_total_limits() {

@@ -13,3 +13,9 @@ pub use admission::{prefix_of, Admission, Verdict};
 pub use iplist::{canonical, parse_net, IpList, ListError, Rule};
 pub use limits::{config_from_toml, Limits, RetryMode};
 pub use score::{Ban, Offence, ScoreConfig, Scorer};
+
+/// An address literal, for the tests of this module's parts.
+#[cfg(test)]
+pub(crate) fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().expect("ip")
+}

@@ -236,10 +236,7 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("ip")
-    }
+    use crate::policy::ip;
 
     #[test]
     fn five_failures_in_ten_minutes_ban_for_ten_minutes() {

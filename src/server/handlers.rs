@@ -112,46 +112,37 @@ pub(crate) async fn request(conn: &Arc<Conn>, req: Request) -> Response {
         (Step::Begin { user }, Request::Begin(begin)) => {
             let sh = conn.shared.clone();
             let to = begin.to.clone().unwrap_or_else(|| user.clone());
+            let recipient = to.clone();
             let key = begin.resume_key;
             let declared = begin.bytes;
             let quota = conn.shared.config.limits.account_quota_bytes;
             let opened = blocking(move || -> Result<BeginOutcome, StoreError> {
-                if !sh.store.user_exists(&to)? {
+                if !sh.store.user_exists(&recipient)? {
                     return Ok(BeginOutcome::NoRecipient);
                 }
                 // Refused before a byte flows: the recipient's mailbox must have room.
-                if sh.store.mailbox_bytes(&to)?.saturating_add(declared) > quota {
+                if sh.store.mailbox_bytes(&recipient)?.saturating_add(declared) > quota {
                     return Ok(BeginOutcome::NoRoom);
                 }
                 sh.store.open_delivery(&user, &key, now()).map(|(id, resumed)| BeginOutcome::Opened(id, resumed))
             })
             .await;
-            let to = begin.to.clone().unwrap_or_else(|| conn.session(|s| s.user().unwrap_or_default().to_owned()));
-            match opened {
-                Ok(Ok(BeginOutcome::NoRoom)) => {
-                    conn.session(|s| s.delivery_opened(None));
-                    info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
-                    conn.record(conn.activity(Kind::Limit).bytes(declared).detail("mailbox quota"));
-                    error(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery")
-                }
+            let (id, reply) = match opened {
                 Ok(Ok(BeginOutcome::Opened(id, resumed))) => {
                     take_over(conn, id);
-                    conn.session(|s| s.delivery_opened(Some((id, to))));
-                    Response::Began { id, resumed }
+                    (Some(id), Response::Began { id, resumed })
                 }
-                Ok(Ok(BeginOutcome::NoRecipient)) => {
-                    conn.session(|s| s.delivery_opened(None));
-                    error(ErrorCode::NotFound, "no such recipient")
+                Ok(Ok(BeginOutcome::NoRoom)) => {
+                    info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
+                    conn.record(conn.activity(Kind::Limit).bytes(declared).detail("mailbox quota"));
+                    (None, error(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery"))
                 }
-                Ok(Err(e)) => {
-                    conn.session(|s| s.delivery_opened(None));
-                    internal(conn.peer, e)
-                }
-                Err(e) => {
-                    conn.session(|s| s.delivery_opened(None));
-                    internal(conn.peer, e)
-                }
-            }
+                Ok(Ok(BeginOutcome::NoRecipient)) => (None, error(ErrorCode::NotFound, "no such recipient")),
+                Ok(Err(e)) => (None, internal(conn.peer, e)),
+                Err(e) => (None, internal(conn.peer, e)),
+            };
+            conn.session(|s| s.delivery_opened(id.map(|id| (id, to))));
+            reply
         }
         (Step::AddFiles { id, first, .. }, Request::AddFiles { entries }) => {
             let layout = conn.shared.layout.clone();

@@ -32,13 +32,12 @@ pub struct Recorder {
     enabled: bool,
     tx: mpsc::Sender<Activity>,
     dropped: AtomicU64,
-    pub(crate) written: AtomicU64,
 }
 
 impl Recorder {
     pub fn new(enabled: bool) -> (Self, mpsc::Receiver<Activity>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { enabled, tx, dropped: AtomicU64::new(0), written: AtomicU64::new(0) }, rx)
+        (Self { enabled, tx, dropped: AtomicU64::new(0) }, rx)
     }
 
     /// Queue an event; never waits.
@@ -111,7 +110,6 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
             batch.push(install_ban(&shared, ban.clone()));
         }
         let sh = shared.clone();
-        let n = batch.len() as u64;
         let check_retention = batches % RETENTION_EVERY == 0;
         let durable = !bans.is_empty() || last_durable.elapsed() >= DURABLE_EVERY;
         if durable {
@@ -131,9 +129,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
         })
         .await;
         match result {
-            Ok(Ok(())) => {
-                shared.recorder.written.fetch_add(n, Ordering::Relaxed);
-            }
+            Ok(Ok(())) => {}
             Ok(Err(e)) => warn!(event = "activity_write_failed", "{e}"),
             Err(e) => warn!(event = "activity_write_failed", "{e}"),
         }

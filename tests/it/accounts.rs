@@ -80,10 +80,7 @@ fn passwords_are_stored_as_argon2id_only() {
 
 #[test]
 fn mailbox_quota_refuses_before_data_flows() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = data.path().join("qxfer.toml");
-    std::fs::write(&config, "[limits]\naccount_quota_bytes = 1000000\n").expect("config");
-    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    let listener = Listener::with_config("[limits]\naccount_quota_bytes = 1000000\n");
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     std::fs::write(alice.path("a.bin"), pseudo_random(600_000, 1)).expect("write");

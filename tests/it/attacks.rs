@@ -27,10 +27,7 @@ prefix_threshold = 1000000
 ";
 
 fn hardened() -> Listener {
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = data.path().join("qxfer.toml");
-    std::fs::write(&config, LIMITS).expect("config");
-    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    let listener = Listener::with_config(LIMITS);
     listener.add_user("alice");
     listener.add_user("mallory");
     listener
@@ -258,4 +255,8 @@ fn address_validation_with_retry_always_still_serves() {
     let listener = Listener::start_in(data, &["--retry", "always"]);
     listener.add_user("alice");
     legit_roundtrip(&listener);
+    // Each of the two connections (send, fetch) arrived twice: once unvalidated, answered
+    // with a Retry, and once with the token that proves the address.
+    let st = listener.status();
+    assert_eq!(st["connections_total"].as_u64(), Some(4), "{st}");
 }

@@ -21,10 +21,7 @@ ban_factor = 3
 ";
 
 fn listener() -> Listener {
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = data.path().join("qxfer.toml");
-    std::fs::write(&config, SCORING).expect("config");
-    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    let listener = Listener::with_config(SCORING);
     listener.add_user("alice");
     listener
 }
@@ -116,10 +113,7 @@ fn allowed_addresses_are_never_banned() {
 
 #[test]
 fn bans_survive_a_restart_and_can_be_lifted_by_hand() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = data.path().join("qxfer.toml");
-    std::fs::write(&config, "[scoring]\nthreshold = 5\nban_secs = 3600\n").expect("config");
-    let listener = Listener::start_in(data, &["--config", config.to_str().expect("utf8")]);
+    let listener = Listener::with_config("[scoring]\nthreshold = 5\nban_secs = 3600\n");
     listener.add_user("alice");
     run(async {
         assert_eq!(wrong_passwords("127.0.0.50", &listener.addr, 5).await, 5);

@@ -29,6 +29,15 @@ impl Listener {
         Self::start_in(data, &[])
     }
 
+    /// A listener whose `--config` file holds `toml`.
+    pub fn with_config(toml: &str) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let config = data.path().join("qxfer.toml");
+        std::fs::write(&config, toml).expect("config");
+        let config = config.to_str().expect("utf8").to_owned();
+        Self::start_in(data, &["--config", &config])
+    }
+
     pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
         Self::start_on(data, "127.0.0.1:0", extra)
     }
