@@ -27,7 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use qxfer::transport::endpoint::{client_endpoint, server_config, server_endpoint, NetLimits};
+use qxfer::policy::NetLimits;
+use qxfer::transport::endpoint::{client_endpoint, server_config, server_endpoint};
 use qxfer::transport::tls::{self, Trust};
 
 const PASSWORD: &str = "bench password 1";

@@ -7,6 +7,7 @@
 //! DATA/cert.pem, DATA/key.pem        listener identity (key mode 0600)
 //! DATA/qxfer.redb                    accounts, tokens, deliveries, mailboxes
 //! DATA/control.sock                  admin socket, owner only
+//! DATA/ip-rules.txt                  IP allow/block rules (unless `--ip-rules` names another)
 //! DATA/spool/<id>/files/<dir>/.<name>.qxfer-part
 //!                                    a file being received (resumable), beside its final name
 //! DATA/spool/<id>/files/<path>       a received, verified file of an unfinished delivery
@@ -18,6 +19,21 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::wire::names::PARTIAL_SUFFIX;
+
+/// Create `dir` (and missing parents) with mode 0700; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() {
+        return Ok(());
+    }
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Bytes of a file's start used to detect its media type.
+pub const SNIFF: usize = 8192;
+
+/// The IP rules file's name in the data directory.
+pub const IP_RULES_FILE: &str = "ip-rules.txt";
 
 /// Paths under the listener's data directory.
 #[derive(Debug, Clone)]
@@ -34,6 +50,10 @@ impl Layout {
     }
     pub fn database(&self) -> PathBuf {
         self.root.join("qxfer.redb")
+    }
+    /// The IP rules file's default place.
+    pub fn ip_rules(&self) -> PathBuf {
+        self.root.join(IP_RULES_FILE)
     }
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")
@@ -60,15 +80,7 @@ impl Layout {
     }
 }
 
-/// Join a name that passed [`crate::wire::validate_path`] onto `base`, one component at a
-/// time, so the result can only lie below `base`.
-pub fn join_validated(base: &Path, rel: &str) -> PathBuf {
-    let mut p = base.to_path_buf();
-    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
-        p.push(c);
-    }
-    p
-}
+pub use crate::wire::names::join_validated;
 
 /// The temporary name a file is written under before it is verified: beside it, hidden,
 /// with the reserved suffix no delivered name may carry.
@@ -107,7 +119,7 @@ pub fn media_type(path: &Path) -> String {
     use std::io::Read;
     let mut head = Vec::new();
     if let Ok(f) = fs::File::open(path) {
-        let _ = f.take(8192).read_to_end(&mut head);
+        let _ = f.take(SNIFF as u64).read_to_end(&mut head);
     }
     media_type_of(&head)
 }

@@ -22,15 +22,16 @@
 //! - [`cli`]: clap definitions and dispatch; nothing below it sees clap.
 //! - [`props`]: properties the fuzz targets and the regression tests check.
 
+pub use qxfer_proto::{policy, props, session, wire};
+
 pub mod accounts;
+pub mod admin;
 pub mod cli;
 pub mod client;
+pub mod clock;
+pub mod config;
 pub mod files;
-pub mod policy;
 pub mod progress;
-pub mod props;
 pub mod server;
-pub mod session;
 pub mod store;
 pub mod transport;
-pub mod wire;

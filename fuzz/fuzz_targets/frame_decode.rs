@@ -1,4 +1,4 @@
-//! Fuzz target: see `qxfer::props::frame_roundtrip`.
+//! Fuzz target: see `qxfer_proto::props::frame_roundtrip`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| qxfer::props::frame_roundtrip(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| qxfer_proto::props::frame_roundtrip(data));

@@ -1,4 +1,4 @@
-//! Fuzz target: see `qxfer::props::session_ops`.
+//! Fuzz target: see `qxfer_proto::props::session_ops`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| qxfer::props::session_ops(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| qxfer_proto::props::session_ops(data));

@@ -10,8 +10,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::args::*;
 use crate::client::trust::NewHost;
 use crate::client::{self, Client, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob};
+use crate::policy::NetLimits;
 use crate::server::{Listener, ListenerConfig};
-use crate::transport::endpoint::NetLimits;
 use crate::transport::tls;
 use crate::wire::{AdminRequest, AdminResponse};
 
@@ -78,8 +78,7 @@ async fn listen(a: ListenArgs) -> Result<()> {
     cfg.key = a.key;
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let (limits, scoring) =
-            crate::policy::config_from_toml(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let (limits, scoring) = crate::config::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         cfg.limits = limits;
         cfg.scoring = scoring;
     }
@@ -114,7 +113,7 @@ async fn listen(a: ListenArgs) -> Result<()> {
         }
         out.flush()?;
     }
-    listener.run(shutdown).await
+    Ok(listener.run(shutdown).await?)
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called.
@@ -155,7 +154,7 @@ fn new_password(password_stdin: bool, name: &str) -> Result<String> {
 }
 
 async fn admin_call(dir: &std::path::Path, req: AdminRequest) -> Result<AdminResponse> {
-    match client::admin::admin(dir, req).await? {
+    match crate::admin::client::admin(dir, req).await? {
         AdminResponse::Error(e) => bail!("{e}"),
         r => Ok(r),
     }
@@ -190,11 +189,11 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
         }
         UserCmd::List { data, json } => {
             if let AdminResponse::Users(users) = admin_call(&data_dir(&data)?, AdminRequest::ListUsers).await? {
-                for (name, created) in users {
+                for u in users {
                     if json {
-                        println!("{}", serde_json::json!({ "name": name, "created": created }));
+                        println!("{}", serde_json::json!({ "name": u.name, "created": u.created }));
                     } else {
-                        println!("{name}\t{}", super::format_time(created));
+                        println!("{}\t{}", u.name, crate::clock::format_time(u.created));
                     }
                 }
             }
@@ -217,7 +216,7 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
     | AdminRequest::Ban { net, .. }
     | AdminRequest::Unban { net } = &req
     {
-        crate::policy::parse_net(net).map_err(anyhow::Error::msg)?;
+        crate::policy::parse_net(net)?;
     }
     let dir = data_dir(&data)?;
     let list_all = matches!(req, AdminRequest::ListRules);
@@ -234,13 +233,13 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
     Ok(())
 }
 
-fn print_rules(rules: &[(String, bool)], json: bool) {
-    for (net, allow) in rules {
-        let rule = if *allow { "allow" } else { "block" };
+fn print_rules(rules: &[crate::wire::RuleView], json: bool) {
+    for r in rules {
+        let rule = if r.allow { "allow" } else { "block" };
         if json {
-            println!("{}", serde_json::json!({ "rule": rule, "net": net }));
+            println!("{}", serde_json::json!({ "rule": rule, "net": r.net }));
         } else {
-            println!("{rule} {net}");
+            println!("{rule} {}", r.net);
         }
     }
 }
@@ -253,31 +252,34 @@ fn print_bans(bans: &[crate::wire::BanView], json: bool) {
                 serde_json::json!({ "rule": "ban", "net": b.net, "until": b.until, "level": b.level, "reason": b.reason })
             );
         } else {
-            println!("ban {} until {} level {} ({})", b.net, super::format_time(b.until), b.level, b.reason);
+            println!("ban {} until {} level {} ({})", b.net, crate::clock::format_time(b.until), b.level, b.reason);
         }
     }
 }
 
 async fn audit(a: AuditArgs) -> Result<()> {
     if let Some(src) = &a.source {
-        crate::policy::parse_net(src).map_err(anyhow::Error::msg)?;
+        crate::policy::parse_net(src)?;
     }
     let q = crate::wire::AuditQuery { since_secs: a.since, source: a.source, user: a.user, kind: a.kind };
     let AdminResponse::Audit(r) = admin_call(&data_dir(&a.data)?, AdminRequest::Audit(q)).await? else {
         bail!("unexpected reply from the listener");
     };
     if a.json {
-        for (source, events, score) in &r.top_sources {
-            println!("{}", serde_json::json!({ "type": "source", "source": source, "events": events, "score": score }));
+        for s in &r.top_sources {
+            println!(
+                "{}",
+                serde_json::json!({ "type": "source", "source": s.source, "events": s.events, "score": s.score })
+            );
         }
-        for (account, score) in &r.top_accounts {
-            println!("{}", serde_json::json!({ "type": "account", "account": account, "score": score }));
+        for a in &r.top_accounts {
+            println!("{}", serde_json::json!({ "type": "account", "account": a.account, "score": a.score }));
         }
-        for (kind, n) in &r.by_kind {
-            println!("{}", serde_json::json!({ "type": "kind", "kind": kind, "count": n }));
+        for k in &r.by_kind {
+            println!("{}", serde_json::json!({ "type": "kind", "kind": k.kind, "count": k.count }));
         }
-        for (hour, n) in &r.by_hour {
-            println!("{}", serde_json::json!({ "type": "hour", "hour": hour, "count": n }));
+        for h in &r.by_hour {
+            println!("{}", serde_json::json!({ "type": "hour", "hour": h.hour, "count": h.count }));
         }
         for e in &r.latest {
             println!(
@@ -290,26 +292,26 @@ async fn audit(a: AuditArgs) -> Result<()> {
     }
     println!("{} events matched", r.matched);
     println!("\nOFFENDING SOURCES        EVENTS  SCORE");
-    for (source, events, score) in &r.top_sources {
-        println!("{source:<22} {events:>8} {score:>6}");
+    for s in &r.top_sources {
+        println!("{:<22} {:>8} {:>6}", s.source, s.events, s.score);
     }
     println!("\nACCOUNTS WITH OFFENCES   SCORE");
-    for (account, score) in &r.top_accounts {
-        println!("{account:<22} {score:>8}");
+    for a in &r.top_accounts {
+        println!("{:<22} {:>8}", a.account, a.score);
     }
     println!("\nEVENTS BY KIND");
-    for (kind, n) in &r.by_kind {
-        println!("{kind:<22} {n:>8}");
+    for k in &r.by_kind {
+        println!("{:<22} {:>8}", k.kind, k.count);
     }
     println!("\nEVENTS BY HOUR");
-    for (hour, n) in &r.by_hour {
-        println!("{:<22} {n:>8}", super::format_time(*hour));
+    for h in &r.by_hour {
+        println!("{:<22} {:>8}", crate::clock::format_time(h.hour), h.count);
     }
     println!("\nLATEST EVENTS");
     for e in &r.latest {
         println!(
             "{} {:<16} {:<12} {:<13} {}",
-            super::format_time(e.time_ms / 1000),
+            crate::clock::format_time(e.time_ms / 1000),
             e.source,
             e.account.as_deref().unwrap_or("-"),
             e.kind,
@@ -456,7 +458,7 @@ async fn inbox(a: InboxArgs) -> Result<()> {
                 "{:>6}  {:<16} {:<20} {:>6} {:>12}  {}",
                 s.id,
                 s.from,
-                super::format_time(s.time),
+                crate::clock::format_time(s.time),
                 s.files,
                 s.bytes,
                 s.subject.unwrap_or_default()

@@ -1,10 +1,14 @@
 //! Client errors, each a line a user can act on, each with its documented exit code.
 
+use std::path::{Path, PathBuf};
+
+use super::manifest::ManifestError;
+use crate::transport::endpoint::EndpointError;
+use crate::transport::tls::TlsError;
 use crate::wire::ErrorCode;
 
 /// Exit codes (documented in the README).
 pub mod exit {
-    pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const AUTH: i32 = 3;
@@ -31,10 +35,50 @@ pub enum ClientError {
     FingerprintMismatch { host: String, seen: String, expected: String },
     #[error("host key not accepted")]
     HostRejected,
+    /// The listener refused a request and said why.
     #[error("{message}")]
     Remote { code: ErrorCode, message: String },
+    /// Downloaded bytes did not hash to what the listener recorded; nothing was kept.
+    #[error("{path}: the received data does not match its hash; nothing was kept, run the same command again")]
+    Integrity { path: String },
+    /// A local file or directory could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    Local {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} exists with other content; not overwriting", .0.display())]
+    Exists(PathBuf),
     #[error(transparent)]
-    Other(#[from] anyhow::Error),
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The listener's address cannot be used.
+    #[error("{0}")]
+    Address(String),
+    #[error("connecting to {hostport}: {reason}")]
+    Connect { hostport: String, reason: String },
+    #[error(
+        "no answer from {hostport} within {secs} s: check the address and that the listener runs \
+         (a listener also drops addresses it blocks)"
+    )]
+    NoAnswer { hostport: String, secs: u64 },
+    /// The connection or a stream ended under us.
+    #[error("{0}")]
+    Lost(String),
+    /// The listener answered something the protocol does not allow there.
+    #[error("{0}")]
+    Protocol(String),
+    #[error("no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal")]
+    NoPassword,
+    #[error("reading password: {0}")]
+    Password(#[source] std::io::Error),
+    #[error("a transfer task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl ClientError {
@@ -53,6 +97,44 @@ impl ClientError {
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
-pub(crate) fn other(e: impl Into<anyhow::Error>) -> ClientError {
-    ClientError::Other(e.into())
+/// An I/O error on a local path, as a [`ClientError::Local`].
+pub(crate) fn local<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ClientError + 'a {
+    move |source| ClientError::Local { what, path: path.to_owned(), source }
+}
+
+/// A connection or stream that ended under us.
+pub(crate) fn lost(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Lost(e.to_string())
+}
+
+/// What parallel transfer tasks moved together, or the first error one of them met.
+#[derive(Default)]
+pub(crate) struct Tally {
+    total: u64,
+    first_error: Option<ClientError>,
+}
+
+impl Tally {
+    pub fn add(&mut self, done: Result<Result<u64>, tokio::task::JoinError>) {
+        match done {
+            Ok(Ok(n)) => self.total += n,
+            Ok(Err(e)) => {
+                self.first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                self.first_error.get_or_insert(e.into());
+            }
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.first_error.is_some()
+    }
+
+    pub fn finish(self) -> Result<u64> {
+        match self.first_error {
+            Some(e) => Err(e),
+            None => Ok(self.total),
+        }
+    }
 }

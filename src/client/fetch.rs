@@ -9,10 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
 use tokio::sync::Semaphore;
 
-use super::error::{other, ClientError, Result};
+use super::error::{local, lost, ClientError, Result, Tally};
 use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
 use crate::files;
 use crate::transport::body;
@@ -43,7 +42,8 @@ impl Client {
     pub async fn open(&mut self, id: u64) -> Result<(Envelope, Vec<Attachment>)> {
         let mut all = Vec::new();
         loop {
-            let from = u32::try_from(all.len()).map_err(other)?;
+            let from = u32::try_from(all.len())
+                .map_err(|_| ClientError::Protocol("the listener listed too many attachments".into()))?;
             match self.call(&Request::Open { id, from }).await? {
                 Response::Envelope { envelope, attachments, more } => {
                     let got = attachments.len();
@@ -70,7 +70,7 @@ impl Client {
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, att) in attachments.iter().cloned().enumerate() {
-            let permit = slots.clone().acquire_owned().await.map_err(other)?;
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let conn = self.connection().clone();
             let events = events.clone();
             let dest = files::join_validated(&root, &att.path);
@@ -79,23 +79,12 @@ impl Client {
                 download(&conn, id, index as u32, &att, &dest, &events).await
             });
         }
-        let mut downloaded = 0;
-        let mut first_error = None;
+        let mut tally = Tally::default();
         while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(Ok(n)) => downloaded += n,
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(other(e));
-                }
-            }
+            tally.add(done);
         }
         events(Event::Finish);
-        if let Some(e) = first_error {
-            return Err(e);
-        }
+        let downloaded = tally.finish()?;
         let files = attachments
             .iter()
             .map(|a| FetchedFile {
@@ -110,9 +99,9 @@ impl Client {
 }
 
 fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(local("creating", out))?;
     let path = out.join(format!("{}.txt", e.id));
-    let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::cli::format_time(e.time));
+    let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::clock::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
     }
@@ -125,11 +114,11 @@ fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
     }
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing == text => Ok(path),
-        Ok(_) => Err(other(anyhow!("{} exists with other content; not overwriting", path.display()))),
+        Ok(_) => Err(ClientError::Exists(path)),
         Err(_) => {
             let tmp = files::partial_name(&path);
-            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-            files::rename_no_replace(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&tmp, text).map_err(local("writing", &tmp))?;
+            files::rename_no_replace(&tmp, &path).map_err(local("writing", &path))?;
             Ok(path)
         }
     }
@@ -145,27 +134,25 @@ async fn download(
 ) -> Result<u64> {
     if dest.exists() {
         let d = dest.to_owned();
-        let (len, hash) = tokio::task::spawn_blocking(move || files::hash_file(&d))
-            .await
-            .map_err(other)?
-            .with_context(|| format!("reading {}", dest.display()))?;
+        let (len, hash) =
+            tokio::task::spawn_blocking(move || files::hash_file(&d)).await?.map_err(local("reading", dest))?;
         if len == att.size && hash == att.hash {
             events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
             events(Event::FileDone { index });
             return Ok(0);
         }
-        return Err(other(anyhow!("{} exists with other content; not overwriting", dest.display())));
+        return Err(ClientError::Exists(dest.to_owned()));
     }
     let part = files::partial_name(dest);
     if let Some(dir) = part.parent() {
-        tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
+        tokio::fs::create_dir_all(dir).await.map_err(local("creating", dir))?;
     }
     let mut offset = files::len_or_zero(&part);
     if offset > att.size {
         offset = 0;
     }
     match get_into(conn, id, index, att, &part, offset, events).await {
-        Err(ClientError::Remote { code: crate::wire::ErrorCode::Integrity, .. }) if offset > 0 => {
+        Err(ClientError::Integrity { .. }) if offset > 0 => {
             // The partial file did not match: start it over.
             get_into(conn, id, index, att, &part, 0, events).await?;
             offset = 0;
@@ -174,7 +161,7 @@ async fn download(
             other_result?;
         }
     }
-    files::rename_no_replace(&part, dest).with_context(|| format!("moving {} into place", dest.display()))?;
+    files::rename_no_replace(&part, dest).map_err(local("moving into place", dest))?;
     events(Event::FileDone { index });
     Ok(att.size - offset)
 }
@@ -188,36 +175,36 @@ async fn get_into(
     offset: u64,
     events: &Events,
 ) -> Result<()> {
-    let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
-    framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(other)?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
+    framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(lost)?;
     let _ = send.finish();
-    let len = match framed::read_frame::<GetReply>(&mut recv).await.map_err(other)? {
+    let len = match framed::read_frame::<GetReply>(&mut recv).await.map_err(lost)? {
         Some(GetReply::Ready { len }) if offset.checked_add(len) == Some(att.size) => len,
         Some(GetReply::Ready { .. }) => {
-            return Err(other(anyhow!("listener offered the wrong length for {}", att.path)))
+            return Err(ClientError::Protocol(format!("the listener offered the wrong length for {}", att.path)))
         }
         Some(GetReply::Error { code, message }) => return Err(ClientError::Remote { code, message }),
-        None => return Err(other(anyhow!("listener closed the stream for {}", att.path))),
+        None => return Err(ClientError::Lost(format!("the listener closed the stream for {}", att.path))),
     };
     events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset });
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let hash = match body::receive_file(&mut recv, part, None, offset, len, true, (), None, &mut on_bytes).await {
+    let hash = match body::receive_file(
+        &mut recv,
+        body::Receive { part, dest: None, offset, len, sync: true, hold: (), min_rate: None },
+        &mut on_bytes,
+    )
+    .await
+    {
         Ok(r) => r.hash,
         Err(body::BodyError::HashMismatch) => {
             let _ = std::fs::remove_file(part);
-            return Err(ClientError::Remote {
-                code: crate::wire::ErrorCode::Integrity,
-                message: format!("{}: hash mismatch", att.path),
-            });
+            return Err(ClientError::Integrity { path: att.path.clone() });
         }
-        Err(e) => return Err(other(anyhow!("receiving {}: {e}", att.path))),
+        Err(e) => return Err(ClientError::Lost(format!("receiving {}: {e}", att.path))),
     };
     if hash != att.hash {
         let _ = std::fs::remove_file(part);
-        return Err(ClientError::Remote {
-            code: crate::wire::ErrorCode::Integrity,
-            message: format!("{}: does not match the hash recorded at delivery", att.path),
-        });
+        return Err(ClientError::Integrity { path: att.path.clone() });
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! password if needed), then send, list or fetch over one QUIC connection. It reports
 //! progress as typed [`Event`]s; rendering them is the binary's business.
 
-pub mod admin;
 pub mod error;
 mod fetch;
 mod manifest;
@@ -13,18 +12,18 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
-use error::other;
+use error::lost;
 pub use error::{exit, ClientError, Result};
 pub use fetch::{FetchReport, FetchedFile};
-pub use manifest::{Manifest, ManifestOptions};
+pub use manifest::{Manifest, ManifestError, ManifestOptions};
 pub use send::{SendJob, SendReport};
 use trust::{KnownHosts, NewHost};
 
+use crate::policy::NetLimits;
 use crate::transport::close;
-use crate::transport::endpoint::{self, NetLimits};
+use crate::transport::endpoint;
 use crate::transport::framed;
 use crate::transport::tls::{self, Fingerprint, Trust};
 use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
@@ -107,23 +106,23 @@ pub struct Client {
 }
 
 /// `host:port` with the default port filled in, and its first resolved address.
-pub fn resolve(host: &str) -> anyhow::Result<(String, String, SocketAddr)> {
-    let default_port = crate::server::DEFAULT_PORT;
+pub fn resolve(host: &str) -> Result<(String, String, SocketAddr)> {
+    let default_port = crate::wire::DEFAULT_PORT;
     let (name, hostport) = if let Ok(addr) = host.parse::<SocketAddr>() {
         (addr.ip().to_string(), addr.to_string())
     } else if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
         (ip.to_string(), SocketAddr::new(ip, default_port).to_string())
     } else if let Some((h, p)) = host.rsplit_once(':') {
-        p.parse::<u16>().map_err(|_| anyhow!("bad port in {host}"))?;
+        p.parse::<u16>().map_err(|_| ClientError::Address(format!("bad port in {host}")))?;
         (h.to_owned(), host.to_owned())
     } else {
         (host.to_owned(), format!("{host}:{default_port}"))
     };
     let addr = hostport
         .to_socket_addrs()
-        .with_context(|| format!("resolving {hostport}"))?
+        .map_err(|e| ClientError::Address(format!("resolving {hostport}: {e}")))?
         .next()
-        .ok_or_else(|| anyhow!("{hostport} resolves to no address"))?;
+        .ok_or_else(|| ClientError::Address(format!("{hostport} resolves to no address")))?;
     Ok((name, hostport, addr))
 }
 
@@ -140,12 +139,12 @@ fn load_token(path: &std::path::Path) -> Option<Token> {
     hex::decode(text.trim()).ok()?.try_into().ok()
 }
 
-fn save_token(path: &std::path::Path, token: &Token) -> anyhow::Result<()> {
+fn save_token(path: &std::path::Path, token: &Token) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::files::create_private_dir(dir).map_err(error::local("creating", dir))?;
     }
     let _ = std::fs::remove_file(path);
-    tls::write_private(path, hex::encode(token).as_bytes())
+    Ok(tls::write_private(path, hex::encode(token).as_bytes())?)
 }
 
 impl Client {
@@ -166,19 +165,16 @@ impl Client {
         let endpoint = endpoint::client_endpoint(bind, trust, &opts.net)?;
         // With pinning the name is not checked; with a CA it must match the certificate.
         let server_name = if opts.ca.is_some() { name.clone() } else { "qxfer".to_owned() };
-        let connecting = endpoint.connect(addr, &server_name).map_err(other)?;
+        let connect_error =
+            |e: &dyn std::fmt::Display| ClientError::Connect { hostport: hostport.clone(), reason: e.to_string() };
+        let connecting = endpoint.connect(addr, &server_name).map_err(|e| connect_error(&e))?;
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Ok(c) => c.map_err(|e| anyhow!("connecting to {hostport}: {e}"))?,
-            Err(_) => {
-                return Err(other(anyhow!(
-                    "no answer from {hostport} within {} s: check the address and that the listener runs \
-                     (a listener also drops addresses it blocks)",
-                    CONNECT_TIMEOUT.as_secs()
-                )))
-            }
+            Ok(c) => c.map_err(|e| connect_error(&e))?,
+            Err(_) => return Err(ClientError::NoAnswer { hostport, secs: CONNECT_TIMEOUT.as_secs() }),
         };
         if opts.ca.is_none() {
-            let seen = peer_fingerprint(&conn).ok_or_else(|| anyhow!("listener sent no certificate"))?;
+            let seen = peer_fingerprint(&conn)
+                .ok_or_else(|| ClientError::Protocol("the listener sent no certificate".into()))?;
             let known = KnownHosts::new(&opts.config_dir);
             if let Err(e) = known.check(&hostport, &seen, opts.fingerprint.as_ref(), opts.new_host) {
                 conn.close(close::DONE.into(), b"untrusted certificate");
@@ -186,7 +182,7 @@ impl Client {
                 return Err(e);
             }
         }
-        let (send, recv) = conn.open_bi().await.map_err(other)?;
+        let (send, recv) = conn.open_bi().await.map_err(lost)?;
         let mut client = Client { endpoint, conn, send, recv, user: opts.user.clone() };
         match client.login(opts, &hostport).await {
             Ok(()) => Ok(client),
@@ -213,12 +209,8 @@ impl Client {
         let password = match &opts.password {
             PasswordSource::Given(p) => p.clone(),
             PasswordSource::Prompt => rpassword::prompt_password(format!("Password for {}@{hostport}: ", opts.user))
-                .map_err(|e| other(anyhow!("reading password: {e}")))?,
-            PasswordSource::None => {
-                return Err(other(anyhow!(
-                    "no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal"
-                )))
-            }
+                .map_err(ClientError::Password)?,
+            PasswordSource::None => return Err(ClientError::NoPassword),
         };
         let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
         match self.call(&req).await {
@@ -226,7 +218,7 @@ impl Client {
                 if let Some(token) = token {
                     // A token saves the next command the password check; failing to keep it is not fatal.
                     if let Err(e) = save_token(&token_file, &token) {
-                        tracing::warn!("could not keep the session token: {e:#}");
+                        tracing::warn!("could not keep the session token: {e}");
                     }
                 }
                 Ok(())
@@ -248,7 +240,7 @@ impl Client {
         framed::write_frame(&mut self.send, req).await.map_err(|e| self.lost(e))?;
         let resp: Response = match framed::read_frame(&mut self.recv).await {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(other(anyhow!("the listener ended the session"))),
+            Ok(None) => return Err(ClientError::Lost("the listener ended the session".into())),
             Err(e) => return Err(self.lost(e)),
         };
         match resp {
@@ -259,8 +251,8 @@ impl Client {
 
     fn lost(&self, e: impl std::fmt::Display) -> ClientError {
         match self.conn.close_reason() {
-            Some(reason) => other(anyhow!("connection closed: {reason}")),
-            None => other(anyhow!("control stream: {e}")),
+            Some(reason) => ClientError::Lost(format!("connection closed: {reason}")),
+            None => ClientError::Lost(format!("control stream: {e}")),
         }
     }
 
@@ -306,5 +298,5 @@ fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
 }
 
 pub(crate) fn unexpected(resp: &Response) -> ClientError {
-    other(anyhow!("unexpected reply from the listener: {resp:?}"))
+    ClientError::Protocol(format!("unexpected reply from the listener: {resp:?}"))
 }

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use tokio::sync::Semaphore;
 
-use super::error::{other, ClientError, Result};
+use super::error::{lost, ClientError, Result, Tally};
 use super::manifest::{LocalFile, Manifest};
 use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
 use crate::transport::body;
@@ -45,7 +44,8 @@ impl Client {
             to: job.to.clone(),
             subject: job.subject.clone(),
             body: job.body.clone(),
-            files: u32::try_from(m.files.len()).map_err(|_| other(anyhow!("too many files")))?,
+            files: u32::try_from(m.files.len())
+                .map_err(|_| ClientError::Address("too many files for one delivery".into()))?,
             bytes: m.total_bytes(),
             resume_key: m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref()),
         };
@@ -94,10 +94,9 @@ impl Client {
     async fn upload_all(&self, id: u64, files: &[LocalFile], todo: Vec<(u32, u64)>, events: Events) -> Result<u64> {
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut uploaded = 0u64;
-        let mut first_error: Option<ClientError> = None;
+        let mut tally = Tally::default();
         for (index, offset) in todo {
-            let permit = slots.clone().acquire_owned().await.map_err(other)?;
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let file = files[index as usize].clone();
             let conn = self.connection().clone();
             let events = events.clone();
@@ -113,31 +112,16 @@ impl Client {
                 result
             });
             while let Some(done) = tasks.try_join_next() {
-                collect(done, &mut uploaded, &mut first_error);
+                tally.add(done);
             }
-            if first_error.is_some() {
+            if tally.failed() {
                 break;
             }
         }
         while let Some(done) = tasks.join_next().await {
-            collect(done, &mut uploaded, &mut first_error);
+            tally.add(done);
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(uploaded),
-        }
-    }
-}
-
-fn collect(done: Result<Result<u64>, tokio::task::JoinError>, total: &mut u64, first: &mut Option<ClientError>) {
-    match done {
-        Ok(Ok(n)) => *total += n,
-        Ok(Err(e)) => {
-            first.get_or_insert(e);
-        }
-        Err(e) => {
-            first.get_or_insert(other(e));
-        }
+        tally.finish()
     }
 }
 
@@ -162,8 +146,8 @@ async fn upload(
     offset: u64,
     events: &Events,
 ) -> Result<u64> {
-    let (mut send, mut recv) = conn.open_bi().await.map_err(other)?;
-    framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(other)?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
+    framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(lost)?;
     events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
@@ -173,9 +157,9 @@ async fn upload(
         if let Ok(Some(PutReply::Error { code, message })) = framed::read_frame::<PutReply>(&mut recv).await {
             return Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) });
         }
-        return Err(other(anyhow!("sending {} ({}): {e}", file.name, file.local.display())));
+        return Err(ClientError::Lost(format!("sending {} ({}): {e}", file.name, file.local.display())));
     }
-    send.finish().map_err(other)?;
+    send.finish().map_err(lost)?;
     match framed::read_frame::<PutReply>(&mut recv).await {
         Ok(Some(PutReply::Stored { .. })) => {
             events(Event::FileDone { index });
@@ -184,7 +168,7 @@ async fn upload(
         Ok(Some(PutReply::Error { code, message })) => {
             Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) })
         }
-        Ok(None) => Err(other(anyhow!("listener did not confirm {}", file.name))),
-        Err(e) => Err(other(anyhow!("confirming {}: {e}", file.name))),
+        Ok(None) => Err(ClientError::Lost(format!("the listener did not confirm {}", file.name))),
+        Err(e) => Err(ClientError::Lost(format!("confirming {}: {e}", file.name))),
     }
 }

@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
-use super::error::{ClientError, Result};
+use super::error::{local, ClientError, Result};
 use crate::transport::tls::{format_fingerprint, parse_fingerprint, Fingerprint};
 
 /// How to treat a listener whose fingerprint is not pinned yet.
@@ -41,18 +39,17 @@ impl KnownHosts {
     }
 
     /// Pin `fp` for `host`, replacing any earlier line for it.
-    pub fn pin(&self, host: &str, fp: &Fingerprint) -> anyhow::Result<()> {
+    pub fn pin(&self, host: &str, fp: &Fingerprint) -> Result<()> {
         let old = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut out: String =
             old.lines().filter(|l| l.split_whitespace().next() != Some(host)).map(|l| format!("{l}\n")).collect();
         out.push_str(&format!("{host} {}\n", format_fingerprint(fp)));
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::files::create_private_dir(dir).map_err(local("creating", dir))?;
         }
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, out).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))?;
-        Ok(())
+        std::fs::write(&tmp, out).map_err(local("writing", &tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(local("writing", &self.path))
     }
 
     /// Decide whether to trust `seen` for `host`. Runs after the handshake proved the peer
@@ -99,7 +96,7 @@ impl KnownHosts {
                     eprintln!("Compare it with `qxfer fingerprint` on the listener.");
                     eprint!("Trust and pin it? [y/N] ");
                     let mut answer = String::new();
-                    std::io::stdin().read_line(&mut answer).map_err(|e| ClientError::Other(e.into()))?;
+                    std::io::stdin().read_line(&mut answer).map_err(ClientError::Password)?;
                     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
                         self.pin(host, seen)?;
                         eprintln!("pinned {host} {seen_s}");

@@ -1,20 +1,21 @@
 //! The activity log's one writer: every task hands it events through a bounded queue (a
 //! full queue never blocks the network path; what it drops is counted and recorded), and it
-//! writes them to redb in batches, scores the offences, and turns scores into bans. It also
-//! enforces retention: at most `limits.activity_max_events` events, none older than
-//! `limits.activity_retention_days`, older ones folded into per-source daily counts.
+//! writes them to redb in batches and scores the offences; a score past the threshold is
+//! handed to `Shared::ban` to be enforced. It also enforces retention: at most
+//! `limits.activity_max_events` events, none older than `limits.activity_retention_days`,
+//! older ones folded into per-source daily counts.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::Shared;
+use crate::clock::DAY_MS;
 use crate::policy::activity::{Activity, Kind};
-use crate::policy::{Ban, Rule, Scorer};
-use crate::transport::close;
+use crate::policy::Scorer;
 
 /// Events waiting to be written, at most.
 pub const QUEUE: usize = 16_384;
@@ -60,23 +61,14 @@ impl Recorder {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-fn allowed(shared: &Shared, ip: IpAddr) -> bool {
-    shared.ip_list.read().map(|l| l.lookup(ip) == Some(Rule::Allow)).unwrap_or(false)
-}
-
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
     let mut scorer = Scorer::default();
-    if let Ok(bans) = shared.store.bans() {
+    if let Ok(bans) = shared.store().bans() {
         for b in bans {
             scorer.set_level(b.net, b.level);
         }
     }
-    let cfg = shared.config.scoring.clone();
+    let cfg = shared.config().scoring.clone();
     let mut batches = 0u64;
     let mut reported_dropped = 0u64;
     let mut last_durable = tokio::time::Instant::now();
@@ -89,17 +81,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
                 Err(_) => break,
             }
         }
-        let dropped = shared.recorder.dropped();
+        let dropped = shared.recorder().dropped();
         if dropped > reported_dropped {
-            let a =
-                Activity::new(now_ms(), IpAddr::from([0, 0, 0, 0]), Kind::Dropped).bytes(dropped - reported_dropped);
+            let a = shared.activity(IpAddr::from([0, 0, 0, 0]), Kind::Dropped).bytes(dropped - reported_dropped);
             batch.push(a.detail("activity queue full; events dropped"));
             reported_dropped = dropped;
         }
         let mut bans = Vec::new();
         for a in &batch {
             let Some(offence) = a.kind.offence() else { continue };
-            if allowed(&shared, a.source) {
+            if !shared.scorable(a.source) {
                 continue;
             }
             if let Some(ban) = scorer.strike(&cfg, a.source, a.account.as_deref(), offence, a.time_ms / 1000) {
@@ -107,7 +98,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
             }
         }
         for ban in &bans {
-            batch.push(install_ban(&shared, ban.clone()));
+            shared.ban(ban.clone());
         }
         let sh = shared.clone();
         let check_retention = batches % RETENTION_EVERY == 0;
@@ -117,13 +108,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
         }
         let result = tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
             for ban in &bans {
-                sh.store.put_ban(ban)?;
+                sh.store().put_ban(ban)?;
             }
-            sh.store.append_activity(&batch, durable)?;
+            sh.store().append_activity(&batch, durable)?;
             if check_retention {
-                let limits = &sh.config.limits;
-                let min_time = now_ms().saturating_sub(limits.activity_retention_days.saturating_mul(86_400_000));
-                sh.store.enforce_retention(limits.activity_max_events, min_time)?;
+                let limits = sh.limits();
+                let now_ms = sh.clock().now_ms();
+                let min_time = now_ms.saturating_sub(limits.activity_retention_days.saturating_mul(DAY_MS));
+                sh.store().enforce_retention(limits.activity_max_events, min_time)?;
             }
             Ok(())
         })
@@ -134,72 +126,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
             Err(e) => warn!(event = "activity_write_failed", "{e}"),
         }
         if check_retention {
-            scorer.forget_old(&cfg, now_ms() / 1000);
+            scorer.forget_old(&cfg, shared.now());
         }
         batches += 1;
     }
-}
-
-/// Put a ban in force: refuse its network from now on, close its live connections, and log
-/// the one structured line other tools consume. Returns the activity event to record.
-pub(crate) fn install_ban(shared: &Shared, ban: Ban) -> Activity {
-    info!(
-        event = "ban",
-        net = %ban.net,
-        until = ban.until,
-        until_utc = %crate::cli::format_time(ban.until),
-        level = ban.level,
-        reason = ?ban.reason,
-        "qxfer ban {} for {} s (level {})",
-        ban.net,
-        ban.until.saturating_sub(now_ms() / 1000),
-        ban.level
-    );
-    if let Ok(mut bans) = shared.bans.write() {
-        bans.retain(|b| b.net != ban.net);
-        bans.push(ban.clone());
-    }
-    let doomed: Vec<quinn::Connection> = match shared.live.lock() {
-        Ok(live) => live
-            .values()
-            .filter(|c| ban.net.contains(&crate::policy::canonical(c.remote_address().ip())))
-            .cloned()
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    for c in doomed {
-        c.close(close::LIMIT.into(), b"address banned");
-    }
-    let source = match ban.net {
-        ipnet::IpNet::V4(n) => IpAddr::V4(n.network()),
-        ipnet::IpNet::V6(n) => IpAddr::V6(n.network()),
-    };
-    Activity::new(now_ms(), source, Kind::Ban)
-        .detail(format_args!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason))
-}
-
-/// Lift a ban by hand. Returns whether one was in force.
-pub(crate) fn lift_ban(shared: &Shared, net: ipnet::IpNet) -> bool {
-    let now = now_ms() / 1000;
-    let mut found = false;
-    if let Ok(mut bans) = shared.bans.write() {
-        for b in bans.iter_mut().filter(|b| b.net == net && b.until > now) {
-            b.until = now;
-            found = true;
-        }
-    }
-    info!(event = "unban", net = %net, "qxfer unban {net}");
-    let source = match net {
-        ipnet::IpNet::V4(n) => IpAddr::V4(n.network()),
-        ipnet::IpNet::V6(n) => IpAddr::V6(n.network()),
-    };
-    shared.recorder.record(Activity::new(now_ms(), source, Kind::Unban).detail(net));
-    found
-}
-
-/// Whether `ip` is under a ban now.
-pub(crate) fn banned(shared: &Shared, ip: IpAddr) -> bool {
-    let now = now_ms() / 1000;
-    let ip = crate::policy::canonical(ip);
-    shared.bans.read().map(|bans| bans.iter().any(|b| b.until > now && b.net.contains(&ip))).unwrap_or(false)
 }

@@ -4,8 +4,10 @@
 //!
 //! Disk work runs on a blocking thread beside the stream: the sender's thread reads and
 //! hashes while the async side encrypts and sends; the receiver's thread hashes and writes
-//! while the async side receives. A bounded channel between them keeps memory flat
-//! ([`PIPELINE_DEPTH`] chunks of at most [`CHUNK`] bytes per file).
+//! while the async side receives. A bounded channel between them keeps memory flat: on the
+//! sending side [`PIPELINE_DEPTH`] chunks of at most [`CHUNK`] bytes per file; on the
+//! receiving side [`RECEIVE_QUEUE`] of the chunks quinn hands out, which never add up to more
+//! than the stream's receive window.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -16,16 +18,18 @@ use quinn::{RecvStream, SendStream};
 use tokio::sync::mpsc;
 
 use super::framed::{self, FrameError};
+use crate::files::SNIFF;
 use crate::wire::{FileEnd, Hash};
 
 /// Disk read and write size.
 pub const CHUNK: usize = 1 << 20;
-/// Chunks in flight between the stream and the disk thread, per file.
+/// Chunks of [`CHUNK`] bytes in flight from the disk thread to the stream, per file sent.
 pub const PIPELINE_DEPTH: usize = 4;
+/// Chunks (as quinn hands them out, each at most one packet's worth up to [`CHUNK`]) queued
+/// from the stream to the disk thread, per file received.
+pub const RECEIVE_QUEUE: usize = PIPELINE_DEPTH * 16;
 /// With `sync`, writeback to disk starts every this many bytes.
 pub const WRITEBACK_WINDOW: u64 = 8 << 20;
-/// Bytes of a file's start used to detect its media type.
-pub const SNIFF: usize = 8192;
 
 /// Minimum progress of a transfer: at least `bytes_per_sec × window` bytes in every
 /// `window` (a trickling peer is cut off, RFC 9000 §21.6).
@@ -108,6 +112,23 @@ pub struct Received {
     pub head: Vec<u8>,
 }
 
+/// One file to receive.
+pub struct Receive<'a, H> {
+    /// The partial file written to.
+    pub part: &'a Path,
+    /// Where the verified file is renamed to (never replacing anything), if anywhere.
+    pub dest: Option<PathBuf>,
+    /// Bytes `part` already holds from an earlier attempt.
+    pub offset: u64,
+    /// Bytes to receive after `offset`.
+    pub len: u64,
+    /// Sync the file's data before returning.
+    pub sync: bool,
+    /// Kept until the disk thread is done with `part` (a lock guard, or `()`).
+    pub hold: H,
+    pub min_rate: Option<MinRate>,
+}
+
 /// Receive exactly `len` bytes into `part` (which holds `offset` bytes from an earlier
 /// attempt), then the trailer; returns the verified hash of the whole file. With `sync`, the
 /// file's data is on disk before this returns. With `dest`, the verified file is renamed
@@ -115,21 +136,15 @@ pub struct Received {
 /// blocking pool. On any error, whatever arrived is flushed to `part`, so a later attempt can
 /// resume from it.
 ///
-/// `hold` lives on the disk thread until it is done with `part`, even if this future is
+/// `job.hold` lives on the disk thread until it is done with `part`, even if this future is
 /// dropped half way: pass a lock guard there to keep other writers off `part` until then.
-#[allow(clippy::too_many_arguments)]
 pub async fn receive_file<H: Send + 'static>(
     recv: &mut RecvStream,
-    part: &Path,
-    dest: Option<PathBuf>,
-    offset: u64,
-    len: u64,
-    sync: bool,
-    hold: H,
-    min_rate: Option<MinRate>,
+    job: Receive<'_, H>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
-    let (tx, rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH * 16);
+    let Receive { part, dest, offset, len, sync, hold, min_rate } = job;
+    let (tx, rx) = mpsc::channel::<Bytes>(RECEIVE_QUEUE);
     let (written_tx, written_rx) = tokio::sync::oneshot::channel::<io::Result<(blake3::Hasher, Vec<u8>)>>();
     let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel::<bool>();
     let writer = tokio::task::spawn_blocking({

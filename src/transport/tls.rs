@@ -4,10 +4,9 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -15,6 +14,47 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::wire::ALPN;
+
+/// Why an identity, a CA or a TLS configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {}: {source}", path.display())]
+    Pem {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{} holds no certificate", .0.display())]
+    NoCertificate(PathBuf),
+    #[error("--cert and --key go together")]
+    CertWithoutKey,
+    #[error("{0}: {1}")]
+    Certificate(&'static str, #[source] rcgen::Error),
+    #[error("{0}: {1}")]
+    Rustls(&'static str, #[source] rustls::Error),
+    #[error("a fingerprint is sha256: followed by 64 hex digits")]
+    Fingerprint,
+    #[error("TLS configuration unusable for QUIC: {0}")]
+    Quic(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+}
+
+type Result<T, E = TlsError> = std::result::Result<T, E>;
+
+fn file_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> TlsError + 'a {
+    move |source| TlsError::File { what, path: path.to_owned(), source }
+}
+
+fn pem_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError + 'a {
+    move |source| TlsError::Pem { what, path: path.to_owned(), source }
+}
 
 /// A SHA-256 certificate fingerprint.
 pub type Fingerprint = [u8; 32];
@@ -58,8 +98,8 @@ pub fn format_fingerprint(fp: &Fingerprint) -> String {
 
 pub fn parse_fingerprint(s: &str) -> Result<Fingerprint> {
     let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
-    let bytes = hex::decode(hex_part.trim()).context("fingerprint is not hex")?;
-    bytes.try_into().map_err(|_| anyhow!("a fingerprint is sha256: followed by 64 hex digits"))
+    let bytes = hex::decode(hex_part.trim()).map_err(|_| TlsError::Fingerprint)?;
+    bytes.try_into().map_err(|_| TlsError::Fingerprint)
 }
 
 /// Write a file readable by its owner only, refusing to replace an existing one.
@@ -70,21 +110,13 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    Ok(())
+        .map_err(file_error("creating", path))?;
+    f.write_all(contents).and_then(|()| f.sync_all()).map_err(file_error("writing", path))
 }
 
 fn load_pem(cert: &Path, key: &Path) -> Result<Identity> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("reading certificate {}", cert.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing certificate {}", cert.display()))?;
-    if chain.is_empty() {
-        bail!("{} holds no certificate", cert.display());
-    }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading key {}", key.display()))?;
+    let chain = read_certificates(cert, "reading certificate")?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem_error("reading key", key))?;
     Ok(Identity { chain, key })
 }
 
@@ -95,7 +127,7 @@ pub fn load_or_create_identity(dir: &Path, cert: Option<&Path>, key: Option<&Pat
         return load_pem(c, k);
     }
     if cert.is_some() || key.is_some() {
-        bail!("--cert and --key go together");
+        return Err(TlsError::CertWithoutKey);
     }
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
@@ -105,9 +137,10 @@ pub fn load_or_create_identity(dir: &Path, cert: Option<&Path>, key: Option<&Pat
         if let Some(h) = host {
             names.push(h);
         }
-        let ck = rcgen::generate_simple_self_signed(names).context("generating certificate")?;
+        let ck = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| TlsError::Certificate("generating certificate", e))?;
         write_private(&key_path, ck.signing_key.serialize_pem().as_bytes())?;
-        fs::write(&cert_path, ck.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+        fs::write(&cert_path, ck.cert.pem()).map_err(file_error("writing", &cert_path))?;
     }
     load_pem(&cert_path, &key_path)
 }
@@ -121,10 +154,11 @@ fn hostname() -> Option<String> {
 /// The listener's rustls config: TLS 1.3 only, ALPN `qxfer/1`.
 pub fn server_crypto(identity: &Identity) -> Result<rustls::ServerConfig> {
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Rustls("TLS 1.3", e))?
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
-        .context("certificate and key do not match")?;
+        .map_err(|e| TlsError::Rustls("certificate and key do not match", e))?;
     cfg.alpn_protocols = vec![ALPN.to_vec()];
     cfg.max_early_data_size = 0;
     Ok(cfg)
@@ -140,12 +174,17 @@ pub enum Trust {
 }
 
 pub fn load_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    read_certificates(path, "reading CA")
+}
+
+/// The certificates of a PEM file; none is an error.
+fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("reading CA {}", path.display()))?
+        .map_err(pem_error(what, path))?
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing CA {}", path.display()))?;
+        .map_err(pem_error(what, path))?;
     if certs.is_empty() {
-        bail!("{} holds no certificate", path.display());
+        return Err(TlsError::NoCertificate(path.to_owned()));
     }
     Ok(certs)
 }
@@ -153,7 +192,8 @@ pub fn load_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 pub fn client_crypto(trust: Trust) -> Result<rustls::ClientConfig> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?;
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Rustls("TLS 1.3", e))?;
     let mut cfg = match trust {
         Trust::Pin => builder
             .dangerous()
@@ -162,7 +202,7 @@ pub fn client_crypto(trust: Trust) -> Result<rustls::ClientConfig> {
         Trust::Ca(certs) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in certs {
-                roots.add(c).context("adding CA certificate")?;
+                roots.add(c).map_err(|e| TlsError::Rustls("adding CA certificate", e))?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -216,34 +256,39 @@ impl ServerCertVerifier for PinVerifier {
 
 /// `qxfer cert ca`: a new private CA in `dir` (`ca.pem`, `ca.key`).
 pub fn make_ca(dir: &Path, name: &str) -> Result<()> {
-    fs::create_dir_all(dir)?;
-    let key = rcgen::KeyPair::generate()?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    let cert_error = |e| TlsError::Certificate("making the CA certificate", e);
+    fs::create_dir_all(dir).map_err(file_error("creating", dir))?;
+    let key = rcgen::KeyPair::generate().map_err(cert_error)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
     params.distinguished_name.push(rcgen::DnType::CommonName, name);
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
     params.not_after = rcgen::date_time_ymd(2046, 1, 1);
-    let cert = params.self_signed(&key)?;
+    let cert = params.self_signed(&key).map_err(cert_error)?;
     write_private(&dir.join("ca.key"), key.serialize_pem().as_bytes())?;
-    fs::write(dir.join("ca.pem"), cert.pem())?;
-    Ok(())
+    let ca_pem = dir.join("ca.pem");
+    fs::write(&ca_pem, cert.pem()).map_err(file_error("writing", &ca_pem))
 }
 
 /// `qxfer cert issue`: a listener certificate for `names`, signed by the CA in `ca_dir`,
 /// written to `out` as `cert.pem` + `key.pem` (the listener's default file names).
 pub fn issue_cert(ca_dir: &Path, names: &[String], out: &Path) -> Result<()> {
-    let ca_pem = fs::read_to_string(ca_dir.join("ca.pem")).context("reading ca.pem")?;
-    let ca_key = rcgen::KeyPair::from_pem(&fs::read_to_string(ca_dir.join("ca.key")).context("reading ca.key")?)?;
-    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).context("parsing ca.pem")?;
-    let key = rcgen::KeyPair::generate()?;
-    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
+    let (ca_pem_path, ca_key_path) = (ca_dir.join("ca.pem"), ca_dir.join("ca.key"));
+    let ca_pem = fs::read_to_string(&ca_pem_path).map_err(file_error("reading", &ca_pem_path))?;
+    let ca_key_pem = fs::read_to_string(&ca_key_path).map_err(file_error("reading", &ca_key_path))?;
+    let ca_key = rcgen::KeyPair::from_pem(&ca_key_pem).map_err(|e| TlsError::Certificate("parsing ca.key", e))?;
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(|e| TlsError::Certificate("parsing ca.pem", e))?;
+    let cert_error = |e| TlsError::Certificate("issuing the certificate", e);
+    let key = rcgen::KeyPair::generate().map_err(cert_error)?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(cert_error)?;
     params.distinguished_name.push(rcgen::DnType::CommonName, names.first().map(String::as_str).unwrap_or("qxfer"));
     params.not_after = rcgen::date_time_ymd(2046, 1, 1);
-    let cert = params.signed_by(&key, &issuer)?;
-    fs::create_dir_all(out)?;
+    let cert = params.signed_by(&key, &issuer).map_err(cert_error)?;
+    fs::create_dir_all(out).map_err(file_error("creating", out))?;
     write_private(&out.join("key.pem"), key.serialize_pem().as_bytes())?;
     let mut chain = cert.pem();
     chain.push_str(&ca_pem);
-    fs::write(out.join("cert.pem"), chain)?;
-    Ok(())
+    let cert_pem = out.join("cert.pem");
+    fs::write(&cert_pem, chain).map_err(file_error("writing", &cert_pem))
 }

@@ -9,15 +9,16 @@ use qxfer::wire::{Credential, Request, Response};
 use crate::raw::{run, Raw};
 use crate::support::*;
 
-/// fail2ban-like defaults, with short ban times so the tests can watch them expire.
+/// fail2ban-like defaults. Tests watch bans expire by moving the listener's clock.
 const SCORING: &str = "[limits]
 failed_login_delay_ms = 50
 
 [scoring]
 threshold = 5
 window_secs = 600
-ban_secs = 8
+ban_secs = 600
 ban_factor = 3
+max_ban_secs = 3600
 ";
 
 fn listener() -> Listener {
@@ -82,21 +83,57 @@ fn five_wrong_passwords_ban_the_source_and_the_ban_escalates_and_expires() {
     assert_eq!(first[0]["level"], 1);
     assert!(listener.log().contains("event=\"ban\"") || listener.log().contains("event=ban"), "{}", listener.log());
 
-    // The first ban lasts 8 s; after it, the address connects again.
-    let until = first[0]["until"].as_u64().expect("until");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
-    std::thread::sleep(Duration::from_secs(until.saturating_sub(now) + 1));
+    // The listener's clock: the system's, plus what the test moved it by.
+    let mut moved = 0u64;
+    let system = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    // How long a ban lasts from now on the listener's clock (it began a few seconds ago).
+    let left = |b: &serde_json::Value, moved: u64| b["until"].as_u64().expect("until").saturating_sub(system() + moved);
+    let mut advance = |secs: u64, moved: &mut u64| {
+        listener.advance_clock(secs);
+        *moved += secs;
+    };
+
+    // The first ban lasts 600 s: two seconds before its end the address is still refused,
+    // after it the address connects again.
+    let first_left = left(&first[0], moved);
+    assert!((590..=600).contains(&first_left), "first ban: {first:?}, {first_left} s left");
+    advance(first_left - 2, &mut moved);
     run(async {
+        assert!(Raw::connect_from("127.0.0.30", &listener.addr).await.is_err(), "ban ended early");
+    });
+    advance(3, &mut moved);
+    let second = run(async {
         assert!(Raw::connect_from("127.0.0.30", &listener.addr).await.is_ok(), "ban did not expire");
-        // A second offence earns a longer ban (8 s x 3).
+        // A second offence earns a longer ban (600 s x 3).
         assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 5).await, 5);
         assert!(until_refused("127.0.0.30", &listener.addr, Duration::from_secs(3)).await, "not banned again");
+        bans(&listener)
     });
-    let second = bans(&listener);
     assert_eq!(second[0]["level"], 2, "{second:?}");
-    let until = second[0]["until"].as_u64().expect("until");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
-    assert!(until >= now + 12, "second ban too short: until {until}, now {now}");
+    let second_left = left(&second[0], moved);
+    assert!((1790..=1800).contains(&second_left), "second ban: {second:?}, {second_left} s left");
+    // The third would be 600 s x 9; it is capped at max_ban_secs, 3600 s.
+    advance(second_left + 1, &mut moved);
+    let third = run(async {
+        assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 5).await, 5);
+        assert!(until_refused("127.0.0.30", &listener.addr, Duration::from_secs(3)).await, "not banned a third time");
+        bans(&listener)
+    });
+    assert_eq!(third[0]["level"], 3, "{third:?}");
+    let third_left = left(&third[0], moved);
+    assert!((3590..=3600).contains(&third_left), "third ban: {third:?}, {third_left} s left");
+    // Offences older than the scoring window are forgotten: four more, a window later, ban nobody.
+    advance(third_left + 1, &mut moved);
+    run(async {
+        assert!(Raw::connect_from("127.0.0.30", &listener.addr).await.is_ok(), "third ban did not expire");
+        assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 4).await, 4);
+    });
+    advance(601, &mut moved);
+    run(async {
+        assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 4).await, 4);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(Raw::connect_from("127.0.0.30", &listener.addr).await.is_ok(), "old offences still counted");
+    });
 }
 
 #[test]

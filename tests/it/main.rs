@@ -10,6 +10,7 @@ mod attacks;
 mod bans;
 mod fuzz_replay;
 mod hostile;
+mod layering;
 mod resume;
 mod transfer;
 mod trust;

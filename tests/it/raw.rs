@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use qxfer::transport::endpoint::{client_endpoint, NetLimits};
+use qxfer::policy::NetLimits;
+use qxfer::transport::endpoint::client_endpoint;
 use qxfer::transport::framed::{read_frame, write_frame};
 use qxfer::transport::tls::Trust;
 use qxfer::wire::{Begin, Credential, FileEnd, PutReply, Request, Response, StreamHead};

@@ -105,6 +105,14 @@ impl Listener {
         serde_json::from_slice(&out.stdout).expect("status json")
     }
 
+    /// Move the running listener's clock `secs` forward (a debug-build admin request), so
+    /// tests of expiry and escalation need not sleep.
+    pub fn advance_clock(&self, secs: u64) {
+        let req = qxfer::wire::AdminRequest::AdvanceClock { secs };
+        let reply = crate::raw::run(qxfer::admin::client::admin(&self.data_dir(), req)).expect("admin socket");
+        assert_eq!(reply, qxfer::wire::AdminResponse::Done, "advance clock");
+    }
+
     /// SIGTERM, then wait; returns the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");

@@ -106,9 +106,23 @@ pub struct CommittedFile {
     pub media_type: String,
 }
 
-/// What the listener holds of one declared file: `Ok((hash, media type))` when it is
-/// complete and verified, `Err(bytes)` for a partial file.
-pub type Held = Result<(Hash, String), u64>;
+/// What the listener holds of one declared file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// Complete and verified.
+    Complete { hash: Hash, media_type: String },
+    /// A partial file of this many bytes (0: nothing yet), kept for a resume.
+    Partial { bytes: u64 },
+}
+
+impl Held {
+    fn state(self, size: u64) -> FileState {
+        match self {
+            Held::Complete { hash, media_type } => FileState::Done(hash, media_type),
+            Held::Partial { bytes } => FileState::Pending { held: bytes.min(size) },
+        }
+    }
+}
 
 /// What an accepted upload stream must write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,14 +272,10 @@ impl Session {
         Ok(Step::AddFiles { id: d.id, first, count: entries.len() as u32 })
     }
 
-    /// Record what the server already holds for file `index`: `Ok(hash)` when complete and
-    /// verified, `Err(bytes)` for a partial file.
+    /// Record what the server already holds for file `index`.
     pub fn set_have(&mut self, index: u32, have: Held) {
         if let Some(e) = self.entry_mut(index) {
-            e.state = match have {
-                Ok((hash, media_type)) => FileState::Done(hash, media_type),
-                Err(held) => FileState::Pending { held: held.min(e.size) },
-            };
+            e.state = have.state(e.size);
         }
     }
 
@@ -297,17 +307,14 @@ impl Session {
         Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset })
     }
 
-    /// An upload stream ended: `Ok(hash)` stored and verified, `Err(held)` failed with
-    /// `held` bytes kept for a later resume.
+    /// An upload stream ended: `Held::Complete` stored and verified, `Held::Partial` failed
+    /// with that many bytes kept for a later resume.
     pub fn end_put(&mut self, index: u32, outcome: Held) {
         if let Some(d) = self.delivery.as_mut() {
             if let Some(e) = d.entries.get_mut(index as usize) {
                 if e.state == FileState::InFlight {
                     d.in_flight = d.in_flight.saturating_sub(1);
-                    e.state = match outcome {
-                        Ok((hash, media_type)) => FileState::Done(hash, media_type),
-                        Err(held) => FileState::Pending { held: held.min(e.size) },
-                    };
+                    e.state = outcome.state(e.size);
                 }
             }
         }
@@ -412,7 +419,7 @@ mod tests {
         assert_eq!(s.on_request(&more), Err(Violation::TooManyFiles));
         let dup = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 0 }] };
         assert_eq!(s.on_request(&dup), Err(Violation::TooManyFiles));
-        s.set_have(1, Err(3));
+        s.set_have(1, Held::Partial { bytes: 3 });
         assert_eq!(s.on_request(&Request::Commit), Err(Violation::Incomplete));
         assert_eq!(s.begin_put(8, 0, 0), Err(Violation::NoOpenDelivery));
         assert_eq!(s.begin_put(7, 2, 0), Err(Violation::UnknownFile));
@@ -420,11 +427,11 @@ mod tests {
         let plan = s.begin_put(7, 1, 3).expect("resume at held offset");
         assert_eq!((plan.size, plan.offset), (6, 3));
         assert_eq!(s.begin_put(7, 1, 3), Err(Violation::FileBusy));
-        s.end_put(1, Ok(([2; 32], "text/plain".into())));
+        s.end_put(1, Held::Complete { hash: [2; 32], media_type: "text/plain".into() });
         assert!(s.begin_put(7, 0, 0).is_ok());
-        s.end_put(0, Err(1));
+        s.end_put(0, Held::Partial { bytes: 1 });
         assert!(s.begin_put(7, 0, 1).is_ok());
-        s.end_put(0, Ok(([3; 32], "text/plain".into())));
+        s.end_put(0, Held::Complete { hash: [3; 32], media_type: "text/plain".into() });
         match s.on_request(&Request::Commit) {
             Ok(Step::Commit(plan)) => {
                 assert_eq!(plan.id, 7);

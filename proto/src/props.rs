@@ -2,8 +2,7 @@
 //! `cargo test`, which replays the committed corpus and every crash the fuzzer ever found.
 //! Each function takes raw bytes and panics only when a rule is broken, never on bad input.
 
-use crate::files;
-use crate::session::{Session, SessionLimits, Step, Violation};
+use crate::session::{Held, Session, SessionLimits, Step, Violation};
 use crate::wire::{self, *};
 
 /// Decode `data` as each frame type; whatever is accepted must re-encode to exactly `data`
@@ -36,7 +35,7 @@ pub fn name_rules(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else { return };
     if validate_path(s).is_ok() {
         let base = std::path::Path::new("/base/dir");
-        let joined = files::join_validated(base, s);
+        let joined = wire::names::join_validated(base, s);
         assert!(joined.starts_with(base) && joined != base, "{s:?} escapes to {joined:?}");
         for c in joined.strip_prefix(base).expect("prefix").components() {
             assert!(matches!(c, std::path::Component::Normal(_)), "{s:?} has component {c:?}");
@@ -138,7 +137,7 @@ pub fn session_ops(data: &[u8]) {
                         added_bytes += sum;
                         assert!(added_files <= files && added_bytes <= total, "quota broken");
                         if next().unwrap_or(0) % 2 == 0 {
-                            s.set_have(first, Err(0));
+                            s.set_have(first, Held::Partial { bytes: 0 });
                         }
                     }
                     Ok(other) => panic!("add gave {other:?}"),
@@ -152,7 +151,11 @@ pub fn session_ops(data: &[u8]) {
                 if let Ok(plan) = s.begin_put(id, index, offset) {
                     let (did, _, _) = declared.expect("put without a delivery");
                     assert!(logged_in && plan.id == did && index < added_files && plan.offset <= plan.size);
-                    let outcome = if op % 2 == 0 { Ok(([arg; 32], "text/plain".into())) } else { Err(plan.offset) };
+                    let outcome = if op % 2 == 0 {
+                        Held::Complete { hash: [arg; 32], media_type: "text/plain".into() }
+                    } else {
+                        Held::Partial { bytes: plan.offset }
+                    };
                     s.end_put(index, outcome);
                 }
             }

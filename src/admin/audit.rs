@@ -4,10 +4,21 @@
 
 use std::collections::HashMap;
 
+use crate::clock::HOUR_MS;
 use crate::policy::activity::{Activity, Kind};
-use crate::policy::{parse_net, ScoreConfig};
+use crate::policy::{parse_net, NetError, ScoreConfig};
 use crate::store::{Store, StoreError};
-use crate::wire::{AuditQuery, AuditReport, EventView};
+use crate::wire::{AccountScore, AuditQuery, AuditReport, EventView, HourCount, KindCount, SourceScore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("unknown kind {0:?}; kinds are {kinds}", kinds = Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "))]
+    UnknownKind(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Events scanned per audit, at most.
 pub const SCAN: usize = 200_000;
@@ -16,13 +27,10 @@ pub const LATEST: usize = 200;
 /// Rows of each top list.
 pub const TOP: usize = 20;
 
-pub fn audit(store: &Store, scoring: &ScoreConfig, q: &AuditQuery, now_ms: u64) -> Result<AuditReport, String> {
+pub fn audit(store: &Store, scoring: &ScoreConfig, q: &AuditQuery, now_ms: u64) -> Result<AuditReport, AuditError> {
     let source = q.source.as_deref().map(parse_net).transpose()?;
     let kind = match q.kind.as_deref() {
-        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown kind {k:?}; kinds are {}", names.join(", "))
-        })?),
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| AuditError::UnknownKind(k.to_owned()))?),
         None => None,
     };
     let since = now_ms.saturating_sub(q.since_secs.saturating_mul(1000));
@@ -31,7 +39,7 @@ pub fn audit(store: &Store, scoring: &ScoreConfig, q: &AuditQuery, now_ms: u64) 
             && q.user.as_deref().is_none_or(|u| a.account.as_deref() == Some(u))
             && kind.is_none_or(|k| a.kind == k)
     };
-    let events = store.activity(since, SCAN, keep).map_err(|e: StoreError| e.to_string())?;
+    let events = store.activity(since, SCAN, keep)?;
     let mut sources: HashMap<String, (u64, u64)> = HashMap::new();
     let mut accounts: HashMap<String, u64> = HashMap::new();
     let mut kinds: HashMap<&'static str, u64> = HashMap::new();
@@ -45,19 +53,24 @@ pub fn audit(store: &Store, scoring: &ScoreConfig, q: &AuditQuery, now_ms: u64) 
             *accounts.entry(a.clone()).or_default() += weight;
         }
         *kinds.entry(e.kind.name()).or_default() += 1;
-        *hours.entry(e.time_ms / 3_600_000 * 3600).or_default() += 1;
+        *hours.entry(e.time_ms / HOUR_MS * 3600).or_default() += 1;
     }
-    let mut top_sources: Vec<(String, u64, u64)> =
-        sources.into_iter().filter(|(_, (_, w))| *w > 0).map(|(s, (n, w))| (s, n, w)).collect();
-    top_sources.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    let mut top_sources: Vec<SourceScore> = sources
+        .into_iter()
+        .filter(|(_, (_, w))| *w > 0)
+        .map(|(source, (events, score))| SourceScore { source, events, score })
+        .collect();
+    top_sources.sort_by(|a, b| b.score.cmp(&a.score).then(b.events.cmp(&a.events)).then(a.source.cmp(&b.source)));
     top_sources.truncate(TOP);
-    let mut top_accounts: Vec<(String, u64)> = accounts.into_iter().collect();
-    top_accounts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut top_accounts: Vec<AccountScore> =
+        accounts.into_iter().map(|(account, score)| AccountScore { account, score }).collect();
+    top_accounts.sort_by(|a, b| b.score.cmp(&a.score).then(a.account.cmp(&b.account)));
     top_accounts.truncate(TOP);
-    let mut by_kind: Vec<(String, u64)> = kinds.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
-    by_kind.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut by_hour: Vec<(u64, u64)> = hours.into_iter().collect();
-    by_hour.sort();
+    let mut by_kind: Vec<KindCount> =
+        kinds.into_iter().map(|(k, count)| KindCount { kind: k.to_owned(), count }).collect();
+    by_kind.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
+    let mut by_hour: Vec<HourCount> = hours.into_iter().map(|(hour, count)| HourCount { hour, count }).collect();
+    by_hour.sort_by_key(|h| h.hour);
     let latest = events
         .iter()
         .take(LATEST)

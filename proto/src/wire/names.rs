@@ -117,6 +117,16 @@ pub fn validate_account(name: &str) -> Result<&str, NameError> {
     Ok(name)
 }
 
+/// Join a name that passed [`validate_path`] onto `base`, one component at a
+/// time, so the result can only lie below `base`.
+pub fn join_validated(base: &std::path::Path, rel: &str) -> std::path::PathBuf {
+    let mut p = base.to_path_buf();
+    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
+        p.push(c);
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

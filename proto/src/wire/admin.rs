@@ -45,6 +45,11 @@ pub enum AdminRequest {
     ListBans,
     /// What happened: see [`AuditQuery`].
     Audit(AuditQuery),
+    /// Move the listener's clock forward by `secs`. Debug builds only: release builds
+    /// refuse it. Tests of ban expiry and escalation use it instead of sleeping.
+    AdvanceClock {
+        secs: u64,
+    },
 }
 
 /// Filters of `qxfer audit`.
@@ -85,26 +90,70 @@ pub struct BanView {
 pub struct AuditReport {
     /// Events matched (over the scanned range).
     pub matched: u64,
-    /// Offending sources: (source, events, offence score), highest score first.
-    pub top_sources: Vec<(String, u64, u64)>,
-    /// Accounts with offences: (account, offence score), highest first.
-    pub top_accounts: Vec<(String, u64)>,
+    /// Offending sources, highest score first.
+    pub top_sources: Vec<SourceScore>,
+    /// Accounts with offences, highest score first.
+    pub top_accounts: Vec<AccountScore>,
     /// Event counts by kind.
-    pub by_kind: Vec<(String, u64)>,
-    /// Event counts per hour: (hour start in seconds since the epoch, count).
-    pub by_hour: Vec<(u64, u64)>,
+    pub by_kind: Vec<KindCount>,
+    /// Event counts per hour.
+    pub by_hour: Vec<HourCount>,
     /// The latest matching events, newest first.
     pub latest: Vec<EventView>,
+}
+
+/// A source in the audit: its events and the sum of their offence weights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceScore {
+    pub source: String,
+    pub events: u64,
+    pub score: u64,
+}
+
+/// An account in the audit and the sum of its offence weights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountScore {
+    pub account: String,
+    pub score: u64,
+}
+
+/// Events of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: u64,
+}
+
+/// Events in one hour (its start, in seconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCount {
+    pub hour: u64,
+    pub count: u64,
+}
+
+/// An account as `qxfer user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    /// When it was created, seconds since the epoch.
+    pub created: u64,
+}
+
+/// An IP rule as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleView {
+    pub net: String,
+    /// `allow` (true) or `block` (false).
+    pub allow: bool,
 }
 
 /// Listener → CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminResponse {
     Done,
-    Users(Vec<(String, u64)>),
+    Users(Vec<UserView>),
     Status(Status),
-    /// IP rules: (network, allow).
-    Rules(Vec<(String, bool)>),
+    Rules(Vec<RuleView>),
     Bans(Vec<BanView>),
     Audit(AuditReport),
     Error(String),
@@ -157,7 +206,11 @@ impl Validate for AdminRequest {
                 }
                 Ok(())
             }
-            AdminRequest::ListUsers | AdminRequest::Status | AdminRequest::ListRules | AdminRequest::ListBans => Ok(()),
+            AdminRequest::ListUsers
+            | AdminRequest::Status
+            | AdminRequest::ListRules
+            | AdminRequest::ListBans
+            | AdminRequest::AdvanceClock { .. } => Ok(()),
         }
     }
 }
@@ -166,8 +219,8 @@ impl Validate for AdminResponse {
     fn validate(&self) -> Result<(), DecodeError> {
         match self {
             AdminResponse::Users(u) => {
-                for (name, _) in u {
-                    validate_account(name)?;
+                for user in u {
+                    validate_account(&user.name)?;
                 }
                 Ok(())
             }

@@ -24,12 +24,17 @@ pub struct IpList {
     rules: Vec<(IpNet, Rule)>,
 }
 
+/// A network that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or CIDR network")]
+pub struct NetError(pub String);
+
 /// Parse `203.0.113.0/24` or `203.0.113.7` into a network.
-pub fn parse_net(s: &str) -> Result<IpNet, String> {
+pub fn parse_net(s: &str) -> Result<IpNet, NetError> {
     if let Ok(net) = s.parse::<IpNet>() {
         return Ok(net.trunc());
     }
-    s.parse::<IpAddr>().map(IpNet::from).map_err(|_| format!("{s:?} is not an IP address or CIDR network"))
+    s.parse::<IpAddr>().map(IpNet::from).map_err(|_| NetError(s.to_owned()))
 }
 
 impl IpList {
@@ -48,7 +53,8 @@ impl IpList {
                 Some(other) => return Err(err(format!("expected allow or block, found {other:?}"))),
                 None => continue,
             };
-            let net = parse_net(words.next().ok_or_else(|| err("missing network".into()))?).map_err(err)?;
+            let net = parse_net(words.next().ok_or_else(|| err("missing network".into()))?)
+                .map_err(|e| err(e.to_string()))?;
             if words.next().is_some() {
                 return Err(err("one network per line".into()));
             }

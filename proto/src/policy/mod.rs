@@ -10,8 +10,8 @@ mod limits;
 mod score;
 
 pub use admission::{prefix_of, Admission, Verdict};
-pub use iplist::{canonical, parse_net, IpList, ListError, Rule};
-pub use limits::{config_from_toml, Limits, RetryMode};
+pub use iplist::{canonical, parse_net, IpList, ListError, NetError, Rule};
+pub use limits::{Limits, LimitsError, NetLimits, RetryMode};
 pub use score::{Ban, Offence, ScoreConfig, Scorer};
 
 /// An address literal, for the tests of this module's parts.

@@ -8,11 +8,17 @@ mod frame;
 mod message;
 pub mod names;
 
-pub use admin::{AdminRequest, AdminResponse, AuditQuery, AuditReport, BanView, EventView, Status};
+pub use admin::{
+    AccountScore, AdminRequest, AdminResponse, AuditQuery, AuditReport, BanView, EventView, HourCount, KindCount,
+    RuleView, SourceScore, Status, UserView,
+};
 pub use error::DecodeError;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
 pub use message::*;
 pub use names::{validate_account, validate_path, NameError};
+
+/// The listener's UDP port unless told otherwise.
+pub const DEFAULT_PORT: u16 = 4433;
 
 /// ALPN protocol id; the version is part of it so incompatible peers fail the handshake.
 pub const ALPN: &[u8] = b"qxfer/1";

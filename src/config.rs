@@ -1,0 +1,58 @@
+//! The listener's config file (`qxfer listen --config FILE`, TOML): its `[limits]` and
+//! `[scoring]` sections, each field defaulting to `policy`'s value. Unknown keys and values
+//! that would disable a defence are refused.
+
+use serde::Deserialize;
+
+use crate::policy::{Limits, LimitsError, ScoreConfig};
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    #[error("scoring.threshold, window_secs and ban_secs must be greater than 0")]
+    Scoring,
+}
+
+/// Parse a listener config file: its `[limits]` and `[scoring]` sections.
+pub fn parse(text: &str) -> Result<(Limits, ScoreConfig), ConfigError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[serde(default)]
+        limits: Limits,
+        #[serde(default)]
+        scoring: ScoreConfig,
+    }
+    let f: File = toml::from_str(text)?;
+    f.limits.check()?;
+    if f.scoring.threshold == 0 || f.scoring.window_secs == 0 || f.scoring.ban_secs == 0 {
+        return Err(ConfigError::Scoring);
+    }
+    Ok((f.limits, f.scoring))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RetryMode;
+
+    fn limits(text: &str) -> Result<Limits, ConfigError> {
+        parse(text).map(|(l, _)| l)
+    }
+
+    #[test]
+    fn toml_section_overrides_defaults() {
+        let l = limits("[limits]\nmax_connections_per_ip = 4\nretry = \"always\"\n").expect("parse");
+        assert_eq!(l.max_connections_per_ip, 4);
+        assert_eq!(l.retry, RetryMode::Always);
+        assert_eq!(l.max_connections, Limits::default().max_connections);
+        assert!(limits("[limits]\nmax_connections = 0\n").is_err());
+        assert!(limits("[limits]\nno_such_limit = 1\n").is_err());
+        assert_eq!(limits("").expect("empty"), Limits::default());
+        assert!(matches!(parse("[scoring]\nthreshold = 0\n"), Err(ConfigError::Scoring)));
+    }
+}

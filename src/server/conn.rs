@@ -1,0 +1,89 @@
+//! What every task of one connection shares: the listener's state, the peer, the session
+//! state machine and the violation budget. Handlers read and report through it; only
+//! `connection` runs the connection's tasks.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use quinn::Connection;
+use tracing::{info, warn};
+
+use super::counters::bump;
+use super::outcome::Close;
+use super::Shared;
+use crate::policy::activity::{Activity, Kind};
+use crate::session::Session;
+use crate::transport::close;
+
+pub(crate) struct Conn {
+    pub shared: Arc<Shared>,
+    pub peer: SocketAddr,
+    pub connection: Connection,
+    session: Mutex<Session>,
+    /// Protocol violations so far.
+    violations: AtomicU32,
+}
+
+impl Conn {
+    pub fn new(shared: Arc<Shared>, peer: SocketAddr, connection: Connection) -> Self {
+        let session = Session::new(shared.limits().session());
+        Self { shared, peer, connection, session: Mutex::new(session), violations: AtomicU32::new(0) }
+    }
+
+    /// Run `f` on the session. The lock is never held across an await.
+    pub fn session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut guard = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// The account this connection logged in as.
+    pub fn user(&self) -> Option<String> {
+        self.session(|s| s.user().map(str::to_owned))
+    }
+
+    pub fn close(&self, close: Close) {
+        self.connection.close(close.code.into(), close.reason.as_bytes());
+    }
+
+    /// Count, record and log a protocol violation; once the connection's budget is spent,
+    /// the answer is to close it. Only the first few per connection are logged, so a flood
+    /// does not flood the log.
+    pub fn violation(&self, what: &dyn std::fmt::Display) -> Option<Close> {
+        bump(&self.shared.counters().protocol_violations);
+        let n = self.violations.fetch_add(1, Ordering::Relaxed) + 1;
+        self.record(self.activity(Kind::Violation).detail(what));
+        let max = self.shared.limits().max_violations;
+        if n <= max {
+            warn!(peer = %self.peer, event = "protocol_violation", n, "{what}");
+        }
+        if n < max {
+            return None;
+        }
+        if n == max {
+            warn!(peer = %self.peer, event = "violation_limit", "closing after {n} protocol violations");
+        }
+        Some(Close { code: close::PROTOCOL, reason: "too many protocol violations" })
+    }
+
+    /// A transfer slower than the minimum rate: counted, recorded, and the connection closes.
+    pub fn too_slow(&self, e: &dyn std::fmt::Display) -> Close {
+        bump(&self.shared.counters().timeouts);
+        info!(peer = %self.peer, event = "too_slow", "{e}; closing the connection");
+        self.record(self.activity(Kind::Timeout).detail(e));
+        Close { code: close::TIMEOUT, reason: "transfer too slow" }
+    }
+
+    /// A new activity event about this connection (source, account if logged in, time).
+    pub fn activity(&self, kind: Kind) -> Activity {
+        let a = self.shared.activity(self.peer.ip(), kind);
+        match self.user() {
+            Some(u) => a.account(&u),
+            None => a,
+        }
+    }
+
+    pub fn record(&self, a: Activity) {
+        self.shared.record(a);
+    }
+}

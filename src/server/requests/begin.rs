@@ -1,0 +1,63 @@
+//! `Begin`: open a delivery (or find the one a resumed send left). The recipient must exist
+//! and have room for the declared size before a byte flows. A resumed delivery is taken
+//! over from a lingering connection of the same sender.
+
+use std::sync::Arc;
+
+use tracing::info;
+
+use crate::policy::activity::Kind;
+use crate::server::conn::Conn;
+use crate::server::error::{error_reply, ServerError};
+use crate::server::outcome::Outcome;
+use crate::server::Shared;
+use crate::store::StoreError;
+use crate::wire::{Begin, ErrorCode, Response};
+
+/// What opening the delivery found.
+enum Opening {
+    NoRecipient,
+    NoRoom,
+    Opened { id: u64, resumed: bool },
+}
+
+pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Result<Outcome<Response>, ServerError> {
+    let sh = conn.shared.clone();
+    let to = begin.to.clone().unwrap_or_else(|| user.clone());
+    let recipient = to.clone();
+    let key = begin.resume_key;
+    let declared = begin.bytes;
+    let quota = conn.shared.limits().account_quota_bytes;
+    let opened = Shared::blocking(move || -> Result<Opening, StoreError> {
+        if !sh.store().user_exists(&recipient)? {
+            return Ok(Opening::NoRecipient);
+        }
+        // Refused before a byte flows: the recipient's mailbox must have room.
+        if sh.store().mailbox_bytes(&recipient)?.saturating_add(declared) > quota {
+            return Ok(Opening::NoRoom);
+        }
+        let (id, resumed) = sh.store().open_delivery(&user, &key, sh.now())?;
+        Ok(Opening::Opened { id, resumed })
+    })
+    .await
+    .and_then(|r| r.map_err(ServerError::from));
+    let (id, reply) = match opened {
+        Ok(Opening::Opened { id, resumed }) => {
+            conn.shared.take_over(id, &conn.connection, conn.peer);
+            (Some(id), Response::Began { id, resumed })
+        }
+        Ok(Opening::NoRoom) => {
+            info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
+            conn.record(conn.activity(Kind::Limit).bytes(declared).detail("mailbox quota"));
+            (None, error_reply(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery"))
+        }
+        Ok(Opening::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
+        Err(e) => {
+            // The session learns that nothing opened before the failure is reported.
+            conn.session(|s| s.delivery_opened(None));
+            return Err(e);
+        }
+    };
+    conn.session(|s| s.delivery_opened(id.map(|id| (id, to))));
+    Ok(Outcome::reply(reply))
+}

@@ -1,0 +1,107 @@
+//! Control requests, one file each. `handle` applies what every request passes (rate
+//! limits, the session's verdict, the activity record) and hands the session's [`Step`] to
+//! the request's own handler, which does the work and returns an [`Outcome`]. A new
+//! request is a new variant in `wire`, a new step in `session`, and a new file here.
+
+mod add_files;
+mod begin;
+mod commit;
+mod inbox;
+mod login;
+mod open;
+
+use std::sync::Arc;
+
+use tracing::warn;
+
+use super::conn::Conn;
+use super::error::{error_reply, internal, ServerError};
+use super::outcome::{Close, Outcome};
+use crate::policy::activity::Kind;
+use crate::session::{Step, Violation};
+use crate::transport::close;
+use crate::wire::{ErrorCode, Request, Response, MAX_FRAME};
+
+/// Frame budget for pages: leave room for the envelope around the items.
+const PAGE_BUDGET: usize = MAX_FRAME / 2;
+
+/// Debug builds only: a request from the account named in `QXFER_FAULT_PANIC_USER` panics,
+/// so the tests can prove a panic costs only its own connection. Release builds have no hook.
+#[cfg(debug_assertions)]
+fn fault_injection(conn: &Conn) {
+    if let Some(victim) = std::env::var_os("QXFER_FAULT_PANIC_USER") {
+        if conn.user().is_some_and(|u| victim == *u) {
+            panic!("injected fault for the tests");
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_injection(_: &Conn) {}
+
+/// Per-address and per-account request limits; an outcome when over.
+fn rate_limited(conn: &Conn) -> Option<Outcome<Response>> {
+    if conn.shared.request_allowed(conn.peer.ip(), conn.user().as_deref()) {
+        return None;
+    }
+    let n = conn.shared.counters().rate_limited.load(std::sync::atomic::Ordering::Relaxed);
+    // One line per 100 refusals: a flood must not flood the log too.
+    if n % 100 == 1 {
+        warn!(peer = %conn.peer, event = "rate_limited", refused = n, "request rate limit hit");
+    }
+    // A client that keeps going past the limit is misbehaving: it spends its violation
+    // budget, and then its connection.
+    let close = conn.violation(&"request rate limit exceeded");
+    Some(Outcome::reply(error_reply(ErrorCode::Limit, "too many requests; slow down")).close(close))
+}
+
+/// Handle one control request.
+pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> {
+    if let Some(outcome) = rate_limited(conn) {
+        return outcome;
+    }
+    fault_injection(conn);
+    let (name, bytes) = match &req {
+        Request::Login { .. } => ("login", 0),
+        Request::Begin(b) => ("begin", b.bytes),
+        Request::AddFiles { entries } => ("add_files", entries.len() as u64),
+        Request::Commit => ("commit", 0),
+        Request::Inbox { .. } => ("inbox", 0),
+        Request::Open { .. } => ("open", 0),
+    };
+    conn.record(conn.activity(Kind::Request).bytes(bytes).detail(name));
+    let step = match conn.session(|s| s.on_request(&req)) {
+        Ok(step) => step,
+        Err(v) => {
+            let mut close = conn.violation(&format_args!("request refused: {v}"));
+            if v == Violation::TooManyLogins {
+                close = Some(Close { code: close::AUTH, reason: "too many failed logins" });
+            }
+            return Outcome::reply(error_reply(ErrorCode::BadRequest, v)).close(close);
+        }
+    };
+    let result = match (step, req) {
+        (Step::Login, Request::Login { user, credential }) => login::handle(conn, user, credential).await,
+        (Step::Begin { user }, Request::Begin(begin)) => begin::handle(conn, user, begin).await,
+        (Step::AddFiles { id, first, .. }, Request::AddFiles { entries }) => {
+            add_files::handle(conn, id, first, entries).await
+        }
+        (Step::Commit(plan), Request::Commit) => commit::handle(conn, plan).await,
+        (Step::Inbox { user, after }, Request::Inbox { .. }) => inbox::handle(conn, user, after).await,
+        (Step::Open { user, id, from }, Request::Open { .. }) => open::handle(conn, user, id, from).await,
+        _ => Err(ServerError::Internal("session step does not match request")),
+    };
+    result.unwrap_or_else(|e| Outcome::reply(internal(conn.peer, &e)))
+}
+
+/// How many leading items fit the page budget (at least one).
+fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
+    let mut used = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(PAGE_BUDGET);
+        if used > PAGE_BUDGET {
+            return i.max(1);
+        }
+    }
+    items.len()
+}

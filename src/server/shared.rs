@@ -1,0 +1,321 @@
+//! What every connection task shares, behind methods: the database and data directory, the
+//! limits, the clock, admission and rate limits, the connections alive, the IP rules and
+//! bans in force, and the activity recorder. Locks are held for a few instructions and
+//! never across an await; a poisoned lock is taken over (the data are plain tables).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use ipnet::IpNet;
+use quinn::Connection;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tracing::info;
+
+use super::bans::Bans;
+use super::counters::{bump, Counters};
+use super::error::ServerError;
+use super::recorder::Recorder;
+use super::ListenerConfig;
+use crate::clock::{format_time, Clock};
+use crate::files::Layout;
+use crate::policy::activity::{Activity, Kind};
+use crate::policy::{canonical, Admission, Ban, IpList, Limits, Rule, Verdict};
+use crate::store::Store;
+use crate::transport::close;
+
+type KeyedLimiter<K> = governor::DefaultKeyedRateLimiter<K>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn rate_limiter<K: std::hash::Hash + Eq + Clone>(per_second: u32, burst: u32) -> KeyedLimiter<K> {
+    use std::num::NonZeroU32;
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+}
+
+pub(crate) struct Shared {
+    store: Store,
+    layout: Layout,
+    config: ListenerConfig,
+    counters: Counters,
+    clock: Clock,
+    recorder: Recorder,
+    /// Memory-hard hashes running at once, at most.
+    hash_slots: Semaphore,
+    /// The live connection writing each unfinished delivery; a resumed `Begin` takes over.
+    open_deliveries: Mutex<HashMap<u64, Connection>>,
+    /// One writer per partial file at a time (a dead client's connection may linger).
+    part_locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Open connections by source, for admission decisions.
+    admission: Mutex<Admission>,
+    /// Live connections, so a new block rule or ban can close them.
+    live: Mutex<HashMap<usize, Connection>>,
+    /// The IP allow/block rules in force.
+    ip_list: RwLock<IpList>,
+    /// Control requests per source address and per account.
+    ip_rate: KeyedLimiter<IpAddr>,
+    account_rate: KeyedLimiter<String>,
+    /// New connections per source address.
+    handshake_rate: KeyedLimiter<IpAddr>,
+    bans: Bans,
+}
+
+impl Shared {
+    pub fn new(
+        store: Store,
+        layout: Layout,
+        config: ListenerConfig,
+        ip_list: IpList,
+        bans: Vec<Ban>,
+        recorder: Recorder,
+    ) -> Self {
+        let l = &config.limits;
+        Self {
+            hash_slots: Semaphore::new(l.max_concurrent_hashes.max(1) as usize),
+            ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
+            account_rate: rate_limiter(l.requests_per_second_per_account, l.request_burst),
+            handshake_rate: rate_limiter(l.connections_per_second_per_ip, l.connection_burst_per_ip),
+            store,
+            layout,
+            config,
+            counters: Counters::default(),
+            clock: Clock::default(),
+            recorder,
+            open_deliveries: Default::default(),
+            part_locks: Default::default(),
+            admission: Default::default(),
+            live: Default::default(),
+            ip_list: RwLock::new(ip_list),
+            bans: Bans::new(bans),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn config(&self) -> &ListenerConfig {
+        &self.config
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Seconds since the epoch, on the listener's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Queue an activity event (never waits).
+    pub fn record(&self, a: Activity) {
+        self.recorder.record(a);
+    }
+
+    /// A new activity event about `source`, stamped now.
+    pub fn activity(&self, source: IpAddr, kind: Kind) -> Activity {
+        Activity::new(self.clock.now_ms(), source, kind)
+    }
+
+    /// Run disk or database work on the blocking pool.
+    pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServerError> {
+        Ok(tokio::task::spawn_blocking(f).await?)
+    }
+
+    /// A slot for one memory-hard hash.
+    pub async fn hash_slot(&self) -> Result<SemaphorePermit<'_>, ServerError> {
+        self.hash_slots.acquire().await.map_err(|_| ServerError::Internal("hash slots closed"))
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.ip_list.read().unwrap_or_else(|p| p.into_inner()).lookup(ip) == Some(Rule::Allow)
+    }
+
+    /// Whether offences of `ip` may be scored (allow-listed sources never are).
+    pub fn scorable(&self, ip: IpAddr) -> bool {
+        !self.allowed(ip)
+    }
+
+    /// Admit or refuse a connection attempt before any handshake work.
+    pub fn admit(&self, ip: IpAddr, validated: bool) -> Verdict {
+        let allowed = self.allowed(ip);
+        if !allowed && self.bans.covers(ip, self.now()) {
+            return Verdict::Drop("address is banned");
+        }
+        // A source that opens connections faster than the limit is refused before the
+        // handshake costs anything (handshake floods).
+        if !allowed && self.handshake_rate.check_key(&canonical(ip)).is_err() {
+            return Verdict::Drop("connection attempts too frequent from this address");
+        }
+        let list = self.ip_list.read().unwrap_or_else(|p| p.into_inner());
+        let mut adm = lock(&self.admission);
+        let v = adm.decide(ip, validated, &list, &self.config.limits);
+        if v == Verdict::Accept {
+            adm.opened(ip);
+        }
+        v
+    }
+
+    /// An admitted connection ended (however it ended).
+    pub fn connection_closed(&self, ip: IpAddr) {
+        lock(&self.admission).closed(ip);
+    }
+
+    /// A connection finished its handshake: it can be closed by a later ban or block.
+    pub fn track(&self, connection: &Connection) {
+        lock(&self.live).insert(connection.stable_id(), connection.clone());
+    }
+
+    pub fn untrack(&self, connection: &Connection) {
+        lock(&self.live).remove(&connection.stable_id());
+    }
+
+    /// Close every live connection whose source `covered` says yes to; returns how many.
+    fn close_sources(&self, covered: impl Fn(IpAddr) -> bool, reason: &'static str) -> usize {
+        let doomed: Vec<Connection> =
+            lock(&self.live).values().filter(|c| covered(canonical(c.remote_address().ip()))).cloned().collect();
+        for c in &doomed {
+            info!(peer = %c.remote_address(), event = "closed_live", "closing a live connection: {reason}");
+            c.close(close::LIMIT.into(), reason.as_bytes());
+        }
+        doomed.len()
+    }
+
+    /// Install new IP rules and close the live connections they now block.
+    pub fn install_rules(&self, list: IpList) {
+        let blocks = list.clone();
+        *self.ip_list.write().unwrap_or_else(|p| p.into_inner()) = list;
+        self.close_sources(|ip| blocks.lookup(ip) == Some(Rule::Block), "address blocked");
+    }
+
+    /// Put a ban in force: refuse its network from now on, close its live connections,
+    /// record it, and log the one structured line other tools consume.
+    pub fn ban(&self, ban: Ban) {
+        let now = self.now();
+        info!(
+            event = "ban",
+            net = %ban.net,
+            until = ban.until,
+            until_utc = %format_time(ban.until),
+            level = ban.level,
+            reason = ?ban.reason,
+            "qxfer ban {} for {} s (level {})",
+            ban.net,
+            ban.until.saturating_sub(now),
+            ban.level
+        );
+        let net = ban.net;
+        let detail = format!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason);
+        self.bans.install(ban);
+        self.close_sources(|ip| net.contains(&ip), "address banned");
+        self.record(self.activity(network_address(net), Kind::Ban).detail(detail));
+    }
+
+    /// Lift a ban of exactly `net` now. Returns whether one was in force.
+    pub fn unban(&self, net: IpNet) -> bool {
+        let found = self.bans.lift(net, self.now());
+        info!(event = "unban", net = %net, "qxfer unban {net}");
+        self.record(self.activity(network_address(net), Kind::Unban).detail(net));
+        found
+    }
+
+    /// Per-address and per-account request limits: whether this request may go on.
+    pub fn request_allowed(&self, ip: IpAddr, account: Option<&str>) -> bool {
+        let ip_ok = self.ip_rate.check_key(&ip).is_ok();
+        let account_ok = account.is_none_or(|a| self.account_rate.check_key(&a.to_owned()).is_ok());
+        if ip_ok && account_ok {
+            return true;
+        }
+        bump(&self.counters.rate_limited);
+        false
+    }
+
+    /// Record that `connection` now writes delivery `id`. A connection that held it before
+    /// (a killed client's, lingering until its idle timeout) is closed, so its writers stop.
+    pub fn take_over(&self, id: u64, connection: &Connection, peer: SocketAddr) {
+        let previous = lock(&self.open_deliveries).insert(id, connection.clone());
+        if let Some(old) = previous.filter(|old| old.stable_id() != connection.stable_id()) {
+            info!(%peer, id, event = "superseded", "a resumed send took over delivery {id}");
+            old.close(close::SUPERSEDED.into(), b"delivery resumed on another connection");
+        }
+    }
+
+    /// `connection` no longer writes delivery `id`.
+    pub fn release(&self, id: u64, connection: &Connection) {
+        let mut map = lock(&self.open_deliveries);
+        if map.get(&id).is_some_and(|c| c.stable_id() == connection.stable_id()) {
+            map.remove(&id);
+        }
+    }
+
+    /// The lock that keeps a single writer on `part`.
+    pub fn part_lock(&self, part: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = lock(&self.part_locks);
+        // Forget locks nobody holds or waits for, so the map stays small.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(part.to_owned()).or_default().clone()
+    }
+}
+
+/// The first address of a network, as the source of an event about the whole network.
+fn network_address(net: IpNet) -> IpAddr {
+    match net {
+        IpNet::V4(n) => IpAddr::V4(n.network()),
+        IpNet::V6(n) => IpAddr::V6(n.network()),
+    }
+}
+
+impl crate::admin::Live for Shared {
+    fn status(&self) -> crate::wire::Status {
+        self.counters.snapshot()
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn scoring(&self) -> &crate::policy::ScoreConfig {
+        &self.config.scoring
+    }
+
+    fn rules_file(&self) -> &Path {
+        &self.config.ip_rules
+    }
+
+    fn bans(&self) -> Vec<Ban> {
+        self.bans.all()
+    }
+
+    fn ban(&self, ban: Ban) {
+        Shared::ban(self, ban)
+    }
+
+    fn unban(&self, net: IpNet) -> bool {
+        Shared::unban(self, net)
+    }
+
+    fn install_rules(&self, list: IpList) {
+        Shared::install_rules(self, list)
+    }
+}

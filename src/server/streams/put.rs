@@ -1,0 +1,115 @@
+//! An upload stream: the session accepts it (the file is declared, not busy, the offset is
+//! what the listener holds), then exactly the file's remaining bytes are written to its
+//! partial name, verified against the sender's BLAKE3 hash, and renamed into the spool.
+//! What arrived before a failure is kept for a resume.
+
+use std::sync::Arc;
+
+use quinn::RecvStream;
+use tracing::warn;
+
+use super::min_rate;
+use crate::files;
+use crate::server::conn::Conn;
+use crate::server::counters::Counters;
+use crate::server::outcome::Outcome;
+use crate::session::{Held, PutPlan};
+use crate::transport::body::{self, BodyError, Receive};
+use crate::transport::stream_code;
+use crate::wire::{clean_error_text, ErrorCode, PutReply};
+
+/// Files at least this large are synced as they complete, on their writer thread, so the
+/// commit's one filesystem sync has little left to do.
+const SYNC_ON_CLOSE: u64 = 1 << 20;
+/// How long an upload waits for another connection's writer of the same file.
+const PART_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn refused(code: ErrorCode, message: &str) -> PutReply {
+    PutReply::Error { code, message: clean_error_text(message) }
+}
+
+pub(super) async fn handle(
+    conn: &Arc<Conn>,
+    recv: &mut RecvStream,
+    id: u64,
+    index: u32,
+    offset: u64,
+) -> Outcome<PutReply> {
+    let plan = match conn.session(|s| s.begin_put(id, index, offset)) {
+        Ok(p) => p,
+        Err(v) => {
+            let close = conn.violation(&format_args!("upload refused: {v}"));
+            return Outcome::reply(refused(ErrorCode::BadRequest, &v.to_string()))
+                .stop(stream_code::REFUSED)
+                .close(close);
+        }
+    };
+    let part = conn.shared.layout().part(id, &plan.path);
+    let outcome = receive(conn, recv, &part, &plan).await;
+    let (held, outcome) = match outcome {
+        Ok(received) => {
+            let hash = received.hash;
+            let held = Held::Complete { hash, media_type: files::media_type_of(&received.head) };
+            (held, Outcome::reply(PutReply::Stored { hash }))
+        }
+        Err(BodyError::Store(e)) => {
+            // The name collides with a file or directory of the same delivery.
+            let _ = std::fs::remove_file(&part);
+            let message = format!("cannot store {}: {e}", plan.path);
+            (Held::Partial { bytes: 0 }, Outcome::reply(refused(ErrorCode::BadRequest, &message)))
+        }
+        Err(e) => {
+            let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_) | BodyError::TooSlow { .. });
+            let held = if keep { files::len_or_zero(&part) } else { 0 };
+            if !keep {
+                let _ = std::fs::remove_file(&part);
+            }
+            let code = if matches!(e, BodyError::Io(_)) { ErrorCode::Internal } else { ErrorCode::Integrity };
+            let mut outcome = Outcome::reply(refused(code, &e.to_string()));
+            match e {
+                BodyError::TooSlow { .. } => {
+                    outcome = outcome.stop(stream_code::TOO_SLOW).close(Some(conn.too_slow(&e)));
+                }
+                BodyError::TooLong => {
+                    let close = conn.violation(&format_args!("file {} longer than declared", plan.path));
+                    outcome = outcome.stop(stream_code::TOO_LONG).close(close);
+                }
+                BodyError::HashMismatch => {
+                    warn!(peer = %conn.peer, event = "integrity", path = %plan.path, "hash mismatch; partial file discarded");
+                }
+                _ => {}
+            }
+            (Held::Partial { bytes: held }, outcome)
+        }
+    };
+    conn.session(|s| s.end_put(index, held));
+    outcome
+}
+
+async fn receive(
+    conn: &Arc<Conn>,
+    recv: &mut RecvStream,
+    part: &std::path::Path,
+    plan: &PutPlan,
+) -> Result<body::Received, BodyError> {
+    // Wait (bounded) for a superseded connection's writer to finish with this file.
+    let lock = conn.shared.part_lock(part);
+    let guard = tokio::time::timeout(PART_LOCK_WAIT, lock.lock_owned())
+        .await
+        .map_err(|_| BodyError::Io(std::io::Error::other("the file is still being written by another connection")))?;
+    // What a superseded writer flushed after our offset was chosen is cut off by the writer.
+    let counters: &Counters = conn.shared.counters();
+    let mut on_bytes = |n: u64| {
+        counters.bytes_received.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let job = Receive {
+        part,
+        dest: Some(conn.shared.layout().staged(plan.id, &plan.path)),
+        offset: plan.offset,
+        len: plan.size - plan.offset,
+        sync: plan.size >= SYNC_ON_CLOSE,
+        hold: guard,
+        min_rate: Some(min_rate(conn)),
+    };
+    body::receive_file(recv, job, &mut on_bytes).await
+}

@@ -1,0 +1,32 @@
+//! The architecture, checked: the pure core (`qxfer-proto`) depends on no runtime, socket,
+//! TLS or database crate, and the fuzz targets build against it alone.
+
+use std::process::Command;
+
+fn normal_dependencies(package: &str, manifest: &str) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", package, "--manifest-path", manifest])
+        .output()
+        .expect("cargo tree");
+    assert!(out.status.success(), "cargo tree: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_protocol_crate_stays_pure() {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let tree = normal_dependencies("qxfer-proto", manifest);
+    let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(crates.contains(&"postcard") && crates.contains(&"serde"), "unexpected tree:\n{tree}");
+    for banned in ["tokio", "quinn", "quinn-proto", "rustls", "redb", "ring", "socket2", "governor"] {
+        assert!(!crates.contains(&banned), "qxfer-proto depends on {banned}:\n{tree}");
+    }
+}
+
+#[test]
+fn fuzz_targets_build_against_the_protocol_crate_only() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/Cargo.toml")).expect("fuzz manifest");
+    assert!(manifest.contains("qxfer-proto = { path = \"../proto\" }"), "{manifest}");
+    assert!(!manifest.lines().any(|l| l.trim_start().starts_with("qxfer =")), "{manifest}");
+}
