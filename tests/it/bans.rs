@@ -88,7 +88,7 @@ fn five_wrong_passwords_ban_the_source_and_the_ban_escalates_and_expires() {
     let system = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
     // How long a ban lasts from now on the listener's clock (it began a few seconds ago).
     let left = |b: &serde_json::Value, moved: u64| b["until"].as_u64().expect("until").saturating_sub(system() + moved);
-    let mut advance = |secs: u64, moved: &mut u64| {
+    let advance = |secs: u64, moved: &mut u64| {
         listener.advance_clock(secs);
         *moved += secs;
     };
