@@ -15,6 +15,14 @@
 //! messages (e) with recording on and off, alternating, and the activity writer alone:
 //! events per second and the database size after one million events with retention.
 //!
+//! `-- --ab OTHER_QXFER [--runs N]` runs the A/B benchmark instead: this build's `qxfer`
+//! (A) against another build's binary (B; say, main before a change, built with `cargo
+//! build --release` in another checkout), alternating A B A B ... for N rounds (default 5,
+//! at least 5), each round on a fresh listener: (b) the big send, (c) the 2,000-file tree,
+//! (d) the 1 KiB file, and both processes' peak RSS during (b). It prints each figure's
+//! median for A and B and the ratio B/A of the medians; on a shared machine only the ratio
+//! in one run means anything.
+//!
 //! `-- --attack` runs the attack benchmark instead: the same legitimate send of one file,
 //! first alone, then while 100 hostile connections (from 127.0.0.2-127.0.0.8) flood
 //! requests, trickle uploads and open streams; it prints the throughput ratio and the
@@ -31,13 +39,25 @@ use qxfer::policy::NetLimits;
 use qxfer::transport::endpoint::{client_endpoint, server_config, server_endpoint};
 use qxfer::transport::tls::{self, Trust};
 
-const PASSWORD: &str = "bench password 1";
+#[path = "../tests/shared/mod.rs"]
+#[allow(dead_code)]
+mod shared;
+
+use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("raw-recv") => raw_recv(),
         Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
+        _ if args.iter().any(|a| a == "--ab") => {
+            let other = args.iter().skip_while(|a| *a != "--ab").nth(1).ok_or_else(|| anyhow!("--ab needs a path"))?;
+            let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
+                Some(n) => n.parse::<usize>()?.max(5),
+                None => 5,
+            };
+            ab_bench(Path::new(other), runs, args.iter().any(|a| a == "--quick"))
+        }
         _ if args.iter().any(|a| a == "--attack") => attack_bench(args.iter().any(|a| a == "--quick")),
         _ if args.iter().any(|a| a == "--recording") => recording_bench(args.iter().any(|a| a == "--quick")),
         _ => bench(args.iter().any(|a| a == "--quick")),
@@ -99,28 +119,6 @@ fn raw_send(addr: &str, size: u64) -> Result<()> {
     })
 }
 
-/// Peak resident set (VmHWM) of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else { return 0.0 };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 =
-        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
-/// Reset a process's peak RSS to its current RSS (Linux clear_refs "5").
-fn reset_peak(pid: u32) {
-    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-}
-
 /// Run a command to its end, sampling its peak RSS; returns (wall time, peak KiB).
 fn timed(cmd: &mut Command) -> Result<(Duration, u64)> {
     let start = Instant::now();
@@ -178,32 +176,17 @@ fn qxfer_bin() -> Result<PathBuf> {
 fn start_listener(bin: &Path, root: &Path, extra: &[&str]) -> Result<Listener> {
     let data = root.join("data");
     add_user(bin, &data, "bench")?;
-    let mut child = Command::new(bin)
-        .args(["listen", "--bind", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .args(extra)
-        .env("QXFER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("stdout"))?).read_line(&mut line)?;
-    let addr = line.split_whitespace().nth(2).ok_or_else(|| anyhow!("bad ready line {line:?}"))?.to_owned();
-    Ok(Listener { child, addr })
+    let mut cmd = Command::new(bin);
+    cmd.env("QXFER_LOG", "warn").stderr(Stdio::null());
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let started = shared::start_listener(cmd, &data, "127.0.0.1:0", &extra)?;
+    Ok(Listener { child: started.child, addr: started.addr })
 }
 
 fn add_user(bin: &Path, data: &Path, name: &str) -> Result<()> {
-    let out = Command::new(bin)
-        .args(["user", "add", name, "--password-stdin", "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().map(|mut s| s.write_all(format!("{PASSWORD}\n").as_bytes()));
-            c.wait()
-        })?;
-    if !out.success() {
+    let mut cmd = Command::new(bin);
+    cmd.env("QXFER_DATA_DIR", data);
+    if !shared::add_user(cmd, name)?.status.success() {
         bail!("user add failed");
     }
     Ok(())
@@ -227,22 +210,7 @@ fn mbps(bytes: u64, d: Duration) -> f64 {
 }
 
 fn write_file(path: &Path, size: u64) -> Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut x = 0x9e3779b97f4a7c15u64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for b in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        f.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
+    Ok(shared::write_pseudo_random(path, size, 0x9e37_79b9)?)
 }
 
 fn bench(quick: bool) -> Result<()> {
@@ -375,6 +343,90 @@ fn bench(quick: bool) -> Result<()> {
     );
     drop(listener);
     let _ = std::fs::remove_dir_all(root.join("data"));
+    Ok(())
+}
+
+/// One A/B round's figures.
+struct Round {
+    big: Duration,
+    tree: Duration,
+    small: Duration,
+    client_peak_kib: u64,
+    listener_peak_kib: u64,
+}
+
+/// One round on a fresh listener of `bin`, over the fixtures in `root`.
+fn ab_round(bin: &Path, root: &Path, tag: &str) -> Result<Round> {
+    let run_root = root.join(tag);
+    std::fs::create_dir_all(&run_root)?;
+    for f in ["big.bin", "small.bin", "tree", "bench.toml"] {
+        let link = run_root.join(f);
+        if !link.exists() {
+            std::os::unix::fs::symlink(root.join(f), link)?;
+        }
+    }
+    let config = root.join("bench.toml");
+    let listener = start_listener(bin, &run_root, &["--config", config.to_str().ok_or_else(|| anyhow!("path"))?])?;
+    timed(client(bin, &run_root, &listener.addr).args(["-m", "warm-up"]))?;
+    reset_peak(listener.child.id());
+    let (big, client_peak_kib) = timed(client(bin, &run_root, &listener.addr).arg("big.bin"))?;
+    let listener_peak_kib = peak_rss_kib(listener.child.id()).unwrap_or(0);
+    qxfer::files::sync_filesystem(root)?;
+    let (tree, _) = timed(client(bin, &run_root, &listener.addr).arg("tree"))?;
+    qxfer::files::sync_filesystem(root)?;
+    let (small, _) = timed(client(bin, &run_root, &listener.addr).arg("small.bin"))?;
+    drop(listener);
+    std::fs::remove_dir_all(&run_root)?;
+    qxfer::files::sync_filesystem(root)?;
+    Ok(Round { big, tree, small, client_peak_kib, listener_peak_kib })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// This build against another, alternating, `runs` rounds each.
+fn ab_bench(other: &Path, runs: usize, quick: bool) -> Result<()> {
+    let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
+    let a_bin = qxfer_bin()?;
+    let b_bin = other.canonicalize().with_context(|| format!("{}", other.display()))?;
+    let root = tempfile::tempdir()?;
+    let root = root.path();
+    write_file(&root.join("big.bin"), size)?;
+    for i in 0..2000u64 {
+        let dir = root.join(format!("tree/d{:02}", i % 40));
+        std::fs::create_dir_all(&dir)?;
+        write_file(&dir.join(format!("f{i:04}")), 16 << 10)?;
+    }
+    write_file(&root.join("small.bin"), 1024)?;
+    std::fs::write(
+        root.join("bench.toml"),
+        "[limits]\nrequests_per_second_per_ip = 1000000\nrequests_per_second_per_account = 1000000\nrequest_burst = 1000000\n",
+    )?;
+    qxfer::files::sync_filesystem(root)?;
+    println!("A/B benchmark: A = {}, B = {}; {runs} rounds each, alternating", a_bin.display(), b_bin.display());
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        a.push(ab_round(&a_bin, root, &format!("a{i}"))?);
+        b.push(ab_round(&b_bin, root, &format!("b{i}"))?);
+    }
+    type Figure = (&'static str, &'static str, fn(&Round) -> f64);
+    let figures: [Figure; 5] = [
+        ("(b) big send", "s", |r| r.big.as_secs_f64()),
+        ("(c) 2,000 files", "s", |r| r.tree.as_secs_f64()),
+        ("(d) 1 KiB file", "s", |r| r.small.as_secs_f64()),
+        ("client peak RSS during (b)", "MiB", |r| r.client_peak_kib as f64 / 1024.0),
+        ("listener peak RSS during (b)", "MiB", |r| r.listener_peak_kib as f64 / 1024.0),
+    ];
+    println!("{:<30} {:>12} {:>12} {:>8}", "figure (lower is better)", "A median", "B median", "B/A");
+    for (name, unit, f) in figures {
+        let (ma, mb) = (median(a.iter().map(f).collect()), median(b.iter().map(f).collect()));
+        println!("{name:<30} {ma:>9.3} {unit:<2} {mb:>9.3} {unit:<2} {:>8.3}", mb / ma);
+    }
+    let (ta, tb) =
+        (median(a.iter().map(|r| mbps(size, r.big)).collect()), median(b.iter().map(|r| mbps(size, r.big)).collect()));
+    println!("(b) throughput: A {ta:.1} MB/s, B {tb:.1} MB/s");
     Ok(())
 }
 

@@ -1,26 +1,36 @@
 //! qxfer moves files, directory trees, messages and mail between hosts over QUIC with
 //! TLS 1.3, to a listener that hosts accounts and mailboxes.
 //!
-//! Module map, from the wire inwards:
-//! - [`wire`]: pure. Frames (length prefix + postcard), the closed set of messages, caps,
-//!   safe names. The only way peer bytes become values.
-//! - [`session`]: pure. The control-session state machine: what an authenticated (or not)
-//!   connection may do next, byte and file quotas of an open delivery.
-//! - [`policy`]: pure. Every limit in one place, IP allow/block lists, admission of a
-//!   connection attempt before the handshake, activity events, suspicion scores and bans.
+//! Two crates. `qxfer-proto` (in `proto/`) is the pure core, kept pure by the compiler (no
+//! runtime, socket, TLS or database crate in its tree; clippy forbids the file system and
+//! the system clock there). This crate, `qxfer`, is the I/O around it. Module map, from the
+//! wire inwards (⚡ marks the modules that touch quinn):
+//!
+//! - [`wire`], [`session`], [`policy`], [`props`]: re-exported from `qxfer-proto`. Frames and
+//!   the closed set of messages; the control-session state machine; every limit, IP lists,
+//!   admission, activity events, scores and bans; the properties the fuzz targets check.
 //! - [`accounts`]: argon2id password hashes and session tokens.
-//! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes). Only module
-//!   that touches redb.
-//! - [`transport`]: quinn + rustls glue: certificates and trust, endpoints and their limits,
-//!   frame and file-body I/O on streams. Only module that touches quinn.
+//! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes, activity, bans).
+//!   The only module that touches redb.
 //! - [`files`]: data-directory layout, temp name → verify → rename, batched sync.
-//! - [`server`]: the listener: accept loop, per-connection tasks, request handlers, admin
-//!   socket, IP rules file, the activity recorder (the one writer of the activity log) and
-//!   the audit.
-//! - [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
+//! - [`clock`]: the listener's one clock (debug builds can move it forward).
+//! - [`config`]: the listener's config file (`[limits]`, `[scoring]`).
+//! - ⚡ [`transport`]: quinn + rustls: certificates and trust, endpoints and their windows,
+//!   frame and file-body I/O on streams, close codes.
+//! - [`admin`]: operator requests (users, rules, bans, audit, status), carried out once
+//!   whether they come through a running listener's admin socket or, with none running,
+//!   straight from the CLI.
+//! - ⚡ [`server`]: the listener. `connection` runs one connection and applies what the
+//!   handlers in `requests/` (one file per request) and `streams/` (one per stream kind)
+//!   decide; `shared` is the state all connections share; `bans`, `recorder` and
+//!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side.
+//! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
 //! - [`progress`]: renders progress events with indicatif.
-//! - [`cli`]: clap definitions and dispatch; nothing below it sees clap.
-//! - [`props`]: properties the fuzz targets and the regression tests check.
+//! - [`cli`]: clap definitions and dispatch; nothing below it sees clap, and nothing below
+//!   it uses anyhow: libraries return typed errors.
+//!
+//! Imports run one way: `cli` → `client`/`server`/`admin` → `transport`/`store`/`files` →
+//! `qxfer-proto`. See ARCHITECTURE.md for the life of one upload.
 
 pub use qxfer_proto::{policy, props, session, wire};
 

@@ -1,5 +1,7 @@
 //! Turns parsed arguments into configuration and library calls, and prints results: a short
-//! line per command on stdout, or one JSON document with `--json`.
+//! line per command on stdout, or JSON with `--json`: one document for `send` and `status`
+//! (an object), `inbox` and `fetch` (an array); one object per line for `user list`,
+//! `firewall list` and `audit`.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::net::SocketAddr;

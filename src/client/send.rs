@@ -15,6 +15,9 @@ use crate::wire::{Begin, ErrorCode, FileEntry, PutReply, Request, Response, Stre
 
 /// Encoded size budget of one `AddFiles` frame.
 const BATCH_BYTES: usize = 128 * 1024;
+/// What a `FileEntry` takes besides its path's bytes, at most: the path's length varint
+/// (3 bytes under `MAX_PATH`) and the size varint (10 bytes), rounded up.
+const ENTRY_OVERHEAD: usize = 16;
 
 /// What to send.
 #[derive(Debug, Clone, Default)]
@@ -129,7 +132,7 @@ fn batch_end(entries: &[FileEntry], start: usize) -> usize {
     let mut used = 0usize;
     let mut end = start;
     while end < entries.len() && end - start < MAX_ENTRIES_PER_FRAME {
-        used += entries[end].path.len() + 16;
+        used += entries[end].path.len() + ENTRY_OVERHEAD;
         if used > BATCH_BYTES && end > start {
             break;
         }

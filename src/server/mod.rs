@@ -6,9 +6,10 @@
 //! Layout: `connection` runs one connection and applies what handlers decide; `requests/`
 //! holds one file per control request and `streams/` one per file-stream kind; `conn` is
 //! what a connection's tasks share, `shared` what all connections share; `bans` holds the
-//! bans in force, `recorder` writes and scores the activity log, `firewall` reloads the IP
-//! rules file, `admin` serves the admin socket.
+//! bans in force; `recorder` is the activity queue and `activity_log` its one writer, which
+//! scores offences; `firewall` reloads the IP rules file; `admin` serves the admin socket.
 
+mod activity_log;
 mod admin;
 mod bans;
 mod conn;
@@ -139,7 +140,7 @@ impl Listener {
         let socket = self.shared.layout().control_socket();
         let admin = admin::serve(self.shared.clone()).map_err(|e| ListenError::AdminSocket(socket.clone(), e))?;
         let recording = match self.recorder_rx.take() {
-            Some(rx) => tokio::spawn(recorder::run(self.shared.clone(), rx)),
+            Some(rx) => tokio::spawn(activity_log::run(self.shared.clone(), rx)),
             None => tokio::spawn(async {}),
         };
         let rules = tokio::spawn(firewall::watch(self.shared.clone()));

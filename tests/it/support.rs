@@ -1,11 +1,14 @@
 //! Helpers: start a listener process, run client commands with isolated config dirs.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const PASSWORD: &str = "correct horse battery";
+#[path = "../shared/mod.rs"]
+#[allow(dead_code)]
+pub mod shared;
+
+pub use shared::{pseudo_random, PASSWORD};
 
 pub fn qxfer() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_qxfer"));
@@ -57,26 +60,10 @@ impl Listener {
             extra.push("--config".into());
             extra.push(no_bans.to_string_lossy().into_owned());
         }
-        let mut child = qxfer()
-            .envs(env.iter().copied())
-            .args(["listen", "--bind", bind, "--data"])
-            .arg(data.path().join("d"))
-            .args(&extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn listener");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("first line");
-        // "listening on 127.0.0.1:PORT fingerprint sha256:HEX"
-        let mut words = line.split_whitespace();
-        assert_eq!(words.next(), Some("listening"), "{line}");
-        assert_eq!(words.next(), Some("on"), "{line}");
-        let addr = words.next().expect("addr").to_owned();
-        assert_eq!(words.next(), Some("fingerprint"), "{line}");
-        let fingerprint = words.next().expect("fp").to_owned();
-        assert!(fingerprint.starts_with("sha256:") && fingerprint.len() == 71, "{line}");
+        let mut cmd = qxfer();
+        cmd.envs(env.iter().copied()).stderr(std::fs::File::create(&log).expect("log file"));
+        let started = shared::start_listener(cmd, &data.path().join("d"), bind, &extra).expect("start listener");
+        let (child, addr, fingerprint) = (started.child, started.addr, started.fingerprint);
         Self { child: Some(child), addr, fingerprint, data, log, args: extra }
     }
 
@@ -91,7 +78,7 @@ impl Listener {
     }
 
     pub fn add_user(&self, name: &str) {
-        let out = run_stdin(self.admin().args(["user", "add", name, "--password-stdin"]), PASSWORD);
+        let out = shared::add_user(self.admin(), name).expect("user add");
         assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -211,20 +198,6 @@ pub fn ok(out: &Output) -> String {
 pub fn hash(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     blake3::hash(&bytes).to_hex().to_string()
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Every file below `dir`, relative, sorted.

@@ -4,8 +4,15 @@
 //! sends can grant it a right it did not earn by logging in.
 //!
 //! Call order: `on_request` for each control frame → the glue performs the returned
-//! [`Step`] → reports back (`logged_in`, `login_failed`, `delivery_opened`, `set_have`).
-//! File streams: `begin_put` before a byte is written, `end_put` when the stream ends.
+//! [`Step`] → reports back: `logged_in` or `login_failed` after a login, `delivery_opened`
+//! after a `Begin` (with `None` when the glue refused or failed it), `set_have` for each file
+//! of an `AddFiles`. Commit, inbox and open need no report. Upload streams: `begin_put`
+//! before a byte is written, `end_put` when the stream ends. Download streams: `begin_get`
+//! only says whose mailbox to look in; whether the file is there is the glue's check.
+//!
+//! What this machine enforces: nothing before login, one open delivery at a time, declared
+//! counts and sizes (per delivery and per connection), uploads in flight. The recipient's
+//! mailbox quota is the glue's check at `Begin`, against the database.
 
 use crate::wire::{Begin, FileEntry, Hash, Request};
 

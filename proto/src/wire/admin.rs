@@ -175,6 +175,10 @@ pub struct Status {
 }
 
 const MAX_PHC: usize = 256;
+/// Longest network text (`2001:db8::/32` and the like) in an admin request.
+const MAX_NET_TEXT: usize = 64;
+/// Longest audit filter (source, account, kind).
+const MAX_AUDIT_FILTER: usize = 64;
 
 impl Validate for AdminRequest {
     fn validate(&self) -> Result<(), DecodeError> {
@@ -188,21 +192,23 @@ impl Validate for AdminRequest {
             }
             AdminRequest::RemoveUser { name } => validate_account(name).map(|_| ()).map_err(Into::into),
             AdminRequest::SetRule { net, .. } | AdminRequest::RemoveRule { net } => {
-                if net.len() > 64 || crate::policy::parse_net(net).is_err() {
+                if net.len() > MAX_NET_TEXT || crate::policy::parse_net(net).is_err() {
                     return Err(DecodeError::Invalid("network"));
                 }
                 Ok(())
             }
             AdminRequest::Ban { net, .. } | AdminRequest::Unban { net } => {
-                if net.len() > 64 || crate::policy::parse_net(net).is_err() {
+                if net.len() > MAX_NET_TEXT || crate::policy::parse_net(net).is_err() {
                     return Err(DecodeError::Invalid("network"));
                 }
                 Ok(())
             }
             AdminRequest::Audit(q) => {
-                let too_long = [&q.source, &q.user, &q.kind].iter().any(|f| f.as_ref().is_some_and(|v| v.len() > 64));
+                let too_long = [&q.source, &q.user, &q.kind]
+                    .iter()
+                    .any(|f| f.as_ref().is_some_and(|v| v.len() > MAX_AUDIT_FILTER));
                 if too_long {
-                    return Err(DecodeError::FieldTooLong { field: "audit filter", max: 64 });
+                    return Err(DecodeError::FieldTooLong { field: "audit filter", max: MAX_AUDIT_FILTER });
                 }
                 Ok(())
             }
