@@ -1,14 +1,38 @@
 //! Bans in force: which networks are refused before the handshake, until when. The
 //! recorder decides bans (scoring) and an operator makes them by hand; this module only
-//! holds and answers. Putting a ban in force (closing live connections, logging the
-//! structured line) is `Shared::ban`.
+//! holds, answers and writes the structured log line. Putting a ban in force (closing live
+//! connections, recording the event) is `Shared::ban`.
 
 use std::net::IpAddr;
 use std::sync::RwLock;
 
 use ipnet::IpNet;
+use tracing::info;
 
+use crate::clock::format_time;
 use crate::policy::{canonical, Ban};
+
+/// The one structured line a ban makes on the listener's log (documented in the README:
+/// fail2ban, a SIEM or grep consume it).
+pub fn log_ban(ban: &Ban, now: u64) {
+    info!(
+        event = "ban",
+        net = %ban.net,
+        until = ban.until,
+        until_utc = %format_time(ban.until),
+        level = ban.level,
+        reason = ?ban.reason,
+        "qxfer ban {} for {} s (level {})",
+        ban.net,
+        ban.until.saturating_sub(now),
+        ban.level
+    );
+}
+
+/// The one structured line lifting a ban makes.
+pub fn log_unban(net: IpNet) {
+    info!(event = "unban", net = %net, "qxfer unban {net}");
+}
 
 /// Bans by network (in force or expired; expired ones are skipped).
 #[derive(Debug, Default)]

@@ -13,12 +13,12 @@ use quinn::Connection;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::info;
 
-use super::bans::Bans;
+use super::bans::{self, Bans};
 use super::counters::{bump, Counters};
 use super::error::ServerError;
 use super::recorder::Recorder;
 use super::ListenerConfig;
-use crate::clock::{format_time, Clock};
+use crate::clock::Clock;
 use crate::files::Layout;
 use crate::policy::activity::{Activity, Kind};
 use crate::policy::{canonical, Admission, Ban, IpList, Limits, Rule, Verdict};
@@ -212,19 +212,7 @@ impl Shared {
     /// Put a ban in force: refuse its network from now on, close its live connections,
     /// record it, and log the one structured line other tools consume.
     pub fn ban(&self, ban: Ban) {
-        let now = self.now();
-        info!(
-            event = "ban",
-            net = %ban.net,
-            until = ban.until,
-            until_utc = %format_time(ban.until),
-            level = ban.level,
-            reason = ?ban.reason,
-            "qxfer ban {} for {} s (level {})",
-            ban.net,
-            ban.until.saturating_sub(now),
-            ban.level
-        );
+        bans::log_ban(&ban, self.now());
         let net = ban.net;
         let detail = format!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason);
         self.bans.install(ban);
@@ -235,7 +223,7 @@ impl Shared {
     /// Lift a ban of exactly `net` now. Returns whether one was in force.
     pub fn unban(&self, net: IpNet) -> bool {
         let found = self.bans.lift(net, self.now());
-        info!(event = "unban", net = %net, "qxfer unban {net}");
+        bans::log_unban(net);
         self.record(self.activity(network_address(net), Kind::Unban).detail(net));
         found
     }
