@@ -3,7 +3,7 @@
 //! `connection` runs the connection's tasks.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use quinn::Connection;
@@ -23,18 +23,36 @@ pub(crate) struct Conn {
     session: Mutex<Session>,
     /// Protocol violations so far.
     violations: AtomicU32,
+    /// A login request is being served (the listener, not the peer, is taking its time).
+    login_pending: AtomicBool,
 }
 
 impl Conn {
     pub fn new(shared: Arc<Shared>, peer: SocketAddr, connection: Connection) -> Self {
         let session = Session::new(shared.limits().session());
-        Self { shared, peer, connection, session: Mutex::new(session), violations: AtomicU32::new(0) }
+        Self {
+            shared,
+            peer,
+            connection,
+            session: Mutex::new(session),
+            violations: AtomicU32::new(0),
+            login_pending: AtomicBool::new(false),
+        }
     }
 
     /// Run `f` on the session. The lock is never held across an await.
     pub fn session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
         let mut guard = self.session.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Mark a login request as being served (true) or answered (false).
+    pub fn set_login_pending(&self, pending: bool) {
+        self.login_pending.store(pending, Ordering::Relaxed);
+    }
+
+    pub fn login_pending(&self) -> bool {
+        self.login_pending.load(Ordering::Relaxed)
     }
 
     /// The account this connection logged in as.
@@ -64,6 +82,17 @@ impl Conn {
             warn!(peer = %self.peer, event = "violation_limit", "closing after {n} protocol violations");
         }
         Some(Close { code: close::PROTOCOL, reason: "too many protocol violations" })
+    }
+
+    /// A wait on this peer ran out (a stream that never said what it is): counted and
+    /// recorded as this peer's timeout; past the violation budget the connection closes.
+    pub fn timeout(&self, what: &dyn std::fmt::Display) -> Option<Close> {
+        bump(&self.shared.counters().timeouts);
+        info!(peer = %self.peer, event = "stream_timeout", "{what}");
+        self.record(self.activity(Kind::Timeout).detail(what));
+        let n = self.violations.fetch_add(1, Ordering::Relaxed) + 1;
+        (n >= self.shared.limits().max_violations)
+            .then_some(Close { code: close::TIMEOUT, reason: "too many stalled streams" })
     }
 
     /// A transfer slower than the minimum rate: counted, recorded, and the connection closes.

@@ -82,14 +82,31 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
 }
 
 /// Close the connection if it has not logged in by the deadline (like sshd's LoginGraceTime).
+/// A login the listener is still serving at the deadline is the listener's delay, not the
+/// peer's: it is waited for (at most another deadline) and never scored.
 async fn login_deadline(conn: Arc<Conn>) {
-    tokio::time::sleep(std::time::Duration::from_secs(conn.shared.limits().login_deadline_secs)).await;
-    if conn.user().is_none() {
-        bump(&conn.shared.counters().timeouts);
+    let deadline = std::time::Duration::from_secs(conn.shared.limits().login_deadline_secs);
+    tokio::time::sleep(deadline).await;
+    let ours = conn.login_pending();
+    if ours {
+        let _ = tokio::time::timeout(deadline, async {
+            while conn.login_pending() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+    }
+    if conn.user().is_some() {
+        return;
+    }
+    bump(&conn.shared.counters().timeouts);
+    if ours {
+        info!(peer = %conn.peer, event = "login_timeout", "login still being served at the deadline; not scored");
+    } else {
         info!(peer = %conn.peer, event = "login_timeout", "no login within the deadline");
         conn.record(conn.activity(Kind::Timeout).detail("no login within the deadline"));
-        conn.close(Close { code: close::TIMEOUT, reason: "no login within the deadline" });
     }
+    conn.close(Close { code: close::TIMEOUT, reason: "no login within the deadline" });
 }
 
 async fn serve(conn: Arc<Conn>) {

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use quinn::Connection;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use tracing::info;
 
 use super::bans::{self, Bans};
@@ -47,6 +48,10 @@ pub(crate) struct Shared {
     recorder: Recorder,
     /// Memory-hard hashes running at once, at most.
     hash_slots: Semaphore,
+    /// Uploads writing to disk at once (each holds a blocking thread), all accounts.
+    upload_threads: Arc<Semaphore>,
+    /// Uploads writing to disk at once, per account (entries nobody uses are dropped).
+    account_uploads: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The live connection writing each unfinished delivery; a resumed `Begin` takes over.
     open_deliveries: Mutex<HashMap<u64, Connection>>,
     /// One writer per partial file at a time (a dead client's connection may linger).
@@ -77,6 +82,8 @@ impl Shared {
         let l = &config.limits;
         Self {
             hash_slots: Semaphore::new(l.max_concurrent_hashes.max(1) as usize),
+            upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
+            account_uploads: Default::default(),
             ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
             account_rate: rate_limiter(l.requests_per_second_per_account, l.request_burst),
             handshake_rate: rate_limiter(l.connections_per_second_per_ip, l.connection_burst_per_ip),
@@ -146,6 +153,24 @@ impl Shared {
     /// A slot for one memory-hard hash.
     pub async fn hash_slot(&self) -> Result<SemaphorePermit<'_>, ServerError> {
         self.hash_slots.acquire().await.map_err(|_| ServerError::Internal("hash slots closed"))
+    }
+
+    /// A disk slot for one upload of `account`: one of the account's and one of all
+    /// accounts' `max_upload_threads`, waiting at most `wait`. The slot lives as long as the
+    /// upload's disk thread, so one account's uploads can never take every blocking thread.
+    pub async fn upload_slot(&self, account: &str, wait: Duration) -> Option<UploadSlot> {
+        let per_account = {
+            let mut map = lock(&self.account_uploads);
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+            let n = self.config.limits.max_uploads_per_account.max(1) as usize;
+            map.entry(account.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(n))).clone()
+        };
+        let both = async {
+            let account = per_account.acquire_owned().await.ok()?;
+            let global = self.upload_threads.clone().acquire_owned().await.ok()?;
+            Some(UploadSlot { _account: account, _global: global })
+        };
+        tokio::time::timeout(wait, both).await.ok().flatten()
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {
@@ -264,6 +289,12 @@ impl Shared {
         map.retain(|_, l| Arc::strong_count(l) > 1);
         map.entry(part.to_owned()).or_default().clone()
     }
+}
+
+/// Held while an upload writes to disk.
+pub(crate) struct UploadSlot {
+    _account: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
 }
 
 /// The first address of a network, as the source of an event about the whole network.

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::framed::{self, FrameError};
 use crate::files::SNIFF;
-use crate::wire::{FileEnd, Hash};
+use crate::wire::{FileEnd, Hash, MAX_HEAD_FRAME};
 
 /// Disk read and write size.
 pub const CHUNK: usize = 1 << 20;
@@ -30,6 +30,10 @@ pub const PIPELINE_DEPTH: usize = 4;
 pub const RECEIVE_QUEUE: usize = PIPELINE_DEPTH * 16;
 /// With `sync`, writeback to disk starts every this many bytes.
 pub const WRITEBACK_WINDOW: u64 = 8 << 20;
+
+/// How long the end of a file (its trailer, then the end of the stream) may take to arrive
+/// after its last byte when no minimum rate is given.
+pub const TRAILER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Minimum progress of a transfer: at least `bytes_per_sec × window` bytes in every
 /// `window` (a trickling peer is cut off, RFC 9000 §21.6).
@@ -219,15 +223,20 @@ async fn receive_body(
         pace.check(got >= len)?;
     }
     drop(tx);
-    let end: FileEnd = framed::read_frame(recv)
+    // The trailer and the end of the stream have a deadline of their own: a zero-byte file
+    // has no body for the minimum rate to watch.
+    let wait = min_rate.map_or(TRAILER_WAIT, |m| m.window);
+    let stalled = |_| BodyError::TooSlow { got, secs: wait.as_secs() };
+    let end: FileEnd = tokio::time::timeout(wait, framed::read_frame_max(recv, MAX_HEAD_FRAME))
         .await
+        .map_err(stalled)?
         .map_err(|e| match e {
             FrameError::Decode(_) | FrameError::Body { .. } => BodyError::TooLong,
             other => BodyError::Frame(other),
         })?
         .ok_or(BodyError::Short { got, want: len })?;
     // Nothing may follow the trailer.
-    if recv.read_chunk(1, true).await?.is_some() {
+    if tokio::time::timeout(wait, recv.read_chunk(1, true)).await.map_err(stalled)??.is_some() {
         return Err(BodyError::TooLong);
     }
     Ok(end)

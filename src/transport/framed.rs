@@ -38,13 +38,21 @@ pub async fn read_frame<T>(recv: &mut RecvStream) -> Result<Option<T>, FrameErro
 where
     T: Validate + DeserializeOwned + Serialize,
 {
+    read_frame_max(recv, MAX_FRAME).await
+}
+
+/// Read one frame whose body may be at most `max` bytes (checked before it is read).
+pub async fn read_frame_max<T>(recv: &mut RecvStream, max: usize) -> Result<Option<T>, FrameError>
+where
+    T: Validate + DeserializeOwned + Serialize,
+{
     let mut prefix = [0u8; LEN_PREFIX];
     match recv.read_exact(&mut prefix).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let len = wire::frame_len(prefix, MAX_FRAME)?;
+    let len = wire::frame_len(prefix, max.min(MAX_FRAME))?;
     let mut body = vec![0u8; len.get()];
     recv.read_exact(&mut body).await?;
     match wire::decode_checked(&body) {

@@ -67,6 +67,17 @@ impl Listener {
         Self { child: Some(child), addr, fingerprint, data, log, args: extra }
     }
 
+    /// The listener process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Threads of the listener process now.
+    pub fn threads(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("d")
     }

@@ -76,6 +76,14 @@ pub struct Limits {
     pub account_quota_bytes: u64,
     /// Uploads in flight on one connection.
     pub max_puts_in_flight: u32,
+    /// Seconds a new stream has to send its head frame.
+    pub stream_head_timeout_secs: u64,
+    /// Uploads of one account written to disk at once (each holds a disk thread); more
+    /// wait, at most `progress_window_secs`, then are refused.
+    pub max_uploads_per_account: u32,
+    /// Uploads written to disk at once, all accounts together: below the runtime's 512
+    /// blocking threads, so logins, token checks and listings always find a thread.
+    pub max_upload_threads: u32,
     /// Activity events kept, at most (older ones are folded into per-source daily counts).
     pub activity_max_events: u64,
     /// Days an activity event is kept.
@@ -84,6 +92,10 @@ pub struct Limits {
     pub activity_recording: bool,
 }
 
+/// `max_upload_threads` stays below this: the async runtime has 512 blocking threads, and
+/// logins, token checks and listings need some of them whatever uploads do.
+pub const MAX_UPLOAD_THREADS: u32 = 480;
+
 /// A limit set to a value that would disable a defence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitsError {
@@ -91,6 +103,10 @@ pub enum LimitsError {
     Zero(&'static str),
     #[error("timeouts above one hour are refused")]
     TimeoutTooLong,
+    #[error(
+        "limits.max_upload_threads must stay below 480: the runtime has 512 blocking threads and logins need some"
+    )]
+    TooManyUploadThreads,
 }
 
 impl Default for Limits {
@@ -122,6 +138,9 @@ impl Default for Limits {
             connection_budget_bytes: 1 << 40,
             account_quota_bytes: 1 << 40,
             max_puts_in_flight: 128,
+            stream_head_timeout_secs: 10,
+            max_uploads_per_account: 64,
+            max_upload_threads: 256,
             activity_max_events: 1_000_000,
             activity_retention_days: 30,
             activity_recording: true,
@@ -152,6 +171,9 @@ impl Limits {
             ("max_login_attempts", u64::from(self.max_login_attempts)),
             ("max_concurrent_hashes", u64::from(self.max_concurrent_hashes)),
             ("max_puts_in_flight", u64::from(self.max_puts_in_flight)),
+            ("stream_head_timeout_secs", self.stream_head_timeout_secs),
+            ("max_uploads_per_account", u64::from(self.max_uploads_per_account)),
+            ("max_upload_threads", u64::from(self.max_upload_threads)),
             ("activity_max_events", self.activity_max_events),
             ("activity_retention_days", self.activity_retention_days),
         ];
@@ -160,8 +182,19 @@ impl Limits {
                 return Err(LimitsError::Zero(name));
             }
         }
-        if self.idle_timeout_secs > 3600 || self.handshake_timeout_secs > 3600 || self.login_deadline_secs > 3600 {
+        if [
+            self.idle_timeout_secs,
+            self.handshake_timeout_secs,
+            self.login_deadline_secs,
+            self.stream_head_timeout_secs,
+        ]
+        .iter()
+        .any(|&t| t > 3600)
+        {
             return Err(LimitsError::TimeoutTooLong);
+        }
+        if self.max_upload_threads >= MAX_UPLOAD_THREADS {
+            return Err(LimitsError::TooManyUploadThreads);
         }
         Ok(())
     }

@@ -25,6 +25,10 @@ pub const ALPN: &[u8] = b"qxfer/1";
 
 /// Largest frame body accepted on any stream (checked before the body is read).
 pub const MAX_FRAME: usize = 256 * 1024;
+/// Largest frame body at the head of a file stream (a `StreamHead` is at most 26 bytes):
+/// a stream that has not proved it is an upload or a download cannot make the listener
+/// buffer more.
+pub const MAX_HEAD_FRAME: usize = 64;
 /// Longest subject, in bytes.
 pub const MAX_SUBJECT: usize = 512;
 /// Longest message body, in bytes.

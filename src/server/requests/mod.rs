@@ -81,7 +81,12 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         }
     };
     let result = match (step, req) {
-        (Step::Login, Request::Login { user, credential }) => login::handle(conn, user, credential).await,
+        (Step::Login, Request::Login { user, credential }) => {
+            conn.set_login_pending(true);
+            let outcome = login::handle(conn, user, credential).await;
+            conn.set_login_pending(false);
+            outcome
+        }
         (Step::Begin { user }, Request::Begin(begin)) => begin::handle(conn, user, begin).await,
         (Step::AddFiles { id, first, .. }, Request::AddFiles { entries }) => {
             add_files::handle(conn, id, first, entries).await

@@ -8,6 +8,7 @@ mod get;
 mod put;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use quinn::{RecvStream, SendStream};
 use serde::Serialize;
@@ -18,16 +19,29 @@ use super::outcome::Outcome;
 use crate::transport::body::MinRate;
 use crate::transport::framed::{self, FrameError};
 use crate::transport::stream_code;
-use crate::wire::StreamHead;
+use crate::wire::{PutReply, StreamHead, MAX_HEAD_FRAME};
 
 /// Serve one file stream (upload or download).
 pub(crate) async fn serve(conn: &Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
-    let head: StreamHead = match framed::expect_frame(&mut recv).await {
+    // The head is small and due at once: a stream cannot make the listener wait or buffer
+    // before it says what it is.
+    let wait = Duration::from_secs(conn.shared.limits().stream_head_timeout_secs);
+    let head = match tokio::time::timeout(wait, framed::read_frame_max::<StreamHead>(&mut recv, MAX_HEAD_FRAME)).await {
+        Ok(read) => read.and_then(|h| h.ok_or(FrameError::Truncated)),
+        Err(_) => {
+            let close = conn.timeout(&format_args!("no stream head within {} s", wait.as_secs()));
+            let _ = send.reset(stream_code::TOO_SLOW.into());
+            let outcome: Outcome<PutReply> = Outcome::silent().stop(stream_code::TOO_SLOW).close(close);
+            apply(conn, &mut send, &mut recv, outcome).await;
+            return;
+        }
+    };
+    let head = match head {
         Ok(h) => h,
         Err(e @ (FrameError::Decode(_) | FrameError::Body { .. })) => {
             let close = conn.violation(&format_args!("file stream head refused: {e}"));
             let _ = send.reset(stream_code::REFUSED.into());
-            let outcome: Outcome<crate::wire::PutReply> = Outcome::silent().stop(stream_code::REFUSED).close(close);
+            let outcome: Outcome<PutReply> = Outcome::silent().stop(stream_code::REFUSED).close(close);
             apply(conn, &mut send, &mut recv, outcome).await;
             return;
         }

@@ -10,9 +10,11 @@ use tracing::warn;
 
 use super::min_rate;
 use crate::files;
+use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
 use crate::server::counters::Counters;
 use crate::server::outcome::Outcome;
+use crate::server::shared::UploadSlot;
 use crate::session::{Held, PutPlan};
 use crate::transport::body::{self, BodyError, Receive};
 use crate::transport::stream_code;
@@ -44,8 +46,18 @@ pub(super) async fn handle(
                 .close(close);
         }
     };
+    // A disk slot first (bounded per account and in all), waiting at most a progress window.
+    let wait = std::time::Duration::from_secs(conn.shared.limits().progress_window_secs);
+    let user = conn.user().unwrap_or_default();
+    let Some(slot) = conn.shared.upload_slot(&user, wait).await else {
+        conn.session(|s| s.end_put(index, Held::Partial { bytes: offset }));
+        // Heavy use, not an offence: recorded, never scored.
+        conn.record(conn.activity(Kind::Request).detail("upload refused: no disk slot in time"));
+        let message = "too many uploads from this account at once; run the same command again to resume";
+        return Outcome::reply(refused(ErrorCode::Limit, message)).stop(stream_code::REFUSED);
+    };
     let part = conn.shared.layout().part(id, &plan.path);
-    let outcome = receive(conn, recv, &part, &plan).await;
+    let outcome = receive(conn, recv, &part, &plan, slot).await;
     let (held, outcome) = match outcome {
         Ok(received) => {
             let hash = received.hash;
@@ -91,6 +103,7 @@ async fn receive(
     recv: &mut RecvStream,
     part: &std::path::Path,
     plan: &PutPlan,
+    slot: UploadSlot,
 ) -> Result<body::Received, BodyError> {
     // Wait (bounded) for a superseded connection's writer to finish with this file.
     let lock = conn.shared.part_lock(part);
@@ -108,7 +121,7 @@ async fn receive(
         offset: plan.offset,
         len: plan.size - plan.offset,
         sync: plan.size >= SYNC_ON_CLOSE,
-        hold: guard,
+        hold: (guard, slot),
         min_rate: Some(min_rate(conn)),
     };
     body::receive_file(recv, job, &mut on_bytes).await
