@@ -20,7 +20,7 @@
 //! build --release` in another checkout), alternating A B A B ... for N rounds (default 5,
 //! at least 5), each round on a fresh listener: (b) the big send, (c) the 2,000-file tree,
 //! (d) the 1 KiB file, and both processes' peak RSS during (b). It prints each figure's
-//! median for A and B and the ratio B/A of the medians; on a shared machine only the ratio
+//! median for A and B and the ratio A/B of the medians (above 1: A is worse); on a shared machine only the ratio
 //! in one run means anything.
 //!
 //! `-- --attack` runs the attack benchmark instead: the same legitimate send of one file,
@@ -419,10 +419,10 @@ fn ab_bench(other: &Path, runs: usize, quick: bool) -> Result<()> {
         ("client peak RSS during (b)", "MiB", |r| r.client_peak_kib as f64 / 1024.0),
         ("listener peak RSS during (b)", "MiB", |r| r.listener_peak_kib as f64 / 1024.0),
     ];
-    println!("{:<30} {:>12} {:>12} {:>8}", "figure (lower is better)", "A median", "B median", "B/A");
+    println!("{:<30} {:>12} {:>12} {:>8}", "figure (lower is better)", "A median", "B median", "A/B");
     for (name, unit, f) in figures {
         let (ma, mb) = (median(a.iter().map(f).collect()), median(b.iter().map(f).collect()));
-        println!("{name:<30} {ma:>9.3} {unit:<2} {mb:>9.3} {unit:<2} {:>8.3}", mb / ma);
+        println!("{name:<30} {ma:>9.3} {unit:<2} {mb:>9.3} {unit:<2} {:>8.3}", ma / mb);
     }
     let (ta, tb) =
         (median(a.iter().map(|r| mbps(size, r.big)).collect()), median(b.iter().map(|r| mbps(size, r.big)).collect()));

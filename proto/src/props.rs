@@ -59,6 +59,7 @@ pub fn session_ops(data: &[u8]) {
         max_delivery_bytes: 1 << 20,
         max_puts_in_flight: 4,
         max_connection_bytes: 1 << 22,
+        max_delivery_path_bytes: 4096,
     };
     let mut s = Session::new(limits);
     let mut bytes = data.iter().copied();

@@ -396,10 +396,22 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
         }
         other => other.map(str::to_owned),
     };
+    // What the listener would refuse is refused here, before connecting.
     if let Some(b) = &body {
         if b.len() > crate::wire::MAX_BODY {
             bail!("the message is longer than {} bytes; send it as a file", crate::wire::MAX_BODY);
         }
+        crate::wire::check_body(b).map_err(|_| {
+            anyhow!("the message holds a control, invisible or direction-changing character; remove it or send the text as a file")
+        })?;
+    }
+    if let Some(s) = &a.subject {
+        crate::wire::check_subject(s).map_err(|_| {
+            anyhow!(
+                "the subject must be one line of at most {} bytes without control, invisible or direction-changing characters",
+                crate::wire::MAX_SUBJECT
+            )
+        })?;
     }
     if a.paths.is_empty() && body.is_none() && a.subject.is_none() {
         bail!("nothing to send: give PATHs, -m TEXT or -s SUBJECT");

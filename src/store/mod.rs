@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::activity::Activity;
@@ -16,8 +16,18 @@ use crate::wire::{Attachment, Envelope, Hash, Summary};
 
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
-const DELIVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries_v1");
-const MAILBOX: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailbox_v1");
+/// A committed delivery's envelope: id -> Envelope. Its files are rows of ATTACHMENTS, so no
+/// request ever decodes a whole delivery's file list.
+const DELIVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries_v2");
+/// A committed delivery's files: (id, index) -> Attachment.
+const ATTACHMENTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("attachments_v1");
+/// A mailbox: (account, id) -> Summary, so listing reads summaries only.
+const MAILBOX: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("mailbox_v2");
+/// Schema 1, migrated when the listener starts (then deleted): whole deliveries with their
+/// attachment lists, a mailbox of bare keys, usage in bytes only.
+const DELIVERIES_V1: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries_v1");
+const MAILBOX_V1: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailbox_v1");
+const USAGE_V1: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
 const OPEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_deliveries_v1");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
 /// Activity events in arrival order (key: a sequence number).
@@ -26,8 +36,9 @@ const ACTIVITY: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_v1"
 const DAILY: TableDefinition<(&str, u64, &str), u64> = TableDefinition::new("activity_daily_v1");
 /// Bans in force or remembered for escalation: network -> record.
 const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans_v1");
-/// Bytes of delivered files per mailbox, kept with every commit (quota checks read one row).
-const USAGE: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
+/// Bytes and files delivered to each mailbox, kept with every commit (quota checks read one
+/// row).
+const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("mailbox_usage_v2");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,11 +86,22 @@ struct OpenRecord {
     created: u64,
 }
 
-/// A committed delivery.
+/// A committed delivery as schema 1 stored it (read only by the migration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stored {
-    pub envelope: Envelope,
-    pub attachments: Vec<Attachment>,
+struct StoredV1 {
+    envelope: Envelope,
+    attachments: Vec<Attachment>,
+}
+
+/// What a mailbox holds: bytes and files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub files: u64,
+}
+
+fn summary(e: &Envelope) -> Summary {
+    Summary { id: e.id, from: e.from.clone(), time: e.time, subject: e.subject.clone(), files: e.files, bytes: e.bytes }
 }
 
 /// An account as listed by `qxfer user list`.
@@ -120,6 +142,7 @@ impl Store {
             tx.open_table(USERS)?;
             tx.open_table(TOKENS)?;
             tx.open_table(DELIVERIES)?;
+            tx.open_table(ATTACHMENTS)?;
             tx.open_table(MAILBOX)?;
             tx.open_table(OPEN)?;
             tx.open_table(META)?;
@@ -128,6 +151,7 @@ impl Store {
             tx.open_table(DAILY)?;
             tx.open_table(BANS)?;
         }
+        migrate_v1(&tx)?;
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -174,11 +198,13 @@ impl Store {
             revoke_tokens(&tx, name)?;
             let mut mailbox = tx.open_table(MAILBOX)?;
             let mut deliveries = tx.open_table(DELIVERIES)?;
+            let mut attachments = tx.open_table(ATTACHMENTS)?;
             let ids: Vec<u64> =
                 mailbox.range((name, 0)..=(name, u64::MAX))?.filter_map(|r| r.ok().map(|(k, _)| k.value().1)).collect();
             for id in ids {
                 mailbox.remove((name, id))?;
                 deliveries.remove(id)?;
+                attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
             }
             tx.open_table(USAGE)?.remove(name)?;
         }
@@ -265,60 +291,56 @@ impl Store {
     }
 
     /// Record a finished delivery in the recipient's mailbox and forget its resume key.
-    pub fn commit_delivery(&self, stored: &Stored, resume_key: &Hash) -> Result<(), StoreError> {
-        let key = open_key(&stored.envelope.from, resume_key);
+    pub fn commit_delivery(
+        &self,
+        envelope: &Envelope,
+        attachments: &[Attachment],
+        resume_key: &Hash,
+    ) -> Result<(), StoreError> {
+        let key = open_key(&envelope.from, resume_key);
         let tx = self.db.begin_write()?;
         {
-            let rec = encode(stored, "deliveries")?;
-            tx.open_table(DELIVERIES)?.insert(stored.envelope.id, rec.as_slice())?;
-            tx.open_table(MAILBOX)?.insert((stored.envelope.to.as_str(), stored.envelope.id), ())?;
+            let id = envelope.id;
+            tx.open_table(DELIVERIES)?.insert(id, encode(envelope, "deliveries")?.as_slice())?;
+            let mut table = tx.open_table(ATTACHMENTS)?;
+            for (index, a) in (0u32..).zip(attachments) {
+                table.insert((id, index), encode(a, "attachments")?.as_slice())?;
+            }
+            let to = envelope.to.as_str();
+            tx.open_table(MAILBOX)?.insert((to, id), encode(&summary(envelope), "mailbox")?.as_slice())?;
             tx.open_table(OPEN)?.remove(key.as_slice())?;
             let mut usage = tx.open_table(USAGE)?;
-            let to = stored.envelope.to.as_str();
-            let used = usage.get(to)?.map(|v| v.value()).unwrap_or(0);
-            usage.insert(to, used.saturating_add(stored.envelope.bytes))?;
+            let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+            let added = (bytes.saturating_add(envelope.bytes), files.saturating_add(u64::from(envelope.files)));
+            usage.insert(to, added)?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// A page of `user`'s mailbox with ids above `after`.
+    /// A page of `user`'s mailbox with ids above `after`: summaries only.
     pub fn inbox(&self, user: &str, after: u64, limit: usize) -> Result<(Vec<Summary>, bool), StoreError> {
         let tx = self.db.begin_read()?;
         let mailbox = tx.open_table(MAILBOX)?;
-        let deliveries = tx.open_table(DELIVERIES)?;
         let mut items = Vec::new();
-        let start = after.saturating_add(1);
-        for row in mailbox.range((user, start)..=(user, u64::MAX))? {
-            let (k, _) = row?;
+        for row in mailbox.range((user, after.saturating_add(1))..=(user, u64::MAX))? {
             if items.len() == limit {
                 return Ok((items, true));
             }
-            let id = k.value().1;
-            if let Some(v) = deliveries.get(id)? {
-                let s: Stored = decode(v.value(), "deliveries")?;
-                let e = s.envelope;
-                items.push(Summary {
-                    id,
-                    from: e.from,
-                    time: e.time,
-                    subject: e.subject,
-                    files: e.files,
-                    bytes: e.bytes,
-                });
-            }
+            items.push(decode(row?.1.value(), "mailbox")?);
         }
         Ok((items, false))
     }
 
-    /// Bytes of delivered files in `user`'s mailbox.
-    pub fn mailbox_bytes(&self, user: &str) -> Result<u64, StoreError> {
+    /// What `user`'s mailbox holds.
+    pub fn mailbox_usage(&self, user: &str) -> Result<Usage, StoreError> {
         let tx = self.db.begin_read()?;
-        Ok(tx.open_table(USAGE)?.get(user)?.map(|v| v.value()).unwrap_or(0))
+        let (bytes, files) = tx.open_table(USAGE)?.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
+        Ok(Usage { bytes, files })
     }
 
-    /// A delivery, only if it is in `user`'s mailbox.
-    pub fn delivery_for(&self, user: &str, id: u64) -> Result<Option<Stored>, StoreError> {
+    /// A delivery's envelope, only if it is in `user`'s mailbox.
+    pub fn envelope_for(&self, user: &str, id: u64) -> Result<Option<Envelope>, StoreError> {
         let tx = self.db.begin_read()?;
         if tx.open_table(MAILBOX)?.get((user, id))?.is_none() {
             return Ok(None);
@@ -328,6 +350,74 @@ impl Store {
             None => Ok(None),
         }
     }
+
+    /// Up to `limit` of a delivery's files from index `from`, only if the delivery is in
+    /// `user`'s mailbox: the envelope and the page.
+    pub fn attachments_for(
+        &self,
+        user: &str,
+        id: u64,
+        from: u32,
+        limit: usize,
+    ) -> Result<Option<(Envelope, Vec<Attachment>)>, StoreError> {
+        let Some(envelope) = self.envelope_for(user, id)? else { return Ok(None) };
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(ATTACHMENTS)?;
+        let mut page = Vec::new();
+        for row in table.range((id, from)..=(id, u32::MAX))?.take(limit) {
+            page.push(decode(row?.1.value(), "attachments")?);
+        }
+        Ok(Some((envelope, page)))
+    }
+
+    /// One file of a delivery, only if the delivery is in `user`'s mailbox: one row read.
+    pub fn attachment_for(&self, user: &str, id: u64, index: u32) -> Result<Option<Attachment>, StoreError> {
+        let tx = self.db.begin_read()?;
+        if tx.open_table(MAILBOX)?.get((user, id))?.is_none() {
+            return Ok(None);
+        }
+        match tx.open_table(ATTACHMENTS)?.get((id, index))? {
+            Some(v) => Ok(Some(decode(v.value(), "attachments")?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Move schema-1 deliveries, mailboxes and usage into the current tables, then delete the
+/// old tables. Runs inside the transaction that opens the database; a database without
+/// schema-1 tables is untouched.
+fn migrate_v1(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let had_v1 = tx.list_tables()?.any(|t| t.name() == DELIVERIES_V1.name());
+    if !had_v1 {
+        return Ok(());
+    }
+    {
+        let old = tx.open_table(DELIVERIES_V1)?;
+        let mut deliveries = tx.open_table(DELIVERIES)?;
+        let mut attachments = tx.open_table(ATTACHMENTS)?;
+        let mut mailbox = tx.open_table(MAILBOX)?;
+        let mut usage = tx.open_table(USAGE)?;
+        let old_mailbox = tx.open_table(MAILBOX_V1)?;
+        for row in old_mailbox.iter()? {
+            let (key, _) = row?;
+            let (user, id) = key.value();
+            let Some(v) = old.get(id)? else { continue };
+            let stored: StoredV1 = decode(v.value(), "deliveries_v1")?;
+            deliveries.insert(id, encode(&stored.envelope, "deliveries")?.as_slice())?;
+            for (index, a) in (0u32..).zip(&stored.attachments) {
+                attachments.insert((id, index), encode(a, "attachments")?.as_slice())?;
+            }
+            mailbox.insert((user, id), encode(&summary(&stored.envelope), "mailbox")?.as_slice())?;
+            let (bytes, files) = usage.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
+            let added =
+                (bytes.saturating_add(stored.envelope.bytes), files.saturating_add(stored.attachments.len() as u64));
+            usage.insert(user, added)?;
+        }
+    }
+    tx.delete_table(DELIVERIES_V1)?;
+    tx.delete_table(MAILBOX_V1)?;
+    tx.delete_table(USAGE_V1)?;
+    Ok(())
 }
 
 impl Store {
@@ -478,4 +568,60 @@ fn revoke_tokens(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreErr
         tokens.remove(k.as_slice())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(id: u64, files: u32) -> Envelope {
+        Envelope {
+            id,
+            from: "bob".into(),
+            to: "alice".into(),
+            time: 1_795_000_000,
+            subject: Some("hello".into()),
+            body: Some("text".into()),
+            files,
+            bytes: u64::from(files) * 10,
+        }
+    }
+
+    fn attachment(i: u32) -> Attachment {
+        Attachment { path: format!("dir/f{i}"), size: 10, hash: [i as u8; 32], media_type: "text/plain".into() }
+    }
+
+    #[test]
+    fn a_schema_1_database_is_migrated_not_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.redb");
+        {
+            let db = Database::create(&path).expect("create");
+            let tx = db.begin_write().expect("tx");
+            {
+                let mut deliveries = tx.open_table(DELIVERIES_V1).expect("table");
+                let mut mailbox = tx.open_table(MAILBOX_V1).expect("table");
+                for id in [3u64, 7] {
+                    let stored = StoredV1 { envelope: envelope(id, 3), attachments: (0..3).map(attachment).collect() };
+                    deliveries.insert(id, encode(&stored, "v1").expect("encode").as_slice()).expect("insert");
+                    mailbox.insert(("alice", id), ()).expect("insert");
+                }
+                tx.open_table(USAGE_V1).expect("table").insert("alice", 60).expect("insert");
+            }
+            tx.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("open migrates");
+        let (items, more) = store.inbox("alice", 0, 10).expect("inbox");
+        assert_eq!(items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![3, 7]);
+        assert!(!more);
+        assert_eq!(store.attachment_for("alice", 7, 2).expect("get"), Some(attachment(2)));
+        assert_eq!(store.attachment_for("bob", 7, 2).expect("get"), None);
+        assert_eq!(store.mailbox_usage("alice").expect("usage"), Usage { bytes: 60, files: 6 });
+        let (env, page) = store.attachments_for("alice", 3, 1, 1).expect("page").expect("found");
+        assert_eq!((env.id, page), (3, vec![attachment(1)]));
+        drop(store);
+        // Opening again finds nothing left to migrate and loses nothing.
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.inbox("alice", 0, 10).expect("inbox").0.len(), 2);
+    }
 }

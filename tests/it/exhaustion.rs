@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use qxfer::transport::framed::{read_frame, write_frame};
-use qxfer::wire::{FileEntry, PutReply, Request, Response, StreamHead};
+use qxfer::wire::{FileEntry, GetReply, PutReply, Request, Response, StreamHead};
 
 use crate::raw::{run, Raw};
 use crate::support::*;
@@ -74,4 +74,86 @@ fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
         .output()
         .expect("audit"));
     assert!(!audit.contains("\"type\":\"event\""), "{audit}");
+}
+
+/// Anyone can plant a delivery of many files with long names in another's mailbox; asking
+/// for its files must cost the same as for a small one: each download reads one row, each
+/// listing one page.
+#[test]
+fn a_huge_delivery_costs_no_more_per_request_than_a_small_one() {
+    let listener = Listener::with_config(
+        "[limits]\nrequests_per_second_per_ip = 1000\nrequest_burst = 1000\n\
+         [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n",
+    );
+    listener.add_user("mallory");
+    listener.add_user("alice");
+    let mallory = User::new(&listener, "mallory");
+    // 2,000 empty files under three levels of 200-character directory names: 1.3 MB of
+    // names in one delivery.
+    let deep = ["a", "b", "c"].map(|c| c.repeat(200)).join("/");
+    let dir = mallory.path("t").join(&deep);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for i in 0..2000 {
+        std::fs::write(dir.join(format!("{i:0>60}")), b"").expect("write");
+    }
+    let out = ok(&mallory.cmd("send").args(["--to", "alice", "t", "--json"]).output().expect("send"));
+    let id = serde_json::from_str::<serde_json::Value>(&out).expect("json")["id"].as_u64().expect("id");
+    let addr = listener.addr.clone();
+    let pid = listener.pid();
+    let peak = run(async move {
+        let raw = Raw::login(&addr, "alice").await;
+        shared::reset_peak(pid);
+        let mut gets = Vec::new();
+        for index in 0..120u32 {
+            let conn = raw.conn.clone();
+            gets.push(tokio::spawn(async move {
+                let (mut send, mut recv) = conn.open_bi().await.ok()?;
+                write_frame(&mut send, &StreamHead::Get { id, index: index * 16, offset: 0 }).await.ok()?;
+                let _ = send.finish();
+                read_frame::<GetReply>(&mut recv).await.ok().flatten()
+            }));
+        }
+        for g in gets {
+            let reply = g.await.expect("join");
+            assert!(matches!(reply, Some(GetReply::Ready { len: 0 })), "{reply:?}");
+        }
+        shared::peak_rss_kib(pid).unwrap_or(0)
+    });
+    // Decoding the whole delivery for each of the 120 downloads took hundreds of MiB.
+    assert!(peak < 64 * 1024, "listener peak RSS {peak} KiB during 120 downloads");
+    // The listing pages through it in bounded pages, and the fetch gets every file.
+    let alice = User::new(&listener, "alice");
+    ok(&alice.cmd("fetch").args([&id.to_string(), "-o", "got"]).output().expect("fetch"));
+    assert_eq!(tree(&alice.path("got")).len(), 2000);
+}
+
+/// A delivery's names are capped all together, and a mailbox's file count is a quota:
+/// zero-byte files are not free.
+#[test]
+fn path_bytes_and_file_counts_are_capped() {
+    let listener = Listener::with_config(
+        "[limits]\nmax_delivery_path_bytes = 10000\naccount_max_files = 40\n\
+         [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n",
+    );
+    listener.add_user("alice");
+    run(async {
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        raw.begin(20, 0, 1).await;
+        let long = |i: i32| format!("{i}/{}/{}", "x".repeat(250), "y".repeat(250));
+        let entries = (0..20).map(|i| FileEntry { path: long(i), size: 0 }).collect();
+        let r = raw.call(&Request::AddFiles { entries }).await;
+        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("names")), "{r:?}");
+    });
+    let alice = User::new(&listener, "alice");
+    std::fs::create_dir_all(alice.path("many")).expect("mkdir");
+    for i in 0..39 {
+        std::fs::write(alice.path(&format!("many/{i}")), b"").expect("write");
+    }
+    std::fs::write(alice.path("a"), b"").expect("write");
+    std::fs::write(alice.path("b"), b"").expect("write");
+    ok(&alice.cmd("send").args(["a", "b"]).output().expect("send"));
+    // 2 + 39 empty files is more than the 40 the mailbox may hold.
+    let out = alice.cmd("send").arg("many").output().expect("send");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no room"), "{}", String::from_utf8_lossy(&out.stderr));
 }

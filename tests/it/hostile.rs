@@ -3,7 +3,7 @@
 //! clear error, and nothing is written outside a mailbox.
 
 use qxfer::transport::framed::{read_frame, write_frame};
-use qxfer::wire::{Credential, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead};
+use qxfer::wire::{Begin, Credential, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead};
 
 use crate::raw::{run, Raw};
 use crate::support::*;
@@ -163,4 +163,45 @@ fn a_panic_closes_only_its_own_connection() {
     assert!(log.contains("event=\"panic\"") || log.contains("event=panic"), "{log}");
     let alice = User::new(&listener, "alice");
     ok(&alice.cmd("inbox").output().expect("inbox"));
+}
+
+/// Invisible and direction-changing characters are refused in names, subjects and bodies:
+/// by the listener from a raw client, and by the client before it connects.
+#[test]
+fn invisible_and_direction_changing_characters_are_refused_on_both_sides() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    run(async {
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        let begin = Begin {
+            to: None,
+            subject: Some("hello\u{2028}From: boss".into()),
+            body: None,
+            files: 0,
+            bytes: 0,
+            resume_key: [9; 32],
+        };
+        let r = raw.call(&Request::Begin(begin)).await;
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        raw.begin(1, 1, 1).await;
+        let entry = FileEntry { path: "invoice\u{202E}fdp.exe".into(), size: 1 };
+        let r = raw.call(&Request::AddFiles { entries: vec![entry] }).await;
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::BadRequest, .. })), "{r:?}");
+    });
+    let alice = User::new(&listener, "alice");
+    let before = listener.status()["connections_total"].as_u64().expect("count");
+    let out = alice.cmd("send").args(["-s", "hi\u{2028}From: boss", "-m", "x"]).output().expect("send");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("subject"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = alice.cmd("send").args(["-m", "a\u{202E}b"]).output().expect("send");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("message"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(alice.path("invoice\u{202E}fdp.exe"), "x").expect("write");
+    let out = alice.cmd("send").arg("invoice\u{202E}fdp.exe").output().expect("send");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("direction-changing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(listener.status()["connections_total"].as_u64(), Some(before), "the client connected anyway");
 }

@@ -74,6 +74,10 @@ pub struct Limits {
     pub connection_budget_bytes: u64,
     /// Bytes of delivered files one account's mailbox may hold.
     pub account_quota_bytes: u64,
+    /// Files one account's mailbox may hold (zero-byte files count too).
+    pub account_max_files: u64,
+    /// Bytes of file names one delivery may declare, all its paths together.
+    pub max_delivery_path_bytes: u64,
     /// Uploads in flight on one connection.
     pub max_puts_in_flight: u32,
     /// Seconds a new stream has to send its head frame.
@@ -137,6 +141,8 @@ impl Default for Limits {
             max_delivery_bytes: 1 << 40,
             connection_budget_bytes: 1 << 40,
             account_quota_bytes: 1 << 40,
+            account_max_files: 1_000_000,
+            max_delivery_path_bytes: 16 << 20,
             max_puts_in_flight: 128,
             stream_head_timeout_secs: 10,
             max_uploads_per_account: 64,
@@ -171,6 +177,8 @@ impl Limits {
             ("max_login_attempts", u64::from(self.max_login_attempts)),
             ("max_concurrent_hashes", u64::from(self.max_concurrent_hashes)),
             ("max_puts_in_flight", u64::from(self.max_puts_in_flight)),
+            ("account_max_files", self.account_max_files),
+            ("max_delivery_path_bytes", self.max_delivery_path_bytes),
             ("stream_head_timeout_secs", self.stream_head_timeout_secs),
             ("max_uploads_per_account", u64::from(self.max_uploads_per_account)),
             ("max_upload_threads", u64::from(self.max_upload_threads)),
@@ -215,6 +223,7 @@ impl Limits {
             max_delivery_bytes: self.max_delivery_bytes,
             max_puts_in_flight: self.max_puts_in_flight,
             max_connection_bytes: self.connection_budget_bytes,
+            max_delivery_path_bytes: self.max_delivery_path_bytes,
         }
     }
 }

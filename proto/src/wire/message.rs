@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES,
-    MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
+    is_deceptive, validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT,
+    MAX_FILES, MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
 };
 
 /// A BLAKE3 digest.
@@ -190,16 +190,29 @@ fn cap_len<T>(v: &[T], max: usize, field: &'static str) -> Result<(), DecodeErro
 
 fn text(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     cap_str(s, max, field)?;
-    // Newlines and tabs are text; other control characters could drive a terminal.
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    // Newlines and tabs are text; other control characters could drive a terminal, and
+    // invisible or direction-changing ones could disguise what the text says.
+    if s.chars().any(|c| (c.is_control() && c != '\n' && c != '\t' && c != '\r') || is_deceptive(c)) {
         return Err(DecodeError::Invalid(field));
     }
     Ok(())
 }
 
+/// Check a subject as the listener will: one line, at most `MAX_SUBJECT` bytes, no control,
+/// invisible or direction-changing characters. The client checks before it connects.
+pub fn check_subject(s: &str) -> Result<(), DecodeError> {
+    one_line(s, MAX_SUBJECT, "subject")
+}
+
+/// Check a message body as the listener will: at most `MAX_BODY` bytes; newlines and tabs
+/// are fine, other control, invisible or direction-changing characters are not.
+pub fn check_body(s: &str) -> Result<(), DecodeError> {
+    text(s, MAX_BODY, "body")
+}
+
 fn one_line(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     cap_str(s, max, field)?;
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() || is_deceptive(c)) {
         return Err(DecodeError::Invalid(field));
     }
     Ok(())
@@ -336,7 +349,7 @@ where
 /// so a server-built error text always passes the peer's validation.
 pub fn clean_error_text(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars().filter(|c| !c.is_control()) {
+    for c in s.chars().filter(|&c| !c.is_control() && !is_deceptive(c)) {
         if out.len() + c.len_utf8() > MAX_ERROR_TEXT {
             break;
         }

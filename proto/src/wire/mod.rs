@@ -15,7 +15,7 @@ pub use admin::{
 pub use error::DecodeError;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
 pub use message::*;
-pub use names::{validate_account, validate_path, NameError};
+pub use names::{is_deceptive, validate_account, validate_path, NameError};
 
 /// The listener's UDP port unless told otherwise.
 pub const DEFAULT_PORT: u16 = 4433;

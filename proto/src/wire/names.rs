@@ -28,6 +28,8 @@ pub enum NameError {
     ControlChar,
     #[error("backslash or character reserved on Windows (<>:\"|?*)")]
     ReservedChar,
+    #[error("invisible or direction-changing character (such as U+202E or U+2028)")]
+    Deceptive,
     #[error("name reserved on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)")]
     ReservedName,
     #[error("component ends with a dot or a space")]
@@ -36,6 +38,31 @@ pub enum NameError {
     ReservedSuffix,
     #[error("account names are 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")]
     BadAccount,
+}
+
+/// Characters that are invisible or change how the text around them is shown: bidirectional
+/// controls (U+202E makes `invoice\u{202E}fdp.exe` show as `invoiceexe.pdf`), line and
+/// paragraph separators (U+2028 starts a new line for some readers, so a subject could forge
+/// a `From:` line), zero-width characters and other format characters. Refused in names,
+/// subjects and bodies on both sides.
+pub fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                     // soft hyphen
+        | '\u{034F}'                   // combining grapheme joiner
+        | '\u{061C}'                   // Arabic letter mark
+        | '\u{115F}' | '\u{1160}'      // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}'      // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}'      // Mongolian selectors and vowel separator
+        | '\u{200B}'..='\u{200F}'      // zero width space/joiners, LRM, RLM
+        | '\u{2028}'..='\u{202E}'      // line and paragraph separators, bidi embeddings and overrides
+        | '\u{2060}'..='\u{206F}'      // word joiner, invisible operators, bidi isolates
+        | '\u{3164}'                   // Hangul filler
+        | '\u{FEFF}'                   // zero width no-break space (BOM)
+        | '\u{FFA0}'                   // halfwidth Hangul filler
+        | '\u{FFF9}'..='\u{FFFB}'      // interlinear annotations
+        | '\u{1D173}'..='\u{1D17A}'    // musical formatting
+        | '\u{E0000}'..='\u{E007F}'    // tags
+    )
 }
 
 /// Check a relative path as sent on the wire (`a/b/c.txt`). Returns it unchanged on success.
@@ -75,6 +102,9 @@ fn validate_component(c: &str) -> Result<(), NameError> {
     }
     if c.chars().any(char::is_control) {
         return Err(NameError::ControlChar);
+    }
+    if c.chars().any(is_deceptive) {
+        return Err(NameError::Deceptive);
     }
     if c.chars().any(|ch| matches!(ch, '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')) {
         return Err(NameError::ReservedChar);
@@ -166,6 +196,15 @@ mod tests {
         }
         assert_eq!(validate_path(&"a".repeat(MAX_PATH + 1)), Err(NameError::TooLong));
         assert_eq!(validate_path("a/".repeat(70).trim_end_matches('/')), Err(NameError::TooDeep));
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        assert_eq!(validate_path("invoice\u{202E}fdp.exe"), Err(NameError::Deceptive));
+        assert_eq!(validate_path("a\u{2028}b"), Err(NameError::Deceptive));
+        assert_eq!(validate_path("zero\u{200B}width"), Err(NameError::Deceptive));
+        assert_eq!(validate_path("dir/\u{2066}x"), Err(NameError::Deceptive));
+        assert!(validate_path("café/日本語.txt").is_ok());
     }
 
     #[test]

@@ -27,13 +27,17 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     let recipient = to.clone();
     let key = begin.resume_key;
     let declared = begin.bytes;
+    let files = u64::from(begin.files);
     let quota = conn.shared.limits().account_quota_bytes;
+    let max_files = conn.shared.limits().account_max_files;
     let opened = Shared::blocking(move || -> Result<Opening, StoreError> {
         if !sh.store().user_exists(&recipient)? {
             return Ok(Opening::NoRecipient);
         }
-        // Refused before a byte flows: the recipient's mailbox must have room.
-        if sh.store().mailbox_bytes(&recipient)?.saturating_add(declared) > quota {
+        // Refused before a byte flows: the recipient's mailbox must have room, in bytes and
+        // in files (zero-byte files are not free).
+        let usage = sh.store().mailbox_usage(&recipient)?;
+        if usage.bytes.saturating_add(declared) > quota || usage.files.saturating_add(files) > max_files {
             return Ok(Opening::NoRoom);
         }
         let (id, resumed) = sh.store().open_delivery(&user, &key, sh.now())?;

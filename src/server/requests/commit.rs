@@ -14,17 +14,16 @@ use crate::server::error::ServerError;
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::session::CommitPlan;
-use crate::store::Stored;
 use crate::wire::{Attachment, Envelope, Response};
 
 pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     let id = plan.id;
     let key = plan.resume_key;
-    let stored = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
+    let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
     let sh = conn.shared.clone();
-    let envelope = stored.envelope.clone();
-    Shared::blocking(move || sh.store().commit_delivery(&stored, &key)).await??;
+    let record = envelope.clone();
+    Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await??;
     conn.shared.release(id, &conn.connection);
     bump(&conn.shared.counters().deliveries);
     let Envelope { from, to, files, bytes, time, .. } = envelope;
@@ -34,8 +33,8 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
 }
 
 /// The file-system half of a commit: the staged files become the delivery's directory in
-/// the mailbox, durably; returns the record the database gets.
-fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<Stored, ServerError> {
+/// the mailbox, durably; returns the records the database gets.
+fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<(Envelope, Vec<Attachment>), ServerError> {
     let layout = sh.layout();
     let staged = layout.staged_root(plan.id);
     let attachments: Vec<Attachment> = plan
@@ -62,5 +61,5 @@ fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<Stored, ServerErro
         files: attachments.len() as u32,
         bytes,
     };
-    Ok(Stored { envelope, attachments })
+    Ok((envelope, attachments))
 }

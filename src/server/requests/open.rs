@@ -21,16 +21,16 @@ pub(super) async fn handle(
     from: u32,
 ) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
-    let Some(stored) = Shared::blocking(move || sh.store().delivery_for(&user, id)).await?? else {
+    // One page of rows, whatever the delivery's size: at most MAX_PAGE attachments are read.
+    let page = Shared::blocking(move || sh.store().attachments_for(&user, id, from, MAX_PAGE)).await??;
+    let Some((envelope, page)) = page else {
         info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
         conn.record(conn.activity(Kind::Probe).detail(format_args!("open {id}")));
         return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))));
     };
-    let start = (from as usize).min(stored.attachments.len());
-    let rest = stored.attachments.get(start..).unwrap_or_default();
-    let page = rest.get(..rest.len().min(MAX_PAGE)).unwrap_or_default();
-    let keep = fit_page(page);
-    let attachments = page.get(..keep).unwrap_or_default().to_vec();
-    let more = start + keep < stored.attachments.len();
-    Ok(Outcome::reply(Response::Envelope { envelope: stored.envelope, attachments, more }))
+    let keep = fit_page(&page);
+    let more = u64::from(from).saturating_add(keep as u64) < u64::from(envelope.files);
+    let mut attachments = page;
+    attachments.truncate(keep);
+    Ok(Outcome::reply(Response::Envelope { envelope, attachments, more }))
 }

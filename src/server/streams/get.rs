@@ -34,9 +34,9 @@ pub(super) async fn handle(
     };
     let sh = conn.shared.clone();
     let u = user.clone();
-    let found = Shared::blocking(move || sh.store().delivery_for(&u, id)).await;
-    let attachment = match found {
-        Ok(Ok(Some(stored))) => stored.attachments.get(index as usize).cloned(),
+    // One row: the cost does not depend on the delivery's size.
+    let attachment = match Shared::blocking(move || sh.store().attachment_for(&u, id, index)).await {
+        Ok(Ok(a)) => a,
         _ => None,
     };
     let Some(att) = attachment.filter(|a| offset <= a.size) else {
