@@ -44,6 +44,21 @@ pub fn config_dir() -> Result<PathBuf> {
 
 pub async fn run(cli: Cli) -> Result<()> {
     let quiet = cli.quiet;
+    // Whatever the listener's side creates (the data directory, its database, identity,
+    // rules file, spool and mailboxes) is private from the first byte, whichever command
+    // creates it. Client commands keep the user's umask for what they fetch.
+    if matches!(
+        cli.command,
+        Command::Listen(_)
+            | Command::User(_)
+            | Command::Fingerprint(_)
+            | Command::Status(_)
+            | Command::Firewall(_)
+            | Command::Audit(_)
+            | Command::Cert(_)
+    ) {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    }
     match cli.command {
         Command::Listen(a) => listen(a).await,
         Command::User(cmd) => user(cmd, quiet).await,
@@ -52,7 +67,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Fetch(a) => fetch(a, quiet).await,
         Command::Fingerprint(a) => {
             let dir = data_dir(&a)?;
-            std::fs::create_dir_all(&dir)?;
+            crate::files::create_private_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let id = tls::load_or_create_identity(&dir, None, None)?;
             println!("{}", tls::format_fingerprint(&id.fingerprint()));
             Ok(())

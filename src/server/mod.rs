@@ -95,6 +95,30 @@ pub enum ListenError {
     Rules(#[from] RulesError),
     #[error("admin socket {0}: {1}")]
     AdminSocket(PathBuf, #[source] std::io::Error),
+    #[error(
+        "data directory {} is open to other users (mode {mode:o}): they could read mail and the database. \
+         Run `chmod 700 {}` and start again",
+        .path.display(),
+        .path.display()
+    )]
+    DataDirOpen { path: PathBuf, mode: u32 },
+    #[error("data directory {} belongs to another user (uid {owner}); the listener runs as uid {me}", .path.display())]
+    DataDirOwner { path: PathBuf, owner: u32, me: u32 },
+}
+
+/// Refuse a data directory that other users can read, write or enter, or that another user
+/// owns (as ssh refuses a private key others can read).
+fn check_private(dir: &std::path::Path) -> Result<(), ListenError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).map_err(|e| ListenError::DataDir(dir.to_owned(), e))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(ListenError::DataDirOwner { path: dir.to_owned(), owner: meta.uid(), me });
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(ListenError::DataDirOpen { path: dir.to_owned(), mode: meta.mode() & 0o7777 });
+    }
+    Ok(())
 }
 
 /// A bound listener, ready to run.
@@ -110,6 +134,7 @@ impl Listener {
     pub fn bind(config: ListenerConfig) -> Result<Self, ListenError> {
         crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| ListenError::DataDir(config.data_dir.clone(), e))?;
+        check_private(&config.data_dir)?;
         let layout = Layout::new(config.data_dir.clone());
         let identity = tls::load_or_create_identity(&config.data_dir, config.cert.as_deref(), config.key.as_deref())?;
         let fingerprint = identity.fingerprint();

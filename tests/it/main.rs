@@ -12,6 +12,7 @@ mod exhaustion;
 mod fuzz_replay;
 mod hostile;
 mod layering;
+mod privacy;
 mod resume;
 mod transfer;
 mod trust;
