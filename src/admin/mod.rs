@@ -63,6 +63,8 @@ pub trait Live: Send + Sync {
     fn unban(&self, net: IpNet) -> bool;
     /// Install new IP rules (and close the connections they block).
     fn install_rules(&self, list: IpList);
+    /// Close every connection logged in as `account`.
+    fn end_sessions(&self, account: &str, reason: &'static str);
 }
 
 /// Where an admin request is carried out: the database and data directory, and the running
@@ -98,13 +100,19 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
         }
         AdminRequest::RemoveUser { name } => {
             t.store.remove_user(&name)?;
+            if let Some(live) = t.live {
+                live.end_sessions(&name, "account removed");
+            }
             let _ = std::fs::remove_dir_all(t.layout.mailbox(&name));
-            info!(user = %name, event = "user_removed", "account removed");
+            info!(user = %name, event = "user_removed", "account removed; its sessions ended");
             AdminResponse::Done
         }
         AdminRequest::SetPassword { name, phc } => {
             t.store.set_password(&name, &phc)?;
-            info!(user = %name, event = "password_changed", "password changed; sessions revoked");
+            if let Some(live) = t.live {
+                live.end_sessions(&name, "password changed");
+            }
+            info!(user = %name, event = "password_changed", "password changed; sessions and tokens revoked");
             AdminResponse::Done
         }
         AdminRequest::ListUsers => AdminResponse::Users(

@@ -60,6 +60,9 @@ pub(crate) struct Shared {
     admission: Mutex<Admission>,
     /// Live connections, so a new block rule or ban can close them.
     live: Mutex<HashMap<usize, Connection>>,
+    /// The account each logged-in connection belongs to, so removing the account or
+    /// changing its password can end its sessions.
+    sessions: Mutex<HashMap<usize, String>>,
     /// The IP allow/block rules in force.
     ip_list: RwLock<IpList>,
     /// Control requests per source address and per account.
@@ -97,6 +100,7 @@ impl Shared {
             part_locks: Default::default(),
             admission: Default::default(),
             live: Default::default(),
+            sessions: Default::default(),
             ip_list: RwLock::new(ip_list),
             bans: Bans::new(bans),
         }
@@ -214,6 +218,27 @@ impl Shared {
 
     pub fn untrack(&self, connection: &Connection) {
         lock(&self.live).remove(&connection.stable_id());
+        lock(&self.sessions).remove(&connection.stable_id());
+    }
+
+    /// `connection` logged in as `account`.
+    pub fn logged_in(&self, connection: &Connection, account: &str) {
+        lock(&self.sessions).insert(connection.stable_id(), account.to_owned());
+    }
+
+    /// Close every connection logged in as `account`; returns how many.
+    pub fn end_sessions(&self, account: &str, reason: &'static str) -> usize {
+        let ids: Vec<usize> =
+            lock(&self.sessions).iter().filter(|(_, a)| a.as_str() == account).map(|(id, _)| *id).collect();
+        let doomed: Vec<Connection> = {
+            let live = lock(&self.live);
+            ids.iter().filter_map(|id| live.get(id).cloned()).collect()
+        };
+        for c in &doomed {
+            info!(peer = %c.remote_address(), account, event = "session_ended", "closing a session: {reason}");
+            c.close(close::AUTH.into(), reason.as_bytes());
+        }
+        doomed.len()
     }
 
     /// Close every live connection whose source `covered` says yes to; returns how many.
@@ -336,5 +361,9 @@ impl crate::admin::Live for Shared {
 
     fn install_rules(&self, list: IpList) {
         Shared::install_rules(self, list)
+    }
+
+    fn end_sessions(&self, account: &str, reason: &'static str) {
+        Shared::end_sessions(self, account, reason);
     }
 }

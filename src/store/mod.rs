@@ -30,6 +30,11 @@ const MAILBOX_V1: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailb
 const USAGE_V1: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
 const OPEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_deliveries_v1");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// When each unfinished delivery was opened, as a step of the database's event sequence.
+const OPEN_SEQ: TableDefinition<&[u8], u64> = TableDefinition::new("open_seq_v1");
+/// When each account name was last removed, as a step of the same sequence: a delivery
+/// opened before that belongs to the removed account, never to a new one of that name.
+const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed_v1");
 /// Activity events in arrival order (key: a sequence number).
 const ACTIVITY: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_v1");
 /// Events removed by retention, counted per (source, day, kind).
@@ -93,6 +98,15 @@ struct StoredV1 {
     attachments: Vec<Attachment>,
 }
 
+/// The delivery a `Begin` opened or found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub id: u64,
+    pub resumed: bool,
+    /// An unfinished delivery of an earlier account with the sender's name, now forgotten.
+    pub stale: Option<u64>,
+}
+
 /// What a mailbox holds: bytes and files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -146,6 +160,8 @@ impl Store {
             tx.open_table(MAILBOX)?;
             tx.open_table(OPEN)?;
             tx.open_table(META)?;
+            tx.open_table(OPEN_SEQ)?;
+            tx.open_table(REMOVED)?;
             tx.open_table(USAGE)?;
             tx.open_table(ACTIVITY)?;
             tx.open_table(DAILY)?;
@@ -207,6 +223,8 @@ impl Store {
                 attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
             }
             tx.open_table(USAGE)?.remove(name)?;
+            let seq = next_seq(&tx)?;
+            tx.open_table(REMOVED)?.insert(name, seq)?;
         }
         tx.commit()?;
         Ok(())
@@ -263,26 +281,44 @@ impl Store {
     }
 
     /// Find the unfinished delivery this sender opened with `resume_key`, or create one.
-    /// Returns the id and whether it was resumed.
-    pub fn open_delivery(&self, sender: &str, resume_key: &Hash, now: u64) -> Result<(u64, bool), StoreError> {
+    /// A delivery opened before the sender's account was (re)created belongs to an account
+    /// that no longer exists: it is never resumed, and its id is returned as `stale` so its
+    /// files can be removed.
+    pub fn open_delivery(&self, sender: &str, resume_key: &Hash, now: u64) -> Result<Opened, StoreError> {
         let key = open_key(sender, resume_key);
         let tx = self.db.begin_write()?;
         let found;
         {
+            if tx.open_table(USERS)?.get(sender)?.is_none() {
+                return Err(StoreError::NoSuchUser(sender.to_owned()));
+            }
             let mut open = tx.open_table(OPEN)?;
             let existing = match open.get(key.as_slice())? {
-                Some(v) => Some(decode::<OpenRecord>(v.value(), "open deliveries")?.id),
+                Some(v) => Some(decode::<OpenRecord>(v.value(), "open deliveries")?),
                 None => None,
             };
+            let mut stale = None;
+            let existing = match existing {
+                Some(rec) if opened_before_removal(&tx, &key, sender)? => {
+                    stale = Some(rec.id);
+                    None
+                }
+                other => other.map(|r| r.id),
+            };
             found = match existing {
-                Some(id) => (id, true),
+                Some(id) => Opened { id, resumed: true, stale },
                 None => {
-                    let mut meta = tx.open_table(META)?;
-                    let next = meta.get("next_id")?.map(|v| v.value()).unwrap_or(1);
-                    meta.insert("next_id", next.saturating_add(1))?;
+                    let next = {
+                        let mut meta = tx.open_table(META)?;
+                        let next = meta.get("next_id")?.map(|v| v.value()).unwrap_or(1);
+                        meta.insert("next_id", next.saturating_add(1))?;
+                        next
+                    };
                     let rec = encode(&OpenRecord { id: next, created: now }, "open deliveries")?;
                     open.insert(key.as_slice(), rec.as_slice())?;
-                    (next, false)
+                    let seq = next_seq(&tx)?;
+                    tx.open_table(OPEN_SEQ)?.insert(key.as_slice(), seq)?;
+                    Opened { id: next, resumed: false, stale }
                 }
             };
         }
@@ -300,6 +336,13 @@ impl Store {
         let key = open_key(&envelope.from, resume_key);
         let tx = self.db.begin_write()?;
         {
+            // The recipient must still exist, and be the account that existed when the
+            // delivery was opened (not a new account under the same name).
+            let to = envelope.to.as_str();
+            if tx.open_table(USERS)?.get(to)?.is_none() || opened_before_removal(&tx, &key, to)? {
+                return Err(StoreError::NoSuchUser(envelope.to.clone()));
+            }
+            tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
             let id = envelope.id;
             tx.open_table(DELIVERIES)?.insert(id, encode(envelope, "deliveries")?.as_slice())?;
             let mut table = tx.open_table(ATTACHMENTS)?;
@@ -381,6 +424,22 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// The next step of the database's event sequence.
+fn next_seq(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    let mut meta = tx.open_table(META)?;
+    let seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(1);
+    meta.insert("seq", seq.saturating_add(1))?;
+    Ok(seq)
+}
+
+/// Whether the unfinished delivery under `key` was opened before the account `name` was
+/// last removed (a delivery with no recorded step predates this check: it counts as older).
+fn opened_before_removal(tx: &redb::WriteTransaction, key: &[u8], name: &str) -> Result<bool, StoreError> {
+    let Some(removed) = tx.open_table(REMOVED)?.get(name)?.map(|v| v.value()) else { return Ok(false) };
+    let opened = tx.open_table(OPEN_SEQ)?.get(key)?.map(|v| v.value()).unwrap_or(0);
+    Ok(opened < removed)
 }
 
 /// Move schema-1 deliveries, mailboxes and usage into the current tables, then delete the

@@ -94,3 +94,72 @@ fn mailbox_quota_refuses_before_data_flows() {
     // Messages without files still fit.
     ok(&alice.cmd("send").args(["-m", "still here"]).output().expect("message"));
 }
+
+/// Removing an account or changing its password ends its live sessions; a delivery under
+/// way to a removed account never lands, and a new account with the same name starts
+/// empty, inheriting nothing of the old one.
+#[test]
+fn removing_an_account_ends_its_sessions_and_its_deliveries() {
+    use crate::raw::{run, Raw};
+    use qxfer::wire::{Request, Response};
+    let listener = Listener::start();
+    for name in ["alice", "bob", "carol"] {
+        listener.add_user(name);
+    }
+    run(async {
+        let alice = Raw::login(&listener.addr, "alice").await;
+        let bob = Raw::login(&listener.addr, "bob").await;
+        // Bob opens a delivery to carol and uploads its file, but has not committed yet.
+        let mut sender = Raw::login(&listener.addr, "bob").await;
+        let begin = qxfer::wire::Begin {
+            to: Some("carol".into()),
+            subject: Some("for the old carol".into()),
+            body: None,
+            files: 1,
+            bytes: 5,
+            resume_key: [4; 32],
+        };
+        let id = match sender.call(&Request::Begin(begin)).await {
+            Some(Response::Began { id, .. }) => id,
+            r => panic!("{r:?}"),
+        };
+        let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
+        assert!(matches!(sender.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
+        assert!(sender.put(id, 0, b"hello", *blake3::hash(b"hello").as_bytes()).await.is_some());
+
+        ok(&listener.admin().args(["user", "remove", "alice"]).output().expect("remove"));
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), alice.conn.closed()).await;
+        assert!(closed.is_ok(), "alice's session outlived her account");
+        let out = run_stdin(listener.admin().args(["user", "passwd", "bob", "--password-stdin"]), PASSWORD);
+        assert!(out.status.success());
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), bob.conn.closed()).await;
+        assert!(closed.is_ok(), "bob's session outlived his password");
+
+        ok(&listener.admin().args(["user", "remove", "carol"]).output().expect("remove"));
+        listener.add_user("carol");
+        // The sender's connection was bob's and was closed; a new one tries to commit by
+        // resuming the same delivery: it is refused, and the new carol gets nothing.
+        let mut again = Raw::login(&listener.addr, "bob").await;
+        let begin = qxfer::wire::Begin {
+            to: Some("carol".into()),
+            subject: Some("for the old carol".into()),
+            body: None,
+            files: 1,
+            bytes: 5,
+            resume_key: [4; 32],
+        };
+        let id2 = match again.call(&Request::Begin(begin)).await {
+            Some(Response::Began { id, .. }) => id,
+            r => panic!("{r:?}"),
+        };
+        assert_eq!(id2, id);
+        let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
+        assert!(matches!(again.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
+        let r = again.call(&Request::Commit).await;
+        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("no longer exists")), "{r:?}");
+    });
+    let carol = User::new(&listener, "carol");
+    let inbox = ok(&carol.cmd("inbox").arg("--json").output().expect("inbox"));
+    assert_eq!(inbox.trim(), "[]", "the new carol inherited {inbox}");
+    assert!(!listener.data_dir().join("mail/carol").join("1").exists());
+}

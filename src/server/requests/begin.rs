@@ -40,8 +40,11 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
         if usage.bytes.saturating_add(declared) > quota || usage.files.saturating_add(files) > max_files {
             return Ok(Opening::NoRoom);
         }
-        let (id, resumed) = sh.store().open_delivery(&user, &key, sh.now())?;
-        Ok(Opening::Opened { id, resumed })
+        let opened = sh.store().open_delivery(&user, &key, sh.now())?;
+        if let Some(stale) = opened.stale {
+            let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
+        }
+        Ok(Opening::Opened { id: opened.id, resumed: opened.resumed })
     })
     .await
     .and_then(|r| r.map_err(ServerError::from));

@@ -10,11 +10,12 @@ use crate::files;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
 use crate::server::counters::bump;
-use crate::server::error::ServerError;
+use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::session::CommitPlan;
-use crate::wire::{Attachment, Envelope, Response};
+use crate::store::StoreError;
+use crate::wire::{Attachment, Envelope, ErrorCode, Response};
 
 pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
@@ -23,7 +24,21 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
     let sh = conn.shared.clone();
     let record = envelope.clone();
-    Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await??;
+    let committed = Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?;
+    if let Err(StoreError::NoSuchUser(to)) = committed {
+        // The recipient was removed (or removed and created anew) while this delivery was
+        // under way: nothing of it stays.
+        let layout = conn.shared.layout().clone();
+        let _ = Shared::blocking(move || {
+            let _ = std::fs::remove_dir_all(layout.delivery_dir(&to, id));
+            let _ = std::fs::remove_dir_all(layout.spool(id));
+        })
+        .await;
+        conn.shared.release(id, &conn.connection);
+        info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
+        return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")));
+    }
+    committed?;
     conn.shared.release(id, &conn.connection);
     bump(&conn.shared.counters().deliveries);
     let Envelope { from, to, files, bytes, time, .. } = envelope;

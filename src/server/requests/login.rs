@@ -64,6 +64,7 @@ pub(super) async fn handle(
     Ok(match check {
         Check::Accepted { token } => {
             conn.session(|s| s.logged_in(&user));
+            conn.shared.logged_in(&conn.connection, &user);
             conn.record(conn.activity(Kind::LoginOk).account(&user));
             endpoint::grant(&conn.connection, &conn.shared.limits().net());
             info!(peer = %conn.peer, %user, event = "login", "logged in");
