@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use super::error::{local, lost, ClientError, Result, Tally};
-use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
+use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
 use crate::files;
 use crate::transport::body;
 use crate::transport::framed;
@@ -46,9 +46,20 @@ impl Client {
                 .map_err(|_| ClientError::Protocol("the listener listed too many attachments".into()))?;
             match self.call(&Request::Open { id, from }).await? {
                 Response::Envelope { envelope, attachments, more } => {
+                    // What a listener says is checked against what it said before: the
+                    // delivery asked for, and no more files than its envelope declares.
+                    if envelope.id != id {
+                        return Err(ClientError::Protocol(format!("asked for delivery {id}, got {}", envelope.id)));
+                    }
                     let got = attachments.len();
                     all.extend(attachments);
-                    if !more || got == 0 || all.len() >= envelope.files as usize {
+                    if all.len() > envelope.files as usize {
+                        return Err(ClientError::Protocol(format!(
+                            "the listener listed more files than delivery {id} holds ({})",
+                            envelope.files
+                        )));
+                    }
+                    if !more || got == 0 || all.len() == envelope.files as usize {
                         return Ok((envelope, all));
                     }
                 }
@@ -60,7 +71,7 @@ impl Client {
     pub async fn fetch(&mut self, id: u64, out: &Path, events: Events) -> Result<FetchReport> {
         let (envelope, attachments) = self.open(id).await?;
         let message = if envelope.subject.is_some() || envelope.body.is_some() {
-            Some(write_message(out, &envelope)?)
+            Some(write_message(out, id, &envelope)?)
         } else {
             None
         };
@@ -98,9 +109,10 @@ impl Client {
     }
 }
 
-fn write_message(out: &Path, e: &Envelope) -> Result<PathBuf> {
+/// `OUT/ID.txt`, named from the id the user asked for (`open` checked the listener's).
+fn write_message(out: &Path, id: u64, e: &Envelope) -> Result<PathBuf> {
     std::fs::create_dir_all(out).map_err(local("creating", out))?;
-    let path = out.join(format!("{}.txt", e.id));
+    let path = out.join(format!("{id}.txt"));
     let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::clock::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
@@ -178,7 +190,10 @@ async fn get_into(
     let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
     framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(lost)?;
     let _ = send.finish();
-    let len = match framed::read_frame::<GetReply>(&mut recv).await.map_err(lost)? {
+    let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame::<GetReply>(&mut recv))
+        .await
+        .map_err(|_| ClientError::Lost(format!("the listener did not answer for {} in time", att.path)))?;
+    let len = match reply.map_err(lost)? {
         Some(GetReply::Ready { len }) if offset.checked_add(len) == Some(att.size) => len,
         Some(GetReply::Ready { .. }) => {
             return Err(ClientError::Protocol(format!("the listener offered the wrong length for {}", att.path)))
@@ -190,7 +205,7 @@ async fn get_into(
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
     let hash = match body::receive_file(
         &mut recv,
-        body::Receive { part, dest: None, offset, len, sync: true, hold: (), min_rate: None },
+        body::Receive { part, dest: None, offset, len, sync: true, hold: (), min_rate: Some(MIN_RATE) },
         &mut on_bytes,
     )
     .await

@@ -34,6 +34,16 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long closing waits for the listener to hear of it.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a reply from the listener may take (a commit syncs the delivery to disk first).
+pub const REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A download slower than this is a stalled listener: the command fails (and can resume).
+pub const MIN_RATE: crate::transport::body::MinRate =
+    crate::transport::body::MinRate { bytes_per_sec: 4096, window: std::time::Duration::from_secs(20) };
+
+/// Most deliveries `inbox` accepts from a listener (a listing is kept in memory).
+pub const MAX_LISTED: usize = 100_000;
+
 /// Upload or download streams in flight at once.
 pub const PARALLEL_STREAMS: usize = 32;
 
@@ -238,7 +248,10 @@ impl Client {
     /// One request, one response on the control stream.
     pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
         framed::write_frame(&mut self.send, req).await.map_err(|e| self.lost(e))?;
-        let resp: Response = match framed::read_frame(&mut self.recv).await {
+        let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame(&mut self.recv))
+            .await
+            .map_err(|_| ClientError::Lost(format!("the listener did not answer within {} s", REPLY_WAIT.as_secs())))?;
+        let resp: Response = match reply {
             Ok(Some(r)) => r,
             Ok(None) => return Err(ClientError::Lost("the listener ended the session".into())),
             Err(e) => return Err(self.lost(e)),
@@ -264,7 +277,17 @@ impl Client {
             match self.call(&Request::Inbox { after }).await? {
                 Response::InboxPage { items, more } => {
                     let last = items.last().map(|s| s.id);
+                    // Ids only go up, and the listing has a cap: a listener cannot keep the
+                    // client paging forever or fill its memory.
+                    if items.iter().any(|s| s.id <= after) {
+                        return Err(ClientError::Protocol("the listener listed deliveries out of order".into()));
+                    }
                     all.extend(items);
+                    if all.len() > MAX_LISTED {
+                        return Err(ClientError::Protocol(format!(
+                            "the listener listed more than {MAX_LISTED} deliveries; stopping"
+                        )));
+                    }
                     match (more, last) {
                         (true, Some(id)) if id > after => after = id,
                         _ => return Ok(all),

@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{lost, ClientError, Result, Tally};
 use super::manifest::{LocalFile, Manifest};
-use super::{unexpected, Client, Event, Events, PARALLEL_STREAMS};
+use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
 use crate::transport::body;
 use crate::transport::framed;
 use crate::wire::{Begin, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};
@@ -154,16 +154,20 @@ async fn upload(
     events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
-    let sent = body::send_file(&mut send, &file.local, offset, len, None, &mut on_bytes).await;
+    let sent = body::send_file(&mut send, &file.local, offset, len, Some(MIN_RATE), &mut on_bytes).await;
     if let Err(e) = sent {
         // The listener may have refused the stream; its reason is better than ours.
-        if let Ok(Some(PutReply::Error { code, message })) = framed::read_frame::<PutReply>(&mut recv).await {
+        let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame::<PutReply>(&mut recv)).await;
+        if let Ok(Ok(Some(PutReply::Error { code, message }))) = reply {
             return Err(ClientError::Remote { code, message: format!("{}: {message}", file.name) });
         }
         return Err(ClientError::Lost(format!("sending {} ({}): {e}", file.name, file.local.display())));
     }
     send.finish().map_err(lost)?;
-    match framed::read_frame::<PutReply>(&mut recv).await {
+    let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame::<PutReply>(&mut recv))
+        .await
+        .map_err(|_| ClientError::Lost(format!("the listener did not confirm {} in time", file.name)))?;
+    match reply {
         Ok(Some(PutReply::Stored { .. })) => {
             events(Event::FileDone { index });
             Ok(len)

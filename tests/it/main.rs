@@ -11,6 +11,7 @@ mod bans;
 mod exhaustion;
 mod fuzz_replay;
 mod hostile;
+mod hostile_listener;
 mod layering;
 mod privacy;
 mod resume;
