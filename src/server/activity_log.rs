@@ -29,7 +29,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
     let mut scorer = Scorer::default();
     if let Ok(bans) = shared.store().bans() {
         for b in bans {
-            scorer.set_level(b.net, b.level);
+            scorer.set_level(b.net, b.level, b.until);
         }
     }
     let cfg = shared.config().scoring.clone();

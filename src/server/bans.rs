@@ -69,6 +69,15 @@ impl Bans {
         self.bans.read().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.until > now && b.net.contains(&ip))
     }
 
+    /// Forget bans that ended more than `memory` seconds before `now`; returns how many
+    /// are kept.
+    pub fn prune(&self, now: u64, memory: u64) -> usize {
+        let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
+        bans.retain(|b| b.until.saturating_add(memory) > now);
+        bans.shrink_to_fit();
+        bans.len()
+    }
+
     pub fn all(&self) -> Vec<Ban> {
         self.bans.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -169,6 +169,7 @@ impl Listener {
             None => tokio::spawn(async {}),
         };
         let rules = tokio::spawn(firewall::watch(self.shared.clone()));
+        let upkeep = tokio::spawn(upkeep(self.shared.clone()));
         let mut accept_loops = Vec::new();
         for ep in &self.endpoints {
             accept_loops.push(tokio::spawn(accept_loop(ep.clone(), self.shared.clone())));
@@ -187,6 +188,7 @@ impl Listener {
         }
         admin.abort();
         rules.abort();
+        upkeep.abort();
         // Let the activity log write what is queued (bounded), then stop it.
         for _ in 0..200 {
             if self.shared.recorder().is_idle() {
@@ -231,6 +233,17 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 incoming.ignore();
             }
         }
+    }
+}
+
+/// How often per-source and per-account state is pruned.
+const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Keep every keyed map bounded: prune what no longer matters, periodically.
+async fn upkeep(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(UPKEEP_EVERY).await;
+        shared.prune();
     }
 }
 

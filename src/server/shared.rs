@@ -28,6 +28,9 @@ use crate::transport::close;
 
 type KeyedLimiter<K> = governor::DefaultKeyedRateLimiter<K>;
 
+/// Sources with per-source rate state at most; beyond, unvalidated sources get a Retry.
+pub const MAX_TRACKED_SOURCES: usize = 65_536;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -192,6 +195,12 @@ impl Shared {
         if !allowed && self.bans.covers(ip, self.now()) {
             return Verdict::Drop("address is banned");
         }
+        // Per-source state is kept for at most MAX_TRACKED_SOURCES addresses: past that, an
+        // address must prove it is real (QUIC Retry) before it gets any, so spoofed sources
+        // cannot fill the table.
+        if !validated && self.handshake_rate.len() >= MAX_TRACKED_SOURCES {
+            return Verdict::Retry;
+        }
         // A source that opens connections faster than the limit is refused before the
         // handshake costs anything (handshake floods).
         if !allowed && self.handshake_rate.check_key(&canonical(ip)).is_err() {
@@ -204,6 +213,25 @@ impl Shared {
             adm.opened(ip);
         }
         v
+    }
+
+    /// Forget what no longer matters: rate-limiter state of quiet sources and accounts,
+    /// bans long over, deliveries whose writer's connection is gone. Run periodically.
+    pub fn prune(&self) {
+        for limiter in [&self.ip_rate, &self.handshake_rate] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        self.account_rate.retain_recent();
+        self.account_rate.shrink_to_fit();
+        self.bans.prune(self.now(), crate::policy::ESCALATION_MEMORY_SECS);
+        lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
+    }
+
+    /// Sources, accounts and deliveries with state kept now (for the tests of the bounds).
+    #[cfg(test)]
+    pub fn tracked(&self) -> [usize; 4] {
+        [self.handshake_rate.len(), self.ip_rate.len(), self.account_rate.len(), lock(&self.open_deliveries).len()]
     }
 
     /// An admitted connection ended (however it ended).
@@ -365,5 +393,41 @@ impl crate::admin::Live for Shared {
 
     fn end_sessions(&self, account: &str, reason: &'static str) {
         Shared::end_sessions(self, account, reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(dir: &Path) -> Shared {
+        let layout = Layout::new(dir.to_owned());
+        let store = Store::open(&layout.database()).expect("store");
+        let mut config = ListenerConfig::new(dir.to_owned());
+        config.limits.connections_per_second_per_ip = 1000;
+        config.limits.connection_burst_per_ip = 1;
+        let (recorder, _rx) = Recorder::new(false);
+        Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder)
+    }
+
+    #[test]
+    fn per_source_state_is_bounded_and_pruned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared(dir.path());
+        let total = MAX_TRACKED_SOURCES + 5000;
+        let mut retried = 0;
+        for i in 0..total as u128 {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | i << 64));
+            if shared.admit(ip, false) == Verdict::Retry {
+                retried += 1;
+            }
+        }
+        // Spoofed sources past the cap get a Retry, never state.
+        assert!(shared.tracked()[0] <= MAX_TRACKED_SOURCES, "{:?}", shared.tracked());
+        assert!(retried >= 5000, "{retried}");
+        // Once they are quiet, their state goes.
+        std::thread::sleep(Duration::from_millis(50));
+        shared.prune();
+        assert_eq!(shared.tracked()[0], 0);
     }
 }

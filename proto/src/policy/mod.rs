@@ -12,7 +12,7 @@ mod score;
 pub use admission::{prefix_of, Admission, Verdict};
 pub use iplist::{canonical, parse_net, IpList, ListError, NetError, Rule};
 pub use limits::{Limits, LimitsError, NetLimits, RetryMode};
-pub use score::{Ban, Offence, ScoreConfig, Scorer};
+pub use score::{Ban, Offence, ScoreConfig, Scorer, ESCALATION_MEMORY_SECS};
 
 /// An address literal, for the tests of this module's parts.
 #[cfg(test)]

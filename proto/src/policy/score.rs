@@ -125,9 +125,13 @@ pub struct Scorer {
     accounts: HashMap<String, VecDeque<(u64, u32)>>,
     /// Bans per prefix in the window: (address, time).
     prefix_bans: HashMap<IpNet, Vec<(IpAddr, u64)>>,
-    /// Offence levels, per banned network.
-    levels: HashMap<IpNet, u32>,
+    /// Offence levels, per banned network, with the end of its last ban: forgotten
+    /// [`ESCALATION_MEMORY_SECS`] after it, so the table does not grow without bound.
+    levels: HashMap<IpNet, (u32, u64)>,
 }
+
+/// How long after a ban ends its network's level is remembered for escalation.
+pub const ESCALATION_MEMORY_SECS: u64 = 30 * 24 * 3600;
 
 fn prune(q: &mut VecDeque<(u64, u32)>, now: u64, window: u64) {
     while q.front().is_some_and(|(t, _)| now.saturating_sub(*t) >= window) {
@@ -136,9 +140,15 @@ fn prune(q: &mut VecDeque<(u64, u32)>, now: u64, window: u64) {
 }
 
 impl Scorer {
-    /// Remember a network's offence level (from the database, at start).
-    pub fn set_level(&mut self, net: IpNet, level: u32) {
-        self.levels.insert(net, level);
+    /// Remember a network's offence level and the end of its last ban (from the database,
+    /// at start).
+    pub fn set_level(&mut self, net: IpNet, level: u32, until: u64) {
+        self.levels.insert(net, (level, until));
+    }
+
+    /// Networks whose escalation level is remembered.
+    pub fn remembered(&self) -> usize {
+        self.levels.len()
     }
 
     /// Count one offence; returns a ban when a threshold is crossed.
@@ -191,9 +201,11 @@ impl Scorer {
     }
 
     fn ban(&mut self, cfg: &ScoreConfig, net: IpNet, reason: String, now: u64) -> Ban {
-        let level = self.levels.entry(net).or_insert(0);
-        *level = level.saturating_add(1);
-        Ban { net, until: now.saturating_add(cfg.ban_length(*level)), level: *level, reason }
+        let entry = self.levels.entry(net).or_insert((0, 0));
+        let level = entry.0.saturating_add(1);
+        let until = now.saturating_add(cfg.ban_length(level));
+        *entry = (level, until);
+        Ban { net, until, level, reason }
     }
 
     /// A source's current score.
@@ -226,6 +238,7 @@ impl Scorer {
             prune(q, now, cfg.window_secs);
             !q.is_empty()
         });
+        self.levels.retain(|_, (_, until)| until.saturating_add(ESCALATION_MEMORY_SECS) > now);
         self.prefix_bans.retain(|_, v| {
             v.retain(|(_, t)| now.saturating_sub(*t) < cfg.window_secs);
             !v.is_empty()
@@ -304,5 +317,21 @@ mod tests {
             last = s.strike(&cfg, ip(host), None, Offence::PanicCaused, 100);
         }
         assert_eq!(last.expect("ban").net, "198.51.100.0/24".parse::<IpNet>().expect("net"));
+    }
+
+    #[test]
+    fn escalation_levels_are_forgotten_a_month_after_the_ban() {
+        let cfg = ScoreConfig::default();
+        let mut s = Scorer::default();
+        let mut ban = None;
+        for _ in 0..5 {
+            ban = ban.or(s.strike(&cfg, ip("198.51.100.1"), None, Offence::AuthFailure, 1000));
+        }
+        let until = ban.expect("banned").until;
+        assert_eq!(s.remembered(), 1);
+        s.forget_old(&cfg, until + ESCALATION_MEMORY_SECS - 1);
+        assert_eq!(s.remembered(), 1);
+        s.forget_old(&cfg, until + ESCALATION_MEMORY_SECS);
+        assert_eq!(s.remembered(), 0);
     }
 }
