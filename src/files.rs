@@ -146,6 +146,26 @@ pub fn len_or_zero(path: &Path) -> u64 {
     fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// Hash a whole file, a MiB at a time, giving up (`Interrupted`) as soon as `cancel` is set.
+pub fn hash_file_until(path: &Path, cancel: &std::sync::atomic::AtomicBool) -> io::Result<(u64, [u8; 32])> {
+    use io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            return Ok((n, *h.finalize().as_bytes()));
+        }
+        h.update(buf.get(..got).unwrap_or_default());
+        n += got as u64;
+    }
+}
+
 /// Hash a whole file.
 pub fn hash_file(path: &Path) -> io::Result<(u64, [u8; 32])> {
     let mut f = fs::File::open(path)?;

@@ -31,6 +31,9 @@ use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
 /// How long the QUIC + TLS handshake may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// TLS alert `no_application_protocol`: the listener offered no protocol we speak.
+const NO_APPLICATION_PROTOCOL: u8 = 120;
+
 /// How long closing waits for the listener to hear of it.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -179,6 +182,14 @@ impl Client {
             |e: &dyn std::fmt::Display| ClientError::Connect { hostport: hostport.clone(), reason: e.to_string() };
         let connecting = endpoint.connect(addr, &server_name).map_err(|e| connect_error(&e))?;
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Err(quinn::ConnectionError::ConnectionClosed(c)))
+                if c.error_code == quinn::TransportErrorCode::crypto(NO_APPLICATION_PROTOCOL) =>
+            {
+                return Err(ClientError::Connect {
+                    hostport,
+                    reason: "the listener speaks an older protocol (qxfer/1): upgrade qxfer on the listener".into(),
+                });
+            }
             Ok(c) => c.map_err(|e| connect_error(&e))?,
             Err(_) => return Err(ClientError::NoAnswer { hostport, secs: CONNECT_TIMEOUT.as_secs() }),
         };

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::error::{lost, ClientError, Result, Tally};
+use super::error::{self, lost, ClientError, Result, Tally};
 use super::manifest::{LocalFile, Manifest};
 use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
 use crate::transport::body;
 use crate::transport::framed;
-use crate::wire::{Begin, ErrorCode, FileEntry, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};
+use crate::wire::{Begin, ErrorCode, FileEntry, Have, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};
 
 /// Encoded size budget of one `AddFiles` frame.
 const BATCH_BYTES: usize = 128 * 1024;
@@ -58,6 +58,7 @@ impl Client {
         };
         // Declare files in batches; learn what the listener already holds.
         let mut todo: Vec<(u32, u64)> = Vec::new();
+        let mut complete: Vec<(u32, crate::wire::Hash)> = Vec::new();
         let entries = m.entries();
         let mut start = 0usize;
         while start < entries.len() {
@@ -68,11 +69,26 @@ impl Client {
                 r => return Err(unexpected(&r)),
             };
             for (i, h) in have.into_iter().enumerate() {
-                if let Some(offset) = h {
-                    todo.push(((start + i) as u32, offset));
+                let index = (start + i) as u32;
+                match h {
+                    Have::Partial(offset) => todo.push((index, offset)),
+                    Have::Complete(hash) => complete.push((index, hash)),
                 }
             }
             start = end;
+        }
+        // What the listener holds complete is checked against the files as they are now: a
+        // file changed since the interrupted send (same size and time, as `cp -p` leaves
+        // it) is sent again from the start.
+        for (index, held) in complete {
+            let file = m.files.get(index as usize).ok_or_else(|| ClientError::Protocol("unknown file index".into()))?;
+            let path = file.local.clone();
+            let (_, now) = tokio::task::spawn_blocking(move || crate::files::hash_file(&path))
+                .await?
+                .map_err(error::local("reading", &file.local))?;
+            if now != held {
+                todo.push((index, 0));
+            }
         }
         let already: u64 = {
             let pending: u64 = todo.iter().map(|(i, off)| m.files[*i as usize].size - off).sum();

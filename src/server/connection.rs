@@ -15,9 +15,12 @@ use super::error::error_reply;
 use super::outcome::Close;
 use super::{requests, streams, Shared};
 use crate::policy::activity::Kind;
-use crate::transport::close;
 use crate::transport::framed::{self, FrameError};
+use crate::transport::{close, tls};
 use crate::wire::{ErrorCode, Request};
+
+/// What an old (qxfer/1) client is told.
+const UPGRADE_REASON: &str = "upgrade qxfer: this listener speaks qxfer/2";
 
 /// How long a closing reply may take to be acknowledged before the connection closes anyway.
 const LAST_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -69,6 +72,13 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
             return;
         }
     };
+    if tls::negotiated_protocol(&connection).as_deref() == Some(crate::wire::ALPN_V1) {
+        // An old client: told in words, recorded, never scored.
+        info!(%peer, event = "old_protocol", "a qxfer/1 client was told to upgrade");
+        shared.record(shared.activity(peer.ip(), Kind::Refused).detail("qxfer/1 client told to upgrade"));
+        connection.close(close::UPGRADE.into(), UPGRADE_REASON.as_bytes());
+        return;
+    }
     shared.track(&connection);
     shared.counters().connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let conn = Arc::new(Conn::new(shared.clone(), peer, connection.clone()));

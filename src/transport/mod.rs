@@ -25,6 +25,8 @@ pub mod close {
     pub const SUPERSEDED: u32 = 6;
     /// No login within the deadline, or a transfer slower than the minimum rate.
     pub const TIMEOUT: u32 = 7;
+    /// The peer speaks an older protocol (qxfer/1): upgrade qxfer.
+    pub const UPGRADE: u32 = 8;
 }
 
 /// Stream stop/reset codes.

@@ -103,3 +103,38 @@ fn killed_fetch_resumes() {
     assert_eq!(hash(&dest), hash(&alice.path("big.bin")));
     assert!(tree(&alice.path("back")).iter().all(|f| !f.ends_with(".qxfer-part")));
 }
+
+/// A file that changed after an interrupted send (same size and time, as `cp -p` leaves
+/// it) is sent again, not "resumed" with its old content: the listener returns the hash of
+/// what it holds, and the client compares.
+#[test]
+fn a_file_changed_since_the_interrupted_send_is_sent_again() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    std::fs::create_dir_all(alice.path("t")).expect("mkdir");
+    std::fs::write(alice.path("t/a.txt"), "old content, 25 bytes...").expect("write");
+    std::fs::write(alice.path("t/big.bin"), pseudo_random(SIZE, 10)).expect("write");
+    let mtime = std::fs::metadata(alice.path("t/a.txt")).and_then(|m| m.modified()).expect("mtime");
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+
+    let mut child = alice.cmd("send").arg("t").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("send");
+    wait_for(&listener, "bytes_received", 8 << 20);
+    signal(&child, "-KILL");
+    let _ = child.wait();
+
+    // Same size, same modification time, other bytes.
+    std::fs::write(alice.path("t/a.txt"), "NEW content, 25 bytes!!!").expect("write");
+    let f = std::fs::File::options().write(true).open(alice.path("t/a.txt")).expect("open");
+    f.set_modified(mtime).expect("set mtime");
+    drop(f);
+
+    let out = ok(&alice.cmd("send").args(["t", "--json"]).output().expect("send again"));
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(report["resumed"], true, "{out}");
+    let id = report["id"].as_u64().expect("id").to_string();
+    ok(&alice.cmd("fetch").args([&id, "-o", "back"]).output().expect("fetch"));
+    let back = alice.path("back").join(&id).join("t");
+    assert_eq!(std::fs::read_to_string(back.join("a.txt")).expect("read"), "NEW content, 25 bytes!!!");
+    assert_eq!(hash(&back.join("big.bin")), hash(&alice.path("t/big.bin")));
+}

@@ -90,3 +90,37 @@ fn private_ca_instead_of_pinning() {
     let out = bare(&alice, "inbox").arg("--ca").arg(other.path().join("ca.pem")).output().expect("inbox");
     assert!(!out.status.success());
 }
+
+/// A client of the previous protocol (qxfer/1) is told, in words, to upgrade, and is never
+/// scored as an offender.
+#[test]
+fn an_old_protocol_client_is_told_to_upgrade() {
+    use qxfer::policy::NetLimits;
+    use qxfer::transport::tls::{client_crypto, Trust};
+    let listener = Listener::start();
+    let reason = crate::raw::run(async {
+        let mut crypto = client_crypto(Trust::Pin).expect("crypto");
+        crypto.alpn_protocols = vec![b"qxfer/1".to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
+        let endpoint = qxfer::transport::endpoint::client_endpoint(
+            "127.0.0.1:0".parse().expect("bind"),
+            Trust::Pin,
+            &NetLimits::default(),
+        )
+        .expect("endpoint");
+        let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        let addr = listener.addr.parse().expect("addr");
+        let conn = endpoint.connect_with(config, addr, "qxfer").expect("connect").await.expect("handshake");
+        conn.closed().await
+    });
+    match reason {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            assert_eq!(c.error_code.into_inner(), 8);
+            assert!(String::from_utf8_lossy(&c.reason).contains("upgrade qxfer"), "{c:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(listener.log().contains("old_protocol"));
+    let audit = ok(&listener.admin().args(["audit", "--json"]).output().expect("audit"));
+    assert!(!audit.contains("\"type\":\"source\""), "an old client was scored: {audit}");
+}

@@ -29,7 +29,10 @@ fn samples() -> Vec<(&'static str, String)> {
         ("open", frame(&Request::Open { id: 9, from: 1 })),
         ("logged_in", frame(&Response::LoggedIn { user: "al".into(), token: None })),
         ("began", frame(&Response::Began { id: 3, resumed: true })),
-        ("files_added", frame(&Response::FilesAdded { have: vec![None, Some(4)] })),
+        (
+            "files_added",
+            frame(&Response::FilesAdded { have: vec![Have::Partial(0), Have::Complete(h), Have::Partial(4)] }),
+        ),
         ("committed", frame(&Response::Committed { id: 3, time: 1 })),
         (
             "inbox_page",
@@ -76,7 +79,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("open", "00000003050901"),
     ("logged_in", "000000050002616c00"),
     ("began", "00000003010301"),
-    ("files_added", "000000050202000104"),
+    ("files_added", "000000270203000001abababababababababababababababababababababababababababababababab0004"),
     ("committed", "00000003030301"),
     ("inbox_page", "0000000b04010102616c0200000000"),
     ("envelope", "00000040050102616c02626f020001026869010301016603abababababababababababababababababababababababababababababababab0a746578742f706c61696e00"),
@@ -89,6 +92,13 @@ const GOLDEN: &[(&str, &str)] = &[
     ("ready", "00000003008001"),
     ("get_error", "0000000401030178"),
 ];
+
+#[test]
+fn the_protocol_version_is_pinned() {
+    // qxfer/2: FilesAdded carries each complete file's hash. A wire change bumps it.
+    assert_eq!(qxfer::wire::ALPN, b"qxfer/2");
+    assert_eq!(qxfer::wire::ALPN_V1, b"qxfer/1");
+}
 
 #[test]
 fn wire_bytes_are_pinned() {

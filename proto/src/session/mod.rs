@@ -144,6 +144,9 @@ pub struct PutPlan {
     pub path: String,
     pub size: u64,
     pub offset: u64,
+    /// The listener holds a complete file under this name that the sender says changed:
+    /// remove it first (only from offset 0, only in the sender's own open delivery).
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,14 +325,16 @@ impl Session {
             return Err(Violation::TooManyInFlight);
         }
         let e = d.entries.get_mut(index as usize).ok_or(Violation::UnknownFile)?;
-        match e.state {
-            FileState::Pending { held } if held == offset => {}
+        let replace = match e.state {
+            FileState::Pending { held } if held == offset => false,
             FileState::Pending { .. } => return Err(Violation::BadOffset),
-            FileState::InFlight | FileState::Done(..) => return Err(Violation::FileBusy),
-        }
+            FileState::Done(..) if offset == 0 => true,
+            FileState::Done(..) => return Err(Violation::BadOffset),
+            FileState::InFlight => return Err(Violation::FileBusy),
+        };
         e.state = FileState::InFlight;
         d.in_flight += 1;
-        Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset })
+        Ok(PutPlan { id, index, path: e.path.clone(), size: e.size, offset, replace })
     }
 
     /// An upload stream ended: `Held::Complete` stored and verified, `Held::Partial` failed
@@ -453,6 +458,11 @@ mod tests {
         assert_eq!((plan.size, plan.offset), (6, 3));
         assert_eq!(s.begin_put(7, 1, 3), Err(Violation::FileBusy));
         s.end_put(1, Held::Complete { hash: [2; 32], media_type: "text/plain".into() });
+        // A complete file can be sent again from the start (it changed), never resumed.
+        assert_eq!(s.begin_put(7, 1, 2), Err(Violation::BadOffset));
+        let again = s.begin_put(7, 1, 0).expect("replace a complete file");
+        assert!(again.replace);
+        s.end_put(1, Held::Complete { hash: [4; 32], media_type: "text/plain".into() });
         assert!(s.begin_put(7, 0, 0).is_ok());
         s.end_put(0, Held::Partial { bytes: 1 });
         assert!(s.begin_put(7, 0, 1).is_ok());

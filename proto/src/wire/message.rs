@@ -64,6 +64,16 @@ pub struct FileEntry {
     pub size: u64,
 }
 
+/// What the listener already holds of one declared file, in `FilesAdded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Have {
+    /// This many bytes of a partial file (0: nothing): send the rest from there.
+    Partial(u64),
+    /// The whole file, verified, with this hash: the sender compares it with its file's
+    /// content now and sends the file again (from 0) if they differ.
+    Complete(Hash),
+}
+
 /// Server → client, control stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -73,7 +83,7 @@ pub enum Response {
     Began { id: u64, resumed: bool },
     /// For each entry of the batch: `None` when the server holds the complete, verified
     /// file; otherwise how many bytes of it the server holds (the offset to resume from).
-    FilesAdded { have: Vec<Option<u64>> },
+    FilesAdded { have: Vec<Have> },
     /// The delivery is durable.
     Committed { id: u64, time: u64 },
     /// A page of the mailbox; `more` when later pages exist.

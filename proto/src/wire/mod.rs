@@ -21,7 +21,12 @@ pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub const DEFAULT_PORT: u16 = 4433;
 
 /// ALPN protocol id; the version is part of it so incompatible peers fail the handshake.
-pub const ALPN: &[u8] = b"qxfer/1";
+/// qxfer/2: `FilesAdded` carries the hash of each complete file (a resumed send re-sends a
+/// file that changed since).
+pub const ALPN: &[u8] = b"qxfer/2";
+/// The previous protocol: the listener still accepts its handshake, only to tell the peer to
+/// upgrade (close code 8), and never scores it.
+pub const ALPN_V1: &[u8] = b"qxfer/1";
 
 /// Largest frame body accepted on any stream (checked before the body is read).
 pub const MAX_FRAME: usize = 256 * 1024;

@@ -1,8 +1,13 @@
 //! `AddFiles`: declare the next files of the open delivery. For each, the listener says
-//! what it already holds (complete and verified, or a partial file's length), so a resumed
-//! send skips what arrived before.
+//! what it already holds: a complete file's hash (the sender compares it with its file now
+//! and sends it again if it changed), or a partial file's length, so a resumed send skips
+//! what arrived before. Hashing complete files on a resume is disk work: it takes one of the
+//! account's upload slots (bounded per account and in all), and stops as soon as the
+//! connection that asked is gone (a reconnect loop cannot pile hashes up).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::files::{self, Layout};
 use crate::server::conn::Conn;
@@ -10,7 +15,7 @@ use crate::server::error::ServerError;
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::session::Held;
-use crate::wire::{FileEntry, Response};
+use crate::wire::{FileEntry, Have, Response};
 
 pub(super) async fn handle(
     conn: &Arc<Conn>,
@@ -19,31 +24,58 @@ pub(super) async fn handle(
     entries: Vec<FileEntry>,
 ) -> Result<Outcome<Response>, ServerError> {
     let layout = conn.shared.layout().clone();
-    let held =
-        Shared::blocking(move || entries.iter().map(|e| held_for(&layout, id, &e.path, e.size)).collect::<Vec<_>>())
-            .await?;
+    let wait = Duration::from_secs(conn.shared.limits().progress_window_secs);
+    let user = conn.user().unwrap_or_default();
+    let Some(slot) = conn.shared.upload_slot(&user, wait).await else {
+        return Err(ServerError::Internal("no disk slot for this account in time"));
+    };
+    let cancel = Cancel::default();
+    let flag = cancel.0.clone();
+    let held = Shared::blocking(move || {
+        let _slot = slot;
+        entries.iter().map(|e| held_for(&layout, id, &e.path, e.size, &flag)).collect::<Vec<_>>()
+    })
+    .await?;
     let mut have = Vec::with_capacity(held.len());
     conn.session(|s| {
         for (i, h) in (first..).zip(held) {
             have.push(match &h {
-                Held::Complete { .. } => None,
-                Held::Partial { bytes } => Some(*bytes),
+                Held::Complete { hash, .. } => Have::Complete(*hash),
+                Held::Partial { bytes } => Have::Partial(*bytes),
             });
             s.set_have(i, h);
         }
     });
+    drop(cancel);
     Ok(Outcome::reply(Response::FilesAdded { have }))
 }
 
+/// Set when dropped: the hashing thread stops when this request's future is dropped (its
+/// connection closed) or done.
+#[derive(Default)]
+struct Cancel(Arc<AtomicBool>);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// What the listener already holds for one declared file.
-fn held_for(layout: &Layout, id: u64, path: &str, size: u64) -> Held {
+fn held_for(layout: &Layout, id: u64, path: &str, size: u64, cancel: &AtomicBool) -> Held {
     let staged = layout.staged(id, path);
-    if let Ok((len, hash)) = files::hash_file(&staged) {
-        if len == size {
-            return Held::Complete { hash, media_type: files::media_type(&staged) };
+    if std::fs::symlink_metadata(&staged).is_ok_and(|m| m.is_file()) {
+        match files::hash_file_until(&staged, cancel) {
+            Ok((len, hash)) if len == size => {
+                return Held::Complete { hash, media_type: files::media_type(&staged) };
+            }
+            // Cancelled: report nothing held; the connection is going away anyway.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Held::Partial { bytes: 0 },
+            // A different file under the same name: start it over.
+            _ => {
+                let _ = std::fs::remove_file(&staged);
+            }
         }
-        // A different file under the same name: start it over.
-        let _ = std::fs::remove_file(&staged);
     }
     let part = layout.part(id, path);
     let held = files::len_or_zero(&part);

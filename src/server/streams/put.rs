@@ -57,6 +57,10 @@ pub(super) async fn handle(
         return Outcome::reply(refused(ErrorCode::Limit, message)).stop(stream_code::REFUSED);
     };
     let part = conn.shared.layout().part(id, &plan.path);
+    if plan.replace {
+        // The sender's file changed since it was stored: the old copy goes first.
+        let _ = std::fs::remove_file(conn.shared.layout().staged(id, &plan.path));
+    }
     let outcome = receive(conn, recv, &part, &plan, slot).await;
     let (held, outcome) = match outcome {
         Ok(received) => {
