@@ -391,9 +391,14 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
         fingerprint,
         new_host,
         ca: a.ca.clone(),
-        net: NetLimits::default(),
+        // A listener that vanished (crashed, unplugged) is noticed within CLIENT_IDLE:
+        // keep-alives every third of it keep a healthy but quiet connection open.
+        net: NetLimits { idle_timeout: CLIENT_IDLE, ..NetLimits::default() },
     })
 }
+
+/// How long the client waits on a silent listener before it gives up on the connection.
+const CLIENT_IDLE: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn show_progress(quiet: bool, json: bool) -> bool {
     !quiet && !json && std::io::stderr().is_terminal()
@@ -450,6 +455,13 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     if a.client.json {
         println!("{}", serde_json::to_string(&report)?);
     } else if !quiet {
+        if report.already_delivered {
+            println!(
+                "delivery {} to {} was already delivered (the listener committed it before this command was interrupted)",
+                report.id, report.to
+            );
+            return Ok(());
+        }
         println!(
             "sent delivery {} to {}: {} files, {} bytes ({} bytes uploaded{})",
             report.id,

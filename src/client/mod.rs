@@ -5,6 +5,7 @@
 pub mod error;
 mod fetch;
 mod manifest;
+mod pending;
 mod send;
 pub mod trust;
 
@@ -116,6 +117,8 @@ pub struct Client {
     send: SendStream,
     recv: RecvStream,
     user: String,
+    /// Where this client keeps its state (known hosts, sessions, sends in progress).
+    config_dir: PathBuf,
 }
 
 /// `host:port` with the default port filled in, and its first resolved address.
@@ -204,7 +207,8 @@ impl Client {
             }
         }
         let (send, recv) = conn.open_bi().await.map_err(lost)?;
-        let mut client = Client { endpoint, conn, send, recv, user: opts.user.clone() };
+        let mut client =
+            Client { endpoint, conn, send, recv, user: opts.user.clone(), config_dir: opts.config_dir.clone() };
         match client.login(opts, &hostport).await {
             Ok(()) => Ok(client),
             Err(e) => {

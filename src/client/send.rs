@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{self, lost, ClientError, Result, Tally};
 use super::manifest::{LocalFile, Manifest};
+use super::pending::Pending;
 use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
 use crate::transport::body;
 use crate::transport::framed;
@@ -38,6 +39,9 @@ pub struct SendReport {
     /// Bytes actually uploaded by this run (less than `bytes` after a resume).
     pub uploaded: u64,
     pub resumed: bool,
+    /// A retry found the delivery already committed (the listener crashed after its commit,
+    /// before its reply): nothing was sent again.
+    pub already_delivered: bool,
 }
 
 impl Client {
@@ -50,10 +54,19 @@ impl Client {
             files: u32::try_from(m.files.len())
                 .map_err(|_| ClientError::Address("too many files for one delivery".into()))?,
             bytes: m.total_bytes(),
-            resume_key: m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref()),
+            resume_key: [0; 32],
         };
+        let base = m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref());
+        let pending = Pending::new(&self.config_dir, &base);
+        let begin = Begin { resume_key: pending.resume_key(&base)?, ..begin };
+        let to = job.to.clone().unwrap_or_else(|| self.user().to_owned());
         let (id, resumed) = match self.call(&Request::Begin(begin)).await? {
             Response::Began { id, resumed } => (id, resumed),
+            Response::Delivered { id, .. } => {
+                pending.done();
+                let (files, bytes) = (m.files.len() as u64, m.total_bytes());
+                return Ok(SendReport { id, to, files, bytes, uploaded: 0, resumed: true, already_delivered: true });
+            }
             r => return Err(unexpected(&r)),
         };
         // Declare files in batches; learn what the listener already holds.
@@ -98,14 +111,11 @@ impl Client {
         let uploaded = self.upload_all(id, &m.files, todo, events.clone()).await?;
         events(Event::Finish);
         match self.call(&Request::Commit).await? {
-            Response::Committed { id, .. } => Ok(SendReport {
-                id,
-                to: job.to.clone().unwrap_or_else(|| self.user().to_owned()),
-                files: m.files.len() as u64,
-                bytes: m.total_bytes(),
-                uploaded,
-                resumed,
-            }),
+            Response::Committed { id, .. } => {
+                pending.done();
+                let (files, bytes) = (m.files.len() as u64, m.total_bytes());
+                Ok(SendReport { id, to, files, bytes, uploaded, resumed, already_delivered: false })
+            }
             r => Err(unexpected(&r)),
         }
     }

@@ -19,6 +19,7 @@ mod error;
 mod firewall;
 mod outcome;
 pub mod recorder;
+mod recovery;
 mod requests;
 mod shared;
 mod streams;
@@ -147,6 +148,7 @@ impl Listener {
             endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
         }
         let bans = store.bans().map_err(ListenError::Bans)?;
+        recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder));
         Ok(Self { recorder_rx: Some(recorder_rx), endpoints, shared, fingerprint })

@@ -30,6 +30,10 @@ const MAILBOX_V1: TableDefinition<(&str, u64), ()> = TableDefinition::new("mailb
 const USAGE_V1: TableDefinition<&str, u64> = TableDefinition::new("mailbox_usage_v1");
 const OPEN: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_deliveries_v1");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// Sends recently committed: open key -> (id, time). A retry of the same send (the client
+/// reuses its resume key until it hears "committed") learns it was delivered instead of
+/// delivering it twice.
+const COMMITTED: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("committed_v1");
 /// When each unfinished delivery was opened, as a step of the database's event sequence.
 const OPEN_SEQ: TableDefinition<&[u8], u64> = TableDefinition::new("open_seq_v1");
 /// When each account name was last removed, as a step of the same sequence: a delivery
@@ -162,6 +166,7 @@ impl Store {
             tx.open_table(META)?;
             tx.open_table(OPEN_SEQ)?;
             tx.open_table(REMOVED)?;
+            tx.open_table(COMMITTED)?;
             tx.open_table(USAGE)?;
             tx.open_table(ACTIVITY)?;
             tx.open_table(DAILY)?;
@@ -343,6 +348,7 @@ impl Store {
                 return Err(StoreError::NoSuchUser(envelope.to.clone()));
             }
             tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
+            tx.open_table(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
             let id = envelope.id;
             tx.open_table(DELIVERIES)?.insert(id, encode(envelope, "deliveries")?.as_slice())?;
             let mut table = tx.open_table(ATTACHMENTS)?;
@@ -373,6 +379,38 @@ impl Store {
             items.push(decode(row?.1.value(), "mailbox")?);
         }
         Ok((items, false))
+    }
+
+    /// The delivery this send (sender and resume key) was committed as, and when, if it
+    /// was committed recently.
+    pub fn committed(&self, sender: &str, resume_key: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let key = open_key(sender, resume_key);
+        Ok(tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()))
+    }
+
+    /// Forget sends committed before `before` (they can no longer be retried as such).
+    pub fn forget_committed(&self, before: u64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(COMMITTED)?.retain(|_, (_, time)| time >= before)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ids of the unfinished deliveries.
+    pub fn open_ids(&self) -> Result<std::collections::HashSet<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut ids = std::collections::HashSet::new();
+        for row in tx.open_table(OPEN)?.iter()? {
+            ids.insert(decode::<OpenRecord>(row?.1.value(), "open deliveries")?.id);
+        }
+        Ok(ids)
+    }
+
+    /// Whether delivery `id` is committed to `user`'s mailbox.
+    pub fn in_mailbox(&self, user: &str, id: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(MAILBOX)?.get((user, id))?.is_some())
     }
 
     /// What `user`'s mailbox holds.

@@ -138,3 +138,43 @@ fn a_file_changed_since_the_interrupted_send_is_sent_again() {
     assert_eq!(std::fs::read_to_string(back.join("a.txt")).expect("read"), "NEW content, 25 bytes!!!");
     assert_eq!(hash(&back.join("big.bin")), hash(&alice.path("t/big.bin")));
 }
+
+/// The listener crashes (a debug-build fault, as a kill -9) at each step of a commit; after
+/// a restart, the same `qxfer send` finishes the delivery exactly once, uploading nothing
+/// again, and nothing is left orphaned in the spool or the mailbox.
+#[test]
+fn a_crash_at_any_step_of_a_commit_is_finished_or_rolled_back() {
+    for step in ["before_move", "after_move", "after_commit"] {
+        let data = tempfile::tempdir().expect("tempdir");
+        let listener = Listener::start_with_env(data, "127.0.0.1:0", &[], &[("QXFER_FAULT_COMMIT", step)]);
+        listener.add_user("alice");
+        let alice = User::new(&listener, "alice");
+        std::fs::create_dir_all(alice.path("t")).expect("mkdir");
+        std::fs::write(alice.path("t/a.txt"), "first file").expect("write");
+        std::fs::write(alice.path("t/b.bin"), pseudo_random(300_000, 3)).expect("write");
+        let out = alice.cmd("send").arg("t").output().expect("send");
+        assert!(!out.status.success(), "{step}: the listener did not crash");
+
+        let listener = listener.restart_after_crash();
+        let out = ok(&alice.cmd("send").args(["t", "--json"]).output().expect("send again"));
+        let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(report["uploaded"], 0, "{step}: {out}");
+        assert_eq!(report["already_delivered"], step == "after_commit", "{step}: {out}");
+        let inbox = ok(&alice.cmd("inbox").arg("--json").output().expect("inbox"));
+        let items: Vec<serde_json::Value> = serde_json::from_str(&inbox).expect("json");
+        assert_eq!(items.len(), 1, "{step}: {inbox}");
+        let id = report["id"].as_u64().expect("id").to_string();
+        ok(&alice.cmd("fetch").args([&id, "-o", "back"]).output().expect("fetch"));
+        let back = alice.path("back").join(&id).join("t");
+        assert_eq!(hash(&back.join("b.bin")), hash(&alice.path("t/b.bin")), "{step}");
+        // Nothing orphaned: no spool left, one delivery directory.
+        let d = listener.data_dir();
+        assert_eq!(tree(&d.join("spool")), Vec::<String>::new(), "{step}");
+        let deliveries: Vec<_> = std::fs::read_dir(d.join("mail/alice")).expect("mailbox").flatten().collect();
+        assert_eq!(deliveries.len(), 1, "{step}");
+        // A deliberate second run of the same command, after it finished, is a new delivery.
+        let out = ok(&alice.cmd("send").args(["t", "--json"]).output().expect("send a second time"));
+        let again: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_ne!(again["id"], report["id"], "{step}: {out}");
+    }
+}

@@ -118,6 +118,22 @@ impl Listener {
         wait_timeout(&mut child, Duration::from_secs(10)).expect("listener exits after SIGTERM")
     }
 
+    /// After the listener died (a fault injected on purpose), start it again on the same
+    /// data directory and address, without the environment it crashed with.
+    pub fn restart_after_crash(mut self) -> Self {
+        if let Some(mut child) = self.child.take() {
+            if wait_timeout(&mut child, Duration::from_secs(10)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().expect("tempdir"));
+        let old = std::fs::read_to_string(&self.log).unwrap_or_default();
+        std::fs::write(data.path().join("listener.old.log"), old).expect("keep log");
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Self::start_on(data, &self.addr.clone(), &args)
+    }
+
     /// Stop, keeping the data directory, and start again on it at the same address.
     pub fn restart(mut self) -> Self {
         assert!(self.stop().success());

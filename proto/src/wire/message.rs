@@ -92,6 +92,9 @@ pub enum Response {
     Envelope { envelope: Envelope, attachments: Vec<Attachment>, more: bool },
     /// The request failed; the connection stays usable unless the server closes it.
     Error { code: ErrorCode, message: String },
+    /// Answer to `Begin`: this very send (its resume key) was already committed as `id`, at
+    /// `time`; nothing more to do. A retry after the listener crashed past its commit.
+    Delivered { id: u64, time: u64 },
 }
 
 /// Error classes; the client maps them to exit codes.
@@ -311,6 +314,7 @@ impl Validate for Response {
                 Ok(())
             }
             Response::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
+            Response::Delivered { .. } => Ok(()),
         }
     }
 }

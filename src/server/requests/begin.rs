@@ -18,7 +18,15 @@ use crate::wire::{Begin, ErrorCode, Response};
 enum Opening {
     NoRecipient,
     NoRoom,
-    Opened { id: u64, resumed: bool },
+    Opened {
+        id: u64,
+        resumed: bool,
+    },
+    /// This send was committed before (its reply was lost).
+    Delivered {
+        id: u64,
+        time: u64,
+    },
 }
 
 pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Result<Outcome<Response>, ServerError> {
@@ -31,6 +39,9 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     let quota = conn.shared.limits().account_quota_bytes;
     let max_files = conn.shared.limits().account_max_files;
     let opened = Shared::blocking(move || -> Result<Opening, StoreError> {
+        if let Some(found) = sh.store().committed(&user, &key)? {
+            return Ok(Opening::Delivered { id: found.0, time: found.1 });
+        }
         if !sh.store().user_exists(&recipient)? {
             return Ok(Opening::NoRecipient);
         }
@@ -59,6 +70,10 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
             (None, error_reply(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery"))
         }
         Ok(Opening::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
+        Ok(Opening::Delivered { id, time }) => {
+            info!(peer = %conn.peer, id, event = "already_delivered", "a retried send was committed before");
+            (None, Response::Delivered { id, time })
+        }
         Err(e) => {
             // The session learns that nothing opened before the failure is reported.
             conn.session(|s| s.delivery_opened(None));

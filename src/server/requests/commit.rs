@@ -1,6 +1,12 @@
 //! `Commit`: every declared file is stored and verified; move the delivery from the spool
 //! into the recipient's mailbox (one rename, one filesystem sync), then record it in the
-//! database. Only then does the recipient see it.
+//! database. Only then does the recipient see it; only then is the spool removed.
+//!
+//! A crash between the steps is finished or rolled back when the listener starts again
+//! (`recovery`): a delivery moved but not recorded goes back to the spool, so the same
+//! `qxfer send` resumes it with nothing to upload; a delivery recorded but not answered is
+//! recognised when the client retries (`Delivered`). A database failure after the move is
+//! rolled back at once. Debug builds can crash at each step (`QXFER_FAULT_COMMIT`).
 
 use std::sync::Arc;
 
@@ -21,7 +27,10 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     let sh = conn.shared.clone();
     let id = plan.id;
     let key = plan.resume_key;
+    let to = plan.to.clone();
+    fault("before_move");
     let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
+    fault("after_move");
     let sh = conn.shared.clone();
     let record = envelope.clone();
     let committed = Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?;
@@ -38,7 +47,17 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
         info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
         return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")));
     }
-    committed?;
+    if let Err(e) = committed {
+        // Not recorded: put the files back where a retry finds them.
+        let layout = conn.shared.layout().clone();
+        let _ =
+            Shared::blocking(move || files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id)))
+                .await;
+        return Err(e.into());
+    }
+    fault("after_commit");
+    let layout = conn.shared.layout().clone();
+    let _ = Shared::blocking(move || std::fs::remove_dir_all(layout.spool(id))).await;
     conn.shared.release(id, &conn.connection);
     bump(&conn.shared.counters().deliveries);
     let Envelope { from, to, files, bytes, time, .. } = envelope;
@@ -46,6 +65,18 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
     Ok(Outcome::reply(Response::Committed { id, time }))
 }
+
+/// Debug builds only: crash (as a kill -9 would) at the named step of a commit, when
+/// `QXFER_FAULT_COMMIT` names it (`before_move`, `after_move`, `after_commit`).
+#[cfg(debug_assertions)]
+fn fault(step: &str) {
+    if std::env::var("QXFER_FAULT_COMMIT").is_ok_and(|s| s == step) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault(_: &str) {}
 
 /// The file-system half of a commit: the staged files become the delivery's directory in
 /// the mailbox, durably; returns the records the database gets.
@@ -65,7 +96,6 @@ fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<(Envelope, Vec<Att
         // One sync for all files and directory entries of the delivery.
         files::sync_filesystem(&dest).map_err(|e| ServerError::Io("syncing the delivery", e))?;
     }
-    let _ = std::fs::remove_dir_all(layout.spool(plan.id));
     let envelope = Envelope {
         id: plan.id,
         from: plan.from,
