@@ -65,6 +65,8 @@ pub trait Live: Send + Sync {
     fn install_rules(&self, list: IpList);
     /// Close every connection logged in as `account`.
     fn end_sessions(&self, account: &str, reason: &'static str);
+    /// Run the periodic upkeep now (pruning, expiry).
+    fn upkeep(&self);
 }
 
 /// Where an admin request is carried out: the database and data directory, and the running
@@ -159,6 +161,8 @@ fn advance_clock(live: Option<&dyn Live>, secs: u64) -> Result<AdminResponse, Ad
     let live = live.ok_or(AdminError::ClockFixed)?;
     live.clock().advance(secs);
     info!(event = "clock_advanced", secs, "listener clock moved forward by {secs} s");
+    // What time-based upkeep would do by then, done now.
+    live.upkeep();
     Ok(AdminResponse::Done)
 }
 

@@ -240,12 +240,22 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
 
 /// How often per-source and per-account state is pruned.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+/// Unfinished deliveries are checked for expiry every this many upkeep ticks (a minute).
+const EXPIRE_EVERY_TICKS: u64 = 6;
 
-/// Keep every keyed map bounded: prune what no longer matters, periodically.
+/// Keep every keyed map bounded and the spool clean: prune what no longer matters and
+/// expire unfinished deliveries, periodically.
 async fn upkeep(shared: Arc<Shared>) {
-    loop {
+    for tick in 1u64.. {
         tokio::time::sleep(UPKEEP_EVERY).await;
         shared.prune();
+        if tick % EXPIRE_EVERY_TICKS != 0 {
+            continue;
+        }
+        let sh = shared.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sh.expire()).await {
+            tracing::warn!(event = "expiry_failed", "{e}");
+        }
     }
 }
 

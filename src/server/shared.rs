@@ -228,6 +228,20 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
     }
 
+    /// Expire unfinished deliveries older than `spool_expiry_secs` (their files removed,
+    /// their reservations released) and forget committed sends as old. Blocking: database
+    /// and disk work.
+    pub fn expire(&self) -> Result<usize, crate::store::StoreError> {
+        let before = self.now().saturating_sub(self.config.limits.spool_expiry_secs);
+        let expired = self.store.expire_open(before)?;
+        for id in &expired {
+            let _ = std::fs::remove_dir_all(self.layout.spool(*id));
+            info!(id, event = "delivery_expired", "an unfinished delivery expired; its files were removed");
+        }
+        self.store.forget_committed(before)?;
+        Ok(expired.len())
+    }
+
     /// Sources, accounts and deliveries with state kept now (for the tests of the bounds).
     #[cfg(test)]
     pub fn tracked(&self) -> [usize; 4] {
@@ -393,6 +407,13 @@ impl crate::admin::Live for Shared {
 
     fn end_sessions(&self, account: &str, reason: &'static str) {
         Shared::end_sessions(self, account, reason);
+    }
+
+    fn upkeep(&self) {
+        self.prune();
+        if let Err(e) = self.expire() {
+            tracing::warn!(event = "expiry_failed", "{e}");
+        }
     }
 }
 

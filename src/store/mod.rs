@@ -36,6 +36,13 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
 const COMMITTED: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("committed_v1");
 /// When each unfinished delivery was opened, as a step of the database's event sequence.
 const OPEN_SEQ: TableDefinition<&[u8], u64> = TableDefinition::new("open_seq_v1");
+/// What each unfinished delivery holds in reserve: open key -> OpenMeta. Released when it
+/// is committed or expires.
+const OPEN_META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_meta_v1");
+/// Reserved by unfinished deliveries, per recipient (bytes, files) and per sender (bytes
+/// of spool): quota checks read one row each.
+const RESERVED_TO: TableDefinition<&str, (u64, u64)> = TableDefinition::new("reserved_to_v1");
+const SPOOL_OF: TableDefinition<&str, u64> = TableDefinition::new("spool_of_v1");
 /// When each account name was last removed, as a step of the same sequence: a delivery
 /// opened before that belongs to the removed account, never to a new one of that name.
 const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed_v1");
@@ -95,11 +102,50 @@ struct OpenRecord {
     created: u64,
 }
 
+/// What an unfinished delivery reserved: in its recipient's mailbox and its sender's spool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OpenMeta {
+    sender: String,
+    to: String,
+    bytes: u64,
+    files: u64,
+}
+
+/// What a new delivery asks for, and the caps it must fit.
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation {
+    /// Bytes it will add to the recipient's mailbox: its files, subject and body.
+    pub bytes: u64,
+    pub files: u64,
+    /// Bytes and files one mailbox may hold; bytes one sender's unfinished deliveries may
+    /// hold in the spool.
+    pub quota_bytes: u64,
+    pub quota_files: u64,
+}
+
+fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
+}
+
+fn sub(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))
+}
+
 /// A committed delivery as schema 1 stored it (read only by the migration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredV1 {
     envelope: Envelope,
     attachments: Vec<Attachment>,
+}
+
+/// What asking to open a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    Opened(Opened),
+    /// The recipient's mailbox (delivered and reserved) has no room for it.
+    NoRoom,
+    /// The sender's unfinished deliveries would exceed the sender's own quota.
+    SpoolFull,
 }
 
 /// The delivery a `Begin` opened or found again.
@@ -167,6 +213,9 @@ impl Store {
             tx.open_table(OPEN_SEQ)?;
             tx.open_table(REMOVED)?;
             tx.open_table(COMMITTED)?;
+            tx.open_table(OPEN_META)?;
+            tx.open_table(RESERVED_TO)?;
+            tx.open_table(SPOOL_OF)?;
             tx.open_table(USAGE)?;
             tx.open_table(ACTIVITY)?;
             tx.open_table(DAILY)?;
@@ -289,7 +338,18 @@ impl Store {
     /// A delivery opened before the sender's account was (re)created belongs to an account
     /// that no longer exists: it is never resumed, and its id is returned as `stale` so its
     /// files can be removed.
-    pub fn open_delivery(&self, sender: &str, resume_key: &Hash, now: u64) -> Result<Opened, StoreError> {
+    ///
+    /// A new delivery reserves room in one transaction with its checks, so concurrent sends
+    /// cannot all pass: the recipient's mailbox (delivered plus reserved) must hold it, and
+    /// the sender's unfinished deliveries must fit the sender's own quota.
+    pub fn open_delivery(
+        &self,
+        sender: &str,
+        to: &str,
+        resume_key: &Hash,
+        now: u64,
+        want: Reservation,
+    ) -> Result<Opening, StoreError> {
         let key = open_key(sender, resume_key);
         let tx = self.db.begin_write()?;
         let found;
@@ -311,8 +371,21 @@ impl Store {
                 other => other.map(|r| r.id),
             };
             found = match existing {
-                Some(id) => Opened { id, resumed: true, stale },
+                Some(id) => Opening::Opened(Opened { id, resumed: true, stale }),
                 None => {
+                    if stale.is_some() {
+                        release(&tx, &key)?;
+                    }
+                    let (used_bytes, used_files) = tx.open_table(USAGE)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+                    let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+                    let (bytes, files) = add(add((used_bytes, used_files), reserved), (want.bytes, want.files));
+                    if bytes > want.quota_bytes || files > want.quota_files {
+                        return Ok(Opening::NoRoom);
+                    }
+                    let spool = tx.open_table(SPOOL_OF)?.get(sender)?.map(|v| v.value()).unwrap_or(0);
+                    if spool.saturating_add(want.bytes) > want.quota_bytes {
+                        return Ok(Opening::SpoolFull);
+                    }
                     let next = {
                         let mut meta = tx.open_table(META)?;
                         let next = meta.get("next_id")?.map(|v| v.value()).unwrap_or(1);
@@ -323,12 +396,62 @@ impl Store {
                     open.insert(key.as_slice(), rec.as_slice())?;
                     let seq = next_seq(&tx)?;
                     tx.open_table(OPEN_SEQ)?.insert(key.as_slice(), seq)?;
-                    Opened { id: next, resumed: false, stale }
+                    let meta =
+                        OpenMeta { sender: sender.to_owned(), to: to.to_owned(), bytes: want.bytes, files: want.files };
+                    tx.open_table(OPEN_META)?.insert(key.as_slice(), encode(&meta, "open meta")?.as_slice())?;
+                    let mut reserved_to = tx.open_table(RESERVED_TO)?;
+                    let r = reserved_to.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+                    reserved_to.insert(to, add(r, (want.bytes, want.files)))?;
+                    drop(reserved_to);
+                    let mut spool_of = tx.open_table(SPOOL_OF)?;
+                    let sp = spool_of.get(sender)?.map(|v| v.value()).unwrap_or(0);
+                    spool_of.insert(sender, sp.saturating_add(want.bytes))?;
+                    Opening::Opened(Opened { id: next, resumed: false, stale })
                 }
             };
         }
         tx.commit()?;
         Ok(found)
+    }
+
+    /// Forget unfinished deliveries opened before `before`: their reservations are released
+    /// and their ids returned, so their files can be removed.
+    pub fn expire_open(&self, before: u64) -> Result<Vec<u64>, StoreError> {
+        // Looked for in a read transaction: most of the time there is nothing to write.
+        let mut keys = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let tx = self.db.begin_read()?;
+            for row in tx.open_table(OPEN)?.iter()? {
+                let (k, v) = row?;
+                let rec: OpenRecord = decode(v.value(), "open deliveries")?;
+                if rec.created < before {
+                    keys.push(k.value().to_vec());
+                    expired.push(rec.id);
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Ok(expired);
+        }
+        let tx = self.db.begin_write()?;
+        {
+            for key in keys {
+                // Still there and still old (not committed, nor opened anew, meanwhile)?
+                let still = match tx.open_table(OPEN)?.get(key.as_slice())? {
+                    Some(v) => decode::<OpenRecord>(v.value(), "open deliveries")?.created < before,
+                    None => false,
+                };
+                if !still {
+                    continue;
+                }
+                release(&tx, &key)?;
+                tx.open_table(OPEN)?.remove(key.as_slice())?;
+                tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(expired)
     }
 
     /// Record a finished delivery in the recipient's mailbox and forget its resume key.
@@ -348,6 +471,7 @@ impl Store {
                 return Err(StoreError::NoSuchUser(envelope.to.clone()));
             }
             tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
+            release(&tx, &key)?;
             tx.open_table(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
             let id = envelope.id;
             tx.open_table(DELIVERIES)?.insert(id, encode(envelope, "deliveries")?.as_slice())?;
@@ -360,7 +484,7 @@ impl Store {
             tx.open_table(OPEN)?.remove(key.as_slice())?;
             let mut usage = tx.open_table(USAGE)?;
             let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
-            let added = (bytes.saturating_add(envelope.bytes), files.saturating_add(u64::from(envelope.files)));
+            let added = (bytes.saturating_add(stored_bytes(envelope)), files.saturating_add(u64::from(envelope.files)));
             usage.insert(to, added)?;
         }
         tx.commit()?;
@@ -391,6 +515,21 @@ impl Store {
 
     /// Forget sends committed before `before` (they can no longer be retried as such).
     pub fn forget_committed(&self, before: u64) -> Result<(), StoreError> {
+        let any = {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(COMMITTED)?;
+            let mut any = false;
+            for row in table.iter()? {
+                if row?.1.value().1 < before {
+                    any = true;
+                    break;
+                }
+            }
+            any
+        };
+        if !any {
+            return Ok(());
+        }
         let tx = self.db.begin_write()?;
         tx.open_table(COMMITTED)?.retain(|_, (_, time)| time >= before)?;
         tx.commit()?;
@@ -462,6 +601,26 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// What a delivery takes of its recipient's quota: its files, subject and body.
+pub fn stored_bytes(e: &Envelope) -> u64 {
+    let text = e.subject.as_ref().map_or(0, String::len) + e.body.as_ref().map_or(0, String::len);
+    e.bytes.saturating_add(text as u64)
+}
+
+/// Give back what the unfinished delivery under `key` reserved.
+fn release(tx: &redb::WriteTransaction, key: &[u8]) -> Result<(), StoreError> {
+    let Some(meta) = tx.open_table(OPEN_META)?.remove(key)?.map(|v| v.value().to_vec()) else { return Ok(()) };
+    let meta: OpenMeta = decode(&meta, "open meta")?;
+    let mut reserved_to = tx.open_table(RESERVED_TO)?;
+    let r = reserved_to.get(meta.to.as_str())?.map(|v| v.value()).unwrap_or((0, 0));
+    reserved_to.insert(meta.to.as_str(), sub(r, (meta.bytes, meta.files)))?;
+    drop(reserved_to);
+    let mut spool_of = tx.open_table(SPOOL_OF)?;
+    let sp = spool_of.get(meta.sender.as_str())?.map(|v| v.value()).unwrap_or(0);
+    spool_of.insert(meta.sender.as_str(), sp.saturating_sub(meta.bytes))?;
+    Ok(())
 }
 
 /// The next step of the database's event sequence.

@@ -14,6 +14,7 @@ mod hostile;
 mod hostile_listener;
 mod layering;
 mod privacy;
+mod quotas;
 mod resume;
 mod transfer;
 mod trust;

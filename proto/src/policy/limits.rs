@@ -78,6 +78,12 @@ pub struct Limits {
     pub account_max_files: u64,
     /// Bytes of file names one delivery may declare, all its paths together.
     pub max_delivery_path_bytes: u64,
+    /// Seconds an unfinished delivery is kept (for a resume) before it expires: its files
+    /// are removed and what it reserved is released.
+    pub spool_expiry_secs: u64,
+    /// New deliveries are refused while the data directory's file system would have less
+    /// than this many bytes free after them.
+    pub min_free_disk_bytes: u64,
     /// Uploads in flight on one connection.
     pub max_puts_in_flight: u32,
     /// Seconds a new stream has to send its head frame.
@@ -143,6 +149,8 @@ impl Default for Limits {
             account_quota_bytes: 1 << 40,
             account_max_files: 1_000_000,
             max_delivery_path_bytes: 16 << 20,
+            spool_expiry_secs: 3 * 24 * 3600,
+            min_free_disk_bytes: 1 << 30,
             max_puts_in_flight: 128,
             stream_head_timeout_secs: 10,
             max_uploads_per_account: 64,
@@ -179,6 +187,7 @@ impl Limits {
             ("max_puts_in_flight", u64::from(self.max_puts_in_flight)),
             ("account_max_files", self.account_max_files),
             ("max_delivery_path_bytes", self.max_delivery_path_bytes),
+            ("spool_expiry_secs", self.spool_expiry_secs),
             ("stream_head_timeout_secs", self.stream_head_timeout_secs),
             ("max_uploads_per_account", u64::from(self.max_uploads_per_account)),
             ("max_upload_threads", u64::from(self.max_upload_threads)),

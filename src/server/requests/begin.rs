@@ -11,17 +11,14 @@ use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::store::StoreError;
+use crate::store::{Opened, Opening, Reservation, StoreError};
 use crate::wire::{Begin, ErrorCode, Response};
 
 /// What opening the delivery found.
-enum Opening {
+enum Found {
     NoRecipient,
-    NoRoom,
-    Opened {
-        id: u64,
-        resumed: bool,
-    },
+    LowDisk,
+    Store(Opening),
     /// This send was committed before (its reply was lost).
     Delivered {
         id: u64,
@@ -34,43 +31,61 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     let to = begin.to.clone().unwrap_or_else(|| user.clone());
     let recipient = to.clone();
     let key = begin.resume_key;
-    let declared = begin.bytes;
-    let files = u64::from(begin.files);
-    let quota = conn.shared.limits().account_quota_bytes;
-    let max_files = conn.shared.limits().account_max_files;
-    let opened = Shared::blocking(move || -> Result<Opening, StoreError> {
-        if let Some(found) = sh.store().committed(&user, &key)? {
-            return Ok(Opening::Delivered { id: found.0, time: found.1 });
+    let limits = conn.shared.limits();
+    let text = begin.subject.as_ref().map_or(0, String::len) + begin.body.as_ref().map_or(0, String::len);
+    let want = Reservation {
+        bytes: begin.bytes.saturating_add(text as u64),
+        files: u64::from(begin.files),
+        quota_bytes: limits.account_quota_bytes,
+        quota_files: limits.account_max_files,
+    };
+    let floor = limits.min_free_disk_bytes;
+    let opened = Shared::blocking(move || -> Result<Found, StoreError> {
+        if let Some((id, time)) = sh.store().committed(&user, &key)? {
+            return Ok(Found::Delivered { id, time });
         }
         if !sh.store().user_exists(&recipient)? {
-            return Ok(Opening::NoRecipient);
+            return Ok(Found::NoRecipient);
         }
-        // Refused before a byte flows: the recipient's mailbox must have room, in bytes and
-        // in files (zero-byte files are not free).
-        let usage = sh.store().mailbox_usage(&recipient)?;
-        if usage.bytes.saturating_add(declared) > quota || usage.files.saturating_add(files) > max_files {
-            return Ok(Opening::NoRoom);
+        // Refused before a byte flows while the disk is nearly full.
+        if free_disk(sh.layout().root()).is_some_and(|free| free.saturating_sub(want.bytes) < floor) {
+            return Ok(Found::LowDisk);
         }
-        let opened = sh.store().open_delivery(&user, &key, sh.now())?;
-        if let Some(stale) = opened.stale {
+        // Room in the recipient's mailbox (bytes and files, delivered and reserved) and in
+        // the sender's spool, reserved in the same transaction as the checks.
+        let opening = sh.store().open_delivery(&user, &recipient, &key, sh.now(), want)?;
+        if let Opening::Opened(Opened { stale: Some(stale), .. }) = opening {
             let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
         }
-        Ok(Opening::Opened { id: opened.id, resumed: opened.resumed })
+        Ok(Found::Store(opening))
     })
     .await
     .and_then(|r| r.map_err(ServerError::from));
+    let refuse = |kind: &str, message: &'static str| {
+        info!(peer = %conn.peer, event = "quota", "delivery refused: {kind}");
+        conn.record(conn.activity(Kind::Request).bytes(want.bytes).detail(format_args!("delivery refused: {kind}")));
+        error_reply(ErrorCode::Limit, message)
+    };
     let (id, reply) = match opened {
-        Ok(Opening::Opened { id, resumed }) => {
+        Ok(Found::Store(Opening::Opened(Opened { id, resumed, .. }))) => {
             conn.shared.take_over(id, &conn.connection, conn.peer);
             (Some(id), Response::Began { id, resumed })
         }
-        Ok(Opening::NoRoom) => {
-            info!(peer = %conn.peer, event = "quota", "delivery refused: recipient's mailbox is full");
-            conn.record(conn.activity(Kind::Limit).bytes(declared).detail("mailbox quota"));
-            (None, error_reply(ErrorCode::Limit, "the recipient's mailbox has no room for this delivery"))
+        Ok(Found::Store(Opening::NoRoom)) => {
+            (None, refuse("recipient's mailbox full", "the recipient's mailbox has no room for this delivery"))
         }
-        Ok(Opening::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
-        Ok(Opening::Delivered { id, time }) => {
+        Ok(Found::Store(Opening::SpoolFull)) => (
+            None,
+            refuse(
+                "sender's unfinished deliveries over quota",
+                "your unfinished deliveries already hold your quota; finish or abandon them first",
+            ),
+        ),
+        Ok(Found::LowDisk) => {
+            (None, refuse("low disk", "the listener is low on disk space; try again later or send less"))
+        }
+        Ok(Found::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
+        Ok(Found::Delivered { id, time }) => {
             info!(peer = %conn.peer, id, event = "already_delivered", "a retried send was committed before");
             (None, Response::Delivered { id, time })
         }
@@ -82,4 +97,10 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     };
     conn.session(|s| s.delivery_opened(id.map(|id| (id, to))));
     Ok(Outcome::reply(reply))
+}
+
+/// Bytes free for this process on the file system holding `dir`.
+fn free_disk(dir: &std::path::Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
