@@ -166,6 +166,13 @@ pub fn hash_file_until(path: &Path, cancel: &std::sync::atomic::AtomicBool) -> i
     }
 }
 
+/// Hash everything a reader gives.
+pub fn hash_reader(mut r: impl io::Read) -> io::Result<(u64, [u8; 32])> {
+    let mut h = blake3::Hasher::new();
+    let n = io::copy(&mut r, &mut h)?;
+    Ok((n, *h.finalize().as_bytes()))
+}
+
 /// Hash a whole file.
 pub fn hash_file(path: &Path) -> io::Result<(u64, [u8; 32])> {
     let mut f = fs::File::open(path)?;

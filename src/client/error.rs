@@ -51,6 +51,9 @@ pub enum ClientError {
     },
     #[error("{} exists with other content; not overwriting", .0.display())]
     Exists(PathBuf),
+    /// Something under the output directory that fetch will not write through.
+    #[error("refused to write {}: {why}; fetch never follows links under the output directory", .path.display())]
+    Refused { path: PathBuf, why: &'static str },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(transparent)]

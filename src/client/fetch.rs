@@ -6,16 +6,19 @@
 //! Output layout under `-o DIR`: `DIR/<id>/<path>` for files, `DIR/<id>.txt` for the
 //! message (headers, blank line, body) when the delivery has a subject or body.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
 use super::error::{local, lost, ClientError, Result, Tally};
+use super::outdir::Dir;
 use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
 use crate::files;
 use crate::transport::body;
 use crate::transport::framed;
+use crate::wire::names::PARTIAL_SUFFIX;
 use crate::wire::{Attachment, Envelope, GetReply, Request, Response, StreamHead};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,12 +73,16 @@ impl Client {
 
     pub async fn fetch(&mut self, id: u64, out: &Path, events: Events) -> Result<FetchReport> {
         let (envelope, attachments) = self.open(id).await?;
+        // Everything below `out` is written through directory handles, never following a
+        // link (`outdir`).
+        let out_dir = Dir::root(out)?;
         let message = if envelope.subject.is_some() || envelope.body.is_some() {
-            Some(write_message(out, id, &envelope)?)
+            Some(write_message(&out_dir, id, &envelope)?)
         } else {
             None
         };
-        let root = out.join(id.to_string());
+        let id_dir = id.to_string();
+        let root = out.join(&id_dir);
         let total: u64 = attachments.iter().map(|a| a.size).sum();
         events(Event::Start { files: attachments.len() as u64, bytes: total, done: 0 });
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
@@ -84,10 +91,12 @@ impl Client {
             let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let conn = self.connection().clone();
             let events = events.clone();
-            let dest = files::join_validated(&root, &att.path);
+            let mut components: Vec<&str> = att.path.split('/').filter(|c| !c.is_empty()).collect();
+            let name = components.pop().unwrap_or_default().to_owned();
+            let dir = out_dir.subdirs(std::iter::once(id_dir.as_str()).chain(components))?;
             tasks.spawn(async move {
                 let _permit = permit;
-                download(&conn, id, index as u32, &att, &dest, &events).await
+                download(&conn, id, index as u32, &att, &dir, &name, &events).await
             });
         }
         let mut tally = Tally::default();
@@ -110,9 +119,9 @@ impl Client {
 }
 
 /// `OUT/ID.txt`, named from the id the user asked for (`open` checked the listener's).
-fn write_message(out: &Path, id: u64, e: &Envelope) -> Result<PathBuf> {
-    std::fs::create_dir_all(out).map_err(local("creating", out))?;
-    let path = out.join(format!("{id}.txt"));
+fn write_message(out: &Dir, id: u64, e: &Envelope) -> Result<PathBuf> {
+    let name = format!("{id}.txt");
+    let path = out.path().join(&name);
     let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::clock::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
@@ -124,16 +133,17 @@ fn write_message(out: &Path, id: u64, e: &Envelope) -> Result<PathBuf> {
             text.push('\n');
         }
     }
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing == text => Ok(path),
-        Ok(_) => Err(ClientError::Exists(path)),
-        Err(_) => {
-            let tmp = files::partial_name(&path);
-            std::fs::write(&tmp, text).map_err(local("writing", &tmp))?;
-            files::rename_no_replace(&tmp, &path).map_err(local("writing", &path))?;
-            Ok(path)
-        }
+    if let Some(mut existing) = out.existing(&name)? {
+        let mut have = String::new();
+        let _ = existing.read_to_string(&mut have);
+        return if have == text { Ok(path) } else { Err(ClientError::Exists(path)) };
     }
+    let tmp = format!(".{name}{PARTIAL_SUFFIX}");
+    out.remove(&tmp);
+    let mut f = out.create_new(&tmp)?;
+    f.write_all(text.as_bytes()).map_err(local("writing", &path))?;
+    out.rename_no_replace(&tmp, &name)?;
+    Ok(path)
 }
 
 async fn download(
@@ -141,52 +151,53 @@ async fn download(
     id: u64,
     index: u32,
     att: &Attachment,
-    dest: &Path,
+    dir: &Dir,
+    name: &str,
     events: &Events,
 ) -> Result<u64> {
-    if dest.exists() {
-        let d = dest.to_owned();
+    let dest = dir.path().join(name);
+    if let Some(file) = dir.existing(name)? {
         let (len, hash) =
-            tokio::task::spawn_blocking(move || files::hash_file(&d)).await?.map_err(local("reading", dest))?;
+            tokio::task::spawn_blocking(move || files::hash_reader(file)).await?.map_err(local("reading", &dest))?;
         if len == att.size && hash == att.hash {
             events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
             events(Event::FileDone { index });
             return Ok(0);
         }
-        return Err(ClientError::Exists(dest.to_owned()));
+        return Err(ClientError::Exists(dest));
     }
-    let part = files::partial_name(dest);
-    if let Some(dir) = part.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(local("creating", dir))?;
-    }
-    let mut offset = files::len_or_zero(&part);
-    if offset > att.size {
-        offset = 0;
-    }
-    match get_into(conn, id, index, att, &part, offset, events).await {
+    let part = format!(".{name}{PARTIAL_SUFFIX}");
+    let (file, held) = dir.partial(&part)?;
+    let mut offset = if held > att.size { 0 } else { held };
+    match get_into(conn, id, index, att, dir, &part, file, offset, events).await {
         Err(ClientError::Integrity { .. }) if offset > 0 => {
             // The partial file did not match: start it over.
-            get_into(conn, id, index, att, &part, 0, events).await?;
+            let (file, _) = dir.partial(&part)?;
+            get_into(conn, id, index, att, dir, &part, file, 0, events).await?;
             offset = 0;
         }
         other_result => {
             other_result?;
         }
     }
-    files::rename_no_replace(&part, dest).map_err(local("moving into place", dest))?;
+    dir.rename_no_replace(&part, name)?;
     events(Event::FileDone { index });
     Ok(att.size - offset)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn get_into(
     conn: &quinn::Connection,
     id: u64,
     index: u32,
     att: &Attachment,
-    part: &Path,
+    dir: &Dir,
+    part: &str,
+    file: std::fs::File,
     offset: u64,
     events: &Events,
 ) -> Result<()> {
+    let part_path = dir.path().join(part);
     let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
     framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(lost)?;
     let _ = send.finish();
@@ -205,20 +216,29 @@ async fn get_into(
     let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
     let hash = match body::receive_file(
         &mut recv,
-        body::Receive { part, dest: None, offset, len, sync: true, hold: (), min_rate: Some(MIN_RATE) },
+        body::Receive {
+            part: &part_path,
+            dest: None,
+            offset,
+            len,
+            sync: true,
+            hold: (),
+            min_rate: Some(MIN_RATE),
+            file: Some(file),
+        },
         &mut on_bytes,
     )
     .await
     {
         Ok(r) => r.hash,
         Err(body::BodyError::HashMismatch) => {
-            let _ = std::fs::remove_file(part);
+            dir.remove(part);
             return Err(ClientError::Integrity { path: att.path.clone() });
         }
         Err(e) => return Err(ClientError::Lost(format!("receiving {}: {e}", att.path))),
     };
     if hash != att.hash {
-        let _ = std::fs::remove_file(part);
+        dir.remove(part);
         return Err(ClientError::Integrity { path: att.path.clone() });
     }
     Ok(())

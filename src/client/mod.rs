@@ -5,6 +5,7 @@
 pub mod error;
 mod fetch;
 mod manifest;
+mod outdir;
 mod pending;
 mod send;
 pub mod trust;

@@ -131,6 +131,9 @@ pub struct Receive<'a, H> {
     /// Kept until the disk thread is done with `part` (a lock guard, or `()`).
     pub hold: H,
     pub min_rate: Option<MinRate>,
+    /// `part` already opened for reading and writing (by a caller that opens it without
+    /// following links); otherwise it is opened by path.
+    pub file: Option<File>,
 }
 
 /// Receive exactly `len` bytes into `part` (which holds `offset` bytes from an earlier
@@ -147,14 +150,14 @@ pub async fn receive_file<H: Send + 'static>(
     job: Receive<'_, H>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
-    let Receive { part, dest, offset, len, sync, hold, min_rate } = job;
+    let Receive { part, dest, offset, len, sync, hold, min_rate, file } = job;
     let (tx, rx) = mpsc::channel::<Bytes>(RECEIVE_QUEUE);
     let (written_tx, written_rx) = tokio::sync::oneshot::channel::<io::Result<(blake3::Hasher, Vec<u8>)>>();
     let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel::<bool>();
     let writer = tokio::task::spawn_blocking({
         let part = part.to_owned();
         move || -> io::Result<()> {
-            let written = write_part(&part, offset, rx, sync);
+            let written = write_part(&part, file, offset, rx, sync);
             let ok = written.is_ok();
             let _ = written_tx.send(written);
             // Rename only once the async side has checked the sender's hash.
@@ -245,17 +248,25 @@ async fn receive_body(
 /// The disk side of a receive: hash and write what arrives, in large writes.
 fn write_part(
     part: &Path,
+    opened: Option<File>,
     offset: u64,
     mut rx: mpsc::Receiver<Bytes>,
     sync: bool,
 ) -> io::Result<(blake3::Hasher, Vec<u8>)> {
-    if let Some(dir) = part.parent() {
-        std::fs::create_dir_all(dir)?;
+    if opened.is_none() {
+        if let Some(dir) = part.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
     }
     let mut hasher = blake3::Hasher::new();
     let mut head = Vec::new();
+    let mut opened = opened;
     if offset > 0 {
-        let mut f = File::open(part)?;
+        let mut f = match opened.as_ref() {
+            Some(f) => f.try_clone()?,
+            None => File::open(part)?,
+        };
+        f.seek(io::SeekFrom::Start(0))?;
         let copied = io::copy(&mut (&mut f).take(offset), &mut hasher)?;
         if copied != offset {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "partial file is shorter than its resume offset"));
@@ -263,9 +274,12 @@ fn write_part(
         f.seek(io::SeekFrom::Start(0))?;
         (&mut f).take(SNIFF as u64).read_to_end(&mut head)?;
     }
-    let mut f = {
-        let _gate = crate::files::namespace_gate();
-        std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part)?
+    let mut f = match opened.take() {
+        Some(f) => f,
+        None => {
+            let _gate = crate::files::namespace_gate();
+            std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(part)?
+        }
     };
     f.set_len(offset)?;
     f.seek(io::SeekFrom::Start(offset))?;

@@ -205,3 +205,48 @@ fn invisible_and_direction_changing_characters_are_refused_on_both_sides() {
     );
     assert_eq!(listener.status()["connections_total"].as_u64(), Some(before), "the client connected anyway");
 }
+
+/// `fetch -o DIR` where someone else can write DIR: links planted where a partial file, a
+/// directory or the message file will go are refused by name, and what they point at is
+/// never written.
+#[test]
+fn fetch_never_follows_links_planted_in_the_output_directory() {
+    use std::os::unix::fs::symlink;
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    std::fs::create_dir_all(alice.path("t")).expect("mkdir");
+    std::fs::write(alice.path("t/f.txt"), "mail from the attacker").expect("write");
+    let out = ok(&alice.cmd("send").args(["t", "-s", "hi", "-m", "body", "--json"]).output().expect("send"));
+    let id = serde_json::from_str::<serde_json::Value>(&out).expect("json")["id"].as_u64().expect("id").to_string();
+    let victim = alice.path("bashrc");
+    std::fs::write(&victim, "victim's own file").expect("write");
+
+    // A link where the partial file goes.
+    let dl = alice.path("dl");
+    std::fs::create_dir_all(dl.join(&id).join("t")).expect("mkdir");
+    symlink(&victim, dl.join(&id).join("t/.f.txt.qxfer-part")).expect("symlink");
+    let out = alice.cmd("fetch").args([&id, "-o", "dl"]).output().expect("fetch");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("refused") && err.contains(".f.txt.qxfer-part"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "victim's own file");
+
+    // A link where a directory goes.
+    let dl2 = alice.path("dl2");
+    std::fs::create_dir_all(&dl2).expect("mkdir");
+    std::fs::create_dir_all(alice.path("elsewhere")).expect("mkdir");
+    symlink(alice.path("elsewhere"), dl2.join(&id)).expect("symlink");
+    let out = alice.cmd("fetch").args([&id, "-o", "dl2"]).output().expect("fetch");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("refused"), "{err}");
+    assert!(tree(&alice.path("elsewhere")).is_empty(), "wrote through the link");
+
+    // A link where the message file's temporary goes is removed, never written through.
+    let dl3 = alice.path("dl3");
+    std::fs::create_dir_all(&dl3).expect("mkdir");
+    symlink(&victim, dl3.join(format!(".{id}.txt.qxfer-part"))).expect("symlink");
+    ok(&alice.cmd("fetch").args([&id, "-o", "dl3"]).output().expect("fetch"));
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "victim's own file");
+    assert!(std::fs::read_to_string(dl3.join(format!("{id}.txt"))).expect("message").contains("body"));
+    assert_eq!(std::fs::read_to_string(dl3.join(&id).join("t/f.txt")).expect("file"), "mail from the attacker");
+}

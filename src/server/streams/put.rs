@@ -127,6 +127,7 @@ async fn receive(
         sync: plan.size >= SYNC_ON_CLOSE,
         hold: (guard, slot),
         min_rate: Some(min_rate(conn)),
+        file: None,
     };
     body::receive_file(recv, job, &mut on_bytes).await
 }
