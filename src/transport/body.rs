@@ -157,7 +157,7 @@ pub async fn receive_file<H: Send + 'static>(
     let writer = tokio::task::spawn_blocking({
         let part = part.to_owned();
         move || -> io::Result<()> {
-            let written = write_part(&part, file, offset, rx, sync);
+            let written = write_part(&part, file, offset, len, rx, sync);
             let ok = written.is_ok();
             let _ = written_tx.send(written);
             // Rename only once the async side has checked the sender's hash.
@@ -250,6 +250,7 @@ fn write_part(
     part: &Path,
     opened: Option<File>,
     offset: u64,
+    len: u64,
     mut rx: mpsc::Receiver<Bytes>,
     sync: bool,
 ) -> io::Result<(blake3::Hasher, Vec<u8>)> {
@@ -283,7 +284,8 @@ fn write_part(
     };
     f.set_len(offset)?;
     f.seek(io::SeekFrom::Start(offset))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    // Sized to the file: a small file does not hold a whole CHUNK while it arrives.
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)));
     let mut written = offset;
     let mut flushed = offset;
     let mut flush = |buf: &mut Vec<u8>, head: &mut Vec<u8>| -> io::Result<()> {

@@ -157,3 +157,94 @@ fn path_bytes_and_file_counts_are_capped() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no room"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The listener's memory under the worst case the limits allow stays within the bound the
+/// README gives as a formula of those limits: every connection at its window with its
+/// largest declared delivery, and every upload slot buffering while its disk thread writes.
+#[test]
+fn memory_under_the_worst_case_stays_within_the_documented_bound() {
+    const CONNECTIONS: u64 = 4;
+    const WINDOW: u64 = 1 << 20;
+    const PATH_BYTES: u64 = 1 << 20;
+    const PUTS: u64 = 8;
+    const FILES: u64 = 4000;
+    let listener = Listener::with_config(&format!(
+        "[limits]\nmax_connections = {CONNECTIONS}\nconnection_window = {WINDOW}\nstream_window = 262144\n\
+         max_puts_in_flight = {PUTS}\nmax_uploads_per_account = {PUTS}\nmax_delivery_path_bytes = {PATH_BYTES}\n\
+         min_transfer_rate = 1\nprogress_window_secs = 30\nrequests_per_second_per_ip = 1000\nrequest_burst = 1000\n\
+         [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n"
+    ));
+    listener.add_user("mallory");
+    let pid = listener.pid();
+    let rss = |field: &str| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default().to_owned();
+        line.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
+    };
+    let addr = listener.addr.clone();
+    let (before, peak) = run(async move {
+        // Warm the listener up (TLS, the runtime, a login) so the baseline is fair.
+        drop(Raw::login(&addr, "mallory").await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Logins first: a password check's memory-hard hash (19 MiB, at most
+        // max_concurrent_hashes at once) is its own term of the bound, not this test's.
+        let mut raws = Vec::new();
+        for c in 0..CONNECTIONS {
+            raws.push(Raw::login_from(&format!("127.0.0.{}", 81 + c), &addr, "mallory").await);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = rss("VmRSS:");
+        shared::reset_peak(pid);
+        let mut held = Vec::new();
+        for (c, mut raw) in (0..CONNECTIONS).zip(raws) {
+            let big = 64u64 << 20;
+            let id = raw.begin(FILES as u32, PUTS * big, c as u8).await;
+            // Names up to the cap: the uploads first, then empty files with long names.
+            let mut entries: Vec<FileEntry> =
+                (0..PUTS).map(|i| FileEntry { path: format!("u{i}"), size: big }).collect();
+            let long = |i: u64| format!("{i:0>4}/{}", "n".repeat(245));
+            entries.extend((PUTS..FILES).map(|i| FileEntry { path: long(i), size: 0 }));
+            for batch in entries.chunks(1000) {
+                let r = raw.call(&Request::AddFiles { entries: batch.to_vec() }).await;
+                assert!(matches!(r, Some(Response::FilesAdded { .. })), "{r:?}");
+            }
+            // Every upload slot streaming as fast as the windows allow.
+            for index in 0..PUTS as u32 {
+                let conn = raw.conn.clone();
+                held.push(tokio::spawn(async move {
+                    let (mut send, _recv) = conn.open_bi().await.ok()?;
+                    write_frame(&mut send, &StreamHead::Put { id, index, offset: 0 }).await.ok()?;
+                    let chunk = bytes::Bytes::from(vec![0x5a; 256 << 10]);
+                    for _ in 0..16 {
+                        send.write_chunk(chunk.clone()).await.ok()?;
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Some(send)
+                }));
+            }
+            held.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(8)).await;
+                drop(raw);
+                None
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let peak = rss("VmHWM:");
+        for h in held {
+            h.abort();
+        }
+        (before, peak)
+    });
+    // The bound, as the README writes it: per connection its window and its declared
+    // delivery's state; per upload slot a disk buffer and a receive queue.
+    use qxfer::transport::body::{CHUNK, RECEIVE_QUEUE};
+    const ENTRY_STATE: u64 = 160; // a declared file's state in the session, besides its name
+    const MAX_DATAGRAM: u64 = 1500;
+    let per_connection = WINDOW + PATH_BYTES + FILES * ENTRY_STATE;
+    let per_upload = CHUNK as u64 + RECEIVE_QUEUE as u64 * MAX_DATAGRAM;
+    let slack = 16 << 20; // threads' stacks, the runtime, allocator rounding
+    let bound = CONNECTIONS * per_connection + CONNECTIONS * PUTS * per_upload + slack;
+    let grew = peak.saturating_sub(before);
+    eprintln!("listener RSS grew {} KiB under the worst case; the bound is {} KiB", grew >> 10, bound >> 10);
+    assert!(grew <= bound, "listener RSS grew {grew} bytes; the bound is {bound}");
+}
