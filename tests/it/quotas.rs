@@ -84,6 +84,16 @@ fn unfinished_deliveries_count_against_their_sender_and_expire() {
             .await
             .expect("head");
         send.write_all(&vec![7u8; MIB as usize]).await.expect("bytes");
+        // Dropped only once the listener has stored some of it.
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(30) {
+            let status = tokio::task::block_in_place(|| listener.status());
+            if status["bytes_received"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         drop(raw);
         // Alice's unfinished 60 MiB count against her own quota: 60 more to carol do not fit.
         let mut raw = Raw::login(&listener.addr, "alice").await;
