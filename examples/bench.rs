@@ -539,7 +539,73 @@ fn attack_bench(quick: bool) -> Result<()> {
         stats[2].load(Ordering::Relaxed),
         stats[3].load(Ordering::Relaxed)
     );
+
+    // Another account's login and listing while one account stalls 550 zero-byte uploads
+    // (5 connections x 110, never sending a trailer): whole `qxfer inbox` commands, median
+    // of 5, alone and under the stall.
+    add_user(&bin, &root.join("data"), "victim")?;
+    let victim = |root: &Path| {
+        let mut c = Command::new(&bin);
+        c.current_dir(root).env("QXFER_CONFIG_DIR", root.join("victim-cfg")).env("QXFER_PASSWORD", PASSWORD);
+        c.args(["inbox", &listener.addr, "--user", "victim", "--accept-new"]);
+        c
+    };
+    timed(&mut victim(root))?; // pin, and keep a session token
+    let median_of = |runs: &mut Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let mut alone = Vec::new();
+    for _ in 0..5 {
+        alone.push(timed(&mut victim(root))?.0);
+    }
+    let stalls = rt.block_on(stall_uploads(&listener.addr, token))?;
+    let mut stalled = Vec::new();
+    for _ in 0..5 {
+        stalled.push(timed(&mut victim(root))?.0);
+    }
+    drop(stalls);
+    let (a, s) = (median_of(&mut alone), median_of(&mut stalled));
+    println!(
+        "victim's `qxfer inbox` (token login + listing): alone {:.1} ms, with 550 stalled uploads {:.1} ms (ratio {:.2})",
+        ms(a),
+        ms(s),
+        s.as_secs_f64() / a.as_secs_f64()
+    );
     Ok(())
+}
+
+/// Five connections of mallory, each opening 110 zero-byte uploads that never finish.
+type Stalled = Vec<(quinn::Endpoint, quinn::Connection, Vec<quinn::SendStream>)>;
+
+async fn stall_uploads(addr: &str, token: [u8; 32]) -> Result<Stalled> {
+    use qxfer::transport::framed::{read_frame, write_frame};
+    use qxfer::wire::{Begin, Credential, FileEntry, Request, Response, StreamHead};
+    let mut held = Vec::new();
+    for c in 0..5u8 {
+        let ep = client_endpoint(format!("127.0.0.{}:0", 20 + c).parse()?, Trust::Pin, &NetLimits::default())?;
+        let conn = ep.connect(addr.parse()?, "qxfer")?.await?;
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let login = Request::Login { user: "mallory".into(), credential: Credential::Token(token) };
+        write_frame(&mut send, &login).await?;
+        read_frame::<Response>(&mut recv).await?;
+        let begin = Begin { to: None, subject: None, body: None, files: 110, bytes: 0, resume_key: [100 + c; 32] };
+        write_frame(&mut send, &Request::Begin(begin)).await?;
+        let Some(Response::Began { id, .. }) = read_frame::<Response>(&mut recv).await? else {
+            bail!("mallory could not begin");
+        };
+        let entries = (0..110).map(|i| FileEntry { path: format!("z{i}"), size: 0 }).collect();
+        write_frame(&mut send, &Request::AddFiles { entries }).await?;
+        read_frame::<Response>(&mut recv).await?;
+        let mut streams = Vec::new();
+        for index in 0..110 {
+            let (mut s, _r) = conn.open_bi().await?;
+            write_frame(&mut s, &StreamHead::Put { id, index, offset: 0 }).await?;
+            streams.push(s);
+        }
+        held.push((ep, conn, streams));
+    }
+    Ok(held)
 }
 
 async fn mallory_token(addr: &str) -> Result<[u8; 32]> {
