@@ -101,7 +101,9 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
             AdminResponse::Done
         }
         AdminRequest::RemoveUser { name } => {
-            t.store.remove_user(&name)?;
+            for id in t.store.remove_user(&name)? {
+                let _ = std::fs::remove_dir_all(t.layout.spool(id));
+            }
             if let Some(live) = t.live {
                 live.end_sessions(&name, "account removed");
             }

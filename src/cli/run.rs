@@ -440,6 +440,13 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
         crate::wire::validate_account(to).map_err(|e| anyhow!("--to {to:?}: {e}"))?;
     }
     let manifest = Manifest::build(&a.paths, ManifestOptions { follow_symlinks: a.follow_symlinks })?;
+    if manifest.files.len() > crate::wire::MAX_FILES as usize {
+        bail!(
+            "{} files is more than one delivery carries ({}); send them in several deliveries or as an archive",
+            manifest.files.len(),
+            crate::wire::MAX_FILES
+        );
+    }
     if !quiet {
         for s in &manifest.skipped {
             eprintln!("skipped {} (symbolic link or special file; -L follows links)", s.display());

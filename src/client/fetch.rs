@@ -83,7 +83,7 @@ impl Client {
         };
         let id_dir = id.to_string();
         let root = out.join(&id_dir);
-        let total: u64 = attachments.iter().map(|a| a.size).sum();
+        let total = attachments.iter().fold(0u64, |sum, a| sum.saturating_add(a.size));
         events(Event::Start { files: attachments.len() as u64, bytes: total, done: 0 });
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
@@ -198,7 +198,10 @@ async fn get_into(
     events: &Events,
 ) -> Result<()> {
     let part_path = dir.path().join(part);
-    let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
+    let (mut send, mut recv) = tokio::time::timeout(REPLY_WAIT, conn.open_bi())
+        .await
+        .map_err(|_| ClientError::Lost("the listener allowed no new stream in time".into()))?
+        .map_err(lost)?;
     framed::write_frame(&mut send, &StreamHead::Get { id, index, offset }).await.map_err(lost)?;
     let _ = send.finish();
     let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame::<GetReply>(&mut recv))

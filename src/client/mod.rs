@@ -263,7 +263,10 @@ impl Client {
 
     /// One request, one response on the control stream.
     pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
-        framed::write_frame(&mut self.send, req).await.map_err(|e| self.lost(e))?;
+        let written = tokio::time::timeout(REPLY_WAIT, framed::write_frame(&mut self.send, req))
+            .await
+            .map_err(|_| ClientError::Lost(format!("the listener took no request for {} s", REPLY_WAIT.as_secs())))?;
+        written.map_err(|e| self.lost(e))?;
         let reply = tokio::time::timeout(REPLY_WAIT, framed::read_frame(&mut self.recv))
             .await
             .map_err(|_| ClientError::Lost(format!("the listener did not answer within {} s", REPLY_WAIT.as_secs())))?;

@@ -52,7 +52,14 @@ impl Dir {
         }
         let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
         match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
-            Ok(fd) => Ok(Dir { fd, path }),
+            Ok(fd) => {
+                // A directory someone else made (they could swap what is in it) is refused.
+                let st = rustix::fs::fstat(&fd).map_err(io_error("reading", path.clone()))?;
+                if st.st_uid != rustix::process::geteuid().as_raw() {
+                    return Err(refused(path, "the directory belongs to another user"));
+                }
+                Ok(Dir { fd, path })
+            }
             Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
                 Err(refused(path, "a symbolic link or a file stands where a directory goes"))
             }
@@ -76,8 +83,17 @@ impl Dir {
     /// refused.
     pub fn existing(&self, name: &str) -> Result<Option<File>> {
         let path = self.path.join(name);
-        match rustix::fs::openat(&self.fd, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => Ok(Some(File::from(fd))),
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => {
+                // Opened without blocking (a planted FIFO would hang a blocking open), and
+                // only a plain file counts.
+                let st = rustix::fs::fstat(&fd).map_err(io_error("reading", path.clone()))?;
+                if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+                    return Err(refused(path, "it is not a plain file"));
+                }
+                Ok(Some(File::from(fd)))
+            }
             Err(Errno::NOENT) => Ok(None),
             Err(Errno::LOOP) => Err(refused(path, "it is a symbolic link")),
             Err(e) => Err(io_error("opening", path)(e)),

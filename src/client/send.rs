@@ -83,7 +83,13 @@ impl Client {
             };
             for (i, h) in have.into_iter().enumerate() {
                 let index = (start + i) as u32;
+                let size = m.files.get(index as usize).map_or(0, |f| f.size);
                 match h {
+                    Have::Partial(offset) if offset > size => {
+                        return Err(ClientError::Protocol(format!(
+                            "the listener says it holds {offset} bytes of a {size}-byte file"
+                        )))
+                    }
                     Have::Partial(offset) => todo.push((index, offset)),
                     Have::Complete(hash) => complete.push((index, hash)),
                 }
@@ -175,7 +181,10 @@ async fn upload(
     offset: u64,
     events: &Events,
 ) -> Result<u64> {
-    let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
+    let (mut send, mut recv) = tokio::time::timeout(REPLY_WAIT, conn.open_bi())
+        .await
+        .map_err(|_| ClientError::Lost("the listener allowed no new stream in time".into()))?
+        .map_err(lost)?;
     framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(lost)?;
     events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;

@@ -22,6 +22,9 @@ use crate::wire::{ErrorCode, Request};
 /// What an old (qxfer/1) client is told.
 const UPGRADE_REASON: &str = "upgrade qxfer: this listener speaks qxfer/2";
 
+/// How long writing one reply may take (the peer must grant flow-control credit for it).
+pub(crate) const REPLY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How long a closing reply may take to be acknowledged before the connection closes anyway.
 const LAST_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -167,7 +170,8 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
                 // Record what was expected and what arrived.
                 let expected = if conn.user().is_none() { "a login request" } else { "a request" };
                 let _ = conn.violation(&format_args!("control frame refused: expected {expected}, got: {e}"));
-                let _ = framed::write_frame(&mut send, &error_reply(ErrorCode::BadRequest, &e)).await;
+                let reply = error_reply(ErrorCode::BadRequest, &e);
+                let _ = tokio::time::timeout(REPLY_WRITE_WAIT, framed::write_frame(&mut send, &reply)).await;
                 last_reply(&conn, send, Close { code: close::PROTOCOL, reason: "malformed control frame" }).await;
                 return;
             }
@@ -178,8 +182,14 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
         };
         let outcome = requests::handle(&conn, req).await;
         if let Some(reply) = &outcome.reply {
-            if framed::write_frame(&mut send, reply).await.is_err() {
-                return;
+            // A peer that stops granting credit for replies cannot hold this task.
+            match tokio::time::timeout(REPLY_WRITE_WAIT, framed::write_frame(&mut send, reply)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    conn.close(Close { code: close::TIMEOUT, reason: "replies not read" });
+                    return;
+                }
             }
         }
         if let Some(close) = outcome.close {

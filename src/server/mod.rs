@@ -19,7 +19,7 @@ mod error;
 mod firewall;
 mod outcome;
 pub mod recorder;
-mod recovery;
+pub(crate) mod recovery;
 mod requests;
 mod shared;
 mod streams;

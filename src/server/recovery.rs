@@ -46,3 +46,19 @@ pub fn recover(store: &Store, layout: &Layout) -> Result<usize, StoreError> {
     }
     Ok(repaired)
 }
+
+/// The same repair for one unfinished delivery `id` to `to`, when it is resumed: files a
+/// commit cut short moved into the mailbox without recording them go back to the spool
+/// (or, when the spool has them already, are removed).
+pub fn recover_one(store: &Store, layout: &Layout, to: &str, id: u64) -> Result<(), StoreError> {
+    let dir = layout.delivery_dir(to, id);
+    if !dir.exists() || store.in_mailbox(to, id)? {
+        return Ok(());
+    }
+    let staged = layout.staged_root(id);
+    if staged.exists() || files::rename_no_replace(&dir, &staged).is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    info!(event = "recovered", id, %to, "a commit cut short was rolled back for its resume");
+    Ok(())
+}

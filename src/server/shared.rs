@@ -233,7 +233,10 @@ impl Shared {
     /// and disk work.
     pub fn expire(&self) -> Result<usize, crate::store::StoreError> {
         let before = self.now().saturating_sub(self.config.limits.spool_expiry_secs);
-        let expired = self.store.expire_open(before)?;
+        // A delivery some live connection is writing is never expired under it.
+        let active: std::collections::HashSet<u64> =
+            lock(&self.open_deliveries).iter().filter(|(_, c)| c.close_reason().is_none()).map(|(id, _)| *id).collect();
+        let expired = self.store.expire_open(before, &active)?;
         for id in &expired {
             let _ = std::fs::remove_dir_all(self.layout.spool(*id));
             info!(id, event = "delivery_expired", "an unfinished delivery expired; its files were removed");

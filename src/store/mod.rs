@@ -39,10 +39,10 @@ const OPEN_SEQ: TableDefinition<&[u8], u64> = TableDefinition::new("open_seq_v1"
 /// What each unfinished delivery holds in reserve: open key -> OpenMeta. Released when it
 /// is committed or expires.
 const OPEN_META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("open_meta_v1");
-/// Reserved by unfinished deliveries, per recipient (bytes, files) and per sender (bytes
-/// of spool): quota checks read one row each.
+/// Reserved by unfinished deliveries, per recipient (bytes, files) and per sender (bytes,
+/// files, deliveries): quota checks read one row each.
 const RESERVED_TO: TableDefinition<&str, (u64, u64)> = TableDefinition::new("reserved_to_v1");
-const SPOOL_OF: TableDefinition<&str, u64> = TableDefinition::new("spool_of_v1");
+const SPOOL_OF: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("spool_of_v1");
 /// When each account name was last removed, as a step of the same sequence: a delivery
 /// opened before that belongs to the removed account, never to a new one of that name.
 const REMOVED: TableDefinition<&str, u64> = TableDefinition::new("removed_v1");
@@ -66,6 +66,12 @@ pub enum StoreError {
     Exists(String),
     #[error("no account named {0}")]
     NoSuchUser(String),
+    /// The delivery being committed was committed already (by an earlier connection).
+    #[error("delivery {id} was committed already")]
+    Committed { id: u64, time: u64 },
+    /// The delivery being committed is no longer open (it expired or was dropped).
+    #[error("the delivery is no longer open")]
+    NotOpen,
 }
 
 macro_rules! from_redb {
@@ -121,6 +127,8 @@ pub struct Reservation {
     /// hold in the spool.
     pub quota_bytes: u64,
     pub quota_files: u64,
+    /// Unfinished deliveries one sender may have at once.
+    pub max_open: u64,
 }
 
 fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
@@ -144,8 +152,16 @@ pub enum Opening {
     Opened(Opened),
     /// The recipient's mailbox (delivered and reserved) has no room for it.
     NoRoom,
-    /// The sender's unfinished deliveries would exceed the sender's own quota.
+    /// The sender's unfinished deliveries would exceed the sender's own quota, or their
+    /// number `max_open`.
     SpoolFull,
+    /// A resume asked for another recipient or size than its delivery reserved.
+    Mismatch,
+    /// This send (sender and resume key) was committed already, as `id` at `time`.
+    Delivered {
+        id: u64,
+        time: u64,
+    },
 }
 
 /// The delivery a `Begin` opened or found again.
@@ -258,9 +274,25 @@ impl Store {
     }
 
     /// Delete an account, its tokens and its mailbox records.
-    pub fn remove_user(&self, name: &str) -> Result<(), StoreError> {
+    /// Returns the unfinished deliveries from or to the account, now dropped (their
+    /// reservations released), so their files can be removed.
+    pub fn remove_user(&self, name: &str) -> Result<Vec<u64>, StoreError> {
         let tx = self.db.begin_write()?;
+        let mut dropped = Vec::new();
         {
+            let mut keys = Vec::new();
+            for row in tx.open_table(OPEN_META)?.iter()? {
+                let (k, v) = row?;
+                let meta: OpenMeta = decode(v.value(), "open meta")?;
+                if meta.sender == name || meta.to == name {
+                    keys.push(k.value().to_vec());
+                }
+            }
+            for key in keys {
+                if let Some(id) = drop_open(&tx, &key)? {
+                    dropped.push(id);
+                }
+            }
             let mut users = tx.open_table(USERS)?;
             if users.remove(name)?.is_none() {
                 return Err(StoreError::NoSuchUser(name.to_owned()));
@@ -277,11 +309,23 @@ impl Store {
                 attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
             }
             tx.open_table(USAGE)?.remove(name)?;
+            tx.open_table(RESERVED_TO)?.remove(name)?;
+            tx.open_table(SPOOL_OF)?.remove(name)?;
             let seq = next_seq(&tx)?;
             tx.open_table(REMOVED)?.insert(name, seq)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(dropped)
+    }
+
+    /// Drop the unfinished delivery this send opened (its recipient is gone): its
+    /// reservation is released. Returns its id, if it was open.
+    pub fn abandon(&self, sender: &str, resume_key: &Hash) -> Result<Option<u64>, StoreError> {
+        let key = open_key(sender, resume_key);
+        let tx = self.db.begin_write()?;
+        let id = drop_open(&tx, &key)?;
+        tx.commit()?;
+        Ok(id)
     }
 
     pub fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {
@@ -310,15 +354,25 @@ impl Store {
         }
     }
 
-    pub fn add_token(&self, key: &[u8; 32], user: &str, expires: u64) -> Result<(), StoreError> {
+    /// Keep a session token for `user`, only if the account still has the password hash
+    /// `phc` that was just checked: a password changed or an account removed (or made anew)
+    /// during the check gets no token. Returns whether it was kept.
+    pub fn add_token(&self, key: &[u8; 32], user: &str, phc: &str, expires: u64) -> Result<bool, StoreError> {
         let tx = self.db.begin_write()?;
         {
+            let current = match tx.open_table(USERS)?.get(user)? {
+                Some(v) => decode::<UserRecord>(v.value(), "users")?.phc,
+                None => return Ok(false),
+            };
+            if current != phc {
+                return Ok(false);
+            }
             let mut tokens = tx.open_table(TOKENS)?;
             let rec = encode(&TokenRecord { user: user.to_owned(), expires }, "tokens")?;
             tokens.insert(key.as_slice(), rec.as_slice())?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// The account a token belongs to, if it is known and unexpired.
@@ -357,8 +411,12 @@ impl Store {
             if tx.open_table(USERS)?.get(sender)?.is_none() {
                 return Err(StoreError::NoSuchUser(sender.to_owned()));
             }
-            let mut open = tx.open_table(OPEN)?;
-            let existing = match open.get(key.as_slice())? {
+            // Committed already (a retry after a lost reply): checked in this transaction,
+            // so a commit landing meanwhile cannot make the retry a second delivery.
+            if let Some((id, time)) = tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()) {
+                return Ok(Opening::Delivered { id, time });
+            }
+            let existing = match tx.open_table(OPEN)?.get(key.as_slice())? {
                 Some(v) => Some(decode::<OpenRecord>(v.value(), "open deliveries")?),
                 None => None,
             };
@@ -368,10 +426,24 @@ impl Store {
                     stale = Some(rec.id);
                     None
                 }
-                other => other.map(|r| r.id),
+                other => other,
             };
             found = match existing {
-                Some(id) => Opening::Opened(Opened { id, resumed: true, stale }),
+                Some(rec) => {
+                    // A resume must ask for exactly what was reserved: the same recipient,
+                    // bytes and files (the real client's resume key covers all three).
+                    let meta = tx.open_table(OPEN_META)?.get(key.as_slice())?.map(|v| v.value().to_vec());
+                    if let Some(meta) = meta {
+                        let meta: OpenMeta = decode(&meta, "open meta")?;
+                        if meta.to != to || meta.bytes != want.bytes || meta.files != want.files {
+                            return Ok(Opening::Mismatch);
+                        }
+                    }
+                    // Its age counts from its last resume.
+                    let renewed = encode(&OpenRecord { id: rec.id, created: now }, "open deliveries")?;
+                    tx.open_table(OPEN)?.insert(key.as_slice(), renewed.as_slice())?;
+                    Opening::Opened(Opened { id: rec.id, resumed: true, stale })
+                }
                 None => {
                     if stale.is_some() {
                         release(&tx, &key)?;
@@ -382,8 +454,12 @@ impl Store {
                     if bytes > want.quota_bytes || files > want.quota_files {
                         return Ok(Opening::NoRoom);
                     }
-                    let spool = tx.open_table(SPOOL_OF)?.get(sender)?.map(|v| v.value()).unwrap_or(0);
-                    if spool.saturating_add(want.bytes) > want.quota_bytes {
+                    let (sp_bytes, sp_files, sp_open) =
+                        tx.open_table(SPOOL_OF)?.get(sender)?.map(|v| v.value()).unwrap_or((0, 0, 0));
+                    if sp_bytes.saturating_add(want.bytes) > want.quota_bytes
+                        || sp_files.saturating_add(want.files) > want.quota_files
+                        || sp_open >= want.max_open
+                    {
                         return Ok(Opening::SpoolFull);
                     }
                     let next = {
@@ -393,7 +469,7 @@ impl Store {
                         next
                     };
                     let rec = encode(&OpenRecord { id: next, created: now }, "open deliveries")?;
-                    open.insert(key.as_slice(), rec.as_slice())?;
+                    tx.open_table(OPEN)?.insert(key.as_slice(), rec.as_slice())?;
                     let seq = next_seq(&tx)?;
                     tx.open_table(OPEN_SEQ)?.insert(key.as_slice(), seq)?;
                     let meta =
@@ -403,9 +479,10 @@ impl Store {
                     let r = reserved_to.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
                     reserved_to.insert(to, add(r, (want.bytes, want.files)))?;
                     drop(reserved_to);
-                    let mut spool_of = tx.open_table(SPOOL_OF)?;
-                    let sp = spool_of.get(sender)?.map(|v| v.value()).unwrap_or(0);
-                    spool_of.insert(sender, sp.saturating_add(want.bytes))?;
+                    tx.open_table(SPOOL_OF)?.insert(
+                        sender,
+                        (sp_bytes.saturating_add(want.bytes), sp_files.saturating_add(want.files), sp_open + 1),
+                    )?;
                     Opening::Opened(Opened { id: next, resumed: false, stale })
                 }
             };
@@ -414,40 +491,37 @@ impl Store {
         Ok(found)
     }
 
-    /// Forget unfinished deliveries opened before `before`: their reservations are released
-    /// and their ids returned, so their files can be removed.
-    pub fn expire_open(&self, before: u64) -> Result<Vec<u64>, StoreError> {
+    /// Forget unfinished deliveries last opened or resumed before `before` and not being
+    /// written now (`active`): their reservations are released and their ids returned, so
+    /// their files can be removed.
+    pub fn expire_open(&self, before: u64, active: &std::collections::HashSet<u64>) -> Result<Vec<u64>, StoreError> {
         // Looked for in a read transaction: most of the time there is nothing to write.
         let mut keys = Vec::new();
-        let mut expired = Vec::new();
         {
             let tx = self.db.begin_read()?;
             for row in tx.open_table(OPEN)?.iter()? {
                 let (k, v) = row?;
                 let rec: OpenRecord = decode(v.value(), "open deliveries")?;
-                if rec.created < before {
+                if rec.created < before && !active.contains(&rec.id) {
                     keys.push(k.value().to_vec());
-                    expired.push(rec.id);
                 }
             }
         }
+        let mut expired = Vec::new();
         if keys.is_empty() {
             return Ok(expired);
         }
         let tx = self.db.begin_write()?;
-        {
-            for key in keys {
-                // Still there and still old (not committed, nor opened anew, meanwhile)?
-                let still = match tx.open_table(OPEN)?.get(key.as_slice())? {
-                    Some(v) => decode::<OpenRecord>(v.value(), "open deliveries")?.created < before,
-                    None => false,
-                };
-                if !still {
-                    continue;
+        for key in keys {
+            // Still there and still old (not committed, nor resumed, meanwhile)?
+            let still = match tx.open_table(OPEN)?.get(key.as_slice())? {
+                Some(v) => decode::<OpenRecord>(v.value(), "open deliveries")?.created < before,
+                None => false,
+            };
+            if still {
+                if let Some(id) = drop_open(&tx, &key)? {
+                    expired.push(id);
                 }
-                release(&tx, &key)?;
-                tx.open_table(OPEN)?.remove(key.as_slice())?;
-                tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
             }
         }
         tx.commit()?;
@@ -467,6 +541,12 @@ impl Store {
             // The recipient must still exist, and be the account that existed when the
             // delivery was opened (not a new account under the same name).
             let to = envelope.to.as_str();
+            if tx.open_table(OPEN)?.get(key.as_slice())?.is_none() {
+                return Err(match tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()) {
+                    Some((id, time)) => StoreError::Committed { id, time },
+                    None => StoreError::NotOpen,
+                });
+            }
             if tx.open_table(USERS)?.get(to)?.is_none() || opened_before_removal(&tx, &key, to)? {
                 return Err(StoreError::NoSuchUser(envelope.to.clone()));
             }
@@ -609,6 +689,17 @@ pub fn stored_bytes(e: &Envelope) -> u64 {
     e.bytes.saturating_add(text as u64)
 }
 
+/// Forget the unfinished delivery under `key` and give back what it reserved.
+fn drop_open(tx: &redb::WriteTransaction, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    release(tx, key)?;
+    tx.open_table(OPEN_SEQ)?.remove(key)?;
+    let removed = tx.open_table(OPEN)?.remove(key)?.map(|v| v.value().to_vec());
+    match removed {
+        Some(rec) => Ok(Some(decode::<OpenRecord>(&rec, "open deliveries")?.id)),
+        None => Ok(None),
+    }
+}
+
 /// Give back what the unfinished delivery under `key` reserved.
 fn release(tx: &redb::WriteTransaction, key: &[u8]) -> Result<(), StoreError> {
     let Some(meta) = tx.open_table(OPEN_META)?.remove(key)?.map(|v| v.value().to_vec()) else { return Ok(()) };
@@ -618,8 +709,11 @@ fn release(tx: &redb::WriteTransaction, key: &[u8]) -> Result<(), StoreError> {
     reserved_to.insert(meta.to.as_str(), sub(r, (meta.bytes, meta.files)))?;
     drop(reserved_to);
     let mut spool_of = tx.open_table(SPOOL_OF)?;
-    let sp = spool_of.get(meta.sender.as_str())?.map(|v| v.value()).unwrap_or(0);
-    spool_of.insert(meta.sender.as_str(), sp.saturating_sub(meta.bytes))?;
+    let (b, f, n) = spool_of.get(meta.sender.as_str())?.map(|v| v.value()).unwrap_or((0, 0, 0));
+    spool_of.insert(
+        meta.sender.as_str(),
+        (b.saturating_sub(meta.bytes), f.saturating_sub(meta.files), n.saturating_sub(1)),
+    )?;
     Ok(())
 }
 
@@ -872,7 +966,7 @@ mod tests {
         assert!(!more);
         assert_eq!(store.attachment_for("alice", 7, 2).expect("get"), Some(attachment(2)));
         assert_eq!(store.attachment_for("bob", 7, 2).expect("get"), None);
-        assert_eq!(store.mailbox_usage("alice").expect("usage"), Usage { bytes: 60, files: 6 });
+        assert_eq!(store.mailbox_usage("alice").expect("usage"), Usage { bytes: 78, files: 6 });
         let (env, page) = store.attachments_for("alice", 3, 1, 1).expect("page").expect("found");
         assert_eq!((env.id, page), (3, vec![attachment(1)]));
         drop(store);

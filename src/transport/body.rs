@@ -66,6 +66,11 @@ impl Pace {
         self.bytes = self.bytes.saturating_add(n);
     }
 
+    /// Do not count `d` (a wait on this side) against the peer's rate.
+    fn excuse(&mut self, d: std::time::Duration) {
+        self.start += d;
+    }
+
     /// At a window's end: enough bytes starts a new window, too few is an error.
     fn check(&mut self, done: bool) -> Result<(), BodyError> {
         let Some(m) = self.min else { return Ok(()) };
@@ -219,9 +224,12 @@ async fn receive_body(
         let n = chunk.bytes.len() as u64;
         got += n;
         pace.add(n);
+        // Time spent waiting for our own disk is not the peer's slowness.
+        let waited = tokio::time::Instant::now();
         if tx.send(chunk.bytes).await.is_err() {
             return Err(BodyError::Io(io::Error::other("disk thread ended early")));
         }
+        pace.excuse(waited.elapsed());
         on_bytes(n);
         pace.check(got >= len)?;
     }
@@ -363,7 +371,11 @@ pub async fn send_file(
     if sent != len {
         return Err(BodyError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while it was being sent")));
     }
-    framed::write_frame(send, &FileEnd { hash }).await?;
+    // The trailer too has a deadline: a peer that stops granting credit cannot hold us.
+    let wait = min_rate.map_or(TRAILER_WAIT, |m| m.window);
+    tokio::time::timeout(wait, framed::write_frame(send, &FileEnd { hash }))
+        .await
+        .map_err(|_| BodyError::TooSlow { got: len, secs: wait.as_secs() })??;
     Ok(hash)
 }
 

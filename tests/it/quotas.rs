@@ -125,3 +125,25 @@ fn a_nearly_full_disk_refuses_new_deliveries() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A resume must ask for what its delivery reserved: the same resume key with another
+/// recipient or size is refused, and one sender's unfinished deliveries are capped in
+/// number, so nobody can hold another's mailbox room with endless empty deliveries.
+#[test]
+fn a_resume_cannot_grow_its_reservation_and_unfinished_deliveries_are_capped() {
+    let listener = listener("max_open_deliveries_per_account = 2");
+    run(async {
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        assert!(matches!(raw.call(&begin("alice", 1, 7)).await, Some(Response::Began { .. })));
+        drop(raw);
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        let r = raw.call(&begin("bob", 2, 7)).await;
+        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("does not match")), "{r:?}");
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        assert!(matches!(raw.call(&begin("bob", 1, 8)).await, Some(Response::Began { .. })));
+        drop(raw);
+        let mut raw = Raw::login(&listener.addr, "alice").await;
+        let r = raw.call(&begin("carol", 1, 9)).await;
+        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("unfinished")), "{r:?}");
+    });
+}

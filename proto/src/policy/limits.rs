@@ -78,6 +78,9 @@ pub struct Limits {
     pub account_max_files: u64,
     /// Bytes of file names one delivery may declare, all its paths together.
     pub max_delivery_path_bytes: u64,
+    /// Unfinished deliveries one account may have at once (each reserves room until it is
+    /// committed or expires).
+    pub max_open_deliveries_per_account: u32,
     /// Seconds an unfinished delivery is kept (for a resume) before it expires: its files
     /// are removed and what it reserved is released.
     pub spool_expiry_secs: u64,
@@ -149,6 +152,7 @@ impl Default for Limits {
             account_quota_bytes: 1 << 40,
             account_max_files: 1_000_000,
             max_delivery_path_bytes: 16 << 20,
+            max_open_deliveries_per_account: 64,
             spool_expiry_secs: 3 * 24 * 3600,
             min_free_disk_bytes: 1 << 30,
             max_puts_in_flight: 128,
@@ -188,6 +192,7 @@ impl Limits {
             ("account_max_files", self.account_max_files),
             ("max_delivery_path_bytes", self.max_delivery_path_bytes),
             ("spool_expiry_secs", self.spool_expiry_secs),
+            ("max_open_deliveries_per_account", u64::from(self.max_open_deliveries_per_account)),
             ("stream_head_timeout_secs", self.stream_head_timeout_secs),
             ("max_uploads_per_account", u64::from(self.max_uploads_per_account)),
             ("max_upload_threads", u64::from(self.max_upload_threads)),

@@ -19,11 +19,6 @@ enum Found {
     NoRecipient,
     LowDisk,
     Store(Opening),
-    /// This send was committed before (its reply was lost).
-    Delivered {
-        id: u64,
-        time: u64,
-    },
 }
 
 pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Result<Outcome<Response>, ServerError> {
@@ -38,12 +33,10 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
         files: u64::from(begin.files),
         quota_bytes: limits.account_quota_bytes,
         quota_files: limits.account_max_files,
+        max_open: u64::from(limits.max_open_deliveries_per_account),
     };
     let floor = limits.min_free_disk_bytes;
     let opened = Shared::blocking(move || -> Result<Found, StoreError> {
-        if let Some((id, time)) = sh.store().committed(&user, &key)? {
-            return Ok(Found::Delivered { id, time });
-        }
         if !sh.store().user_exists(&recipient)? {
             return Ok(Found::NoRecipient);
         }
@@ -54,8 +47,16 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
         // Room in the recipient's mailbox (bytes and files, delivered and reserved) and in
         // the sender's spool, reserved in the same transaction as the checks.
         let opening = sh.store().open_delivery(&user, &recipient, &key, sh.now(), want)?;
-        if let Opening::Opened(Opened { stale: Some(stale), .. }) = opening {
-            let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
+        match opening {
+            Opening::Opened(Opened { stale: Some(stale), .. }) => {
+                let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
+            }
+            // A resume: a commit cut short on a connection that is gone may have moved the
+            // files into the mailbox without recording them; they go back to the spool.
+            Opening::Opened(Opened { id, resumed: true, .. }) => {
+                crate::server::recovery::recover_one(sh.store(), sh.layout(), &recipient, id)?;
+            }
+            _ => {}
         }
         Ok(Found::Store(opening))
     })
@@ -78,17 +79,25 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
             None,
             refuse(
                 "sender's unfinished deliveries over quota",
-                "your unfinished deliveries already hold your quota; finish or abandon them first",
+                "your unfinished deliveries already hold your quota; finish them, or wait for them to expire",
             ),
         ),
+        Ok(Found::Store(Opening::Mismatch)) => {
+            // The real client's resume key covers recipient and sizes: only a forged Begin
+            // asks for more than its delivery reserved.
+            let close = conn.violation(&"a resume asked for more than its delivery reserved");
+            conn.session(|s| s.delivery_opened(None));
+            return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, "this resume does not match its delivery"))
+                .close(close));
+        }
+        Ok(Found::Store(Opening::Delivered { id, time })) => {
+            info!(peer = %conn.peer, id, event = "already_delivered", "a retried send was committed before");
+            (None, Response::Delivered { id, time })
+        }
         Ok(Found::LowDisk) => {
             (None, refuse("low disk", "the listener is low on disk space; try again later or send less"))
         }
         Ok(Found::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
-        Ok(Found::Delivered { id, time }) => {
-            info!(peer = %conn.peer, id, event = "already_delivered", "a retried send was committed before");
-            (None, Response::Delivered { id, time })
-        }
         Err(e) => {
             // The session learns that nothing opened before the failure is reported.
             conn.session(|s| s.delivery_opened(None));

@@ -27,43 +27,75 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     let sh = conn.shared.clone();
     let id = plan.id;
     let key = plan.resume_key;
-    let to = plan.to.clone();
+    let (from, to) = (plan.from.clone(), plan.to.clone());
+    // Committed already by an earlier connection of this send (its reply was lost)?
+    let sender = from.clone();
+    if let Some((done, time)) = Shared::blocking(move || sh.store().committed(&sender, &key)).await?? {
+        cleanup(conn, None, id).await;
+        return Ok(Outcome::reply(Response::Committed { id: done, time }));
+    }
+    let sh = conn.shared.clone();
     fault("before_move");
     let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
     fault("after_move");
     let sh = conn.shared.clone();
     let record = envelope.clone();
     let committed = Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?;
-    if let Err(StoreError::NoSuchUser(to)) = committed {
-        // The recipient was removed (or removed and created anew) while this delivery was
-        // under way: nothing of it stays.
-        let layout = conn.shared.layout().clone();
-        let _ = Shared::blocking(move || {
-            let _ = std::fs::remove_dir_all(layout.delivery_dir(&to, id));
-            let _ = std::fs::remove_dir_all(layout.spool(id));
-        })
-        .await;
-        conn.shared.release(id, &conn.connection);
-        info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
-        return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")));
-    }
-    if let Err(e) = committed {
-        // Not recorded: put the files back where a retry finds them.
-        let layout = conn.shared.layout().clone();
-        let _ =
-            Shared::blocking(move || files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id)))
-                .await;
-        return Err(e.into());
+    match committed {
+        Ok(()) => {}
+        Err(StoreError::NoSuchUser(_)) => {
+            // The recipient was removed (or removed and created anew) while this delivery
+            // was under way: nothing of it stays, and its reservation is given back.
+            let sh = conn.shared.clone();
+            let _ = Shared::blocking(move || sh.store().abandon(&from, &key)).await;
+            cleanup(conn, Some(&to), id).await;
+            info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
+            return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")));
+        }
+        Err(StoreError::Committed { id: done, time }) => {
+            // Another connection of this send committed it meanwhile: the same files.
+            cleanup(conn, None, id).await;
+            return Ok(Outcome::reply(Response::Committed { id: done, time }));
+        }
+        Err(StoreError::NotOpen) => {
+            cleanup(conn, Some(&to), id).await;
+            return Ok(Outcome::reply(error_reply(
+                ErrorCode::NotFound,
+                "the delivery expired before it was finished; send it again",
+            )));
+        }
+        Err(e) => {
+            // Not recorded: put the files back where a retry finds them.
+            let layout = conn.shared.layout().clone();
+            let _ = Shared::blocking(move || {
+                files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id))
+            })
+            .await;
+            return Err(e.into());
+        }
     }
     fault("after_commit");
-    let layout = conn.shared.layout().clone();
-    let _ = Shared::blocking(move || std::fs::remove_dir_all(layout.spool(id))).await;
-    conn.shared.release(id, &conn.connection);
+    cleanup(conn, None, id).await;
     bump(&conn.shared.counters().deliveries);
     let Envelope { from, to, files, bytes, time, .. } = envelope;
     info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
     conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
     Ok(Outcome::reply(Response::Committed { id, time }))
+}
+
+/// Remove delivery `id`'s spool (and, with `mailbox`, its directory in that mailbox), and
+/// forget that this connection writes it.
+async fn cleanup(conn: &Arc<Conn>, mailbox: Option<&str>, id: u64) {
+    let layout = conn.shared.layout().clone();
+    let dir = mailbox.map(|to| layout.delivery_dir(to, id));
+    let _ = Shared::blocking(move || {
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        let _ = std::fs::remove_dir_all(layout.spool(id));
+    })
+    .await;
+    conn.shared.release(id, &conn.connection);
 }
 
 /// Debug builds only: crash (as a kill -9 would) at the named step of a commit, when
@@ -91,6 +123,11 @@ fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<(Envelope, Vec<Att
     let bytes = attachments.iter().fold(0u64, |sum, a| sum.saturating_add(a.size));
     if !attachments.is_empty() {
         let dest = layout.delivery_dir(&plan.to, plan.id);
+        // A half-done move of an earlier, interrupted commit of this delivery: the spool
+        // holds the verified files, so that copy goes.
+        if dest.exists() && staged.exists() {
+            let _ = std::fs::remove_dir_all(&dest);
+        }
         std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| ServerError::Io("creating the mailbox", e))?;
         files::rename_no_replace(&staged, &dest).map_err(|e| ServerError::Io("moving delivery into the mailbox", e))?;
         // One sync for all files and directory entries of the delivery.

@@ -55,7 +55,11 @@ pub(super) async fn handle(
                 }
                 let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
                 let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
-                sh.store().add_token(&accounts::token_key(&token), &u, expires)?;
+                // The password (or the account) may have changed while it was being checked.
+                let phc = phc.unwrap_or_default();
+                if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
+                    return Ok(Check::Refused { known: true });
+                }
                 Ok(Check::Accepted { token: Some(token) })
             })
             .await??

@@ -50,7 +50,10 @@ pub(super) async fn handle(
     let path = files::join_validated(&conn.shared.layout().delivery_dir(&user, id), &att.path);
     let len = att.size - offset;
     let result = async {
-        framed::write_frame(send, &GetReply::Ready { len }).await?;
+        let wait = crate::server::connection::REPLY_WRITE_WAIT;
+        tokio::time::timeout(wait, framed::write_frame(send, &GetReply::Ready { len }))
+            .await
+            .map_err(|_| BodyError::TooSlow { got: 0, secs: wait.as_secs() })??;
         let counters = conn.shared.counters();
         let mut on_bytes = |n: u64| {
             counters.bytes_sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);

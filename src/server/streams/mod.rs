@@ -71,7 +71,8 @@ async fn apply<R: Serialize>(conn: &Conn, send: &mut SendStream, recv: &mut Recv
         let _ = recv.stop(code.into());
     }
     if let Some(reply) = o.reply {
-        let _ = framed::write_frame(send, &reply).await;
+        let wait = super::connection::REPLY_WRITE_WAIT;
+        let _ = tokio::time::timeout(wait, framed::write_frame(send, &reply)).await;
         let _ = send.finish();
     }
 }
