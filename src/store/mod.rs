@@ -541,15 +541,7 @@ impl Store {
             // The recipient must still exist, and be the account that existed when the
             // delivery was opened (not a new account under the same name).
             let to = envelope.to.as_str();
-            if tx.open_table(OPEN)?.get(key.as_slice())?.is_none() {
-                return Err(match tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()) {
-                    Some((id, time)) => StoreError::Committed { id, time },
-                    None => StoreError::NotOpen,
-                });
-            }
-            if tx.open_table(USERS)?.get(to)?.is_none() || opened_before_removal(&tx, &key, to)? {
-                return Err(StoreError::NoSuchUser(envelope.to.clone()));
-            }
+            commit_allowed(&tx, &key, to)?;
             tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
             release(&tx, &key)?;
             tx.open_table(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
@@ -585,12 +577,14 @@ impl Store {
         Ok((items, false))
     }
 
-    /// The delivery this send (sender and resume key) was committed as, and when, if it
-    /// was committed recently.
-    pub fn committed(&self, sender: &str, resume_key: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
-        let tx = self.db.begin_read()?;
+    /// What `commit_delivery` would refuse, checked before any file is moved (the commit
+    /// checks again, atomically).
+    pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str) -> Result<(), StoreError> {
         let key = open_key(sender, resume_key);
-        Ok(tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()))
+        let tx = self.db.begin_write()?;
+        let allowed = commit_allowed(&tx, &key, to);
+        tx.abort()?;
+        allowed
     }
 
     /// Forget sends committed before `before` (they can no longer be retried as such).
@@ -717,6 +711,21 @@ fn release(tx: &redb::WriteTransaction, key: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether the delivery under `key` to `to` may be committed now: not committed already,
+/// its recipient the account that existed when it was opened, and still open.
+fn commit_allowed(tx: &redb::WriteTransaction, key: &[u8], to: &str) -> Result<(), StoreError> {
+    if let Some((id, time)) = tx.open_table(COMMITTED)?.get(key)?.map(|v| v.value()) {
+        return Err(StoreError::Committed { id, time });
+    }
+    if tx.open_table(USERS)?.get(to)?.is_none() || opened_before_removal(tx, key, to)? {
+        return Err(StoreError::NoSuchUser(to.to_owned()));
+    }
+    if tx.open_table(OPEN)?.get(key)?.is_none() {
+        return Err(StoreError::NotOpen);
+    }
+    Ok(())
+}
+
 /// The next step of the database's event sequence.
 fn next_seq(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
     let mut meta = tx.open_table(META)?;
@@ -759,8 +768,10 @@ fn migrate_v1(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
             }
             mailbox.insert((user, id), encode(&summary(&stored.envelope), "mailbox")?.as_slice())?;
             let (bytes, files) = usage.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
-            let added =
-                (bytes.saturating_add(stored.envelope.bytes), files.saturating_add(stored.attachments.len() as u64));
+            let added = (
+                bytes.saturating_add(stored_bytes(&stored.envelope)),
+                files.saturating_add(stored.attachments.len() as u64),
+            );
             usage.insert(user, added)?;
         }
     }

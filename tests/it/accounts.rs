@@ -103,10 +103,33 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
     use crate::raw::{run, Raw};
     use qxfer::wire::{Request, Response};
     let listener = Listener::start();
-    for name in ["alice", "bob", "carol"] {
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
         listener.add_user(name);
     }
     run(async {
+        // Dave's delivery to erin is under way on a connection that stays open while erin's
+        // account is removed and made anew: its commit is refused.
+        let mut dave = Raw::login(&listener.addr, "dave").await;
+        let to_erin = qxfer::wire::Begin {
+            to: Some("erin".into()),
+            subject: None,
+            body: None,
+            files: 1,
+            bytes: 5,
+            resume_key: [5; 32],
+        };
+        let erin_id = match dave.call(&Request::Begin(to_erin)).await {
+            Some(Response::Began { id, .. }) => id,
+            r => panic!("{r:?}"),
+        };
+        let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
+        assert!(matches!(dave.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
+        assert!(dave.put(erin_id, 0, b"hello", *blake3::hash(b"hello").as_bytes()).await.is_some());
+        ok(&listener.admin().args(["user", "remove", "erin"]).output().expect("remove"));
+        listener.add_user("erin");
+        let r = dave.call(&Request::Commit).await;
+        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("no longer exists")), "{r:?}");
+
         let alice = Raw::login(&listener.addr, "alice").await;
         let bob = Raw::login(&listener.addr, "bob").await;
         // Bob opens a delivery to carol and uploads its file, but has not committed yet.
@@ -137,8 +160,9 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
 
         ok(&listener.admin().args(["user", "remove", "carol"]).output().expect("remove"));
         listener.add_user("carol");
-        // The sender's connection was bob's and was closed; a new one tries to commit by
-        // resuming the same delivery: it is refused, and the new carol gets nothing.
+        // Removing carol dropped the delivery under way to her, with its spool: the same
+        // send, run again, is a new delivery to whoever holds the name now, inheriting
+        // nothing of the old one (nothing is held for it).
         let mut again = Raw::login(&listener.addr, "bob").await;
         let begin = qxfer::wire::Begin {
             to: Some("carol".into()),
@@ -152,14 +176,16 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
             Some(Response::Began { id, .. }) => id,
             r => panic!("{r:?}"),
         };
-        assert_eq!(id2, id);
+        assert_ne!(id2, id);
+        assert!(!listener.data_dir().join("spool").join(id.to_string()).exists(), "the old spool stayed");
         let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
-        assert!(matches!(again.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
-        let r = again.call(&Request::Commit).await;
-        assert!(matches!(&r, Some(Response::Error { message, .. }) if message.contains("no longer exists")), "{r:?}");
+        let r = again.call(&Request::AddFiles { entries }).await;
+        assert_eq!(r, Some(Response::FilesAdded { have: vec![qxfer::wire::Have::Partial(0)] }));
     });
-    let carol = User::new(&listener, "carol");
-    let inbox = ok(&carol.cmd("inbox").arg("--json").output().expect("inbox"));
-    assert_eq!(inbox.trim(), "[]", "the new carol inherited {inbox}");
+    for name in ["carol", "erin"] {
+        let user = User::new(&listener, name);
+        let inbox = ok(&user.cmd("inbox").arg("--json").output().expect("inbox"));
+        assert_eq!(inbox.trim(), "[]", "the new {name} inherited {inbox}");
+    }
     assert!(!listener.data_dir().join("mail/carol").join("1").exists());
 }

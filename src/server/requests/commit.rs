@@ -28,21 +28,24 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     let id = plan.id;
     let key = plan.resume_key;
     let (from, to) = (plan.from.clone(), plan.to.clone());
-    // Committed already by an earlier connection of this send (its reply was lost)?
-    let sender = from.clone();
-    if let Some((done, time)) = Shared::blocking(move || sh.store().committed(&sender, &key)).await?? {
-        cleanup(conn, None, id).await;
-        return Ok(Outcome::reply(Response::Committed { id: done, time }));
-    }
-    let sh = conn.shared.clone();
-    fault("before_move");
-    let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
-    fault("after_move");
-    let sh = conn.shared.clone();
-    let record = envelope.clone();
-    let committed = Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?;
-    match committed {
-        Ok(()) => {}
+    // Checked before a file moves (committed already by an earlier connection of this send,
+    // recipient gone, expired), and again, atomically, when it is recorded.
+    let (sender, recipient) = (from.clone(), to.clone());
+    let allowed = Shared::blocking(move || sh.store().check_commit(&sender, &key, &recipient)).await?;
+    let committed = match allowed {
+        Ok(()) => {
+            let sh = conn.shared.clone();
+            fault("before_move");
+            let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
+            fault("after_move");
+            let sh = conn.shared.clone();
+            let record = envelope.clone();
+            Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?.map(|()| envelope)
+        }
+        Err(e) => Err(e),
+    };
+    let envelope = match committed {
+        Ok(envelope) => envelope,
         Err(StoreError::NoSuchUser(_)) => {
             // The recipient was removed (or removed and created anew) while this delivery
             // was under way: nothing of it stays, and its reservation is given back.
@@ -73,7 +76,7 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
             .await;
             return Err(e.into());
         }
-    }
+    };
     fault("after_commit");
     cleanup(conn, None, id).await;
     bump(&conn.shared.counters().deliveries);
