@@ -473,6 +473,8 @@ fn attack_bench(quick: bool) -> Result<()> {
     qxfer::files::sync_filesystem(root)?;
     let data = root.join("data");
     std::fs::create_dir_all(&data)?;
+    // The listener refuses a data directory others can open.
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     // The operator's own address is exempt from per-source limits (the attackers share its /24).
     std::fs::write(data.join("ip-rules.txt"), "allow 127.0.0.1/32\n")?;
     add_user(&bin, &data, "mallory")?;
@@ -583,7 +585,8 @@ async fn stall_uploads(addr: &str, token: [u8; 32]) -> Result<Stalled> {
     use qxfer::wire::{Begin, Credential, FileEntry, Request, Response, StreamHead};
     let mut held = Vec::new();
     for c in 0..5u8 {
-        let ep = client_endpoint(format!("127.0.0.{}:0", 20 + c).parse()?, Trust::Pin, &NetLimits::default())?;
+        // Another /24 than the attackers above, which the automatic firewall may have banned.
+        let ep = client_endpoint(format!("127.0.1.{}:0", 20 + c).parse()?, Trust::Pin, &NetLimits::default())?;
         let conn = ep.connect(addr.parse()?, "qxfer")?.await?;
         let (mut send, mut recv) = conn.open_bi().await?;
         let login = Request::Login { user: "mallory".into(), credential: Credential::Token(token) };
