@@ -577,14 +577,23 @@ impl Store {
         Ok((items, false))
     }
 
-    /// What `commit_delivery` would refuse, checked before any file is moved (the commit
-    /// checks again, atomically).
+    /// What `commit_delivery` would refuse, checked in a read transaction before any file
+    /// is moved (the commit checks again, atomically).
     pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str) -> Result<(), StoreError> {
         let key = open_key(sender, resume_key);
-        let tx = self.db.begin_write()?;
-        let allowed = commit_allowed(&tx, &key, to);
-        tx.abort()?;
-        allowed
+        let tx = self.db.begin_read()?;
+        if let Some((id, time)) = tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()) {
+            return Err(StoreError::Committed { id, time });
+        }
+        let removed = tx.open_table(REMOVED)?.get(to)?.map(|v| v.value());
+        let opened = tx.open_table(OPEN_SEQ)?.get(key.as_slice())?.map(|v| v.value()).unwrap_or(0);
+        if tx.open_table(USERS)?.get(to)?.is_none() || removed.is_some_and(|r| opened < r) {
+            return Err(StoreError::NoSuchUser(to.to_owned()));
+        }
+        if tx.open_table(OPEN)?.get(key.as_slice())?.is_none() {
+            return Err(StoreError::NotOpen);
+        }
+        Ok(())
     }
 
     /// Forget sends committed before `before` (they can no longer be retried as such).

@@ -95,6 +95,26 @@ fn mailbox_quota_refuses_before_data_flows() {
     ok(&alice.cmd("send").args(["-m", "still here"]).output().expect("message"));
 }
 
+/// `Begin` of one 5-byte file to `to`; returns the delivery id.
+async fn begin_to(raw: &mut crate::raw::Raw, to: &str, key: u8) -> u64 {
+    use qxfer::wire::{Begin, Request, Response};
+    let begin = Begin { to: Some(to.into()), subject: None, body: None, files: 1, bytes: 5, resume_key: [key; 32] };
+    match raw.call(&Request::Begin(begin)).await {
+        Some(Response::Began { id, .. }) => id,
+        r => panic!("{r:?}"),
+    }
+}
+
+/// Begin a delivery of one 5-byte file to `to`, declare and upload it, but do not commit.
+async fn upload_to(raw: &mut crate::raw::Raw, to: &str, key: u8) -> u64 {
+    use qxfer::wire::{FileEntry, Request, Response};
+    let id = begin_to(raw, to, key).await;
+    let entries = vec![FileEntry { path: "f".into(), size: 5 }];
+    assert!(matches!(raw.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
+    assert!(raw.put(id, 0, b"hello", *blake3::hash(b"hello").as_bytes()).await.is_some());
+    id
+}
+
 /// Removing an account or changing its password ends its live sessions; a delivery under
 /// way to a removed account never lands, and a new account with the same name starts
 /// empty, inheriting nothing of the old one.
@@ -110,21 +130,7 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
         // Dave's delivery to erin is under way on a connection that stays open while erin's
         // account is removed and made anew: its commit is refused.
         let mut dave = Raw::login(&listener.addr, "dave").await;
-        let to_erin = qxfer::wire::Begin {
-            to: Some("erin".into()),
-            subject: None,
-            body: None,
-            files: 1,
-            bytes: 5,
-            resume_key: [5; 32],
-        };
-        let erin_id = match dave.call(&Request::Begin(to_erin)).await {
-            Some(Response::Began { id, .. }) => id,
-            r => panic!("{r:?}"),
-        };
-        let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
-        assert!(matches!(dave.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
-        assert!(dave.put(erin_id, 0, b"hello", *blake3::hash(b"hello").as_bytes()).await.is_some());
+        upload_to(&mut dave, "erin", 5).await;
         ok(&listener.admin().args(["user", "remove", "erin"]).output().expect("remove"));
         listener.add_user("erin");
         let r = dave.call(&Request::Commit).await;
@@ -134,21 +140,7 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
         let bob = Raw::login(&listener.addr, "bob").await;
         // Bob opens a delivery to carol and uploads its file, but has not committed yet.
         let mut sender = Raw::login(&listener.addr, "bob").await;
-        let begin = qxfer::wire::Begin {
-            to: Some("carol".into()),
-            subject: Some("for the old carol".into()),
-            body: None,
-            files: 1,
-            bytes: 5,
-            resume_key: [4; 32],
-        };
-        let id = match sender.call(&Request::Begin(begin)).await {
-            Some(Response::Began { id, .. }) => id,
-            r => panic!("{r:?}"),
-        };
-        let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
-        assert!(matches!(sender.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
-        assert!(sender.put(id, 0, b"hello", *blake3::hash(b"hello").as_bytes()).await.is_some());
+        let id = upload_to(&mut sender, "carol", 4).await;
 
         ok(&listener.admin().args(["user", "remove", "alice"]).output().expect("remove"));
         let closed = tokio::time::timeout(std::time::Duration::from_secs(5), alice.conn.closed()).await;
@@ -164,19 +156,7 @@ fn removing_an_account_ends_its_sessions_and_its_deliveries() {
         // send, run again, is a new delivery to whoever holds the name now, inheriting
         // nothing of the old one (nothing is held for it).
         let mut again = Raw::login(&listener.addr, "bob").await;
-        let begin = qxfer::wire::Begin {
-            to: Some("carol".into()),
-            subject: Some("for the old carol".into()),
-            body: None,
-            files: 1,
-            bytes: 5,
-            resume_key: [4; 32],
-        };
-        let id2 = match again.call(&Request::Begin(begin)).await {
-            Some(Response::Began { id, .. }) => id,
-            r => panic!("{r:?}"),
-        };
-        assert_ne!(id2, id);
+        assert_ne!(begin_to(&mut again, "carol", 4).await, id);
         assert!(!listener.data_dir().join("spool").join(id.to_string()).exists(), "the old spool stayed");
         let entries = vec![qxfer::wire::FileEntry { path: "f".into(), size: 5 }];
         let r = again.call(&Request::AddFiles { entries }).await;
