@@ -224,12 +224,18 @@ async fn receive_body(
         let n = chunk.bytes.len() as u64;
         got += n;
         pace.add(n);
-        // Time spent waiting for our own disk is not the peer's slowness.
-        let waited = tokio::time::Instant::now();
-        if tx.send(chunk.bytes).await.is_err() {
-            return Err(BodyError::Io(io::Error::other("disk thread ended early")));
+        // Time spent waiting for our own disk is not the peer's slowness (measured only
+        // when the disk thread's queue is full: the clock is not read per packet).
+        let ended = || BodyError::Io(io::Error::other("disk thread ended early"));
+        match tx.try_send(chunk.bytes) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(bytes)) => {
+                let waited = tokio::time::Instant::now();
+                tx.send(bytes).await.map_err(|_| ended())?;
+                pace.excuse(waited.elapsed());
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(ended()),
         }
-        pace.excuse(waited.elapsed());
         on_bytes(n);
         pace.check(got >= len)?;
     }
