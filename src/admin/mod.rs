@@ -65,6 +65,8 @@ pub trait Live: Send + Sync {
     fn install_rules(&self, list: IpList);
     /// Close every connection logged in as `account`.
     fn end_sessions(&self, account: &str, reason: &'static str);
+    /// Close the connections writing these (dropped) deliveries.
+    fn end_deliveries(&self, ids: &[u64]);
     /// Run the periodic upkeep now (pruning, expiry).
     fn upkeep(&self);
 }
@@ -101,11 +103,15 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
             AdminResponse::Done
         }
         AdminRequest::RemoveUser { name } => {
-            for id in t.store.remove_user(&name)? {
-                let _ = std::fs::remove_dir_all(t.layout.spool(id));
-            }
+            let dropped = t.store.remove_user(&name)?;
+            // Writers first (sessions of the account, and connections sending to it), so
+            // nothing writes into a spool after it is removed.
             if let Some(live) = t.live {
                 live.end_sessions(&name, "account removed");
+                live.end_deliveries(&dropped);
+            }
+            for id in dropped {
+                let _ = std::fs::remove_dir_all(t.layout.spool(id));
             }
             let _ = std::fs::remove_dir_all(t.layout.mailbox(&name));
             info!(user = %name, event = "user_removed", "account removed; its sessions ended");

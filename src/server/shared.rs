@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     open_deliveries: Mutex<HashMap<u64, Connection>>,
     /// One writer per partial file at a time (a dead client's connection may linger).
     part_locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// One commit or resume repair per delivery at a time.
+    delivery_locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     /// Open connections by source, for admission decisions.
     admission: Mutex<Admission>,
     /// Live connections, so a new block rule or ban can close them.
@@ -101,6 +103,7 @@ impl Shared {
             recorder,
             open_deliveries: Default::default(),
             part_locks: Default::default(),
+            delivery_locks: Default::default(),
             admission: Default::default(),
             live: Default::default(),
             sessions: Default::default(),
@@ -352,6 +355,24 @@ impl Shared {
         }
     }
 
+    /// The lock that keeps a single commit (or resume repair) on delivery `id`.
+    pub fn delivery_lock(&self, id: u64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = lock(&self.delivery_locks);
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(id).or_default().clone()
+    }
+
+    /// Close the connections writing deliveries `ids` (dropped: their account is gone).
+    pub fn end_deliveries(&self, ids: &[u64]) {
+        let doomed: Vec<Connection> = {
+            let map = lock(&self.open_deliveries);
+            ids.iter().filter_map(|id| map.get(id).cloned()).collect()
+        };
+        for c in doomed {
+            c.close(close::AUTH.into(), b"delivery dropped: its account was removed");
+        }
+    }
+
     /// The lock that keeps a single writer on `part`.
     pub fn part_lock(&self, part: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = lock(&self.part_locks);
@@ -410,6 +431,10 @@ impl crate::admin::Live for Shared {
 
     fn end_sessions(&self, account: &str, reason: &'static str) {
         Shared::end_sessions(self, account, reason);
+    }
+
+    fn end_deliveries(&self, ids: &[u64]) {
+        Shared::end_deliveries(self, ids);
     }
 
     fn upkeep(&self) {

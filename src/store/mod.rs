@@ -541,7 +541,7 @@ impl Store {
             // The recipient must still exist, and be the account that existed when the
             // delivery was opened (not a new account under the same name).
             let to = envelope.to.as_str();
-            commit_allowed(&tx, &key, to)?;
+            commit_allowed(&tx, &key, to, envelope.id)?;
             tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
             release(&tx, &key)?;
             tx.open_table(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
@@ -577,9 +577,16 @@ impl Store {
         Ok((items, false))
     }
 
+    /// The delivery this send (sender and resume key) was committed as, and when.
+    pub fn committed(&self, sender: &str, resume_key: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let key = open_key(sender, resume_key);
+        Ok(tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()))
+    }
+
     /// What `commit_delivery` would refuse, checked in a read transaction before any file
     /// is moved (the commit checks again, atomically).
-    pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str) -> Result<(), StoreError> {
+    pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str, id: u64) -> Result<(), StoreError> {
         let key = open_key(sender, resume_key);
         let tx = self.db.begin_read()?;
         if let Some((id, time)) = tx.open_table(COMMITTED)?.get(key.as_slice())?.map(|v| v.value()) {
@@ -590,7 +597,11 @@ impl Store {
         if tx.open_table(USERS)?.get(to)?.is_none() || removed.is_some_and(|r| opened < r) {
             return Err(StoreError::NoSuchUser(to.to_owned()));
         }
-        if tx.open_table(OPEN)?.get(key.as_slice())?.is_none() {
+        let open = match tx.open_table(OPEN)?.get(key.as_slice())? {
+            Some(v) => decode::<OpenRecord>(v.value(), "open deliveries")?.id,
+            None => return Err(StoreError::NotOpen),
+        };
+        if open != id {
             return Err(StoreError::NotOpen);
         }
         Ok(())
@@ -722,17 +733,18 @@ fn release(tx: &redb::WriteTransaction, key: &[u8]) -> Result<(), StoreError> {
 
 /// Whether the delivery under `key` to `to` may be committed now: not committed already,
 /// its recipient the account that existed when it was opened, and still open.
-fn commit_allowed(tx: &redb::WriteTransaction, key: &[u8], to: &str) -> Result<(), StoreError> {
+fn commit_allowed(tx: &redb::WriteTransaction, key: &[u8], to: &str, id: u64) -> Result<(), StoreError> {
     if let Some((id, time)) = tx.open_table(COMMITTED)?.get(key)?.map(|v| v.value()) {
         return Err(StoreError::Committed { id, time });
     }
     if tx.open_table(USERS)?.get(to)?.is_none() || opened_before_removal(tx, key, to)? {
         return Err(StoreError::NoSuchUser(to.to_owned()));
     }
-    if tx.open_table(OPEN)?.get(key)?.is_none() {
-        return Err(StoreError::NotOpen);
+    // Still open, and as this very delivery (not one opened anew under the same key).
+    match tx.open_table(OPEN)?.get(key)? {
+        Some(v) if decode::<OpenRecord>(v.value(), "open deliveries")?.id == id => Ok(()),
+        _ => Err(StoreError::NotOpen),
     }
-    Ok(())
 }
 
 /// The next step of the database's event sequence.

@@ -37,6 +37,11 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     };
     let floor = limits.min_free_disk_bytes;
     let opened = Shared::blocking(move || -> Result<Found, StoreError> {
+        // A retry of a send committed before learns so first, whatever else changed since
+        // (open_delivery checks again, atomically).
+        if let Some((id, time)) = sh.store().committed(&user, &key)? {
+            return Ok(Found::Store(Opening::Delivered { id, time }));
+        }
         if !sh.store().user_exists(&recipient)? {
             return Ok(Found::NoRecipient);
         }
@@ -47,16 +52,8 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
         // Room in the recipient's mailbox (bytes and files, delivered and reserved) and in
         // the sender's spool, reserved in the same transaction as the checks.
         let opening = sh.store().open_delivery(&user, &recipient, &key, sh.now(), want)?;
-        match opening {
-            Opening::Opened(Opened { stale: Some(stale), .. }) => {
-                let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
-            }
-            // A resume: a commit cut short on a connection that is gone may have moved the
-            // files into the mailbox without recording them; they go back to the spool.
-            Opening::Opened(Opened { id, resumed: true, .. }) => {
-                crate::server::recovery::recover_one(sh.store(), sh.layout(), &recipient, id)?;
-            }
-            _ => {}
+        if let Opening::Opened(Opened { stale: Some(stale), .. }) = opening {
+            let _ = std::fs::remove_dir_all(sh.layout().spool(stale));
         }
         Ok(Found::Store(opening))
     })
@@ -69,6 +66,28 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
     };
     let (id, reply) = match opened {
         Ok(Found::Store(Opening::Opened(Opened { id, resumed, .. }))) => {
+            if resumed {
+                // A commit of this delivery on another connection finishes first (the lock);
+                // one cut short before it recorded anything goes back to the spool.
+                let lock = conn.shared.delivery_lock(id);
+                let wait = std::time::Duration::from_secs(60);
+                let Ok(guard) = tokio::time::timeout(wait, lock.lock_owned()).await else {
+                    conn.session(|s| s.delivery_opened(None));
+                    return Err(ServerError::Internal("the delivery is being committed by another connection"));
+                };
+                let sh = conn.shared.clone();
+                let to = to.clone();
+                let repaired = Shared::blocking(move || {
+                    let _guard = guard;
+                    crate::server::recovery::recover_one(sh.store(), sh.layout(), &to, id)
+                })
+                .await
+                .and_then(|r| r.map_err(ServerError::from));
+                if let Err(e) = repaired {
+                    conn.session(|s| s.delivery_opened(None));
+                    return Err(e);
+                }
+            }
             conn.shared.take_over(id, &conn.connection, conn.peer);
             (Some(id), Response::Began { id, resumed })
         }

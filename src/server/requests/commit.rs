@@ -23,82 +23,101 @@ use crate::session::CommitPlan;
 use crate::store::StoreError;
 use crate::wire::{Attachment, Envelope, ErrorCode, Response};
 
+/// What a commit came to.
+enum Committed {
+    /// Recorded now.
+    Done(Envelope),
+    /// Recorded before, by another connection of the same send.
+    Before { id: u64, time: u64 },
+    /// The recipient's account is gone (or was made anew): dropped, reservation released.
+    RecipientGone,
+    /// The delivery expired before it was finished.
+    Expired,
+}
+
+/// How long a commit waits for another commit or resume of the same delivery.
+const DELIVERY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome<Response>, ServerError> {
-    let sh = conn.shared.clone();
     let id = plan.id;
-    let key = plan.resume_key;
+    // One commit or resume of a delivery at a time; the guard lives on the blocking thread,
+    // so a connection closed half way cannot leave the step half done behind the lock.
+    let lock = conn.shared.delivery_lock(id);
+    let guard = tokio::time::timeout(DELIVERY_LOCK_WAIT, lock.lock_owned())
+        .await
+        .map_err(|_| ServerError::Internal("the delivery is being committed by another connection"))?;
+    let sh = conn.shared.clone();
+    let committed = Shared::blocking(move || {
+        let _guard = guard;
+        commit(&sh, plan)
+    })
+    .await??;
+    conn.shared.release(id, &conn.connection);
+    Ok(Outcome::reply(match committed {
+        Committed::Done(Envelope { from, to, files, bytes, time, .. }) => {
+            bump(&conn.shared.counters().deliveries);
+            info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
+            conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
+            Response::Committed { id, time }
+        }
+        Committed::Before { id, time } => Response::Committed { id, time },
+        Committed::RecipientGone => {
+            info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
+            error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")
+        }
+        Committed::Expired => {
+            error_reply(ErrorCode::NotFound, "the delivery expired before it was finished; send it again")
+        }
+    }))
+}
+
+/// The whole commit, on one blocking thread: checked before a file moves (committed already
+/// by an earlier connection of this send, recipient gone, expired), moved, recorded (checked
+/// again, atomically), then the spool removed; a failure to record puts the files back.
+fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
+    let layout = sh.layout();
+    let (id, key) = (plan.id, plan.resume_key);
     let (from, to) = (plan.from.clone(), plan.to.clone());
-    // Checked before a file moves (committed already by an earlier connection of this send,
-    // recipient gone, expired), and again, atomically, when it is recorded.
-    let (sender, recipient) = (from.clone(), to.clone());
-    let allowed = Shared::blocking(move || sh.store().check_commit(&sender, &key, &recipient)).await?;
-    let committed = match allowed {
+    let remove = |mailbox: bool| {
+        if mailbox {
+            let _ = std::fs::remove_dir_all(layout.delivery_dir(&to, id));
+        }
+        let _ = std::fs::remove_dir_all(layout.spool(id));
+    };
+    let recorded = match sh.store().check_commit(&from, &key, &to, id) {
         Ok(()) => {
-            let sh = conn.shared.clone();
             fault("before_move");
-            let (envelope, attachments) = Shared::blocking(move || move_into_mailbox(&sh, plan)).await??;
+            let (envelope, attachments) = move_into_mailbox(sh, plan)?;
             fault("after_move");
-            let sh = conn.shared.clone();
-            let record = envelope.clone();
-            Shared::blocking(move || sh.store().commit_delivery(&record, &attachments, &key)).await?.map(|()| envelope)
+            sh.store().commit_delivery(&envelope, &attachments, &key).map(|()| envelope)
         }
         Err(e) => Err(e),
     };
-    let envelope = match committed {
-        Ok(envelope) => envelope,
-        Err(StoreError::NoSuchUser(_)) => {
-            // The recipient was removed (or removed and created anew) while this delivery
-            // was under way: nothing of it stays, and its reservation is given back.
-            let sh = conn.shared.clone();
-            let _ = Shared::blocking(move || sh.store().abandon(&from, &key)).await;
-            cleanup(conn, Some(&to), id).await;
-            info!(peer = %conn.peer, event = "delivery_dropped", id, "the recipient's account no longer exists");
-            return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, "the recipient's account no longer exists")));
+    Ok(match recorded {
+        Ok(envelope) => {
+            fault("after_commit");
+            remove(false);
+            Committed::Done(envelope)
         }
-        Err(StoreError::Committed { id: done, time }) => {
-            // Another connection of this send committed it meanwhile: the same files.
-            cleanup(conn, None, id).await;
-            return Ok(Outcome::reply(Response::Committed { id: done, time }));
+        Err(StoreError::Committed { id, time }) => {
+            remove(false);
+            Committed::Before { id, time }
+        }
+        Err(StoreError::NoSuchUser(_)) => {
+            let _ = sh.store().abandon(&from, &key);
+            remove(true);
+            Committed::RecipientGone
         }
         Err(StoreError::NotOpen) => {
-            cleanup(conn, Some(&to), id).await;
-            return Ok(Outcome::reply(error_reply(
-                ErrorCode::NotFound,
-                "the delivery expired before it was finished; send it again",
-            )));
+            remove(true);
+            Committed::Expired
         }
         Err(e) => {
-            // Not recorded: put the files back where a retry finds them.
-            let layout = conn.shared.layout().clone();
-            let _ = Shared::blocking(move || {
-                files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id))
-            })
-            .await;
+            // Not recorded: the files go back where a retry finds them.
+            let _ = files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id));
             return Err(e.into());
         }
-    };
-    fault("after_commit");
-    cleanup(conn, None, id).await;
-    bump(&conn.shared.counters().deliveries);
-    let Envelope { from, to, files, bytes, time, .. } = envelope;
-    info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
-    conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
-    Ok(Outcome::reply(Response::Committed { id, time }))
-}
-
-/// Remove delivery `id`'s spool (and, with `mailbox`, its directory in that mailbox), and
-/// forget that this connection writes it.
-async fn cleanup(conn: &Arc<Conn>, mailbox: Option<&str>, id: u64) {
-    let layout = conn.shared.layout().clone();
-    let dir = mailbox.map(|to| layout.delivery_dir(to, id));
-    let _ = Shared::blocking(move || {
-        if let Some(dir) = dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        let _ = std::fs::remove_dir_all(layout.spool(id));
     })
-    .await;
-    conn.shared.release(id, &conn.connection);
 }
 
 /// Debug builds only: crash (as a kill -9 would) at the named step of a commit, when
