@@ -4,10 +4,20 @@
 use std::process::Command;
 
 fn normal_dependencies(package: &str, manifest: &str) -> String {
-    let out = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", package, "--manifest-path", manifest])
-        .output()
-        .expect("cargo tree");
+    let tree = |offline: bool| {
+        let mut c = Command::new(env!("CARGO"));
+        c.arg("tree");
+        if offline {
+            c.arg("--offline");
+        }
+        c.args(["-e", "normal", "--prefix", "none", "-p", package, "--manifest-path", manifest]);
+        c.output().expect("cargo tree")
+    };
+    // Offline first (the build just fetched everything); online if the cache lacks the index.
+    let mut out = tree(true);
+    if !out.status.success() {
+        out = tree(false);
+    }
     assert!(out.status.success(), "cargo tree: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
