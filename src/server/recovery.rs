@@ -27,9 +27,8 @@ pub fn recover(store: &Store, layout: &Layout) -> Result<usize, StoreError> {
             if store.in_mailbox(&user, id)? {
                 continue;
             }
-            let staged = layout.staged_root(id);
-            if open.contains(&id) && !staged.exists() && files::rename_no_replace(&dir, &staged).is_ok() {
-                info!(event = "recovered", id, %user, "a delivery moved but not recorded went back to its spool");
+            if open.contains(&id) {
+                recover_one(store, layout, &user, id)?;
             } else {
                 let _ = std::fs::remove_dir_all(&dir);
                 info!(event = "recovered", id, %user, "removed a delivery directory no record owns");
