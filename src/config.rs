@@ -13,7 +13,7 @@ pub enum ConfigError {
     Syntax(#[from] toml::de::Error),
     #[error(transparent)]
     Limits(#[from] LimitsError),
-    #[error("scoring.threshold, window_secs and ban_secs must be greater than 0")]
+    #[error("scoring.threshold, window_secs and ban_secs must be greater than 0, and weights not negative")]
     Scoring,
 }
 
@@ -29,7 +29,22 @@ pub fn parse(text: &str) -> Result<(Limits, ScoreConfig), ConfigError> {
     }
     let f: File = toml::from_str(text)?;
     f.limits.check()?;
-    if f.scoring.threshold == 0 || f.scoring.window_secs == 0 || f.scoring.ban_secs == 0 {
+    let s = &f.scoring;
+    let weights = [
+        s.auth_failure,
+        s.unknown_user,
+        s.protocol_violation,
+        s.limit_hit,
+        s.probe,
+        s.timeout,
+        s.panic_caused,
+        s.prefix_threshold,
+    ];
+    if crate::policy::milli(s.threshold) == 0
+        || s.window_secs == 0
+        || s.ban_secs == 0
+        || weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+    {
         return Err(ConfigError::Scoring);
     }
     Ok((f.limits, f.scoring))
@@ -54,5 +69,9 @@ mod tests {
         assert!(limits("[limits]\nno_such_limit = 1\n").is_err());
         assert_eq!(limits("").expect("empty"), Limits::default());
         assert!(matches!(parse("[scoring]\nthreshold = 0\n"), Err(ConfigError::Scoring)));
+        assert!(matches!(parse("[scoring]\nprobe = -1\n"), Err(ConfigError::Scoring)));
+        let (_, s) = parse("[scoring]\nprobe = 0.2\nthreshold = 5\nexempt = [\"10.0.0.0/8\"]\n").expect("parse");
+        assert_eq!(s.probe, 0.2);
+        assert!(s.is_exempt("10.1.2.3".parse().expect("ip")) && !s.is_exempt("127.0.0.1".parse().expect("ip")));
     }
 }

@@ -45,7 +45,7 @@ pub fn audit(store: &Store, scoring: &ScoreConfig, q: &AuditQuery, now_ms: u64) 
     let mut kinds: HashMap<&'static str, u64> = HashMap::new();
     let mut hours: HashMap<u64, u64> = HashMap::new();
     for e in &events {
-        let weight = e.kind.offence().map_or(0, |o| u64::from(scoring.weight(o)));
+        let weight = e.kind.offence().map_or(0, |o| scoring.weight_milli(o));
         let s = sources.entry(e.source.to_string()).or_default();
         s.0 += 1;
         s.1 += weight;

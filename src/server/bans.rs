@@ -64,9 +64,16 @@ impl Bans {
     }
 
     /// Whether `ip` is under a ban at `now`.
+    #[cfg(test)]
     pub fn covers(&self, ip: IpAddr, now: u64) -> bool {
+        self.covering(ip, now).is_some()
+    }
+
+    /// The network and end of the ban that covers `ip` at `now` (the longest, if several do).
+    pub fn covering(&self, ip: IpAddr, now: u64) -> Option<(IpNet, u64)> {
         let ip = canonical(ip);
-        self.bans.read().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.until > now && b.net.contains(&ip))
+        let bans = self.bans.read().unwrap_or_else(|p| p.into_inner());
+        bans.iter().filter(|b| b.until > now && b.net.contains(&ip)).map(|b| (b.net, b.until)).max_by_key(|b| b.1)
     }
 
     /// Forget bans that ended more than `memory` seconds before `now`; returns how many

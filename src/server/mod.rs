@@ -67,7 +67,11 @@ impl ListenerConfig {
         Self {
             ip_rules: Layout::new(data_dir.clone()).ip_rules(),
             data_dir,
-            binds: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
+            // Every IPv4 and IPv6 address; on a host without IPv6 the second is skipped.
+            binds: vec![
+                SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)),
+            ],
             cert: None,
             key: None,
             limits: Limits::default(),
@@ -145,7 +149,14 @@ impl Listener {
         let ip_list = rules::load(&config.ip_rules)?;
         let mut endpoints = Vec::new();
         for addr in &config.binds {
-            endpoints.push(endpoint::server_endpoint(*addr, server_config.clone())?);
+            match endpoint::server_endpoint(*addr, server_config.clone()) {
+                Ok(ep) => endpoints.push(ep),
+                // The default binds both families; a host without IPv6 still listens on IPv4.
+                Err(EndpointError::Bind(a, e)) if a.is_ipv6() && a.ip().is_unspecified() && config.binds.len() > 1 => {
+                    tracing::warn!(event = "bind_skipped", "not listening on {a}: {e}");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
@@ -225,6 +236,13 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 info!(%peer, event = "refused", "connection refused: {why}");
                 incoming.refuse();
             }
+            Verdict::Banned { net, until } => {
+                record_refusal(&shared, peer, "address is banned (told once)");
+                counters::bump(&shared.counters().refused);
+                let secs = until.saturating_sub(shared.now());
+                info!(%peer, event = "ban_notice", %net, secs, "telling a banned address of its ban, once");
+                tokio::spawn(tell_banned(incoming, crate::wire::BanNotice { secs, net }));
+            }
             Verdict::Drop(why) => {
                 record_refusal(&shared, peer, why);
                 let n = counters::bump(&shared.counters().refused);
@@ -235,6 +253,18 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
                 incoming.ignore();
             }
         }
+    }
+}
+
+/// How long the one handshake that tells a banned address of its ban may take.
+const BAN_NOTICE_WAIT: Duration = Duration::from_secs(5);
+
+/// Complete the handshake only to close it at once with `close::BANNED` and the ban in the
+/// reason; no stream is ever read. Bounded in time; one per address per ban.
+async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) {
+    let Ok(connecting) = incoming.accept() else { return };
+    if let Ok(Ok(conn)) = tokio::time::timeout(BAN_NOTICE_WAIT, connecting).await {
+        conn.close(close::BANNED.into(), notice.encode().as_bytes());
     }
 }
 

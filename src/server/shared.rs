@@ -22,7 +22,7 @@ use super::ListenerConfig;
 use crate::clock::Clock;
 use crate::files::Layout;
 use crate::policy::activity::{Activity, Kind};
-use crate::policy::{canonical, Admission, Ban, IpList, Limits, Rule, Verdict};
+use crate::policy::{canonical, Admission, Ban, BanNotices, IpList, Limits, Rule, Verdict};
 use crate::store::Store;
 use crate::transport::close;
 
@@ -76,7 +76,12 @@ pub(crate) struct Shared {
     /// New connections per source address.
     handshake_rate: KeyedLimiter<IpAddr>,
     bans: Bans,
+    /// Banned addresses already told of their ban (bounded).
+    notices: Mutex<BanNotices>,
 }
+
+/// Banned addresses remembered as told, at most.
+pub const MAX_BAN_NOTICES: usize = 4096;
 
 impl Shared {
     pub fn new(
@@ -109,6 +114,7 @@ impl Shared {
             sessions: Default::default(),
             ip_list: RwLock::new(ip_list),
             bans: Bans::new(bans),
+            notices: Mutex::new(BanNotices::new(MAX_BAN_NOTICES)),
         }
     }
 
@@ -187,16 +193,25 @@ impl Shared {
         self.ip_list.read().unwrap_or_else(|p| p.into_inner()).lookup(ip) == Some(Rule::Allow)
     }
 
-    /// Whether offences of `ip` may be scored (allow-listed sources never are).
+    /// Whether offences of `ip` may be scored (allow-listed and exempt sources never are).
     pub fn scorable(&self, ip: IpAddr) -> bool {
-        !self.allowed(ip)
+        !self.allowed(ip) && !self.config.scoring.is_exempt(ip)
     }
 
     /// Admit or refuse a connection attempt before any handshake work.
     pub fn admit(&self, ip: IpAddr, validated: bool) -> Verdict {
         let allowed = self.allowed(ip);
-        if !allowed && self.bans.covers(ip, self.now()) {
-            return Verdict::Drop("address is banned");
+        // Exempt addresses (the listener's own host by default) are never kept out by a ban,
+        // even one of a whole prefix around them; a block rule still applies.
+        if !allowed && !self.config.scoring.is_exempt(ip) {
+            let now = self.now();
+            if let Some((net, until)) = self.bans.covering(ip, now) {
+                // Told once per ban, in words; dropped before the handshake after that.
+                if lock(&self.notices).tell(ip, until, now) {
+                    return Verdict::Banned { net, until };
+                }
+                return Verdict::Drop("address is banned");
+            }
         }
         // Per-source state is kept for at most MAX_TRACKED_SOURCES addresses: past that, an
         // address must prove it is real (QUIC Retry) before it gets any, so spoofed sources
@@ -228,6 +243,7 @@ impl Shared {
         self.account_rate.retain_recent();
         self.account_rate.shrink_to_fit();
         self.bans.prune(self.now(), crate::policy::ESCALATION_MEMORY_SECS);
+        lock(&self.notices).prune(self.now());
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
     }
 
@@ -314,7 +330,8 @@ impl Shared {
         let net = ban.net;
         let detail = format!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason);
         self.bans.install(ban);
-        self.close_sources(|ip| net.contains(&ip), "address banned");
+        let scoring = &self.config.scoring;
+        self.close_sources(|ip| net.contains(&ip) && !scoring.is_exempt(ip), "address banned");
         self.record(self.activity(network_address(net), Kind::Ban).detail(detail));
     }
 

@@ -27,6 +27,8 @@ pub mod close {
     pub const TIMEOUT: u32 = 7;
     /// The peer speaks an older protocol (qxfer/1): upgrade qxfer.
     pub const UPGRADE: u32 = 8;
+    /// The source is banned; the reason is a `wire::BanNotice`. Sent once per ban.
+    pub const BANNED: u32 = 9;
 }
 
 /// Stream stop/reset codes.

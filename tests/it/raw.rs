@@ -36,6 +36,14 @@ impl Raw {
         Ok(Raw { _endpoint: endpoint, conn, send, recv })
     }
 
+    /// Whether a connection from `bind` is admitted: the handshake completes and the
+    /// listener does not close it at once (a banned address is told so once, by a close
+    /// right after the handshake, then dropped).
+    pub async fn admitted_from(bind: &str, addr: &str) -> bool {
+        let Ok(raw) = Self::connect_from(bind, addr).await else { return false };
+        tokio::time::timeout(std::time::Duration::from_millis(300), raw.conn.closed()).await.is_err()
+    }
+
     pub async fn call(&mut self, req: &Request) -> Option<Response> {
         write_frame(&mut self.send, req).await.ok()?;
         read_frame::<Response>(&mut self.recv).await.ok().flatten()

@@ -21,6 +21,56 @@ pub enum Verdict {
     /// Drop silently, like a firewall's DROP: for blocked and flooding sources, whose
     /// attempts then cost one packet decode and their own timeout.
     Drop(&'static str),
+    /// A banned address's first attempt of this ban: complete the handshake only to tell
+    /// the client, in words, that `net` is banned until `until` (then it is dropped).
+    Banned {
+        net: IpNet,
+        until: u64,
+    },
+}
+
+/// Which banned addresses were told of their ban: one notice per address per ban, at most
+/// `cap` addresses remembered (past that, no more notices until some ban ends), so a
+/// banned source costs one handshake per ban and the table stays bounded.
+#[derive(Debug)]
+pub struct BanNotices {
+    told: HashMap<IpAddr, u64>,
+    cap: usize,
+}
+
+impl BanNotices {
+    pub fn new(cap: usize) -> Self {
+        Self { told: HashMap::new(), cap }
+    }
+
+    /// Whether to tell `ip` of the ban that ends at `until`; remembers that it was told.
+    pub fn tell(&mut self, ip: IpAddr, until: u64, now: u64) -> bool {
+        let ip = canonical(ip);
+        if self.told.get(&ip) == Some(&until) {
+            return false;
+        }
+        if !self.told.contains_key(&ip) && self.told.len() >= self.cap {
+            self.prune(now);
+            if self.told.len() >= self.cap {
+                return false;
+            }
+        }
+        self.told.insert(ip, until);
+        true
+    }
+
+    /// Forget notices of bans that have ended.
+    pub fn prune(&mut self, now: u64) {
+        self.told.retain(|_, until| *until > now);
+    }
+
+    pub fn len(&self) -> usize {
+        self.told.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.told.is_empty()
+    }
 }
 
 /// The /24 (IPv4) or /64 (IPv6) network an address belongs to.
@@ -102,6 +152,21 @@ impl Admission {
 mod tests {
     use super::*;
     use crate::policy::ip;
+
+    #[test]
+    fn a_banned_address_is_told_once_per_ban_and_the_table_is_bounded() {
+        let mut n = BanNotices::new(2);
+        assert!(n.tell(ip("192.0.2.1"), 100, 0));
+        assert!(!n.tell(ip("192.0.2.1"), 100, 10));
+        assert!(!n.tell(ip("::ffff:192.0.2.1"), 100, 10), "the same source");
+        assert!(n.tell(ip("192.0.2.1"), 500, 200), "a new ban is told again");
+        assert!(n.tell(ip("192.0.2.2"), 100, 10));
+        assert!(!n.tell(ip("192.0.2.3"), 100, 10), "full");
+        assert_eq!(n.len(), 2);
+        // Once a ban ends its entry makes room.
+        assert!(n.tell(ip("192.0.2.3"), 900, 150));
+        assert_eq!(n.len(), 2);
+    }
 
     #[test]
     fn per_ip_prefix_and_total_limits() {

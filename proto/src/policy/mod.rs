@@ -9,10 +9,10 @@ mod iplist;
 mod limits;
 mod score;
 
-pub use admission::{prefix_of, Admission, Verdict};
+pub use admission::{prefix_of, Admission, BanNotices, Verdict};
 pub use iplist::{canonical, parse_net, IpList, ListError, NetError, Rule};
 pub use limits::{Limits, LimitsError, NetLimits, RetryMode};
-pub use score::{Ban, Offence, ScoreConfig, Scorer, ESCALATION_MEMORY_SECS};
+pub use score::{default_exempt, milli, points, Ban, Offence, ScoreConfig, Scorer, ESCALATION_MEMORY_SECS};
 
 /// An address literal, for the tests of this module's parts.
 #[cfg(test)]

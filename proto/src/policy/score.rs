@@ -1,10 +1,16 @@
 //! Suspicion scoring and ban verdicts, pure with the clock as an argument. Each offence has a
-//! weight; weights are summed over a sliding window per source address (and, for the audit,
-//! per account). A source whose score reaches the threshold is banned; each repeat offence
-//! multiplies the ban time (fail2ban's bantime.increment) up to a maximum; when several
-//! addresses of one /24 (/64) are banned within the window, the whole prefix is banned.
-//! Only sources whose address QUIC validated earn strikes, and allow-listed ones never do:
-//! the caller says which.
+//! weight (fractions allowed: asking for a delivery that is not yours weighs a twentieth of
+//! a failed login); weights are summed over a sliding window per source address (and, for
+//! the audit, per account). A source whose score reaches the threshold is banned; each
+//! repeat offence multiplies the ban time (fail2ban's bantime.increment) up to a maximum.
+//! A whole /24 (/64) is banned only when at least `prefix_offenders` distinct addresses of
+//! it offended: when that many of its addresses were banned within the window, or when the
+//! prefix's summed score reaches `prefix_threshold` with that many addresses behind it. One
+//! address alone never gets its neighbours banned.
+//! Only sources whose address QUIC validated earn strikes, and allow-listed or exempt ones
+//! never do: the caller says which.
+//!
+//! Scores are kept in thousandths of a point, so sums of fractional weights are exact.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -35,12 +41,12 @@ pub enum Offence {
 }
 
 /// Weights, window, threshold and ban times; the `[scoring]` section of the config file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScoreConfig {
     pub window_secs: u64,
-    /// Score at which a source is banned (fail2ban's maxretry).
-    pub threshold: u32,
+    /// Score at which a source is banned (fail2ban's maxretry): five failed logins.
+    pub threshold: f64,
     /// First ban, seconds (fail2ban's bantime).
     pub ban_secs: u64,
     /// Each repeat offence multiplies the ban by this.
@@ -50,40 +56,87 @@ pub struct ScoreConfig {
     /// Banned addresses of one /24 (/64) within the window that get the prefix banned.
     pub prefix_offenders: u32,
     /// Score of a whole /24 (/64), all its addresses together, that gets the prefix banned
-    /// (many addresses each staying under `threshold`).
-    pub prefix_threshold: u32,
-    pub auth_failure: u32,
-    pub unknown_user: u32,
-    pub protocol_violation: u32,
-    pub limit_hit: u32,
-    pub probe: u32,
-    pub timeout: u32,
-    pub panic_caused: u32,
+    /// (many addresses each staying under `threshold`), provided at least
+    /// `prefix_offenders` distinct addresses make it up.
+    pub prefix_threshold: f64,
+    /// A wrong password or token (fail2ban's rule: five in ten minutes ban).
+    pub auth_failure: f64,
+    /// A login for an account that does not exist.
+    pub unknown_user: f64,
+    /// A malformed or forged frame: the real client never sends one.
+    pub protocol_violation: f64,
+    /// A rate, size or quota limit hit (a user may hit a quota by mistake).
+    pub limit_hit: f64,
+    /// Asking for a delivery that is not yours (or a mistyped id): a hundred in the window
+    /// ban, twenty mistyped ids do not.
+    pub probe: f64,
+    /// No login by the deadline, or a transfer below the minimum rate (slow links and slow
+    /// typists exist).
+    pub timeout: f64,
+    pub panic_caused: f64,
+    /// Networks never scored nor banned automatically (fail2ban's `ignoreself`/`ignoreip`):
+    /// by default the listener's own host, so its operator is never locked out. Other
+    /// loopback addresses are scored as usual.
+    pub exempt: Vec<IpNet>,
 }
 
 impl Default for ScoreConfig {
     fn default() -> Self {
         Self {
             window_secs: 600,
-            threshold: 5,
+            threshold: 5.0,
             ban_secs: 600,
             ban_factor: 2,
             max_ban_secs: 7 * 24 * 3600,
             prefix_offenders: 3,
-            prefix_threshold: 20,
-            auth_failure: 1,
-            unknown_user: 1,
-            protocol_violation: 1,
-            limit_hit: 1,
-            probe: 1,
-            timeout: 1,
-            panic_caused: 5,
+            prefix_threshold: 20.0,
+            auth_failure: 1.0,
+            unknown_user: 1.0,
+            protocol_violation: 2.5,
+            limit_hit: 0.5,
+            probe: 0.05,
+            timeout: 0.5,
+            panic_caused: 5.0,
+            exempt: default_exempt(),
         }
     }
 }
 
+/// The listener's own host: 127.0.0.1 and ::1.
+pub fn default_exempt() -> Vec<IpNet> {
+    vec![IpNet::from(IpAddr::from([127, 0, 0, 1])), IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
+}
+
+/// Thousandths of a point in one point.
+pub const MILLI: u64 = 1000;
+
+/// A weight or threshold in thousandths of a point (negative and NaN count as 0).
+pub fn milli(points: f64) -> u64 {
+    if points.is_finite() && points > 0.0 {
+        (points * MILLI as f64).round().min(u64::MAX as f64) as u64
+    } else {
+        0
+    }
+}
+
+/// Thousandths of a point back to points, for display.
+pub fn points(milli: u64) -> f64 {
+    milli as f64 / MILLI as f64
+}
+
 impl ScoreConfig {
-    pub fn weight(&self, o: Offence) -> u32 {
+    /// Whether `ip` is exempt from scoring.
+    pub fn is_exempt(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.exempt.iter().any(|n| n.contains(&ip))
+    }
+
+    /// An offence's weight in thousandths of a point.
+    pub fn weight_milli(&self, o: Offence) -> u64 {
+        milli(self.weight(o))
+    }
+
+    pub fn weight(&self, o: Offence) -> f64 {
         match o {
             Offence::AuthFailure => self.auth_failure,
             Offence::UnknownUser => self.unknown_user,
@@ -120,9 +173,10 @@ pub struct Ban {
 
 #[derive(Debug, Default)]
 pub struct Scorer {
-    sources: HashMap<IpAddr, VecDeque<(u64, u32)>>,
-    prefixes: HashMap<IpNet, VecDeque<(u64, u32)>>,
-    accounts: HashMap<String, VecDeque<(u64, u32)>>,
+    sources: HashMap<IpAddr, VecDeque<(u64, u64)>>,
+    /// Per prefix: (time, weight, address) of each offence.
+    prefixes: HashMap<IpNet, VecDeque<(u64, u64, IpAddr)>>,
+    accounts: HashMap<String, VecDeque<(u64, u64)>>,
     /// Bans per prefix in the window: (address, time).
     prefix_bans: HashMap<IpNet, Vec<(IpAddr, u64)>>,
     /// Offence levels, per banned network, with the end of its last ban: forgotten
@@ -133,10 +187,24 @@ pub struct Scorer {
 /// How long after a ban ends its network's level is remembered for escalation.
 pub const ESCALATION_MEMORY_SECS: u64 = 30 * 24 * 3600;
 
-fn prune(q: &mut VecDeque<(u64, u32)>, now: u64, window: u64) {
+fn prune(q: &mut VecDeque<(u64, u64)>, now: u64, window: u64) {
     while q.front().is_some_and(|(t, _)| now.saturating_sub(*t) >= window) {
         q.pop_front();
     }
+}
+
+fn prune_prefix(q: &mut VecDeque<(u64, u64, IpAddr)>, now: u64, window: u64) {
+    while q.front().is_some_and(|(t, _, _)| now.saturating_sub(*t) >= window) {
+        q.pop_front();
+    }
+}
+
+/// Distinct addresses in a prefix's offences (bounded by the queue's length).
+fn distinct(q: &VecDeque<(u64, u64, IpAddr)>) -> usize {
+    let mut seen: Vec<IpAddr> = q.iter().map(|(_, _, a)| *a).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
 }
 
 impl Scorer {
@@ -161,29 +229,38 @@ impl Scorer {
         now: u64,
     ) -> Option<Ban> {
         let ip = canonical(ip);
-        let w = cfg.weight(o);
+        let w = cfg.weight_milli(o);
+        if w == 0 {
+            return None;
+        }
         if let Some(a) = account {
             let q = self.accounts.entry(a.to_owned()).or_default();
             q.push_back((now, w));
             prune(q, now, cfg.window_secs);
         }
         let prefix = prefix_of(ip);
+        let offenders = cfg.prefix_offenders.max(2) as usize;
         let pq = self.prefixes.entry(prefix).or_default();
-        pq.push_back((now, w));
-        prune(pq, now, cfg.window_secs);
-        let prefix_score: u32 = pq.iter().map(|(_, w)| *w).sum();
-        if prefix_score >= cfg.prefix_threshold.max(1) {
+        pq.push_back((now, w, ip));
+        prune_prefix(pq, now, cfg.window_secs);
+        let prefix_score: u64 = pq.iter().map(|(_, w, _)| *w).sum();
+        if prefix_score >= milli(cfg.prefix_threshold).max(1) && distinct(pq) >= offenders {
+            let n = distinct(pq);
             pq.clear();
             self.sources.retain(|a, _| prefix_of(*a) != prefix);
-            let reason =
-                format!("{prefix} scored {prefix_score} >= {} within {} s", cfg.prefix_threshold, cfg.window_secs);
+            let reason = format!(
+                "{prefix}: {n} addresses scored {} >= {} within {} s",
+                points(prefix_score),
+                cfg.prefix_threshold,
+                cfg.window_secs
+            );
             return Some(self.ban(cfg, prefix, reason, now));
         }
         let q = self.sources.entry(ip).or_default();
         q.push_back((now, w));
         prune(q, now, cfg.window_secs);
-        let score: u32 = q.iter().map(|(_, w)| *w).sum();
-        if score < cfg.threshold {
+        let score: u64 = q.iter().map(|(_, w)| *w).sum();
+        if score < milli(cfg.threshold).max(1) {
             return None;
         }
         q.clear();
@@ -191,11 +268,13 @@ impl Scorer {
         let recent = self.prefix_bans.entry(prefix).or_default();
         recent.retain(|(a, t)| now.saturating_sub(*t) < cfg.window_secs && *a != ip);
         recent.push((ip, now));
-        let (net, reason) = if recent.len() as u32 >= cfg.prefix_offenders.max(2) {
+        let (net, reason) = if recent.len() >= offenders {
             recent.clear();
-            (prefix, format!("{} addresses of {prefix} offended within {} s", cfg.prefix_offenders, cfg.window_secs))
+            (prefix, format!("{} addresses of {prefix} offended within {} s", offenders, cfg.window_secs))
         } else {
-            (IpNet::from(ip), format!("score {score} >= {} within {} s (last: {o:?})", cfg.threshold, cfg.window_secs))
+            let reason =
+                format!("score {} >= {} within {} s (last: {o:?})", points(score), cfg.threshold, cfg.window_secs);
+            (IpNet::from(ip), reason)
         };
         Some(self.ban(cfg, net, reason, now))
     }
@@ -208,20 +287,25 @@ impl Scorer {
         Ban { net, until, level, reason }
     }
 
-    /// A source's current score.
-    pub fn score(&self, cfg: &ScoreConfig, ip: IpAddr, now: u64) -> u32 {
-        self.sources
-            .get(&canonical(ip))
-            .map(|q| q.iter().filter(|(t, _)| now.saturating_sub(*t) < cfg.window_secs).map(|(_, w)| *w).sum())
-            .unwrap_or(0)
+    /// A source's current score, in points.
+    pub fn score(&self, cfg: &ScoreConfig, ip: IpAddr, now: u64) -> f64 {
+        points(
+            self.sources
+                .get(&canonical(ip))
+                .map(|q| q.iter().filter(|(t, _)| now.saturating_sub(*t) < cfg.window_secs).map(|(_, w)| *w).sum())
+                .unwrap_or(0),
+        )
     }
 
-    /// An account's current score (for the audit; accounts are not banned by address).
-    pub fn account_score(&self, cfg: &ScoreConfig, account: &str, now: u64) -> u32 {
-        self.accounts
-            .get(account)
-            .map(|q| q.iter().filter(|(t, _)| now.saturating_sub(*t) < cfg.window_secs).map(|(_, w)| *w).sum())
-            .unwrap_or(0)
+    /// An account's current score in points (for the audit; accounts are not banned by
+    /// address).
+    pub fn account_score(&self, cfg: &ScoreConfig, account: &str, now: u64) -> f64 {
+        points(
+            self.accounts
+                .get(account)
+                .map(|q| q.iter().filter(|(t, _)| now.saturating_sub(*t) < cfg.window_secs).map(|(_, w)| *w).sum())
+                .unwrap_or(0),
+        )
     }
 
     /// Drop state older than the window (call now and then so memory stays bounded).
@@ -235,7 +319,7 @@ impl Scorer {
             !q.is_empty()
         });
         self.prefixes.retain(|_, q| {
-            prune(q, now, cfg.window_secs);
+            prune_prefix(q, now, cfg.window_secs);
             !q.is_empty()
         });
         self.levels.retain(|_, (_, until)| until.saturating_add(ESCALATION_MEMORY_SECS) > now);
@@ -261,7 +345,7 @@ mod tests {
         let ban = s.strike(&cfg, ip("192.0.2.1"), Some("root"), Offence::AuthFailure, 1400).expect("ban");
         assert_eq!(ban.net, "192.0.2.1/32".parse::<IpNet>().expect("net"));
         assert_eq!((ban.until, ban.level), (2000, 1));
-        assert_eq!(s.account_score(&cfg, "root", 1400), 5);
+        assert_eq!(s.account_score(&cfg, "root", 1400), 5.0);
     }
 
     #[test]
@@ -272,9 +356,9 @@ mod tests {
             // One failure every 150 s never reaches 5 within 600 s.
             assert_eq!(s.strike(&cfg, ip("192.0.2.2"), None, Offence::AuthFailure, i * 150), None);
         }
-        assert_eq!(s.score(&cfg, ip("192.0.2.2"), 1350), 4);
+        assert_eq!(s.score(&cfg, ip("192.0.2.2"), 1350), 4.0);
         s.forget_old(&cfg, 10_000);
-        assert_eq!(s.score(&cfg, ip("192.0.2.2"), 10_000), 0);
+        assert_eq!(s.score(&cfg, ip("192.0.2.2"), 10_000), 0.0);
     }
 
     #[test]
@@ -333,5 +417,44 @@ mod tests {
         assert_eq!(s.remembered(), 1);
         s.forget_old(&cfg, until + ESCALATION_MEMORY_SECS);
         assert_eq!(s.remembered(), 0);
+    }
+
+    #[test]
+    fn one_address_never_gets_its_prefix_banned() {
+        // Twenty failed logins from one address: it is banned (four times over the window),
+        // its /24 never is, however much it scores.
+        let cfg = ScoreConfig { threshold: 100.0, ..ScoreConfig::default() };
+        let mut s = Scorer::default();
+        for i in 0..60 {
+            let v = s.strike(&cfg, ip("203.0.113.9"), None, Offence::AuthFailure, 10 + i);
+            assert!(v.as_ref().is_none_or(|b| b.net.prefix_len() == 32), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn mistakes_weigh_less_than_failed_logins() {
+        // Twenty mistyped ids and three wrong passwords: no ban. A hundred probes: a ban.
+        let cfg = ScoreConfig::default();
+        let mut s = Scorer::default();
+        for i in 0..20 {
+            assert_eq!(s.strike(&cfg, ip("192.0.2.7"), Some("bob"), Offence::Probe, 100 + i), None);
+        }
+        for i in 0..3 {
+            assert_eq!(s.strike(&cfg, ip("192.0.2.7"), Some("bob"), Offence::AuthFailure, 200 + i), None);
+        }
+        assert_eq!(s.score(&cfg, ip("192.0.2.7"), 300), 4.0);
+        let mut t = Scorer::default();
+        let bans: Vec<_> = (0..100).filter_map(|i| t.strike(&cfg, ip("192.0.2.8"), None, Offence::Probe, i)).collect();
+        assert_eq!(bans.len(), 1);
+    }
+
+    #[test]
+    fn the_own_host_is_exempt_by_default() {
+        let cfg = ScoreConfig::default();
+        assert!(cfg.is_exempt(ip("127.0.0.1")));
+        assert!(cfg.is_exempt(ip("::1")));
+        assert!(cfg.is_exempt(ip("::ffff:127.0.0.1")));
+        assert!(!cfg.is_exempt(ip("127.0.0.2")));
+        assert!(!cfg.is_exempt(ip("192.0.2.1")));
     }
 }

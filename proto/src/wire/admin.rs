@@ -107,6 +107,7 @@ pub struct AuditReport {
 pub struct SourceScore {
     pub source: String,
     pub events: u64,
+    /// Thousandths of a point (weights may be fractions).
     pub score: u64,
 }
 
@@ -114,6 +115,7 @@ pub struct SourceScore {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountScore {
     pub account: String,
+    /// Thousandths of a point.
     pub score: u64,
 }
 

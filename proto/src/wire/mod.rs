@@ -7,6 +7,7 @@ mod error;
 mod frame;
 mod message;
 pub mod names;
+mod notice;
 
 pub use admin::{
     AccountScore, AdminRequest, AdminResponse, AuditQuery, AuditReport, BanView, EventView, HourCount, KindCount,
@@ -16,6 +17,7 @@ pub use error::DecodeError;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
 pub use message::*;
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
+pub use notice::BanNotice;
 
 /// The listener's UDP port unless told otherwise.
 pub const DEFAULT_PORT: u16 = 4433;
