@@ -444,6 +444,7 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
     use qxfer::client::{no_events, trust::NewHost, Client, ConnectOptions, Manifest, PasswordSource, SendJob};
     runtime()?.block_on(async {
         let opts = ConnectOptions {
+            connect_timeout: qxfer::client::CONNECT_TIMEOUT,
             host: addr.to_owned(),
             bind: None,
             user: "bench".into(),

@@ -53,9 +53,32 @@ pub fn format_time(secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// A length of time for people: `45 s`, `9 min 59 s`, `2 h 5 min`, `3 d 4 h`.
+pub fn format_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) if s == 0 => format!("{m} min"),
+        (0, 0, _) => format!("{m} min {s} s"),
+        (0, _, 0) => format!("{h} h"),
+        (0, _, _) => format!("{h} h {m} min"),
+        (_, 0, _) => format!("{d} d"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(45), "45 s");
+        assert_eq!(format_duration(599), "9 min 59 s");
+        assert_eq!(format_duration(600), "10 min");
+        assert_eq!(format_duration(7500), "2 h 5 min");
+        assert_eq!(format_duration(3 * 86_400 + 4 * 3600 + 5), "3 d 4 h");
+    }
 
     #[test]
     fn times() {

@@ -42,11 +42,34 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("qxfer: {e:#}");
-            let code = e.downcast_ref::<ClientError>().map_or(exit::ERROR, ClientError::exit_code);
+            let text = message(&e);
+            if !text.is_empty() {
+                eprintln!("qxfer: {text}");
+            }
+            let code = match e.downcast_ref::<cli::Exit>() {
+                Some(x) => x.code,
+                None => e.downcast_ref::<ClientError>().map_or(exit::ERROR, ClientError::exit_code),
+            };
             ExitCode::from(code as u8)
         }
     }
+}
+
+/// The error and its causes on one line, each text once: a cause whose text the line
+/// already holds (a wrapper that repeats its source) is not printed again.
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

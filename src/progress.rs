@@ -41,7 +41,11 @@ fn handle(b: &mut Bars, label: &str, ev: Event) {
             let bar = b.multi.add(ProgressBar::new(bytes));
             bar.set_style(style("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"));
             bar.set_message(format!("{label} {files}"));
+            // What a resumed transfer already holds is not counted in its rate: record the
+            // position, then start the estimate from here.
             bar.set_position(done);
+            bar.tick();
+            bar.reset_eta();
             b.total = Some(bar);
         }
         Event::FileStart { index, path, size, offset } => {

@@ -1,6 +1,5 @@
 //! clap definitions. Every command's help ends with an example.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "qxfer",
     version,
     about = "Send files, directories, messages and mail over QUIC + TLS 1.3 to a hardened receiver",
-    after_help = "Examples:\n  qxfer listen\n  qxfer user add alice\n  qxfer send --user alice --accept-new host.example report.pdf photos/ -s \"Holiday\" -m \"Pictures attached\"\n  qxfer inbox --user alice host.example\n  qxfer fetch --user alice host.example --all -o ~/Downloads\n\nExit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 listener certificate not trusted."
+    after_help = "Examples:\n  qxfer listen\n  qxfer user add alice\n  qxfer send --accept-new alice@host.example report.pdf photos/ -s \"Holiday\" -m \"Pictures attached\"\n  qxfer inbox alice@host.example\n  qxfer fetch alice@host.example --all -o ~/Downloads\n\nExit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 listener certificate not trusted,\n5 refused by the listener (banned, blocked or full), 6 partial (some paths or deliveries skipped, each listed),\n7 challenge failed, 130 interrupted (run the same command again to resume)."
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
@@ -33,20 +32,20 @@ pub enum Command {
     User(UserCmd),
     /// Send files, directories, a message or mail to an account.
     #[command(
-        after_help = "Examples:\n  qxfer send host.example notes.txt            # to your own mailbox\n  qxfer send host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send host.example --to bob -m -\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/"
+        after_help = "Examples:\n  qxfer send alice@host.example notes.txt          # to your own mailbox\n  qxfer send alice@host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send alice@host.example --to bob -m -\n  qxfer send office .                               # an alias from config.toml; this directory\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/\n\nWhat cannot be sent (unreadable, missing, a name other systems cannot store, a dangling link)\nis listed and the rest is sent; the exit code is then 6. --strict sends nothing instead."
     )]
     Send(SendArgs),
     /// List the deliveries in your mailbox.
-    #[command(after_help = "Example:\n  qxfer inbox --user alice host.example --json")]
+    #[command(after_help = "Example:\n  qxfer inbox alice@host.example --json")]
     Inbox(InboxArgs),
     /// Download deliveries from your mailbox.
     #[command(
-        after_help = "Examples:\n  qxfer fetch host.example 12 13 -o inbox/\n  qxfer fetch host.example --all\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt."
+        after_help = "Examples:\n  qxfer fetch alice@host.example 12 13 -o inbox/\n  qxfer fetch alice@host.example --all --skip-existing\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt. A delivery that cannot be\nfetched (unknown id, a different file already there) is reported and the others are fetched;\nthe exit code is then 6."
     )]
     Fetch(FetchArgs),
     /// Print the listener's certificate fingerprint (to compare with what a client shows).
     #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
-    Fingerprint(DataArgs),
+    Fingerprint(InitDataArgs),
     /// Show a running listener's counters.
     #[command(after_help = "Example:\n  qxfer status --data /var/lib/qxfer --json")]
     Status(StatusArgs),
@@ -60,10 +59,28 @@ pub enum Command {
     #[command(subcommand, after_help = "Examples:\n  qxfer firewall list\n  qxfer firewall ban 203.0.113.7 --for 1h")]
     Firewall(FirewallCmd),
     /// What happened: offending sources and accounts, events by kind and hour, latest events.
-    #[command(
-        after_help = "Examples:\n  qxfer audit --since 1h\n  qxfer audit --source 203.0.113.0/24 --kind login_failed --json\nKinds: connected refused login login_failed unknown_user delivery limit violation timeout probe panic ban unban dropped"
-    )]
+    #[command(after_help = audit_help())]
     Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  qxfer completions bash > ~/.local/share/bash-completion/completions/qxfer\n  qxfer completions zsh > ~/.zfunc/_qxfer\n  qxfer completions fish > ~/.config/fish/completions/qxfer.fish"
+    )]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    #[command(after_help = "Example:\n  qxfer man > qxfer.1 && man ./qxfer.1")]
+    Man,
+}
+
+/// `audit --help`'s text: examples and every event kind.
+fn audit_help() -> String {
+    let kinds: Vec<&str> = crate::policy::activity::Kind::ALL.iter().map(|k| k.name()).collect();
+    format!(
+        "Examples:\n  qxfer audit --since 1h\n  qxfer audit --source 203.0.113.0/24 --kind login_failed --json\nKinds: {}",
+        kinds.join(" ")
+    )
 }
 
 #[derive(Debug, Args)]
@@ -87,13 +104,15 @@ pub struct AuditArgs {
     pub data: DataArgs,
 }
 
-/// `30s`, `10m`, `2h`, `7d` or plain seconds.
+/// `30s`, `10m`, `2h`, `7d`: a number and its unit (a bare number is refused: is `5` five
+/// seconds or five days?).
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h or 7d"))?;
     let mult = match unit {
-        "" | "s" => 1,
+        "" => return Err(format!("{s:?} has no unit: write {n}s, {n}m, {n}h or {n}d")),
+        "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -176,11 +195,23 @@ pub struct DataArgs {
     pub data: Option<PathBuf>,
 }
 
+/// A data directory that the command may create with `--init`.
+#[derive(Debug, Args)]
+pub struct InitDataArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Create the data directory (and its identity and database) if it does not exist yet;
+    /// `qxfer listen` creates it too.
+    #[arg(long)]
+    pub init: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ListenArgs {
-    /// Address to listen on (UDP); repeat for several. Port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:4433")]
-    pub bind: Vec<SocketAddr>,
+    /// Address to listen on (UDP): IP or host name, with or without :PORT (default 4433);
+    /// repeat for several. Port 0 picks a free port. Default: every IPv4 and IPv6 address.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Vec<String>,
     #[command(flatten)]
     pub data: DataArgs,
     /// PEM certificate chain to use instead of the generated self-signed one.
@@ -223,7 +254,7 @@ pub enum UserCmd {
     Add {
         name: String,
         #[command(flatten)]
-        data: DataArgs,
+        data: InitDataArgs,
         #[command(flatten)]
         password: PasswordArgs,
     },
@@ -257,18 +288,22 @@ pub enum UserCmd {
 /// How a client reaches and logs in to a listener.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Listener, as HOST or HOST:PORT (default port 4433).
-    #[arg(value_name = "HOST[:PORT]")]
+    /// The listener: [USER@]HOST[:PORT] (default port 4433), or an alias from
+    /// QXFER_CONFIG_DIR/config.toml.
+    #[arg(value_name = "[USER@]HOST[:PORT]")]
     pub host: String,
-    /// Account to log in as.
+    /// Account to log in as (else USER@ in the host, else the alias's user).
     #[arg(long, env = "QXFER_USER")]
-    pub user: String,
+    pub user: Option<String>,
     /// Read the password from the first line of stdin (else QXFER_PASSWORD, else a prompt).
     #[arg(long)]
     pub password_stdin: bool,
-    /// Local address to send from (like ssh -b).
+    /// Local address to send from (like ssh -b): an IP or a host name, with or without :PORT.
     #[arg(long, value_name = "ADDR")]
-    pub bind: Option<std::net::IpAddr>,
+    pub bind: Option<String>,
+    /// How long to wait for the listener to answer (default 5s; raise it on slow links).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<u64>,
     /// Trust the listener only if its certificate has this fingerprint, and pin it.
     #[arg(long, value_name = "sha256:HEX")]
     pub fingerprint: Option<String>,
@@ -302,6 +337,9 @@ pub struct SendArgs {
     /// Follow symbolic links inside directories (links named on the command line are always followed).
     #[arg(short = 'L', long)]
     pub follow_symlinks: bool,
+    /// Send nothing if any path cannot be sent (default: send the rest, exit 6).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +361,13 @@ pub struct FetchArgs {
     /// Output directory.
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
+    /// Leave a file that exists with other content as it is, and go on.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub skip_existing: bool,
+    /// Replace a file that exists with other content, once the new one is verified (never
+    /// through a link).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Debug, Args)]

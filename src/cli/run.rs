@@ -4,14 +4,17 @@
 //! `firewall list` and `audit`.
 
 use std::io::{BufRead, IsTerminal, Read};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::args::*;
+use super::{partial, usage, Exit};
+use crate::client::aliases::ClientConfig;
 use crate::client::trust::NewHost;
-use crate::client::{self, Client, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob};
+use crate::client::{self, Client, Conflict, ConnectOptions, Manifest, ManifestOptions, PasswordSource, SendJob};
+use crate::files::Layout;
 use crate::policy::NetLimits;
 use crate::server::{Listener, ListenerConfig};
 use crate::transport::tls;
@@ -62,14 +65,21 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Listen(a) => listen(a).await,
         Command::User(cmd) => user(cmd, quiet).await,
-        Command::Send(a) => send(a, quiet).await,
-        Command::Inbox(a) => inbox(a).await,
-        Command::Fetch(a) => fetch(a, quiet).await,
+        Command::Send(a) => interruptible(send(a, quiet)).await,
+        Command::Inbox(a) => interruptible(inbox(a)).await,
+        Command::Fetch(a) => interruptible(fetch(a, quiet)).await,
         Command::Fingerprint(a) => {
-            let dir = data_dir(&a)?;
-            crate::files::create_private_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let dir = existing_data_dir(&a.data, a.init)?;
             let id = tls::load_or_create_identity(&dir, None, None)?;
             println!("{}", tls::format_fingerprint(&id.fingerprint()));
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut super::command(), "qxfer", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(super::command()).render(&mut std::io::stdout())?;
             Ok(())
         }
         Command::Status(a) => status(a).await,
@@ -88,9 +98,77 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Run a client command until it ends or the user presses Ctrl-C (exit 130; what was
+/// transferred is kept, and the same command resumes).
+async fn interruptible(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(Exit {
+            code: client::exit::INTERRUPTED,
+            message: "interrupted; run the same command again to resume".into(),
+        }
+        .into()),
+    }
+}
+
+/// The data directory of a listener that exists (one `qxfer listen` created), or, with
+/// `init`, one created now: commands that manage a listener do not make a new identity or
+/// database by accident in a mistyped directory.
+fn existing_data_dir(arg: &DataArgs, init: bool) -> Result<PathBuf> {
+    let dir = data_dir(arg)?;
+    let layout = Layout::new(dir.clone());
+    let exists = [layout.database(), layout.control_socket(), dir.join("cert.pem")].iter().any(|p| p.exists());
+    if exists {
+        return Ok(dir);
+    }
+    if init {
+        crate::files::create_private_dir(&dir).with_context(|| format!("creating {dir:?}"))?;
+        return Ok(dir);
+    }
+    bail!(
+        "no listener data directory at {dir:?}: `qxfer listen` creates one (--data DIR or QXFER_DATA_DIR name \
+         another); add --init to create it now"
+    )
+}
+
+/// A `--bind` value: an IP address or host name, with or without `:PORT`.
+fn bind_addrs(text: &str, default_port: u16) -> Result<Vec<SocketAddr>> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    if let Ok(ip) = text.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, default_port)]);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => {
+            (h, p.parse::<u16>().map_err(|_| usage(format!("--bind {text:?}: {p:?} is not a port")))?)
+        }
+        _ => (text, default_port),
+    };
+    let mut addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| usage(format!("--bind {text:?}: not an address or a known host name ({e})")))?
+        .collect();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(usage(format!("--bind {text:?} names no address")));
+    }
+    Ok(addrs)
+}
+
 async fn listen(a: ListenArgs) -> Result<()> {
     let mut cfg = ListenerConfig::new(data_dir(&a.data)?);
-    cfg.binds = a.bind;
+    // Without --bind: every IPv4 and IPv6 address (ListenerConfig's default).
+    if !a.bind.is_empty() {
+        cfg.binds = Vec::new();
+        for b in &a.bind {
+            for addr in bind_addrs(b, crate::wire::DEFAULT_PORT)? {
+                if !cfg.binds.contains(&addr) {
+                    cfg.binds.push(addr);
+                }
+            }
+        }
+    }
     cfg.cert = a.cert;
     cfg.key = a.key;
     if let Some(path) = &a.config {
@@ -180,8 +258,8 @@ async fn admin_call(dir: &std::path::Path, req: AdminRequest) -> Result<AdminRes
 async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
     match cmd {
         UserCmd::Add { name, data, password } => {
-            crate::wire::validate_account(&name).map_err(|e| anyhow!("{name:?}: {e}"))?;
-            let dir = data_dir(&data)?;
+            crate::wire::validate_account(&name).map_err(|e| usage(format!("{name:?}: {e}")))?;
+            let dir = existing_data_dir(&data.data, data.init)?;
             let pw = new_password(password.password_stdin, &name)?;
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::AddUser { name: name.clone(), phc }).await?;
@@ -190,13 +268,13 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             }
         }
         UserCmd::Remove { name, data } => {
-            admin_call(&data_dir(&data)?, AdminRequest::RemoveUser { name: name.clone() }).await?;
+            admin_call(&existing_data_dir(&data, false)?, AdminRequest::RemoveUser { name: name.clone() }).await?;
             if !quiet {
                 println!("removed user {name}");
             }
         }
         UserCmd::Passwd { name, data, password } => {
-            let dir = data_dir(&data)?;
+            let dir = existing_data_dir(&data, false)?;
             let pw = new_password(password.password_stdin, &name)?;
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::SetPassword { name: name.clone(), phc }).await?;
@@ -205,7 +283,9 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             }
         }
         UserCmd::List { data, json } => {
-            if let AdminResponse::Users(users) = admin_call(&data_dir(&data)?, AdminRequest::ListUsers).await? {
+            if let AdminResponse::Users(users) =
+                admin_call(&existing_data_dir(&data, false)?, AdminRequest::ListUsers).await?
+            {
                 for u in users {
                     if json {
                         println!("{}", serde_json::json!({ "name": u.name, "created": u.created }));
@@ -233,12 +313,21 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
     | AdminRequest::Ban { net, .. }
     | AdminRequest::Unban { net } = &req
     {
-        crate::policy::parse_net(net)?;
+        crate::policy::parse_net(net).map_err(|e| usage(e.to_string()))?;
     }
-    let dir = data_dir(&data)?;
+    let dir = existing_data_dir(&data, false)?;
     let list_all = matches!(req, AdminRequest::ListRules);
+    let unbanned = match &req {
+        AdminRequest::Unban { net } => Some(net.clone()),
+        _ => None,
+    };
     match admin_call(&dir, req).await? {
         AdminResponse::Rules(rules) => print_rules(&rules, json),
+        // `unban` confirms what it did, as `allow` and `block` show the rule in force.
+        AdminResponse::Bans(_) if unbanned.is_some() => {
+            let net = crate::policy::parse_net(unbanned.as_deref().unwrap_or_default())?;
+            println!("unbanned {net} (its level is kept: a new offence bans it longer)");
+        }
         AdminResponse::Bans(bans) => print_bans(&bans, json),
         _ => bail!("unexpected reply from the listener"),
     }
@@ -276,21 +365,30 @@ fn print_bans(bans: &[crate::wire::BanView], json: bool) {
 
 async fn audit(a: AuditArgs) -> Result<()> {
     if let Some(src) = &a.source {
-        crate::policy::parse_net(src)?;
+        crate::policy::parse_net(src).map_err(|e| usage(format!("--source: {e}")))?;
+    }
+    if let Some(k) = &a.kind {
+        if crate::policy::activity::Kind::parse(k).is_none() {
+            let kinds: Vec<&str> = crate::policy::activity::Kind::ALL.iter().map(|k| k.name()).collect();
+            return Err(usage(format!("--kind {k:?} is not a kind of event; kinds are {}", kinds.join(", "))));
+        }
     }
     let q = crate::wire::AuditQuery { since_secs: a.since, source: a.source, user: a.user, kind: a.kind };
-    let AdminResponse::Audit(r) = admin_call(&data_dir(&a.data)?, AdminRequest::Audit(q)).await? else {
+    let AdminResponse::Audit(r) = admin_call(&existing_data_dir(&a.data, false)?, AdminRequest::Audit(q)).await? else {
         bail!("unexpected reply from the listener");
     };
     if a.json {
         for s in &r.top_sources {
             println!(
                 "{}",
-                serde_json::json!({ "type": "source", "source": s.source, "events": s.events, "score": s.score })
+                serde_json::json!({ "type": "source", "source": s.source, "events": s.events, "score": crate::policy::points(s.score) })
             );
         }
         for a in &r.top_accounts {
-            println!("{}", serde_json::json!({ "type": "account", "account": a.account, "score": a.score }));
+            println!(
+                "{}",
+                serde_json::json!({ "type": "account", "account": a.account, "score": crate::policy::points(a.score) })
+            );
         }
         for k in &r.by_kind {
             println!("{}", serde_json::json!({ "type": "kind", "kind": k.kind, "count": k.count }));
@@ -310,11 +408,11 @@ async fn audit(a: AuditArgs) -> Result<()> {
     println!("{} events matched", r.matched);
     println!("\nOFFENDING SOURCES        EVENTS  SCORE");
     for s in &r.top_sources {
-        println!("{:<22} {:>8} {:>6}", s.source, s.events, s.score);
+        println!("{:<22} {:>8} {:>6}", s.source, s.events, crate::policy::points(s.score));
     }
     println!("\nACCOUNTS WITH OFFENCES   SCORE");
     for a in &r.top_accounts {
-        println!("{:<22} {:>8}", a.account, a.score);
+        println!("{:<22} {:>8}", a.account, crate::policy::points(a.score));
     }
     println!("\nEVENTS BY KIND");
     for k in &r.by_kind {
@@ -339,7 +437,7 @@ async fn audit(a: AuditArgs) -> Result<()> {
 }
 
 async fn status(a: StatusArgs) -> Result<()> {
-    let AdminResponse::Status(s) = admin_call(&data_dir(&a.data)?, AdminRequest::Status).await? else {
+    let AdminResponse::Status(s) = admin_call(&existing_data_dir(&a.data, false)?, AdminRequest::Status).await? else {
         bail!("unexpected reply from the listener");
     };
     if a.json {
@@ -362,8 +460,48 @@ async fn status(a: StatusArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where a client command goes and as whom: `[USER@]HOST[:PORT]` or an alias from the
+/// config file, then `--user`/`QXFER_USER`, then the alias's user.
+struct Target {
+    host: String,
+    user: String,
+    fingerprint: Option<String>,
+    ca: Option<PathBuf>,
+}
+
+fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
+    let (user_at, host) = match a.host.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, a.host.as_str()),
+    };
+    if host.is_empty() {
+        return Err(usage(format!("{:?} names no listener: write [USER@]HOST[:PORT]", a.host)));
+    }
+    let alias = config.alias(host);
+    let user = user_at
+        .map(str::to_owned)
+        .or_else(|| a.user.clone())
+        .or_else(|| alias.and_then(|h| h.user.clone()))
+        .ok_or_else(|| usage("no account to log in as: write USER@HOST, pass --user NAME or set QXFER_USER"))?;
+    crate::wire::validate_account(&user).map_err(|e| usage(format!("account {user:?}: {e}")))?;
+    Ok(Target {
+        host: alias.map_or_else(|| host.to_owned(), |h| h.hostport()),
+        user,
+        fingerprint: a.fingerprint.clone().or_else(|| alias.and_then(|h| h.fingerprint.clone())),
+        ca: a.ca.clone().or_else(|| alias.and_then(|h| h.ca.clone())),
+    })
+}
+
 fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
-    crate::wire::validate_account(&a.user).map_err(|e| anyhow!("--user {:?}: {e}", a.user))?;
+    let config_dir = config_dir()?;
+    let config = ClientConfig::load(&config_dir)?;
+    let t = target(a, &config)?;
+    let fingerprint =
+        t.fingerprint.as_deref().map(tls::parse_fingerprint).transpose().map_err(|e| usage(e.to_string()))?;
+    let bind = match &a.bind {
+        Some(b) => Some(*bind_addrs(b, 0)?.first().ok_or_else(|| usage(format!("--bind {b:?} names no address")))?),
+        None => None,
+    };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let password = if a.password_stdin {
         PasswordSource::Given(read_stdin_line()?)
@@ -374,7 +512,6 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     } else {
         PasswordSource::None
     };
-    let fingerprint = a.fingerprint.as_deref().map(tls::parse_fingerprint).transpose()?;
     let new_host = if a.accept_new {
         NewHost::Accept
     } else if interactive {
@@ -383,17 +520,18 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
         NewHost::Refuse
     };
     Ok(ConnectOptions {
-        host: a.host.clone(),
-        bind: a.bind.map(|ip| SocketAddr::new(ip, 0)),
-        user: a.user.clone(),
+        host: t.host,
+        bind,
+        user: t.user,
         password,
-        config_dir: config_dir()?,
+        config_dir,
         fingerprint,
         new_host,
-        ca: a.ca.clone(),
+        ca: t.ca,
         // A listener that vanished (crashed, unplugged) is noticed within CLIENT_IDLE:
         // keep-alives every third of it keep a healthy but quiet connection open.
         net: NetLimits { idle_timeout: CLIENT_IDLE, ..NetLimits::default() },
+        connect_timeout: a.connect_timeout.map_or(client::CONNECT_TIMEOUT, std::time::Duration::from_secs),
     })
 }
 
@@ -404,7 +542,44 @@ fn show_progress(quiet: bool, json: bool) -> bool {
     !quiet && !json && std::io::stderr().is_terminal()
 }
 
+/// "1 file", "2 files".
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// scp and rsync put the destination last; qxfer puts the listener first. Catch the
+/// usual slips before anything is read or sent: `send FILE HOST`, `send FILE`.
+fn check_order(a: &SendArgs) -> Result<()> {
+    let host = a.client.host.as_str();
+    if host.contains('@') || !Path::new(host).exists() {
+        return Ok(());
+    }
+    if let Ok(dir) = config_dir() {
+        if ClientConfig::load(&dir).is_ok_and(|c| c.alias(host).is_some()) {
+            return Ok(());
+        }
+    }
+    if a.paths.is_empty() && a.message.is_none() && a.subject.is_none() {
+        return Err(usage(format!(
+            "the first argument is the listener, then what to send: `qxfer send HOST {host}` ({host:?} is a local file)"
+        )));
+    }
+    if let Some(last) = a.paths.last().filter(|p| !p.exists()) {
+        return Err(usage(format!(
+            "the first argument is the listener: {host:?} is a local file and {last:?} is not; \
+             did you mean `qxfer send {} {host} ...`?",
+            last.display()
+        )));
+    }
+    Ok(())
+}
+
 async fn send(a: SendArgs, quiet: bool) -> Result<()> {
+    check_order(&a)?;
     let body = match a.message.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -419,39 +594,58 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     // What the listener would refuse is refused here, before connecting.
     if let Some(b) = &body {
         if b.len() > crate::wire::MAX_BODY {
-            bail!("the message is longer than {} bytes; send it as a file", crate::wire::MAX_BODY);
+            return Err(usage(format!(
+                "the message is longer than {} bytes; send it as a file",
+                crate::wire::MAX_BODY
+            )));
         }
         crate::wire::check_body(b).map_err(|_| {
-            anyhow!("the message holds a control, invisible or direction-changing character; remove it or send the text as a file")
+            usage("the message holds a control, invisible or direction-changing character; remove it or send the text as a file")
         })?;
     }
     if let Some(s) = &a.subject {
         crate::wire::check_subject(s).map_err(|_| {
-            anyhow!(
-                "the subject must be one line of at most {} bytes without control, invisible or direction-changing characters",
+            usage(format!(
+                "the subject must be one line of at most {} bytes without tabs, control, invisible or direction-changing characters",
                 crate::wire::MAX_SUBJECT
-            )
+            ))
         })?;
     }
     if a.paths.is_empty() && body.is_none() && a.subject.is_none() {
-        bail!("nothing to send: give PATHs, -m TEXT or -s SUBJECT");
+        return Err(usage("nothing to send: give PATHs, -m TEXT or -s SUBJECT"));
     }
     if let Some(to) = &a.to {
-        crate::wire::validate_account(to).map_err(|e| anyhow!("--to {to:?}: {e}"))?;
+        crate::wire::validate_account(to).map_err(|e| usage(format!("--to {to:?}: {e}")))?;
     }
-    let manifest = Manifest::build(&a.paths, ManifestOptions { follow_symlinks: a.follow_symlinks })?;
+    let options = ManifestOptions { follow_symlinks: a.follow_symlinks, strict: a.strict };
+    let manifest = match Manifest::build(&a.paths, options) {
+        Ok(m) => m,
+        Err(e @ client::ManifestError::Duplicate(_)) => return Err(usage(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    if !quiet {
+        for s in &manifest.passed_over {
+            eprintln!("passed over {s}");
+        }
+    }
+    for s in &manifest.problems {
+        eprintln!("skipped {s}");
+    }
+    if manifest.files.is_empty() && body.is_none() && a.subject.is_none() {
+        if !manifest.problems.is_empty() {
+            bail!("nothing can be sent: every path was skipped (listed above)");
+        }
+        let named: Vec<String> = a.paths.iter().map(|p| format!("{p:?}")).collect();
+        return Err(usage(format!("nothing to send: {} hold(s) no files", named.join(", "))));
+    }
     if manifest.files.len() > crate::wire::MAX_FILES as usize {
-        bail!(
+        return Err(usage(format!(
             "{} files is more than one delivery carries ({}); send them in several deliveries or as an archive",
             manifest.files.len(),
             crate::wire::MAX_FILES
-        );
+        )));
     }
-    if !quiet {
-        for s in &manifest.skipped {
-            eprintln!("skipped {} (symbolic link or special file; -L follows links)", s.display());
-        }
-    }
+    let skipped = manifest.problems.len();
     let job = SendJob { to: a.to.clone(), subject: a.subject.clone(), body, manifest };
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
@@ -467,17 +661,23 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
                 "delivery {} to {} was already delivered (the listener committed it before this command was interrupted)",
                 report.id, report.to
             );
-            return Ok(());
+        } else {
+            println!(
+                "sent delivery {} to {}: {}, {} ({} uploaded{})",
+                report.id,
+                report.to,
+                count(report.files, "file"),
+                count(report.bytes, "byte"),
+                count(report.uploaded, "byte"),
+                if report.resumed { ", resumed" } else { "" }
+            );
         }
-        println!(
-            "sent delivery {} to {}: {} files, {} bytes ({} bytes uploaded{})",
-            report.id,
-            report.to,
-            report.files,
-            report.bytes,
-            report.uploaded,
-            if report.resumed { ", resumed" } else { "" }
-        );
+    }
+    if skipped > 0 {
+        return Err(partial(format!(
+            "{} not sent (listed above); the rest was delivered",
+            count(skipped as u64, "path")
+        )));
     }
     Ok(())
 }
@@ -499,6 +699,8 @@ async fn inbox(a: InboxArgs) -> Result<()> {
             })
             .collect();
         println!("{}", serde_json::Value::Array(list));
+    } else if items.is_empty() {
+        println!("no deliveries in {}'s mailbox", opts.user);
     } else {
         println!("{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT", "ID", "FROM", "TIME", "FILES", "BYTES");
         for s in items {
@@ -516,22 +718,47 @@ async fn inbox(a: InboxArgs) -> Result<()> {
     Ok(())
 }
 
+/// Whether a failed fetch concerns that delivery only (the others can still be fetched).
+fn delivery_only(e: &client::ClientError) -> bool {
+    use client::ClientError as E;
+    matches!(e, E::Remote { .. } | E::Exists(_) | E::Refused { .. } | E::Integrity { .. } | E::Local { .. })
+}
+
 async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
+    let conflict = if a.overwrite {
+        Conflict::Overwrite
+    } else if a.skip_existing {
+        Conflict::Skip
+    } else {
+        Conflict::Fail
+    };
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
+    let mut failed = Vec::new();
     let result = async {
         let ids = if a.all { client.inbox().await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
         let mut reports = Vec::new();
         for id in ids {
             let events = crate::progress::events(show_progress(quiet, a.client.json), "fetch");
-            let r = client.fetch(id, &a.out, events).await?;
+            let r = match client.fetch(id, &a.out, conflict, events).await {
+                Ok(r) => r,
+                Err(e) if delivery_only(&e) => {
+                    eprintln!("qxfer: delivery {id}: {e}");
+                    failed.push(id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for k in &r.kept {
+                eprintln!("kept {k:?}: a different file has its name (--skip-existing)");
+            }
             if !quiet && !a.client.json {
                 println!(
-                    "fetched delivery {} from {}: {} files, {} bytes downloaded",
+                    "fetched delivery {} from {}: {}, {} downloaded",
                     r.id,
                     r.from,
-                    r.files.len(),
-                    r.downloaded
+                    count(r.files.len() as u64, "file"),
+                    count(r.downloaded, "byte")
                 );
             }
             reports.push(r);
@@ -544,5 +771,10 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     if a.client.json {
         println!("{}", serde_json::to_string(&reports)?);
     }
-    Ok(())
+    match (failed.len(), reports.len()) {
+        (0, _) => Ok(()),
+        (n, 0) => bail!("no delivery fetched ({} failed, listed above)", n),
+        (1, _) => Err(partial("1 delivery not fetched (listed above); the others were")),
+        (n, _) => Err(partial(format!("{n} deliveries not fetched (listed above); the others were"))),
+    }
 }

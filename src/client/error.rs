@@ -7,12 +7,22 @@ use crate::transport::endpoint::EndpointError;
 use crate::transport::tls::TlsError;
 use crate::wire::ErrorCode;
 
-/// Exit codes (documented in the README).
+/// Exit codes (documented in one table in the README).
 pub mod exit {
     pub const ERROR: i32 = 1;
+    /// A usage error: bad arguments, caught before connecting.
     pub const USAGE: i32 = 2;
     pub const AUTH: i32 = 3;
     pub const HOST_KEY: i32 = 4;
+    /// The listener refused this address: banned, blocked, or at its connection limit.
+    pub const REFUSED: i32 = 5;
+    /// A send or fetch did part of the work: some paths were skipped or some deliveries
+    /// not fetched; each is listed on stderr.
+    pub const PARTIAL: i32 = 6;
+    /// A challenge (proof of work, captcha) was failed.
+    pub const CHALLENGE: i32 = 7;
+    /// Interrupted (Ctrl-C); run the same command again to resume.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +52,17 @@ pub enum ClientError {
     #[error("{path}: the received data does not match its hash; nothing was kept, run the same command again")]
     Integrity { path: String },
     /// A local file or directory could not be read or written.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {path:?}: {source}")]
     Local {
         what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{} exists with other content; not overwriting", .0.display())]
+    #[error("{0:?} exists with other content; not overwriting it (--skip-existing keeps it, --overwrite replaces it)")]
     Exists(PathBuf),
     /// Something under the output directory that fetch will not write through.
-    #[error("refused to write {}: {why}; fetch never follows links under the output directory", .path.display())]
+    #[error("refused to write {path:?}: {why}; fetch never follows links under the output directory")]
     Refused { path: PathBuf, why: &'static str },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
@@ -66,10 +76,25 @@ pub enum ClientError {
     #[error("connecting to {hostport}: {reason}")]
     Connect { hostport: String, reason: String },
     #[error(
-        "no answer from {hostport} within {secs} s: check the address and that the listener runs \
-         (a listener also drops addresses it blocks)"
+        "no qxfer listener answered at {hostport} (UDP) within {secs} s: check the address and port, \
+         that `qxfer listen` runs there and that no firewall drops UDP; on a slow link pass \
+         --connect-timeout (a listener also drops addresses it has banned or blocked)"
     )]
     NoAnswer { hostport: String, secs: u64 },
+    /// The listener told this address it is banned.
+    #[error(
+        "the listener at {hostport} refused this address: {net} is banned for another {left} after repeated \
+         failures (wrong passwords, refused requests). Wait, or ask its operator to run \
+         `qxfer firewall unban {net}`",
+        left = crate::clock::format_duration(*secs)
+    )]
+    Banned { hostport: String, net: ipnet::IpNet, secs: u64 },
+    /// The listener refused the connection before the handshake.
+    #[error(
+        "the listener at {hostport} refused the connection: it is at its connection limit or this address \
+         has too many connections open; try again later"
+    )]
+    ListenerRefused { hostport: String },
     /// The connection or a stream ended under us.
     #[error("{0}")]
     Lost(String),
@@ -93,6 +118,7 @@ impl ClientError {
             | ClientError::UnknownHost { .. }
             | ClientError::FingerprintMismatch { .. }
             | ClientError::HostRejected => exit::HOST_KEY,
+            ClientError::Banned { .. } | ClientError::ListenerRefused { .. } => exit::REFUSED,
             _ => exit::ERROR,
         }
     }

@@ -34,10 +34,27 @@ pub struct FetchReport {
     pub id: u64,
     pub from: String,
     pub subject: Option<String>,
+    /// Where the message's text was written (`DIR/<id>.txt`), if it has one.
     pub message: Option<PathBuf>,
+    /// The message's text itself (headers, blank line, body), if it has one.
+    pub text: Option<String>,
     pub files: Vec<FetchedFile>,
     /// Bytes downloaded by this run.
     pub downloaded: u64,
+    /// Files left as they were because a different file had their name (`--skip-existing`).
+    pub kept: Vec<PathBuf>,
+}
+
+/// What fetch does when a file with other content already has a delivered file's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conflict {
+    /// Fail this delivery (its other files are still fetched).
+    #[default]
+    Fail,
+    /// Leave the existing file and go on.
+    Skip,
+    /// Replace it once the new file is verified.
+    Overwrite,
 }
 
 impl Client {
@@ -71,15 +88,23 @@ impl Client {
         }
     }
 
-    pub async fn fetch(&mut self, id: u64, out: &Path, events: Events) -> Result<FetchReport> {
+    pub async fn fetch(&mut self, id: u64, out: &Path, conflict: Conflict, events: Events) -> Result<FetchReport> {
         let (envelope, attachments) = self.open(id).await?;
         // Everything below `out` is written through directory handles, never following a
         // link (`outdir`).
         let out_dir = Dir::root(out)?;
-        let message = if envelope.subject.is_some() || envelope.body.is_some() {
-            Some(write_message(&out_dir, id, &envelope)?)
+        let mut kept = Vec::new();
+        let (message, text) = if envelope.subject.is_some() || envelope.body.is_some() {
+            let text = message_text(&envelope);
+            match write_message(&out_dir, id, &text, conflict)? {
+                Written::Kept(path) => {
+                    kept.push(path.clone());
+                    (Some(path), Some(text))
+                }
+                Written::Done(path) => (Some(path), Some(text)),
+            }
         } else {
-            None
+            (None, None)
         };
         let id_dir = id.to_string();
         let root = out.join(&id_dir);
@@ -96,12 +121,17 @@ impl Client {
             let dir = out_dir.subdirs(std::iter::once(id_dir.as_str()).chain(components))?;
             tasks.spawn(async move {
                 let _permit = permit;
-                download(&conn, id, index as u32, &att, &dir, &name, &events).await
+                download(&conn, id, index as u32, &att, &dir, &name, conflict, &events).await
             });
         }
         let mut tally = Tally::default();
         while let Some(done) = tasks.join_next().await {
-            tally.add(done);
+            match done {
+                Ok(Ok(Got::Kept(path))) => kept.push(path),
+                Ok(Ok(Got::Bytes(n))) => tally.add(Ok(Ok(n))),
+                Ok(Err(e)) => tally.add(Ok(Err(e))),
+                Err(e) => tally.add(Err(e)),
+            }
         }
         events(Event::Finish);
         let downloaded = tally.finish()?;
@@ -114,14 +144,25 @@ impl Client {
                 media_type: a.media_type.clone(),
             })
             .collect();
-        Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, files, downloaded })
+        Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, text, files, downloaded, kept })
     }
 }
 
-/// `OUT/ID.txt`, named from the id the user asked for (`open` checked the listener's).
-fn write_message(out: &Dir, id: u64, e: &Envelope) -> Result<PathBuf> {
-    let name = format!("{id}.txt");
-    let path = out.path().join(&name);
+/// What writing one file came to.
+enum Written {
+    Done(PathBuf),
+    /// A different file has the name and `--skip-existing` left it.
+    Kept(PathBuf),
+}
+
+/// What one download came to.
+enum Got {
+    Bytes(u64),
+    Kept(PathBuf),
+}
+
+/// A message as `fetch` writes it and `read` prints it: headers, a blank line, the body.
+pub fn message_text(e: &Envelope) -> String {
     let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::clock::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
@@ -133,19 +174,39 @@ fn write_message(out: &Dir, id: u64, e: &Envelope) -> Result<PathBuf> {
             text.push('\n');
         }
     }
+    text
+}
+
+/// `OUT/ID.txt`, named from the id the user asked for (`open` checked the listener's).
+fn write_message(out: &Dir, id: u64, text: &str, conflict: Conflict) -> Result<Written> {
+    let name = format!("{id}.txt");
+    let path = out.path().join(&name);
+    let mut replace = false;
     if let Some(mut existing) = out.existing(&name)? {
         let mut have = String::new();
         let _ = existing.read_to_string(&mut have);
-        return if have == text { Ok(path) } else { Err(ClientError::Exists(path)) };
+        if have == text {
+            return Ok(Written::Done(path));
+        }
+        match conflict {
+            Conflict::Fail => return Err(ClientError::Exists(path)),
+            Conflict::Skip => return Ok(Written::Kept(path)),
+            Conflict::Overwrite => replace = true,
+        }
     }
     let tmp = format!(".{name}{PARTIAL_SUFFIX}");
     out.remove(&tmp);
     let mut f = out.create_new(&tmp)?;
     f.write_all(text.as_bytes()).map_err(local("writing", &path))?;
-    out.rename_no_replace(&tmp, &name)?;
-    Ok(path)
+    if replace {
+        out.rename_replace(&tmp, &name)?;
+    } else {
+        out.rename_no_replace(&tmp, &name)?;
+    }
+    Ok(Written::Done(path))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn download(
     conn: &quinn::Connection,
     id: u64,
@@ -153,18 +214,24 @@ async fn download(
     att: &Attachment,
     dir: &Dir,
     name: &str,
+    conflict: Conflict,
     events: &Events,
-) -> Result<u64> {
+) -> Result<Got> {
     let dest = dir.path().join(name);
+    let mut replace = false;
     if let Some(file) = dir.existing(name)? {
         let (len, hash) =
             tokio::task::spawn_blocking(move || files::hash_reader(file)).await?.map_err(local("reading", &dest))?;
         if len == att.size && hash == att.hash {
             events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
             events(Event::FileDone { index });
-            return Ok(0);
+            return Ok(Got::Bytes(0));
         }
-        return Err(ClientError::Exists(dest));
+        match conflict {
+            Conflict::Fail => return Err(ClientError::Exists(dest)),
+            Conflict::Skip => return Ok(Got::Kept(dest)),
+            Conflict::Overwrite => replace = true,
+        }
     }
     let part = format!(".{name}{PARTIAL_SUFFIX}");
     let (file, held) = dir.partial(&part)?;
@@ -180,9 +247,14 @@ async fn download(
             other_result?;
         }
     }
-    dir.rename_no_replace(&part, name)?;
+    // Only a verified file replaces anything, and the rename replaces the name itself.
+    if replace {
+        dir.rename_replace(&part, name)?;
+    } else {
+        dir.rename_no_replace(&part, name)?;
+    }
     events(Event::FileDone { index });
-    Ok(att.size - offset)
+    Ok(Got::Bytes(att.size - offset))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,6 +2,7 @@
 //! password if needed), then send, list or fetch over one QUIC connection. It reports
 //! progress as typed [`Event`]s; rendering them is the binary's business.
 
+pub mod aliases;
 pub mod error;
 mod fetch;
 mod manifest;
@@ -18,8 +19,8 @@ use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
 use error::lost;
 pub use error::{exit, ClientError, Result};
-pub use fetch::{FetchReport, FetchedFile};
-pub use manifest::{Manifest, ManifestError, ManifestOptions};
+pub use fetch::{message_text, Conflict, FetchReport, FetchedFile};
+pub use manifest::{Manifest, ManifestError, ManifestOptions, Skipped};
 pub use send::{SendJob, SendReport};
 use trust::{KnownHosts, NewHost};
 
@@ -30,8 +31,10 @@ use crate::transport::framed;
 use crate::transport::tls::{self, Fingerprint, Trust};
 use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
 
-/// How long the QUIC + TLS handshake may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the QUIC + TLS handshake may take unless `--connect-timeout` says otherwise:
+/// on loopback or a LAN it takes milliseconds, across the world well under a second, and
+/// QUIC retransmits a lost first packet after about one.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// TLS alert `no_application_protocol`: the listener offered no protocol we speak.
 const NO_APPLICATION_PROTOCOL: u8 = 120;
@@ -109,6 +112,8 @@ pub struct ConnectOptions {
     pub new_host: NewHost,
     pub ca: Option<PathBuf>,
     pub net: NetLimits,
+    /// How long the handshake may take ([`CONNECT_TIMEOUT`] by default).
+    pub connect_timeout: std::time::Duration,
 }
 
 /// An authenticated connection.
@@ -118,8 +123,30 @@ pub struct Client {
     send: SendStream,
     recv: RecvStream,
     user: String,
+    /// `host:port`, for messages.
+    hostport: String,
     /// Where this client keeps its state (known hosts, sessions, sends in progress).
     config_dir: PathBuf,
+}
+
+/// What a connection's end means for the user, when the listener refused us: a ban it
+/// told us of (close code `BANNED`), or a refusal before the handshake.
+fn refusal(e: &quinn::ConnectionError, hostport: &str) -> Option<ClientError> {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) if c.error_code == close::BANNED.into() => {
+            let notice = crate::wire::BanNotice::parse(&c.reason);
+            Some(match notice {
+                Some(n) => ClientError::Banned { hostport: hostport.to_owned(), net: n.net, secs: n.secs },
+                None => ClientError::ListenerRefused { hostport: hostport.to_owned() },
+            })
+        }
+        quinn::ConnectionError::ConnectionClosed(c)
+            if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+        {
+            Some(ClientError::ListenerRefused { hostport: hostport.to_owned() })
+        }
+        _ => None,
+    }
 }
 
 /// `host:port` with the default port filled in, and its first resolved address.
@@ -184,8 +211,10 @@ impl Client {
         let server_name = if opts.ca.is_some() { name.clone() } else { "qxfer".to_owned() };
         let connect_error =
             |e: &dyn std::fmt::Display| ClientError::Connect { hostport: hostport.clone(), reason: e.to_string() };
+        tracing::info!("connecting to {hostport} ({addr}) from {bind}");
+        let started = std::time::Instant::now();
         let connecting = endpoint.connect(addr, &server_name).map_err(|e| connect_error(&e))?;
-        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        let conn = match tokio::time::timeout(opts.connect_timeout, connecting).await {
             Ok(Err(quinn::ConnectionError::ConnectionClosed(c)))
                 if c.error_code == quinn::TransportErrorCode::crypto(NO_APPLICATION_PROTOCOL) =>
             {
@@ -194,9 +223,17 @@ impl Client {
                     reason: "the listener speaks an older protocol (qxfer/1): upgrade qxfer on the listener".into(),
                 });
             }
-            Ok(c) => c.map_err(|e| connect_error(&e))?,
-            Err(_) => return Err(ClientError::NoAnswer { hostport, secs: CONNECT_TIMEOUT.as_secs() }),
+            Ok(Err(e)) => return Err(refusal(&e, &hostport).unwrap_or_else(|| connect_error(&e))),
+            Ok(Ok(c)) => c,
+            Err(_) => {
+                return Err(ClientError::NoAnswer { hostport, secs: opts.connect_timeout.as_secs_f64().ceil() as u64 })
+            }
         };
+        tracing::info!(
+            "QUIC + TLS 1.3 handshake with {} done in {} ms",
+            conn.remote_address(),
+            started.elapsed().as_millis()
+        );
         if opts.ca.is_none() {
             let seen = peer_fingerprint(&conn)
                 .ok_or_else(|| ClientError::Protocol("the listener sent no certificate".into()))?;
@@ -207,9 +244,16 @@ impl Client {
                 return Err(e);
             }
         }
-        let (send, recv) = conn.open_bi().await.map_err(lost)?;
-        let mut client =
-            Client { endpoint, conn, send, recv, user: opts.user.clone(), config_dir: opts.config_dir.clone() };
+        let (send, recv) = conn.open_bi().await.map_err(|e| refusal(&e, &hostport).unwrap_or_else(|| lost(e)))?;
+        let mut client = Client {
+            endpoint,
+            conn,
+            send,
+            recv,
+            user: opts.user.clone(),
+            hostport: hostport.clone(),
+            config_dir: opts.config_dir.clone(),
+        };
         match client.login(opts, &hostport).await {
             Ok(()) => Ok(client),
             Err(e) => {
@@ -224,7 +268,10 @@ impl Client {
         if let Some(token) = load_token(&token_file) {
             let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
             match self.call(&req).await {
-                Ok(Response::LoggedIn { .. }) => return Ok(()),
+                Ok(Response::LoggedIn { .. }) => {
+                    tracing::info!("logged in as {} with the saved session token", opts.user);
+                    return Ok(());
+                }
                 Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                     let _ = std::fs::remove_file(&token_file);
                 }
@@ -241,6 +288,7 @@ impl Client {
         let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
         match self.call(&req).await {
             Ok(Response::LoggedIn { token, .. }) => {
+                tracing::info!("logged in as {} with a password", opts.user);
                 if let Some(token) = token {
                     // A token saves the next command the password check; failing to keep it is not fatal.
                     if let Err(e) = save_token(&token_file, &token) {
@@ -263,6 +311,7 @@ impl Client {
 
     /// One request, one response on the control stream.
     pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
+        tracing::debug!("request: {}", request_name(req));
         let written = tokio::time::timeout(REPLY_WAIT, framed::write_frame(&mut self.send, req))
             .await
             .map_err(|_| ClientError::Lost(format!("the listener took no request for {} s", REPLY_WAIT.as_secs())))?;
@@ -283,7 +332,8 @@ impl Client {
 
     fn lost(&self, e: impl std::fmt::Display) -> ClientError {
         match self.conn.close_reason() {
-            Some(reason) => ClientError::Lost(format!("connection closed: {reason}")),
+            Some(reason) => refusal(&reason, &self.hostport)
+                .unwrap_or_else(|| ClientError::Lost(format!("connection closed: {reason}"))),
             None => ClientError::Lost(format!("control stream: {e}")),
         }
     }
@@ -337,6 +387,18 @@ fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
     let identity = conn.peer_identity()?;
     let certs = identity.downcast_ref::<Vec<rustls::pki_types::CertificateDer<'static>>>()?;
     certs.first().map(tls::fingerprint)
+}
+
+/// A request's kind, for logs (never its credentials or text).
+fn request_name(req: &Request) -> &'static str {
+    match req {
+        Request::Login { .. } => "login",
+        Request::Begin(_) => "begin",
+        Request::AddFiles { .. } => "add files",
+        Request::Commit => "commit",
+        Request::Inbox { .. } => "inbox",
+        Request::Open { .. } => "open",
+    }
 }
 
 pub(crate) fn unexpected(resp: &Response) -> ClientError {

@@ -134,6 +134,12 @@ impl Dir {
             .map_err(io_error("moving into place", self.path.join(to)))
     }
 
+    /// Move a verified file over an existing one (`fetch --overwrite`). The rename replaces
+    /// the name itself: a link there is replaced, never followed.
+    pub fn rename_replace(&self, from: &str, to: &str) -> Result<()> {
+        rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(io_error("moving into place", self.path.join(to)))
+    }
+
     pub fn remove(&self, name: &str) {
         let _ = rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty());
     }

@@ -306,21 +306,21 @@ impl Shared {
     }
 
     /// Close every live connection whose source `covered` says yes to; returns how many.
-    fn close_sources(&self, covered: impl Fn(IpAddr) -> bool, reason: &'static str) -> usize {
+    fn close_sources(&self, covered: impl Fn(IpAddr) -> bool, code: u32, reason: &str) -> Vec<Connection> {
         let doomed: Vec<Connection> =
             lock(&self.live).values().filter(|c| covered(canonical(c.remote_address().ip()))).cloned().collect();
         for c in &doomed {
             info!(peer = %c.remote_address(), event = "closed_live", "closing a live connection: {reason}");
-            c.close(close::LIMIT.into(), reason.as_bytes());
+            c.close(code.into(), reason.as_bytes());
         }
-        doomed.len()
+        doomed
     }
 
     /// Install new IP rules and close the live connections they now block.
     pub fn install_rules(&self, list: IpList) {
         let blocks = list.clone();
         *self.ip_list.write().unwrap_or_else(|p| p.into_inner()) = list;
-        self.close_sources(|ip| blocks.lookup(ip) == Some(Rule::Block), "address blocked");
+        self.close_sources(|ip| blocks.lookup(ip) == Some(Rule::Block), close::LIMIT, "address blocked");
     }
 
     /// Put a ban in force: refuse its network from now on, close its live connections,
@@ -329,9 +329,18 @@ impl Shared {
         bans::log_ban(&ban, self.now());
         let net = ban.net;
         let detail = format!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason);
+        let until = ban.until;
         self.bans.install(ban);
         let scoring = &self.config.scoring;
-        self.close_sources(|ip| net.contains(&ip) && !scoring.is_exempt(ip), "address banned");
+        // Live connections are told of the ban as a new attempt would be, and count as told.
+        let now = self.now();
+        let notice = crate::wire::BanNotice { secs: until.saturating_sub(now), net }.encode();
+        let closed = self.close_sources(|ip| net.contains(&ip) && !scoring.is_exempt(ip), close::BANNED, &notice);
+        let mut notices = lock(&self.notices);
+        for c in closed {
+            notices.tell(c.remote_address().ip(), until, now);
+        }
+        drop(notices);
         self.record(self.activity(network_address(net), Kind::Ban).detail(detail));
     }
 

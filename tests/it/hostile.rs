@@ -57,8 +57,11 @@ fn client_refuses_to_send_unsafe_local_names() {
     for name in ["CON", "bad\u{1b}[31mname", "trailing."] {
         std::fs::write(alice.path(name), "x").expect("write");
         let out = alice.cmd("send").arg(name).output().expect("send");
+        // Skipped before connecting, with its reason, and nothing else to send.
         assert_eq!(out.status.code(), Some(1), "{name:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot send"), "{name:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("skipped") && err.contains("cannot be stored"), "{name:?}: {err}");
+        assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal: {err:?}");
     }
 }
 

@@ -13,6 +13,7 @@ mod fuzz_replay;
 mod hostile;
 mod hostile_listener;
 mod layering;
+mod mistakes;
 mod privacy;
 mod quotas;
 mod resume;

@@ -27,13 +27,33 @@ fn open_to_others(dir: &Path) -> Vec<String> {
 
 #[test]
 fn commands_that_create_the_data_directory_make_it_private() {
-    for args in [&["user", "add", "alice", "--password-stdin"][..], &["fingerprint"][..]] {
+    for args in [&["user", "add", "alice", "--password-stdin", "--init"][..], &["fingerprint", "--init"][..]] {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("fresh");
         let out = run_stdin(qxfer().env("QXFER_DATA_DIR", &data).args(args), PASSWORD);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(data.exists());
         assert_eq!(open_to_others(&data), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+#[test]
+fn commands_on_a_missing_data_directory_say_so_and_create_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("typo");
+    for args in [
+        &["user", "add", "alice", "--password-stdin"][..],
+        &["fingerprint"][..],
+        &["firewall", "list"][..],
+        &["firewall", "ban", "192.0.2.1"][..],
+        &["user", "list"][..],
+        &["audit"][..],
+    ] {
+        let out = run_stdin(qxfer().env("QXFER_DATA_DIR", &data).args(args), PASSWORD);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no listener data directory") && err.contains("--init"), "{args:?}: {err}");
+        assert!(!data.exists(), "{args:?} created {data:?}");
     }
 }
 
