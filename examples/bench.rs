@@ -446,7 +446,7 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
         let opts = ConnectOptions {
             connect_timeout: qxfer::client::CONNECT_TIMEOUT,
             host: addr.to_owned(),
-            bind: None,
+            bind: Vec::new(),
             user: "bench".into(),
             password: PasswordSource::Given(PASSWORD.into()),
             config_dir: root.join("cfg"),

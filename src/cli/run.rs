@@ -499,8 +499,8 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     let fingerprint =
         t.fingerprint.as_deref().map(tls::parse_fingerprint).transpose().map_err(|e| usage(e.to_string()))?;
     let bind = match &a.bind {
-        Some(b) => Some(*bind_addrs(b, 0)?.first().ok_or_else(|| usage(format!("--bind {b:?} names no address")))?),
-        None => None,
+        Some(b) => bind_addrs(b, 0)?,
+        None => Vec::new(),
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let password = if a.password_stdin {

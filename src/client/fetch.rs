@@ -182,7 +182,14 @@ fn write_message(out: &Dir, id: u64, text: &str, conflict: Conflict) -> Result<W
     let name = format!("{id}.txt");
     let path = out.path().join(&name);
     let mut replace = false;
-    if let Some(mut existing) = out.existing(&name)? {
+    let existing = match out.existing(&name) {
+        Err(ClientError::Refused { .. }) if conflict == Conflict::Overwrite => {
+            replace = true;
+            None
+        }
+        other => other?,
+    };
+    if let Some(mut existing) = existing {
         let mut have = String::new();
         let _ = existing.read_to_string(&mut have);
         if have == text {
@@ -219,7 +226,16 @@ async fn download(
 ) -> Result<Got> {
     let dest = dir.path().join(name);
     let mut replace = false;
-    if let Some(file) = dir.existing(name)? {
+    let existing = match dir.existing(name) {
+        // --overwrite replaces a link or special file there by name; it never writes
+        // through it.
+        Err(ClientError::Refused { .. }) if conflict == Conflict::Overwrite => {
+            replace = true;
+            None
+        }
+        other => other?,
+    };
+    if let Some(file) = existing {
         let (len, hash) =
             tokio::task::spawn_blocking(move || files::hash_reader(file)).await?.map_err(local("reading", &dest))?;
         if len == att.size && hash == att.hash {

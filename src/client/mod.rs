@@ -104,7 +104,9 @@ pub enum PasswordSource {
 pub struct ConnectOptions {
     /// `HOST[:PORT]` as the user wrote it.
     pub host: String,
-    pub bind: Option<SocketAddr>,
+    /// Local addresses to send from (`--bind`, a name may give several): the first of the
+    /// listener's address family is used. Empty: any.
+    pub bind: Vec<SocketAddr>,
     pub user: String,
     pub password: PasswordSource,
     pub config_dir: PathBuf,
@@ -195,13 +197,17 @@ impl Client {
     /// Connect, check the listener's certificate, and log in.
     pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
         let (name, hostport, addr) = resolve(&opts.host)?;
-        let bind = opts.bind.unwrap_or_else(|| {
-            if addr.is_ipv6() {
-                SocketAddr::from(([0u16; 8], 0))
-            } else {
-                SocketAddr::from(([0u8; 4], 0))
+        let bind = match opts.bind.iter().find(|b| b.is_ipv6() == addr.is_ipv6()) {
+            Some(b) => *b,
+            None if !opts.bind.is_empty() => {
+                return Err(ClientError::Address(format!(
+                    "--bind names no {} address, and the listener {hostport} is at {addr}",
+                    if addr.is_ipv6() { "IPv6" } else { "IPv4" }
+                )))
             }
-        });
+            None if addr.is_ipv6() => SocketAddr::from(([0u16; 8], 0)),
+            None => SocketAddr::from(([0u8; 4], 0)),
+        };
         let trust = match &opts.ca {
             Some(ca) => Trust::Ca(tls::load_ca(ca)?),
             None => Trust::Pin,

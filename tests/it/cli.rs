@@ -1,0 +1,154 @@
+//! The command line without a listener: usage errors exit 2 with a message in the user's
+//! terms, every `--help` example parses as written, completions and the man page.
+
+use crate::support::*;
+
+fn code_and_err(args: &[&str]) -> (Option<i32>, String) {
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join("f.txt"), "x").expect("write");
+    std::fs::create_dir(work.path().join("empty")).expect("mkdir");
+    let out = qxfer()
+        .current_dir(work.path())
+        .env("QXFER_CONFIG_DIR", work.path().join("config"))
+        .env("QXFER_PASSWORD", PASSWORD)
+        .args(args)
+        .output()
+        .expect("run");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_to_do() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["send", "alice@127.0.0.1:9", "f.txt", "--fingerprint", "md5:00"], "fingerprint"),
+        (&["send", "alice@127.0.0.1:9", "f.txt", "--to", "Bad Name"], "--to \"Bad Name\""),
+        (&["send", "alice@127.0.0.1:9"], "nothing to send"),
+        (&["send", "alice@127.0.0.1:9", "empty"], "nothing to send"),
+        (&["send", "alice@127.0.0.1:9", "f.txt", "-s", "a\ttab"], "the subject must be one line"),
+        (&["send", "alice@127.0.0.1:9", "-m", "bell\u{7}"], "the message holds a control"),
+        (&["send", "127.0.0.1:9", "f.txt"], "no account to log in as"),
+        (&["send", "f.txt", "127.0.0.1"], "the first argument is the listener"),
+        (&["send", "f.txt"], "the first argument is the listener"),
+        (&["inbox", "Bad@127.0.0.1:9"], "account \"Bad\""),
+        (&["audit", "--kind", "bogus"], "not a kind of event"),
+        (&["audit", "--since", "5"], "has no unit"),
+        (&["firewall", "ban", "192.0.2.1", "--for", "10"], "has no unit"),
+        (&["firewall", "block", "not-a-net"], "not-a-net"),
+        (&["fetch", "alice@127.0.0.1:9", "--all", "--overwrite", "--skip-existing"], "cannot be used with"),
+        (&["listen", "--bind", "no-such-host.invalid"], "--bind"),
+    ];
+    for (args, want) in cases {
+        let (code, err) = code_and_err(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
+        for internal in ["0x01", "invalid empty delivery", "Os {", "Custom {"] {
+            assert!(!err.contains(internal), "{args:?}: internal wording {internal:?} in {err}");
+        }
+    }
+}
+
+#[test]
+fn names_with_control_characters_are_escaped_in_messages() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("tree");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("ok.txt"), "x").expect("write");
+    std::fs::write(dir.join("evil\u{1b}[2J\nname"), "x").expect("write");
+    let out = qxfer()
+        .current_dir(work.path())
+        .env("QXFER_CONFIG_DIR", work.path().join("config"))
+        .args(["send", "alice@127.0.0.1:9", "tree", "--strict"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--strict sends nothing") && err.contains("evil\\u{1b}[2J\\nname"), "{err}");
+    assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
+}
+
+/// Split a shell line the way the examples are written: quotes, `VAR=…` prefixes, `|`,
+/// `&&`, `>` redirections and `#` comments.
+fn commands_in(line: &str) -> Vec<Vec<String>> {
+    let line = line.split(" #").next().unwrap_or(line);
+    let mut out = Vec::new();
+    for part in line.split(" | ").flat_map(|p| p.split(" && ")) {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut quote = None;
+        let mut any = false;
+        for c in part.chars() {
+            match (quote, c) {
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') => {
+                    if any {
+                        words.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                (_, c) => {
+                    cur.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            words.push(cur);
+        }
+        let start = words.iter().position(|w| w == "qxfer");
+        if let Some(start) = start {
+            let mut cmd: Vec<String> = words[start..].to_vec();
+            if let Some(redirect) = cmd.iter().position(|w| w == ">") {
+                cmd.truncate(redirect);
+            }
+            out.push(cmd);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_help_example_parses_as_written() {
+    fn walk(cmd: &clap::Command, path: Vec<String>, found: &mut Vec<(Vec<String>, Vec<String>)>) {
+        let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        for line in help.lines().filter(|l| l.trim_start().starts_with("qxfer ") || l.contains("| qxfer ")) {
+            for c in commands_in(line.trim()) {
+                found.push((path.clone(), c));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_owned());
+            walk(sub, p, found);
+        }
+    }
+    let mut found = Vec::new();
+    walk(&qxfer::cli::command(), vec![], &mut found);
+    assert!(found.len() > 30, "{found:?}");
+    for (path, example) in found {
+        let r = qxfer::cli::command().try_get_matches_from(&example);
+        assert!(r.is_ok(), "`qxfer {}` help example {example:?} does not parse: {r:?}", path.join(" "));
+    }
+}
+
+#[test]
+fn audit_help_lists_every_kind() {
+    let out = ok(&qxfer().args(["audit", "--help"]).output().expect("help"));
+    for k in qxfer::policy::activity::Kind::ALL {
+        assert!(out.split_whitespace().any(|w| w == k.name()), "{} missing from audit --help", k.name());
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ok(&qxfer().args(["completions", shell]).output().expect("completions"));
+        assert!(out.contains("qxfer") && out.contains("fetch") && out.contains("skip-existing"), "{shell}");
+    }
+    let man = ok(&qxfer().arg("man").output().expect("man"));
+    assert!(man.starts_with(".ie") || man.contains(".TH qxfer"), "{}", &man[..man.len().min(200)]);
+    assert!(man.contains("listen") && man.contains("fetch"));
+}
