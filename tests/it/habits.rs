@@ -217,7 +217,7 @@ fn ctrl_c_says_how_to_resume_and_the_same_command_resumes() {
     let big = std::fs::File::create(alice.path("big.bin")).expect("create");
     big.set_len(256 << 20).expect("sparse file");
     drop(big);
-    let mut child = alice
+    let child = alice
         .cmd("send")
         .args(["big.bin", "--json"])
         .stdout(Stdio::piped())
