@@ -1,6 +1,8 @@
 //! The command line without a listener: usage errors exit 2 with a message in the user's
 //! terms, every `--help` example parses as written, completions and the man page.
 
+use std::process::Command;
+
 use crate::support::*;
 
 fn code_and_err(args: &[&str]) -> (Option<i32>, String) {
@@ -151,4 +153,24 @@ fn completions_and_man_page() {
     let man = ok(&qxfer().arg("man").output().expect("man"));
     assert!(man.starts_with(".ie") || man.contains(".TH qxfer"), "{}", &man[..man.len().min(200)]);
     assert!(man.contains("listen") && man.contains("fetch"));
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+        eprintln!("systemd-analyze is not installed; skipped");
+        return;
+    }
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dist/qxfer.service")).expect("unit");
+    assert!(unit.contains("ExecStart=/usr/local/bin/qxfer listen --data /var/lib/qxfer"));
+    for hardening in ["ProtectSystem=strict", "StateDirectory=qxfer", "NoNewPrivileges=yes", "CapabilityBoundingSet="] {
+        assert!(unit.contains(hardening), "{hardening}");
+    }
+    // Verified with the binary just built in place of the installed one.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("qxfer.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/qxfer", env!("CARGO_BIN_EXE_qxfer"))).expect("write");
+    let out = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().expect("verify");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
