@@ -36,13 +36,21 @@ pub enum Command {
     )]
     Send(SendArgs),
     /// List the deliveries in your mailbox.
-    #[command(after_help = "Example:\n  qxfer inbox alice@host.example --json")]
+    #[command(
+        after_help = "Examples:\n  qxfer inbox alice@host.example\n  qxfer inbox alice@host.example --new --json"
+    )]
     Inbox(InboxArgs),
     /// Download deliveries from your mailbox.
     #[command(
-        after_help = "Examples:\n  qxfer fetch alice@host.example 12 13 -o inbox/\n  qxfer fetch alice@host.example --all --skip-existing\nFiles land in DIR/<id>/<path>; a message's text in DIR/<id>.txt. A delivery that cannot be\nfetched (unknown id, a different file already there) is reported and the others are fetched;\nthe exit code is then 6."
+        after_help = "Examples:\n  qxfer fetch alice@host.example 12 13 -o inbox/\n  qxfer fetch alice@host.example --new\n  qxfer fetch alice@host.example --all --skip-existing\nFetched deliveries are marked seen. Files keep their sender's permission bits (never set-id)\nand modification time. Files land in DIR/<id>/<path>; a message's text in DIR/<id>.txt. A delivery that cannot be\nfetched (unknown id, a different file already there) is reported and the others are fetched;\nthe exit code is then 6."
     )]
     Fetch(FetchArgs),
+    /// Print a delivery's message (headers and body) and list its files; marks it seen.
+    #[command(after_help = "Example:\n  qxfer read alice@host.example 12 | less")]
+    Read(ReadArgs),
+    /// Delete deliveries from your mailbox (their files and quota are freed).
+    #[command(after_help = "Example:\n  qxfer delete alice@host.example 12 13")]
+    Delete(DeleteArgs),
     /// Print the listener's certificate fingerprint (to compare with what a client shows).
     #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
     Fingerprint(InitDataArgs),
@@ -346,6 +354,27 @@ pub struct SendArgs {
 pub struct InboxArgs {
     #[command(flatten)]
     pub client: ClientArgs,
+    /// Only deliveries not yet fetched or read.
+    #[arg(long)]
+    pub new: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The delivery to print.
+    #[arg(value_name = "ID")]
+    pub id: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Deliveries to delete.
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -353,11 +382,14 @@ pub struct FetchArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Delivery ids to fetch.
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(value_name = "ID", required_unless_present_any = ["all", "new"], conflicts_with_all = ["all", "new"])]
     pub ids: Vec<u64>,
     /// Fetch every delivery in the mailbox.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "new")]
     pub all: bool,
+    /// Fetch the deliveries not yet fetched or read.
+    #[arg(long)]
+    pub new: bool,
     /// Output directory.
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
     pub out: PathBuf,

@@ -68,6 +68,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Send(a) => interruptible(send(a, quiet)).await,
         Command::Inbox(a) => interruptible(inbox(a)).await,
         Command::Fetch(a) => interruptible(fetch(a, quiet)).await,
+        Command::Read(a) => interruptible(read(a)).await,
+        Command::Delete(a) => interruptible(delete(a, quiet)).await,
         Command::Fingerprint(a) => {
             let dir = existing_data_dir(&a.data, a.init)?;
             let id = tls::load_or_create_identity(&dir, None, None)?;
@@ -685,7 +687,7 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
 async fn inbox(a: InboxArgs) -> Result<()> {
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
-    let items = client.inbox().await;
+    let items = client.inbox(a.new).await;
     client.close().await;
     let items = items?;
     if a.client.json {
@@ -699,6 +701,8 @@ async fn inbox(a: InboxArgs) -> Result<()> {
             })
             .collect();
         println!("{}", serde_json::Value::Array(list));
+    } else if items.is_empty() && a.new {
+        println!("no new deliveries in {}'s mailbox", opts.user);
     } else if items.is_empty() {
         println!("no deliveries in {}'s mailbox", opts.user);
     } else {
@@ -716,6 +720,54 @@ async fn inbox(a: InboxArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `qxfer read ID`: the message as fetch writes it, then its files; marks it seen.
+async fn read(a: ReadArgs) -> Result<()> {
+    let opts = connect_options(&a.client)?;
+    let mut client = Client::connect(&opts).await?;
+    let result = async {
+        let opened = client.open(a.id).await?;
+        client.mark_seen(&[a.id]).await?;
+        Ok::<_, client::ClientError>(opened)
+    }
+    .await;
+    client.close().await;
+    let (envelope, files) = result?;
+    let mut text = client::message_text(&envelope);
+    if !files.is_empty() {
+        text.push_str(&format!("\n{}:\n", if files.len() == 1 { "1 file" } else { "files" }));
+        for (f, _) in &files {
+            text.push_str(&format!("  {}  {}  {}\n", f.path, count(f.size, "byte"), f.media_type));
+        }
+        text.push_str(&format!("(qxfer fetch {} {} downloads them)\n", a.client.host, a.id));
+    }
+    use std::io::Write;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `qxfer delete ID...`.
+async fn delete(a: DeleteArgs, quiet: bool) -> Result<()> {
+    let opts = connect_options(&a.client)?;
+    let mut client = Client::connect(&opts).await?;
+    let done = client.delete(&a.ids).await;
+    client.close().await;
+    let done = done?;
+    if !quiet {
+        for id in &done {
+            println!("deleted delivery {id}");
+        }
+    }
+    let missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id)).collect();
+    for id in &missing {
+        eprintln!("qxfer: no delivery {id} in {}'s mailbox", opts.user);
+    }
+    match (missing.len(), done.len()) {
+        (0, _) => Ok(()),
+        (_, 0) => bail!("nothing deleted"),
+        (n, _) => Err(partial(format!("{} not found (listed above); the others were deleted", count(n as u64, "id")))),
+    }
 }
 
 /// Whether a failed fetch concerns that delivery only (the others can still be fetched).
@@ -736,7 +788,8 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     let mut client = Client::connect(&opts).await?;
     let mut failed = Vec::new();
     let result = async {
-        let ids = if a.all { client.inbox().await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
+        let ids =
+            if a.all || a.new { client.inbox(a.new).await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
         let mut reports = Vec::new();
         for id in ids {
             let events = crate::progress::events(show_progress(quiet, a.client.json), "fetch");
@@ -752,6 +805,7 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
             for k in &r.kept {
                 eprintln!("kept {k:?}: a different file has its name (--skip-existing)");
             }
+            client.mark_seen(&[id]).await?;
             if !quiet && !a.client.json {
                 println!(
                     "fetched delivery {} from {}: {}, {} downloaded",

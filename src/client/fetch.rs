@@ -19,7 +19,7 @@ use crate::files;
 use crate::transport::body;
 use crate::transport::framed;
 use crate::wire::names::PARTIAL_SUFFIX;
-use crate::wire::{Attachment, Envelope, GetReply, Request, Response, StreamHead};
+use crate::wire::{Attachment, Envelope, FileMeta, GetReply, Request, Response, StreamHead};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FetchedFile {
@@ -58,21 +58,22 @@ pub enum Conflict {
 }
 
 impl Client {
-    /// A delivery's envelope and all its attachments.
-    pub async fn open(&mut self, id: u64) -> Result<(Envelope, Vec<Attachment>)> {
+    /// A delivery's envelope and all its attachments, each with its mode and time when the
+    /// sender sent them.
+    pub async fn open(&mut self, id: u64) -> Result<(Envelope, Vec<(Attachment, Option<FileMeta>)>)> {
         let mut all = Vec::new();
         loop {
             let from = u32::try_from(all.len())
                 .map_err(|_| ClientError::Protocol("the listener listed too many attachments".into()))?;
-            match self.call(&Request::Open { id, from }).await? {
-                Response::Envelope { envelope, attachments, more } => {
+            match self.call(&Request::OpenMeta { id, from }).await? {
+                Response::EnvelopeMeta { envelope, attachments, meta, more } => {
                     // What a listener says is checked against what it said before: the
                     // delivery asked for, and no more files than its envelope declares.
                     if envelope.id != id {
                         return Err(ClientError::Protocol(format!("asked for delivery {id}, got {}", envelope.id)));
                     }
                     let got = attachments.len();
-                    all.extend(attachments);
+                    all.extend(attachments.into_iter().zip(meta));
                     if all.len() > envelope.files as usize {
                         return Err(ClientError::Protocol(format!(
                             "the listener listed more files than delivery {id} holds ({})",
@@ -90,6 +91,7 @@ impl Client {
 
     pub async fn fetch(&mut self, id: u64, out: &Path, conflict: Conflict, events: Events) -> Result<FetchReport> {
         let (envelope, attachments) = self.open(id).await?;
+        let umask = process_umask();
         // Everything below `out` is written through directory handles, never following a
         // link (`outdir`).
         let out_dir = Dir::root(out)?;
@@ -108,11 +110,11 @@ impl Client {
         };
         let id_dir = id.to_string();
         let root = out.join(&id_dir);
-        let total = attachments.iter().fold(0u64, |sum, a| sum.saturating_add(a.size));
+        let total = attachments.iter().fold(0u64, |sum, (a, _)| sum.saturating_add(a.size));
         events(Event::Start { files: attachments.len() as u64, bytes: total, done: 0 });
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, att) in attachments.iter().cloned().enumerate() {
+        for (index, (att, meta)) in attachments.iter().cloned().enumerate() {
             let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let conn = self.connection().clone();
             let events = events.clone();
@@ -121,7 +123,11 @@ impl Client {
             let dir = out_dir.subdirs(std::iter::once(id_dir.as_str()).chain(components))?;
             tasks.spawn(async move {
                 let _permit = permit;
-                download(&conn, id, index as u32, &att, &dir, &name, conflict, &events).await
+                let got = download(&conn, id, index as u32, &att, &dir, &name, conflict, &events).await?;
+                if let (Got::Bytes(_), Some(meta)) = (&got, meta) {
+                    dir.apply_meta(&name, meta.mode & 0o777 & !umask, meta.mtime)?;
+                }
+                Ok(got)
             });
         }
         let mut tally = Tally::default();
@@ -137,7 +143,7 @@ impl Client {
         let downloaded = tally.finish()?;
         let files = attachments
             .iter()
-            .map(|a| FetchedFile {
+            .map(|(a, _)| FetchedFile {
                 path: files::join_validated(&root, &a.path),
                 size: a.size,
                 hash: hex::encode(a.hash),
@@ -146,6 +152,16 @@ impl Client {
             .collect();
         Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, text, files, downloaded, kept })
     }
+}
+
+/// This process's umask, read without changing it (setting it to read it would race with
+/// files other threads create): `/proc/self/status`, else the usual 022.
+fn process_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_owned())))
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022)
 }
 
 /// What writing one file came to.

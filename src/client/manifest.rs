@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::wire::names::MAX_DEPTH;
-use crate::wire::{validate_path, FileEntry, Hash};
+use crate::wire::{validate_path, FileEntry, FileMeta, Hash};
 
 /// Why what was named on the command line cannot be sent as it is.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,8 @@ pub struct LocalFile {
     pub name: String,
     pub size: u64,
     pub mtime: u64,
+    /// Permission bits (with set-id and sticky bits: the receiver never applies those).
+    pub mode: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -155,7 +157,8 @@ impl Manifest {
             return self.problem(&local, reason(&e));
         }
         let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-        self.files.push(LocalFile { local, name, size: meta.len(), mtime });
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+        self.files.push(LocalFile { local, name, size: meta.len(), mtime, mode });
     }
 
     fn walk(&mut self, root: &Path, root_name: &str, opts: ManifestOptions) {
@@ -218,6 +221,11 @@ impl Manifest {
 
     pub fn entries(&self) -> Vec<FileEntry> {
         self.files.iter().map(|f| FileEntry { path: f.name.clone(), size: f.size }).collect()
+    }
+
+    /// Each file's permission bits and modification time, in the order of `entries`.
+    pub fn meta(&self) -> Vec<FileMeta> {
+        self.files.iter().map(|f| FileMeta { mode: f.mode, mtime: f.mtime }).collect()
     }
 
     /// Identifies "the same send": recipient, text and every file's name, size and mtime.

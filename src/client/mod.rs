@@ -226,7 +226,7 @@ impl Client {
             {
                 return Err(ClientError::Connect {
                     hostport,
-                    reason: "the listener speaks an older protocol (qxfer/1): upgrade qxfer on the listener".into(),
+                    reason: "the listener speaks an older qxfer protocol: upgrade qxfer on the listener".into(),
                 });
             }
             Ok(Err(e)) => return Err(refusal(&e, &hostport).unwrap_or_else(|| connect_error(&e))),
@@ -344,12 +344,13 @@ impl Client {
         }
     }
 
-    /// All deliveries in the caller's mailbox.
-    pub async fn inbox(&mut self) -> Result<Vec<Summary>> {
+    /// All deliveries in the caller's mailbox (only those not yet seen, with `unseen`).
+    pub async fn inbox(&mut self, unseen: bool) -> Result<Vec<Summary>> {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            match self.call(&Request::Inbox { after }).await? {
+            let req = if unseen { Request::Unseen { after } } else { Request::Inbox { after } };
+            match self.call(&req).await? {
                 Response::InboxPage { items, more } => {
                     let last = items.last().map(|s| s.id);
                     // Ids only go up, and the listing has a cap: a listener cannot keep the
@@ -371,6 +372,30 @@ impl Client {
                 other_reply => return Err(unexpected(&other_reply)),
             }
         }
+    }
+
+    /// Delete deliveries from the caller's mailbox; returns those deleted (the others were
+    /// not in it).
+    pub async fn delete(&mut self, ids: &[u64]) -> Result<Vec<u64>> {
+        self.affect(ids, |ids| Request::Delete { ids }).await
+    }
+
+    /// Mark deliveries seen (fetched or read); returns those marked.
+    pub async fn mark_seen(&mut self, ids: &[u64]) -> Result<Vec<u64>> {
+        self.affect(ids, |ids| Request::MarkSeen { ids }).await
+    }
+
+    async fn affect(&mut self, ids: &[u64], req: impl Fn(Vec<u64>) -> Request) -> Result<Vec<u64>> {
+        let mut done = Vec::new();
+        for chunk in ids.chunks(crate::wire::MAX_PAGE) {
+            match self.call(&req(chunk.to_vec())).await? {
+                // Only ids that were asked for count: a listener cannot make the client
+                // report others.
+                Response::Affected { ids } => done.extend(ids.into_iter().filter(|id| chunk.contains(id))),
+                r => return Err(unexpected(&r)),
+            }
+        }
+        Ok(done)
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -403,7 +428,11 @@ fn request_name(req: &Request) -> &'static str {
         Request::AddFiles { .. } => "add files",
         Request::Commit => "commit",
         Request::Inbox { .. } => "inbox",
-        Request::Open { .. } => "open",
+        Request::Open { .. } | Request::OpenMeta { .. } => "open",
+        Request::Unseen { .. } => "unseen",
+        Request::Delete { .. } => "delete",
+        Request::MarkSeen { .. } => "mark seen",
+        Request::AddFilesMeta { .. } => "add files",
     }
 }
 

@@ -140,6 +140,21 @@ impl Dir {
         rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(io_error("moving into place", self.path.join(to)))
     }
 
+    /// Give a file that fetch just put in place the sender's permission bits (already
+    /// masked: never set-id or sticky) and modification time. Opened without following a
+    /// link, so only the file fetch wrote is changed.
+    pub fn apply_meta(&self, name: &str, mode: u32, mtime: u64) -> Result<()> {
+        let path = self.path.join(name);
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty()).map_err(io_error("opening", path.clone()))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))
+            .map_err(io_error("setting the mode of", path.clone()))?;
+        let when = rustix::fs::Timespec { tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX), tv_nsec: 0 };
+        let times = rustix::fs::Timestamps { last_access: when, last_modification: when };
+        rustix::fs::futimens(&fd, &times).map_err(io_error("setting the time of", path))?;
+        Ok(())
+    }
+
     pub fn remove(&self, name: &str) {
         let _ = rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty());
     }

@@ -16,9 +16,10 @@ use crate::wire::{Begin, ErrorCode, FileEntry, Have, PutReply, Request, Response
 
 /// Encoded size budget of one `AddFiles` frame.
 const BATCH_BYTES: usize = 128 * 1024;
-/// What a `FileEntry` takes besides its path's bytes, at most: the path's length varint
-/// (3 bytes under `MAX_PATH`) and the size varint (10 bytes), rounded up.
-const ENTRY_OVERHEAD: usize = 16;
+/// What a `FileEntry` and its `FileMeta` take besides the path's bytes, at most: the path's
+/// length varint (3 bytes under `MAX_PATH`), the size and time varints (10 bytes each) and
+/// the mode varint (3 bytes), rounded up.
+const ENTRY_OVERHEAD: usize = 32;
 
 /// What to send.
 #[derive(Debug, Clone, Default)]
@@ -73,11 +74,13 @@ impl Client {
         let mut todo: Vec<(u32, u64)> = Vec::new();
         let mut complete: Vec<(u32, crate::wire::Hash)> = Vec::new();
         let entries = m.entries();
+        let meta = m.meta();
         let mut start = 0usize;
         while start < entries.len() {
             let end = batch_end(&entries, start);
             let batch = entries.get(start..end).unwrap_or_default().to_vec();
-            let have = match self.call(&Request::AddFiles { entries: batch }).await? {
+            let batch_meta = meta.get(start..end).unwrap_or_default().to_vec();
+            let have = match self.call(&Request::AddFilesMeta { entries: batch, meta: batch_meta }).await? {
                 Response::FilesAdded { have } if have.len() == end - start => have,
                 r => return Err(unexpected(&r)),
             };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::activity::Activity;
 use crate::policy::Ban;
-use crate::wire::{Attachment, Envelope, Hash, Summary};
+use crate::wire::{Attachment, Envelope, FileMeta, Hash, Summary};
 
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
@@ -55,6 +55,13 @@ const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans_v1");
 /// Bytes and files delivered to each mailbox, kept with every commit (quota checks read one
 /// row).
 const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("mailbox_usage_v2");
+/// Deliveries not yet fetched or read, by (recipient, id): a delivery is added at commit and
+/// removed when marked seen or deleted, so listing what is new costs only what is new.
+/// Deliveries committed before this table existed count as seen.
+const UNSEEN: TableDefinition<(&str, u64), ()> = TableDefinition::new("unseen_v1");
+/// Permission bits and modification time of a delivered file, by (id, index), when its
+/// sender sent them.
+const FILE_META: TableDefinition<(u64, u32), (u32, u64)> = TableDefinition::new("file_meta_v1");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -236,6 +243,8 @@ impl Store {
             tx.open_table(ACTIVITY)?;
             tx.open_table(DAILY)?;
             tx.open_table(BANS)?;
+            tx.open_table(UNSEEN)?;
+            tx.open_table(FILE_META)?;
         }
         migrate_v1(&tx)?;
         tx.commit()?;
@@ -303,10 +312,14 @@ impl Store {
             let mut attachments = tx.open_table(ATTACHMENTS)?;
             let ids: Vec<u64> =
                 mailbox.range((name, 0)..=(name, u64::MAX))?.filter_map(|r| r.ok().map(|(k, _)| k.value().1)).collect();
+            let mut unseen = tx.open_table(UNSEEN)?;
+            let mut times = tx.open_table(FILE_META)?;
             for id in ids {
                 mailbox.remove((name, id))?;
+                unseen.remove((name, id))?;
                 deliveries.remove(id)?;
                 attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
+                times.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
             }
             tx.open_table(USAGE)?.remove(name)?;
             tx.open_table(RESERVED_TO)?.remove(name)?;
@@ -528,11 +541,13 @@ impl Store {
         Ok(expired)
     }
 
-    /// Record a finished delivery in the recipient's mailbox and forget its resume key.
+    /// Record a finished delivery in the recipient's mailbox (as unseen) and forget its
+    /// resume key. `meta` is each file's mode and time, where the sender sent them.
     pub fn commit_delivery(
         &self,
         envelope: &Envelope,
         attachments: &[Attachment],
+        meta: &[Option<FileMeta>],
         resume_key: &Hash,
     ) -> Result<(), StoreError> {
         let key = open_key(&envelope.from, resume_key);
@@ -551,8 +566,15 @@ impl Store {
             for (index, a) in (0u32..).zip(attachments) {
                 table.insert((id, index), encode(a, "attachments")?.as_slice())?;
             }
+            let mut times = tx.open_table(FILE_META)?;
+            for (index, m) in (0u32..).zip(meta) {
+                if let Some(m) = m {
+                    times.insert((id, index), (m.mode, m.mtime))?;
+                }
+            }
             let to = envelope.to.as_str();
             tx.open_table(MAILBOX)?.insert((to, id), encode(&summary(envelope), "mailbox")?.as_slice())?;
+            tx.open_table(UNSEEN)?.insert((to, id), ())?;
             tx.open_table(OPEN)?.remove(key.as_slice())?;
             let mut usage = tx.open_table(USAGE)?;
             let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
@@ -575,6 +597,88 @@ impl Store {
             items.push(decode(row?.1.value(), "mailbox")?);
         }
         Ok((items, false))
+    }
+
+    /// A page of `user`'s deliveries not yet seen, with ids above `after`.
+    pub fn unseen(&self, user: &str, after: u64, limit: usize) -> Result<(Vec<Summary>, bool), StoreError> {
+        let tx = self.db.begin_read()?;
+        let unseen = tx.open_table(UNSEEN)?;
+        let mailbox = tx.open_table(MAILBOX)?;
+        let mut items = Vec::new();
+        for row in unseen.range((user, after.saturating_add(1))..=(user, u64::MAX))? {
+            if items.len() == limit {
+                return Ok((items, true));
+            }
+            let id = row?.0.value().1;
+            if let Some(v) = mailbox.get((user, id))? {
+                items.push(decode(v.value(), "mailbox")?);
+            }
+        }
+        Ok((items, false))
+    }
+
+    /// Mark those of `ids` that are in `user`'s mailbox seen; returns them.
+    pub fn mark_seen(&self, user: &str, ids: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut done = Vec::new();
+        {
+            let mailbox = tx.open_table(MAILBOX)?;
+            let mut unseen = tx.open_table(UNSEEN)?;
+            for &id in ids {
+                if mailbox.get((user, id))?.is_some() && !done.contains(&id) {
+                    unseen.remove((user, id))?;
+                    done.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// Remove those of `ids` that are in `user`'s mailbox, freeing their quota; returns
+    /// them (the caller removes their files).
+    pub fn delete_deliveries(&self, user: &str, ids: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut done = Vec::new();
+        {
+            let mut mailbox = tx.open_table(MAILBOX)?;
+            let mut deliveries = tx.open_table(DELIVERIES)?;
+            let mut attachments = tx.open_table(ATTACHMENTS)?;
+            let mut times = tx.open_table(FILE_META)?;
+            let mut unseen = tx.open_table(UNSEEN)?;
+            let mut usage = tx.open_table(USAGE)?;
+            for &id in ids {
+                if done.contains(&id) || mailbox.remove((user, id))?.is_none() {
+                    continue;
+                }
+                unseen.remove((user, id))?;
+                if let Some(v) = deliveries.remove(id)? {
+                    let envelope: Envelope = decode(v.value(), "deliveries")?;
+                    let held = usage.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
+                    usage.insert(user, sub(held, (stored_bytes(&envelope), u64::from(envelope.files))))?;
+                }
+                attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
+                times.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
+                done.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// The mode and time of files `from..` of a delivery (up to `limit`), aligned with its
+    /// attachments page.
+    pub fn file_meta(&self, id: u64, from: u32, limit: usize) -> Result<Vec<Option<FileMeta>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(FILE_META)?;
+        let mut out = Vec::with_capacity(limit);
+        for index in (from..).take(limit) {
+            out.push(table.get((id, index))?.map(|v| {
+                let (mode, mtime) = v.value();
+                FileMeta { mode, mtime }
+            }));
+        }
+        Ok(out)
     }
 
     /// The delivery this send (sender and resume key) was committed as, and when.

@@ -13,7 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::wire::{ALPN, ALPN_V1};
+use crate::wire::{ALPN, ALPN_V1, ALPN_V2};
 
 /// Why an identity, a CA or a TLS configuration could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +166,7 @@ pub fn server_crypto(identity: &Identity) -> Result<rustls::ServerConfig> {
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| TlsError::Rustls("certificate and key do not match", e))?;
-    cfg.alpn_protocols = vec![ALPN.to_vec(), ALPN_V1.to_vec()];
+    cfg.alpn_protocols = vec![ALPN.to_vec(), ALPN_V2.to_vec(), ALPN_V1.to_vec()];
     cfg.max_early_data_size = 0;
     Ok(cfg)
 }

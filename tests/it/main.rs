@@ -15,6 +15,7 @@ mod habits;
 mod hostile;
 mod hostile_listener;
 mod layering;
+mod mailbox;
 mod mistakes;
 mod privacy;
 mod quotas;

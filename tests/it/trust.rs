@@ -124,3 +124,33 @@ fn an_old_protocol_client_is_told_to_upgrade() {
     let audit = ok(&listener.admin().args(["audit", "--json"]).output().expect("audit"));
     assert!(!audit.contains("\"type\":\"source\""), "an old client was scored: {audit}");
 }
+
+/// A qxfer/2 client (the previous protocol, a subset of qxfer/3) is still served.
+#[test]
+fn a_qxfer_2_client_is_still_served() {
+    use qxfer::policy::NetLimits;
+    use qxfer::transport::framed::{read_frame, write_frame};
+    use qxfer::transport::tls::{client_crypto, Trust};
+    use qxfer::wire::{Credential, Request, Response};
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let reply = crate::raw::run(async {
+        let mut crypto = client_crypto(Trust::Pin).expect("crypto");
+        crypto.alpn_protocols = vec![b"qxfer/2".to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
+        let endpoint = qxfer::transport::endpoint::client_endpoint(
+            "127.0.0.1:0".parse().expect("bind"),
+            Trust::Pin,
+            &NetLimits::default(),
+        )
+        .expect("endpoint");
+        let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        let addr = listener.addr.parse().expect("addr");
+        let conn = endpoint.connect_with(config, addr, "qxfer").expect("connect").await.expect("handshake");
+        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+        let login = Request::Login { user: "alice".into(), credential: Credential::Password(PASSWORD.into()) };
+        write_frame(&mut send, &login).await.expect("write");
+        read_frame::<Response>(&mut recv).await.expect("read")
+    });
+    assert!(matches!(reply, Some(Response::LoggedIn { .. })), "{reply:?}");
+}

@@ -67,6 +67,36 @@ fn samples() -> Vec<(&'static str, String)> {
         ("put_error", frame(&PutReply::Error { code: ErrorCode::Integrity, message: "x".into() })),
         ("ready", frame(&GetReply::Ready { len: 128 })),
         ("get_error", frame(&GetReply::Error { code: ErrorCode::Limit, message: "x".into() })),
+        ("unseen", frame(&Request::Unseen { after: 7 })),
+        ("delete", frame(&Request::Delete { ids: vec![1, 300] })),
+        ("mark_seen", frame(&Request::MarkSeen { ids: vec![2] })),
+        (
+            "add_files_meta",
+            frame(&Request::AddFilesMeta {
+                entries: vec![FileEntry { path: "a".into(), size: 5 }],
+                meta: vec![FileMeta { mode: 0o644, mtime: 1_700_000_000 }],
+            }),
+        ),
+        ("open_meta", frame(&Request::OpenMeta { id: 9, from: 1 })),
+        ("affected", frame(&Response::Affected { ids: vec![1] })),
+        (
+            "envelope_meta",
+            frame(&Response::EnvelopeMeta {
+                envelope: Envelope {
+                    id: 1,
+                    from: "al".into(),
+                    to: "bo".into(),
+                    time: 2,
+                    subject: None,
+                    body: None,
+                    files: 1,
+                    bytes: 3,
+                },
+                attachments: vec![Attachment { path: "f".into(), size: 3, hash: h, media_type: "x/y".into() }],
+                meta: vec![Some(FileMeta { mode: 0o755, mtime: 5 })],
+                more: false,
+            }),
+        ),
     ]
 }
 
@@ -93,12 +123,21 @@ const GOLDEN: &[(&str, &str)] = &[
     ("put_error", "0000000401040178"),
     ("ready", "00000003008001"),
     ("get_error", "0000000401030178"),
+    ("unseen", "000000020607"),
+    ("delete", "00000005070201ac02"),
+    ("mark_seen", "00000003080102"),
+    ("add_files_meta", "0000000d090101610501a40380e2cfaa06"),
+    ("open_meta", "000000030a0901"),
+    ("affected", "00000003080101"),
+    ("envelope_meta", "0000003b090102616c02626f020000010301016603abababababababababababababababababababababababababababababababab03782f790101ed030500"),
 ];
 
 #[test]
 fn the_protocol_version_is_pinned() {
-    // qxfer/2: FilesAdded carries each complete file's hash. A wire change bumps it.
-    assert_eq!(qxfer::wire::ALPN, b"qxfer/2");
+    // qxfer/3: appended requests (unseen, delete, mark seen, file modes and times). A wire
+    // change bumps it; qxfer/2 clients are still served.
+    assert_eq!(qxfer::wire::ALPN, b"qxfer/3");
+    assert_eq!(qxfer::wire::ALPN_V2, b"qxfer/2");
     assert_eq!(qxfer::wire::ALPN_V1, b"qxfer/1");
 }
 
@@ -118,7 +157,8 @@ fn every_golden_frame_decodes_back() {
     for (name, hex) in GOLDEN {
         let bytes = hex::decode(hex).expect("hex");
         let ok = match *name {
-            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" => {
+            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" | "unseen"
+            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" => {
                 decode_frame::<Request>(&bytes, MAX_FRAME).is_ok()
             }
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),

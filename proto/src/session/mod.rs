@@ -14,7 +14,7 @@
 //! counts and sizes (per delivery and per connection), uploads in flight. The recipient's
 //! mailbox quota is the glue's check at `Begin`, against the database.
 
-use crate::wire::{Begin, FileEntry, Hash, Request};
+use crate::wire::{Begin, FileEntry, FileMeta, Hash, Request};
 
 /// Caps a session enforces; the listener's configuration fills them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +91,15 @@ pub enum Step {
     AddFiles { id: u64, first: u32, count: u32 },
     /// Make the delivery durable.
     Commit(CommitPlan),
-    /// List the user's mailbox.
-    Inbox { user: String, after: u64 },
-    /// Read a delivery, if it is in the user's mailbox.
-    Open { user: String, id: u64, from: u32 },
+    /// List the user's mailbox (only what is not seen yet, with `unseen`).
+    Inbox { user: String, after: u64, unseen: bool },
+    /// Read a delivery, if it is in the user's mailbox (with its files' modes and times
+    /// when `meta`).
+    Open { user: String, id: u64, from: u32, meta: bool },
+    /// Remove these deliveries, those that are in the user's mailbox.
+    Delete { user: String, ids: Vec<u64> },
+    /// Mark these deliveries seen, those that are in the user's mailbox.
+    MarkSeen { user: String, ids: Vec<u64> },
 }
 
 /// Everything needed to make a finished delivery durable.
@@ -116,6 +121,8 @@ pub struct CommittedFile {
     pub size: u64,
     pub hash: Hash,
     pub media_type: String,
+    /// Permission bits and time, when the sender sent them.
+    pub meta: Option<FileMeta>,
 }
 
 /// What the listener holds of one declared file.
@@ -161,6 +168,7 @@ struct Entry {
     path: String,
     size: u64,
     state: FileState,
+    meta: Option<FileMeta>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,10 +237,15 @@ impl Session {
                 self.pending_begin = Some(begin.clone());
                 Ok(Step::Begin { user })
             }
-            Request::AddFiles { entries } => self.add_files(entries),
+            Request::AddFiles { entries } => self.add_files(entries, None),
+            Request::AddFilesMeta { entries, meta } => self.add_files(entries, Some(meta)),
             Request::Commit => self.commit(user),
-            Request::Inbox { after } => Ok(Step::Inbox { user, after: *after }),
-            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from }),
+            Request::Inbox { after } => Ok(Step::Inbox { user, after: *after, unseen: false }),
+            Request::Unseen { after } => Ok(Step::Inbox { user, after: *after, unseen: true }),
+            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false }),
+            Request::OpenMeta { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: true }),
+            Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone() }),
+            Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),
         }
     }
 
@@ -264,7 +277,7 @@ impl Session {
         }
     }
 
-    fn add_files(&mut self, entries: &[FileEntry]) -> Result<Step, Violation> {
+    fn add_files(&mut self, entries: &[FileEntry], meta: Option<&[FileMeta]>) -> Result<Step, Violation> {
         let d = self.delivery.as_mut().ok_or(Violation::NoOpenDelivery)?;
         let total = d.entries.len().checked_add(entries.len()).ok_or(Violation::TooManyFiles)?;
         if total > d.begin.files as usize {
@@ -292,10 +305,11 @@ impl Session {
         let first = d.entries.len() as u32;
         d.entry_bytes = bytes;
         d.path_bytes = path_bytes;
-        d.entries.extend(entries.iter().map(|e| Entry {
+        d.entries.extend(entries.iter().enumerate().map(|(i, e)| Entry {
             path: e.path.clone(),
             size: e.size,
             state: FileState::Pending { held: 0 },
+            meta: meta.and_then(|m| m.get(i)).copied(),
         }));
         Ok(Step::AddFiles { id: d.id, first, count: entries.len() as u32 })
     }
@@ -369,7 +383,7 @@ impl Session {
             .into_iter()
             .filter_map(|e| match e.state {
                 FileState::Done(hash, media_type) => {
-                    Some(CommittedFile { path: e.path, size: e.size, hash, media_type })
+                    Some(CommittedFile { path: e.path, size: e.size, hash, media_type, meta: e.meta })
                 }
                 _ => None,
             })
@@ -505,5 +519,33 @@ mod tests {
         s.on_request(&add).expect("add");
         assert!(s.begin_put(1, 0, 0).is_ok());
         assert_eq!(s.begin_put(1, 1, 0), Err(Violation::TooManyInFlight));
+    }
+
+    #[test]
+    fn modes_and_times_travel_to_the_commit_and_mailbox_steps_need_a_login() {
+        use crate::wire::FileMeta;
+        let mut s = Session::new(SessionLimits::default());
+        assert_eq!(s.on_request(&Request::Delete { ids: vec![1] }), Err(Violation::NotLoggedIn));
+        assert_eq!(s.on_request(&Request::Unseen { after: 0 }), Err(Violation::NotLoggedIn));
+        s.logged_in("alice");
+        assert_eq!(
+            s.on_request(&Request::Unseen { after: 3 }),
+            Ok(Step::Inbox { user: "alice".into(), after: 3, unseen: true })
+        );
+        assert_eq!(
+            s.on_request(&Request::MarkSeen { ids: vec![4] }),
+            Ok(Step::MarkSeen { user: "alice".into(), ids: vec![4] })
+        );
+        let begin = Begin { to: None, subject: None, body: None, files: 1, bytes: 1, resume_key: [1; 32] };
+        assert!(s.on_request(&Request::Begin(begin)).is_ok());
+        s.delivery_opened(Some((7, "alice".into())));
+        let meta = FileMeta { mode: 0o640, mtime: 9 };
+        let add = Request::AddFilesMeta { entries: vec![FileEntry { path: "f".into(), size: 1 }], meta: vec![meta] };
+        assert!(s.on_request(&add).is_ok());
+        s.set_have(0, Held::Complete { hash: [0; 32], media_type: "x/y".into() });
+        match s.on_request(&Request::Commit) {
+            Ok(Step::Commit(plan)) => assert_eq!(plan.files[0].meta, Some(meta)),
+            other => panic!("{other:?}"),
+        }
     }
 }

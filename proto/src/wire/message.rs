@@ -36,6 +36,29 @@ pub enum Request {
     Inbox { after: u64 },
     /// Read one delivery of the caller's mailbox, attachments from index `from`.
     Open { id: u64, from: u32 },
+    /// Like `Inbox`, only deliveries not yet marked seen.
+    Unseen { after: u64 },
+    /// Remove these deliveries from the caller's mailbox (their files and quota freed).
+    /// Answered with `Affected`: the ids that were removed.
+    Delete { ids: Vec<u64> },
+    /// Mark these deliveries seen (fetched or read). Answered with `Affected`.
+    MarkSeen { ids: Vec<u64> },
+    /// `AddFiles` with each file's permission bits and modification time, one `FileMeta`
+    /// per entry, in order.
+    AddFilesMeta { entries: Vec<FileEntry>, meta: Vec<FileMeta> },
+    /// `Open`, answered with `EnvelopeMeta`: the attachments' permission bits and times too.
+    OpenMeta { id: u64, from: u32 },
+}
+
+/// A file's permission bits and modification time, as the sender had them (scp -p,
+/// rsync -a). The listener stores files 0600 whatever they say; fetch applies
+/// `mode & 0o777 & !umask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// Permission bits, at most 0o7777 (set-id and sticky bits travel, are never applied).
+    pub mode: u32,
+    /// Seconds since the Unix epoch.
+    pub mtime: u64,
 }
 
 /// How a client proves who it is.
@@ -95,6 +118,11 @@ pub enum Response {
     /// Answer to `Begin`: this very send (its resume key) was already committed as `id`, at
     /// `time`; nothing more to do. A retry after the listener crashed past its commit.
     Delivered { id: u64, time: u64 },
+    /// Answer to `Delete` and `MarkSeen`: the ids it applied to (the caller's own).
+    Affected { ids: Vec<u64> },
+    /// Answer to `OpenMeta`: `Envelope` plus one `FileMeta` per attachment (`None` when
+    /// the sender sent none).
+    EnvelopeMeta { envelope: Envelope, attachments: Vec<Attachment>, meta: Vec<Option<FileMeta>>, more: bool },
 }
 
 /// Error classes; the client maps them to exit codes.
@@ -242,18 +270,46 @@ impl Validate for Request {
                 Ok(())
             }
             Request::Begin(b) => b.validate(),
-            Request::AddFiles { entries } => {
-                if entries.is_empty() {
-                    return Err(DecodeError::Invalid("empty file batch"));
+            Request::AddFiles { entries } => validate_entries(entries),
+            Request::AddFilesMeta { entries, meta } => {
+                validate_entries(entries)?;
+                if meta.len() != entries.len() {
+                    return Err(DecodeError::Invalid("one file time and mode per entry"));
                 }
-                cap_len(entries, MAX_ENTRIES_PER_FRAME, "file batch")?;
-                for e in entries {
-                    validate_path(&e.path)?;
-                }
-                Ok(())
+                meta.iter().try_for_each(FileMeta::validate)
             }
-            Request::Commit | Request::Inbox { .. } | Request::Open { .. } => Ok(()),
+            Request::Delete { ids } | Request::MarkSeen { ids } => {
+                if ids.is_empty() {
+                    return Err(DecodeError::Invalid("empty id list"));
+                }
+                cap_len(ids, MAX_PAGE, "id list")
+            }
+            Request::Commit
+            | Request::Inbox { .. }
+            | Request::Open { .. }
+            | Request::Unseen { .. }
+            | Request::OpenMeta { .. } => Ok(()),
         }
+    }
+}
+
+fn validate_entries(entries: &[FileEntry]) -> Result<(), DecodeError> {
+    if entries.is_empty() {
+        return Err(DecodeError::Invalid("empty file batch"));
+    }
+    cap_len(entries, MAX_ENTRIES_PER_FRAME, "file batch")?;
+    for e in entries {
+        validate_path(&e.path)?;
+    }
+    Ok(())
+}
+
+impl Validate for FileMeta {
+    fn validate(&self) -> Result<(), DecodeError> {
+        if self.mode > 0o7777 {
+            return Err(DecodeError::Invalid("file mode"));
+        }
+        Ok(())
     }
 }
 
@@ -297,26 +353,36 @@ impl Validate for Response {
                 }
                 Ok(())
             }
-            Response::Envelope { envelope, attachments, .. } => {
-                validate_account(&envelope.from)?;
-                validate_account(&envelope.to)?;
-                if let Some(s) = &envelope.subject {
-                    one_line(s, MAX_SUBJECT, "subject")?;
+            Response::Envelope { envelope, attachments, .. } => validate_envelope(envelope, attachments),
+            Response::EnvelopeMeta { envelope, attachments, meta, .. } => {
+                validate_envelope(envelope, attachments)?;
+                if meta.len() != attachments.len() {
+                    return Err(DecodeError::Invalid("one file time and mode per attachment"));
                 }
-                if let Some(b) = &envelope.body {
-                    text(b, MAX_BODY, "body")?;
-                }
-                cap_len(attachments, MAX_PAGE, "attachment page")?;
-                for a in attachments {
-                    validate_path(&a.path)?;
-                    one_line(&a.media_type, MAX_MEDIA_TYPE, "media type")?;
-                }
-                Ok(())
+                meta.iter().flatten().try_for_each(FileMeta::validate)
             }
+            Response::Affected { ids } => cap_len(ids, MAX_PAGE, "id list"),
             Response::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
             Response::Delivered { .. } => Ok(()),
         }
     }
+}
+
+fn validate_envelope(envelope: &Envelope, attachments: &[Attachment]) -> Result<(), DecodeError> {
+    validate_account(&envelope.from)?;
+    validate_account(&envelope.to)?;
+    if let Some(s) = &envelope.subject {
+        one_line(s, MAX_SUBJECT, "subject")?;
+    }
+    if let Some(b) = &envelope.body {
+        text(b, MAX_BODY, "body")?;
+    }
+    cap_len(attachments, MAX_PAGE, "attachment page")?;
+    for a in attachments {
+        validate_path(&a.path)?;
+        one_line(&a.media_type, MAX_MEDIA_TYPE, "media type")?;
+    }
+    Ok(())
 }
 
 impl Validate for StreamHead {
@@ -370,4 +436,30 @@ pub fn clean_error_text(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(req: &Request) -> Result<Request, DecodeError> {
+        let body = postcard::to_stdvec(req).expect("encode");
+        decode_checked::<Request>(&body)
+    }
+
+    #[test]
+    fn file_modes_and_id_lists_are_checked() {
+        let entry = FileEntry { path: "a".into(), size: 1 };
+        let ok =
+            Request::AddFilesMeta { entries: vec![entry.clone()], meta: vec![FileMeta { mode: 0o4755, mtime: 1 }] };
+        assert_eq!(roundtrip(&ok), Ok(ok.clone()));
+        let bad_mode =
+            Request::AddFilesMeta { entries: vec![entry.clone()], meta: vec![FileMeta { mode: 0o10000, mtime: 1 }] };
+        assert!(roundtrip(&bad_mode).is_err());
+        let misaligned = Request::AddFilesMeta { entries: vec![entry], meta: vec![] };
+        assert!(roundtrip(&misaligned).is_err());
+        assert!(roundtrip(&Request::Delete { ids: vec![] }).is_err());
+        assert!(roundtrip(&Request::MarkSeen { ids: vec![1; MAX_PAGE + 1] }).is_err());
+        assert!(roundtrip(&Request::Delete { ids: vec![1; MAX_PAGE] }).is_ok());
+    }
 }

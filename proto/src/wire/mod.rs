@@ -23,9 +23,13 @@ pub use notice::BanNotice;
 pub const DEFAULT_PORT: u16 = 4433;
 
 /// ALPN protocol id; the version is part of it so incompatible peers fail the handshake.
-/// qxfer/2: `FilesAdded` carries the hash of each complete file (a resumed send re-sends a
-/// file that changed since).
-pub const ALPN: &[u8] = b"qxfer/2";
+/// qxfer/3: appended requests (`Unseen`, `Delete`, `MarkSeen`, `AddFilesMeta`, `OpenMeta`)
+/// a qxfer/2 listener would take for a protocol violation; so a client offers only qxfer/3
+/// and is told to upgrade the listener.
+pub const ALPN: &[u8] = b"qxfer/3";
+/// qxfer/2: `FilesAdded` carries the hash of each complete file. Still served as it is: a
+/// qxfer/2 client sends a subset of qxfer/3.
+pub const ALPN_V2: &[u8] = b"qxfer/2";
 /// The previous protocol: the listener still accepts its handshake, only to tell the peer to
 /// upgrade (close code 8), and never scores it.
 pub const ALPN_V1: &[u8] = b"qxfer/1";

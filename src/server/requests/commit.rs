@@ -87,9 +87,10 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
     let recorded = match sh.store().check_commit(&from, &key, &to, id) {
         Ok(()) => {
             fault("before_move");
+            let meta: Vec<_> = plan.files.iter().map(|f| f.meta).collect();
             let (envelope, attachments) = move_into_mailbox(sh, plan)?;
             fault("after_move");
-            sh.store().commit_delivery(&envelope, &attachments, &key).map(|()| envelope)
+            sh.store().commit_delivery(&envelope, &attachments, &meta, &key).map(|()| envelope)
         }
         Err(e) => Err(e),
     };

@@ -6,8 +6,10 @@
 mod add_files;
 mod begin;
 mod commit;
+mod delete;
 mod inbox;
 mod login;
+mod mark_seen;
 mod open;
 
 use std::sync::Arc;
@@ -64,10 +66,13 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     let (name, bytes) = match &req {
         Request::Login { .. } => ("login", 0),
         Request::Begin(b) => ("begin", b.bytes),
-        Request::AddFiles { entries } => ("add_files", entries.len() as u64),
+        Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. } => ("add_files", entries.len() as u64),
         Request::Commit => ("commit", 0),
         Request::Inbox { .. } => ("inbox", 0),
-        Request::Open { .. } => ("open", 0),
+        Request::Unseen { .. } => ("unseen", 0),
+        Request::Open { .. } | Request::OpenMeta { .. } => ("open", 0),
+        Request::Delete { ids } => ("delete", ids.len() as u64),
+        Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
     };
     conn.record(conn.activity(Kind::Request).bytes(bytes).detail(name));
     let step = match conn.session(|s| s.on_request(&req)) {
@@ -88,12 +93,18 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             outcome
         }
         (Step::Begin { user }, Request::Begin(begin)) => begin::handle(conn, user, begin).await,
-        (Step::AddFiles { id, first, .. }, Request::AddFiles { entries }) => {
+        (Step::AddFiles { id, first, .. }, Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. }) => {
             add_files::handle(conn, id, first, entries).await
         }
         (Step::Commit(plan), Request::Commit) => commit::handle(conn, plan).await,
-        (Step::Inbox { user, after }, Request::Inbox { .. }) => inbox::handle(conn, user, after).await,
-        (Step::Open { user, id, from }, Request::Open { .. }) => open::handle(conn, user, id, from).await,
+        (Step::Inbox { user, after, unseen }, Request::Inbox { .. } | Request::Unseen { .. }) => {
+            inbox::handle(conn, user, after, unseen).await
+        }
+        (Step::Open { user, id, from, meta }, Request::Open { .. } | Request::OpenMeta { .. }) => {
+            open::handle(conn, user, id, from, meta).await
+        }
+        (Step::Delete { user, ids }, Request::Delete { .. }) => delete::handle(conn, user, ids).await,
+        (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
         _ => Err(ServerError::Internal("session step does not match request")),
     };
     result.unwrap_or_else(|e| Outcome::reply(internal(conn.peer, &e)))

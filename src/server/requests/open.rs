@@ -19,11 +19,19 @@ pub(super) async fn handle(
     user: String,
     id: u64,
     from: u32,
+    with_meta: bool,
 ) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     // One page of rows, whatever the delivery's size: at most MAX_PAGE attachments are read.
-    let page = Shared::blocking(move || sh.store().attachments_for(&user, id, from, MAX_PAGE)).await??;
-    let Some((envelope, page)) = page else {
+    let page = Shared::blocking(move || {
+        let Some((envelope, page)) = sh.store().attachments_for(&user, id, from, MAX_PAGE)? else {
+            return Ok(None);
+        };
+        let meta = if with_meta { sh.store().file_meta(id, from, page.len())? } else { Vec::new() };
+        Ok::<_, crate::store::StoreError>(Some((envelope, page, meta)))
+    })
+    .await??;
+    let Some((envelope, page, mut meta)) = page else {
         info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
         conn.record(conn.activity(Kind::Probe).detail(format_args!("open {id}")));
         return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))));
@@ -32,5 +40,9 @@ pub(super) async fn handle(
     let more = u64::from(from).saturating_add(keep as u64) < u64::from(envelope.files);
     let mut attachments = page;
     attachments.truncate(keep);
+    if with_meta {
+        meta.truncate(keep);
+        return Ok(Outcome::reply(Response::EnvelopeMeta { envelope, attachments, meta, more }));
+    }
     Ok(Outcome::reply(Response::Envelope { envelope, attachments, more }))
 }

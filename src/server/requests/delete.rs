@@ -1,0 +1,36 @@
+//! `Delete`: remove deliveries from the caller's mailbox, their files and their quota.
+//! Ids that are not the caller's are passed over exactly like ids that do not exist, and
+//! recorded as a probe (weighed as a mistyped id).
+
+use std::sync::Arc;
+
+use tracing::info;
+
+use crate::policy::activity::Kind;
+use crate::server::conn::Conn;
+use crate::server::error::ServerError;
+use crate::server::outcome::Outcome;
+use crate::server::Shared;
+use crate::wire::Response;
+
+pub(super) async fn handle(conn: &Arc<Conn>, user: String, ids: Vec<u64>) -> Result<Outcome<Response>, ServerError> {
+    let sh = conn.shared.clone();
+    let asked = ids.clone();
+    let done = Shared::blocking(move || {
+        let done = sh.store().delete_deliveries(&user, &ids)?;
+        // The records are gone first: a crash here leaves files nobody lists, never a
+        // listed delivery without its files.
+        for id in &done {
+            let _ = std::fs::remove_dir_all(sh.layout().delivery_dir(&user, *id));
+        }
+        Ok::<_, crate::store::StoreError>(done)
+    })
+    .await??;
+    for id in asked.iter().filter(|id| !done.contains(id)) {
+        conn.record(conn.activity(Kind::Probe).detail(format_args!("delete {id}")));
+    }
+    if !done.is_empty() {
+        info!(peer = %conn.peer, event = "deleted", deliveries = done.len(), "deliveries deleted");
+    }
+    Ok(Outcome::reply(Response::Affected { ids: done }))
+}
