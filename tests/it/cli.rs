@@ -174,3 +174,54 @@ fn the_systemd_unit_verifies() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The README's quick start, run as written (after `qxfer listen`, which runs here on a
+/// free port of 127.0.0.1 with the default data directory of a fresh HOME): every command
+/// succeeds and bob ends up with alice's note.
+#[test]
+fn the_readme_quick_start_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let quick = readme.split("## Quick start").nth(1).expect("quick start").split("## ").next().expect("section");
+    let block = quick.split("```").nth(3).expect("second code block");
+    let lines: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() >= 6 && lines[0].starts_with("qxfer user add alice"), "{lines:?}");
+
+    let home = tempfile::tempdir().expect("home");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_qxfer")).parent().expect("bin dir").to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let env = |c: &mut Command| {
+        c.env("HOME", home.path())
+            .env("PATH", &path)
+            .env("QXFER_PASSWORD", PASSWORD)
+            .env_remove("QXFER_DATA_DIR")
+            .env_remove("QXFER_CONFIG_DIR")
+            .env_remove("QXFER_USER")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .current_dir(home.path());
+    };
+    let mut listen = qxfer();
+    env(&mut listen);
+    let data = home.path().join(".local/share/qxfer");
+    let started = shared::start_listener(listen, &data, "127.0.0.1:0", &[]).expect("listen");
+    let mut child = started.child;
+    for line in &lines {
+        let line = line.replace("@127.0.0.1", &format!("@{}", started.addr));
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &line]);
+        env(&mut sh);
+        let out = sh.output().expect("sh");
+        assert!(
+            out.status.success(),
+            "{line}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let got = std::fs::read_to_string(home.path().join("inbox/1/note.txt")).expect("bob's copy");
+    assert_eq!(got, "hello from alice\n");
+    let text = std::fs::read_to_string(home.path().join("inbox/1.txt")).expect("message");
+    assert!(text.contains("Subject: Hello\n\nA first note\n"), "{text}");
+}
