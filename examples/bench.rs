@@ -458,8 +458,13 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
         let mut client = Client::connect(&opts).await.context("connect")?;
         let start = Instant::now();
         for i in 0..n {
-            let job =
-                SendJob { to: None, subject: None, body: Some(format!("message {i}")), manifest: Manifest::default() };
+            let job = SendJob {
+                to: None,
+                also: Vec::new(),
+                subject: None,
+                body: Some(format!("message {i}")),
+                manifest: Manifest::default(),
+            };
             client.send(&job, no_events()).await.context("send message")?;
         }
         let t = start.elapsed();

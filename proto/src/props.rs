@@ -99,7 +99,7 @@ pub fn session_ops(data: &[u8]) {
                     resume_key: [arg; 32],
                 };
                 match s.on_request(&Request::Begin(begin)) {
-                    Ok(Step::Begin { user }) => {
+                    Ok(Step::Begin { user, .. }) => {
                         assert!(logged_in && declared.is_none());
                         assert_eq!(user, "u");
                         if arg % 3 == 0 {

@@ -32,7 +32,7 @@ pub enum Command {
     User(UserCmd),
     /// Send files, directories, a message or mail to an account.
     #[command(
-        after_help = "Examples:\n  qxfer send alice@host.example notes.txt          # to your own mailbox\n  qxfer send alice@host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  echo hello | qxfer send alice@host.example --to bob -m -\n  qxfer send office .                               # an alias from config.toml; this directory\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/\n\nWhat cannot be sent (unreadable, missing, a name other systems cannot store, a dangling link)\nis listed and the rest is sent; the exit code is then 6. --strict sends nothing instead."
+        after_help = "Examples:\n  qxfer send alice@host.example notes.txt          # to your own mailbox\n  qxfer send alice@host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  qxfer send alice@host.example --to bob --to carol slides.pdf\n  echo hello | qxfer send alice@host.example --to bob -m -\n  qxfer send office .                               # an alias from config.toml; this directory\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/\n\nWhat cannot be sent (unreadable, missing, a name other systems cannot store, a dangling link)\nis listed and the rest is sent; the exit code is then 6. --strict sends nothing instead."
     )]
     Send(SendArgs),
     /// List the deliveries in your mailbox.
@@ -339,9 +339,10 @@ pub struct SendArgs {
     /// Subject (makes the delivery a mail).
     #[arg(short = 's', long, value_name = "SUBJECT")]
     pub subject: Option<String>,
-    /// Recipient account (default: your own mailbox).
+    /// Recipient account (default: your own mailbox); repeat for several recipients (one
+    /// upload, one delivery each, charged to each one's quota).
     #[arg(long, value_name = "USER")]
-    pub to: Option<String>,
+    pub to: Vec<String>,
     /// Follow symbolic links inside directories (links named on the command line are always followed).
     #[arg(short = 'L', long)]
     pub follow_symlinks: bool,

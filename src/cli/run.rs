@@ -616,8 +616,14 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     if a.paths.is_empty() && body.is_none() && a.subject.is_none() {
         return Err(usage("nothing to send: give PATHs, -m TEXT or -s SUBJECT"));
     }
-    if let Some(to) = &a.to {
+    for (i, to) in a.to.iter().enumerate() {
         crate::wire::validate_account(to).map_err(|e| usage(format!("--to {to:?}: {e}")))?;
+        if a.to.get(..i).is_some_and(|before| before.contains(to)) {
+            return Err(usage(format!("--to {to:?} is given twice")));
+        }
+    }
+    if a.to.len() > crate::wire::MAX_RECIPIENTS {
+        return Err(usage(format!("at most {} recipients per send", crate::wire::MAX_RECIPIENTS)));
     }
     let options = ManifestOptions { follow_symlinks: a.follow_symlinks, strict: a.strict };
     let manifest = match Manifest::build(&a.paths, options) {
@@ -648,7 +654,13 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
         )));
     }
     let skipped = manifest.problems.len();
-    let job = SendJob { to: a.to.clone(), subject: a.subject.clone(), body, manifest };
+    let job = SendJob {
+        to: a.to.first().cloned(),
+        also: a.to.iter().skip(1).cloned().collect(),
+        subject: a.subject.clone(),
+        body,
+        manifest,
+    };
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
     let events = crate::progress::events(show_progress(quiet, a.client.json), "send");
@@ -656,7 +668,19 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     client.close().await;
     let report = report?;
     if a.client.json {
+        // One object per delivery, one per line, with several recipients; one object
+        // (today's form) with one.
         println!("{}", serde_json::to_string(&report)?);
+        for c in &report.copies {
+            let copy = client::SendReport {
+                id: c.id,
+                to: c.to.clone(),
+                copies: Vec::new(),
+                missed: Vec::new(),
+                ..report.clone()
+            };
+            println!("{}", serde_json::to_string(&copy)?);
+        }
     } else if !quiet {
         if report.already_delivered {
             println!(
@@ -664,16 +688,31 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
                 report.id, report.to
             );
         } else {
+            let mut whom = format!("delivery {} to {}", report.id, report.to);
+            for c in &report.copies {
+                whom.push_str(&format!(", {} to {}", c.id, c.to));
+            }
+            if !report.copies.is_empty() {
+                whom = format!("deliveries {}", whom.trim_start_matches("delivery "));
+            }
             println!(
-                "sent delivery {} to {}: {}, {} ({} uploaded{})",
-                report.id,
-                report.to,
+                "sent {whom}: {}, {} ({} uploaded{})",
                 count(report.files, "file"),
                 count(report.bytes, "byte"),
                 count(report.uploaded, "byte"),
                 if report.resumed { ", resumed" } else { "" }
             );
         }
+    }
+    for m in &report.missed {
+        eprintln!("qxfer: no delivery for {}: {}", m.to, m.reason);
+    }
+    if !report.missed.is_empty() {
+        return Err(partial(format!(
+            "{} of {} recipients got no delivery (listed above)",
+            report.missed.len(),
+            report.missed.len() + report.copies.len() + 1
+        )));
     }
     if skipped > 0 {
         return Err(partial(format!(

@@ -424,7 +424,7 @@ fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
 fn request_name(req: &Request) -> &'static str {
     match req {
         Request::Login { .. } => "login",
-        Request::Begin(_) => "begin",
+        Request::Begin(_) | Request::BeginMany { .. } => "begin",
         Request::AddFiles { .. } => "add files",
         Request::Commit => "commit",
         Request::Inbox { .. } => "inbox",

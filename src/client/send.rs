@@ -25,6 +25,8 @@ const ENTRY_OVERHEAD: usize = 32;
 #[derive(Debug, Clone, Default)]
 pub struct SendJob {
     pub to: Option<String>,
+    /// Further recipients: one upload, a delivery for each.
+    pub also: Vec<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
     pub manifest: Manifest,
@@ -43,6 +45,12 @@ pub struct SendReport {
     /// A retry found the delivery already committed (the listener crashed after its commit,
     /// before its reply): nothing was sent again.
     pub already_delivered: bool,
+    /// The further recipients' own deliveries.
+    #[serde(skip)]
+    pub copies: Vec<crate::wire::Copy>,
+    /// Further recipients that got no delivery, and why.
+    #[serde(skip)]
+    pub missed: Vec<crate::wire::Missed>,
 }
 
 impl Client {
@@ -57,16 +65,42 @@ impl Client {
             bytes: m.total_bytes(),
             resume_key: [0; 32],
         };
-        let base = m.resume_key(job.to.as_deref(), job.subject.as_deref(), job.body.as_deref());
+        // Several recipients are one send: all of them are part of what identifies it.
+        let to_key = if job.also.is_empty() {
+            job.to.clone()
+        } else {
+            Some(
+                std::iter::once(job.to.clone().unwrap_or_default())
+                    .chain(job.also.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        };
+        let base = m.resume_key(to_key.as_deref(), job.subject.as_deref(), job.body.as_deref());
         let pending = Pending::new(&self.config_dir, &base);
         let begin = Begin { resume_key: pending.resume_key(&base)?, ..begin };
         let to = job.to.clone().unwrap_or_else(|| self.user().to_owned());
-        let (id, resumed) = match self.call(&Request::Begin(begin)).await? {
+        let request = if job.also.is_empty() {
+            Request::Begin(begin)
+        } else {
+            Request::BeginMany { begin, also: job.also.clone() }
+        };
+        let (id, resumed) = match self.call(&request).await? {
             Response::Began { id, resumed } => (id, resumed),
             Response::Delivered { id, .. } => {
                 pending.done();
                 let (files, bytes) = (m.files.len() as u64, m.total_bytes());
-                return Ok(SendReport { id, to, files, bytes, uploaded: 0, resumed: true, already_delivered: true });
+                return Ok(SendReport {
+                    id,
+                    to,
+                    files,
+                    bytes,
+                    uploaded: 0,
+                    resumed: true,
+                    already_delivered: true,
+                    copies: Vec::new(),
+                    missed: Vec::new(),
+                });
             }
             r => return Err(unexpected(&r)),
         };
@@ -119,14 +153,19 @@ impl Client {
         events(Event::Start { files: m.files.len() as u64, bytes: m.total_bytes(), done: already });
         let uploaded = self.upload_all(id, &m.files, todo, events.clone()).await?;
         events(Event::Finish);
-        match self.call(&Request::Commit).await? {
-            Response::Committed { id, .. } => {
-                pending.done();
-                let (files, bytes) = (m.files.len() as u64, m.total_bytes());
-                Ok(SendReport { id, to, files, bytes, uploaded, resumed, already_delivered: false })
+        let (id, copies, missed) = match self.call(&Request::Commit).await? {
+            Response::Committed { id, .. } => (id, Vec::new(), Vec::new()),
+            // Only recipients that were asked for count.
+            Response::CommittedMany { id, copies, missed, .. }
+                if copies.iter().map(|c| &c.to).chain(missed.iter().map(|m| &m.to)).all(|t| job.also.contains(t)) =>
+            {
+                (id, copies, missed)
             }
-            r => Err(unexpected(&r)),
-        }
+            r => return Err(unexpected(&r)),
+        };
+        pending.done();
+        let (files, bytes) = (m.files.len() as u64, m.total_bytes());
+        Ok(SendReport { id, to, files, bytes, uploaded, resumed, already_delivered: false, copies, missed })
     }
 
     async fn upload_all(&self, id: u64, files: &[LocalFile], todo: Vec<(u32, u64)>, events: Events) -> Result<u64> {

@@ -16,6 +16,7 @@ mod conn;
 mod connection;
 mod counters;
 mod error;
+mod fanout;
 mod firewall;
 mod outcome;
 pub mod recorder;
@@ -160,6 +161,7 @@ impl Listener {
         }
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
+        fanout::finish(&store, &layout, &config.limits).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder));
         Ok(Self { recorder_rx: Some(recorder_rx), endpoints, shared, fingerprint })

@@ -62,6 +62,10 @@ const UNSEEN: TableDefinition<(&str, u64), ()> = TableDefinition::new("unseen_v1
 /// Permission bits and modification time of a delivered file, by (id, index), when its
 /// sender sent them.
 const FILE_META: TableDefinition<(u64, u32), (u32, u64)> = TableDefinition::new("file_meta_v1");
+/// Further recipients a committed delivery still owes a copy to (a send to several
+/// recipients), by the first recipient's delivery id: written in the commit's transaction,
+/// emptied as each copy is made or refused, finished at start after a crash.
+const FANOUT: TableDefinition<u64, &[u8]> = TableDefinition::new("fanout_v1");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -245,6 +249,7 @@ impl Store {
             tx.open_table(BANS)?;
             tx.open_table(UNSEEN)?;
             tx.open_table(FILE_META)?;
+            tx.open_table(FANOUT)?;
         }
         migrate_v1(&tx)?;
         tx.commit()?;
@@ -549,6 +554,7 @@ impl Store {
         attachments: &[Attachment],
         meta: &[Option<FileMeta>],
         resume_key: &Hash,
+        also: &[String],
     ) -> Result<(), StoreError> {
         let key = open_key(&envelope.from, resume_key);
         let tx = self.db.begin_write()?;
@@ -575,6 +581,9 @@ impl Store {
             let to = envelope.to.as_str();
             tx.open_table(MAILBOX)?.insert((to, id), encode(&summary(envelope), "mailbox")?.as_slice())?;
             tx.open_table(UNSEEN)?.insert((to, id), ())?;
+            if !also.is_empty() {
+                tx.open_table(FANOUT)?.insert(id, encode(&also.to_vec(), "fan-out")?.as_slice())?;
+            }
             tx.open_table(OPEN)?.remove(key.as_slice())?;
             let mut usage = tx.open_table(USAGE)?;
             let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
@@ -597,6 +606,151 @@ impl Store {
             items.push(decode(row?.1.value(), "mailbox")?);
         }
         Ok((items, false))
+    }
+
+    /// A new delivery id, for a copy of a delivery to a further recipient (made before its
+    /// files are linked, so a listed delivery always has its files).
+    pub fn allocate_id(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let next = {
+            let mut meta = tx.open_table(META)?;
+            let next = meta.get("next_id")?.map(|v| v.value()).unwrap_or(1);
+            meta.insert("next_id", next.saturating_add(1))?;
+            next
+        };
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Whether `to` exists and its mailbox has room for `want` (delivered and reserved
+    /// counted), without reserving it.
+    pub fn has_room(&self, to: &str, want: &Reservation) -> Result<Option<bool>, StoreError> {
+        let tx = self.db.begin_read()?;
+        if tx.open_table(USERS)?.get(to)?.is_none() {
+            return Ok(None);
+        }
+        let used = tx.open_table(USAGE)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+        let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+        let (bytes, files) = add(add(used, reserved), (want.bytes, want.files));
+        Ok(Some(bytes <= want.quota_bytes && files <= want.quota_files))
+    }
+
+    /// The further recipients committed delivery `of` still owes a copy to.
+    pub fn owed(&self, of: u64) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        match tx.open_table(FANOUT)?.get(of)? {
+            Some(v) => decode(v.value(), "fan-out"),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Strike `to` from what `of` owes, without a copy (its files could not be placed).
+    pub fn strike_copy(&self, of: u64, to: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut fanout = tx.open_table(FANOUT)?;
+            let owed: Vec<String> = match fanout.get(of)? {
+                Some(v) => decode(v.value(), "fan-out")?,
+                None => Vec::new(),
+            };
+            let rest: Vec<String> = owed.into_iter().filter(|t| t != to).collect();
+            if rest.is_empty() {
+                fanout.remove(of)?;
+            } else {
+                fanout.insert(of, encode(&rest, "fan-out")?.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deliveries that still owe copies to further recipients, and to whom.
+    pub fn pending_fanouts(&self) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx.open_table(FANOUT)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), decode(v.value(), "fan-out")?));
+        }
+        Ok(out)
+    }
+
+    /// The owner and envelope of a committed delivery.
+    pub fn delivery(&self, id: u64) -> Result<Option<Envelope>, StoreError> {
+        let tx = self.db.begin_read()?;
+        match tx.open_table(DELIVERIES)?.get(id)? {
+            Some(v) => Ok(Some(decode(v.value(), "deliveries")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Record delivery `copy` to `to` as a copy of committed delivery `of` (its files are
+    /// in place already), charged to `to`'s quota; `to` is struck from `of`'s fan-out
+    /// either way. Returns why no copy was recorded, if none was.
+    pub fn record_copy(
+        &self,
+        of: u64,
+        copy: u64,
+        to: &str,
+        quota: (u64, u64),
+    ) -> Result<Option<&'static str>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let refused = 'record: {
+            let mut fanout = tx.open_table(FANOUT)?;
+            let owed: Vec<String> = match fanout.get(of)? {
+                Some(v) => decode(v.value(), "fan-out")?,
+                None => Vec::new(),
+            };
+            if !owed.iter().any(|t| t == to) {
+                break 'record Some("no copy is owed");
+            }
+            let rest: Vec<String> = owed.into_iter().filter(|t| t != to).collect();
+            if rest.is_empty() {
+                fanout.remove(of)?;
+            } else {
+                fanout.insert(of, encode(&rest, "fan-out")?.as_slice())?;
+            }
+            drop(fanout);
+            let Some(original) =
+                tx.open_table(DELIVERIES)?.get(of)?.map(|v| decode::<Envelope>(v.value(), "deliveries")).transpose()?
+            else {
+                break 'record Some("the delivery is gone");
+            };
+            if tx.open_table(USERS)?.get(to)?.is_none() {
+                break 'record Some("no such recipient");
+            }
+            let used = tx.open_table(USAGE)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+            let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+            let want = (stored_bytes(&original), u64::from(original.files));
+            let (bytes, files) = add(add(used, reserved), want);
+            if bytes > quota.0 || files > quota.1 {
+                break 'record Some("the recipient's mailbox has no room");
+            }
+            let envelope = Envelope { id: copy, to: to.to_owned(), ..original };
+            tx.open_table(DELIVERIES)?.insert(copy, encode(&envelope, "deliveries")?.as_slice())?;
+            let mut attachments = tx.open_table(ATTACHMENTS)?;
+            let rows: Vec<(u32, Vec<u8>)> = attachments
+                .range((of, 0)..=(of, u32::MAX))?
+                .map(|r| r.map(|(k, v)| (k.value().1, v.value().to_vec())))
+                .collect::<Result<_, _>>()?;
+            for (index, row) in rows {
+                attachments.insert((copy, index), row.as_slice())?;
+            }
+            let mut times = tx.open_table(FILE_META)?;
+            let rows: Vec<(u32, (u32, u64))> = times
+                .range((of, 0)..=(of, u32::MAX))?
+                .map(|r| r.map(|(k, v)| (k.value().1, v.value())))
+                .collect::<Result<_, _>>()?;
+            for (index, row) in rows {
+                times.insert((copy, index), row)?;
+            }
+            tx.open_table(MAILBOX)?.insert((to, copy), encode(&summary(&envelope), "mailbox")?.as_slice())?;
+            tx.open_table(UNSEEN)?.insert((to, copy), ())?;
+            tx.open_table(USAGE)?.insert(to, add(used, want))?;
+            None
+        };
+        tx.commit()?;
+        Ok(refused)
     }
 
     /// A page of `user`'s deliveries not yet seen, with ids above `after`.

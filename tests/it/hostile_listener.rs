@@ -59,10 +59,10 @@ async fn serve(conn: quinn::Connection, lie: Lie) {
                     .collect(),
                 more: true,
             },
-            (Request::Open { id, .. }, Lie::WrongDelivery) => {
-                Response::Envelope { envelope: envelope(id + 1, 0), attachments: vec![], more: false }
+            (Request::OpenMeta { id, .. }, Lie::WrongDelivery) => {
+                Response::EnvelopeMeta { envelope: envelope(id + 1, 0), attachments: vec![], meta: vec![], more: false }
             }
-            (Request::Open { id, .. }, _) => {
+            (Request::OpenMeta { id, .. }, _) => {
                 let hash = [0; 32];
                 let att = Attachment {
                     path: "f.bin".into(),
@@ -70,7 +70,12 @@ async fn serve(conn: quinn::Connection, lie: Lie) {
                     hash,
                     media_type: "application/octet-stream".into(),
                 };
-                Response::Envelope { envelope: envelope(id, 1), attachments: vec![att], more: false }
+                Response::EnvelopeMeta {
+                    envelope: envelope(id, 1),
+                    attachments: vec![att],
+                    meta: vec![None],
+                    more: false,
+                }
             }
             _ => return,
         };

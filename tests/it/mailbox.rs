@@ -101,3 +101,54 @@ fn files_keep_their_mode_and_time_but_never_set_id_bits() {
     assert_eq!(private.mode() & 0o777, 0o600);
     assert_eq!(private.mtime(), 1_000_000_000);
 }
+
+/// `--to bob --to carol`: one upload, a delivery for each, charged to each; a recipient
+/// without room is reported (exit 6) and the others still get theirs.
+#[test]
+fn several_recipients_get_one_upload_and_a_delivery_each() {
+    let listener = Listener::with_config("[limits]\naccount_quota_bytes = 100000\n");
+    for name in ["alice", "bob", "carol", "dave"] {
+        listener.add_user(name);
+    }
+    let alice = User::new(&listener, "alice");
+    let data: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(alice.path("report.bin"), &data).expect("write");
+    let before = listener.status()["bytes_received"].as_u64().expect("bytes");
+    let out = ok(&alice
+        .cmd("send")
+        .args(["--to", "bob", "--to", "carol", "report.bin", "-s", "Q3", "--json"])
+        .output()
+        .expect("send"));
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!((lines[0]["to"].as_str(), lines[1]["to"].as_str()), (Some("bob"), Some("carol")));
+    assert_ne!(lines[0]["id"], lines[1]["id"]);
+    // One upload.
+    let received = listener.status()["bytes_received"].as_u64().expect("bytes") - before;
+    assert!((60_000..2 * 60_000).contains(&received), "{received} bytes received for one 60,000-byte upload");
+    for (name, line) in [("bob", &lines[0]), ("carol", &lines[1])] {
+        let user = User::new(&listener, name);
+        let id = line["id"].as_u64().expect("id");
+        let out = ok(&user.cmd("fetch").args([&id.to_string(), "-o", "got", "--json"]).output().expect("fetch"));
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(std::fs::read(user.path("got").join(id.to_string()).join("report.bin")).expect("file"), data);
+        assert!(v[0]["text"].as_str().expect("text").contains(&format!("To: {name}\n")), "{v}");
+    }
+    // Each quota is charged: bob (60,000 of 100,000 used) cannot take it again, so the send
+    // is refused before a byte is uploaded, naming him. Deleting bob's copy leaves carol's
+    // intact.
+    let out =
+        alice.cmd("send").args(["--to", "carol", "--to", "bob", "--to", "dave", "report.bin"]).output().expect("send");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bob's mailbox has no room"), "{err}");
+    let bob = User::new(&listener, "bob");
+    ok(&bob.cmd("delete").arg(lines[0]["id"].as_u64().expect("id").to_string()).output().expect("delete"));
+    let carol = User::new(&listener, "carol");
+    let id = lines[1]["id"].as_u64().expect("id");
+    ok(&carol.cmd("fetch").args([&id.to_string(), "-o", "again", "--overwrite"]).output().expect("fetch"));
+    assert_eq!(std::fs::read(carol.path("again").join(id.to_string()).join("report.bin")).expect("file"), data);
+    // Usage errors: the same recipient twice.
+    let out = alice.cmd("send").args(["--to", "bob", "--to", "bob", "report.bin"]).output().expect("send");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -178,3 +178,39 @@ fn a_crash_at_any_step_of_a_commit_is_finished_or_rolled_back() {
         assert_ne!(again["id"], report["id"], "{step}: {out}");
     }
 }
+
+/// A send to several recipients whose listener crashes right after the first recipient's
+/// delivery is recorded: on restart the copies owed to the others are made, once.
+#[test]
+fn copies_owed_to_further_recipients_survive_a_crash() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start_with_env(data, "127.0.0.1:0", &[], &[("QXFER_FAULT_COMMIT", "after_commit")]);
+    for name in ["alice", "bob", "carol"] {
+        listener.add_user(name);
+    }
+    let alice = User::new(&listener, "alice");
+    std::fs::write(alice.path("f.bin"), pseudo_random(100_000, 5)).expect("write");
+    let out = alice.cmd("send").args(["--to", "bob", "--to", "carol", "f.bin"]).output().expect("send");
+    assert!(!out.status.success(), "the listener did not crash");
+    let listener = listener.restart_after_crash();
+    for name in ["bob", "carol"] {
+        let user = User::new(&listener, name);
+        let inbox = ok(&user.cmd("inbox").arg("--json").output().expect("inbox"));
+        let items: Vec<serde_json::Value> = serde_json::from_str(&inbox).expect("json");
+        assert_eq!(items.len(), 1, "{name}: {inbox}");
+        let id = items[0]["id"].as_u64().expect("id").to_string();
+        ok(&user.cmd("fetch").args([&id, "-o", "got"]).output().expect("fetch"));
+        assert_eq!(hash(&user.path("got").join(&id).join("f.bin")), hash(&alice.path("f.bin")), "{name}");
+    }
+    // A restart makes no further copies.
+    let listener = listener.restart();
+    let carol = User::new(&listener, "carol");
+    let inbox = ok(&carol.cmd("inbox").arg("--json").output().expect("inbox"));
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&inbox).expect("json").len(), 1);
+    assert!(
+        listener.log().contains("finished the copies")
+            || std::fs::read_to_string(listener.data.path().join("listener.old.log"))
+                .unwrap_or_default()
+                .contains("finished the copies")
+    );
+}

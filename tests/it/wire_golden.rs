@@ -97,6 +97,29 @@ fn samples() -> Vec<(&'static str, String)> {
                 more: false,
             }),
         ),
+        (
+            "begin_many",
+            frame(&Request::BeginMany {
+                begin: Begin {
+                    to: None,
+                    subject: None,
+                    body: Some("b".into()),
+                    files: 0,
+                    bytes: 0,
+                    resume_key: [3; 32],
+                },
+                also: vec!["bo".into(), "cy".into()],
+            }),
+        ),
+        (
+            "committed_many",
+            frame(&Response::CommittedMany {
+                id: 3,
+                time: 1,
+                copies: vec![Copy { to: "bo".into(), id: 4 }],
+                missed: vec![Missed { to: "cy".into(), reason: "full".into() }],
+            }),
+        ),
     ]
 }
 
@@ -130,6 +153,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("open_meta", "000000030a0901"),
     ("affected", "00000003080101"),
     ("envelope_meta", "0000003b090102616c02626f020000010301016603abababababababababababababababababababababababababababababababab03782f790101ed030500"),
+    ("begin_many", "0000002f0b0000010162000003030303030303030303030303030303030303030303030303030303030303030202626f026379"),
+    ("committed_many", "000000110a03010102626f04010263790466756c6c"),
 ];
 
 #[test]
@@ -158,7 +183,7 @@ fn every_golden_frame_decodes_back() {
         let bytes = hex::decode(hex).expect("hex");
         let ok = match *name {
             "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" | "unseen"
-            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" => {
+            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" | "begin_many" => {
                 decode_frame::<Request>(&bytes, MAX_FRAME).is_ok()
             }
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),

@@ -85,8 +85,9 @@ pub enum Violation {
 pub enum Step {
     /// Check these credentials, then call `logged_in` or `login_failed`.
     Login,
-    /// Resolve the recipient, find or create the delivery, then `delivery_opened`.
-    Begin { user: String },
+    /// Resolve the recipient (and the further ones, `also`, that a `BeginMany` names), find
+    /// or create the delivery, then `delivery_opened`.
+    Begin { user: String, also: Vec<String> },
     /// Look up what is already held for files `first..first+count`, then `set_have`.
     AddFiles { id: u64, first: u32, count: u32 },
     /// Make the delivery durable.
@@ -112,6 +113,8 @@ pub struct CommitPlan {
     pub body: Option<String>,
     pub files: Vec<CommittedFile>,
     pub resume_key: Hash,
+    /// Further recipients, each to get a delivery of its own at commit.
+    pub also: Vec<String>,
 }
 
 /// A stored, verified file of a delivery.
@@ -176,6 +179,7 @@ struct OpenDelivery {
     id: u64,
     to: String,
     begin: Begin,
+    also: Vec<String>,
     entries: Vec<Entry>,
     /// Declared paths, as keyed 64-bit hashes: each path is held once (in `entries`). With
     /// random keys, two different paths collide with probability about n²/2⁶⁵ (10⁻⁹ at
@@ -194,7 +198,7 @@ pub struct Session {
     user: Option<String>,
     failed_logins: u32,
     delivery: Option<OpenDelivery>,
-    pending_begin: Option<Begin>,
+    pending_begin: Option<(Begin, Vec<String>)>,
     declared_bytes: u64,
 }
 
@@ -222,21 +226,8 @@ impl Session {
         let user = self.user.clone().ok_or(Violation::NotLoggedIn)?;
         match req {
             Request::Login { .. } => Err(Violation::AlreadyLoggedIn),
-            Request::Begin(begin) => {
-                if self.delivery.is_some() || self.pending_begin.is_some() {
-                    return Err(Violation::DeliveryOpen);
-                }
-                if begin.bytes > self.limits.max_delivery_bytes {
-                    return Err(Violation::DeliveryTooLarge);
-                }
-                let declared = self.declared_bytes.checked_add(begin.bytes).ok_or(Violation::ConnectionBudget)?;
-                if declared > self.limits.max_connection_bytes {
-                    return Err(Violation::ConnectionBudget);
-                }
-                self.declared_bytes = declared;
-                self.pending_begin = Some(begin.clone());
-                Ok(Step::Begin { user })
-            }
+            Request::Begin(begin) => self.begin(user, begin, Vec::new()),
+            Request::BeginMany { begin, also } => self.begin(user, begin, also.clone()),
             Request::AddFiles { entries } => self.add_files(entries, None),
             Request::AddFilesMeta { entries, meta } => self.add_files(entries, Some(meta)),
             Request::Commit => self.commit(user),
@@ -247,6 +238,22 @@ impl Session {
             Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone() }),
             Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),
         }
+    }
+
+    fn begin(&mut self, user: String, begin: &Begin, also: Vec<String>) -> Result<Step, Violation> {
+        if self.delivery.is_some() || self.pending_begin.is_some() {
+            return Err(Violation::DeliveryOpen);
+        }
+        if begin.bytes > self.limits.max_delivery_bytes {
+            return Err(Violation::DeliveryTooLarge);
+        }
+        let declared = self.declared_bytes.checked_add(begin.bytes).ok_or(Violation::ConnectionBudget)?;
+        if declared > self.limits.max_connection_bytes {
+            return Err(Violation::ConnectionBudget);
+        }
+        self.declared_bytes = declared;
+        self.pending_begin = Some((begin.clone(), also.clone()));
+        Ok(Step::Begin { user, also })
     }
 
     pub fn logged_in(&mut self, user: &str) {
@@ -262,11 +269,12 @@ impl Session {
     /// The glue resolved the `Begin`: `Some((id, recipient))`, or `None` if it was refused.
     pub fn delivery_opened(&mut self, opened: Option<(u64, String)>) {
         let begin = self.pending_begin.take();
-        if let (Some((id, to)), Some(begin)) = (opened, begin) {
+        if let (Some((id, to)), Some((begin, also))) = (opened, begin) {
             self.delivery = Some(OpenDelivery {
                 id,
                 to,
                 begin,
+                also,
                 entries: Vec::new(),
                 paths: Default::default(),
                 hasher: Default::default(),
@@ -396,6 +404,7 @@ impl Session {
             body: d.begin.body,
             files,
             resume_key: d.begin.resume_key,
+            also: d.also,
         }))
     }
 }
@@ -451,7 +460,7 @@ mod tests {
     fn full_delivery_flow_and_quota() {
         let mut s = Session::new(SessionLimits::default());
         login(&mut s);
-        assert_eq!(s.on_request(&begin(2, 10)), Ok(Step::Begin { user: "alice".into() }));
+        assert_eq!(s.on_request(&begin(2, 10)), Ok(Step::Begin { user: "alice".into(), also: vec![] }));
         s.delivery_opened(Some((7, "alice".into())));
         let too_big = Request::AddFiles { entries: vec![FileEntry { path: "a".into(), size: 11 }] };
         assert_eq!(s.on_request(&too_big), Err(Violation::TooManyBytes));

@@ -48,6 +48,10 @@ pub enum Request {
     AddFilesMeta { entries: Vec<FileEntry>, meta: Vec<FileMeta> },
     /// `Open`, answered with `EnvelopeMeta`: the attachments' permission bits and times too.
     OpenMeta { id: u64, from: u32 },
+    /// `Begin` for several recipients: `begin.to` (or the sender) first, then `also`. One
+    /// upload; at commit each recipient gets a delivery of its own (its own id, charged to
+    /// its own quota), and the commit is answered with `CommittedMany`.
+    BeginMany { begin: Begin, also: Vec<String> },
 }
 
 /// A file's permission bits and modification time, as the sender had them (scp -p,
@@ -123,7 +127,28 @@ pub enum Response {
     /// Answer to `OpenMeta`: `Envelope` plus one `FileMeta` per attachment (`None` when
     /// the sender sent none).
     EnvelopeMeta { envelope: Envelope, attachments: Vec<Attachment>, meta: Vec<Option<FileMeta>>, more: bool },
+    /// Answer to the commit of a `BeginMany` delivery: the first recipient's delivery `id`,
+    /// a delivery for each further recipient that had room, and those that did not get one.
+    CommittedMany { id: u64, time: u64, copies: Vec<Copy>, missed: Vec<Missed> },
 }
+
+/// A further recipient's own delivery of a `BeginMany` send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copy {
+    pub to: String,
+    pub id: u64,
+}
+
+/// A further recipient that got no delivery, and why (its mailbox had no room, or its
+/// account is gone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missed {
+    pub to: String,
+    pub reason: String,
+}
+
+/// Most recipients of one send.
+pub const MAX_RECIPIENTS: usize = 16;
 
 /// Error classes; the client maps them to exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +295,20 @@ impl Validate for Request {
                 Ok(())
             }
             Request::Begin(b) => b.validate(),
+            Request::BeginMany { begin, also } => {
+                begin.validate()?;
+                if also.is_empty() {
+                    return Err(DecodeError::Invalid("no further recipient"));
+                }
+                cap_len(also, MAX_RECIPIENTS - 1, "recipients")?;
+                for (i, to) in also.iter().enumerate() {
+                    validate_account(to)?;
+                    if begin.to.as_ref() == Some(to) || also.get(..i).is_some_and(|before| before.contains(to)) {
+                        return Err(DecodeError::Invalid("the same recipient twice"));
+                    }
+                }
+                Ok(())
+            }
             Request::AddFiles { entries } => validate_entries(entries),
             Request::AddFilesMeta { entries, meta } => {
                 validate_entries(entries)?;
@@ -362,6 +401,18 @@ impl Validate for Response {
                 meta.iter().flatten().try_for_each(FileMeta::validate)
             }
             Response::Affected { ids } => cap_len(ids, MAX_PAGE, "id list"),
+            Response::CommittedMany { copies, missed, .. } => {
+                cap_len(copies, MAX_RECIPIENTS, "recipients")?;
+                cap_len(missed, MAX_RECIPIENTS, "recipients")?;
+                for c in copies {
+                    validate_account(&c.to)?;
+                }
+                for m in missed {
+                    validate_account(&m.to)?;
+                    one_line(&m.reason, MAX_ERROR_TEXT, "reason")?;
+                }
+                Ok(())
+            }
             Response::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
             Response::Delivered { .. } => Ok(()),
         }
@@ -461,5 +512,29 @@ mod tests {
         assert!(roundtrip(&Request::Delete { ids: vec![] }).is_err());
         assert!(roundtrip(&Request::MarkSeen { ids: vec![1; MAX_PAGE + 1] }).is_err());
         assert!(roundtrip(&Request::Delete { ids: vec![1; MAX_PAGE] }).is_ok());
+    }
+
+    #[test]
+    fn several_recipients_are_distinct_and_capped() {
+        let begin = Begin {
+            to: Some("bob".into()),
+            subject: None,
+            body: Some("b".into()),
+            files: 0,
+            bytes: 0,
+            resume_key: [0; 32],
+        };
+        let many = |also: Vec<&str>| Request::BeginMany {
+            begin: begin.clone(),
+            also: also.into_iter().map(String::from).collect(),
+        };
+        assert!(roundtrip(&many(vec!["carol", "dave"])).is_ok());
+        assert!(roundtrip(&many(vec![])).is_err());
+        assert!(roundtrip(&many(vec!["carol", "carol"])).is_err());
+        assert!(roundtrip(&many(vec!["bob"])).is_err());
+        assert!(roundtrip(&many(vec!["Bad"])).is_err());
+        let names: Vec<String> = (0..MAX_RECIPIENTS).map(|i| format!("u{i}")).collect();
+        assert!(roundtrip(&many(names.iter().map(String::as_str).collect())).is_err());
+        assert!(roundtrip(&many(names.iter().take(MAX_RECIPIENTS - 1).map(String::as_str).collect())).is_ok());
     }
 }

@@ -17,11 +17,19 @@ use crate::wire::{Begin, ErrorCode, Response};
 /// What opening the delivery found.
 enum Found {
     NoRecipient,
+    /// A further recipient does not exist, or has no room.
+    NoFurther(String),
+    NoRoomFurther(String),
     LowDisk,
     Store(Opening),
 }
 
-pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Result<Outcome<Response>, ServerError> {
+pub(super) async fn handle(
+    conn: &Arc<Conn>,
+    user: String,
+    begin: Begin,
+    also: Vec<String>,
+) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     let to = begin.to.clone().unwrap_or_else(|| user.clone());
     let recipient = to.clone();
@@ -44,6 +52,18 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
         }
         if !sh.store().user_exists(&recipient)? {
             return Ok(Found::NoRecipient);
+        }
+        // Further recipients must exist and have room now; their room is not reserved (the
+        // copy is charged at commit, and reported missed if the room went meanwhile).
+        for other in &also {
+            if *other == recipient {
+                continue;
+            }
+            match sh.store().has_room(other, &want)? {
+                None => return Ok(Found::NoFurther(other.clone())),
+                Some(false) => return Ok(Found::NoRoomFurther(other.clone())),
+                Some(true) => {}
+            }
         }
         // Refused before a byte flows while the disk is nearly full.
         if free_disk(sh.layout().root()).is_some_and(|free| free.saturating_sub(want.bytes) < floor) {
@@ -117,6 +137,13 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, begin: Begin) -> Resu
             (None, refuse("low disk", "the listener is low on disk space; try again later or send less"))
         }
         Ok(Found::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
+        Ok(Found::NoFurther(name)) => {
+            (None, error_reply(ErrorCode::NotFound, format_args!("no such recipient: {name}")))
+        }
+        Ok(Found::NoRoomFurther(name)) => {
+            info!(peer = %conn.peer, event = "quota", "delivery refused: a further recipient's mailbox is full");
+            (None, error_reply(ErrorCode::Limit, format_args!("{name}'s mailbox has no room for this delivery")))
+        }
         Err(e) => {
             // The session learns that nothing opened before the failure is reported.
             conn.session(|s| s.delivery_opened(None));

@@ -21,12 +21,12 @@ use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::session::CommitPlan;
 use crate::store::StoreError;
-use crate::wire::{Attachment, Envelope, ErrorCode, Response};
+use crate::wire::{Attachment, Copy, Envelope, ErrorCode, Missed, Response};
 
 /// What a commit came to.
 enum Committed {
-    /// Recorded now.
-    Done(Envelope),
+    /// Recorded now (with the copies made for further recipients, and those missed).
+    Done(Envelope, Option<(Vec<Copy>, Vec<Missed>)>),
     /// Recorded before, by another connection of the same send.
     Before { id: u64, time: u64 },
     /// The recipient's account is gone (or was made anew): dropped, reservation released.
@@ -54,11 +54,21 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
     .await??;
     conn.shared.release(id, &conn.connection);
     Ok(Outcome::reply(match committed {
-        Committed::Done(Envelope { from, to, files, bytes, time, .. }) => {
+        Committed::Done(Envelope { from, to, files, bytes, time, .. }, fanned) => {
             bump(&conn.shared.counters().deliveries);
             info!(peer = %conn.peer, event = "delivery", id, %from, %to, files, bytes, "delivery committed");
             conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(format_args!("{id} to {to}, {files} files")));
-            Response::Committed { id, time }
+            match fanned {
+                Some((copies, missed)) => {
+                    for c in &copies {
+                        bump(&conn.shared.counters().deliveries);
+                        let detail = format_args!("{} to {} (copy of {id}), {files} files", c.id, c.to);
+                        conn.record(conn.activity(Kind::Delivery).bytes(bytes).detail(detail));
+                    }
+                    Response::CommittedMany { id, time, copies, missed }
+                }
+                None => Response::Committed { id, time },
+            }
         }
         Committed::Before { id, time } => Response::Committed { id, time },
         Committed::RecipientGone => {
@@ -78,6 +88,7 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
     let layout = sh.layout();
     let (id, key) = (plan.id, plan.resume_key);
     let (from, to) = (plan.from.clone(), plan.to.clone());
+    let many = !plan.also.is_empty();
     let remove = |mailbox: bool| {
         if mailbox {
             let _ = std::fs::remove_dir_all(layout.delivery_dir(&to, id));
@@ -88,9 +99,10 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
         Ok(()) => {
             fault("before_move");
             let meta: Vec<_> = plan.files.iter().map(|f| f.meta).collect();
+            let also = plan.also.clone();
             let (envelope, attachments) = move_into_mailbox(sh, plan)?;
             fault("after_move");
-            sh.store().commit_delivery(&envelope, &attachments, &meta, &key).map(|()| envelope)
+            sh.store().commit_delivery(&envelope, &attachments, &meta, &key, &also).map(|()| envelope)
         }
         Err(e) => Err(e),
     };
@@ -98,7 +110,9 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
         Ok(envelope) => {
             fault("after_commit");
             remove(false);
-            Committed::Done(envelope)
+            let fanned =
+                if many { Some(crate::server::fanout::fan_out(sh.store(), layout, sh.limits(), id)?) } else { None };
+            Committed::Done(envelope, fanned)
         }
         Err(StoreError::Committed { id, time }) => {
             remove(false);

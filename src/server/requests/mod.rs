@@ -65,7 +65,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     fault_injection(conn);
     let (name, bytes) = match &req {
         Request::Login { .. } => ("login", 0),
-        Request::Begin(b) => ("begin", b.bytes),
+        Request::Begin(b) | Request::BeginMany { begin: b, .. } => ("begin", b.bytes),
         Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. } => ("add_files", entries.len() as u64),
         Request::Commit => ("commit", 0),
         Request::Inbox { .. } => ("inbox", 0),
@@ -92,7 +92,9 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             conn.set_login_pending(false);
             outcome
         }
-        (Step::Begin { user }, Request::Begin(begin)) => begin::handle(conn, user, begin).await,
+        (Step::Begin { user, also }, Request::Begin(begin) | Request::BeginMany { begin, .. }) => {
+            begin::handle(conn, user, begin, also).await
+        }
         (Step::AddFiles { id, first, .. }, Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. }) => {
             add_files::handle(conn, id, first, entries).await
         }
