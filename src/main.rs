@@ -75,3 +75,17 @@ fn message(e: &anyhow::Error) -> String {
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(io).context("reading x: no such file").context("sending");
+        assert_eq!(message(&e), "sending: reading x: no such file");
+        let e = anyhow::anyhow!("plain");
+        assert_eq!(message(&e), "plain");
+    }
+}

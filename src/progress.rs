@@ -80,3 +80,26 @@ fn handle(b: &mut Bars, label: &str, ev: Event) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a resume, the rate counts only what this run moves, not what was already there.
+    #[test]
+    fn a_resumed_transfer_shows_its_real_rate() {
+        let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+        let mut b = Bars { multi, total: None, files: HashMap::new() };
+        let done = 900 << 20;
+        handle(&mut b, "send", Event::Start { files: 1, bytes: 1 << 30, done });
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+            handle(&mut b, "send", Event::Bytes { index: 0, n: 64 << 10 });
+        }
+        let bar = b.total.as_ref().expect("bar");
+        assert_eq!(bar.position(), done + 5 * (64 << 10));
+        // 320 KiB in about 0.2 s is under 2 MiB/s, nowhere near the 900 MiB held before.
+        let rate = bar.per_sec();
+        assert!(rate < f64::from(16u32 << 20), "rate {rate} counts the resumed bytes");
+    }
+}
