@@ -123,11 +123,11 @@ impl Client {
             let dir = out_dir.subdirs(std::iter::once(id_dir.as_str()).chain(components))?;
             tasks.spawn(async move {
                 let _permit = permit;
-                let got = download(&conn, id, index as u32, &att, &dir, &name, conflict, &events).await?;
-                if let (Got::Bytes(_), Some(meta)) = (&got, meta) {
-                    dir.apply_meta(&name, meta.mode & 0o777 & !umask, meta.mtime)?;
-                }
-                Ok(got)
+                // The sender's mode (never set-id or sticky bits, always readable and
+                // writable by you) and time, given to the verified file before it is renamed
+                // into place.
+                let meta = meta.map(|m| FileMeta { mode: (m.mode & 0o777 & !umask) | 0o600, mtime: m.mtime });
+                download(&conn, id, index as u32, &att, &dir, &name, conflict, meta, &events).await
             });
         }
         let mut tally = Tally::default();
@@ -238,6 +238,7 @@ async fn download(
     dir: &Dir,
     name: &str,
     conflict: Conflict,
+    meta: Option<FileMeta>,
     events: &Events,
 ) -> Result<Got> {
     let dest = dir.path().join(name);
@@ -277,6 +278,12 @@ async fn download(
         }
         other_result => {
             other_result?;
+        }
+    }
+    if let Some(m) = meta {
+        // A file system without Unix modes (vfat) keeps the file as it is: a warning.
+        if let Err(e) = dir.apply_meta(&part, m.mode, m.mtime) {
+            tracing::warn!("{e}");
         }
     }
     // Only a verified file replaces anything, and the rename replaces the name itself.

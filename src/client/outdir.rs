@@ -140,13 +140,19 @@ impl Dir {
         rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(io_error("moving into place", self.path.join(to)))
     }
 
-    /// Give a file that fetch just put in place the sender's permission bits (already
-    /// masked: never set-id or sticky) and modification time. Opened without following a
-    /// link, so only the file fetch wrote is changed.
+    /// Give the verified partial file `name`, before it is renamed into place, the sender's
+    /// permission bits (already masked: never set-id or sticky) and modification time.
+    /// Opened without following a link, and only a plain file of this user with one link
+    /// (what `partial` accepts) is changed.
     pub fn apply_meta(&self, name: &str, mode: u32, mtime: u64) -> Result<()> {
         let path = self.path.join(name);
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty()).map_err(io_error("opening", path.clone()))?;
+        let st = rustix::fs::fstat(&fd).map_err(io_error("reading", path.clone()))?;
+        let plain = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        if !plain || st.st_nlink != 1 || st.st_uid != rustix::process::geteuid().as_raw() {
+            return Err(refused(path, "it is not a plain file of yours with one link"));
+        }
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))
             .map_err(io_error("setting the mode of", path.clone()))?;
         let when = rustix::fs::Timespec { tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX), tv_nsec: 0 };

@@ -288,6 +288,10 @@ async fn upkeep(shared: Arc<Shared>) {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sh.expire()).await {
             tracing::warn!(event = "expiry_failed", "{e}");
         }
+        let sh = shared.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sh.finish_copies()).await {
+            tracing::warn!(event = "copies_failed", "{e}");
+        }
     }
 }
 

@@ -206,8 +206,13 @@ impl Shared {
         if !allowed && !self.config.scoring.is_exempt(ip) {
             let now = self.now();
             if let Some((net, until)) = self.bans.covering(ip, now) {
-                // Told once per ban, in words; dropped before the handshake after that.
-                if lock(&self.notices).tell(ip, until, now) {
+                // Told once per ban, in words, and only once QUIC has validated the address
+                // (a stateless Retry first), so spoofed sources buy no handshake; dropped
+                // before the handshake after that.
+                if !validated && lock(&self.notices).might_tell(ip, net, until) {
+                    return Verdict::Retry;
+                }
+                if validated && lock(&self.notices).tell(ip, net, until) {
                     return Verdict::Banned { net, until };
                 }
                 return Verdict::Drop("address is banned");
@@ -245,6 +250,19 @@ impl Shared {
         self.bans.prune(self.now(), crate::policy::ESCALATION_MEMORY_SECS);
         lock(&self.notices).prune(self.now());
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
+    }
+
+    /// Make the copies still owed to further recipients (a commit whose fan-out failed part
+    /// way), skipping deliveries a commit is working on now. Blocking.
+    pub fn finish_copies(&self) -> Result<usize, crate::store::StoreError> {
+        let mut made = 0;
+        for of in self.store.pending_fanouts()? {
+            let lock = self.delivery_lock(of);
+            let Ok(_guard) = lock.try_lock() else { continue };
+            let (copies, _) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            made += copies.len();
+        }
+        Ok(made)
     }
 
     /// Expire unfinished deliveries older than `spool_expiry_secs` (their files removed,
@@ -338,7 +356,7 @@ impl Shared {
         let closed = self.close_sources(|ip| net.contains(&ip) && !scoring.is_exempt(ip), close::BANNED, &notice);
         let mut notices = lock(&self.notices);
         for c in closed {
-            notices.tell(c.remote_address().ip(), until, now);
+            notices.tell(c.remote_address().ip(), net, until);
         }
         drop(notices);
         self.record(self.activity(network_address(net), Kind::Ban).detail(detail));

@@ -563,6 +563,9 @@ impl Store {
             // delivery was opened (not a new account under the same name).
             let to = envelope.to.as_str();
             commit_allowed(&tx, &key, to, envelope.id)?;
+            // When the send began: a further recipient removed since (and perhaps made anew
+            // by someone else) gets no copy.
+            let opened = tx.open_table(OPEN_SEQ)?.get(key.as_slice())?.map(|v| v.value()).unwrap_or(0);
             tx.open_table(OPEN_SEQ)?.remove(key.as_slice())?;
             release(&tx, &key)?;
             tx.open_table(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
@@ -582,7 +585,8 @@ impl Store {
             tx.open_table(MAILBOX)?.insert((to, id), encode(&summary(envelope), "mailbox")?.as_slice())?;
             tx.open_table(UNSEEN)?.insert((to, id), ())?;
             if !also.is_empty() {
-                tx.open_table(FANOUT)?.insert(id, encode(&also.to_vec(), "fan-out")?.as_slice())?;
+                let owed: Vec<(String, u64)> = also.iter().map(|t| (t.clone(), opened)).collect();
+                tx.open_table(FANOUT)?.insert(id, encode(&owed, "fan-out")?.as_slice())?;
             }
             tx.open_table(OPEN)?.remove(key.as_slice())?;
             let mut usage = tx.open_table(USAGE)?;
@@ -639,7 +643,7 @@ impl Store {
     pub fn owed(&self, of: u64) -> Result<Vec<String>, StoreError> {
         let tx = self.db.begin_read()?;
         match tx.open_table(FANOUT)?.get(of)? {
-            Some(v) => decode(v.value(), "fan-out"),
+            Some(v) => Ok(decode::<Vec<(String, u64)>>(v.value(), "fan-out")?.into_iter().map(|(t, _)| t).collect()),
             None => Ok(Vec::new()),
         }
     }
@@ -648,29 +652,18 @@ impl Store {
     pub fn strike_copy(&self, of: u64, to: &str) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
-            let mut fanout = tx.open_table(FANOUT)?;
-            let owed: Vec<String> = match fanout.get(of)? {
-                Some(v) => decode(v.value(), "fan-out")?,
-                None => Vec::new(),
-            };
-            let rest: Vec<String> = owed.into_iter().filter(|t| t != to).collect();
-            if rest.is_empty() {
-                fanout.remove(of)?;
-            } else {
-                fanout.insert(of, encode(&rest, "fan-out")?.as_slice())?;
-            }
+            strike(&tx, of, to)?;
         }
         tx.commit()?;
         Ok(())
     }
 
     /// Deliveries that still owe copies to further recipients, and to whom.
-    pub fn pending_fanouts(&self) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+    pub fn pending_fanouts(&self) -> Result<Vec<u64>, StoreError> {
         let tx = self.db.begin_read()?;
         let mut out = Vec::new();
         for row in tx.open_table(FANOUT)?.iter()? {
-            let (k, v) = row?;
-            out.push((k.value(), decode(v.value(), "fan-out")?));
+            out.push(row?.0.value());
         }
         Ok(out)
     }
@@ -696,21 +689,14 @@ impl Store {
     ) -> Result<Option<&'static str>, StoreError> {
         let tx = self.db.begin_write()?;
         let refused = 'record: {
-            let mut fanout = tx.open_table(FANOUT)?;
-            let owed: Vec<String> = match fanout.get(of)? {
-                Some(v) => decode(v.value(), "fan-out")?,
-                None => Vec::new(),
-            };
-            if !owed.iter().any(|t| t == to) {
+            let Some(opened) = strike(&tx, of, to)? else {
                 break 'record Some("no copy is owed");
+            };
+            // The account that existed when the send began, not a new one of the same name.
+            let removed = tx.open_table(REMOVED)?.get(to)?.map(|v| v.value());
+            if removed.is_some_and(|r| opened < r) {
+                break 'record Some("no such recipient");
             }
-            let rest: Vec<String> = owed.into_iter().filter(|t| t != to).collect();
-            if rest.is_empty() {
-                fanout.remove(of)?;
-            } else {
-                fanout.insert(of, encode(&rest, "fan-out")?.as_slice())?;
-            }
-            drop(fanout);
             let Some(original) =
                 tx.open_table(DELIVERIES)?.get(of)?.map(|v| decode::<Envelope>(v.value(), "deliveries")).transpose()?
             else {
@@ -1015,6 +1001,24 @@ fn next_seq(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
 
 /// Whether the unfinished delivery under `key` was opened before the account `name` was
 /// last removed (a delivery with no recorded step predates this check: it counts as older).
+/// Strike `to` from what delivery `of` owes; returns when its send began (the sequence
+/// number), if a copy was owed.
+fn strike(tx: &redb::WriteTransaction, of: u64, to: &str) -> Result<Option<u64>, StoreError> {
+    let mut fanout = tx.open_table(FANOUT)?;
+    let owed: Vec<(String, u64)> = match fanout.get(of)? {
+        Some(v) => decode(v.value(), "fan-out")?,
+        None => return Ok(None),
+    };
+    let opened = owed.iter().find(|(t, _)| t == to).map(|(_, seq)| *seq);
+    let rest: Vec<(String, u64)> = owed.into_iter().filter(|(t, _)| t != to).collect();
+    if rest.is_empty() {
+        fanout.remove(of)?;
+    } else {
+        fanout.insert(of, encode(&rest, "fan-out")?.as_slice())?;
+    }
+    Ok(opened)
+}
+
 fn opened_before_removal(tx: &redb::WriteTransaction, key: &[u8], name: &str) -> Result<bool, StoreError> {
     let Some(removed) = tx.open_table(REMOVED)?.get(name)?.map(|v| v.value()) else { return Ok(false) };
     let opened = tx.open_table(OPEN_SEQ)?.get(key)?.map(|v| v.value()).unwrap_or(0);

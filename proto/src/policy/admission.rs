@@ -30,38 +30,64 @@ pub enum Verdict {
 }
 
 /// Which banned addresses were told of their ban: one notice per address per ban, at most
-/// `cap` addresses remembered (past that, no more notices until some ban ends), so a
-/// banned source costs one handshake per ban and the table stays bounded.
+/// [`NOTICES_PER_BAN`] addresses per ban (a banned /24 or /64 cannot buy thousands of
+/// handshakes), and at most `cap` addresses remembered (when full, no more notices until
+/// upkeep prunes the ended bans: deciding costs one lookup, never a scan). Only validated
+/// addresses are told (the caller sends the others a Retry), so spoofed sources cannot fill
+/// it.
 #[derive(Debug)]
 pub struct BanNotices {
     told: HashMap<IpAddr, u64>,
+    per_ban: HashMap<IpNet, (u64, u32)>,
     cap: usize,
 }
 
+/// Addresses told of one ban, at most.
+pub const NOTICES_PER_BAN: u32 = 8;
+
 impl BanNotices {
     pub fn new(cap: usize) -> Self {
-        Self { told: HashMap::new(), cap }
+        Self { told: HashMap::new(), per_ban: HashMap::new(), cap }
     }
 
-    /// Whether to tell `ip` of the ban that ends at `until`; remembers that it was told.
-    pub fn tell(&mut self, ip: IpAddr, until: u64, now: u64) -> bool {
+    /// Whether to tell `ip` of the ban of `net` that ends at `until`; remembers that it was
+    /// told.
+    pub fn tell(&mut self, ip: IpAddr, net: IpNet, until: u64) -> bool {
         let ip = canonical(ip);
         if self.told.get(&ip) == Some(&until) {
             return false;
         }
-        if !self.told.contains_key(&ip) && self.told.len() >= self.cap {
-            self.prune(now);
-            if self.told.len() >= self.cap {
-                return false;
-            }
+        if (!self.told.contains_key(&ip) && self.told.len() >= self.cap) || self.per_ban.len() >= self.cap {
+            return false;
         }
+        let given = self.per_ban.entry(net).or_insert((until, 0));
+        if given.0 != until {
+            *given = (until, 0);
+        }
+        if given.1 >= NOTICES_PER_BAN {
+            return false;
+        }
+        given.1 += 1;
         self.told.insert(ip, until);
         true
+    }
+
+    /// Whether `tell` would tell `ip` now (nothing is remembered).
+    pub fn might_tell(&self, ip: IpAddr, net: IpNet, until: u64) -> bool {
+        let ip = canonical(ip);
+        if self.told.get(&ip) == Some(&until) {
+            return false;
+        }
+        if (!self.told.contains_key(&ip) && self.told.len() >= self.cap) || self.per_ban.len() >= self.cap {
+            return false;
+        }
+        self.per_ban.get(&net).is_none_or(|(u, given)| *u != until || *given < NOTICES_PER_BAN)
     }
 
     /// Forget notices of bans that have ended.
     pub fn prune(&mut self, now: u64) {
         self.told.retain(|_, until| *until > now);
+        self.per_ban.retain(|_, (until, _)| *until > now);
     }
 
     pub fn len(&self) -> usize {
@@ -155,17 +181,22 @@ mod tests {
 
     #[test]
     fn a_banned_address_is_told_once_per_ban_and_the_table_is_bounded() {
+        let net = |s: &str| s.parse::<IpNet>().expect("net");
         let mut n = BanNotices::new(2);
-        assert!(n.tell(ip("192.0.2.1"), 100, 0));
-        assert!(!n.tell(ip("192.0.2.1"), 100, 10));
-        assert!(!n.tell(ip("::ffff:192.0.2.1"), 100, 10), "the same source");
-        assert!(n.tell(ip("192.0.2.1"), 500, 200), "a new ban is told again");
-        assert!(n.tell(ip("192.0.2.2"), 100, 10));
-        assert!(!n.tell(ip("192.0.2.3"), 100, 10), "full");
+        assert!(n.tell(ip("192.0.2.1"), net("192.0.2.1/32"), 100));
+        assert!(!n.tell(ip("192.0.2.1"), net("192.0.2.1/32"), 100));
+        assert!(!n.tell(ip("::ffff:192.0.2.1"), net("192.0.2.1/32"), 100), "the same source");
+        assert!(n.tell(ip("192.0.2.1"), net("192.0.2.1/32"), 500), "a new ban is told again");
+        assert!(n.tell(ip("192.0.2.2"), net("192.0.2.2/32"), 100));
+        assert!(!n.tell(ip("192.0.2.3"), net("192.0.2.3/32"), 100), "full");
         assert_eq!(n.len(), 2);
-        // Once a ban ends its entry makes room.
-        assert!(n.tell(ip("192.0.2.3"), 900, 150));
-        assert_eq!(n.len(), 2);
+        // Upkeep makes room once bans end.
+        n.prune(150);
+        assert!(n.tell(ip("192.0.2.3"), net("192.0.2.3/32"), 900));
+        // One banned prefix buys at most NOTICES_PER_BAN notices.
+        let mut n = BanNotices::new(4096);
+        let told = (1..=100).filter(|i| n.tell(ip(&format!("198.51.100.{i}")), net("198.51.100.0/24"), 100)).count();
+        assert_eq!(told, NOTICES_PER_BAN as usize);
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub(super) async fn handle(
     let sh = conn.shared.clone();
     let to = begin.to.clone().unwrap_or_else(|| user.clone());
     let recipient = to.clone();
+    if also.contains(&recipient) {
+        // Only the sender's own name can repeat here (the decoder refuses other repeats).
+        conn.session(|s| s.delivery_opened(None));
+        return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, "the same recipient twice")));
+    }
     let key = begin.resume_key;
     let limits = conn.shared.limits();
     let text = begin.subject.as_ref().map_or(0, String::len) + begin.body.as_ref().map_or(0, String::len);
@@ -56,9 +61,6 @@ pub(super) async fn handle(
         // Further recipients must exist and have room now; their room is not reserved (the
         // copy is charged at commit, and reported missed if the room went meanwhile).
         for other in &also {
-            if *other == recipient {
-                continue;
-            }
             match sh.store().has_room(other, &want)? {
                 None => return Ok(Found::NoFurther(other.clone())),
                 Some(false) => return Ok(Found::NoRoomFurther(other.clone())),

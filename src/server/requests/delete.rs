@@ -1,6 +1,6 @@
 //! `Delete`: remove deliveries from the caller's mailbox, their files and their quota.
 //! Ids that are not the caller's are passed over exactly like ids that do not exist, and
-//! recorded as a probe (weighed as a mistyped id).
+//! recorded as one probe per request (weighed as a mistyped id).
 
 use std::sync::Arc;
 
@@ -26,8 +26,12 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, ids: Vec<u64>) -> Res
         Ok::<_, crate::store::StoreError>(done)
     })
     .await??;
-    for id in asked.iter().filter(|id| !done.contains(id)) {
-        conn.record(conn.activity(Kind::Probe).detail(format_args!("delete {id}")));
+    // One probe per request however many ids missed (a long list of mistyped or already
+    // deleted ids is one mistake, not a hundred).
+    let missed: std::collections::BTreeSet<&u64> = asked.iter().filter(|id| !done.contains(id)).collect();
+    if let Some(first) = missed.first() {
+        let detail = format_args!("delete: {} ids not in the mailbox (first {first})", missed.len());
+        conn.record(conn.activity(Kind::Probe).detail(detail));
     }
     if !done.is_empty() {
         info!(peer = %conn.peer, event = "deleted", deliveries = done.len(), "deliveries deleted");

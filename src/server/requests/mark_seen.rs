@@ -14,8 +14,12 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, ids: Vec<u64>) -> Res
     let sh = conn.shared.clone();
     let asked = ids.clone();
     let done = Shared::blocking(move || sh.store().mark_seen(&user, &ids)).await??;
-    for id in asked.iter().filter(|id| !done.contains(id)) {
-        conn.record(conn.activity(Kind::Probe).detail(format_args!("mark seen {id}")));
+    // One probe per request however many ids missed (a long list of mistyped or already
+    // deleted ids is one mistake, not a hundred).
+    let missed: std::collections::BTreeSet<&u64> = asked.iter().filter(|id| !done.contains(id)).collect();
+    if let Some(first) = missed.first() {
+        let detail = format_args!("mark seen: {} ids not in the mailbox (first {first})", missed.len());
+        conn.record(conn.activity(Kind::Probe).detail(detail));
     }
     Ok(Outcome::reply(Response::Affected { ids: done }))
 }

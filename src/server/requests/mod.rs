@@ -114,10 +114,16 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
 
 /// How many leading items fit the page budget (at least one).
 fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
+    fit_within(items, PAGE_BUDGET, 0)
+}
+
+/// How many leading items fit `budget` bytes, each taking `extra` bytes besides its own
+/// encoding (at least one).
+fn fit_within<T: serde::Serialize>(items: &[T], budget: usize, extra: usize) -> usize {
     let mut used = 0usize;
     for (i, item) in items.iter().enumerate() {
-        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(PAGE_BUDGET);
-        if used > PAGE_BUDGET {
+        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(budget) + extra;
+        if used > budget {
             return i.max(1);
         }
     }

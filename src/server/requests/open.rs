@@ -6,13 +6,18 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use super::fit_page;
+use super::fit_within;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::wire::{ErrorCode, Response, MAX_PAGE};
+use crate::wire::{ErrorCode, Response, MAX_FRAME, MAX_PAGE};
+
+/// Encoded size of one `Option<FileMeta>`, at most: tag, mode varint (3), time varint (10).
+const MAX_META_LEN: usize = 14;
+/// Room for the response's own tags and lengths around the envelope and the page.
+const FRAME_SLACK: usize = 64;
 
 pub(super) async fn handle(
     conn: &Arc<Conn>,
@@ -36,7 +41,11 @@ pub(super) async fn handle(
         conn.record(conn.activity(Kind::Probe).detail(format_args!("open {id}")));
         return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))));
     };
-    let keep = fit_page(&page);
+    // The page fits one frame beside the envelope (whose body alone may take 128 KiB) and
+    // each file's mode and time.
+    let envelope_len = postcard::to_stdvec(&envelope).map_or(MAX_FRAME, |v| v.len());
+    let budget = MAX_FRAME.saturating_sub(envelope_len.saturating_add(FRAME_SLACK));
+    let keep = fit_within(&page, budget, if with_meta { MAX_META_LEN } else { 0 });
     let more = u64::from(from).saturating_add(keep as u64) < u64::from(envelope.files);
     let mut attachments = page;
     attachments.truncate(keep);
