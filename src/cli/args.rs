@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "qxfer",
     version,
     about = "Send files, directories, messages and mail over QUIC + TLS 1.3 to a hardened receiver",
-    after_help = "Examples:\n  qxfer listen\n  qxfer user add alice\n  qxfer send --accept-new alice@host.example report.pdf photos/ -s \"Holiday\" -m \"Pictures attached\"\n  qxfer inbox alice@host.example\n  qxfer fetch alice@host.example --all -o ~/Downloads\n\nExit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 listener certificate not trusted,\n5 refused by the listener (banned, blocked or full), 6 partial (some paths or deliveries skipped, each listed),\n7 challenge failed, 130 interrupted (run the same command again to resume)."
+    after_help = "Examples:\n  qxfer listen\n  qxfer user add alice\n  qxfer send --accept-new alice@host.example report.pdf photos/ -s \"Holiday\" -m \"Pictures attached\"\n  qxfer inbox alice@host.example\n  qxfer fetch alice@host.example --all -o ~/Downloads\n\nExit codes:\n  0 ok\n  1 error\n  2 usage error\n  3 authentication failed\n  4 listener certificate not trusted\n  5 refused by the listener (this address is banned, or the listener is full)\n  6 partial (some paths or deliveries left out, each listed)\n  7 challenge failed\n  130 interrupted (run the same command again to resume)"
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
@@ -32,7 +32,7 @@ pub enum Command {
     User(UserCmd),
     /// Send files, directories, a message or mail to an account.
     #[command(
-        after_help = "Examples:\n  qxfer send alice@host.example notes.txt          # to your own mailbox\n  qxfer send alice@host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  qxfer send alice@host.example --to bob --to carol slides.pdf\n  echo hello | qxfer send alice@host.example --to bob -m -\n  qxfer send office .                               # an alias from config.toml; this directory\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/\n\nWhat cannot be sent (unreadable, missing, a name other systems cannot store, a dangling link)\nis listed and the rest is sent; the exit code is then 6. --strict sends nothing instead."
+        after_help = "Examples:\n  qxfer send alice@host.example notes.txt          # to your own mailbox\n  qxfer send alice@host.example --to bob -s \"Report\" -m \"See attached\" report.pdf\n  qxfer send alice@host.example --to bob --to carol slides.pdf\n  echo hello | qxfer send alice@host.example --to bob -m -\n  qxfer send office .                               # an alias from config.toml; this directory\n  QXFER_PASSWORD=… qxfer send --user alice --fingerprint sha256:… 10.0.0.5:4433 dir/\n\nWhat cannot be sent (unreadable, missing, a name other systems cannot store, a dangling link) is listed and the rest is sent; the exit code is then 6. --strict sends nothing instead."
     )]
     Send(SendArgs),
     /// List the deliveries in your mailbox.
@@ -42,7 +42,7 @@ pub enum Command {
     Inbox(InboxArgs),
     /// Download deliveries from your mailbox.
     #[command(
-        after_help = "Examples:\n  qxfer fetch alice@host.example 12 13 -o inbox/\n  qxfer fetch alice@host.example --new\n  qxfer fetch alice@host.example --all --skip-existing\nFetched deliveries are marked seen. Files keep their sender's permission bits (never set-id)\nand modification time. Files land in DIR/<id>/<path>; a message's text in DIR/<id>.txt. A delivery that cannot be\nfetched (unknown id, a different file already there) is reported and the others are fetched;\nthe exit code is then 6."
+        after_help = "Examples:\n  qxfer fetch alice@host.example 12 13 -o inbox/\n  qxfer fetch alice@host.example --new\n  qxfer fetch alice@host.example --all --skip-existing\n\nFiles land in DIR/<id>/<path>, a message's text in DIR/<id>.txt. Fetched deliveries are marked seen. Files keep their sender's permission bits (never set-id) and modification time. A delivery that cannot be fetched (unknown id, a different file already there) is reported and the others are fetched; the exit code is then 6."
     )]
     Fetch(FetchArgs),
     /// Print a delivery's message (headers and body) and list its files; marks it seen.
@@ -77,9 +77,15 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) on stdout.
-    #[command(after_help = "Example:\n  qxfer man > qxfer.1 && man ./qxfer.1")]
-    Man,
+    /// Print the manual page (roff) on stdout, or write a page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  qxfer man > qxfer.1 && man ./qxfer.1\n  qxfer man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write qxfer.1 and a qxfer-COMMAND.1 page for every command into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `audit --help`'s text: examples and every event kind.
@@ -129,6 +135,12 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too long"))
 }
 
+/// A delivery id: a whole number, as `qxfer inbox` lists it.
+pub fn parse_id(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a delivery id: ids are whole numbers, as `qxfer inbox` lists them"))
+}
+
 /// `--retry` values (mapped onto `policy::RetryMode`).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum RetryArg {
@@ -142,6 +154,7 @@ pub enum FirewallCmd {
     /// Allow a network: it skips the per-address connection limits and is never blocked by a broader rule.
     #[command(after_help = "Example:\n  qxfer firewall allow 192.0.2.0/24")]
     Allow {
+        /// An address or a network (CIDR).
         #[arg(value_name = "IP|CIDR")]
         net: String,
         #[command(flatten)]
@@ -151,6 +164,7 @@ pub enum FirewallCmd {
     /// live connections are closed.
     #[command(after_help = "Example:\n  qxfer firewall block 203.0.113.7")]
     Block {
+        /// An address or a network (CIDR).
         #[arg(value_name = "IP|CIDR")]
         net: String,
         #[command(flatten)]
@@ -159,6 +173,7 @@ pub enum FirewallCmd {
     /// Remove the rule for exactly this network.
     #[command(after_help = "Example:\n  qxfer firewall remove 203.0.113.7/32")]
     Remove {
+        /// An address or a network (CIDR).
         #[arg(value_name = "IP|CIDR")]
         net: String,
         #[command(flatten)]
@@ -169,6 +184,7 @@ pub enum FirewallCmd {
         after_help = "Examples:\n  qxfer firewall ban 203.0.113.7 --for 1h\n  qxfer firewall ban 198.51.100.0/24"
     )]
     Ban {
+        /// An address or a network (CIDR).
         #[arg(value_name = "IP|CIDR")]
         net: String,
         /// How long (30s, 10m, 2h, 7d); default: the escalating ban time for this network.
@@ -180,6 +196,7 @@ pub enum FirewallCmd {
     /// Lift a ban now (its level is kept, so a repeat offence still bans longer).
     #[command(after_help = "Example:\n  qxfer firewall unban 203.0.113.7")]
     Unban {
+        /// An address or a network (CIDR).
         #[arg(value_name = "IP|CIDR")]
         net: String,
         #[command(flatten)]
@@ -260,6 +277,7 @@ pub enum UserCmd {
     /// Create an account (password from a prompt, QXFER_PASSWORD or --password-stdin).
     #[command(after_help = "Example:\n  echo 'long secret' | qxfer user add alice --password-stdin")]
     Add {
+        /// Account name: 1-32 of a-z, 0-9, ".", "_", "-".
         name: String,
         #[command(flatten)]
         data: InitDataArgs,
@@ -269,6 +287,7 @@ pub enum UserCmd {
     /// Delete an account, its sessions and its mailbox.
     #[command(after_help = "Example:\n  qxfer user remove alice")]
     Remove {
+        /// Account name.
         name: String,
         #[command(flatten)]
         data: DataArgs,
@@ -285,6 +304,7 @@ pub enum UserCmd {
     /// Change an account's password (revokes its sessions).
     #[command(after_help = "Example:\n  qxfer user passwd alice")]
     Passwd {
+        /// Account name.
         name: String,
         #[command(flatten)]
         data: DataArgs,
@@ -364,8 +384,8 @@ pub struct InboxArgs {
 pub struct ReadArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// The delivery to print.
-    #[arg(value_name = "ID")]
+    /// The delivery to print (as `qxfer inbox` lists it).
+    #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: u64,
 }
 
@@ -373,8 +393,8 @@ pub struct ReadArgs {
 pub struct DeleteArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Deliveries to delete.
-    #[arg(value_name = "ID", required = true)]
+    /// Deliveries to delete (as `qxfer inbox` lists them).
+    #[arg(value_name = "ID", required = true, value_parser = parse_id)]
     pub ids: Vec<u64>,
 }
 
@@ -382,8 +402,8 @@ pub struct DeleteArgs {
 pub struct FetchArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Delivery ids to fetch.
-    #[arg(value_name = "ID", required_unless_present_any = ["all", "new"], conflicts_with_all = ["all", "new"])]
+    /// Delivery ids to fetch (as `qxfer inbox` lists them).
+    #[arg(value_name = "ID", value_parser = parse_id, conflicts_with_all = ["all", "new"])]
     pub ids: Vec<u64>,
     /// Fetch every delivery in the mailbox.
     #[arg(long, conflicts_with = "new")]
@@ -417,6 +437,7 @@ pub enum CertCmd {
     /// Create a private CA (ca.pem, ca.key) in DIR.
     #[command(after_help = "Example:\n  qxfer cert ca --out ./my-ca")]
     Ca {
+        /// Directory to write ca.pem and ca.key to.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// The CA's common name.
@@ -426,10 +447,13 @@ pub enum CertCmd {
     /// Issue a listener certificate (cert.pem, key.pem) for NAMEs (DNS names or IPs).
     #[command(after_help = "Example:\n  qxfer cert issue --ca ./my-ca --out /var/lib/qxfer host.example 192.0.2.7")]
     Issue {
+        /// Directory of the CA (ca.pem, ca.key) that signs.
         #[arg(long, value_name = "DIR")]
         ca: PathBuf,
+        /// Directory to write cert.pem and key.pem to.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// DNS names or IP addresses the certificate is for.
         #[arg(required = true)]
         names: Vec<String>,
     },

@@ -80,8 +80,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut super::command(), "qxfer", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => {
+        Command::Man { out: None } => {
             clap_mangen::Man::new(super::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Man { out: Some(dir) } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir:?}"))?;
+            let mut written = Vec::new();
+            write_man_pages(super::command(), "qxfer", &dir, &mut written)?;
+            if !quiet {
+                println!("wrote {} manual pages to {dir:?}", written.len());
+            }
             Ok(())
         }
         Command::Status(a) => status(a).await,
@@ -98,6 +107,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `NAME.1` for `cmd` and `NAME-SUB.1` for each of its subcommands, recursively.
+fn write_man_pages(cmd: clap::Command, name: &str, dir: &Path, written: &mut Vec<PathBuf>) -> Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).title(name.to_owned()).render(&mut page)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, page).with_context(|| format!("writing {path:?}"))?;
+    written.push(path);
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        write_man_pages(sub.clone(), &format!("{name}-{}", sub.get_name()), dir, written)?;
+    }
+    Ok(())
 }
 
 /// Run a client command until it ends or the user presses Ctrl-C (exit 130; what was
@@ -127,9 +149,10 @@ fn existing_data_dir(arg: &DataArgs, init: bool) -> Result<PathBuf> {
         crate::files::create_private_dir(&dir).with_context(|| format!("creating {dir:?}"))?;
         return Ok(dir);
     }
+    let what = if dir.is_dir() { "holds no listener data (no qxfer.redb, no cert.pem)" } else { "does not exist" };
     bail!(
-        "no listener data directory at {dir:?}: `qxfer listen` creates one (--data DIR or QXFER_DATA_DIR name \
-         another); add --init to create it now"
+        "no listener data directory at {dir:?}: it {what}. `qxfer listen` creates one (--data DIR or \
+         QXFER_DATA_DIR name another); add --init to create it now"
     )
 }
 
@@ -250,6 +273,14 @@ fn new_password(password_stdin: bool, name: &str) -> Result<String> {
     Ok(p1)
 }
 
+/// A new password the listener would refuse is a usage error.
+fn check_new_password(pw: &str) -> Result<()> {
+    if pw.len() < 8 || pw.len() > crate::wire::MAX_PASSWORD {
+        return Err(usage(format!("a password is 8 to {} bytes long", crate::wire::MAX_PASSWORD)));
+    }
+    Ok(())
+}
+
 async fn admin_call(dir: &std::path::Path, req: AdminRequest) -> Result<AdminResponse> {
     match crate::admin::client::admin(dir, req).await? {
         AdminResponse::Error(e) => bail!("{e}"),
@@ -263,6 +294,7 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             crate::wire::validate_account(&name).map_err(|e| usage(format!("{name:?}: {e}")))?;
             let dir = existing_data_dir(&data.data, data.init)?;
             let pw = new_password(password.password_stdin, &name)?;
+            check_new_password(&pw)?;
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::AddUser { name: name.clone(), phc }).await?;
             if !quiet {
@@ -278,6 +310,7 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
         UserCmd::Passwd { name, data, password } => {
             let dir = existing_data_dir(&data, false)?;
             let pw = new_password(password.password_stdin, &name)?;
+            check_new_password(&pw)?;
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::SetPassword { name: name.clone(), phc }).await?;
             if !quiet {
@@ -479,15 +512,31 @@ fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
     if host.is_empty() {
         return Err(usage(format!("{:?} names no listener: write [USER@]HOST[:PORT]", a.host)));
     }
-    let alias = config.alias(host);
+    // `alias:PORT` is the alias with another port; `HOST:PORT` must have a real port.
+    let (alias, port) = match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| usage(format!("{host:?}: {p:?} is not a port (1-65535)")))?;
+            (config.alias(h), Some(port))
+        }
+        _ => (config.alias(host), None),
+    };
     let user = user_at
         .map(str::to_owned)
         .or_else(|| a.user.clone())
         .or_else(|| alias.and_then(|h| h.user.clone()))
         .ok_or_else(|| usage("no account to log in as: write USER@HOST, pass --user NAME or set QXFER_USER"))?;
     crate::wire::validate_account(&user).map_err(|e| usage(format!("account {user:?}: {e}")))?;
+    let host = match (alias, port) {
+        (Some(h), Some(p)) => crate::client::aliases::HostAlias { port: Some(p), ..h.clone() }.hostport(),
+        (Some(h), None) => h.hostport(),
+        (None, _) => host.to_owned(),
+    };
     Ok(Target {
-        host: alias.map_or_else(|| host.to_owned(), |h| h.hostport()),
+        host,
         user,
         fingerprint: a.fingerprint.clone().or_else(|| alias.and_then(|h| h.fingerprint.clone())),
         ca: a.ca.clone().or_else(|| alias.and_then(|h| h.ca.clone())),
@@ -533,7 +582,11 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
         // A listener that vanished (crashed, unplugged) is noticed within CLIENT_IDLE:
         // keep-alives every third of it keep a healthy but quiet connection open.
         net: NetLimits { idle_timeout: CLIENT_IDLE, ..NetLimits::default() },
-        connect_timeout: a.connect_timeout.map_or(client::CONNECT_TIMEOUT, std::time::Duration::from_secs),
+        connect_timeout: match a.connect_timeout {
+            Some(0) => return Err(usage("--connect-timeout must be at least 1s")),
+            Some(secs) => std::time::Duration::from_secs(secs),
+            None => client::CONNECT_TIMEOUT,
+        },
     })
 }
 
@@ -582,6 +635,14 @@ fn check_order(a: &SendArgs) -> Result<()> {
 
 async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     check_order(&a)?;
+    if a.message.as_deref() == Some("-") && a.client.password_stdin {
+        return Err(usage(
+            "-m - and --password-stdin both read stdin: give the password in QXFER_PASSWORD, or the message as -m TEXT",
+        ));
+    }
+    if a.subject.as_deref() == Some("") {
+        return Err(usage("the subject is empty: leave -s out, or write one"));
+    }
     let body = match a.message.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -593,6 +654,8 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
         }
         other => other.map(str::to_owned),
     };
+    // An empty message is no message.
+    let body = body.filter(|b| !b.trim().is_empty());
     // What the listener would refuse is refused here, before connecting.
     if let Some(b) = &body {
         if b.len() > crate::wire::MAX_BODY {
@@ -644,7 +707,8 @@ async fn send(a: SendArgs, quiet: bool) -> Result<()> {
             bail!("nothing can be sent: every path was skipped (listed above)");
         }
         let named: Vec<String> = a.paths.iter().map(|p| format!("{p:?}")).collect();
-        return Err(usage(format!("nothing to send: {} hold(s) no files", named.join(", "))));
+        let verb = if named.len() == 1 { "holds" } else { "hold" };
+        return Err(usage(format!("nothing to send: {} {verb} no files", named.join(", "))));
     }
     if manifest.files.len() > crate::wire::MAX_FILES as usize {
         return Err(usage(format!(
@@ -774,12 +838,27 @@ async fn read(a: ReadArgs) -> Result<()> {
     client.close().await;
     let (envelope, files) = result?;
     let mut text = client::message_text(&envelope);
+    if a.client.json {
+        let list: Vec<_> = files
+            .iter()
+            .map(|(f, _)| {
+                serde_json::json!({ "path": f.path, "size": f.size, "hash": hex::encode(f.hash), "media_type": f.media_type })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "id": envelope.id, "from": envelope.from, "to": envelope.to, "time": envelope.time,
+            "subject": envelope.subject, "body": envelope.body, "text": text, "files": list,
+        });
+        println!("{v}");
+        return Ok(());
+    }
     if !files.is_empty() {
-        text.push_str(&format!("\n{}:\n", if files.len() == 1 { "1 file" } else { "files" }));
+        text.push_str(&format!("\n{}:\n", count(files.len() as u64, "file")));
         for (f, _) in &files {
             text.push_str(&format!("  {}  {}  {}\n", f.path, count(f.size, "byte"), f.media_type));
         }
-        text.push_str(&format!("(qxfer fetch {} {} downloads them)\n", a.client.host, a.id));
+        let them = if files.len() == 1 { "it" } else { "them" };
+        text.push_str(&format!("(qxfer fetch {} {} downloads {them})\n", a.client.host, a.id));
     }
     use std::io::Write;
     std::io::stdout().lock().write_all(text.as_bytes())?;
@@ -793,12 +872,14 @@ async fn delete(a: DeleteArgs, quiet: bool) -> Result<()> {
     let done = client.delete(&a.ids).await;
     client.close().await;
     let done = done?;
-    if !quiet {
+    let missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id)).collect();
+    if a.client.json {
+        println!("{}", serde_json::json!({ "deleted": done, "missing": missing }));
+    } else if !quiet {
         for id in &done {
             println!("deleted delivery {id}");
         }
     }
-    let missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id)).collect();
     for id in &missing {
         eprintln!("qxfer: no delivery {id} in {}'s mailbox", opts.user);
     }
@@ -816,6 +897,9 @@ fn delivery_only(e: &client::ClientError) -> bool {
 }
 
 async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
+    if a.ids.is_empty() && !a.all && !a.new {
+        return Err(usage("which deliveries? give their IDs (see qxfer inbox), --new or --all"));
+    }
     let conflict = if a.overwrite {
         Conflict::Overwrite
     } else if a.skip_existing {
@@ -826,6 +910,7 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
     let mut failed = Vec::new();
+    let mut conflicts = 0usize;
     let result = async {
         let ids =
             if a.all || a.new { client.inbox(a.new).await?.into_iter().map(|s| s.id).collect() } else { a.ids.clone() };
@@ -835,7 +920,14 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
             let r = match client.fetch(id, &a.out, conflict, events).await {
                 Ok(r) => r,
                 Err(e) if delivery_only(&e) => {
-                    eprintln!("qxfer: delivery {id}: {e}");
+                    match &e {
+                        // The listener's own words already name the delivery.
+                        client::ClientError::Remote { .. } => eprintln!("qxfer: {e}"),
+                        _ => eprintln!("qxfer: delivery {id}: {e}"),
+                    }
+                    if matches!(e, client::ClientError::Exists(_)) {
+                        conflicts += 1;
+                    }
                     failed.push(id);
                     continue;
                 }
@@ -864,10 +956,17 @@ async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     if a.client.json {
         println!("{}", serde_json::to_string(&reports)?);
     }
+    if a.new && failed.is_empty() && reports.is_empty() && !a.client.json && !quiet {
+        println!("no new deliveries in {}'s mailbox", opts.user);
+    }
+    let failures = match failed.len() {
+        1 => "1 delivery".to_owned(),
+        n => format!("{n} deliveries"),
+    };
     match (failed.len(), reports.len()) {
         (0, _) => Ok(()),
-        (n, 0) => bail!("no delivery fetched ({} failed, listed above)", n),
-        (1, _) => Err(partial("1 delivery not fetched (listed above); the others were")),
-        (n, _) => Err(partial(format!("{n} deliveries not fetched (listed above); the others were"))),
+        // A conflict leaves a delivery fetched but for its conflicting files: partial.
+        (_, 0) if conflicts == 0 => bail!("no delivery fetched ({failures} failed, listed above)"),
+        _ => Err(partial(format!("{failures} not fetched in full (listed above); the others were fetched"))),
     }
 }

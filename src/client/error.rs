@@ -41,7 +41,7 @@ pub enum ClientError {
          then pass --fingerprint {seen} (or --accept-new to trust on first use)"
     )]
     UnknownHost { host: String, seen: String },
-    #[error("listener {host} presented {seen}, not the --fingerprint {expected} you gave")]
+    #[error("listener {host} presented {seen}, not the fingerprint {expected} you gave (--fingerprint, or the host's alias in config.toml)")]
     FingerprintMismatch { host: String, seen: String, expected: String },
     #[error("host key not accepted")]
     HostRejected,

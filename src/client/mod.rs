@@ -201,7 +201,8 @@ impl Client {
             Some(b) => *b,
             None if !opts.bind.is_empty() => {
                 return Err(ClientError::Address(format!(
-                    "--bind names no {} address, and the listener {hostport} is at {addr}",
+                    "--bind names no {} address, and the listener {hostport} is reached over {}",
+                    if addr.is_ipv6() { "IPv6" } else { "IPv4" },
                     if addr.is_ipv6() { "IPv6" } else { "IPv4" }
                 )))
             }

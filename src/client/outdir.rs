@@ -33,6 +33,10 @@ impl Dir {
     /// The output directory itself (created if missing; it is the user's own choice, so a
     /// link there is followed).
     pub fn root(path: &Path) -> Result<Dir> {
+        if path.exists() && !path.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "it is a file, not a directory");
+            return Err(super::error::local("writing into", path)(e));
+        }
         std::fs::create_dir_all(path).map_err(super::error::local("creating", path))?;
         let fd = rustix::fs::open(path, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(io_error("opening", path.to_owned()))?;

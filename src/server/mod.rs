@@ -85,7 +85,7 @@ impl ListenerConfig {
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
-    #[error("creating data directory {0}: {1}")]
+    #[error("data directory {0:?}: {1}")]
     DataDir(PathBuf, #[source] std::io::Error),
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -117,6 +117,10 @@ pub enum ListenError {
 fn check_private(dir: &std::path::Path) -> Result<(), ListenError> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(dir).map_err(|e| ListenError::DataDir(dir.to_owned(), e))?;
+    if !meta.is_dir() {
+        let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "it is a file, not a directory");
+        return Err(ListenError::DataDir(dir.to_owned(), e));
+    }
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
         return Err(ListenError::DataDirOwner { path: dir.to_owned(), owner: meta.uid(), me });
@@ -138,6 +142,10 @@ pub struct Listener {
 impl Listener {
     /// Create the data directory, identity and database, and bind every address.
     pub fn bind(config: ListenerConfig) -> Result<Self, ListenError> {
+        if config.data_dir.exists() && !config.data_dir.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "it is a file, not a directory");
+            return Err(ListenError::DataDir(config.data_dir.clone(), e));
+        }
         crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| ListenError::DataDir(config.data_dir.clone(), e))?;
         check_private(&config.data_dir)?;

@@ -346,7 +346,8 @@ impl Shared {
     pub fn ban(&self, ban: Ban) {
         bans::log_ban(&ban, self.now());
         let net = ban.net;
-        let detail = format!("{} level {} until {}: {}", ban.net, ban.level, ban.until, ban.reason);
+        let detail =
+            format!("{} level {} until {}: {}", ban.net, ban.level, crate::clock::format_time(ban.until), ban.reason);
         let until = ban.until;
         self.bans.install(ban);
         let scoring = &self.config.scoring;

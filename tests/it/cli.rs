@@ -19,6 +19,12 @@ fn code_and_err(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+fn short_password(args: &[&str]) -> (Option<i32>, String) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = run_stdin(qxfer().current_dir(work.path()).args(args), "short");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn usage_errors_exit_2_and_say_what_to_do() {
     let cases: &[(&[&str], &str)] = &[
@@ -38,9 +44,18 @@ fn usage_errors_exit_2_and_say_what_to_do() {
         (&["firewall", "block", "not-a-net"], "not-a-net"),
         (&["fetch", "alice@127.0.0.1:9", "--all", "--overwrite", "--skip-existing"], "cannot be used with"),
         (&["listen", "--bind", "no-such-host.invalid"], "--bind"),
+        (&["send", "alice@127.0.0.1:9", "-m", "-", "--password-stdin"], "both read stdin"),
+        (&["send", "alice@127.0.0.1:9", "f.txt", "-s", ""], "the subject is empty"),
+        (&["inbox", "alice@127.0.0.1:99999"], "is not a port"),
+        (&["inbox", "alice@127.0.0.1:abc"], "is not a port"),
+        (&["inbox", "alice@127.0.0.1:9", "--connect-timeout", "0s"], "at least 1s"),
+        (&["fetch", "alice@127.0.0.1:9"], "--new or --all"),
+        (&["fetch", "alice@127.0.0.1:9", "abc"], "not a delivery id"),
+        (&["read", "alice@127.0.0.1:9", "18446744073709551616"], "not a delivery id"),
+        (&["user", "add", "eve", "--password-stdin", "--init", "--data", "d"], "8 to 1024 bytes"),
     ];
     for (args, want) in cases {
-        let (code, err) = code_and_err(args);
+        let (code, err) = if args.contains(&"eve") { short_password(args) } else { code_and_err(args) };
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
         for internal in ["0x01", "invalid empty delivery", "Os {", "Custom {"] {
@@ -153,6 +168,12 @@ fn completions_and_man_page() {
     let man = ok(&qxfer().arg("man").output().expect("man"));
     assert!(man.starts_with(".ie") || man.contains(".TH qxfer"), "{}", &man[..man.len().min(200)]);
     assert!(man.contains("listen") && man.contains("fetch"));
+    // A page per command, so `man qxfer-send` documents send's options.
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&qxfer().args(["man", "--out"]).arg(dir.path()).output().expect("man --out"));
+    let send = std::fs::read_to_string(dir.path().join("qxfer-send.1")).expect("qxfer-send.1");
+    assert!(send.contains("strict") && send.contains("connect\\-timeout"), "{send}");
+    assert!(dir.path().join("qxfer-firewall-unban.1").exists());
 }
 
 #[test]

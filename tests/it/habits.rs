@@ -175,6 +175,9 @@ fn fetch_goes_on_past_conflicts_and_can_skip_or_overwrite() {
     assert!(v[0]["text"].as_str().expect("text").ends_with("Subject: Note\n\nhi\n"), "{v}");
     assert!(v[0]["message"].as_str().expect("message").ends_with(&format!("{id2}.txt")));
 
+    // One delivery alone with a conflict: partial too (its other files are fetched).
+    let out = alice.cmd("fetch").args([&id1.to_string(), "-o", "out"]).output().expect("fetch");
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     let out = ok(&alice.cmd("fetch").args(["--all", "-o", "out", "--skip-existing"]).output().expect("fetch"));
     assert!(out.contains(&format!("fetched delivery {id1}")), "{out}");
     assert_eq!(std::fs::read_to_string(dest.join("f.txt")).expect("read"), "old content");

@@ -39,6 +39,10 @@ fn read_delete_and_what_is_new() {
     assert!(out.contains("Subject: Lunch?\n\nAt noon.\nBring the report.\n"), "{out}");
     assert!(out.contains("a.txt  3000 bytes  text/plain"), "{out}");
     assert_eq!(inbox_ids(&bob, true), [note]);
+    let out = ok(&bob.cmd("read").args([&mail.to_string(), "--json"]).output().expect("read --json"));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!((v["subject"].as_str(), v["body"].as_str()), (Some("Lunch?"), Some("At noon.\nBring the report.")));
+    assert_eq!(v["files"][0]["path"], "a.txt");
     // fetch --new fetches only what is new, and marks it.
     let out = ok(&bob.cmd("fetch").args(["--new", "-o", "got", "--json"]).output().expect("fetch"));
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -57,9 +61,10 @@ fn read_delete_and_what_is_new() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no delivery {mail} in alice's mailbox")));
     assert_eq!(inbox_ids(&bob, false), [mail, note]);
     // bob deletes his: its files go and its quota is freed; a mixed list is partial (6).
-    let out = bob.cmd("delete").args([&mail.to_string(), "999"]).output().expect("delete");
+    let out = bob.cmd("delete").args([&mail.to_string(), "999", "--json"]).output().expect("delete");
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("deleted delivery {mail}")));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((v["deleted"][0].as_u64(), v["missing"][0].as_u64()), (Some(mail), Some(999)), "{v}");
     assert!(!listener.data_dir().join("mail/bob").join(mail.to_string()).exists());
     assert_eq!(inbox_ids(&bob, false), [note]);
     let again = send_json(&alice, &["--to", "bob", "a.txt"]);

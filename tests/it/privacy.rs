@@ -58,6 +58,17 @@ fn commands_on_a_missing_data_directory_say_so_and_create_nothing() {
 }
 
 #[test]
+fn listen_on_a_file_says_it_is_not_a_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("note.txt");
+    std::fs::write(&file, "x").expect("write");
+    let out = qxfer().args(["listen", "--bind", "127.0.0.1:0", "--data"]).arg(&file).output().expect("listen");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("not a directory") && !err.contains("chmod"), "{err}");
+}
+
+#[test]
 fn listen_refuses_a_data_directory_others_can_open() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("d");

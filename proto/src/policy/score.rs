@@ -124,6 +124,21 @@ pub fn points(milli: u64) -> f64 {
     milli as f64 / MILLI as f64
 }
 
+impl Offence {
+    /// The name of the activity kind that records it (as `qxfer audit --kind` spells it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Offence::AuthFailure => "login_failed",
+            Offence::UnknownUser => "unknown_user",
+            Offence::ProtocolViolation => "violation",
+            Offence::LimitHit => "limit",
+            Offence::Probe => "probe",
+            Offence::Timeout => "timeout",
+            Offence::PanicCaused => "panic",
+        }
+    }
+}
+
 impl ScoreConfig {
     /// Whether `ip` is exempt from scoring.
     pub fn is_exempt(&self, ip: IpAddr) -> bool {
@@ -272,8 +287,13 @@ impl Scorer {
             recent.clear();
             (prefix, format!("{} addresses of {prefix} offended within {} s", offenders, cfg.window_secs))
         } else {
-            let reason =
-                format!("score {} >= {} within {} s (last: {o:?})", points(score), cfg.threshold, cfg.window_secs);
+            let reason = format!(
+                "score {} >= {} within {} s (last: {})",
+                points(score),
+                cfg.threshold,
+                cfg.window_secs,
+                o.name()
+            );
             (IpNet::from(ip), reason)
         };
         Some(self.ban(cfg, net, reason, now))

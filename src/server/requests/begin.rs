@@ -138,7 +138,7 @@ pub(super) async fn handle(
         Ok(Found::LowDisk) => {
             (None, refuse("low disk", "the listener is low on disk space; try again later or send less"))
         }
-        Ok(Found::NoRecipient) => (None, error_reply(ErrorCode::NotFound, "no such recipient")),
+        Ok(Found::NoRecipient) => (None, error_reply(ErrorCode::NotFound, format_args!("no such recipient: {to}"))),
         Ok(Found::NoFurther(name)) => {
             (None, error_reply(ErrorCode::NotFound, format_args!("no such recipient: {name}")))
         }
