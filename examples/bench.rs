@@ -175,12 +175,14 @@ fn qxfer_bin() -> Result<PathBuf> {
 
 fn start_listener(bin: &Path, root: &Path, extra: &[&str]) -> Result<Listener> {
     let data = root.join("data");
-    add_user(bin, &data, "bench")?;
     let mut cmd = Command::new(bin);
     cmd.env("QXFER_LOG", "warn").stderr(Stdio::null());
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let started = shared::start_listener(cmd, &data, "127.0.0.1:0", &extra)?;
-    Ok(Listener { child: started.child, addr: started.addr })
+    let listener = Listener { child: started.child, addr: started.addr };
+    // Through the running listener's admin socket (the listener made its data directory).
+    add_user(bin, &data, "bench")?;
+    Ok(listener)
 }
 
 fn add_user(bin: &Path, data: &Path, name: &str) -> Result<()> {
@@ -489,8 +491,8 @@ fn attack_bench(quick: bool) -> Result<()> {
     std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     // The operator's own address is exempt from per-source limits (the attackers share its /24).
     std::fs::write(data.join("ip-rules.txt"), "allow 127.0.0.1/32\n")?;
-    add_user(&bin, &data, "mallory")?;
     let listener = start_listener(&bin, root, &[])?;
+    add_user(&bin, &data, "mallory")?;
     timed(client(&bin, root, &listener.addr).args(["-m", "warm-up"]))?;
 
     let cpu0 = cpu_secs(listener.child.id());

@@ -356,8 +356,19 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
         AdminRequest::Unban { net } => Some(net.clone()),
         _ => None,
     };
+    let removed = match &req {
+        AdminRequest::RemoveRule { net } => Some(net.clone()),
+        _ => None,
+    };
+    let mut shown = 0;
     match admin_call(&dir, req).await? {
-        AdminResponse::Rules(rules) => print_rules(&rules, json),
+        AdminResponse::Rules(rules) => {
+            if let Some(net) = removed {
+                println!("removed the rule for {}", crate::policy::parse_net(&net)?);
+            }
+            shown += rules.len();
+            print_rules(&rules, json);
+        }
         // `unban` confirms what it did, as `allow` and `block` show the rule in force.
         AdminResponse::Bans(_) if unbanned.is_some() => {
             let net = crate::policy::parse_net(unbanned.as_deref().unwrap_or_default())?;
@@ -368,7 +379,11 @@ async fn firewall(cmd: FirewallCmd) -> Result<()> {
     }
     if list_all {
         if let AdminResponse::Bans(bans) = admin_call(&dir, AdminRequest::ListBans).await? {
+            shown += bans.len();
             print_bans(&bans, json);
+        }
+        if shown == 0 && !json {
+            println!("no IP rules and no bans in force");
         }
     }
     Ok(())

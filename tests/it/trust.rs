@@ -91,26 +91,29 @@ fn private_ca_instead_of_pinning() {
     assert!(!out.status.success());
 }
 
+/// A handshake offering only `alpn`, as a client of another protocol version would.
+async fn connect_speaking(alpn: &[u8], addr: &str) -> (quinn::Endpoint, quinn::Connection) {
+    use qxfer::policy::NetLimits;
+    use qxfer::transport::tls::{client_crypto, Trust};
+    let mut crypto = client_crypto(Trust::Pin).expect("crypto");
+    crypto.alpn_protocols = vec![alpn.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
+    let bind = "127.0.0.1:0".parse().expect("bind");
+    let endpoint =
+        qxfer::transport::endpoint::client_endpoint(bind, Trust::Pin, &NetLimits::default()).expect("endpoint");
+    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+    let addr = addr.parse().expect("addr");
+    let conn = endpoint.connect_with(config, addr, "qxfer").expect("connect").await.expect("handshake");
+    (endpoint, conn)
+}
+
 /// A client of the previous protocol (qxfer/1) is told, in words, to upgrade, and is never
 /// scored as an offender.
 #[test]
 fn an_old_protocol_client_is_told_to_upgrade() {
-    use qxfer::policy::NetLimits;
-    use qxfer::transport::tls::{client_crypto, Trust};
     let listener = Listener::start();
     let reason = crate::raw::run(async {
-        let mut crypto = client_crypto(Trust::Pin).expect("crypto");
-        crypto.alpn_protocols = vec![b"qxfer/1".to_vec()];
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
-        let endpoint = qxfer::transport::endpoint::client_endpoint(
-            "127.0.0.1:0".parse().expect("bind"),
-            Trust::Pin,
-            &NetLimits::default(),
-        )
-        .expect("endpoint");
-        let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
-        let addr = listener.addr.parse().expect("addr");
-        let conn = endpoint.connect_with(config, addr, "qxfer").expect("connect").await.expect("handshake");
+        let (_endpoint, conn) = connect_speaking(b"qxfer/1", &listener.addr).await;
         conn.closed().await
     });
     match reason {
@@ -128,25 +131,12 @@ fn an_old_protocol_client_is_told_to_upgrade() {
 /// A qxfer/2 client (the previous protocol, a subset of qxfer/3) is still served.
 #[test]
 fn a_qxfer_2_client_is_still_served() {
-    use qxfer::policy::NetLimits;
     use qxfer::transport::framed::{read_frame, write_frame};
-    use qxfer::transport::tls::{client_crypto, Trust};
     use qxfer::wire::{Credential, Request, Response};
     let listener = Listener::start();
     listener.add_user("alice");
     let reply = crate::raw::run(async {
-        let mut crypto = client_crypto(Trust::Pin).expect("crypto");
-        crypto.alpn_protocols = vec![b"qxfer/2".to_vec()];
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
-        let endpoint = qxfer::transport::endpoint::client_endpoint(
-            "127.0.0.1:0".parse().expect("bind"),
-            Trust::Pin,
-            &NetLimits::default(),
-        )
-        .expect("endpoint");
-        let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
-        let addr = listener.addr.parse().expect("addr");
-        let conn = endpoint.connect_with(config, addr, "qxfer").expect("connect").await.expect("handshake");
+        let (_endpoint, conn) = connect_speaking(b"qxfer/2", &listener.addr).await;
         let (mut send, mut recv) = conn.open_bi().await.expect("stream");
         let login = Request::Login { user: "alice".into(), credential: Credential::Password(PASSWORD.into()) };
         write_frame(&mut send, &login).await.expect("write");
