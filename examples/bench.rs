@@ -48,8 +48,19 @@ use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("raw-recv") => raw_recv(),
-        Some("raw-send") => raw_send(args.get(2).ok_or_else(|| anyhow!("addr"))?, parse_size(args.get(3))?),
+        Some("raw-recv") => raw_recv(raw_limits(args.get(2).map(String::as_str))?),
+        Some("raw-send") => raw_send(
+            args.get(2).ok_or_else(|| anyhow!("addr"))?,
+            parse_size(args.get(3))?,
+            raw_limits(args.get(4).map(String::as_str))?,
+        ),
+        _ if args.iter().any(|a| a == "--raw-variants") => {
+            let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
+                Some(n) => n.parse()?,
+                None => 5,
+            };
+            raw_variants(runs, args.iter().any(|a| a == "--quick"))
+        }
         _ if args.iter().any(|a| a == "--ab") => {
             let other = args.iter().skip_while(|a| *a != "--ab").nth(1).ok_or_else(|| anyhow!("--ab needs a path"))?;
             let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
@@ -72,17 +83,36 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Raw receiver: one connection, one stream, read to the end, answer one byte.
-fn raw_recv() -> Result<()> {
+/// The raw ceiling's transport windows: `qxfer` (what a logged-in connection gets, the
+/// default), `quinn` (quinn's own defaults: 1.25 MB per stream, no connection limit, a
+/// 10 MB send window), or `wide` (bounded, four to eight times qxfer's).
+fn raw_limits(variant: Option<&str>) -> Result<NetLimits> {
+    let q = NetLimits::default();
+    Ok(match variant.unwrap_or("qxfer") {
+        "qxfer" => q,
+        "quinn" => NetLimits { stream_window: 1_250_000, connection_window: u32::MAX, send_window: 10_000_000, ..q },
+        "wide" => NetLimits { stream_window: 16 << 20, connection_window: 32 << 20, send_window: 32 << 20, ..q },
+        other => bail!("unknown raw variant {other:?}"),
+    })
+}
+
+/// CPU seconds this process has used.
+fn own_cpu_secs() -> f64 {
+    cpu_secs(std::process::id())
+}
+
+/// Raw receiver: one connection, one stream, read to the end, answer one byte; prints its
+/// address first and its CPU seconds last.
+fn raw_recv(limits: NetLimits) -> Result<()> {
     runtime()?.block_on(async {
         let dir = tempfile::tempdir()?;
         let id = tls::load_or_create_identity(dir.path(), None, None)?;
-        let ep = server_endpoint("127.0.0.1:0".parse()?, server_config(&id, &NetLimits::default())?)?;
+        let ep = server_endpoint("127.0.0.1:0".parse()?, server_config(&id, &limits)?)?;
         println!("{}", ep.local_addr()?);
         std::io::stdout().flush()?;
         let conn = ep.accept().await.ok_or_else(|| anyhow!("no connection"))?.await?;
-        // The same windows a logged-in qxfer connection gets.
-        qxfer::transport::endpoint::grant(&conn, &NetLimits::default());
+        // The windows a logged-in qxfer connection gets (or the variant's).
+        qxfer::transport::endpoint::grant(&conn, &limits);
         let (mut send, mut recv) = conn.accept_bi().await?;
         let mut total = 0u64;
         while let Some(chunk) = recv.read_chunk(1 << 20, true).await? {
@@ -92,15 +122,17 @@ fn raw_recv() -> Result<()> {
         send.finish()?;
         let _ = conn.closed().await;
         eprintln!("raw receiver got {total} bytes");
+        println!("cpu {}", own_cpu_secs());
         Ok(())
     })
 }
 
-/// Raw sender: `size` bytes on one stream, wait for the receiver's byte.
-fn raw_send(addr: &str, size: u64) -> Result<()> {
+/// Raw sender: `size` bytes on one stream, wait for the receiver's byte; prints its CPU
+/// seconds.
+fn raw_send(addr: &str, size: u64, limits: NetLimits) -> Result<()> {
     runtime()?.block_on(async {
         let addr: SocketAddr = addr.parse()?;
-        let ep = client_endpoint("127.0.0.1:0".parse()?, Trust::Pin, &NetLimits::default())?;
+        let ep = client_endpoint("127.0.0.1:0".parse()?, Trust::Pin, &limits)?;
         let conn = ep.connect(addr, "qxfer")?.await?;
         let (mut send, mut recv) = conn.open_bi().await?;
         let chunk = bytes::Bytes::from(vec![0x5au8; 1 << 20]);
@@ -115,8 +147,61 @@ fn raw_send(addr: &str, size: u64) -> Result<()> {
         recv.read_exact(&mut b).await?;
         conn.close(0u32.into(), b"done");
         ep.wait_idle().await;
+        println!("cpu {}", own_cpu_secs());
         Ok(())
     })
+}
+
+/// One raw transfer of `size` bytes with `variant`'s windows: (seconds, CPU seconds of both
+/// processes).
+fn raw_once(exe: &Path, size: u64, variant: &str) -> Result<(f64, f64)> {
+    let mut recv =
+        Command::new(exe).args(["raw-recv", variant]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let mut out = BufReader::new(recv.stdout.take().ok_or_else(|| anyhow!("stdout"))?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    let start = Instant::now();
+    let send =
+        Command::new(exe).args(["raw-send", line.trim(), &size.to_string(), variant]).stderr(Stdio::null()).output()?;
+    let secs = start.elapsed().as_secs_f64();
+    if !send.status.success() {
+        bail!("raw sender failed");
+    }
+    let cpu =
+        |text: &str| -> f64 { text.lines().find_map(|l| l.strip_prefix("cpu ")?.trim().parse().ok()).unwrap_or(0.0) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest)?;
+    let _ = recv.wait();
+    Ok((secs, cpu(&String::from_utf8_lossy(&send.stdout)) + cpu(&rest)))
+}
+
+/// `--raw-variants`: the raw-quinn ceiling with qxfer's windows, quinn's defaults and wider
+/// bounded windows, alternating for `runs` rounds: medians of throughput and of CPU seconds
+/// per GiB of both processes together.
+fn raw_variants(runs: usize, quick: bool) -> Result<()> {
+    let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
+    let exe = std::env::current_exe()?;
+    let variants = ["qxfer", "quinn", "wide"];
+    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); variants.len()];
+    for _ in 0..runs.max(1) {
+        for (i, v) in variants.iter().enumerate() {
+            results[i].push(raw_once(&exe, size, v)?);
+        }
+    }
+    println!("raw quinn stream, {} MiB, {} rounds alternating, medians", size >> 20, runs.max(1));
+    println!("{:<8} {:>10} {:>16} {:>12}", "windows", "MB/s", "CPU-s per GiB", "vs quinn");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let gib = size as f64 / f64::from(1u32 << 30);
+    let quinn_t = median(results[1].iter().map(|r| r.0).collect());
+    for (i, v) in variants.iter().enumerate() {
+        let t = median(results[i].iter().map(|r| r.0).collect());
+        let cpu = median(results[i].iter().map(|r| r.1).collect());
+        println!("{:<8} {:>10.1} {:>16.2} {:>12.3}", v, size as f64 / t / 1e6, cpu / gib, quinn_t / t);
+    }
+    Ok(())
 }
 
 /// Run a command to its end, sampling its peak RSS; returns (wall time, peak KiB).
@@ -230,10 +315,11 @@ fn bench(quick: bool) -> Result<()> {
     // (a) raw quinn ceiling: the median of 3 runs (it swings with the machine's load).
     let mut raws = Vec::new();
     for _ in 0..3 {
-        let mut recv = Command::new(&exe).arg("raw-recv").stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        let mut recv =
+            Command::new(&exe).args(["raw-recv", "qxfer"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
         let mut line = String::new();
         BufReader::new(recv.stdout.take().ok_or_else(|| anyhow!("stdout"))?).read_line(&mut line)?;
-        let (t, _) = timed(Command::new(&exe).args(["raw-send", line.trim(), &size.to_string()]))?;
+        let (t, _) = timed(Command::new(&exe).args(["raw-send", line.trim(), &size.to_string(), "qxfer"]))?;
         let _ = recv.wait();
         raws.push(t);
     }
