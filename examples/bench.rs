@@ -206,7 +206,13 @@ fn raw_variants(runs: usize, quick: bool) -> Result<()> {
 
 /// Run a command to its end, sampling its peak RSS; returns (wall time, peak KiB).
 fn timed(cmd: &mut Command) -> Result<(Duration, u64)> {
+    timed_cpu(cmd).map(|(t, peak, _)| (t, peak))
+}
+
+/// [`timed`], plus the CPU seconds the command used (sampled every 2 ms until it exits).
+fn timed_cpu(cmd: &mut Command) -> Result<(Duration, u64, f64)> {
     let start = Instant::now();
+    let mut cpu = 0.0f64;
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
     let mut peak = 0;
     loop {
@@ -220,11 +226,12 @@ fn timed(cmd: &mut Command) -> Result<(Duration, u64)> {
                 }
                 bail!("{cmd:?} failed: {err}");
             }
-            return Ok((elapsed, peak));
+            return Ok((elapsed, peak, cpu));
         }
         if let Some(p) = peak_rss_kib(child.id()) {
             peak = peak.max(p);
         }
+        cpu = cpu.max(cpu_secs(child.id()));
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -437,6 +444,8 @@ fn bench(quick: bool) -> Result<()> {
 /// One A/B round's figures.
 struct Round {
     big: Duration,
+    /// CPU seconds of the client and the listener together during (b).
+    big_cpu: f64,
     tree: Duration,
     small: Duration,
     client_peak_kib: u64,
@@ -457,7 +466,9 @@ fn ab_round(bin: &Path, root: &Path, tag: &str) -> Result<Round> {
     let listener = start_listener(bin, &run_root, &["--config", config.to_str().ok_or_else(|| anyhow!("path"))?])?;
     timed(client(bin, &run_root, &listener.addr).args(["-m", "warm-up"]))?;
     reset_peak(listener.child.id());
-    let (big, client_peak_kib) = timed(client(bin, &run_root, &listener.addr).arg("big.bin"))?;
+    let listener_cpu = cpu_secs(listener.child.id());
+    let (big, client_peak_kib, client_cpu) = timed_cpu(client(bin, &run_root, &listener.addr).arg("big.bin"))?;
+    let big_cpu = client_cpu + cpu_secs(listener.child.id()) - listener_cpu;
     let listener_peak_kib = peak_rss_kib(listener.child.id()).unwrap_or(0);
     qxfer::files::sync_filesystem(root)?;
     let (tree, _) = timed(client(bin, &run_root, &listener.addr).arg("tree"))?;
@@ -472,7 +483,7 @@ fn ab_round(bin: &Path, root: &Path, tag: &str) -> Result<Round> {
     drop(listener);
     std::fs::remove_dir_all(&run_root)?;
     qxfer::files::sync_filesystem(root)?;
-    Ok(Round { big, tree, small, client_peak_kib, listener_peak_kib })
+    Ok(Round { big, big_cpu, tree, small, client_peak_kib, listener_peak_kib })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -506,8 +517,9 @@ fn ab_bench(other: &Path, runs: usize, quick: bool) -> Result<()> {
         b.push(ab_round(&b_bin, root, &format!("b{i}"))?);
     }
     type Figure = (&'static str, &'static str, fn(&Round) -> f64);
-    let figures: [Figure; 5] = [
+    let figures: [Figure; 6] = [
         ("(b) big send", "s", |r| r.big.as_secs_f64()),
+        ("(b) CPU of both processes", "s", |r| r.big_cpu),
         ("(c) 2,000 files", "s", |r| r.tree.as_secs_f64()),
         ("(d) 1 KiB file", "s", |r| r.small.as_secs_f64()),
         ("client peak RSS during (b)", "MiB", |r| r.client_peak_kib as f64 / 1024.0),

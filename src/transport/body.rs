@@ -6,8 +6,12 @@
 //! hashes while the async side encrypts and sends; the receiver's thread hashes and writes
 //! while the async side receives. A bounded channel between them keeps memory flat: on the
 //! sending side [`PIPELINE_DEPTH`] chunks of at most [`CHUNK`] bytes per file; on the
-//! receiving side [`RECEIVE_QUEUE`] of the chunks quinn hands out, which never add up to more
-//! than the stream's receive window.
+//! receiving side [`RECEIVE_QUEUE`] batches of the chunks quinn hands out (one per packet),
+//! each batch about [`BATCH_BYTES`], so the channel and the disk thread's wake-ups cost once
+//! per batch, not once per packet.
+//!
+//! The minimum rate is checked against a deadline: the clock is read when a window ends
+//! (a read outlives the deadline), not per packet.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -25,9 +29,11 @@ use crate::wire::{FileEnd, Hash, MAX_HEAD_FRAME};
 pub const CHUNK: usize = 1 << 20;
 /// Chunks of [`CHUNK`] bytes in flight from the disk thread to the stream, per file sent.
 pub const PIPELINE_DEPTH: usize = 4;
-/// Chunks (as quinn hands them out, each at most one packet's worth up to [`CHUNK`]) queued
-/// from the stream to the disk thread, per file received.
-pub const RECEIVE_QUEUE: usize = PIPELINE_DEPTH * 16;
+/// Batches of received chunks queued from the stream to the disk thread, per file received.
+pub const RECEIVE_QUEUE: usize = 4;
+/// A batch is handed to the disk thread once it holds this many bytes (or the file ends):
+/// at most this plus one packet.
+pub const BATCH_BYTES: usize = 64 << 10;
 /// With `sync`, writeback to disk starts every this many bytes.
 pub const WRITEBACK_WINDOW: u64 = 8 << 20;
 
@@ -45,21 +51,23 @@ pub struct MinRate {
 
 struct Pace {
     min: Option<MinRate>,
-    start: tokio::time::Instant,
+    /// When the current window ends.
+    deadline: tokio::time::Instant,
     bytes: u64,
 }
 
+/// A deadline for a transfer with no minimum rate: effectively never.
+const NO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 impl Pace {
     fn new(min: Option<MinRate>) -> Self {
-        Self { min, start: tokio::time::Instant::now(), bytes: 0 }
+        let window = min.map_or(NO_DEADLINE, |m| m.window);
+        Self { min, deadline: tokio::time::Instant::now() + window, bytes: 0 }
     }
 
-    /// Time left in the current window (a long time when there is no minimum).
-    fn remaining(&self) -> std::time::Duration {
-        match self.min {
-            Some(m) => m.window.saturating_sub(self.start.elapsed()),
-            None => std::time::Duration::from_secs(365 * 24 * 3600),
-        }
+    /// When the current window ends; a wait that outlives it calls [`Self::window_ended`].
+    fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
     }
 
     fn add(&mut self, n: u64) {
@@ -68,20 +76,20 @@ impl Pace {
 
     /// Do not count `d` (a wait on this side) against the peer's rate.
     fn excuse(&mut self, d: std::time::Duration) {
-        self.start += d;
+        self.deadline += d;
     }
 
-    /// At a window's end: enough bytes starts a new window, too few is an error.
-    fn check(&mut self, done: bool) -> Result<(), BodyError> {
-        let Some(m) = self.min else { return Ok(()) };
-        if done || self.start.elapsed() < m.window {
+    /// A window ended: enough bytes in it starts the next one, too few is an error.
+    fn window_ended(&mut self) -> Result<(), BodyError> {
+        let Some(m) = self.min else {
+            self.deadline = tokio::time::Instant::now() + NO_DEADLINE;
             return Ok(());
-        }
+        };
         let need = m.bytes_per_sec.saturating_mul(m.window.as_secs().max(1));
         if self.bytes < need {
             return Err(BodyError::TooSlow { got: self.bytes, secs: m.window.as_secs() });
         }
-        self.start = tokio::time::Instant::now();
+        self.deadline = tokio::time::Instant::now() + m.window;
         self.bytes = 0;
         Ok(())
     }
@@ -156,7 +164,7 @@ pub async fn receive_file<H: Send + 'static>(
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Received, BodyError> {
     let Receive { part, dest, offset, len, sync, hold, min_rate, file } = job;
-    let (tx, rx) = mpsc::channel::<Bytes>(RECEIVE_QUEUE);
+    let (tx, rx) = mpsc::channel::<Vec<Bytes>>(RECEIVE_QUEUE);
     let (written_tx, written_rx) = tokio::sync::oneshot::channel::<io::Result<(blake3::Hasher, Vec<u8>)>>();
     let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel::<bool>();
     let writer = tokio::task::spawn_blocking({
@@ -198,46 +206,64 @@ pub async fn receive_file<H: Send + 'static>(
     Ok(received)
 }
 
-/// The network side of a receive: exactly `len` bytes into the disk thread's channel, then
-/// the trailer and the end of the stream.
+/// The network side of a receive: exactly `len` bytes into the disk thread's channel, in
+/// batches, then the trailer and the end of the stream. Whatever arrived is handed over even
+/// when the receive fails, so a resume can start after it.
 async fn receive_body(
     recv: &mut RecvStream,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Vec<Bytes>>,
     len: u64,
     min_rate: Option<MinRate>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<FileEnd, BodyError> {
     let mut got = 0u64;
     let mut pace = Pace::new(min_rate);
-    while got < len {
-        let want = (len - got).min(CHUNK as u64) as usize;
-        let read = match tokio::time::timeout(pace.remaining(), recv.read_chunk(want, true)).await {
-            Ok(r) => r,
-            Err(_) => {
-                pace.check(false)?;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
+    let ended = || BodyError::Io(io::Error::other("disk thread ended early"));
+    let result = async {
+        while got < len {
+            let want = (len - got).min(CHUNK as u64) as usize;
+            let read = match tokio::time::timeout_at(pace.deadline(), recv.read_chunk(want, true)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    pace.window_ended()?;
+                    continue;
+                }
+            };
+            let Some(chunk) = read? else {
+                return Err(BodyError::Short { got, want: len });
+            };
+            let n = chunk.bytes.len() as u64;
+            got += n;
+            pace.add(n);
+            batched += chunk.bytes.len();
+            batch.push(chunk.bytes);
+            on_bytes(n);
+            if batched < BATCH_BYTES && got < len {
                 continue;
             }
-        };
-        let Some(chunk) = read? else {
-            return Err(BodyError::Short { got, want: len });
-        };
-        let n = chunk.bytes.len() as u64;
-        got += n;
-        pace.add(n);
-        // Time spent waiting for our own disk is not the peer's slowness (measured only
-        // when the disk thread's queue is full: the clock is not read per packet).
-        let ended = || BodyError::Io(io::Error::other("disk thread ended early"));
-        match tx.try_send(chunk.bytes) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(bytes)) => {
-                let waited = tokio::time::Instant::now();
-                tx.send(bytes).await.map_err(|_| ended())?;
-                pace.excuse(waited.elapsed());
+            batched = 0;
+            // Time spent waiting for our own disk is not the peer's slowness (measured only
+            // when the disk thread's queue is full).
+            match tx.try_send(std::mem::take(&mut batch)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(full)) => {
+                    let waited = tokio::time::Instant::now();
+                    tx.send(full).await.map_err(|_| ended())?;
+                    pace.excuse(waited.elapsed());
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(ended()),
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(ended()),
         }
-        on_bytes(n);
-        pace.check(got >= len)?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        if !batch.is_empty() {
+            let _ = tx.send(batch).await;
+        }
+        return Err(e);
     }
     drop(tx);
     // The trailer and the end of the stream have a deadline of their own: a zero-byte file
@@ -265,7 +291,7 @@ fn write_part(
     opened: Option<File>,
     offset: u64,
     len: u64,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<Vec<Bytes>>,
     sync: bool,
 ) -> io::Result<(blake3::Hasher, Vec<u8>)> {
     if opened.is_none() {
@@ -324,10 +350,12 @@ fn write_part(
         }
         Ok(())
     };
-    while let Some(chunk) = rx.blocking_recv() {
-        buf.extend_from_slice(&chunk);
-        if buf.len() >= CHUNK {
-            flush(&mut buf, &mut head)?;
+    while let Some(batch) = rx.blocking_recv() {
+        for chunk in batch {
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= CHUNK {
+                flush(&mut buf, &mut head)?;
+            }
         }
     }
     if !buf.is_empty() {
@@ -360,18 +388,17 @@ pub async fn send_file(
         let n = chunk.len() as u64;
         let mut write = std::pin::pin!(send.write_chunk(chunk));
         loop {
-            match tokio::time::timeout(pace.remaining(), &mut write).await {
+            match tokio::time::timeout_at(pace.deadline(), &mut write).await {
                 Ok(r) => {
                     r?;
                     break;
                 }
-                Err(_) => pace.check(false)?,
+                Err(_) => pace.window_ended()?,
             }
         }
         sent += n;
         pace.add(n);
         on_bytes(n);
-        pace.check(sent >= len)?;
     }
     let hash = joined(reader.await)?;
     if sent != len {
@@ -397,8 +424,12 @@ fn read_file(path: &Path, offset: u64, len: u64, tx: mpsc::Sender<Bytes>) -> io:
     let mut left = len;
     while left > 0 {
         let n = left.min(CHUNK as u64) as usize;
-        let mut buf = vec![0u8; n];
-        f.read_exact(&mut buf)?;
+        // Read into spare capacity: no zeroing of a buffer the read overwrites anyway.
+        let mut buf = Vec::with_capacity(n);
+        (&mut f).take(n as u64).read_to_end(&mut buf)?;
+        if buf.len() != n {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while it was being sent"));
+        }
         hasher.update(&buf);
         if tx.blocking_send(Bytes::from(buf)).is_err() {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "stream closed"));

@@ -237,11 +237,12 @@ fn memory_under_the_worst_case_stays_within_the_documented_bound() {
     });
     // The bound, as the README writes it: per connection its window and its declared
     // delivery's state; per upload slot a disk buffer and a receive queue.
-    use qxfer::transport::body::{CHUNK, RECEIVE_QUEUE};
+    use qxfer::transport::body::{BATCH_BYTES, CHUNK, RECEIVE_QUEUE};
     const ENTRY_STATE: u64 = 160; // a declared file's state in the session, besides its name
     const MAX_DATAGRAM: u64 = 1500;
     let per_connection = WINDOW + PATH_BYTES + FILES * ENTRY_STATE;
-    let per_upload = CHUNK as u64 + RECEIVE_QUEUE as u64 * MAX_DATAGRAM;
+    // The disk buffer, the queued batches and the one being filled.
+    let per_upload = CHUNK as u64 + (RECEIVE_QUEUE as u64 + 1) * (BATCH_BYTES as u64 + MAX_DATAGRAM);
     let slack = 16 << 20; // threads' stacks, the runtime, allocator rounding
     let bound = CONNECTIONS * per_connection + CONNECTIONS * PUTS * per_upload + slack;
     let grew = peak.saturating_sub(before);
