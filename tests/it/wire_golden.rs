@@ -7,6 +7,20 @@ fn frame<T: serde::Serialize>(v: &T) -> String {
     hex::encode(encode_frame(v, MAX_FRAME).expect("encode"))
 }
 
+/// The envelope the golden samples carry.
+fn sample_envelope() -> Envelope {
+    Envelope {
+        id: 1,
+        from: "al".into(),
+        to: "bo".into(),
+        time: 2,
+        subject: None,
+        body: Some("hi".into()),
+        files: 1,
+        bytes: 3,
+    }
+}
+
 fn samples() -> Vec<(&'static str, String)> {
     let h = [0xab; 32];
     vec![
@@ -44,16 +58,7 @@ fn samples() -> Vec<(&'static str, String)> {
         (
             "envelope",
             frame(&Response::Envelope {
-                envelope: Envelope {
-                    id: 1,
-                    from: "al".into(),
-                    to: "bo".into(),
-                    time: 2,
-                    subject: None,
-                    body: Some("hi".into()),
-                    files: 1,
-                    bytes: 3,
-                },
+                envelope: sample_envelope(),
                 attachments: vec![Attachment { path: "f".into(), size: 3, hash: h, media_type: "text/plain".into() }],
                 more: false,
             }),
@@ -82,16 +87,7 @@ fn samples() -> Vec<(&'static str, String)> {
         (
             "envelope_meta",
             frame(&Response::EnvelopeMeta {
-                envelope: Envelope {
-                    id: 1,
-                    from: "al".into(),
-                    to: "bo".into(),
-                    time: 2,
-                    subject: None,
-                    body: None,
-                    files: 1,
-                    bytes: 3,
-                },
+                envelope: Envelope { body: None, ..sample_envelope() },
                 attachments: vec![Attachment { path: "f".into(), size: 3, hash: h, media_type: "x/y".into() }],
                 meta: vec![Some(FileMeta { mode: 0o755, mtime: 5 })],
                 more: false,
