@@ -48,12 +48,18 @@ use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("raw-recv") => raw_recv(raw_limits(args.get(2).map(String::as_str))?),
-        Some("raw-send") => raw_send(
-            args.get(2).ok_or_else(|| anyhow!("addr"))?,
-            parse_size(args.get(3))?,
-            raw_limits(args.get(4).map(String::as_str))?,
-        ),
+        Some("raw-recv") => {
+            let v = args.get(2).map(String::as_str);
+            raw_runtime(v)?.block_on(raw_recv(raw_limits(v)?))
+        }
+        Some("raw-send") => {
+            let v = args.get(4).map(String::as_str);
+            raw_runtime(v)?.block_on(raw_send(
+                args.get(2).ok_or_else(|| anyhow!("addr"))?,
+                parse_size(args.get(3))?,
+                raw_limits(v)?,
+            ))
+        }
         _ if args.iter().any(|a| a == "--raw-variants") => {
             let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
                 Some(n) => n.parse()?,
@@ -83,12 +89,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+/// The raw ends' runtime: multi-threaded like qxfer's, or one thread for the `-1t` variants.
+fn raw_runtime(variant: Option<&str>) -> Result<tokio::runtime::Runtime> {
+    if variant.is_some_and(|v| v.ends_with("-1t")) {
+        return Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
+    }
+    runtime()
+}
+
 /// The raw ceiling's transport windows: `qxfer` (what a logged-in connection gets, the
 /// default), `quinn` (quinn's own defaults: 1.25 MB per stream, no connection limit, a
 /// 10 MB send window), or `wide` (bounded, four to eight times qxfer's).
 fn raw_limits(variant: Option<&str>) -> Result<NetLimits> {
     let q = NetLimits::default();
-    Ok(match variant.unwrap_or("qxfer") {
+    Ok(match variant.unwrap_or("qxfer").trim_end_matches("-1t") {
         "qxfer" => q,
         "quinn" => NetLimits { stream_window: 1_250_000, connection_window: u32::MAX, send_window: 10_000_000, ..q },
         "wide" => NetLimits { stream_window: 16 << 20, connection_window: 32 << 20, send_window: 32 << 20, ..q },
@@ -103,8 +117,8 @@ fn own_cpu_secs() -> f64 {
 
 /// Raw receiver: one connection, one stream, read to the end, answer one byte; prints its
 /// address first and its CPU seconds last.
-fn raw_recv(limits: NetLimits) -> Result<()> {
-    runtime()?.block_on(async {
+async fn raw_recv(limits: NetLimits) -> Result<()> {
+    {
         let dir = tempfile::tempdir()?;
         let id = tls::load_or_create_identity(dir.path(), None, None)?;
         let ep = server_endpoint("127.0.0.1:0".parse()?, server_config(&id, &limits)?)?;
@@ -124,13 +138,13 @@ fn raw_recv(limits: NetLimits) -> Result<()> {
         eprintln!("raw receiver got {total} bytes");
         println!("cpu {}", own_cpu_secs());
         Ok(())
-    })
+    }
 }
 
 /// Raw sender: `size` bytes on one stream, wait for the receiver's byte; prints its CPU
 /// seconds.
-fn raw_send(addr: &str, size: u64, limits: NetLimits) -> Result<()> {
-    runtime()?.block_on(async {
+async fn raw_send(addr: &str, size: u64, limits: NetLimits) -> Result<()> {
+    {
         let addr: SocketAddr = addr.parse()?;
         let ep = client_endpoint("127.0.0.1:0".parse()?, Trust::Pin, &limits)?;
         let conn = ep.connect(addr, "qxfer")?.await?;
@@ -149,7 +163,7 @@ fn raw_send(addr: &str, size: u64, limits: NetLimits) -> Result<()> {
         ep.wait_idle().await;
         println!("cpu {}", own_cpu_secs());
         Ok(())
-    })
+    }
 }
 
 /// One raw transfer of `size` bytes with `variant`'s windows: (seconds, CPU seconds of both
@@ -175,13 +189,13 @@ fn raw_once(exe: &Path, size: u64, variant: &str) -> Result<(f64, f64)> {
     Ok((secs, cpu(&String::from_utf8_lossy(&send.stdout)) + cpu(&rest)))
 }
 
-/// `--raw-variants`: the raw-quinn ceiling with qxfer's windows, quinn's defaults and wider
-/// bounded windows, alternating for `runs` rounds: medians of throughput and of CPU seconds
+/// `--raw-variants`: the raw-quinn ceiling with qxfer's windows, quinn's defaults, wider
+/// bounded windows, and qxfer's windows on a one-thread runtime at both ends, alternating for `runs` rounds: medians of throughput and of CPU seconds
 /// per GiB of both processes together.
 fn raw_variants(runs: usize, quick: bool) -> Result<()> {
     let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
     let exe = std::env::current_exe()?;
-    let variants = ["qxfer", "quinn", "wide"];
+    let variants = ["qxfer", "quinn", "wide", "qxfer-1t"];
     let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); variants.len()];
     for _ in 0..runs.max(1) {
         for (i, v) in variants.iter().enumerate() {

@@ -194,9 +194,20 @@ fn save_token(path: &std::path::Path, token: &Token) -> Result<()> {
 }
 
 impl Client {
-    /// Connect, check the listener's certificate, and log in.
+    /// Connect, check the listener's certificate, and log in. Without a saved session
+    /// token the password is asked for before connecting, so a person's typing never runs
+    /// into the listener's login deadline.
     pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
         let (name, hostport, addr) = resolve(&opts.host)?;
+        let asked;
+        let opts =
+            if matches!(opts.password, PasswordSource::Prompt) && load_token(&token_path(opts, &hostport)).is_none() {
+                let password = prompt(&opts.user, &hostport).await?;
+                asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
+                &asked
+            } else {
+                opts
+            };
         let bind = match opts.bind.iter().find(|b| b.is_ipv6() == addr.is_ipv6()) {
             Some(b) => *b,
             None if !opts.bind.is_empty() => {
@@ -288,8 +299,7 @@ impl Client {
         }
         let password = match &opts.password {
             PasswordSource::Given(p) => p.clone(),
-            PasswordSource::Prompt => rpassword::prompt_password(format!("Password for {}@{hostport}: ", opts.user))
-                .map_err(ClientError::Password)?,
+            PasswordSource::Prompt => prompt(&opts.user, hostport).await?,
             PasswordSource::None => return Err(ClientError::NoPassword),
         };
         let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
@@ -413,6 +423,13 @@ impl Client {
             let _ = tokio::time::timeout(CLOSE_WAIT, self.endpoint.wait_idle()).await;
         }
     }
+}
+
+/// Ask for the password on the terminal, on a blocking thread: the connection (if any)
+/// keeps being served while the person types.
+async fn prompt(user: &str, hostport: &str) -> Result<String> {
+    let text = format!("Password for {user}@{hostport}: ");
+    tokio::task::spawn_blocking(move || rpassword::prompt_password(text)).await?.map_err(ClientError::Password)
 }
 
 fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
