@@ -251,3 +251,36 @@ fn ctrl_c_says_how_to_resume_and_the_same_command_resumes() {
     assert_eq!(v["resumed"], true, "{v}");
     assert!(v["uploaded"].as_u64().expect("uploaded") < 256 << 20, "{v}");
 }
+
+/// On a terminal without a saved session token the password is asked for before the
+/// client connects: a person who takes longer to type than the listener's login deadline
+/// still logs in.
+#[test]
+fn a_slow_typist_is_not_cut_off_by_the_login_deadline() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("script(1) is not installed; skipped");
+        return;
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start_in(data, &["--login-deadline", "2"]);
+    listener.add_user("bob");
+    let bob = User::new(&listener, "bob");
+    let line = format!("{} inbox bob@{} --accept-new", env!("CARGO_BIN_EXE_qxfer"), listener.addr);
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("QXFER_CONFIG_DIR", bob.config.path())
+        .env_remove("QXFER_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    // Typed three seconds later: past the two-second login deadline.
+    std::thread::sleep(Duration::from_secs(3));
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).expect("type");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Password for bob@") && text.contains("no deliveries in bob's mailbox"), "{text}");
+}
