@@ -79,14 +79,3 @@ fn place(src: &Path, dest: &Path, attachments: &[Attachment]) -> std::io::Result
     }
     files::sync_filesystem(dest)
 }
-
-/// At start, and now and then while running: make the copies a crash or a failed commit
-/// left owed.
-pub(crate) fn finish(store: &Store, layout: &Layout, limits: &Limits) -> Result<usize, StoreError> {
-    let pending = store.pending_fanouts()?;
-    for of in &pending {
-        let (made, missed) = fan_out(store, layout, limits, *of)?;
-        info!(event = "recovered", of, made = made.len(), missed = missed.len(), "finished the copies of a delivery");
-    }
-    Ok(pending.len())
-}

@@ -142,10 +142,7 @@ pub struct Listener {
 impl Listener {
     /// Create the data directory, identity and database, and bind every address.
     pub fn bind(config: ListenerConfig) -> Result<Self, ListenError> {
-        if config.data_dir.exists() && !config.data_dir.is_dir() {
-            let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "it is a file, not a directory");
-            return Err(ListenError::DataDir(config.data_dir.clone(), e));
-        }
+        // An existing path is left as it is; `check_private` says if it is not a directory.
         crate::files::create_private_dir(&config.data_dir)
             .map_err(|e| ListenError::DataDir(config.data_dir.clone(), e))?;
         check_private(&config.data_dir)?;
@@ -169,9 +166,12 @@ impl Listener {
         }
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
-        fanout::finish(&store, &layout, &config.limits).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder));
+        // Copies a crash left owed to further recipients, after `recover` swept their
+        // half-placed files.
+        let database = shared.layout().database();
+        shared.finish_copies().map_err(|e| ListenError::Database(database, e))?;
         Ok(Self { recorder_rx: Some(recorder_rx), endpoints, shared, fingerprint })
     }
 

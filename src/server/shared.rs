@@ -252,14 +252,22 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
     }
 
-    /// Make the copies still owed to further recipients (a commit whose fan-out failed part
-    /// way), skipping deliveries a commit is working on now. Blocking.
+    /// Make the copies still owed to further recipients (a crash, or a commit whose fan-out
+    /// failed part way), skipping deliveries a commit is working on now. Blocking; run at
+    /// start and in upkeep.
     pub fn finish_copies(&self) -> Result<usize, crate::store::StoreError> {
         let mut made = 0;
         for of in self.store.pending_fanouts()? {
             let lock = self.delivery_lock(of);
             let Ok(_guard) = lock.try_lock() else { continue };
-            let (copies, _) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            let (copies, missed) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            info!(
+                event = "recovered",
+                of,
+                made = copies.len(),
+                missed = missed.len(),
+                "finished the copies of a delivery"
+            );
             made += copies.len();
         }
         Ok(made)

@@ -53,22 +53,15 @@ impl BanNotices {
     /// Whether to tell `ip` of the ban of `net` that ends at `until`; remembers that it was
     /// told.
     pub fn tell(&mut self, ip: IpAddr, net: IpNet, until: u64) -> bool {
-        let ip = canonical(ip);
-        if self.told.get(&ip) == Some(&until) {
-            return false;
-        }
-        if (!self.told.contains_key(&ip) && self.told.len() >= self.cap) || self.per_ban.len() >= self.cap {
+        if !self.might_tell(ip, net, until) {
             return false;
         }
         let given = self.per_ban.entry(net).or_insert((until, 0));
         if given.0 != until {
             *given = (until, 0);
         }
-        if given.1 >= NOTICES_PER_BAN {
-            return false;
-        }
         given.1 += 1;
-        self.told.insert(ip, until);
+        self.told.insert(canonical(ip), until);
         true
     }
 
@@ -78,7 +71,11 @@ impl BanNotices {
         if self.told.get(&ip) == Some(&until) {
             return false;
         }
-        if (!self.told.contains_key(&ip) && self.told.len() >= self.cap) || self.per_ban.len() >= self.cap {
+        // Full: no new entry in either table until upkeep prunes the ended bans.
+        let full = |has: bool, len: usize| !has && len >= self.cap;
+        if full(self.told.contains_key(&ip), self.told.len())
+            || full(self.per_ban.contains_key(&net), self.per_ban.len())
+        {
             return false;
         }
         self.per_ban.get(&net).is_none_or(|(u, given)| *u != until || *given < NOTICES_PER_BAN)

@@ -92,7 +92,7 @@ pub(super) async fn handle(
                 // A commit of this delivery on another connection finishes first (the lock);
                 // one cut short before it recorded anything goes back to the spool.
                 let lock = conn.shared.delivery_lock(id);
-                let wait = std::time::Duration::from_secs(60);
+                let wait = super::commit::DELIVERY_LOCK_WAIT;
                 let Ok(guard) = tokio::time::timeout(wait, lock.lock_owned()).await else {
                     conn.session(|s| s.delivery_opened(None));
                     return Err(ServerError::Internal("the delivery is being committed by another connection"));

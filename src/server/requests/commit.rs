@@ -35,8 +35,8 @@ enum Committed {
     Expired,
 }
 
-/// How long a commit waits for another commit or resume of the same delivery.
-const DELIVERY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a commit or a resume waits for another commit or resume of the same delivery.
+pub(super) const DELIVERY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome<Response>, ServerError> {
     let id = plan.id;
