@@ -29,14 +29,25 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    // The listener serves many connections on every core. A client command is one
-    // connection whose disk work runs on blocking threads: one async thread moves its
-    // packets without handing them between threads (measured: the raw ceiling on one
-    // thread at both ends is about a third faster and 15 % cheaper in CPU on two cores).
-    let mut builder = if matches!(cli.command, Command::Listen(_)) {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
+    // Handing packets between threads costs more than it gains for one connection
+    // (measured: the raw ceiling on one thread at both ends is about a third faster and 15 %
+    // cheaper in CPU on two cores). A client command is one connection whose disk work runs
+    // on blocking threads: one thread. The listener serves many connections and keeps one
+    // thread per core, so a flood on some connections cannot take the thread another one's
+    // transfer runs on; `listen --threads 1` trades that for about 10 % more speed alone
+    // (README, Benchmarks).
+    let threads = match &cli.command {
+        Command::Listen(a) => {
+            cli::listen_threads(a.threads, std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
+        _ => 1,
+    };
+    let mut builder = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
     };
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
@@ -96,5 +107,14 @@ mod tests {
         assert_eq!(message(&e), "sending: reading x: no such file");
         let e = anyhow::anyhow!("plain");
         assert_eq!(message(&e), "plain");
+    }
+
+    #[test]
+    fn listener_threads_default_to_the_cores() {
+        use qxfer::cli::listen_threads;
+        assert_eq!(listen_threads(None, 0), 1);
+        assert_eq!(listen_threads(None, 2), 2);
+        assert_eq!(listen_threads(Some(1), 16), 1);
+        assert_eq!(listen_threads(Some(4), 2), 4);
     }
 }

@@ -263,6 +263,16 @@ pub struct ListenArgs {
     /// QUIC address validation: never, load (past limits.retry_above connections) or always.
     #[arg(long, value_name = "MODE")]
     pub retry: Option<RetryArg>,
+    /// Threads that move packets [default: one per core]. With 1, every connection's packets
+    /// stay on one thread: one big transfer is faster, but a flood of hostile connections
+    /// competes with it for that thread (measured in the README's Benchmarks).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+}
+
+/// Threads that move packets on a listener with `cores` cores, unless `--threads` says.
+pub fn listen_threads(asked: Option<u16>, cores: usize) -> usize {
+    asked.map_or(cores.max(1), usize::from)
 }
 
 #[derive(Debug, Args)]

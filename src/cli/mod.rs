@@ -4,7 +4,7 @@
 mod args;
 mod run;
 
-pub use args::{Cli, Command};
+pub use args::{listen_threads, Cli, Command};
 pub use run::run;
 
 /// An outcome with its own exit code: a usage error found before connecting (2), a partial

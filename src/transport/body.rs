@@ -338,14 +338,7 @@ fn write_part(
         written += buf.len() as u64;
         buf.clear();
         if sync && written - flushed >= WRITEBACK_WINDOW {
-            // Start writing this window to disk now (asynchronously), so the final sync
-            // waits for the tail only instead of the whole file.
-            let _ = rustix::fs::fadvise(
-                &f,
-                flushed,
-                std::num::NonZeroU64::new(written - flushed),
-                rustix::fs::Advice::DontNeed,
-            );
+            crate::files::stream_to_disk(&f, flushed, written - flushed, WRITEBACK_WINDOW);
             flushed = written;
         }
         Ok(())

@@ -44,6 +44,7 @@ fn usage_errors_exit_2_and_say_what_to_do() {
         (&["firewall", "block", "not-a-net"], "not-a-net"),
         (&["fetch", "alice@127.0.0.1:9", "--all", "--overwrite", "--skip-existing"], "cannot be used with"),
         (&["listen", "--bind", "no-such-host.invalid"], "--bind"),
+        (&["listen", "--threads", "0"], "--threads"),
         (&["send", "alice@127.0.0.1:9", "-m", "-", "--password-stdin"], "both read stdin"),
         (&["send", "alice@127.0.0.1:9", "f.txt", "-s", ""], "the subject is empty"),
         (&["inbox", "alice@127.0.0.1:99999"], "is not a port"),

@@ -119,3 +119,22 @@ fn sigterm_stops_the_listener_cleanly() {
     assert!(status.success(), "{status:?}");
     assert!(listener.log().contains("shutting down"));
 }
+
+/// A listener with one packet thread (`listen --threads 1`) receives a file that spans
+/// several writeback windows (each started to disk, the one before dropped from the page
+/// cache) and hands back the same bytes.
+#[test]
+fn one_thread_listener_streams_a_large_file_to_disk() {
+    let listener = Listener::start_in(tempfile::tempdir().expect("tempdir"), &["--threads", "1"]);
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    let size = 3 * qxfer::transport::body::WRITEBACK_WINDOW as usize + 12_345;
+    std::fs::write(alice.path("big.bin"), pseudo_random(size, 7)).expect("write");
+    let out = ok(&alice.cmd("send").args(["big.bin", "--json"]).output().expect("send"));
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let id = report["id"].as_u64().expect("id");
+    ok(&alice.cmd("fetch").args([&id.to_string(), "-o", "got"]).output().expect("fetch"));
+    let got = alice.path("got").join(id.to_string()).join("big.bin");
+    assert_eq!(hash(&alice.path("big.bin")), hash(&got));
+    assert_eq!(std::fs::metadata(&got).expect("fetched").len(), size as u64);
+}

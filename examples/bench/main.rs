@@ -39,9 +39,11 @@ use qxfer::policy::NetLimits;
 use qxfer::transport::endpoint::{client_endpoint, server_config, server_endpoint};
 use qxfer::transport::tls::{self, Trust};
 
-#[path = "../tests/shared/mod.rs"]
+#[path = "../../tests/shared/mod.rs"]
 #[allow(dead_code)]
 mod shared;
+
+mod bulk;
 
 use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
 
@@ -50,11 +52,11 @@ fn main() -> Result<()> {
     match args.get(1).map(String::as_str) {
         Some("raw-recv") => {
             let v = args.get(2).map(String::as_str);
-            raw_runtime(v)?.block_on(raw_recv(raw_limits(v)?))
+            raw_runtime(v, false)?.block_on(raw_recv(raw_limits(v)?))
         }
         Some("raw-send") => {
             let v = args.get(4).map(String::as_str);
-            raw_runtime(v)?.block_on(raw_send(
+            raw_runtime(v, true)?.block_on(raw_send(
                 args.get(2).ok_or_else(|| anyhow!("addr"))?,
                 parse_size(args.get(3))?,
                 raw_limits(v)?,
@@ -67,6 +69,7 @@ fn main() -> Result<()> {
             };
             raw_variants(runs, args.iter().any(|a| a == "--quick"))
         }
+        _ if args.iter().any(|a| a == "--bulk") => bulk::bulk_bench(&args),
         _ if args.iter().any(|a| a == "--ab") => {
             let other = args.iter().skip_while(|a| *a != "--ab").nth(1).ok_or_else(|| anyhow!("--ab needs a path"))?;
             let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
@@ -89,9 +92,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// The raw ends' runtime: multi-threaded like qxfer's, or one thread for the `-1t` variants.
-fn raw_runtime(variant: Option<&str>) -> Result<tokio::runtime::Runtime> {
-    if variant.is_some_and(|v| v.ends_with("-1t")) {
+/// The raw ends' runtime: multi-threaded by default; one thread at both ends for the `-1t`
+/// variants, and at the sender only for the `-s1` variants (the shape of `qxfer send`, one
+/// thread, to a multi-threaded listener).
+fn raw_runtime(variant: Option<&str>, sender: bool) -> Result<tokio::runtime::Runtime> {
+    let v = variant.unwrap_or("");
+    if v.ends_with("-1t") || (sender && v.ends_with("-s1")) {
         return Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
     }
     runtime()
@@ -102,7 +108,7 @@ fn raw_runtime(variant: Option<&str>) -> Result<tokio::runtime::Runtime> {
 /// 10 MB send window), or `wide` (bounded, four to eight times qxfer's).
 fn raw_limits(variant: Option<&str>) -> Result<NetLimits> {
     let q = NetLimits::default();
-    Ok(match variant.unwrap_or("qxfer").trim_end_matches("-1t") {
+    Ok(match variant.unwrap_or("qxfer").trim_end_matches("-1t").trim_end_matches("-s1") {
         "qxfer" => q,
         "quinn" => NetLimits { stream_window: 1_250_000, connection_window: u32::MAX, send_window: 10_000_000, ..q },
         "wide" => NetLimits { stream_window: 16 << 20, connection_window: 32 << 20, send_window: 32 << 20, ..q },
