@@ -8,8 +8,10 @@
 //!   connection may do next, byte and file quotas of an open delivery.
 //! - [`policy`]: every limit in one place, IP allow/block lists, admission of a connection
 //!   attempt before the handshake, activity events, suspicion scores and bans.
+//! - [`challenge`]: signed challenge tickets, the proof-of-work puzzle, the captcha picture.
 //! - [`props`]: properties the fuzz targets and the regression tests check.
 
+pub mod challenge;
 pub mod policy;
 pub mod props;
 pub mod session;

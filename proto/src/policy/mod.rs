@@ -5,6 +5,7 @@
 
 pub mod activity;
 mod admission;
+pub mod challenges;
 mod iplist;
 mod limits;
 mod score;

@@ -1,0 +1,200 @@
+//! When a connection must answer a challenge, and how hard it is: the suggested proof-of-work
+//! effort under load ([`Effort`]), the effort for one source or account ([`bits_for`]), and
+//! answers faster than a person ([`HumanTiming`]). Pure: the clock comes in as ms.
+//!
+//! # Why the suggested effort cannot be pumped
+//! Tor's first control loop (proposal 327) raised the suggested effort from the efforts of
+//! the requests it served, so attackers who sent high-effort solutions pushed it up for
+//! everyone, turning the defence into a denial of service (proposal 362). Here the effort
+//! depends only on how many requests carrying a valid solution *at the current effort*
+//! arrived per interval against the capacity the operator set: an attacker raises it only
+//! by paying the current price for each request, extra effort buys nothing, and invalid or
+//! unsolved requests (one hash each to refuse) do not count. It moves one bit per interval
+//! (doubling or halving the work), between `min_bits` and the documented cap `max_bits`.
+
+/// The knobs (`[challenges]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffortConfig {
+    /// The effort asked of anyone when nothing is wrong, in leading zero bits.
+    pub min_bits: u8,
+    /// The cap: no one is ever asked for more.
+    pub max_bits: u8,
+    /// How often the suggested effort is reconsidered.
+    pub interval_ms: u64,
+    /// Challenged requests per interval the listener serves comfortably; above it the
+    /// effort rises, below half of it the effort falls.
+    pub capacity: u32,
+    /// Extra bits per point of the source's or account's suspicion score.
+    pub bits_per_point: u8,
+}
+
+impl Default for EffortConfig {
+    fn default() -> Self {
+        EffortConfig { min_bits: 12, max_bits: 24, interval_ms: 10_000, capacity: 100, bits_per_point: 1 }
+    }
+}
+
+/// The suggested effort, a control loop driven by valid challenged requests only.
+#[derive(Debug, Clone)]
+pub struct Effort {
+    bits: u8,
+    interval_start: u64,
+    valid: u32,
+}
+
+impl Effort {
+    pub fn new(cfg: &EffortConfig, now_ms: u64) -> Effort {
+        Effort { bits: cfg.min_bits.min(cfg.max_bits), interval_start: now_ms, valid: 0 }
+    }
+
+    /// The effort to ask of a new challenge now.
+    pub fn suggested(&mut self, cfg: &EffortConfig, now_ms: u64) -> u8 {
+        self.roll(cfg, now_ms);
+        self.bits
+    }
+
+    /// A request arrived with a valid solution of `bits`; only those at or above the
+    /// current effort count as load (lower ones were issued before a rise and are served,
+    /// but are not evidence of load at this price).
+    pub fn solved(&mut self, cfg: &EffortConfig, bits: u8, now_ms: u64) {
+        self.roll(cfg, now_ms);
+        if bits >= self.bits {
+            self.valid = self.valid.saturating_add(1);
+        }
+    }
+
+    fn roll(&mut self, cfg: &EffortConfig, now_ms: u64) {
+        let interval = cfg.interval_ms.max(1);
+        while now_ms.saturating_sub(self.interval_start) >= interval {
+            if self.valid > cfg.capacity {
+                self.bits = self.bits.saturating_add(1).min(cfg.max_bits);
+            } else if self.valid < cfg.capacity / 2 {
+                self.bits = self.bits.saturating_sub(1).max(cfg.min_bits.min(cfg.max_bits));
+            }
+            self.valid = 0;
+            self.interval_start += interval;
+            // A long quiet spell: drop straight to the floor instead of looping per interval.
+            if now_ms.saturating_sub(self.interval_start) >= interval * 64 {
+                self.bits = cfg.min_bits.min(cfg.max_bits);
+                self.interval_start = now_ms;
+            }
+        }
+    }
+}
+
+/// The effort for one challenge: the suggested effort, raised by the source's and the
+/// account's suspicion scores (points) and by answers faster than a person, capped.
+pub fn bits_for(cfg: &EffortConfig, suggested: u8, score_points: f64, too_fast: u32) -> u8 {
+    let from_score = (score_points.clamp(0.0, 64.0) as u32).saturating_mul(u32::from(cfg.bits_per_point));
+    let extra = from_score.saturating_add(too_fast.saturating_mul(2)).min(64);
+    (u32::from(suggested) + extra).min(u32::from(cfg.max_bits)) as u8
+}
+
+/// How fast a person can read a challenge and type the answer (`[challenges]`
+/// `min_human_ms`, `per_char_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanTiming {
+    /// Reading the challenge and starting to answer.
+    pub min_human_ms: u64,
+    /// Typing one character of the answer.
+    pub per_char_ms: u64,
+}
+
+impl Default for HumanTiming {
+    /// 1.5 s to read five distorted characters and 150 ms a character (a quick typist's
+    /// 80 words a minute is about 150 ms a character): a five-character captcha answered in
+    /// under 2.25 s was not typed by a person.
+    fn default() -> Self {
+        HumanTiming { min_human_ms: 1_500, per_char_ms: 150 }
+    }
+}
+
+impl HumanTiming {
+    /// The shortest time a person takes to answer with `chars` characters.
+    pub fn floor_ms(&self, chars: usize) -> u64 {
+        self.min_human_ms.saturating_add(self.per_char_ms.saturating_mul(chars as u64))
+    }
+
+    /// Whether an answer of `chars` characters, arriving at `answered_ms` for a challenge
+    /// issued at `issued_ms` (both on the listener's clock), came faster than a person.
+    pub fn too_fast(&self, issued_ms: u64, answered_ms: u64, chars: usize) -> bool {
+        answered_ms.saturating_sub(issued_ms) < self.floor_ms(chars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_at_the_current_price_raises_the_effort_and_quiet_lowers_it() {
+        let cfg = EffortConfig { capacity: 10, ..EffortConfig::default() };
+        let mut e = Effort::new(&cfg, 0);
+        assert_eq!(e.suggested(&cfg, 0), 12);
+        let mut now = 0;
+        for _ in 0..5 {
+            let bits = e.suggested(&cfg, now);
+            for _ in 0..50 {
+                e.solved(&cfg, bits, now);
+            }
+            now += cfg.interval_ms;
+        }
+        assert_eq!(e.suggested(&cfg, now), 17);
+        // A flood keeps it at the cap, never past it.
+        for _ in 0..20 {
+            let bits = e.suggested(&cfg, now);
+            for _ in 0..50 {
+                e.solved(&cfg, bits, now);
+            }
+            now += cfg.interval_ms;
+        }
+        assert_eq!(e.suggested(&cfg, now), cfg.max_bits);
+        // Quiet: one bit per interval down, then the floor after a long spell.
+        now += cfg.interval_ms;
+        assert_eq!(e.suggested(&cfg, now), cfg.max_bits - 1);
+        now += 100 * cfg.interval_ms;
+        assert_eq!(e.suggested(&cfg, now), cfg.min_bits);
+    }
+
+    #[test]
+    fn extra_effort_and_invalid_requests_cannot_pump_it() {
+        let cfg = EffortConfig { capacity: 10, ..EffortConfig::default() };
+        let mut e = Effort::new(&cfg, 0);
+        let mut now = 0;
+        // Few requests, each with far more work than asked: no rise.
+        for _ in 0..10 {
+            for _ in 0..4 {
+                e.solved(&cfg, cfg.max_bits, now);
+            }
+            now += cfg.interval_ms;
+        }
+        assert_eq!(e.suggested(&cfg, now), cfg.min_bits);
+        // Many requests solved below the current price: no rise either.
+        for _ in 0..10 {
+            for _ in 0..1000 {
+                e.solved(&cfg, cfg.min_bits - 1, now);
+            }
+            now += cfg.interval_ms;
+        }
+        assert_eq!(e.suggested(&cfg, now), cfg.min_bits);
+    }
+
+    #[test]
+    fn scores_and_fast_answers_raise_one_challenge_up_to_the_cap() {
+        let cfg = EffortConfig::default();
+        assert_eq!(bits_for(&cfg, 12, 0.0, 0), 12);
+        assert_eq!(bits_for(&cfg, 12, 3.5, 0), 15);
+        assert_eq!(bits_for(&cfg, 12, 0.0, 2), 16);
+        assert_eq!(bits_for(&cfg, 12, 1e9, 1000), cfg.max_bits);
+        assert_eq!(bits_for(&cfg, 12, f64::NAN, 0), 12);
+    }
+
+    #[test]
+    fn answers_faster_than_a_person_are_flagged() {
+        let t = HumanTiming::default();
+        assert!(t.too_fast(1_000, 1_050, 5), "50 ms");
+        assert!(!t.too_fast(1_000, 7_000, 5), "6 s");
+        assert_eq!(t.floor_ms(5), 2_250);
+        assert!(t.too_fast(5_000, 1_000, 5), "an answer before its challenge");
+    }
+}
