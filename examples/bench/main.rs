@@ -44,6 +44,7 @@ use qxfer::transport::tls::{self, Trust};
 mod shared;
 
 mod bulk;
+mod pow;
 
 use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
 
@@ -70,6 +71,7 @@ fn main() -> Result<()> {
             raw_variants(runs, args.iter().any(|a| a == "--quick"))
         }
         _ if args.iter().any(|a| a == "--bulk") => bulk::bulk_bench(&args),
+        _ if args.iter().any(|a| a == "--pow") => pow::pow_bench(),
         _ if args.iter().any(|a| a == "--ab") => {
             let other = args.iter().skip_while(|a| *a != "--ab").nth(1).ok_or_else(|| anyhow!("--ab needs a path"))?;
             let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {
