@@ -105,10 +105,16 @@ struct Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, which `timeout` passes on to sshd (SIGKILL would orphan sshd).
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
         let _ = self.child.wait();
     }
 }
+
+/// The most a private sshd lives, should the benchmark itself be killed.
+const SSHD_LIFETIME_SECS: u32 = 3600;
 
 impl Sshd {
     fn start() -> Result<Sshd> {
@@ -131,16 +137,20 @@ impl Sshd {
         // sshd running as root needs its privilege-separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let user = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?.trim().to_owned();
         let d = dir.path().display();
         std::fs::write(
             dir.path().join("sshd_config"),
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nPidFile none\n\
-                 StrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
+                 StrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
+                 AllowUsers {user}\n"
             ),
         )?;
-        let child = Command::new(&sshd)
+        let child = Command::new("timeout")
+            .arg(SSHD_LIFETIME_SECS.to_string())
+            .arg(&sshd)
             .arg("-D")
             .arg("-f")
             .arg(dir.path().join("sshd_config"))
@@ -149,7 +159,6 @@ impl Sshd {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let user = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?.trim().to_owned();
         let sshd = Sshd { child, dir, port, user };
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -158,25 +167,50 @@ impl Sshd {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // One login, so a refused key or account says so here and scp is skipped.
+        let probe = Command::new("ssh")
+            .args(sshd.options())
+            .arg("-p")
+            .arg(sshd.port.to_string())
+            .arg(format!("{}@127.0.0.1", sshd.user))
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()?;
+        if !probe.status.success() {
+            bail!("ssh to the private sshd failed: {}", String::from_utf8_lossy(&probe.stderr).trim());
+        }
         Ok(sshd)
+    }
+
+    /// Client options: only our throw-away key, no user config, no host-key prompt.
+    fn options(&self) -> Vec<String> {
+        let key = self.dir.path().join("client").display().to_string();
+        [
+            "-F",
+            "/dev/null",
+            "-i",
+            &key,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "BatchMode=yes",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     fn scp(&self, from: &Path, to: &Path) -> Command {
         let mut c = Command::new("scp");
-        c.args(["-q", "-c", "aes128-gcm@openssh.com", "-i"])
-            .arg(self.dir.path().join("client"))
-            .args([
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "BatchMode=yes",
-                "-P",
-                &self.port.to_string(),
-            ])
+        c.args(["-q", "-c", "aes128-gcm@openssh.com"])
+            .args(self.options())
+            .args(["-P", &self.port.to_string()])
             .arg(from)
             .arg(format!("{}@127.0.0.1:{}", self.user, to.display()));
         c
@@ -185,7 +219,7 @@ impl Sshd {
 
 pub(super) fn bulk_bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
-    let runs: usize = arg_after(args, "--runs").map_or(Ok(3), |n| n.parse())?;
+    let runs: usize = arg_after(args, "--runs").map_or(Ok(3), |n| n.parse::<usize>())?.max(1);
     let size: u64 = if quick { 256 << 20 } else { 1 << 30 };
     let tmpfs_base = arg_after(args, "--tmpfs").map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from);
     let disk_base = arg_after(args, "--disk").map_or_else(std::env::temp_dir, PathBuf::from);
@@ -232,7 +266,7 @@ pub(super) fn bulk_bench(args: &[String]) -> Result<()> {
         .chain(if sshd.is_some() { vec!["scp aes128-gcm to tmpfs", "scp aes128-gcm to disk"] } else { vec![] })
         .collect();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
-    for round in 0..runs.max(1) {
+    for round in 0..runs {
         let mut row = Vec::new();
         for (variant, _) in RAW {
             row.push(raw_sample(&exe, size, variant)?);

@@ -328,6 +328,8 @@ fn write_part(
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)));
     let mut written = offset;
     let mut flushed = offset;
+    // The window written before the last one started to disk: dropped from the cache next.
+    let mut previous: Option<std::ops::Range<u64>> = None;
     let mut flush = |buf: &mut Vec<u8>, head: &mut Vec<u8>| -> io::Result<()> {
         if head.len() < SNIFF {
             let take = (SNIFF - head.len()).min(buf.len());
@@ -338,7 +340,8 @@ fn write_part(
         written += buf.len() as u64;
         buf.clear();
         if sync && written - flushed >= WRITEBACK_WINDOW {
-            crate::files::stream_to_disk(&f, flushed, written - flushed, WRITEBACK_WINDOW);
+            crate::files::stream_to_disk(&f, flushed, written - flushed, previous.take());
+            previous = Some(flushed..written);
             flushed = written;
         }
         Ok(())

@@ -3,6 +3,7 @@
 //! partial name, verified against the sender's BLAKE3 hash, and renamed into the spool.
 //! What arrived before a failure is kept for a resume.
 
+use crate::server::Shared;
 use std::sync::Arc;
 
 use quinn::RecvStream;
@@ -58,8 +59,10 @@ pub(super) async fn handle(
     };
     let part = conn.shared.layout().part(id, &plan.path);
     if plan.replace {
-        // The sender's file changed since it was stored: the old copy goes first.
-        let _ = std::fs::remove_file(conn.shared.layout().staged(id, &plan.path));
+        // The sender's file changed since it was stored: the old copy goes first (off the
+        // async thread: unlinking gigabytes takes a while).
+        let staged = conn.shared.layout().staged(id, &plan.path);
+        let _ = Shared::blocking(move || std::fs::remove_file(staged)).await;
     }
     let outcome = receive(conn, recv, &part, &plan, slot).await;
     let (held, outcome) = match outcome {
@@ -70,7 +73,8 @@ pub(super) async fn handle(
         }
         Err(BodyError::Store(e)) => {
             // The name collides with a file or directory of the same delivery.
-            let _ = std::fs::remove_file(&part);
+            let p = part.clone();
+            let _ = Shared::blocking(move || std::fs::remove_file(p)).await;
             let message = format!("cannot store {}: {e}", plan.path);
             (Held::Partial { bytes: 0 }, Outcome::reply(refused(ErrorCode::BadRequest, &message)))
         }
@@ -78,7 +82,8 @@ pub(super) async fn handle(
             let keep = matches!(e, BodyError::Short { .. } | BodyError::Read(_) | BodyError::TooSlow { .. });
             let held = if keep { files::len_or_zero(&part) } else { 0 };
             if !keep {
-                let _ = std::fs::remove_file(&part);
+                let p = part.clone();
+                let _ = Shared::blocking(move || std::fs::remove_file(p)).await;
             }
             let code = if matches!(e, BodyError::Io(_)) { ErrorCode::Internal } else { ErrorCode::Integrity };
             let mut outcome = Outcome::reply(refused(code, &e.to_string()));
