@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::policy::challenges::ChallengeConfig;
 use crate::policy::{Limits, LimitsError, ScoreConfig};
 
 /// A config file that cannot be used.
@@ -15,19 +16,42 @@ pub enum ConfigError {
     Limits(#[from] LimitsError),
     #[error("scoring.threshold, window_secs and ban_secs must be greater than 0, and weights not negative")]
     Scoring,
+    #[error("{0}")]
+    Challenges(&'static str),
 }
 
-/// Parse a listener config file: its `[limits]` and `[scoring]` sections.
+/// A parsed config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub scoring: ScoreConfig,
+    #[serde(default)]
+    pub challenges: ChallengeConfig,
+}
+
+/// Parse a listener config file: its `[limits]`, `[scoring]` and `[challenges]` sections.
+pub fn parse_all(text: &str) -> Result<Config, ConfigError> {
+    let f: Config = toml::from_str(text)?;
+    let (limits, scoring) = checked(f.limits, f.scoring)?;
+    f.challenges.check().map_err(ConfigError::Challenges)?;
+    Ok(Config { limits, scoring, challenges: f.challenges })
+}
+
+/// Parse a listener config file's `[limits]` and `[scoring]` sections (the rest checked).
 pub fn parse(text: &str) -> Result<(Limits, ScoreConfig), ConfigError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
+    let c = parse_all(text)?;
+    Ok((c.limits, c.scoring))
+}
+
+fn checked(limits: Limits, scoring: ScoreConfig) -> Result<(Limits, ScoreConfig), ConfigError> {
     struct File {
-        #[serde(default)]
         limits: Limits,
-        #[serde(default)]
         scoring: ScoreConfig,
     }
-    let f: File = toml::from_str(text)?;
+    let f = File { limits, scoring };
     f.limits.check()?;
     let s = &f.scoring;
     let weights = [
@@ -38,6 +62,8 @@ pub fn parse(text: &str) -> Result<(Limits, ScoreConfig), ConfigError> {
         s.probe,
         s.timeout,
         s.panic_caused,
+        s.challenge_failed,
+        s.too_fast,
         s.prefix_threshold,
     ];
     if crate::policy::milli(s.threshold) == 0

@@ -32,7 +32,7 @@
 //! Imports run one way: `cli` → `client`/`server`/`admin` → `transport`/`store`/`files` →
 //! `qxfer-proto`. See ARCHITECTURE.md for the life of one upload.
 
-pub use qxfer_proto::{policy, props, session, wire};
+pub use qxfer_proto::{challenge, policy, props, session, wire};
 
 pub mod accounts;
 pub mod admin;

@@ -198,9 +198,10 @@ async fn listen(a: ListenArgs) -> Result<()> {
     cfg.key = a.key;
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let (limits, scoring) = crate::config::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        cfg.limits = limits;
-        cfg.scoring = scoring;
+        let parsed = crate::config::parse_all(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        cfg.limits = parsed.limits;
+        cfg.scoring = parsed.scoring;
+        cfg.challenges = parsed.challenges;
     }
     if let Some(p) = a.ip_rules {
         cfg.ip_rules = p;

@@ -441,7 +441,8 @@ fn peer_fingerprint(conn: &Connection) -> Option<Fingerprint> {
 /// A request's kind, for logs (never its credentials or text).
 fn request_name(req: &Request) -> &'static str {
     match req {
-        Request::Login { .. } => "login",
+        Request::Login { .. } | Request::LoginSolved { .. } => "login",
+        Request::Challenge { .. } => "challenge",
         Request::Begin(_) | Request::BeginMany { .. } => "begin",
         Request::AddFiles { .. } => "add files",
         Request::Commit => "commit",

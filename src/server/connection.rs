@@ -157,6 +157,8 @@ async fn serve_streams(conn: &Arc<Conn>) {
 }
 
 async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
+    // A client of an older protocol gets replies it can decode.
+    let legacy = tls::negotiated_protocol(&conn.connection).as_deref() != Some(crate::wire::ALPN);
     loop {
         let req: Request = match framed::read_frame(&mut recv).await {
             Ok(Some(r)) => r,
@@ -180,7 +182,12 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
                 return;
             }
         };
-        let outcome = requests::handle(&conn, req).await;
+        let mut outcome = requests::handle(&conn, req).await;
+        if legacy {
+            if let Some(older) = outcome.reply.as_ref().and_then(crate::wire::Response::downgraded) {
+                outcome.reply = Some(older);
+            }
+        }
         if let Some(reply) = &outcome.reply {
             // A peer that stops granting credit for replies cannot hold this task.
             match tokio::time::timeout(REPLY_WRITE_WAIT, framed::write_frame(&mut send, reply)).await {

@@ -12,6 +12,7 @@
 mod activity_log;
 mod admin;
 mod bans;
+pub(crate) mod challenges;
 mod conn;
 mod connection;
 mod counters;
@@ -56,6 +57,8 @@ pub struct ListenerConfig {
     pub limits: Limits,
     /// Offence weights, window, threshold and ban times.
     pub scoring: ScoreConfig,
+    /// When logins need a solved challenge, and how hard it is.
+    pub challenges: crate::policy::challenges::ChallengeConfig,
     /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
     /// on SIGHUP.
     pub ip_rules: PathBuf,
@@ -77,6 +80,7 @@ impl ListenerConfig {
             key: None,
             limits: Limits::default(),
             scoring: Default::default(),
+            challenges: Default::default(),
             shutdown_grace: Duration::from_secs(3),
         }
     }

@@ -15,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use tracing::info;
 
 use super::bans::{self, Bans};
+use super::challenges::Challenges;
 use super::counters::{bump, Counters};
 use super::error::ServerError;
 use super::recorder::Recorder;
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     bans: Bans,
     /// Banned addresses already told of their ban (bounded).
     notices: Mutex<BanNotices>,
+    /// Challenge tickets, spent nonces, the suggested effort and the step-up's failures.
+    challenges: Challenges,
 }
 
 /// Banned addresses remembered as told, at most.
@@ -93,7 +96,9 @@ impl Shared {
         recorder: Recorder,
     ) -> Self {
         let l = &config.limits;
+        let clock = Clock::default();
         Self {
+            challenges: Challenges::new(config.challenges.clone(), clock.now_ms()),
             hash_slots: Semaphore::new(l.max_concurrent_hashes.max(1) as usize),
             upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
             account_uploads: Default::default(),
@@ -104,7 +109,7 @@ impl Shared {
             layout,
             config,
             counters: Counters::default(),
-            clock: Clock::default(),
+            clock,
             recorder,
             open_deliveries: Default::default(),
             part_locks: Default::default(),
@@ -145,6 +150,10 @@ impl Shared {
     /// Seconds since the epoch, on the listener's clock.
     pub fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    pub fn challenges(&self) -> &Challenges {
+        &self.challenges
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -250,6 +259,7 @@ impl Shared {
         self.bans.prune(self.now(), crate::policy::ESCALATION_MEMORY_SECS);
         lock(&self.notices).prune(self.now());
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
+        self.challenges.prune(self.clock.now_ms());
     }
 
     /// Make the copies still owed to further recipients (a crash, or a commit whose fan-out

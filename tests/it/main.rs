@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod attacks;
 mod bans;
+mod challenges;
 mod cli;
 mod exhaustion;
 mod fuzz_replay;

@@ -116,7 +116,38 @@ fn samples() -> Vec<(&'static str, String)> {
                 missed: vec![Missed { to: "cy".into(), reason: "full".into() }],
             }),
         ),
+        ("challenge", frame(&Request::Challenge { user: "al".into() })),
+        (
+            "login_solved",
+            frame(&Request::LoginSolved {
+                user: "al".into(),
+                credential: Credential::Password("pw".into()),
+                solution: Solution { ticket: sample_ticket(), counter: 300, answer: Some("K7".into()) },
+            }),
+        ),
+        (
+            "challenge_reply",
+            frame(&Response::Challenge {
+                ticket: sample_ticket(),
+                picture: Some(Picture { width: 9, height: 1, bits: vec![0x80, 0x80] }),
+            }),
+        ),
+        ("challenge_required", frame(&Response::Error { code: ErrorCode::ChallengeRequired, message: "c".into() })),
+        ("challenge_failed", frame(&Response::Error { code: ErrorCode::ChallengeFailed, message: "f".into() })),
     ]
+}
+
+fn sample_ticket() -> Ticket {
+    Ticket {
+        kind: ChallengeKind::Captcha,
+        bits: 16,
+        prefix: "127.0.0.0/24".parse().expect("net"),
+        issued_ms: 1,
+        expires_ms: 2,
+        nonce: [5; 16],
+        answer: [6; 32],
+        mac: [7; 32],
+    }
 }
 
 const GOLDEN: &[(&str, &str)] = &[
@@ -151,13 +182,19 @@ const GOLDEN: &[(&str, &str)] = &[
     ("envelope_meta", "0000003b090102616c02626f020000010301016603abababababababababababababababababababababababababababababababab03782f790101ed030500"),
     ("begin_many", "0000002f0b0000010162000003030303030303030303030303030303030303030303030303030303030303030202626f026379"),
     ("committed_many", "000000110a03010102626f04010263790466756c6c"),
+    ("challenge", "000000040c02616c"),
+    ("login_solved", "000000680d02616c000270770110007f0000001801020505050505050505050505050505050506060606060606060606060606060606060606060606060606060606060606060707070707070707070707070707070707070707070707070707070707070707ac0201024b37"),
+    ("challenge_reply", "000000610b0110007f0000001801020505050505050505050505050505050506060606060606060606060606060606060606060606060606060606060606060707070707070707070707070707070707070707070707070707070707070707010901028080"),
+    ("challenge_required", "0000000406060163"),
+    ("challenge_failed", "0000000406070166"),
 ];
 
 #[test]
 fn the_protocol_version_is_pinned() {
-    // qxfer/3: appended requests (unseen, delete, mark seen, file modes and times). A wire
-    // change bumps it; qxfer/2 clients are still served.
-    assert_eq!(qxfer::wire::ALPN, b"qxfer/3");
+    // qxfer/4: challenges. qxfer/3: appended requests (unseen, delete, mark seen, file modes
+    // and times). A wire change bumps it; qxfer/3 and qxfer/2 clients are still served.
+    assert_eq!(qxfer::wire::ALPN, b"qxfer/4");
+    assert_eq!(qxfer::wire::ALPN_V3, b"qxfer/3");
     assert_eq!(qxfer::wire::ALPN_V2, b"qxfer/2");
     assert_eq!(qxfer::wire::ALPN_V1, b"qxfer/1");
 }
@@ -179,7 +216,7 @@ fn every_golden_frame_decodes_back() {
         let bytes = hex::decode(hex).expect("hex");
         let ok = match *name {
             "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" | "unseen"
-            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" | "begin_many" => {
+            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" | "begin_many" | "challenge" | "login_solved" => {
                 decode_frame::<Request>(&bytes, MAX_FRAME).is_ok()
             }
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),

@@ -38,10 +38,19 @@ pub enum Kind {
     Dropped,
     /// A control request (detail: which).
     Request,
+    /// A challenge handed out (detail: its kind and effort).
+    ChallengeIssued,
+    /// A challenge solved (detail: its kind, effort and the time to answer).
+    ChallengeSolved,
+    /// A challenge answered wrongly, late, twice, from elsewhere or forged, or a login
+    /// without the challenge it needed (detail: which).
+    ChallengeFailed,
+    /// A captcha answered faster than a person reads and types it (detail: how fast).
+    TooFast,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -57,6 +66,10 @@ impl Kind {
         Kind::Unban,
         Kind::Dropped,
         Kind::Request,
+        Kind::ChallengeIssued,
+        Kind::ChallengeSolved,
+        Kind::ChallengeFailed,
+        Kind::TooFast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +89,10 @@ impl Kind {
             Kind::Unban => "unban",
             Kind::Dropped => "dropped",
             Kind::Request => "request",
+            Kind::ChallengeIssued => "challenge_issued",
+            Kind::ChallengeSolved => "challenge_solved",
+            Kind::ChallengeFailed => "challenge_failed",
+            Kind::TooFast => "too_fast",
         }
     }
 
@@ -93,6 +110,8 @@ impl Kind {
             Kind::Timeout => Some(Offence::Timeout),
             Kind::Probe => Some(Offence::Probe),
             Kind::Panic => Some(Offence::PanicCaused),
+            Kind::ChallengeFailed => Some(Offence::ChallengeFailed),
+            Kind::TooFast => Some(Offence::TooFast),
             _ => None,
         }
     }

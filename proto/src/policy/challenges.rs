@@ -124,6 +124,164 @@ impl HumanTiming {
     }
 }
 
+/// `[challenges]` in the listener's config.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChallengeConfig {
+    /// Failed logins (per source address, or per account) after which a login must carry a
+    /// solved challenge.
+    pub challenge_after: u32,
+    /// Failures further apart than this are not counted together.
+    pub window_secs: u64,
+    /// How long a challenge stays good (a person may take minutes to read it).
+    pub ttl_secs: u64,
+    /// Show a captcha at the step-up; `false` asks for a proof of work at `max_bits`
+    /// instead, for users who cannot read one (see README).
+    pub captcha: bool,
+    pub min_bits: u8,
+    pub max_bits: u8,
+    pub interval_secs: u64,
+    pub capacity: u32,
+    pub bits_per_point: u8,
+    pub min_human_ms: u64,
+    pub per_char_ms: u64,
+}
+
+impl Default for ChallengeConfig {
+    fn default() -> Self {
+        let e = EffortConfig::default();
+        let h = HumanTiming::default();
+        ChallengeConfig {
+            challenge_after: 3,
+            window_secs: 600,
+            ttl_secs: 120,
+            captcha: true,
+            min_bits: e.min_bits,
+            max_bits: e.max_bits,
+            interval_secs: e.interval_ms / 1000,
+            capacity: e.capacity,
+            bits_per_point: e.bits_per_point,
+            min_human_ms: h.min_human_ms,
+            per_char_ms: h.per_char_ms,
+        }
+    }
+}
+
+impl ChallengeConfig {
+    pub fn effort(&self) -> EffortConfig {
+        EffortConfig {
+            min_bits: self.min_bits,
+            max_bits: self.max_bits,
+            interval_ms: self.interval_secs.saturating_mul(1000),
+            capacity: self.capacity,
+            bits_per_point: self.bits_per_point,
+        }
+    }
+
+    pub fn timing(&self) -> HumanTiming {
+        HumanTiming { min_human_ms: self.min_human_ms, per_char_ms: self.per_char_ms }
+    }
+
+    /// Values that would switch the defence off or ask the impossible.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.challenge_after == 0 || self.window_secs == 0 || self.ttl_secs == 0 || self.interval_secs == 0 {
+            return Err("challenges: challenge_after, window_secs, ttl_secs and interval_secs must be greater than 0");
+        }
+        if self.min_bits > self.max_bits || self.max_bits > crate::wire::MAX_WORK_BITS {
+            return Err("challenges: min_bits must not exceed max_bits, nor max_bits 40");
+        }
+        Ok(())
+    }
+}
+
+/// Failed logins by source address and by account, for the step-up: after
+/// `challenge_after` failures within `window_secs` of each other, a login from that
+/// source or for that account must carry a solved challenge. Bounded: at most `cap`
+/// entries per map; past it the oldest are dropped on the next failure (those are the
+/// least likely to be under attack now).
+#[derive(Debug)]
+pub struct StepUp {
+    cap: usize,
+    by_source: std::collections::HashMap<std::net::IpAddr, (u32, u64)>,
+    by_account: std::collections::HashMap<String, (u32, u64)>,
+}
+
+impl StepUp {
+    pub fn new(cap: usize) -> StepUp {
+        StepUp { cap, by_source: Default::default(), by_account: Default::default() }
+    }
+
+    fn bump<K: std::hash::Hash + Eq + Clone>(
+        map: &mut std::collections::HashMap<K, (u32, u64)>,
+        key: &K,
+        window_ms: u64,
+        cap: usize,
+        now_ms: u64,
+    ) {
+        if !map.contains_key(key) && map.len() >= cap {
+            map.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window_ms);
+            if map.len() >= cap {
+                let oldest = map.iter().min_by_key(|(_, (_, last))| *last).map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
+            }
+        }
+        let e = map.entry(key.clone()).or_insert((0, now_ms));
+        if now_ms.saturating_sub(e.1) >= window_ms {
+            e.0 = 0;
+        }
+        e.0 = e.0.saturating_add(1);
+        e.1 = now_ms;
+    }
+
+    /// A failed login from `source` for `account` (the source only when it is not exempt).
+    pub fn failed(&mut self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) {
+        let window = cfg.window_secs.saturating_mul(1000);
+        if let Some(ip) = source {
+            Self::bump(&mut self.by_source, &ip, window, self.cap, now_ms);
+        }
+        Self::bump(&mut self.by_account, &account.to_owned(), window, self.cap, now_ms);
+    }
+
+    /// A login that succeeded with a solved challenge: its source and account start over.
+    pub fn cleared(&mut self, source: std::net::IpAddr, account: &str) {
+        self.by_source.remove(&source);
+        self.by_account.remove(account);
+    }
+
+    /// Failures past the step-up threshold, the larger of the source's and the account's:
+    /// each adds to the next challenge's effort.
+    pub fn excess(&self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) -> u32 {
+        let window = cfg.window_secs.saturating_mul(1000);
+        let n = |e: Option<&(u32, u64)>| {
+            e.filter(|(_, last)| now_ms.saturating_sub(*last) < window)
+                .map_or(0, |(n, _)| n.saturating_sub(cfg.challenge_after))
+        };
+        n(source.and_then(|ip| self.by_source.get(&ip))).max(n(self.by_account.get(account)))
+    }
+
+    /// Whether a login from `source` (None: exempt) for `account` needs a challenge now.
+    pub fn needed(&self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) -> bool {
+        let window = cfg.window_secs.saturating_mul(1000);
+        let over = |e: Option<&(u32, u64)>| {
+            e.is_some_and(|(n, last)| *n >= cfg.challenge_after && now_ms.saturating_sub(*last) < window)
+        };
+        source.is_some_and(|ip| over(self.by_source.get(&ip))) || over(self.by_account.get(account))
+    }
+
+    pub fn len(&self) -> (usize, usize) {
+        (self.by_source.len(), self.by_account.len())
+    }
+
+    /// Forget entries quiet for a whole window.
+    pub fn prune(&mut self, cfg: &ChallengeConfig, now_ms: u64) {
+        let window = cfg.window_secs.saturating_mul(1000);
+        self.by_source.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+        self.by_account.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +347,54 @@ mod tests {
         assert_eq!(bits_for(&cfg, 12, 0.0, 2), 16);
         assert_eq!(bits_for(&cfg, 12, 1e9, 1000), cfg.max_bits);
         assert_eq!(bits_for(&cfg, 12, f64::NAN, 0), 12);
+    }
+
+    #[test]
+    fn three_failures_within_the_window_step_up_the_source_and_the_account() {
+        let cfg = ChallengeConfig::default();
+        let mut up = StepUp::new(100);
+        let ip = Some(crate::policy::ip("192.0.2.7"));
+        for i in 0..2 {
+            up.failed(&cfg, ip, "alice", i * 1000);
+        }
+        assert!(!up.needed(&cfg, ip, "alice", 3000));
+        up.failed(&cfg, ip, "alice", 3000);
+        assert!(up.needed(&cfg, ip, "alice", 4000));
+        // The same source for another account, and the same account from another source.
+        assert!(up.needed(&cfg, ip, "bob", 4000));
+        assert!(up.needed(&cfg, Some(crate::policy::ip("198.51.100.1")), "alice", 4000));
+        // An exempt source is judged by the account only.
+        assert!(!up.needed(&cfg, None, "bob", 4000));
+        // A window later it is forgotten; a solved login clears it at once.
+        assert!(!up.needed(&cfg, ip, "alice", 3000 + cfg.window_secs * 1000));
+        up.cleared(crate::policy::ip("192.0.2.7"), "alice");
+        assert!(!up.needed(&cfg, ip, "alice", 4000));
+    }
+
+    #[test]
+    fn the_step_up_maps_are_bounded() {
+        let cfg = ChallengeConfig::default();
+        let mut up = StepUp::new(10);
+        for i in 0..1000u32 {
+            let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            up.failed(&cfg, Some(ip), &format!("user{i}"), u64::from(i));
+        }
+        assert_eq!(up.len(), (10, 10));
+        up.prune(&cfg, 10_000_000);
+        assert_eq!(up.len(), (0, 0));
+    }
+
+    #[test]
+    fn config_refuses_values_that_switch_the_defence_off() {
+        assert_eq!(ChallengeConfig::default().check(), Ok(()));
+        for bad in [
+            ChallengeConfig { challenge_after: 0, ..Default::default() },
+            ChallengeConfig { min_bits: 30, max_bits: 20, ..Default::default() },
+            ChallengeConfig { max_bits: 41, ..Default::default() },
+            ChallengeConfig { ttl_secs: 0, ..Default::default() },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum Offence {
     Timeout,
     /// A request that made the listener's task panic.
     PanicCaused,
+    /// A challenge failed (wrong answer or work, expired, spent, forged, or missing).
+    ChallengeFailed,
+    /// A captcha answered faster than a person can.
+    TooFast,
 }
 
 /// Weights, window, threshold and ban times; the `[scoring]` section of the config file.
@@ -74,6 +78,12 @@ pub struct ScoreConfig {
     /// typists exist).
     pub timeout: f64,
     pub panic_caused: f64,
+    /// A failed challenge: a person misreads a captcha now and then, a guesser keeps
+    /// failing (ten in the window ban).
+    pub challenge_failed: f64,
+    /// A captcha answered faster than a person: it raises the next challenge's effort at
+    /// once, and bans only together with other offences.
+    pub too_fast: f64,
     /// Networks never scored nor banned automatically (fail2ban's `ignoreself`/`ignoreip`):
     /// by default the listener's own host, so its operator is never locked out. Other
     /// loopback addresses are scored as usual.
@@ -97,6 +107,8 @@ impl Default for ScoreConfig {
             probe: 0.05,
             timeout: 0.5,
             panic_caused: 5.0,
+            challenge_failed: 0.5,
+            too_fast: 0.5,
             exempt: default_exempt(),
         }
     }
@@ -135,6 +147,8 @@ impl Offence {
             Offence::Probe => "probe",
             Offence::Timeout => "timeout",
             Offence::PanicCaused => "panic",
+            Offence::ChallengeFailed => "challenge_failed",
+            Offence::TooFast => "too_fast",
         }
     }
 }
@@ -160,6 +174,8 @@ impl ScoreConfig {
             Offence::Probe => self.probe,
             Offence::Timeout => self.timeout,
             Offence::PanicCaused => self.panic_caused,
+            Offence::ChallengeFailed => self.challenge_failed,
+            Offence::TooFast => self.too_fast,
         }
     }
 

@@ -52,6 +52,8 @@ pub enum Violation {
     AlreadyLoggedIn,
     #[error("too many failed logins")]
     TooManyLogins,
+    #[error("too many challenges asked for on one connection")]
+    TooManyChallenges,
     #[error("a delivery is already open on this connection")]
     DeliveryOpen,
     #[error("no delivery is open")]
@@ -80,11 +82,18 @@ pub enum Violation {
     TooManyPathBytes,
 }
 
+/// Challenges one connection may ask for before login (a person needs one, perhaps a
+/// second to read a clearer picture).
+pub const MAX_CHALLENGES: u32 = 4;
+
 /// What the glue must do for an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Check these credentials, then call `logged_in` or `login_failed`.
+    /// Check these credentials (and the challenge of a `LoginSolved`), then call
+    /// `logged_in` or `login_failed`.
     Login,
+    /// Issue the challenge a login as `user` needs from this connection's network.
+    Challenge { user: String },
     /// Resolve the recipient (and the further ones, `also`, that a `BeginMany` names), find
     /// or create the delivery, then `delivery_opened`.
     Begin { user: String, also: Vec<String> },
@@ -197,6 +206,7 @@ pub struct Session {
     limits: SessionLimits,
     user: Option<String>,
     failed_logins: u32,
+    challenges: u32,
     delivery: Option<OpenDelivery>,
     pending_begin: Option<(Begin, Vec<String>)>,
     declared_bytes: u64,
@@ -204,7 +214,15 @@ pub struct Session {
 
 impl Session {
     pub fn new(limits: SessionLimits) -> Self {
-        Self { limits, user: None, failed_logins: 0, delivery: None, pending_begin: None, declared_bytes: 0 }
+        Self {
+            limits,
+            user: None,
+            failed_logins: 0,
+            challenges: 0,
+            delivery: None,
+            pending_begin: None,
+            declared_bytes: 0,
+        }
     }
 
     /// The authenticated account, if any.
@@ -214,7 +232,7 @@ impl Session {
 
     /// Decide on one control request.
     pub fn on_request(&mut self, req: &Request) -> Result<Step, Violation> {
-        if let Request::Login { .. } = req {
+        if let Request::Login { .. } | Request::LoginSolved { .. } = req {
             if self.user.is_some() {
                 return Err(Violation::AlreadyLoggedIn);
             }
@@ -223,9 +241,21 @@ impl Session {
             }
             return Ok(Step::Login);
         }
+        if let Request::Challenge { user } = req {
+            if self.user.is_some() {
+                return Err(Violation::AlreadyLoggedIn);
+            }
+            if self.challenges >= MAX_CHALLENGES {
+                return Err(Violation::TooManyChallenges);
+            }
+            self.challenges += 1;
+            return Ok(Step::Challenge { user: user.clone() });
+        }
         let user = self.user.clone().ok_or(Violation::NotLoggedIn)?;
         match req {
-            Request::Login { .. } => Err(Violation::AlreadyLoggedIn),
+            Request::Login { .. } | Request::LoginSolved { .. } | Request::Challenge { .. } => {
+                Err(Violation::AlreadyLoggedIn)
+            }
             Request::Begin(begin) => self.begin(user, begin, Vec::new()),
             Request::BeginMany { begin, also } => self.begin(user, begin, also.clone()),
             Request::AddFiles { entries } => self.add_files(entries, None),

@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::challenge::{ChallengeKind, Ticket};
+
 use super::{
     is_deceptive, validate_account, validate_path, DecodeError, MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT,
     MAX_FILES, MAX_MEDIA_TYPE, MAX_PAGE, MAX_PASSWORD, MAX_SUBJECT,
@@ -52,7 +54,37 @@ pub enum Request {
     /// upload; at commit each recipient gets a delivery of its own (its own id, charged to
     /// its own quota), and the commit is answered with `CommittedMany`.
     BeginMany { begin: Begin, also: Vec<String> },
+    /// Ask for the challenge a login as `user` from this network needs now (allowed before
+    /// login). Answered with `Challenge`.
+    Challenge { user: String },
+    /// `Login` with a solved challenge: needed after failed logins (answered with
+    /// `Error { code: ChallengeRequired }` when it is missing).
+    LoginSolved { user: String, credential: Credential, solution: Solution },
 }
+
+/// A challenge handed back solved: the listener's ticket, the proof-of-work counter, and
+/// the captcha's text as typed (for a captcha).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Solution {
+    pub ticket: Ticket,
+    pub counter: u64,
+    pub answer: Option<String>,
+}
+
+/// A captcha picture: 1 bit per pixel, rows of `ceil(width / 8)` bytes, most significant
+/// bit leftmost; bounded by `captcha::MAX_WIDTH` × `captcha::MAX_HEIGHT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picture {
+    pub width: u16,
+    pub height: u16,
+    pub bits: Vec<u8>,
+}
+
+/// Longest captcha answer a listener reads.
+pub const MAX_ANSWER: usize = 32;
+/// Most proof-of-work bits a ticket may ask for (a listener never asks for more than its
+/// cap; a client refuses anything above this).
+pub const MAX_WORK_BITS: u8 = 40;
 
 /// A file's permission bits and modification time, as the sender had them (scp -p,
 /// rsync -a). The listener stores files 0600 whatever they say; fetch applies
@@ -130,6 +162,8 @@ pub enum Response {
     /// Answer to the commit of a `BeginMany` delivery: the first recipient's delivery `id`,
     /// a delivery for each further recipient that had room, and those that did not get one.
     CommittedMany { id: u64, time: u64, copies: Vec<Copy>, missed: Vec<Missed> },
+    /// Answer to `Challenge`: the signed ticket, and the captcha's picture when it is one.
+    Challenge { ticket: Ticket, picture: Option<Picture> },
 }
 
 /// A further recipient's own delivery of a `BeginMany` send.
@@ -165,6 +199,10 @@ pub enum ErrorCode {
     Integrity,
     /// The server failed; the request may be retried.
     Internal,
+    /// This login needs a solved challenge first (ask for one with `Challenge`).
+    ChallengeRequired,
+    /// The challenge was not solved: wrong or missing work or answer, expired, used, forged.
+    ChallengeFailed,
 }
 
 /// What the inbox lists for one delivery.
@@ -323,6 +361,18 @@ impl Validate for Request {
                 }
                 cap_len(ids, MAX_PAGE, "id list")
             }
+            Request::Challenge { user } => validate_account(user).map(|_| ()).map_err(Into::into),
+            Request::LoginSolved { user, credential, solution } => {
+                validate_account(user)?;
+                if let Credential::Password(p) = credential {
+                    cap_str(p, MAX_PASSWORD, "password")?;
+                }
+                validate_ticket(&solution.ticket)?;
+                if let Some(a) = &solution.answer {
+                    one_line(a, MAX_ANSWER, "captcha answer")?;
+                }
+                Ok(())
+            }
             Request::Commit
             | Request::Inbox { .. }
             | Request::Open { .. }
@@ -415,8 +465,40 @@ impl Validate for Response {
             }
             Response::Error { message, .. } => one_line(message, MAX_ERROR_TEXT, "error message"),
             Response::Delivered { .. } => Ok(()),
+            Response::Challenge { ticket, picture } => {
+                validate_ticket(ticket)?;
+                if let Some(p) = picture {
+                    crate::challenge::captcha::Bitmap::from_wire(p.width, p.height, p.bits.clone())
+                        .map_err(|_| DecodeError::Invalid("captcha picture"))?;
+                }
+                Ok(())
+            }
         }
     }
+}
+
+impl Response {
+    /// This reply as a client of an older protocol (qxfer/3, qxfer/2) can decode it: the
+    /// error codes it does not know (the challenge ones, sent only to logins) become
+    /// `AuthFailed`, with the same text. `None` when it needs no change.
+    pub fn downgraded(&self) -> Option<Response> {
+        match self {
+            Response::Error { code: ErrorCode::ChallengeRequired | ErrorCode::ChallengeFailed, message } => {
+                Some(Response::Error { code: ErrorCode::AuthFailed, message: message.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn validate_ticket(t: &Ticket) -> Result<(), DecodeError> {
+    if t.bits > MAX_WORK_BITS {
+        return Err(DecodeError::Invalid("proof-of-work bits"));
+    }
+    if t.expires_ms < t.issued_ms {
+        return Err(DecodeError::Invalid("ticket times"));
+    }
+    Ok(())
 }
 
 fn validate_envelope(envelope: &Envelope, attachments: &[Attachment]) -> Result<(), DecodeError> {

@@ -26,7 +26,12 @@ pub const DEFAULT_PORT: u16 = 4433;
 /// qxfer/3: appended requests (`Unseen`, `Delete`, `MarkSeen`, `AddFilesMeta`, `OpenMeta`)
 /// a qxfer/2 listener would take for a protocol violation; so a client offers only qxfer/3
 /// and is told to upgrade the listener.
-pub const ALPN: &[u8] = b"qxfer/3";
+/// qxfer/4: challenges (`Challenge`, `LoginSolved`, the `Challenge` reply and the
+/// `ChallengeRequired`/`ChallengeFailed` error codes).
+pub const ALPN: &[u8] = b"qxfer/4";
+/// qxfer/3: still served; its clients never ask for challenges, and the challenge error
+/// codes reach them as `AuthFailed` with the same text ([`Response::downgraded`]).
+pub const ALPN_V3: &[u8] = b"qxfer/3";
 /// qxfer/2: `FilesAdded` carries the hash of each complete file. Still served as it is: a
 /// qxfer/2 client sends a subset of qxfer/3.
 pub const ALPN_V2: &[u8] = b"qxfer/2";

@@ -15,7 +15,7 @@ use crate::server::outcome::{Close, Outcome};
 use crate::server::Shared;
 use crate::store::StoreError;
 use crate::transport::{close, endpoint};
-use crate::wire::{Credential, ErrorCode, Response, Token};
+use crate::wire::{Credential, ErrorCode, Response, Solution, Token};
 
 /// What checking the credentials found.
 enum Check {
@@ -25,12 +25,86 @@ enum Check {
     Refused { known: bool },
 }
 
+/// Issue the challenge a login as `user` from this connection's network needs now.
+pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+    let sh = &conn.shared;
+    let ip = conn.peer.ip();
+    let now_ms = sh.clock().now_ms();
+    let (ticket, picture, text) = sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms);
+    answer_hook(&ticket, text.as_deref());
+    let kind = if picture.is_some() { "captcha" } else { "work" };
+    conn.record(conn.activity(Kind::ChallengeIssued).account(user).detail(format!("{kind}, {} bits", ticket.bits)));
+    info!(peer = %conn.peer, %user, event = "challenge_issued", kind, bits = ticket.bits, "challenge issued");
+    Outcome::reply(Response::Challenge { ticket, picture })
+}
+
+/// Debug builds only: with `QXFER_TEST_CAPTCHA_ANSWERS=FILE`, each captcha's nonce and text
+/// are appended to FILE, so the tests can answer it (as the fault-injection hook lets them
+/// crash a task). Release builds have no such hook.
+#[cfg(debug_assertions)]
+fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
+    use std::io::Write;
+    let (Some(path), Some(text)) = (std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS"), text) else { return };
+    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{nonce} {text}");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn answer_hook(_: &crate::wire::Ticket, _: Option<&str>) {}
+
+/// A login refused before its credentials are checked: the challenge it needed is missing
+/// or failed. Counts as a login attempt of the connection, and as a challenge failure.
+fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<Response> {
+    conn.record(conn.activity(Kind::ChallengeFailed).account(user).detail(why));
+    warn!(peer = %conn.peer, %user, event = "challenge_failed", why, "login without a solved challenge");
+    let close =
+        conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
+    let text = match code {
+        ErrorCode::ChallengeRequired => {
+            "this login needs a solved challenge after failed logins (the client asks for one on a terminal)"
+                .to_string()
+        }
+        _ => format!("challenge not solved: {why}"),
+    };
+    Outcome::reply(error_reply(code, &text)).close(close)
+}
+
 pub(super) async fn handle(
     conn: &Arc<Conn>,
     user: String,
     credential: Credential,
+    solution: Option<Solution>,
 ) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
+    let ip = conn.peer.ip();
+    let now_ms = sh.clock().now_ms();
+    // The step-up: password logins after failed ones need a solved challenge; checked
+    // before any password hash, so refusing costs one lookup (and a solution one hash).
+    // Session tokens cannot be guessed, so a token login is never held up by it.
+    let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
+    let challenged = match &solution {
+        Some(s) => match sh.challenges().check(s, ip, now_ms) {
+            Ok(solved) => {
+                let detail = format!("{:?}, {} bits, answered in {} ms", solved.kind, solved.bits, solved.took_ms);
+                conn.record(conn.activity(Kind::ChallengeSolved).account(&user).detail(&detail));
+                if solved.too_fast {
+                    let floor = sh.challenges().config().timing().floor_ms(crate::challenge::captcha::LEN);
+                    let detail =
+                        format!("captcha answered in {} ms (a person takes {floor} ms or more)", solved.took_ms);
+                    conn.record(conn.activity(Kind::TooFast).account(&user).detail(&detail));
+                    warn!(peer = %conn.peer, %user, event = "too_fast", took_ms = solved.took_ms, "captcha answered faster than a person");
+                }
+                true
+            }
+            Err(e) => return Ok(challenge_refused(conn, &user, ErrorCode::ChallengeFailed, &e.to_string())),
+        },
+        None => false,
+    };
+    if !challenged && matches!(credential, Credential::Password(_)) && sh.challenges().needed(scored, &user, now_ms) {
+        return Ok(challenge_refused(conn, &user, ErrorCode::ChallengeRequired, "no challenge with the login"));
+    }
     let check = match credential {
         Credential::Token(token) => {
             let key = accounts::token_key(&token);
@@ -67,6 +141,9 @@ pub(super) async fn handle(
     };
     Ok(match check {
         Check::Accepted { token } => {
+            if challenged {
+                conn.shared.challenges().cleared(ip, &user);
+            }
             conn.session(|s| s.logged_in(&user));
             conn.shared.logged_in(&conn.connection, &user);
             conn.record(conn.activity(Kind::LoginOk).account(&user));
@@ -75,6 +152,7 @@ pub(super) async fn handle(
             Outcome::reply(Response::LoggedIn { user, token })
         }
         Check::Refused { known } => {
+            conn.shared.challenges().failed(scored, &user, now_ms);
             bump(&conn.shared.counters().auth_failures);
             let kind = if known { Kind::LoginFailed } else { Kind::UnknownUser };
             conn.record(conn.activity(kind).account(&user));

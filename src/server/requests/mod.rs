@@ -64,7 +64,8 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     }
     fault_injection(conn);
     let (name, bytes) = match &req {
-        Request::Login { .. } => ("login", 0),
+        Request::Login { .. } | Request::LoginSolved { .. } => ("login", 0),
+        Request::Challenge { .. } => ("challenge", 0),
         Request::Begin(b) | Request::BeginMany { begin: b, .. } => ("begin", b.bytes),
         Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. } => ("add_files", entries.len() as u64),
         Request::Commit => ("commit", 0),
@@ -88,10 +89,17 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     let result = match (step, req) {
         (Step::Login, Request::Login { user, credential }) => {
             conn.set_login_pending(true);
-            let outcome = login::handle(conn, user, credential).await;
+            let outcome = login::handle(conn, user, credential, None).await;
             conn.set_login_pending(false);
             outcome
         }
+        (Step::Login, Request::LoginSolved { user, credential, solution }) => {
+            conn.set_login_pending(true);
+            let outcome = login::handle(conn, user, credential, Some(solution)).await;
+            conn.set_login_pending(false);
+            outcome
+        }
+        (Step::Challenge { user }, Request::Challenge { .. }) => Ok(login::challenge(conn, &user)),
         (Step::Begin { user, also }, Request::Begin(begin) | Request::BeginMany { begin, .. }) => {
             begin::handle(conn, user, begin, also).await
         }

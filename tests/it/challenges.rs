@@ -1,0 +1,241 @@
+//! Challenges on a real listener: the step-up after failed logins (a captcha and a proof of
+//! work instead of a ban), what makes a challenge fail, the effort under a login flood, and
+//! answers faster than a person.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use qxfer::challenge::{pow, ChallengeKind};
+use qxfer::wire::{Credential, ErrorCode, Request, Response, Solution, Ticket};
+
+use crate::raw::{run, Raw};
+use crate::support::*;
+
+/// A listener that scores 127.0.0.0/8 like any other network (no exemption) and writes each
+/// captcha's text to a file through the debug-build answer hook. `extra_config` continues
+/// the `[scoring]` section.
+fn listener(extra_config: &str) -> (Listener, PathBuf) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let answers = data.path().join("captcha-answers.txt");
+    let config = data.path().join("challenges.toml");
+    std::fs::write(&config, format!("[scoring]\nexempt = []\n{extra_config}")).expect("config");
+    let config = config.to_str().expect("utf8").to_owned();
+    let hook = answers.to_str().expect("utf8").to_owned();
+    let listener = Listener::start_with_env(
+        data,
+        "127.0.0.1:0",
+        &["--config", &config],
+        &[("QXFER_TEST_CAPTCHA_ANSWERS", hook.as_str())],
+    );
+    listener.add_user("alice");
+    (listener, answers)
+}
+
+/// Extra `[scoring]` lines, then `[challenges]`: no bans, tickets good for 3 s.
+const NO_BANS_AND_SHORT_TICKETS: &str = "threshold = 1000\nprefix_threshold = 1000\n[challenges]\nttl_secs = 3\n";
+
+fn password(p: &str) -> Credential {
+    Credential::Password(p.into())
+}
+
+/// The captcha text the listener wrote for `ticket`.
+fn answer_of(answers: &Path, ticket: &Ticket) -> String {
+    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let text = std::fs::read_to_string(answers).expect("answers");
+    text.lines().find_map(|l| l.strip_prefix(&format!("{nonce} "))).expect("answer for this ticket").to_owned()
+}
+
+fn solve(ticket: &Ticket) -> u64 {
+    pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved")
+}
+
+async fn challenge(from: &str, addr: &str, user: &str) -> (Ticket, bool) {
+    let mut raw = Raw::connect_from(from, addr).await.expect("connect");
+    match raw.call(&Request::Challenge { user: user.into() }).await {
+        Some(Response::Challenge { ticket, picture }) => (ticket, picture.is_some()),
+        r => panic!("{r:?}"),
+    }
+}
+
+async fn login_solved(from: &str, addr: &str, pw: &str, solution: Solution) -> Option<Response> {
+    login_solved_with(from, addr, password(pw), solution).await
+}
+
+async fn login_solved_with(from: &str, addr: &str, credential: Credential, solution: Solution) -> Option<Response> {
+    let mut raw = Raw::connect_from(from, addr).await.expect("connect");
+    raw.call(&Request::LoginSolved { user: "alice".into(), credential, solution }).await
+}
+
+async fn wrong_passwords(from: &str, addr: &str, n: usize) {
+    for _ in 0..n {
+        let mut raw = Raw::connect_from(from, addr).await.expect("connect");
+        let r = raw.call(&Request::Login { user: "alice".into(), credential: password("not-the-password") }).await;
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. })), "{r:?}");
+    }
+}
+
+fn error_code(r: &Option<Response>) -> Option<ErrorCode> {
+    match r {
+        Some(Response::Error { code, .. }) => Some(*code),
+        _ => None,
+    }
+}
+
+#[test]
+fn three_wrong_passwords_then_a_captcha_not_a_ban() {
+    let (listener, answers) = listener("");
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        // The fourth attempt, with the right password, needs a challenge first.
+        let mut raw = Raw::connect_from("127.0.0.1", &addr).await.expect("connect");
+        let r = raw.call(&Request::Login { user: "alice".into(), credential: password(PASSWORD) }).await;
+        assert_eq!(error_code(&r), Some(ErrorCode::ChallengeRequired), "{r:?}");
+        // A captcha with work; a person reads it in a few seconds.
+        let (ticket, picture) = challenge("127.0.0.1", &addr, "alice").await;
+        assert!(picture && ticket.kind == ChallengeKind::Captcha && ticket.bits >= 16, "{ticket:?}");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let solution = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, solution).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+        // Cleared: the next login needs nothing, and the address was never banned.
+        let mut raw = Raw::connect_from("127.0.0.1", &addr).await.expect("connect");
+        let r = raw.call(&Request::Login { user: "alice".into(), credential: password(PASSWORD) }).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+    });
+    let bans = ok(&listener.admin().args(["firewall", "list", "--json"]).output().expect("bans"));
+    assert!(!bans.contains("127.0.0.1"), "{bans}");
+    let audit = ok(&listener.admin().args(["audit", "--user", "alice", "--json"]).output().expect("audit"));
+    for kind in ["challenge_issued", "challenge_solved", "challenge_failed"] {
+        assert!(audit.contains(kind), "{kind} missing: {audit}");
+    }
+    assert!(!audit.contains("too_fast"), "{audit}");
+}
+
+#[test]
+fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
+    // Many failures on purpose: bans are not what this test is about.
+    let (listener, answers) = listener(NO_BANS_AND_SHORT_TICKETS);
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        let fresh = || async {
+            let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
+            let answer = answer_of(&answers, &ticket);
+            (Solution { counter: solve(&ticket), answer: Some(answer), ticket: ticket.clone() }, ticket)
+        };
+        // Wrong text, then the same ticket again with the right text (a wrong answer spends it).
+        let (good, _) = fresh().await;
+        let wrong = Solution { answer: Some("XXXXX".into()), ..good.clone() };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, wrong).await;
+        assert_eq!(error_code(&r), Some(ErrorCode::ChallengeFailed), "{r:?}");
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, good).await;
+        assert_eq!(error_code(&r), Some(ErrorCode::ChallengeFailed), "{r:?}");
+        // From another network (127.0.1.0/24 is not the ticket's 127.0.0.0/24).
+        let (good, _) = fresh().await;
+        let r = login_solved("127.0.1.1", &addr, PASSWORD, good.clone()).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("another network")),
+            "{r:?}"
+        );
+        // Forged: the effort lowered, the MAC kept.
+        let mut forged = good.clone();
+        forged.ticket.bits = 0;
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, forged).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("not issued")),
+            "{r:?}"
+        );
+        // Wrong work: one hash to refuse.
+        let lazy = Solution { counter: good.counter.wrapping_add(1), ..good.clone() };
+        if !pow::verify(&lazy.ticket.nonce, lazy.ticket.bits, lazy.counter) {
+            let r = login_solved("127.0.0.1", &addr, PASSWORD, lazy).await;
+            assert!(
+                matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("proof of work")),
+                "{r:?}"
+            );
+        }
+        // The untouched solution works, once.
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, good.clone()).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, good).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("already answered")),
+            "{r:?}"
+        );
+        // After expiry (3 s here).
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        let (late, _) = fresh().await;
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, late).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("expired")),
+            "{r:?}"
+        );
+    });
+}
+
+#[test]
+fn the_effort_rises_under_a_login_flood_and_falls_after() {
+    // Cheap work, a capacity of 4 solved logins a second: the flood below is well over it.
+    let (listener, _) = listener(
+        "[challenges]\nmin_bits = 4\nmax_bits = 12\ncapacity = 4\ninterval_secs = 1\n\
+         [limits]\nrequests_per_second_per_ip = 1000\nrequests_per_second_per_account = 1000\nrequest_burst = 1000\n",
+    );
+    let addr = listener.addr.clone();
+    run(async {
+        // A session token: logins without a password hash each.
+        let mut raw = Raw::connect_from("127.0.0.2", &addr).await.expect("connect");
+        let token = match raw.call(&Request::Login { user: "alice".into(), credential: password(PASSWORD) }).await {
+            Some(Response::LoggedIn { token: Some(t), .. }) => t,
+            r => panic!("{r:?}"),
+        };
+        let (first, _) = challenge("127.0.0.2", &addr, "alice").await;
+        assert_eq!((first.kind, first.bits), (ChallengeKind::Work, 4));
+        let mut highest = first.bits;
+        let until = std::time::Instant::now() + Duration::from_secs(4);
+        let mut n = 0u32;
+        while std::time::Instant::now() < until {
+            let from = format!("127.0.0.{}", 2 + n % 40);
+            let (ticket, _) = challenge(&from, &addr, "alice").await;
+            highest = highest.max(ticket.bits);
+            let solution = Solution { counter: solve(&ticket), answer: None, ticket };
+            let r = login_solved_with(&from, &addr, Credential::Token(token), solution).await;
+            assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+            n += 1;
+        }
+        assert!(highest > first.bits + 1, "effort stayed at {highest} bits after {n} logins in 4 s");
+        // Quiet for a while: one bit down per second.
+        tokio::time::sleep(Duration::from_secs(highest as u64 - 4 + 2)).await;
+        let (after, _) = challenge("127.0.0.2", &addr, "alice").await;
+        assert!(after.bits < highest, "still {} bits (peak {highest})", after.bits);
+    });
+}
+
+#[test]
+fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
+    let (listener, answers) = listener("threshold = 1000\nprefix_threshold = 1000\n");
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let quick = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, quick).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+    });
+    let audit = ok(&listener.admin().args(["audit", "--kind", "too_fast", "--json"]).output().expect("audit"));
+    assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
+        // The next challenge for this network asks more work (one fast answer: +2 bits).
+        assert!(ticket.bits >= 18, "{ticket:?}");
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let slow = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, slow).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+    });
+    let audit = ok(&listener.admin().args(["audit", "--kind", "too_fast", "--json"]).output().expect("audit"));
+    assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
+}
