@@ -81,6 +81,19 @@ fn handle(b: &mut Bars, label: &str, ev: Event) {
     }
 }
 
+/// A progress line for a proof of work of `expected` hashes on average (hidden when not
+/// `shown`: piped, or too quick to see).
+pub fn work_bar(expected: u64, shown: bool) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(expected);
+    let style = ProgressStyle::with_template("proof of work {bar:30} {percent}% of the expected hashes, {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

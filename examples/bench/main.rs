@@ -576,6 +576,7 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
             new_host: NewHost::Accept,
             ca: None,
             net: NetLimits::default(),
+            captcha_file: None,
         };
         let mut client = Client::connect(&opts).await.context("connect")?;
         let start = Instant::now();

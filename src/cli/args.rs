@@ -351,6 +351,10 @@ pub struct ClientArgs {
     /// Trust listeners whose certificate is signed by this CA (PEM) instead of pinning.
     #[arg(long, value_name = "PEM")]
     pub ca: Option<PathBuf>,
+    /// If the listener asks for a captcha (after failed logins), also write it to this PNG
+    /// file, for a viewer other than the terminal.
+    #[arg(long, value_name = "PNG")]
+    pub captcha_file: Option<PathBuf>,
     /// One machine-readable JSON summary on stdout.
     #[arg(long)]
     pub json: bool,

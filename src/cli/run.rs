@@ -603,6 +603,7 @@ fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
             Some(secs) => std::time::Duration::from_secs(secs),
             None => client::CONNECT_TIMEOUT,
         },
+        captcha_file: a.captcha_file.clone(),
     })
 }
 

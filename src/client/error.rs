@@ -107,6 +107,12 @@ pub enum ClientError {
     Password(#[source] std::io::Error),
     #[error("a transfer task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// A challenge that could not be answered or was not accepted.
+    #[error("{0}")]
+    Challenge(String),
+    /// The listener asks for a challenge before this login (handled inside `connect`).
+    #[error("the listener asks for a challenge before logging in")]
+    NeedsChallenge(Box<(crate::wire::Ticket, Option<crate::wire::Picture>)>),
 }
 
 impl ClientError {
@@ -119,6 +125,10 @@ impl ClientError {
             | ClientError::FingerprintMismatch { .. }
             | ClientError::HostRejected => exit::HOST_KEY,
             ClientError::Banned { .. } | ClientError::ListenerRefused { .. } => exit::REFUSED,
+            ClientError::Challenge(_) | ClientError::NeedsChallenge(_) => exit::CHALLENGE,
+            ClientError::Remote { code: ErrorCode::ChallengeFailed | ErrorCode::ChallengeRequired, .. } => {
+                exit::CHALLENGE
+            }
             _ => exit::ERROR,
         }
     }

@@ -3,6 +3,7 @@
 //! progress as typed [`Event`]s; rendering them is the binary's business.
 
 pub mod aliases;
+mod challenge;
 pub mod error;
 mod fetch;
 mod manifest;
@@ -29,7 +30,7 @@ use crate::transport::close;
 use crate::transport::endpoint;
 use crate::transport::framed;
 use crate::transport::tls::{self, Fingerprint, Trust};
-use crate::wire::{Credential, ErrorCode, Request, Response, Summary, Token};
+use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Summary, Token};
 
 /// How long the QUIC + TLS handshake may take unless `--connect-timeout` says otherwise:
 /// on loopback or a LAN it takes milliseconds, across the world well under a second, and
@@ -116,6 +117,8 @@ pub struct ConnectOptions {
     pub net: NetLimits,
     /// How long the handshake may take ([`CONNECT_TIMEOUT`] by default).
     pub connect_timeout: std::time::Duration,
+    /// Where to write a captcha as PNG too (`--captcha-file`), when the listener asks for one.
+    pub captcha_file: Option<PathBuf>,
 }
 
 /// An authenticated connection.
@@ -197,8 +200,12 @@ impl Client {
     /// Connect, check the listener's certificate, and log in. Without a saved session
     /// token the password is asked for before connecting, so a person's typing never runs
     /// into the listener's login deadline.
+    ///
+    /// A listener that asks for a challenge (after failed logins) gets it answered: the
+    /// captcha on the terminal, the proof of work here, then a fresh connection logs in
+    /// with the solution (a person may take longer than the login deadline to read it).
     pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
-        let (name, hostport, addr) = resolve(&opts.host)?;
+        let (_, hostport, _) = resolve(&opts.host)?;
         let asked;
         let opts =
             if matches!(opts.password, PasswordSource::Prompt) && load_token(&token_path(opts, &hostport)).is_none() {
@@ -208,6 +215,24 @@ impl Client {
             } else {
                 opts
             };
+        match Self::connect_with(opts, None).await {
+            Err(ClientError::NeedsChallenge(c)) => {
+                let (ticket, picture) = *c;
+                tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
+                let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref()).await?;
+                match Self::connect_with(opts, Some(solution)).await {
+                    Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
+                        Err(ClientError::Challenge(format!("the listener did not accept the answer: {message}")))
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn connect_with(opts: &ConnectOptions, solution: Option<Solution>) -> Result<Client> {
+        let (name, hostport, addr) = resolve(&opts.host)?;
         let bind = match opts.bind.iter().find(|b| b.is_ipv6() == addr.is_ipv6()) {
             Some(b) => *b,
             None if !opts.bind.is_empty() => {
@@ -272,7 +297,7 @@ impl Client {
             hostport: hostport.clone(),
             config_dir: opts.config_dir.clone(),
         };
-        match client.login(opts, &hostport).await {
+        match client.login(opts, &hostport, solution).await {
             Ok(()) => Ok(client),
             Err(e) => {
                 client.close().await;
@@ -281,7 +306,7 @@ impl Client {
         }
     }
 
-    async fn login(&mut self, opts: &ConnectOptions, hostport: &str) -> Result<()> {
+    async fn login(&mut self, opts: &ConnectOptions, hostport: &str, solution: Option<Solution>) -> Result<()> {
         let token_file = token_path(opts, hostport);
         if let Some(token) = load_token(&token_file) {
             let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
@@ -302,7 +327,11 @@ impl Client {
             PasswordSource::Prompt => prompt(&opts.user, hostport).await?,
             PasswordSource::None => return Err(ClientError::NoPassword),
         };
-        let req = Request::Login { user: opts.user.clone(), credential: Credential::Password(password) };
+        let credential = Credential::Password(password);
+        let req = match solution {
+            Some(solution) => Request::LoginSolved { user: opts.user.clone(), credential, solution },
+            None => Request::Login { user: opts.user.clone(), credential },
+        };
         match self.call(&req).await {
             Ok(Response::LoggedIn { token, .. }) => {
                 tracing::info!("logged in as {} with a password", opts.user);
@@ -317,6 +346,14 @@ impl Client {
             Ok(other_reply) => Err(unexpected(&other_reply)),
             Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                 Err(ClientError::Auth { user: opts.user.clone() })
+            }
+            Err(ClientError::Remote { code: ErrorCode::ChallengeRequired, .. }) => {
+                match self.call(&Request::Challenge { user: opts.user.clone() }).await? {
+                    Response::Challenge { ticket, picture } => {
+                        Err(ClientError::NeedsChallenge(Box::new((ticket, picture))))
+                    }
+                    other_reply => Err(unexpected(&other_reply)),
+                }
             }
             Err(e) => Err(e),
         }

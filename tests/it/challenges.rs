@@ -3,6 +3,7 @@
 //! answers faster than a person.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use qxfer::challenge::{pow, ChallengeKind};
@@ -238,4 +239,112 @@ fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
     });
     let audit = ok(&listener.admin().args(["audit", "--kind", "too_fast", "--json"]).output().expect("audit"));
     assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
+}
+
+/// A listener with the answer hook, and a user whose client reads answers from the same
+/// file (both hooks are debug-build only).
+fn cli_listener() -> (Listener, PathBuf, tempfile::TempDir) {
+    let hooks = tempfile::tempdir().expect("tempdir");
+    let answers = hooks.path().join("answers.txt");
+    let hook = answers.to_str().expect("utf8").to_owned();
+    let listener = Listener::start_with_env(
+        tempfile::tempdir().expect("tempdir"),
+        "127.0.0.1:0",
+        &[],
+        &[("QXFER_TEST_CAPTCHA_ANSWERS", hook.as_str())],
+    );
+    listener.add_user("alice");
+    (listener, answers, hooks)
+}
+
+fn wrong_password_runs(alice: &User, n: usize) {
+    for _ in 0..n {
+        let out = alice.cmd("inbox").env("QXFER_PASSWORD", "not-the-password").output().expect("inbox");
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn the_client_answers_the_step_up_and_says_why_when_it_cannot() {
+    let (listener, answers, _hooks) = cli_listener();
+    let alice = User::new(&listener, "alice");
+    wrong_password_runs(&alice, 3);
+    // No terminal and no --captcha-file: exit 7, in words.
+    let out = alice.cmd("inbox").output().expect("inbox");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("captcha") && err.contains("terminal"), "{err}");
+    // With the (debug-build) answer hook standing in for the person, and the picture also
+    // written as a PNG: logged in.
+    let png = alice.path("captcha.png");
+    let out = alice
+        .cmd("inbox")
+        .arg("--captcha-file")
+        .arg(&png)
+        .env("QXFER_TEST_CAPTCHA_ANSWERS", &answers)
+        .output()
+        .expect("inbox");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&png).expect("png");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&png).expect("png").permissions().mode() & 0o777, 0o600);
+}
+
+/// What a person sees: the captcha drawn in half blocks on a real terminal (tmux), then the
+/// characters typed at the prompt log the user in.
+#[test]
+fn the_captcha_renders_as_half_blocks_on_a_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed; skipped");
+        return;
+    }
+    let (listener, answers, hooks) = cli_listener();
+    let alice = User::new(&listener, "alice");
+    wrong_password_runs(&alice, 3);
+    let socket = hooks.path().join("tmux.sock");
+    let done = hooks.path().join("exit-code");
+    let bin = env!("CARGO_BIN_EXE_qxfer");
+    let line = format!(
+        "QXFER_CONFIG_DIR={} QXFER_PASSWORD='{PASSWORD}' {bin} inbox {} --user alice --accept-new; echo $? > {}; sleep 60",
+        alice.config.path().display(),
+        listener.addr,
+        done.display()
+    );
+    /// The tmux server, stopped however the test ends.
+    struct Server(PathBuf);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux").arg("-S").arg(&self.0).arg("kill-server").output();
+        }
+    }
+    let _server = Server(socket.clone());
+    let tmux = |args: &[&str]| Command::new("tmux").arg("-S").arg(&socket).args(args).output().expect("tmux");
+    let started = tmux(&["new-session", "-d", "-x", "100", "-y", "30", "sh", "-c", &line]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let screen = loop {
+        let shown = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+        if shown.contains("Type the characters you see") {
+            break shown;
+        }
+        assert!(std::time::Instant::now() < deadline, "no captcha on the terminal:\n{shown}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let blocks = screen.chars().filter(|c| matches!(c, '▀' | '▄' | '█')).count();
+    assert!(blocks > 100, "{blocks} half blocks:\n{screen}");
+    // The picture's rows: 12 lines of 72 columns between the explanation and the prompt.
+    let rows = screen.lines().skip_while(|l| !l.contains("failed logins for this account")).skip(1);
+    assert_eq!(rows.take_while(|l| !l.contains("Type the characters")).count(), 12, "{screen}");
+    let text = std::fs::read_to_string(&answers).expect("answers");
+    let answer = text.lines().last().and_then(|l| l.split(' ').nth(1)).expect("answer").to_owned();
+    // A person takes a few seconds to read it.
+    std::thread::sleep(Duration::from_millis(2500));
+    tmux(&["send-keys", &answer, "Enter"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done.exists() {
+        assert!(std::time::Instant::now() < deadline, "the client did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(&done).expect("code").trim(), "0");
 }

@@ -6,7 +6,7 @@
 //! The alphabet leaves out look-alikes (0/O/Q/D is kept as D only, 1/I, 2/Z, 5/S, 8/B,
 //! G/6), so a person never has to guess between two readings. Drawing is our own few
 //! hundred lines over a 5×7 font: each glyph is scaled, sheared and moved, the whole line
-//! rides a sine wave, and noise pixels and two lines are drawn through it. It stops casual
+//! rides a sine wave, and noise pixels and a line are drawn through it. It stops casual
 //! scripts, not a trained OCR model; that is what the proof of work beside it is for.
 
 /// Characters a captcha is made of.
@@ -289,17 +289,15 @@ pub fn draw(text: &str, rng: &mut Rng) -> Bitmap {
             }
         }
     }
-    // Noise: a few percent of the pixels flipped, and two lines through the text.
+    // Noise: a few percent of the pixels flipped, and one line through the text.
     let pixels = u32::from(WIDTH) * u32::from(HEIGHT);
-    for _ in 0..pixels / 30 {
+    for _ in 0..pixels / 50 {
         let (x, y) = (rng.below(u32::from(WIDTH)) as i32, rng.below(u32::from(HEIGHT)) as i32);
         let on = bm.get(x, y);
         bm.set(x, y, !on);
     }
-    for _ in 0..2 {
-        let (y1, y2) = (rng.between(4, i32::from(HEIGHT) - 5), rng.between(4, i32::from(HEIGHT) - 5));
-        line(&mut bm, 0, y1, i32::from(WIDTH) - 1, y2);
-    }
+    let (y1, y2) = (rng.between(4, i32::from(HEIGHT) - 5), rng.between(4, i32::from(HEIGHT) - 5));
+    line(&mut bm, 0, y1, i32::from(WIDTH) - 1, y2);
     bm
 }
 

@@ -1,0 +1,126 @@
+//! Answering a listener's challenge after failed logins: the captcha is shown with Unicode
+//! half blocks on the terminal (and written as a PNG with `--captcha-file`), its text is
+//! typed on the terminal, and the proof of work is solved with a progress line. The
+//! picture is a small bounded 1-bit bitmap, checked before anything is drawn: nothing
+//! richer is ever decoded from a listener.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use crate::challenge::captcha::Bitmap;
+use crate::challenge::pow;
+use crate::client::error::{ClientError, Result};
+use crate::wire::{Picture, Solution, Ticket, MAX_ANSWER};
+
+/// Hashes tried between progress updates.
+const STEP: u64 = 1 << 16;
+
+/// Solve `ticket`: read the captcha (if it is one) from the person, then do the work.
+pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file: Option<&Path>) -> Result<Solution> {
+    let answer = match picture {
+        Some(p) => {
+            let bm = Bitmap::from_wire(p.width, p.height, p.bits)
+                .map_err(|e| ClientError::Protocol(format!("the listener sent a bad captcha: {e}")))?;
+            if let Some(path) = captcha_file {
+                write_png(path, &bm)?;
+            }
+            Some(read_answer(&ticket, &bm, captcha_file).await?)
+        }
+        None => None,
+    };
+    let counter = work(&ticket).await?;
+    Ok(Solution { ticket, counter, answer })
+}
+
+/// The PNG for another viewer, private like everything the client keeps.
+fn write_png(path: &Path, bm: &Bitmap) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(crate::client::error::local("writing the captcha to", path))?;
+    f.write_all(&bm.to_png(4)).map_err(crate::client::error::local("writing the captcha to", path))
+}
+
+async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) -> Result<String> {
+    if let Some(answer) = test_answer(ticket) {
+        return Ok(answer);
+    }
+    let shown = std::io::stderr().is_terminal();
+    if !shown && captcha_file.is_none() {
+        return Err(ClientError::Challenge(
+            "the listener asks for a captcha after failed logins, and there is no terminal to show it on: \
+             run the command on a terminal, or pass --captcha-file PNG to view it elsewhere"
+                .into(),
+        ));
+    }
+    let mut text = String::from(
+        "The listener asks you to prove you are a person\n(there were failed logins for this account or address).\n",
+    );
+    if shown {
+        text.push_str(&bm.half_blocks());
+    }
+    if let Some(path) = captcha_file {
+        text.push_str(&format!("(the picture is also in {})\n", path.display()));
+    }
+    text.push_str("Type the characters you see: ");
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut err = std::io::stderr();
+        err.write_all(text.as_bytes())?;
+        err.flush()?;
+        let tty = std::fs::File::open("/dev/tty")?;
+        let mut line = String::new();
+        std::io::BufReader::new(std::io::Read::take(tty, 256)).read_line(&mut line)?;
+        Ok(line.trim().to_owned())
+    })
+    .await?
+    .map_err(|e| ClientError::Challenge(format!("cannot read the captcha's answer from the terminal: {e}")))?;
+    if answer.is_empty() || answer.len() > MAX_ANSWER || answer.chars().any(char::is_control) {
+        return Err(ClientError::Challenge("no captcha answer typed".into()));
+    }
+    Ok(answer)
+}
+
+/// Debug builds only: `QXFER_TEST_CAPTCHA_ANSWERS=FILE` (the listener's answer hook) answers
+/// from that file, so the tests can log in through a captcha without a person.
+#[cfg(debug_assertions)]
+fn test_answer(ticket: &Ticket) -> Option<String> {
+    let path = std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS")?;
+    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{nonce} "))).map(str::to_owned)
+}
+
+#[cfg(not(debug_assertions))]
+fn test_answer(_: &Ticket) -> Option<String> {
+    None
+}
+
+/// The proof of work, on a blocking thread, with a progress line on a terminal.
+async fn work(ticket: &Ticket) -> Result<u64> {
+    let (nonce, bits) = (ticket.nonce, ticket.bits);
+    let expected = pow::expected_tries(bits);
+    let bar = crate::progress::work_bar(expected, std::io::stderr().is_terminal() && bits >= 16);
+    tokio::task::spawn_blocking(move || {
+        let mut from = 0u64;
+        loop {
+            match pow::solve_some(&nonce, bits, from, STEP) {
+                Ok(c) => {
+                    bar.finish_and_clear();
+                    return Ok(c);
+                }
+                Err(next) if next == u64::MAX => {
+                    return Err(ClientError::Challenge("the proof of work has no solution".into()));
+                }
+                Err(next) => {
+                    from = next;
+                    bar.set_position(from.min(expected.saturating_sub(1)));
+                }
+            }
+        }
+    })
+    .await?
+}
