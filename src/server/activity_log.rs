@@ -57,9 +57,13 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
             if !shared.scorable(a.source) {
                 continue;
             }
-            if let Some(ban) = scorer.strike(&cfg, a.source, a.account.as_deref(), offence, a.time_ms / 1000) {
+            let now = a.time_ms / 1000;
+            if let Some(ban) = scorer.strike(&cfg, a.source, a.account.as_deref(), offence, now) {
                 bans.push(ban);
             }
+            // The next challenge for this source or account asks more work.
+            let account = a.account.as_deref().map(|name| (name, scorer.account_score(&cfg, name, now)));
+            shared.challenges().scored(a.source, scorer.score(&cfg, a.source, now), account, a.time_ms);
         }
         for ban in &bans {
             shared.ban(ban.clone());

@@ -42,6 +42,21 @@ pub(crate) struct Challenges {
     /// Answers faster than a person, by source network, with the last one's time (bounded
     /// like the step-up maps).
     too_fast: Mutex<HashMap<ipnet::IpNet, (u32, u64)>>,
+    /// Suspicion scores (points) of sources and accounts as the activity log last scored
+    /// them, with when (bounded like the step-up maps).
+    scores: Mutex<Scores>,
+}
+
+#[derive(Debug, Default)]
+struct Scores {
+    sources: HashMap<IpAddr, (f64, u64)>,
+    accounts: HashMap<String, (f64, u64)>,
+}
+
+fn note<K: std::hash::Hash + Eq>(map: &mut HashMap<K, (f64, u64)>, key: K, points: f64, now_ms: u64) {
+    if map.len() < MAX_TRACKED || map.contains_key(&key) {
+        map.insert(key, (points, now_ms));
+    }
 }
 
 impl std::fmt::Debug for Challenges {
@@ -67,6 +82,7 @@ impl Challenges {
             effort: Mutex::new(effort),
             step_up: Mutex::new(StepUp::new(MAX_TRACKED)),
             too_fast: Mutex::new(HashMap::new()),
+            scores: Mutex::new(Scores::default()),
             cfg,
         }
     }
@@ -108,7 +124,14 @@ impl Challenges {
         let suggested = self.effort.lock().map_or(self.cfg.min_bits, |mut e| e.suggested(&self.cfg.effort(), now_ms));
         let excess = self.step_up.lock().map_or(0, |s| s.excess(&self.cfg, scored, account, now_ms));
         let fast = self.too_fast.lock().map_or(0, |m| m.get(&prefix_of(source)).map_or(0, |e| e.0));
-        let mut bits = bits_for(&self.cfg.effort(), suggested, f64::from(excess), fast);
+        let scored_points = self.scores.lock().map_or(0.0, |sc| {
+            let window = self.cfg.window_secs.saturating_mul(1000);
+            let fresh =
+                |e: Option<&(f64, u64)>| e.filter(|(_, at)| now_ms.saturating_sub(*at) < window).map_or(0.0, |e| e.0);
+            let source = scored.map_or(0.0, |ip| fresh(sc.sources.get(&ip)));
+            source.max(fresh(sc.accounts.get(account)))
+        });
+        let mut bits = bits_for(&self.cfg.effort(), suggested, f64::from(excess) + scored_points, fast);
         let (kind, text) = if step_up && self.cfg.captcha {
             let mut rng = Rng::new(u64::from_le_bytes(random::<8>()));
             (ChallengeKind::Captcha, Some(captcha::random_text(&mut rng)).map(|t| (t, rng)))
@@ -176,6 +199,17 @@ impl Challenges {
         Ok(Solved { kind: t.kind, bits: t.bits, took_ms, too_fast })
     }
 
+    /// The activity log scored an offence: remember the source's and the account's score,
+    /// for the effort of their next challenge.
+    pub fn scored(&self, source: IpAddr, source_points: f64, account: Option<(&str, f64)>, now_ms: u64) {
+        if let Ok(mut sc) = self.scores.lock() {
+            note(&mut sc.sources, source, source_points, now_ms);
+            if let Some((name, points)) = account {
+                note(&mut sc.accounts, name.to_owned(), points, now_ms);
+            }
+        }
+    }
+
     /// Upkeep: forget what is past its window.
     pub fn prune(&self, now_ms: u64) {
         if let Ok(mut s) = self.spent.lock() {
@@ -184,10 +218,14 @@ impl Challenges {
         if let Ok(mut s) = self.step_up.lock() {
             s.prune(&self.cfg, now_ms);
         }
+        let window = self.cfg.window_secs.saturating_mul(1000);
         if let Ok(mut m) = self.too_fast.lock() {
             // Fast answers count against a network for one step-up window.
-            let window = self.cfg.window_secs.saturating_mul(1000);
             m.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+        }
+        if let Ok(mut sc) = self.scores.lock() {
+            sc.sources.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
+            sc.accounts.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
         }
     }
 }

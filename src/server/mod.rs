@@ -20,6 +20,7 @@ mod error;
 mod fanout;
 mod firewall;
 mod outcome;
+mod priority;
 pub mod recorder;
 pub(crate) mod recovery;
 mod requests;

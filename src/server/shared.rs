@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
 
 use super::bans::{self, Bans};
 use super::challenges::Challenges;
 use super::counters::{bump, Counters};
 use super::error::ServerError;
+use super::priority::{PriorityGate, Slot};
 use super::recorder::Recorder;
 use super::ListenerConfig;
 use crate::clock::Clock;
@@ -50,8 +51,9 @@ pub(crate) struct Shared {
     counters: Counters,
     clock: Clock,
     recorder: Recorder,
-    /// Memory-hard hashes running at once, at most.
-    hash_slots: Semaphore,
+    /// Memory-hard hashes running at once, at most; waiters served by the proof of work
+    /// their login carries.
+    hash_slots: PriorityGate,
     /// Uploads writing to disk at once (each holds a blocking thread), all accounts.
     upload_threads: Arc<Semaphore>,
     /// Uploads writing to disk at once, per account (entries nobody uses are dropped).
@@ -83,6 +85,9 @@ pub(crate) struct Shared {
     challenges: Challenges,
 }
 
+/// Logins waiting for a password hash, at most (each holds a connection's login).
+pub const MAX_HASH_WAITERS: usize = 1024;
+
 /// Banned addresses remembered as told, at most.
 pub const MAX_BAN_NOTICES: usize = 4096;
 
@@ -99,7 +104,7 @@ impl Shared {
         let clock = Clock::default();
         Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms()),
-            hash_slots: Semaphore::new(l.max_concurrent_hashes.max(1) as usize),
+            hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
             upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
             account_uploads: Default::default(),
             ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
@@ -175,9 +180,10 @@ impl Shared {
         Ok(tokio::task::spawn_blocking(f).await?)
     }
 
-    /// A slot for one memory-hard hash.
-    pub async fn hash_slot(&self) -> Result<SemaphorePermit<'_>, ServerError> {
-        self.hash_slots.acquire().await.map_err(|_| ServerError::Internal("hash slots closed"))
+    /// A slot for one memory-hard hash, served by `priority` (the proof-of-work bits the
+    /// login carries; 0 without); `None` when [`MAX_HASH_WAITERS`] logins already wait.
+    pub async fn hash_slot(&self, priority: u8) -> Option<Slot<'_>> {
+        self.hash_slots.acquire(priority).await.ok()
     }
 
     /// A disk slot for one upload of `account`: one of the account's and one of all

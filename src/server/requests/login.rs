@@ -84,6 +84,7 @@ pub(super) async fn handle(
     // before any password hash, so refusing costs one lookup (and a solution one hash).
     // Session tokens cannot be guessed, so a token login is never held up by it.
     let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
+    let solution_bits = solution.as_ref().map_or(0, |s| s.ticket.bits);
     let challenged = match &solution {
         Some(s) => match sh.challenges().check(s, ip, now_ms) {
             Ok(solved) => {
@@ -120,7 +121,14 @@ pub(super) async fn handle(
             .await??
         }
         Credential::Password(password) => {
-            let _slot = conn.shared.hash_slot().await?;
+            let priority = solution_bits;
+            let Some(_slot) = conn.shared.hash_slot(priority).await else {
+                conn.record(conn.activity(Kind::Limit).account(&user).detail("login queue full"));
+                return Ok(Outcome::reply(error_reply(
+                    ErrorCode::Limit,
+                    "the listener is busy checking passwords; try again in a moment",
+                )));
+            };
             let u = user.clone();
             Shared::blocking(move || -> Result<Check, StoreError> {
                 let phc = sh.store().password_hash(&u)?;
