@@ -100,4 +100,20 @@ mod tests {
         assert_eq!(s.probe, 0.2);
         assert!(s.is_exempt("10.1.2.3".parse().expect("ip")) && !s.is_exempt("127.0.0.1".parse().expect("ip")));
     }
+
+    #[test]
+    fn the_challenges_section_is_checked() {
+        let c = parse_all("[challenges]\nchallenge_after = 5\ncaptcha = false\nmax_bits = 20\n").expect("parse");
+        assert_eq!((c.challenges.challenge_after, c.challenges.captcha, c.challenges.max_bits), (5, false, 20));
+        assert_eq!(parse_all("").expect("empty").challenges, ChallengeConfig::default());
+        for bad in [
+            "[challenges]\nchallenge_after = 0\n",
+            "[challenges]\nmin_bits = 30\nmax_bits = 20\n",
+            "[challenges]\nmax_bits = 64\n",
+            "[challenges]\nno_such_knob = 1\n",
+            "[scoring]\ntoo_fast = -1\n",
+        ] {
+            assert!(parse_all(bad).is_err(), "{bad}");
+        }
+    }
 }

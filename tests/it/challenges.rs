@@ -348,3 +348,28 @@ fn the_captcha_renders_as_half_blocks_on_a_terminal() {
     }
     assert_eq!(std::fs::read_to_string(&done).expect("code").trim(), "0");
 }
+
+/// The step-up does not replace the ban: someone who keeps failing with solved challenges
+/// is still banned at fail2ban's five failures.
+#[test]
+fn solving_challenges_does_not_save_a_guesser_from_the_ban() {
+    let (listener, answers) = listener("");
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        let mut banned = false;
+        for _ in 0..4 {
+            let Ok(_) = Raw::connect_from("127.0.0.1", &addr).await else {
+                banned = true;
+                break;
+            };
+            let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
+            tokio::time::sleep(Duration::from_millis(2300)).await;
+            let solution = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
+            let r = login_solved("127.0.0.1", &addr, "still-not-the-password", solution).await;
+            assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. }) | None), "{r:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert!(banned || !Raw::admitted_from("127.0.0.1", &addr).await, "a guesser past five failures is not banned");
+    });
+}
