@@ -142,6 +142,7 @@ impl Challenges {
             (ChallengeKind::Work, None)
         };
         let ticket = self.key.issue(&Issue {
+            account,
             kind,
             bits,
             prefix: prefix_of(source),
@@ -160,12 +161,29 @@ impl Challenges {
         }
     }
 
-    /// Check a solution from `source`: the ticket's signature, network and time, the work
-    /// (one hash), the captcha's text; then spend it. Each failure is reported, never a
-    /// partial success: a ticket that fails any check is not spent.
-    pub fn check(&self, s: &Solution, source: IpAddr, now_ms: u64) -> Result<Solved, TicketError> {
+    /// Check a solution from `source` for a login as `account`: the ticket's signature
+    /// (which covers the account), network and time, that it is the kind the step-up asks
+    /// for when `stepped_up` (a captcha, or the capped work with `captcha = false`), the work
+    /// (one hash), the captcha's text; then spend it. A ticket that fails is not spent,
+    /// except by a wrong captcha answer (no second guess on one picture).
+    pub fn check(
+        &self,
+        s: &Solution,
+        account: &str,
+        source: IpAddr,
+        stepped_up: bool,
+        now_ms: u64,
+    ) -> Result<Solved, TicketError> {
         let t = &s.ticket;
-        self.key.check(t, source, now_ms)?;
+        self.key.check(t, account, source, now_ms)?;
+        let enough = match (self.cfg.captcha, t.kind) {
+            (true, ChallengeKind::Captcha) => true,
+            (true, ChallengeKind::Work) => false,
+            (false, _) => t.bits >= self.cfg.max_bits,
+        };
+        if stepped_up && !enough {
+            return Err(TicketError::NotEnough);
+        }
         if !pow::verify(&t.nonce, t.bits, s.counter) {
             return Err(TicketError::WrongWork);
         }

@@ -19,6 +19,11 @@ window_secs = 600
 ban_secs = 600
 ban_factor = 3
 max_ban_secs = 3600
+
+# These tests are about scores and bans: the step-up to a challenge stays out of the way
+# (tests/it/challenges.rs shows the two together).
+[challenges]
+challenge_after = 1000
 ";
 
 fn listener() -> Listener {
@@ -150,7 +155,8 @@ fn allowed_addresses_are_never_banned() {
 
 #[test]
 fn bans_survive_a_restart_and_can_be_lifted_by_hand() {
-    let listener = Listener::with_config("[scoring]\nthreshold = 5\nban_secs = 3600\n");
+    let listener =
+        Listener::with_config("[scoring]\nthreshold = 5\nban_secs = 3600\n[challenges]\nchallenge_after = 1000\n");
     listener.add_user("alice");
     run(async {
         assert_eq!(wrong_passwords("127.0.0.50", &listener.addr, 5).await, 5);

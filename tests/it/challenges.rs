@@ -32,8 +32,10 @@ fn listener(extra_config: &str) -> (Listener, PathBuf) {
     (listener, answers)
 }
 
-/// Extra `[scoring]` lines, then `[challenges]`: no bans, tickets good for 3 s.
-const NO_BANS_AND_SHORT_TICKETS: &str = "threshold = 1000\nprefix_threshold = 1000\n[challenges]\nttl_secs = 3\n";
+/// Extra `[scoring]` lines, then `[challenges]` and `[limits]`: no bans, tickets good for
+/// 8 s, light work, a short failed-login delay.
+const NO_BANS_AND_SHORT_TICKETS: &str = "threshold = 1000\nprefix_threshold = 1000\n\
+     [challenges]\nttl_secs = 8\nmin_bits = 8\nmax_bits = 12\n[limits]\nfailed_login_delay_ms = 50\n";
 
 fn password(p: &str) -> Credential {
     Credential::Password(p.into())
@@ -107,7 +109,7 @@ fn three_wrong_passwords_then_a_captcha_not_a_ban() {
     let bans = ok(&listener.admin().args(["firewall", "list", "--json"]).output().expect("bans"));
     assert!(!bans.contains("127.0.0.1"), "{bans}");
     let audit = ok(&listener.admin().args(["audit", "--user", "alice", "--json"]).output().expect("audit"));
-    for kind in ["challenge_issued", "challenge_solved", "challenge_failed"] {
+    for kind in ["challenge_issued", "challenge_solved", "login_failed"] {
         assert!(audit.contains(kind), "{kind} missing: {audit}");
     }
     assert!(!audit.contains("too_fast"), "{audit}");
@@ -119,7 +121,23 @@ fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
     let (listener, answers) = listener(NO_BANS_AND_SHORT_TICKETS);
     let addr = listener.addr.clone();
     run(async {
+        // Work alone, asked for before the failures, and work for another account.
+        let (early, picture) = challenge("127.0.0.1", &addr, "alice").await;
+        assert!(!picture && early.kind == ChallengeKind::Work, "{early:?}");
+        let early = Solution { counter: solve(&early), answer: None, ticket: early };
+        let (bobs, _) = challenge("127.0.0.1", &addr, "bob").await;
+        let bobs = Solution { counter: solve(&bobs), answer: None, ticket: bobs };
         wrong_passwords("127.0.0.1", &addr, 3).await;
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, early).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("needs a captcha")),
+            "{r:?}"
+        );
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, bobs).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("for this account")),
+            "{r:?}"
+        );
         let fresh = || async {
             let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
             let answer = answer_of(&answers, &ticket);
@@ -164,10 +182,10 @@ fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
             matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("already answered")),
             "{r:?}"
         );
-        // After expiry (3 s here).
+        // After expiry (8 s here).
         wrong_passwords("127.0.0.1", &addr, 3).await;
         let (late, _) = fresh().await;
-        tokio::time::sleep(Duration::from_millis(3200)).await;
+        tokio::time::sleep(Duration::from_millis(8200)).await;
         let r = login_solved("127.0.0.1", &addr, PASSWORD, late).await;
         assert!(
             matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("expired")),

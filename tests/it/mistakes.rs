@@ -7,8 +7,28 @@ use std::time::{Duration, Instant};
 use crate::raw::{run, Raw};
 use crate::support::*;
 
-/// The defaults, except a short failed-login delay so the test runs quickly.
-const DEFAULTS: &str = "[limits]\nfailed_login_delay_ms = 50\n";
+/// The defaults, except a short failed-login delay so the test runs quickly, and no
+/// human-timing floor: the captcha after three wrong passwords is answered by the
+/// debug-build hook at machine speed.
+const DEFAULTS: &str = "[limits]\nfailed_login_delay_ms = 50\n[challenges]\nmin_human_ms = 0\nper_char_ms = 0\n";
+
+/// A listener with [`DEFAULTS`] and the captcha answer hook; the hook's file.
+fn listener() -> (Listener, tempfile::TempDir) {
+    let hooks = tempfile::tempdir().expect("tempdir");
+    let answers = hooks.path().join("answers.txt");
+    let listener =
+        Listener::with_config_env(DEFAULTS, &[("QXFER_TEST_CAPTCHA_ANSWERS", answers.to_str().expect("utf8"))]);
+    (listener, hooks)
+}
+
+/// `qxfer inbox` with the right password after wrong ones: the step-up asks for a captcha,
+/// which the hook answers for the person.
+fn inbox_after_step_up(user: &User, addr: &str, hooks: &tempfile::TempDir) {
+    ok(&from(user, addr, "inbox")
+        .env("QXFER_TEST_CAPTCHA_ANSWERS", hooks.path().join("answers.txt"))
+        .output()
+        .expect("inbox"));
+}
 
 /// `qxfer CMD` for `user` from the loopback address `from`.
 fn from(user: &User, from: &str, sub: &str) -> std::process::Command {
@@ -25,7 +45,7 @@ fn bans(listener: &Listener) -> String {
 /// the listener's own address and from another one: nobody is banned.
 #[test]
 fn ordinary_mistakes_ban_nobody() {
-    let listener = Listener::with_config(DEFAULTS);
+    let (listener, hooks) = listener();
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     std::fs::create_dir(alice.path("empty")).expect("mkdir");
@@ -50,8 +70,8 @@ fn ordinary_mistakes_ban_nobody() {
             let out = from(&alice, addr, "inbox").env("QXFER_PASSWORD", "wrong password").output().expect("inbox");
             assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
         }
-        // Still served.
-        ok(&from(&alice, addr, "inbox").output().expect("inbox"));
+        // Still served, after a captcha (the step-up, not a ban).
+        inbox_after_step_up(&alice, addr, &hooks);
     }
     // Give the activity log its batch delay, then check nothing was banned.
     std::thread::sleep(Duration::from_millis(300));
@@ -69,14 +89,15 @@ fn ordinary_mistakes_ban_nobody() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(bans(&listener).trim(), "no IP rules and no bans in force", "the own host was banned");
-    ok(&from(&alice, "127.0.0.1", "inbox").output().expect("inbox"));
+    inbox_after_step_up(&alice, "127.0.0.1", &hooks);
 }
 
 /// Five wrong passwords ban an address; its next command is told so in words, with the
 /// operator's command to lift it, and exits 5; later attempts are dropped and fail fast.
 #[test]
 fn a_banned_client_is_told_once_in_words() {
-    let listener = Listener::with_config(DEFAULTS);
+    // About the ban's notice: the step-up to a challenge stays out of the way.
+    let listener = Listener::with_config(&format!("{DEFAULTS}challenge_after = 1000\n"));
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     for _ in 0..4 {
@@ -117,7 +138,7 @@ fn a_banned_client_is_told_once_in_words() {
 /// listener's own address stays served inside the banned prefix.
 #[test]
 fn a_prefix_ban_needs_three_offending_addresses() {
-    let listener = Listener::with_config(DEFAULTS);
+    let listener = Listener::with_config(&format!("{DEFAULTS}challenge_after = 1000\n"));
     listener.add_user("alice");
     run(async {
         for (i, addr) in ["127.0.0.21", "127.0.0.22", "127.0.0.23"].into_iter().enumerate() {

@@ -41,6 +41,15 @@ impl Listener {
         Self::start_in(data, &["--config", &config])
     }
 
+    /// [`Listener::with_config`], with environment variables for the listener process.
+    pub fn with_config_env(toml: &str, env: &[(&str, &str)]) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let config = data.path().join("config.toml");
+        std::fs::write(&config, toml).expect("config");
+        let config = config.to_str().expect("utf8").to_owned();
+        Self::start_with_env(data, "127.0.0.1:0", &["--config", &config], env)
+    }
+
     pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
         Self::start_on(data, "127.0.0.1:0", extra)
     }

@@ -19,7 +19,9 @@ pub enum ChallengeKind {
     Captcha,
 }
 
-/// A challenge as handed out and handed back. Every field is covered by `mac`.
+/// A challenge as handed out and handed back. Every field is covered by `mac`, and so is
+/// the account it was issued for (not carried: the login names it), so a ticket solved
+/// for one account does nothing for another.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
     pub kind: ChallengeKind,
@@ -41,7 +43,7 @@ pub struct Ticket {
 /// Why a ticket was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TicketError {
-    #[error("the challenge was not issued by this listener")]
+    #[error("the challenge was not issued by this listener for this account")]
     Forged,
     #[error("the challenge was issued to another network")]
     OtherSource,
@@ -55,6 +57,8 @@ pub enum TicketError {
     WrongWork,
     #[error("the answer is wrong")]
     WrongAnswer,
+    #[error("after failed logins this login needs a captcha (or the full proof of work): ask for a new challenge")]
+    NotEnough,
 }
 
 /// The listener's ticket key (32 random bytes, kept in its data directory); two keys are
@@ -74,6 +78,8 @@ impl std::fmt::Debug for TicketKey {
 /// What a new ticket says; [`TicketKey::issue`] signs it.
 #[derive(Debug, Clone)]
 pub struct Issue<'a> {
+    /// The account the challenge is for.
+    pub account: &'a str,
     pub kind: ChallengeKind,
     pub bits: u8,
     pub prefix: IpNet,
@@ -104,15 +110,15 @@ impl TicketKey {
             answer,
             mac: [0; 32],
         };
-        t.mac = self.mac_of(&t);
+        t.mac = self.mac_of(&t, i.account);
         t
     }
 
-    /// Whether `t` is this listener's, for the network `source` is in, and not expired.
-    /// Constant time in the MAC comparison. The caller still checks the work and the
-    /// answer, then spends the nonce.
-    pub fn check(&self, t: &Ticket, source: std::net::IpAddr, now_ms: u64) -> Result<(), TicketError> {
-        if blake3::Hash::from(self.mac_of(t)) != blake3::Hash::from(t.mac) {
+    /// Whether `t` is this listener's, for `account`, for the network `source` is in, and
+    /// not expired. Constant time in the MAC comparison. The caller still checks the work
+    /// and the answer, then spends the nonce.
+    pub fn check(&self, t: &Ticket, account: &str, source: std::net::IpAddr, now_ms: u64) -> Result<(), TicketError> {
+        if blake3::Hash::from(self.mac_of(t, account)) != blake3::Hash::from(t.mac) {
             return Err(TicketError::Forged);
         }
         if !t.prefix.contains(&source) {
@@ -137,8 +143,11 @@ impl TicketKey {
         *h.finalize().as_bytes()
     }
 
-    fn mac_of(&self, t: &Ticket) -> [u8; 32] {
+    fn mac_of(&self, t: &Ticket, account: &str) -> [u8; 32] {
         let mut h = blake3::Hasher::new_keyed(&self.mac);
+        // Length-prefixed: the account cannot run into the fields after it.
+        h.update(&(account.len() as u64).to_le_bytes());
+        h.update(account.as_bytes());
         h.update(&[match t.kind {
             ChallengeKind::Work => 1,
             ChallengeKind::Captcha => 2,
@@ -222,6 +231,7 @@ mod tests {
 
     fn captcha(now: u64) -> Ticket {
         key().issue(&Issue {
+            account: "alice",
             kind: ChallengeKind::Captcha,
             bits: 8,
             prefix: "127.0.0.0/24".parse().expect("net"),
@@ -236,9 +246,9 @@ mod tests {
     fn a_ticket_is_good_for_its_network_until_it_expires() {
         let t = captcha(1_000);
         let k = key();
-        assert_eq!(k.check(&t, "127.0.0.9".parse().expect("ip"), 2_000), Ok(()));
-        assert_eq!(k.check(&t, "127.0.1.9".parse().expect("ip"), 2_000), Err(TicketError::OtherSource));
-        assert_eq!(k.check(&t, "127.0.0.9".parse().expect("ip"), 121_000), Err(TicketError::Expired));
+        assert_eq!(k.check(&t, "alice", "127.0.0.9".parse().expect("ip"), 2_000), Ok(()));
+        assert_eq!(k.check(&t, "alice", "127.0.1.9".parse().expect("ip"), 2_000), Err(TicketError::OtherSource));
+        assert_eq!(k.check(&t, "alice", "127.0.0.9".parse().expect("ip"), 121_000), Err(TicketError::Expired));
     }
 
     #[test]
@@ -255,9 +265,13 @@ mod tests {
             Ticket { answer: [0; 32], ..t.clone() },
         ];
         for f in &forged {
-            assert_eq!(key().check(f, ip, 2_000), Err(TicketError::Forged), "{f:?}");
+            assert_eq!(key().check(f, "alice", ip, 2_000), Err(TicketError::Forged), "{f:?}");
         }
-        assert_eq!(TicketKey::new(&[8; 32]).check(&t, ip, 2_000), Err(TicketError::Forged));
+        assert_eq!(TicketKey::new(&[8; 32]).check(&t, "alice", ip, 2_000), Err(TicketError::Forged));
+        // Good for the account it was issued for only.
+        assert_eq!(key().check(&t, "alice", ip, 2_000), Ok(()));
+        assert_eq!(key().check(&t, "alicf", ip, 2_000), Err(TicketError::Forged));
+        assert_eq!(key().check(&t, "", ip, 2_000), Err(TicketError::Forged));
     }
 
     #[test]

@@ -207,6 +207,7 @@ pub struct Session {
     user: Option<String>,
     failed_logins: u32,
     challenges: u32,
+    told_challenge: bool,
     delivery: Option<OpenDelivery>,
     pending_begin: Option<(Begin, Vec<String>)>,
     declared_bytes: u64,
@@ -219,6 +220,7 @@ impl Session {
             user: None,
             failed_logins: 0,
             challenges: 0,
+            told_challenge: false,
             delivery: None,
             pending_begin: None,
             declared_bytes: 0,
@@ -284,6 +286,13 @@ impl Session {
         self.declared_bytes = declared;
         self.pending_begin = Some((begin.clone(), also.clone()));
         Ok(Step::Begin { user, also })
+    }
+
+    /// A login was refused for want of a solved challenge: whether this connection had
+    /// been told so before (a real client asks for a challenge once told; a second plain
+    /// login is a client ignoring the step-up).
+    pub fn challenge_required(&mut self) -> bool {
+        std::mem::replace(&mut self.told_challenge, true)
     }
 
     pub fn logged_in(&mut self, user: &str) {

@@ -55,9 +55,17 @@ fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
 fn answer_hook(_: &crate::wire::Ticket, _: Option<&str>) {}
 
 /// A login refused before its credentials are checked: the challenge it needed is missing
-/// or failed. Counts as a login attempt of the connection, and as a challenge failure.
+/// or failed. Counts as a login attempt of the connection. A failed challenge is a
+/// challenge failure; a missing one is not, the first time on a connection (the real
+/// client learns of the step-up that way, then asks for a challenge), but is after that
+/// (a client ignoring the step-up). Either way no password was checked: guessing past the
+/// step-up needs solved challenges, and wrong passwords with them still ban at five.
 fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<Response> {
-    conn.record(conn.activity(Kind::ChallengeFailed).account(user).detail(why));
+    let kind = match code {
+        ErrorCode::ChallengeRequired if !conn.session(|s| s.challenge_required()) => Kind::Request,
+        _ => Kind::ChallengeFailed,
+    };
+    conn.record(conn.activity(kind).account(user).detail(why));
     warn!(peer = %conn.peer, %user, event = "challenge_failed", why, "login without a solved challenge");
     let close =
         conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
@@ -85,8 +93,9 @@ pub(super) async fn handle(
     // Session tokens cannot be guessed, so a token login is never held up by it.
     let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
     let solution_bits = solution.as_ref().map_or(0, |s| s.ticket.bits);
+    let stepped_up = matches!(credential, Credential::Password(_)) && sh.challenges().needed(scored, &user, now_ms);
     let challenged = match &solution {
-        Some(s) => match sh.challenges().check(s, ip, now_ms) {
+        Some(s) => match sh.challenges().check(s, &user, ip, stepped_up, now_ms) {
             Ok(solved) => {
                 let detail = format!("{:?}, {} bits, answered in {} ms", solved.kind, solved.bits, solved.took_ms);
                 conn.record(conn.activity(Kind::ChallengeSolved).account(&user).detail(&detail));
@@ -103,8 +112,13 @@ pub(super) async fn handle(
         },
         None => false,
     };
-    if !challenged && matches!(credential, Credential::Password(_)) && sh.challenges().needed(scored, &user, now_ms) {
-        return Ok(challenge_refused(conn, &user, ErrorCode::ChallengeRequired, "no challenge with the login"));
+    if !challenged && stepped_up {
+        return Ok(challenge_refused(
+            conn,
+            &user,
+            ErrorCode::ChallengeRequired,
+            "no solved challenge with the login, after failed logins",
+        ));
     }
     let check = match credential {
         Credential::Token(token) => {
