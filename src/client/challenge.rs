@@ -14,6 +14,9 @@ use crate::wire::{Picture, Solution, Ticket, MAX_ANSWER};
 
 /// Hashes tried between progress updates.
 const STEP: u64 = 1 << 16;
+/// The most work this client does for a listener (2^28 hashes: about half a minute of one
+/// core): a hostile listener cannot keep it busy for hours.
+pub const MAX_CLIENT_WORK_BITS: u8 = 28;
 
 /// Solve `ticket`: read the captcha (if it is one) from the person, then do the work.
 pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file: Option<&Path>) -> Result<Solution> {
@@ -35,14 +38,20 @@ pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file
 /// The PNG for another viewer, private like everything the client keeps.
 fn write_png(path: &Path, bm: &Bitmap) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let err = crate::client::error::local("writing the captcha to", path);
+    // Never through a link; private even if the file was there before.
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(crate::client::error::local("writing the captcha to", path))?;
-    f.write_all(&bm.to_png(4)).map_err(crate::client::error::local("writing the captcha to", path))
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(crate::client::error::local("writing the captcha to", path))?;
+    f.write_all(&bm.to_png(4)).map_err(err)
 }
 
 async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) -> Result<String> {
@@ -102,6 +111,15 @@ fn test_answer(_: &Ticket) -> Option<String> {
 /// The proof of work, on a blocking thread, with a progress line on a terminal.
 async fn work(ticket: &Ticket) -> Result<u64> {
     let (nonce, bits) = (ticket.nonce, ticket.bits);
+    if bits > MAX_CLIENT_WORK_BITS {
+        return Err(ClientError::Challenge(format!(
+            "the listener asks for {bits} bits of proof of work (about 2^{bits} hashes), more than this client \
+             does ({MAX_CLIENT_WORK_BITS})"
+        )));
+    }
+    // No longer than the ticket is good for.
+    let lifetime = std::time::Duration::from_millis(ticket.expires_ms.saturating_sub(ticket.issued_ms));
+    let started = std::time::Instant::now();
     let expected = pow::expected_tries(bits);
     let bar = crate::progress::work_bar(expected, std::io::stderr().is_terminal() && bits >= 16);
     tokio::task::spawn_blocking(move || {
@@ -114,6 +132,12 @@ async fn work(ticket: &Ticket) -> Result<u64> {
                 }
                 Err(next) if next == u64::MAX => {
                     return Err(ClientError::Challenge("the proof of work has no solution".into()));
+                }
+                Err(_) if started.elapsed() > lifetime => {
+                    bar.finish_and_clear();
+                    return Err(ClientError::Challenge(
+                        "the proof of work took longer than the challenge is good for; run the command again".into(),
+                    ));
                 }
                 Err(next) => {
                     from = next;

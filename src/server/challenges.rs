@@ -13,13 +13,17 @@ use std::sync::Mutex;
 
 use crate::challenge::captcha::{self, Rng};
 use crate::challenge::{pow, ChallengeKind, Issue, Spent, Ticket, TicketError, TicketKey};
-use crate::policy::challenges::{bits_for, ChallengeConfig, Effort, StepUp};
+use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, StepUp};
 use crate::policy::prefix_of;
 use crate::wire::{Picture, Solution};
 
-/// Unexpired spent tickets remembered, at most (each cost a solved proof of work).
+/// Unexpired spent tickets remembered, at most (each cost a solved proof of work), and at
+/// most from one source network (so one network cannot fill it for everyone).
 pub const MAX_SPENT: usize = 65_536;
-/// Sources and accounts tracked for the step-up, at most each.
+pub const MAX_SPENT_PER_NETWORK: u32 = 1_024;
+/// Sources and accounts tracked for the step-up, scores and fast answers, at most each (past
+/// it, new ones are not tracked until upkeep frees room; the step-up's own map drops its
+/// stalest entry instead).
 pub const MAX_TRACKED: usize = 65_536;
 
 /// A checked solution.
@@ -49,7 +53,7 @@ pub(crate) struct Challenges {
 
 #[derive(Debug, Default)]
 struct Scores {
-    sources: HashMap<IpAddr, (f64, u64)>,
+    sources: HashMap<ipnet::IpNet, (f64, u64)>,
     accounts: HashMap<String, (f64, u64)>,
 }
 
@@ -65,26 +69,33 @@ impl std::fmt::Debug for Challenges {
     }
 }
 
-fn random<const N: usize>() -> [u8; N] {
+/// The system's random source failed (never seen; without it no ticket can be trusted).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the system's random number generator failed")]
+pub struct NoRandomness;
+
+fn random<const N: usize>() -> Result<[u8; N], NoRandomness> {
     let mut b = [0u8; N];
-    // The system's generator does not fail on the systems we run on; if it ever did, the
-    // nonce would still be unique per process (spent nonces are refused) but guessable.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).map_err(|_| NoRandomness)?;
+    Ok(b)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Challenges {
-    pub fn new(cfg: ChallengeConfig, now_ms: u64) -> Challenges {
+    pub fn new(cfg: ChallengeConfig, now_ms: u64) -> Result<Challenges, NoRandomness> {
         let effort = Effort::new(&cfg.effort(), now_ms);
-        Challenges {
-            key: TicketKey::new(&random::<32>()),
-            spent: Mutex::new(Spent::new(MAX_SPENT)),
+        Ok(Challenges {
+            key: TicketKey::new(&random::<32>()?),
+            spent: Mutex::new(Spent::new(MAX_SPENT, MAX_SPENT_PER_NETWORK)),
             effort: Mutex::new(effort),
             step_up: Mutex::new(StepUp::new(MAX_TRACKED)),
             too_fast: Mutex::new(HashMap::new()),
             scores: Mutex::new(Scores::default()),
             cfg,
-        }
+        })
     }
 
     pub fn config(&self) -> &ChallengeConfig {
@@ -94,19 +105,15 @@ impl Challenges {
     /// Whether a login from `source` (None when the source is exempt) for `account` must
     /// carry a solved challenge now.
     pub fn needed(&self, source: Option<IpAddr>, account: &str, now_ms: u64) -> bool {
-        self.step_up.lock().is_ok_and(|s| s.needed(&self.cfg, source, account, now_ms))
+        lock(&self.step_up).needed(&self.cfg, source, account, now_ms)
     }
 
     pub fn failed(&self, source: Option<IpAddr>, account: &str, now_ms: u64) {
-        if let Ok(mut s) = self.step_up.lock() {
-            s.failed(&self.cfg, source, account, now_ms);
-        }
+        lock(&self.step_up).failed(&self.cfg, source, account, now_ms);
     }
 
     pub fn cleared(&self, source: IpAddr, account: &str) {
-        if let Ok(mut s) = self.step_up.lock() {
-            s.cleared(source, account);
-        }
+        lock(&self.step_up).cleared(source, account);
     }
 
     /// A challenge for a login as `account` from `source`: a captcha with work when the
@@ -118,29 +125,31 @@ impl Challenges {
         exempt: bool,
         account: &str,
         now_ms: u64,
-    ) -> (Ticket, Option<Picture>, Option<String>) {
+    ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
         let scored = (!exempt).then_some(source);
         let step_up = self.needed(scored, account, now_ms);
-        let suggested = self.effort.lock().map_or(self.cfg.min_bits, |mut e| e.suggested(&self.cfg.effort(), now_ms));
-        let excess = self.step_up.lock().map_or(0, |s| s.excess(&self.cfg, scored, account, now_ms));
-        let fast = self.too_fast.lock().map_or(0, |m| m.get(&prefix_of(source)).map_or(0, |e| e.0));
-        let scored_points = self.scores.lock().map_or(0.0, |sc| {
-            let window = self.cfg.window_secs.saturating_mul(1000);
+        let suggested = lock(&self.effort).suggested(&self.cfg.effort(), now_ms);
+        let excess = lock(&self.step_up).excess(&self.cfg, scored, account, now_ms);
+        let fast = lock(&self.too_fast).get(&prefix_of(source)).map_or(0, |e| e.0);
+        let window = self.cfg.window_secs.saturating_mul(1000);
+        let scored_points = {
+            let sc = lock(&self.scores);
             let fresh =
                 |e: Option<&(f64, u64)>| e.filter(|(_, at)| now_ms.saturating_sub(*at) < window).map_or(0.0, |e| e.0);
-            let source = scored.map_or(0.0, |ip| fresh(sc.sources.get(&ip)));
-            source.max(fresh(sc.accounts.get(account)))
-        });
+            let from_source = scored.map_or(0.0, |ip| fresh(sc.sources.get(&source_key(ip))));
+            from_source.max(fresh(sc.accounts.get(account)))
+        };
         let mut bits = bits_for(&self.cfg.effort(), suggested, f64::from(excess) + scored_points, fast);
-        let (kind, text) = if step_up && self.cfg.captcha {
-            let mut rng = Rng::new(u64::from_le_bytes(random::<8>()));
-            (ChallengeKind::Captcha, Some(captcha::random_text(&mut rng)).map(|t| (t, rng)))
+        let text = if step_up && self.cfg.captcha {
+            // The text from the system's generator; the distortion from a seed of its own.
+            Some(captcha::random_text(&mut Rng::new(u64::from_le_bytes(random::<8>()?))))
         } else {
             if step_up {
                 bits = self.cfg.max_bits;
             }
-            (ChallengeKind::Work, None)
+            None
         };
+        let kind = if text.is_some() { ChallengeKind::Captcha } else { ChallengeKind::Work };
         let ticket = self.key.issue(&Issue {
             account,
             kind,
@@ -148,24 +157,26 @@ impl Challenges {
             prefix: prefix_of(source),
             now_ms,
             ttl_ms: self.cfg.ttl_secs.saturating_mul(1000),
-            nonce: random::<16>(),
-            answer: text.as_ref().map(|(t, _)| t.as_str()),
+            nonce: random::<16>()?,
+            answer: text.as_deref(),
         });
-        match text {
-            Some((t, mut rng)) => {
-                let bm = captcha::draw(&t, &mut rng);
-                let picture = Picture { width: bm.width(), height: bm.height(), bits: bm.bits().to_vec() };
-                (ticket, Some(picture), Some(t))
+        let picture = match &text {
+            Some(t) => {
+                let bm = captcha::draw(t, &mut Rng::new(u64::from_le_bytes(random::<8>()?)));
+                Some(Picture { width: bm.width(), height: bm.height(), bits: bm.bits().to_vec() })
             }
-            None => (ticket, None, None),
-        }
+            None => None,
+        };
+        Ok((ticket, picture, text))
     }
 
     /// Check a solution from `source` for a login as `account`: the ticket's signature
-    /// (which covers the account), network and time, that it is the kind the step-up asks
-    /// for when `stepped_up` (a captcha, or the capped work with `captcha = false`), the work
-    /// (one hash), the captcha's text; then spend it. A ticket that fails is not spent,
-    /// except by a wrong captcha answer (no second guess on one picture).
+    /// (which covers the account), network and time; that it is the kind the step-up asks
+    /// for when `stepped_up` (a captcha, or the capped work with `captcha = false`); the
+    /// work (one hash); that it is unspent and its network has room to spend it; then the
+    /// captcha's text. A wrong text spends the ticket (no second guess on one picture); a
+    /// right one is spent by [`Challenges::spend`] once the login is served, so a busy
+    /// listener does not throw a person's solved captcha away.
     pub fn check(
         &self,
         s: &Solution,
@@ -187,63 +198,68 @@ impl Challenges {
         if !pow::verify(&t.nonce, t.bits, s.counter) {
             return Err(TicketError::WrongWork);
         }
-        let typed = match t.kind {
-            ChallengeKind::Captcha => {
-                let answer = s.answer.as_deref().unwrap_or_default();
-                if !self.key.answer_matches(t, answer) {
-                    // A wrong answer spends the ticket too: no second guess on one picture.
-                    let _ = self.spent.lock().map(|mut sp| sp.spend(t, now_ms));
-                    return Err(TicketError::WrongAnswer);
-                }
-                crate::challenge::normalise_answer(answer).chars().count()
+        let typed = {
+            let mut spent = lock(&self.spent);
+            if spent.is_spent(t, now_ms) {
+                return Err(TicketError::Spent);
             }
-            ChallengeKind::Work => 0,
+            // Room is checked before the answer: "busy" never tells right from wrong.
+            if !spent.has_room(t, now_ms) {
+                return Err(TicketError::Busy);
+            }
+            match t.kind {
+                ChallengeKind::Captcha => {
+                    let answer = s.answer.as_deref().unwrap_or_default();
+                    if !self.key.answer_matches(t, answer) {
+                        let _ = spent.spend(t, now_ms);
+                        return Err(TicketError::WrongAnswer);
+                    }
+                    crate::challenge::normalise_answer(answer).chars().count()
+                }
+                ChallengeKind::Work => 0,
+            }
         };
-        self.spent.lock().map_err(|_| TicketError::Busy)?.spend(t, now_ms)?;
-        if let Ok(mut e) = self.effort.lock() {
-            e.solved(&self.cfg.effort(), t.bits, now_ms);
-        }
         let took_ms = now_ms.saturating_sub(t.issued_ms);
         // Only a typed answer is timed: work alone is solved by the program.
         let too_fast = t.kind == ChallengeKind::Captcha && self.cfg.timing().too_fast(t.issued_ms, now_ms, typed);
-        if too_fast {
-            if let Ok(mut m) = self.too_fast.lock() {
-                if m.len() < MAX_TRACKED || m.contains_key(&t.prefix) {
-                    let e = m.entry(t.prefix).or_insert((0, now_ms));
-                    *e = (e.0.saturating_add(1), now_ms);
-                }
+        Ok(Solved { kind: t.kind, bits: t.bits, took_ms, too_fast })
+    }
+
+    /// Spend a checked solution as its login is served; a fast answer is remembered
+    /// against the source's network.
+    pub fn spend(&self, s: &Solution, solved: &Solved, source: IpAddr, now_ms: u64) -> Result<(), TicketError> {
+        lock(&self.spent).spend(&s.ticket, now_ms)?;
+        lock(&self.effort).solved(&self.cfg.effort(), s.ticket.bits, now_ms);
+        if solved.too_fast {
+            let mut m = lock(&self.too_fast);
+            let net = prefix_of(source);
+            if m.len() < MAX_TRACKED || m.contains_key(&net) {
+                let e = m.entry(net).or_insert((0, now_ms));
+                *e = (e.0.saturating_add(1), now_ms);
             }
         }
-        Ok(Solved { kind: t.kind, bits: t.bits, took_ms, too_fast })
+        Ok(())
     }
 
     /// The activity log scored an offence: remember the source's and the account's score,
     /// for the effort of their next challenge.
     pub fn scored(&self, source: IpAddr, source_points: f64, account: Option<(&str, f64)>, now_ms: u64) {
-        if let Ok(mut sc) = self.scores.lock() {
-            note(&mut sc.sources, source, source_points, now_ms);
-            if let Some((name, points)) = account {
-                note(&mut sc.accounts, name.to_owned(), points, now_ms);
-            }
+        let mut sc = lock(&self.scores);
+        note(&mut sc.sources, source_key(source), source_points, now_ms);
+        if let Some((name, points)) = account {
+            note(&mut sc.accounts, name.to_owned(), points, now_ms);
         }
     }
 
     /// Upkeep: forget what is past its window.
     pub fn prune(&self, now_ms: u64) {
-        if let Ok(mut s) = self.spent.lock() {
-            s.prune(now_ms);
-        }
-        if let Ok(mut s) = self.step_up.lock() {
-            s.prune(&self.cfg, now_ms);
-        }
+        lock(&self.spent).prune(now_ms);
+        lock(&self.step_up).prune(&self.cfg, now_ms);
         let window = self.cfg.window_secs.saturating_mul(1000);
-        if let Ok(mut m) = self.too_fast.lock() {
-            // Fast answers count against a network for one step-up window.
-            m.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
-        }
-        if let Ok(mut sc) = self.scores.lock() {
-            sc.sources.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
-            sc.accounts.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
-        }
+        // Fast answers count against a network for one step-up window.
+        lock(&self.too_fast).retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+        let mut sc = lock(&self.scores);
+        sc.sources.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
+        sc.accounts.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
     }
 }

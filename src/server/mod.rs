@@ -106,6 +106,8 @@ pub enum ListenError {
     Rules(#[from] RulesError),
     #[error("admin socket {0}: {1}")]
     AdminSocket(PathBuf, #[source] std::io::Error),
+    #[error(transparent)]
+    Random(#[from] challenges::NoRandomness),
     #[error(
         "data directory {} is open to other users (mode {mode:o}): they could read mail and the database. \
          Run `chmod 700 {}` and start again",
@@ -172,7 +174,7 @@ impl Listener {
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
-        let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder));
+        let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder)?);
         // Copies a crash left owed to further recipients, after `recover` swept their
         // half-placed files.
         let database = shared.layout().database();

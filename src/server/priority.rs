@@ -1,9 +1,10 @@
 //! A counting gate whose waiters are served by priority, then in arrival order: under load,
 //! the memory-hard password hashes of logins that carry more proof of work go first (the
 //! priority queue of Tor's onion-service defence, proposal 327). Bounded: at most
-//! `max_waiting` waiters; past that, [`PriorityGate::acquire`] refuses at once and the
-//! caller answers "busy". A waiter that gives up (its connection closed) leaves the queue,
-//! and a slot handed to it in that instant is passed on, never lost.
+//! `max_waiting` waiters; when full, a newcomer that ranks above the lowest waiter takes its
+//! place (that one is told "busy"), otherwise the newcomer is. A waiter that gives up (its
+//! connection closed) leaves the queue, and a slot handed to it in that instant is passed
+//! on, never lost.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -106,7 +107,23 @@ impl PriorityGate {
                 return Ok(Slot { gate: self });
             }
             if inner.waiting.len() >= self.max_waiting {
-                return Err(Busy);
+                // Full: forget waiters that gave up, then make room by turning away the
+                // lowest-priority waiter if this one ranks above it (it is told "busy").
+                let mut all = std::mem::take(&mut inner.waiting).into_vec();
+                all.retain(|w| !w.tx.is_closed());
+                if all.len() >= self.max_waiting {
+                    let lowest = all.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map(|(i, w)| (i, w.priority));
+                    match lowest {
+                        Some((i, p)) if p < priority => {
+                            all.swap_remove(i);
+                        }
+                        _ => {
+                            inner.waiting = all.into();
+                            return Err(Busy);
+                        }
+                    }
+                }
+                inner.waiting = all.into();
             }
             let (tx, rx) = oneshot::channel();
             inner.seq += 1;
@@ -166,8 +183,8 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        // A fourth waiter does not fit.
-        assert_eq!(gate.acquire(99).await.err(), Some(Busy));
+        // A fourth waiter that ranks no higher than the lowest does not fit.
+        assert_eq!(gate.acquire(1).await.err(), Some(Busy));
         drop(first);
         for t in tasks {
             t.await.expect("task");
@@ -175,6 +192,31 @@ mod tests {
         assert_eq!(*order.lock().expect("order"), ["high", "mid", "low"]);
         // Every slot came back.
         let _a = gate.acquire(0).await.expect("free again");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_turns_away_its_lowest_for_a_higher_newcomer() {
+        let gate = std::sync::Arc::new(PriorityGate::new(1, 2));
+        let held = gate.acquire(0).await.expect("slot");
+        let low = tokio::spawn({
+            let g = gate.clone();
+            async move { g.acquire(0).await.map(|_| ()) }
+        });
+        let mid = tokio::spawn({
+            let g = gate.clone();
+            async move { g.acquire(10).await.map(|_| ()) }
+        });
+        while gate.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let high = tokio::spawn({
+            let g = gate.clone();
+            async move { g.acquire(24).await.map(|_| ()) }
+        });
+        assert_eq!(low.await.expect("task"), Err(Busy), "the lowest waiter gives way");
+        drop(held);
+        assert_eq!(high.await.expect("task"), Ok(()));
+        assert_eq!(mid.await.expect("task"), Ok(()));
     }
 
     #[tokio::test]

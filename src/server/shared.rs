@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
 
 use super::bans::{self, Bans};
-use super::challenges::Challenges;
+use super::challenges::{Challenges, NoRandomness};
 use super::counters::{bump, Counters};
 use super::error::ServerError;
 use super::priority::{PriorityGate, Slot};
@@ -99,11 +99,11 @@ impl Shared {
         ip_list: IpList,
         bans: Vec<Ban>,
         recorder: Recorder,
-    ) -> Self {
+    ) -> Result<Self, NoRandomness> {
         let l = &config.limits;
         let clock = Clock::default();
-        Self {
-            challenges: Challenges::new(config.challenges.clone(), clock.now_ms()),
+        Ok(Self {
+            challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,
             hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
             upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
             account_uploads: Default::default(),
@@ -125,7 +125,7 @@ impl Shared {
             ip_list: RwLock::new(ip_list),
             bans: Bans::new(bans),
             notices: Mutex::new(BanNotices::new(MAX_BAN_NOTICES)),
-        }
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -525,7 +525,7 @@ mod tests {
         config.limits.connections_per_second_per_ip = 1000;
         config.limits.connection_burst_per_ip = 1;
         let (recorder, _rx) = Recorder::new(false);
-        Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder)
+        Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder).expect("randomness")
     }
 
     #[test]

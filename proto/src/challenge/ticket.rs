@@ -61,8 +61,8 @@ pub enum TicketError {
     NotEnough,
 }
 
-/// The listener's ticket key (32 random bytes, kept in its data directory); two keys are
-/// derived from it, one for MACs and one for answer hashes.
+/// The listener's ticket key (32 random bytes, drawn at start and kept in memory); two keys
+/// are derived from it, one for MACs and one for answer hashes.
 #[derive(Clone)]
 pub struct TicketKey {
     mac: [u8; 32],
@@ -118,7 +118,8 @@ impl TicketKey {
     /// not expired. Constant time in the MAC comparison. The caller still checks the work
     /// and the answer, then spends the nonce.
     pub fn check(&self, t: &Ticket, account: &str, source: std::net::IpAddr, now_ms: u64) -> Result<(), TicketError> {
-        if blake3::Hash::from(self.mac_of(t, account)) != blake3::Hash::from(t.mac) {
+        // The MAC covers the network, not host bits: only the canonical form is ours.
+        if t.prefix != t.prefix.trunc() || blake3::Hash::from(self.mac_of(t, account)) != blake3::Hash::from(t.mac) {
             return Err(TicketError::Forged);
         }
         if !t.prefix.contains(&source) {
@@ -176,40 +177,71 @@ pub fn normalise_answer(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
 }
 
-/// Nonces of tickets already answered, each kept until its ticket expires; at most `cap`.
-/// An entry costs a solved proof of work, so filling the set costs an attacker `cap`
-/// solutions within one ticket lifetime; when it is full, new answers are refused as busy
-/// (never is an old entry evicted early, which would let a ticket be used twice).
+/// Nonces of tickets already answered, each kept until its ticket expires: at most `cap`
+/// in all and `per_network` for one source network (a ticket's /24 or /64). An entry costs
+/// a solved proof of work; a network that fills its share is refused as busy until its
+/// tickets expire, and the others are not affected. Never is an entry evicted early, which
+/// would let a ticket be used twice.
 #[derive(Debug)]
 pub struct Spent {
     cap: usize,
-    nonces: HashMap<[u8; 16], u64>,
+    per_network: u32,
+    nonces: HashMap<[u8; 16], (u64, ipnet::IpNet)>,
+    by_network: HashMap<ipnet::IpNet, u32>,
 }
 
 impl Spent {
-    pub fn new(cap: usize) -> Spent {
-        Spent { cap, nonces: HashMap::new() }
+    pub fn new(cap: usize, per_network: u32) -> Spent {
+        Spent { cap, per_network, nonces: HashMap::new(), by_network: HashMap::new() }
     }
 
-    /// Spend `t`'s nonce: an error if it was spent before or the set is full of unexpired
-    /// nonces.
+    /// Whether `t` was answered already.
+    pub fn is_spent(&self, t: &Ticket, now_ms: u64) -> bool {
+        self.nonces.get(&t.nonce).is_some_and(|&(exp, _)| exp > now_ms)
+    }
+
+    /// Whether one more of `t`'s network's tickets can be spent now (pruning if full).
+    pub fn has_room(&mut self, t: &Ticket, now_ms: u64) -> bool {
+        let full =
+            |s: &Spent| s.nonces.len() >= s.cap || s.by_network.get(&t.prefix).is_some_and(|n| *n >= s.per_network);
+        if full(self) {
+            self.prune(now_ms);
+        }
+        !full(self)
+    }
+
+    /// Spend `t`'s nonce: an error if it was spent before or there is no room.
     pub fn spend(&mut self, t: &Ticket, now_ms: u64) -> Result<(), TicketError> {
-        if self.nonces.get(&t.nonce).is_some_and(|&exp| exp > now_ms) {
+        if self.is_spent(t, now_ms) {
             return Err(TicketError::Spent);
         }
-        if self.nonces.len() >= self.cap {
-            self.prune(now_ms);
-            if self.nonces.len() >= self.cap {
-                return Err(TicketError::Busy);
+        if !self.has_room(t, now_ms) {
+            return Err(TicketError::Busy);
+        }
+        if let Some((_, net)) = self.nonces.insert(t.nonce, (t.expires_ms, t.prefix)) {
+            self.release(net);
+        }
+        *self.by_network.entry(t.prefix).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, net: ipnet::IpNet) {
+        if let Some(n) = self.by_network.get_mut(&net) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.by_network.remove(&net);
             }
         }
-        self.nonces.insert(t.nonce, t.expires_ms);
-        Ok(())
     }
 
     /// Forget the nonces of expired tickets (they are refused as expired anyway).
     pub fn prune(&mut self, now_ms: u64) {
-        self.nonces.retain(|_, exp| *exp > now_ms);
+        let expired: Vec<([u8; 16], ipnet::IpNet)> =
+            self.nonces.iter().filter(|(_, (exp, _))| *exp <= now_ms).map(|(k, (_, net))| (*k, *net)).collect();
+        for (nonce, net) in expired {
+            self.nonces.remove(&nonce);
+            self.release(net);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -288,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_ticket_is_spent_once_and_the_set_is_bounded() {
-        let mut spent = Spent::new(2);
+        let mut spent = Spent::new(2, 10);
         let a = captcha(0);
         assert_eq!(spent.spend(&a, 10), Ok(()));
         assert_eq!(spent.spend(&a, 11), Err(TicketError::Spent));
@@ -301,5 +333,27 @@ mod tests {
         // Once they expire there is room again.
         assert_eq!(spent.spend(&c, a.expires_ms + 1), Ok(()));
         assert_eq!(spent.len(), 1);
+    }
+
+    #[test]
+    fn one_network_cannot_fill_the_spent_set_for_the_others() {
+        let mut spent = Spent::new(100, 2);
+        let a = captcha(0);
+        for i in 0..2u8 {
+            assert_eq!(spent.spend(&Ticket { nonce: [i; 16], ..a.clone() }, 10), Ok(()));
+        }
+        assert_eq!(spent.spend(&Ticket { nonce: [9; 16], ..a.clone() }, 10), Err(TicketError::Busy));
+        let other = Ticket { nonce: [9; 16], prefix: "10.0.0.0/24".parse().expect("net"), ..a.clone() };
+        assert_eq!(spent.spend(&other, 10), Ok(()));
+        // Room again once they expire.
+        assert_eq!(spent.spend(&Ticket { nonce: [8; 16], ..a.clone() }, a.expires_ms + 1), Ok(()));
+    }
+
+    #[test]
+    fn host_bits_in_the_prefix_are_a_forgery() {
+        let t = captcha(0);
+        let moved = Ticket { prefix: "127.0.0.77/24".parse().expect("net"), ..t.clone() };
+        assert_eq!(key().check(&moved, "alice", "127.0.0.9".parse().expect("ip"), 1), Err(TicketError::Forged));
+        assert_eq!(key().check(&t, "alice", "127.0.0.9".parse().expect("ip"), 1), Ok(()));
     }
 }

@@ -194,15 +194,25 @@ impl ChallengeConfig {
     }
 }
 
-/// Failed logins by source address and by account, for the step-up: after
+/// What the step-up counts one source as: an IPv4 address, or an IPv6 /64 (one host's
+/// share: rotating through it is free).
+pub fn source_key(ip: std::net::IpAddr) -> ipnet::IpNet {
+    match ip {
+        std::net::IpAddr::V4(a) => ipnet::IpNet::from(std::net::IpAddr::V4(a)),
+        std::net::IpAddr::V6(a) => {
+            ipnet::Ipv6Net::new(a, 64).map(|n| ipnet::IpNet::V6(n.trunc())).unwrap_or(ipnet::IpNet::from(ip))
+        }
+    }
+}
+
+/// Failed logins by source (address, or IPv6 /64) and by account, for the step-up: after
 /// `challenge_after` failures within `window_secs` of each other, a login from that
 /// source or for that account must carry a solved challenge. Bounded: at most `cap`
-/// entries per map; past it the oldest are dropped on the next failure (those are the
-/// least likely to be under attack now).
+/// entries per map (see `bump` for what makes room).
 #[derive(Debug)]
 pub struct StepUp {
     cap: usize,
-    by_source: std::collections::HashMap<std::net::IpAddr, (u32, u64)>,
+    by_source: std::collections::HashMap<ipnet::IpNet, (u32, u64)>,
     by_account: std::collections::HashMap<String, (u32, u64)>,
 }
 
@@ -211,19 +221,30 @@ impl StepUp {
         StepUp { cap, by_source: Default::default(), by_account: Default::default() }
     }
 
+    /// Count one failure for `key`. When the map is full, expired entries go first, then
+    /// the stalest one still under the threshold; one over it is never dropped to make room
+    /// (a flood of failures under other names must not wipe an account's step-up), and if
+    /// all are over it the new key is not tracked.
     fn bump<K: std::hash::Hash + Eq + Clone>(
         map: &mut std::collections::HashMap<K, (u32, u64)>,
         key: &K,
         window_ms: u64,
-        cap: usize,
+        (cap, threshold): (usize, u32),
         now_ms: u64,
     ) {
         if !map.contains_key(key) && map.len() >= cap {
             map.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window_ms);
             if map.len() >= cap {
-                let oldest = map.iter().min_by_key(|(_, (_, last))| *last).map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    map.remove(&k);
+                let stalest = map
+                    .iter()
+                    .filter(|(_, (n, _))| *n < threshold)
+                    .min_by_key(|(_, (_, last))| *last)
+                    .map(|(k, _)| k.clone());
+                match stalest {
+                    Some(k) => {
+                        map.remove(&k);
+                    }
+                    None => return,
                 }
             }
         }
@@ -239,14 +260,14 @@ impl StepUp {
     pub fn failed(&mut self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) {
         let window = cfg.window_secs.saturating_mul(1000);
         if let Some(ip) = source {
-            Self::bump(&mut self.by_source, &ip, window, self.cap, now_ms);
+            Self::bump(&mut self.by_source, &source_key(ip), window, (self.cap, cfg.challenge_after), now_ms);
         }
-        Self::bump(&mut self.by_account, &account.to_owned(), window, self.cap, now_ms);
+        Self::bump(&mut self.by_account, &account.to_owned(), window, (self.cap, cfg.challenge_after), now_ms);
     }
 
     /// A login that succeeded with a solved challenge: its source and account start over.
     pub fn cleared(&mut self, source: std::net::IpAddr, account: &str) {
-        self.by_source.remove(&source);
+        self.by_source.remove(&source_key(source));
         self.by_account.remove(account);
     }
 
@@ -258,7 +279,7 @@ impl StepUp {
             e.filter(|(_, last)| now_ms.saturating_sub(*last) < window)
                 .map_or(0, |(n, _)| n.saturating_sub(cfg.challenge_after))
         };
-        n(source.and_then(|ip| self.by_source.get(&ip))).max(n(self.by_account.get(account)))
+        n(source.and_then(|ip| self.by_source.get(&source_key(ip)))).max(n(self.by_account.get(account)))
     }
 
     /// Whether a login from `source` (None: exempt) for `account` needs a challenge now.
@@ -267,7 +288,7 @@ impl StepUp {
         let over = |e: Option<&(u32, u64)>| {
             e.is_some_and(|(n, last)| *n >= cfg.challenge_after && now_ms.saturating_sub(*last) < window)
         };
-        source.is_some_and(|ip| over(self.by_source.get(&ip))) || over(self.by_account.get(account))
+        source.is_some_and(|ip| over(self.by_source.get(&source_key(ip)))) || over(self.by_account.get(account))
     }
 
     pub fn len(&self) -> (usize, usize) {
@@ -372,6 +393,20 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_source_is_its_64() {
+        let cfg = ChallengeConfig::default();
+        let mut up = StepUp::new(100);
+        for i in 1..=3u16 {
+            let ip = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0, 0, 0, i));
+            up.failed(&cfg, Some(ip), &format!("user{i}"), 1000);
+        }
+        let next = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 9, 9, 9, 9));
+        assert!(up.needed(&cfg, Some(next), "someone", 2000));
+        let elsewhere = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 8, 0, 0, 0, 1));
+        assert!(!up.needed(&cfg, Some(elsewhere), "someone", 2000));
+    }
+
+    #[test]
     fn the_step_up_maps_are_bounded() {
         let cfg = ChallengeConfig::default();
         let mut up = StepUp::new(10);
@@ -382,6 +417,15 @@ mod tests {
         assert_eq!(up.len(), (10, 10));
         up.prune(&cfg, 10_000_000);
         assert_eq!(up.len(), (0, 0));
+        // A stepped-up account is never dropped to make room for a flood of others.
+        for t in 0..3 {
+            up.failed(&cfg, None, "alice", 20_000_000 + t);
+        }
+        for i in 0..1000u64 {
+            up.failed(&cfg, None, &format!("other{i}"), 20_000_100 + i);
+        }
+        assert!(up.needed(&cfg, None, "alice", 20_002_000));
+        assert_eq!(up.len().1, 10);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use crate::accounts;
 use crate::policy::activity::Kind;
+use crate::server::challenges::Solved;
 use crate::server::conn::Conn;
 use crate::server::counters::bump;
 use crate::server::error::{error_reply, ServerError};
@@ -30,7 +31,13 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
-    let (ticket, picture, text) = sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms);
+    let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
+        Ok(issued) => issued,
+        Err(e) => {
+            warn!(peer = %conn.peer, event = "challenge_error", "{e}");
+            return Outcome::reply(error_reply(ErrorCode::Internal, e));
+        }
+    };
     answer_hook(&ticket, text.as_deref());
     let kind = if picture.is_some() { "captcha" } else { "work" };
     conn.record(conn.activity(Kind::ChallengeIssued).account(user).detail(format!("{kind}, {} bits", ticket.bits)));
@@ -79,6 +86,19 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
     Outcome::reply(error_reply(code, &text)).close(close)
 }
 
+/// A solution spent: its event, and the too-fast one when the captcha came faster than a
+/// person reads and types.
+fn record_solved(conn: &Arc<Conn>, user: &str, solved: &Solved) {
+    let detail = format!("{:?}, {} bits, answered in {} ms", solved.kind, solved.bits, solved.took_ms);
+    conn.record(conn.activity(Kind::ChallengeSolved).account(user).detail(&detail));
+    if solved.too_fast {
+        let floor = conn.shared.challenges().config().timing().floor_ms(crate::challenge::captcha::LEN);
+        let detail = format!("captcha answered in {} ms (a person takes {floor} ms or more)", solved.took_ms);
+        conn.record(conn.activity(Kind::TooFast).account(user).detail(&detail));
+        warn!(peer = %conn.peer, %user, event = "too_fast", took_ms = solved.took_ms, "captcha answered faster than a person");
+    }
+}
+
 pub(super) async fn handle(
     conn: &Arc<Conn>,
     user: String,
@@ -92,36 +112,42 @@ pub(super) async fn handle(
     // before any password hash, so refusing costs one lookup (and a solution one hash).
     // Session tokens cannot be guessed, so a token login is never held up by it.
     let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
-    let solution_bits = solution.as_ref().map_or(0, |s| s.ticket.bits);
     let stepped_up = matches!(credential, Credential::Password(_)) && sh.challenges().needed(scored, &user, now_ms);
-    let challenged = match &solution {
+    let solved = match &solution {
         Some(s) => match sh.challenges().check(s, &user, ip, stepped_up, now_ms) {
-            Ok(solved) => {
-                let detail = format!("{:?}, {} bits, answered in {} ms", solved.kind, solved.bits, solved.took_ms);
-                conn.record(conn.activity(Kind::ChallengeSolved).account(&user).detail(&detail));
-                if solved.too_fast {
-                    let floor = sh.challenges().config().timing().floor_ms(crate::challenge::captcha::LEN);
-                    let detail =
-                        format!("captcha answered in {} ms (a person takes {floor} ms or more)", solved.took_ms);
-                    conn.record(conn.activity(Kind::TooFast).account(&user).detail(&detail));
-                    warn!(peer = %conn.peer, %user, event = "too_fast", took_ms = solved.took_ms, "captcha answered faster than a person");
-                }
-                true
-            }
+            Ok(solved) => Some((s, solved)),
             Err(e) => return Ok(challenge_refused(conn, &user, ErrorCode::ChallengeFailed, &e.to_string())),
         },
-        None => false,
+        None => None,
     };
-    if !challenged && stepped_up {
-        return Ok(challenge_refused(
+    let missing = |conn: &Arc<Conn>| {
+        challenge_refused(
             conn,
             &user,
             ErrorCode::ChallengeRequired,
             "no solved challenge with the login, after failed logins",
-        ));
+        )
+    };
+    if solved.is_none() && stepped_up {
+        return Ok(missing(conn));
     }
+    // Spend the solution as the login is served (a busy queue does not waste it).
+    // The refusal when spending fails (used meanwhile, or no room), else `None`.
+    let spend = |conn: &Arc<Conn>| -> Option<Outcome<Response>> {
+        let (s, solved) = solved.as_ref()?;
+        let now_ms = conn.shared.clock().now_ms();
+        if let Err(e) = conn.shared.challenges().spend(s, solved, ip, now_ms) {
+            return Some(challenge_refused(conn, &user, ErrorCode::ChallengeFailed, &e.to_string()));
+        }
+        record_solved(conn, &user, solved);
+        None
+    };
+    let is_password = matches!(credential, Credential::Password(_));
     let check = match credential {
         Credential::Token(token) => {
+            if let Some(refused) = spend(conn) {
+                return Ok(refused);
+            }
             let key = accounts::token_key(&token);
             let u = user.clone();
             Shared::blocking(move || -> Result<Check, StoreError> {
@@ -135,7 +161,8 @@ pub(super) async fn handle(
             .await??
         }
         Credential::Password(password) => {
-            let priority = solution_bits;
+            // Served by the work the login proves (0 without a solution).
+            let priority = solved.as_ref().map_or(0, |(s, _)| s.ticket.bits);
             let Some(_slot) = conn.shared.hash_slot(priority).await else {
                 conn.record(conn.activity(Kind::Limit).account(&user).detail("login queue full"));
                 return Ok(Outcome::reply(error_reply(
@@ -143,6 +170,13 @@ pub(super) async fn handle(
                     "the listener is busy checking passwords; try again in a moment",
                 )));
             };
+            // Failures may have crossed the threshold while this login waited.
+            if solved.is_none() && sh.challenges().needed(scored, &user, sh.clock().now_ms()) {
+                return Ok(missing(conn));
+            }
+            if let Some(refused) = spend(conn) {
+                return Ok(refused);
+            }
             let u = user.clone();
             Shared::blocking(move || -> Result<Check, StoreError> {
                 let phc = sh.store().password_hash(&u)?;
@@ -163,7 +197,9 @@ pub(super) async fn handle(
     };
     Ok(match check {
         Check::Accepted { token } => {
-            if challenged {
+            // A solved challenge with the right password: this source and account start
+            // over (a token login for another account proves nothing about them).
+            if solved.is_some() && is_password {
                 conn.shared.challenges().cleared(ip, &user);
             }
             conn.session(|s| s.logged_in(&user));
