@@ -8,6 +8,7 @@ mod admission;
 pub mod challenges;
 mod iplist;
 mod limits;
+pub mod recovery;
 mod score;
 
 pub use admission::{prefix_of, Admission, BanNotices, Verdict};
