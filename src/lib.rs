@@ -6,15 +6,18 @@
 //! the system clock there). This crate, `qxfer`, is the I/O around it. Module map, from the
 //! wire inwards (⚡ marks the modules that touch quinn):
 //!
-//! - [`wire`], [`session`], [`policy`], [`props`]: re-exported from `qxfer-proto`. Frames and
-//!   the closed set of messages; the control-session state machine; every limit, IP lists,
-//!   admission, activity events, scores and bans; the properties the fuzz targets check.
+//! - [`wire`], [`session`], [`policy`], [`challenge`], [`props`]: re-exported from
+//!   `qxfer-proto`. Frames and the closed set of messages; the control-session state
+//!   machine; every limit, IP lists, admission, activity events, scores and bans, the
+//!   challenges' effort and step-up, recovery's and texting's decisions; challenge tickets,
+//!   proof of work and the captcha; the properties the fuzz targets check.
 //! - [`accounts`]: argon2id password hashes and session tokens.
 //! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes, activity, bans).
 //!   The only module that touches redb.
 //! - [`files`]: data-directory layout, temp name → verify → rename, batched sync.
 //! - [`clock`]: the listener's one clock (debug builds can move it forward).
-//! - [`config`]: the listener's config file (`[limits]`, `[scoring]`).
+//! - [`config`]: the listener's config file (`[limits]`, `[scoring]`, `[challenges]`).
+//! - [`sms`]: the gateways that send text messages (spool, command); not used yet.
 //! - ⚡ [`transport`]: quinn + rustls: certificates and trust, endpoints and their windows,
 //!   frame and file-body I/O on streams, close codes.
 //! - [`admin`]: operator requests (users, rules, bans, audit, status), carried out once
@@ -23,7 +26,8 @@
 //! - ⚡ [`server`]: the listener. `connection` runs one connection and applies what the
 //!   handlers in `requests/` (one file per request) and `streams/` (one per stream kind)
 //!   decide; `shared` is the state all connections share; `bans`, `recorder` and
-//!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side.
+//!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side;
+//!   `challenges` and `priority` the step-up and the login queue served by proof of work.
 //! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
 //! - [`progress`]: renders progress events with indicatif.
 //! - [`cli`]: clap definitions and dispatch; nothing below it sees clap, and nothing below
@@ -43,5 +47,6 @@ pub mod config;
 pub mod files;
 pub mod progress;
 pub mod server;
+pub mod sms;
 pub mod store;
 pub mod transport;

@@ -10,6 +10,7 @@ mod iplist;
 mod limits;
 pub mod recovery;
 mod score;
+pub mod sms;
 
 pub use admission::{prefix_of, Admission, BanNotices, Verdict};
 pub use iplist::{canonical, parse_net, IpList, ListError, NetError, Rule};
