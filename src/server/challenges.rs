@@ -187,12 +187,7 @@ impl Challenges {
     ) -> Result<Solved, TicketError> {
         let t = &s.ticket;
         self.key.check(t, account, source, now_ms)?;
-        let enough = match (self.cfg.captcha, t.kind) {
-            (true, ChallengeKind::Captcha) => true,
-            (true, ChallengeKind::Work) => false,
-            (false, _) => t.bits >= self.cfg.max_bits,
-        };
-        if stepped_up && !enough {
+        if stepped_up && !self.enough_for_step_up(t.kind, t.bits) {
             return Err(TicketError::NotEnough);
         }
         if !pow::verify(&t.nonce, t.bits, s.counter) {
@@ -223,6 +218,16 @@ impl Challenges {
         // Only a typed answer is timed: work alone is solved by the program.
         let too_fast = t.kind == ChallengeKind::Captcha && self.cfg.timing().too_fast(t.issued_ms, now_ms, typed);
         Ok(Solved { kind: t.kind, bits: t.bits, took_ms, too_fast })
+    }
+
+    /// Whether a solution of `kind` and `bits` satisfies the step-up: a captcha, or with
+    /// `captcha = false` the capped work.
+    pub fn enough_for_step_up(&self, kind: ChallengeKind, bits: u8) -> bool {
+        match (self.cfg.captcha, kind) {
+            (true, ChallengeKind::Captcha) => true,
+            (true, ChallengeKind::Work) => false,
+            (false, _) => bits >= self.cfg.max_bits,
+        }
     }
 
     /// Spend a checked solution as its login is served; a fast answer is remembered

@@ -171,7 +171,8 @@ pub(super) async fn handle(
                 )));
             };
             // Failures may have crossed the threshold while this login waited.
-            if solved.is_none() && sh.challenges().needed(scored, &user, sh.clock().now_ms()) {
+            let enough = solved.as_ref().is_some_and(|(_, v)| sh.challenges().enough_for_step_up(v.kind, v.bits));
+            if !enough && sh.challenges().needed(scored, &user, sh.clock().now_ms()) {
                 return Ok(missing(conn));
             }
             if let Some(refused) = spend(conn) {
