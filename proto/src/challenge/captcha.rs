@@ -5,8 +5,8 @@
 //!
 //! The alphabet leaves out look-alikes (0/O/Q/D is kept as D only, 1/I, 2/Z, 5/S, 8/B,
 //! G/6), so a person never has to guess between two readings. Drawing is our own few
-//! hundred lines over a 5×7 font: each glyph is scaled, sheared and moved, the whole line
-//! rides a sine wave, and noise pixels and a line are drawn through it. It stops casual
+//! hundred lines over a 5×7 font: each glyph is scaled, sheared and moved, the glyphs
+//! ride a sine wave, and noise pixels and a line are drawn through it. It stops casual
 //! scripts, not a trained OCR model; that is what the proof of work beside it is for.
 
 /// Characters a captcha is made of.
@@ -273,8 +273,10 @@ pub fn draw(text: &str, rng: &mut Rng) -> Bitmap {
         let Some(rows) = glyph(c) else { continue };
         let x0 = 3 + i as i32 * 14 + rng.between(-1, 1);
         let y0 = 4 + rng.between(-2, 2);
-        // Lean: -1, 0 or 1 pixel of shift per two rows of the glyph.
+        // Lean: up to a pixel and a half each way at the top and bottom rows; the glyph
+        // rides the wave as a whole, so its strokes stay straight and readable.
         let lean = rng.between(-1, 1);
+        let lift = wave(x0 + 5);
         for (gy, row) in rows.iter().enumerate() {
             for (gx, ink) in row.bytes().enumerate() {
                 if ink != b'#' {
@@ -282,9 +284,9 @@ pub fn draw(text: &str, rng: &mut Rng) -> Bitmap {
                 }
                 let (gx, gy) = (gx as i32, gy as i32);
                 for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                    let x = x0 + gx * 2 + dx + lean * (3 - gy);
+                    let x = x0 + gx * 2 + dx + lean * (3 - gy) / 2;
                     let y = y0 + gy * 2 + dy;
-                    bm.set(x, y + wave(x), true);
+                    bm.set(x, y + lift, true);
                 }
             }
         }
