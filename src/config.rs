@@ -109,7 +109,8 @@ mod tests {
         for bad in [
             "[challenges]\nchallenge_after = 0\n",
             "[challenges]\nmin_bits = 30\nmax_bits = 20\n",
-            "[challenges]\nmax_bits = 64\n",
+            "[challenges]\nmax_bits = 29\n",
+            "[challenges]\nmin_bits = 0\n",
             "[challenges]\nno_such_knob = 1\n",
             "[scoring]\ntoo_fast = -1\n",
         ] {

@@ -245,7 +245,7 @@ pub struct ListenArgs {
     /// PEM private key for --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// TOML config file; its [limits] section sets any limit (see README, "Limits").
+    /// TOML config file: [limits], [scoring] and [challenges] (see README).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// IP allow/block rules file [default: DATA/ip-rules.txt]; reloaded on change and SIGHUP.
@@ -352,7 +352,7 @@ pub struct ClientArgs {
     #[arg(long, value_name = "PEM")]
     pub ca: Option<PathBuf>,
     /// If the listener asks for a captcha (after failed logins), also write it to this PNG
-    /// file, for a viewer other than the terminal.
+    /// file, for a viewer other than the terminal (its text is still typed on the terminal).
     #[arg(long, value_name = "PNG")]
     pub captcha_file: Option<PathBuf>,
     /// One machine-readable JSON summary on stdout.

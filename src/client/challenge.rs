@@ -15,23 +15,57 @@ use crate::wire::{Picture, Solution, Ticket, MAX_ANSWER};
 /// Hashes tried between progress updates.
 const STEP: u64 = 1 << 16;
 /// The most work this client does for a listener (2^28 hashes: about half a minute of one
-/// core): a hostile listener cannot keep it busy for hours.
-pub const MAX_CLIENT_WORK_BITS: u8 = 28;
+/// core): a hostile listener cannot keep it busy for hours. A listener's config refuses more.
+pub const MAX_CLIENT_WORK_BITS: u8 = crate::policy::challenges::MAX_LISTENER_BITS;
 
-/// Solve `ticket`: read the captcha (if it is one) from the person, then do the work.
+/// Solve `ticket`: the proof of work starts at once, on a blocking thread, while the person
+/// reads the captcha (if it is one) and types its text.
 pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file: Option<&Path>) -> Result<Solution> {
-    let answer = match picture {
-        Some(p) => {
-            let bm = Bitmap::from_wire(p.width, p.height, p.bits)
-                .map_err(|e| ClientError::Protocol(format!("the listener sent a bad captcha: {e}")))?;
-            if let Some(path) = captcha_file {
-                write_png(path, &bm)?;
-            }
-            Some(read_answer(&ticket, &bm, captcha_file).await?)
-        }
+    let received = std::time::Instant::now();
+    let bm = match picture {
+        Some(p) => Some(
+            Bitmap::from_wire(p.width, p.height, p.bits)
+                .map_err(|e| ClientError::Protocol(format!("the listener sent a bad captcha: {e}")))?,
+        ),
         None => None,
     };
-    let counter = work(&ticket).await?;
+    if let (Some(path), Some(bm)) = (captcha_file, &bm) {
+        write_png(path, bm)?;
+    }
+    // Checked before anything else: a person must have a terminal to type on.
+    if bm.is_some() && test_answer(&ticket).is_none() && !std::io::stderr().is_terminal() {
+        return Err(ClientError::Challenge(
+            "the listener asks for a captcha after failed logins, and there is no terminal to show it on or type \
+             its text: run the command once on a terminal (its session token then lets scripts log in without one)"
+                .into(),
+        ));
+    }
+    let shown = std::io::stderr().is_terminal();
+    if bm.is_none() && shown {
+        eprintln!(
+            "The listener asks for a proof of work after failed logins for this account or address ({} bits).",
+            ticket.bits
+        );
+    }
+    let work = tokio::spawn(work(ticket.clone(), shown && bm.is_none()));
+    let answer = match &bm {
+        Some(bm) => match read_answer(&ticket, bm, captcha_file).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                work.abort();
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let counter = work.await??;
+    // Measured from when the ticket arrived (the listener's clock decides; this only spares
+    // a round trip that cannot succeed).
+    if received.elapsed() > lifetime(&ticket) {
+        return Err(ClientError::Challenge(
+            "the captcha is good for a limited time, and it has passed; run the command again for a new one".into(),
+        ));
+    }
     Ok(Solution { ticket, counter, answer })
 }
 
@@ -59,13 +93,6 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
         return Ok(answer);
     }
     let shown = std::io::stderr().is_terminal();
-    if !shown && captcha_file.is_none() {
-        return Err(ClientError::Challenge(
-            "the listener asks for a captcha after failed logins, and there is no terminal to show it on: \
-             run the command on a terminal, or pass --captcha-file PNG to view it elsewhere"
-                .into(),
-        ));
-    }
     let mut text = String::from(
         "The listener asks you to prove you are a person\n(there were failed logins for this account or address).\n",
     );
@@ -73,7 +100,7 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
         text.push_str(&bm.half_blocks());
     }
     if let Some(path) = captcha_file {
-        text.push_str(&format!("(the picture is also in {})\n", path.display()));
+        text.push_str(&format!("(the picture is also in {}; type its text here)\n", path.display()));
     }
     text.push_str("Type the characters you see: ");
     let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
@@ -108,8 +135,12 @@ fn test_answer(_: &Ticket) -> Option<String> {
     None
 }
 
-/// The proof of work, on a blocking thread, with a progress line on a terminal.
-async fn work(ticket: &Ticket) -> Result<u64> {
+fn lifetime(ticket: &Ticket) -> std::time::Duration {
+    std::time::Duration::from_millis(ticket.expires_ms.saturating_sub(ticket.issued_ms))
+}
+
+/// The proof of work, on a blocking thread, with a progress line when `shown`.
+async fn work(ticket: Ticket, shown: bool) -> Result<u64> {
     let (nonce, bits) = (ticket.nonce, ticket.bits);
     if bits > MAX_CLIENT_WORK_BITS {
         return Err(ClientError::Challenge(format!(
@@ -118,10 +149,10 @@ async fn work(ticket: &Ticket) -> Result<u64> {
         )));
     }
     // No longer than the ticket is good for.
-    let lifetime = std::time::Duration::from_millis(ticket.expires_ms.saturating_sub(ticket.issued_ms));
+    let lifetime = lifetime(&ticket);
     let started = std::time::Instant::now();
     let expected = pow::expected_tries(bits);
-    let bar = crate::progress::work_bar(expected, std::io::stderr().is_terminal() && bits >= 16);
+    let bar = crate::progress::work_bar(expected, shown && bits >= 16);
     tokio::task::spawn_blocking(move || {
         let mut from = 0u64;
         loop {

@@ -12,6 +12,7 @@ mod pending;
 mod send;
 pub mod trust;
 
+use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,6 +122,9 @@ pub struct ConnectOptions {
     pub captcha_file: Option<PathBuf>,
 }
 
+/// Captchas one command shows before it gives up (a person misreads one now and then).
+const CHALLENGE_TRIES: u32 = 3;
+
 /// An authenticated connection.
 pub struct Client {
     endpoint: Endpoint,
@@ -215,19 +219,28 @@ impl Client {
             } else {
                 opts
             };
-        match Self::connect_with(opts, None).await {
-            Err(ClientError::NeedsChallenge(c)) => {
-                let (ticket, picture) = *c;
-                tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
-                let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref()).await?;
-                match Self::connect_with(opts, Some(solution)).await {
-                    Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
-                        Err(ClientError::Challenge(format!("the listener did not accept the answer: {message}")))
+        // A misread captcha gets a fresh one, a few times, without typing the password again.
+        let mut tries = 0;
+        loop {
+            let challenge = match Self::connect_with(opts, None).await {
+                Err(ClientError::NeedsChallenge(c)) => *c,
+                other => return other,
+            };
+            let (ticket, picture) = challenge;
+            tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
+            let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref()).await?;
+            tries += 1;
+            match Self::connect_with(opts, Some(solution)).await {
+                Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
+                    if tries >= CHALLENGE_TRIES || !std::io::stderr().is_terminal() {
+                        return Err(ClientError::Challenge(format!(
+                            "the listener did not accept the answer: {message}"
+                        )));
                     }
-                    other => other,
+                    eprintln!("Not accepted ({message}); here is another one.");
                 }
+                other => return other,
             }
-            other => other,
         }
     }
 

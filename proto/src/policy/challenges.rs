@@ -124,6 +124,10 @@ impl HumanTiming {
     }
 }
 
+/// The most work a listener may ask for, and a client does: 2^28 hashes, about half a
+/// minute of one core.
+pub const MAX_LISTENER_BITS: u8 = 28;
+
 /// `[challenges]` in the listener's config.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -187,8 +191,11 @@ impl ChallengeConfig {
         if self.challenge_after == 0 || self.window_secs == 0 || self.ttl_secs == 0 || self.interval_secs == 0 {
             return Err("challenges: challenge_after, window_secs, ttl_secs and interval_secs must be greater than 0");
         }
-        if self.min_bits > self.max_bits || self.max_bits > crate::wire::MAX_WORK_BITS {
-            return Err("challenges: min_bits must not exceed max_bits, nor max_bits 40");
+        if self.min_bits == 0 || self.min_bits > self.max_bits {
+            return Err("challenges: min_bits must be at least 1 and at most max_bits");
+        }
+        if self.max_bits > MAX_LISTENER_BITS {
+            return Err("challenges: max_bits is at most 28 (clients do no more work than that)");
         }
         Ok(())
     }
@@ -434,7 +441,8 @@ mod tests {
         for bad in [
             ChallengeConfig { challenge_after: 0, ..Default::default() },
             ChallengeConfig { min_bits: 30, max_bits: 20, ..Default::default() },
-            ChallengeConfig { max_bits: 41, ..Default::default() },
+            ChallengeConfig { max_bits: 29, ..Default::default() },
+            ChallengeConfig { min_bits: 0, ..Default::default() },
             ChallengeConfig { ttl_secs: 0, ..Default::default() },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");

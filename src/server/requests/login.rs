@@ -73,7 +73,11 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
         _ => Kind::ChallengeFailed,
     };
     conn.record(conn.activity(kind).account(user).detail(why));
-    warn!(peer = %conn.peer, %user, event = "challenge_failed", why, "login without a solved challenge");
+    if kind == Kind::ChallengeFailed {
+        warn!(peer = %conn.peer, %user, event = "challenge_failed", why, "login without a solved challenge");
+    } else {
+        info!(peer = %conn.peer, %user, event = "challenge_required", "the login is asked for a challenge");
+    }
     let close =
         conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
     let text = match code {
@@ -89,7 +93,11 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
 /// A solution spent: its event, and the too-fast one when the captcha came faster than a
 /// person reads and types.
 fn record_solved(conn: &Arc<Conn>, user: &str, solved: &Solved) {
-    let detail = format!("{:?}, {} bits, answered in {} ms", solved.kind, solved.bits, solved.took_ms);
+    let kind = match solved.kind {
+        crate::challenge::ChallengeKind::Captcha => "captcha",
+        crate::challenge::ChallengeKind::Work => "work",
+    };
+    let detail = format!("{kind}, {} bits, answered in {} ms", solved.bits, solved.took_ms);
     conn.record(conn.activity(Kind::ChallengeSolved).account(user).detail(&detail));
     if solved.too_fast {
         let floor = conn.shared.challenges().config().timing().floor_ms(crate::challenge::captcha::LEN);
