@@ -125,7 +125,7 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
 #[cfg(debug_assertions)]
 fn test_answer(ticket: &Ticket) -> Option<String> {
     let path = std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS")?;
-    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = hex::encode(ticket.nonce);
     let text = std::fs::read_to_string(path).ok()?;
     text.lines().find_map(|l| l.strip_prefix(&format!("{nonce} "))).map(str::to_owned)
 }

@@ -43,7 +43,7 @@ fn password(p: &str) -> Credential {
 
 /// The captcha text the listener wrote for `ticket`.
 fn answer_of(answers: &Path, ticket: &Ticket) -> String {
-    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = hex::encode(ticket.nonce);
     let text = std::fs::read_to_string(answers).expect("answers");
     text.lines().find_map(|l| l.strip_prefix(&format!("{nonce} "))).expect("answer for this ticket").to_owned()
 }

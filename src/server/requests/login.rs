@@ -52,7 +52,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
 fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
     use std::io::Write;
     let (Some(path), Some(text)) = (std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS"), text) else { return };
-    let nonce: String = ticket.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = hex::encode(ticket.nonce);
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
         let _ = writeln!(f, "{nonce} {text}");
     }
