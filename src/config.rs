@@ -30,14 +30,32 @@ pub struct Config {
     pub scoring: ScoreConfig,
     #[serde(default)]
     pub challenges: ChallengeConfig,
+    #[serde(default)]
+    pub recovery: crate::policy::recovery::RecoveryConfig,
+    #[serde(default)]
+    pub sms: crate::sms::SmsConfig,
+    #[serde(default)]
+    pub geoip: GeoIpSection,
 }
 
-/// Parse a listener config file: its `[limits]`, `[scoring]` and `[challenges]` sections.
+/// `[geoip]`: the operator's MaxMind-format databases (a country one and an ASN one, or
+/// one with both), for known places.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIpSection {
+    #[serde(default)]
+    pub databases: Vec<std::path::PathBuf>,
+}
+
+/// Parse a listener config file: its `[limits]`, `[scoring]`, `[challenges]`,
+/// `[recovery]`, `[sms]` and `[geoip]` sections.
 pub fn parse_all(text: &str) -> Result<Config, ConfigError> {
     let f: Config = toml::from_str(text)?;
     let (limits, scoring) = checked(f.limits, f.scoring)?;
     f.challenges.check().map_err(ConfigError::Challenges)?;
-    Ok(Config { limits, scoring, challenges: f.challenges })
+    f.recovery.check().map_err(ConfigError::Challenges)?;
+    f.sms.check().map_err(ConfigError::Challenges)?;
+    Ok(Config { limits, scoring, challenges: f.challenges, recovery: f.recovery, sms: f.sms, geoip: f.geoip })
 }
 
 /// Parse a listener config file's `[limits]` and `[scoring]` sections (the rest checked).
@@ -64,6 +82,7 @@ fn checked(limits: Limits, scoring: ScoreConfig) -> Result<(Limits, ScoreConfig)
         s.panic_caused,
         s.challenge_failed,
         s.too_fast,
+        s.recovery_guess,
         s.prefix_threshold,
     ];
     if crate::policy::milli(s.threshold) == 0

@@ -45,6 +45,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod files;
+pub mod geoip;
 pub mod progress;
 pub mod server;
 pub mod sms;

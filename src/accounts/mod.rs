@@ -7,6 +7,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::wire::Token;
 
+pub mod phone;
+
 /// How long a session token stays valid.
 pub const TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
 
@@ -35,6 +37,18 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hash(e.to_string()))?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+/// Hash a secret answer (already normalised) as a password is hashed: argon2id.
+pub fn hash_secret(answer: &str) -> Result<String, AccountError> {
+    let mut salt_bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt_bytes)
+        .map_err(|_| AccountError::Hash("no system randomness".into()))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hash(e.to_string()))?;
+    argon2()
+        .hash_password(answer.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| AccountError::Hash(e.to_string()))
 }

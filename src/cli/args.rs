@@ -52,6 +52,20 @@ pub enum Command {
     #[command(after_help = "Example:\n  qxfer delete alice@host.example 12 13")]
     Delete(DeleteArgs),
     /// Print the listener's certificate fingerprint (to compare with what a client shows).
+    /// Recover an account whose password is lost: a code texted to its oldest phone number,
+    /// with the secret answer or a recovery code (`qxfer recover cancel HOST CODE` cancels a
+    /// pending change with a texted cancel code).
+    #[command(
+        after_help = "Examples:\n  qxfer recover host.example --user alice\n  qxfer recover cancel host.example k4x9m-qe7tr-a3cdf\n\nFor scripts, --code-stdin, --answer-stdin (or --recovery-code-stdin) and --password-stdin read\nthe texted code, the answer and the new password from successive lines of stdin, in that order."
+    )]
+    Recover(RecoverArgs),
+    /// Your account on a listener: phone numbers, secret question, recovery codes, password,
+    /// sessions.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  qxfer account show alice@host.example\n  qxfer account phone add alice@host.example +34612345678\n  qxfer account question set alice@host.example --question \"First pet?\"\n  qxfer account passwd alice@host.example"
+    )]
+    Account(AccountCmd),
     #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
     Fingerprint(InitDataArgs),
     /// Show a running listener's counters.
@@ -470,5 +484,169 @@ pub enum CertCmd {
         /// DNS names or IP addresses the certificate is for.
         #[arg(required = true)]
         names: Vec<String>,
+    },
+}
+
+/// `qxfer recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// With `cancel` as HOST: the listener and the cancel code (`qxfer recover cancel HOST CODE`).
+    #[arg(value_name = "HOST CODE", num_args = 0..=2)]
+    pub rest: Vec<String>,
+    /// Read the texted code from a line of stdin instead of prompting.
+    #[arg(long)]
+    pub code_stdin: bool,
+    /// Read the secret answer from a line of stdin instead of prompting.
+    #[arg(long, conflicts_with = "recovery_code_stdin")]
+    pub answer_stdin: bool,
+    /// Read a recovery code (instead of the secret answer) from a line of stdin.
+    #[arg(long)]
+    pub recovery_code_stdin: bool,
+}
+
+/// What every change to an account needs besides the current password (the login's:
+/// --password-stdin, QXFER_PASSWORD or a prompt).
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// From a network the account has not used for a week, changes wait a day; this asks for
+    /// a code texted to the account's oldest number and applies the change at once with it.
+    #[arg(long)]
+    pub confirm_by_text: bool,
+    /// With --confirm-by-text: read the texted code from the last line read from stdin.
+    #[arg(long, requires = "confirm_by_text")]
+    pub auth_code_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Phone numbers (with their age), known places, the secret question, pending changes.
+    #[command(after_help = "Example:\n  qxfer account show alice@host.example --json")]
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Everything the listener holds about the account, as JSON.
+    #[command(after_help = "Example:\n  qxfer account export alice@host.example > alice.json")]
+    Export {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Phone numbers that recovery codes and announcements go to.
+    #[command(subcommand, after_help = "Example:\n  qxfer account phone add alice@host.example +34612345678")]
+    Phone(PhoneCmd),
+    /// The secret question asked with a texted code when you recover the account.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  qxfer account question set alice@host.example --question \"First pet?\""
+    )]
+    Question(QuestionCmd),
+    /// One-time recovery codes, in place of the secret answer.
+    #[command(subcommand, after_help = "Example:\n  qxfer account codes new alice@host.example")]
+    Codes(CodesCmd),
+    /// Change the password (every other session ends).
+    #[command(after_help = "Example:\n  qxfer account passwd alice@host.example")]
+    Passwd {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Read the new password from the next line of stdin (after the current one).
+        #[arg(long)]
+        new_password_stdin: bool,
+    },
+    /// Cancel a pending change (as `qxfer account show` lists it).
+    #[command(after_help = "Example:\n  qxfer account cancel alice@host.example 3")]
+    Cancel {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(value_name = "ID")]
+        id: u64,
+    },
+    /// Sessions (saved tokens) of the account.
+    #[command(subcommand, after_help = "Example:\n  qxfer account tokens list alice@host.example")]
+    Tokens(TokensCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhoneCmd {
+    /// Add a number; a code is texted to it (then `phone verify`).
+    #[command(after_help = "Example:\n  qxfer account phone add alice@host.example +34612345678")]
+    Add {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(value_name = "+NUMBER")]
+        number: String,
+    },
+    /// Confirm a number with the code texted to it.
+    #[command(after_help = "Example:\n  qxfer account phone verify alice@host.example +34612345678")]
+    Verify {
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[arg(value_name = "+NUMBER")]
+        number: String,
+        /// Read the texted code from the next line of stdin.
+        #[arg(long)]
+        code_stdin: bool,
+    },
+    /// Remove a number.
+    #[command(after_help = "Example:\n  qxfer account phone remove alice@host.example +34612345678")]
+    Remove {
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[arg(value_name = "+NUMBER")]
+        number: String,
+    },
+    /// List the numbers.
+    #[command(after_help = "Example:\n  qxfer account phone list alice@host.example --json")]
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuestionCmd {
+    /// Set the secret question and its answer (the answer is asked for, twice).
+    #[command(after_help = "Example:\n  qxfer account question set alice@host.example --question \"First pet?\"")]
+    Set {
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[arg(long, value_name = "TEXT")]
+        question: String,
+        /// Read the answer from the next line of stdin.
+        #[arg(long)]
+        answer_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodesCmd {
+    /// Ten new one-time recovery codes (shown once; the old ones stop working).
+    #[command(after_help = "Example:\n  qxfer account codes new alice@host.example")]
+    New {
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCmd {
+    /// List the account's sessions.
+    #[command(after_help = "Example:\n  qxfer account tokens list alice@host.example --json")]
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End a session by its id, or all of them.
+    #[command(after_help = "Example:\n  qxfer account tokens revoke alice@host.example --all")]
+    Revoke {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
     },
 }

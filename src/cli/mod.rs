@@ -1,6 +1,7 @@
 //! The command line: clap definitions (`args`), and turning them into validated
 //! configuration and calls into the library (`run`). Nothing below this module sees clap.
 
+mod account;
 mod args;
 mod run;
 

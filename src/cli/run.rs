@@ -70,6 +70,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Fetch(a) => interruptible(fetch(a, quiet)).await,
         Command::Read(a) => interruptible(read(a)).await,
         Command::Delete(a) => interruptible(delete(a, quiet)).await,
+        Command::Recover(a) => interruptible(super::account::recover(a)).await,
+        Command::Account(cmd) => interruptible(super::account::account(cmd)).await,
         Command::Fingerprint(a) => {
             let dir = existing_data_dir(&a.data, a.init)?;
             let id = tls::load_or_create_identity(&dir, None, None)?;
@@ -202,6 +204,9 @@ async fn listen(a: ListenArgs) -> Result<()> {
         cfg.limits = parsed.limits;
         cfg.scoring = parsed.scoring;
         cfg.challenges = parsed.challenges;
+        cfg.recovery = parsed.recovery;
+        cfg.sms = parsed.sms;
+        cfg.geoip = parsed.geoip.databases;
     }
     if let Some(p) = a.ip_rules {
         cfg.ip_rules = p;
@@ -250,7 +255,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-fn read_stdin_line() -> Result<String> {
+pub(super) fn read_stdin_line() -> Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading password from stdin")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
@@ -559,7 +564,7 @@ fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
     })
 }
 
-fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
+pub(super) fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     let config_dir = config_dir()?;
     let config = ClientConfig::load(&config_dir)?;
     let t = target(a, &config)?;

@@ -2,6 +2,7 @@
 //! password if needed), then send, list or fetch over one QUIC connection. It reports
 //! progress as typed [`Event`]s; rendering them is the binary's business.
 
+mod account;
 pub mod aliases;
 mod challenge;
 pub mod error;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
+pub use account::{cancel_change, recovery_step};
 use error::lost;
 pub use error::{exit, ClientError, Result};
 pub use fetch::{message_text, Conflict, FetchReport, FetchedFile};
@@ -136,6 +138,8 @@ pub struct Client {
     hostport: String,
     /// Where this client keeps its state (known hosts, sessions, sends in progress).
     config_dir: PathBuf,
+    /// The listener speaks qxfer/5 (account recovery and settings).
+    v5: bool,
 }
 
 /// What a connection's end means for the user, when the listener refused us: a ban it
@@ -245,6 +249,19 @@ impl Client {
     }
 
     async fn connect_with(opts: &ConnectOptions, solution: Option<Solution>) -> Result<Client> {
+        let mut client = Self::handshake(opts).await?;
+        let hostport = client.hostport.clone();
+        match client.login(opts, &hostport, solution).await {
+            Ok(()) => Ok(client),
+            Err(e) => {
+                client.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Connect and check the listener's certificate, without logging in (recovery).
+    pub(crate) async fn handshake(opts: &ConnectOptions) -> Result<Client> {
         let (name, hostport, addr) = resolve(&opts.host)?;
         let bind = match opts.bind.iter().find(|b| b.is_ipv6() == addr.is_ipv6()) {
             Some(b) => *b,
@@ -301,7 +318,8 @@ impl Client {
             }
         }
         let (send, recv) = conn.open_bi().await.map_err(|e| refusal(&e, &hostport).unwrap_or_else(|| lost(e)))?;
-        let mut client = Client {
+        let v5 = tls::negotiated_protocol(&conn).as_deref() == Some(crate::wire::ALPN);
+        Ok(Client {
             endpoint,
             conn,
             send,
@@ -309,14 +327,8 @@ impl Client {
             user: opts.user.clone(),
             hostport: hostport.clone(),
             config_dir: opts.config_dir.clone(),
-        };
-        match client.login(opts, &hostport, solution).await {
-            Ok(()) => Ok(client),
-            Err(e) => {
-                client.close().await;
-                Err(e)
-            }
-        }
+            v5,
+        })
     }
 
     async fn login(&mut self, opts: &ConnectOptions, hostport: &str, solution: Option<Solution>) -> Result<()> {
@@ -502,6 +514,10 @@ fn request_name(req: &Request) -> &'static str {
         Request::Delete { .. } => "delete",
         Request::MarkSeen { .. } => "mark seen",
         Request::AddFilesMeta { .. } => "add files",
+        Request::RecoverStart { .. } => "recover start",
+        Request::RecoverFinish { .. } => "recover finish",
+        Request::CancelChange { .. } => "cancel change",
+        Request::Account(_) => "account",
     }
 }
 

@@ -74,7 +74,7 @@ impl std::fmt::Debug for Challenges {
 #[error("the system's random number generator failed")]
 pub struct NoRandomness;
 
-fn random<const N: usize>() -> Result<[u8; N], NoRandomness> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], NoRandomness> {
     let mut b = [0u8; N];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).map_err(|_| NoRandomness)?;
     Ok(b)

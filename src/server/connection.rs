@@ -158,7 +158,10 @@ async fn serve_streams(conn: &Arc<Conn>) {
 
 async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStream) {
     // A client of an older protocol gets replies it can decode.
-    let legacy = tls::negotiated_protocol(&conn.connection).as_deref() != Some(crate::wire::ALPN);
+    let legacy = !matches!(
+        tls::negotiated_protocol(&conn.connection).as_deref(),
+        Some(crate::wire::ALPN | crate::wire::ALPN_V4)
+    );
     loop {
         let req: Request = match framed::read_frame(&mut recv).await {
             Ok(Some(r)) => r,

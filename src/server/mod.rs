@@ -9,6 +9,7 @@
 //! bans in force; `recorder` is the activity queue and `activity_log` its one writer, which
 //! scores offences; `firewall` reloads the IP rules file; `admin` serves the admin socket.
 
+pub(crate) mod account_guard;
 mod activity_log;
 mod admin;
 mod bans;
@@ -26,6 +27,7 @@ pub(crate) mod recovery;
 mod requests;
 mod shared;
 mod streams;
+pub(crate) mod texts;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,12 @@ pub struct ListenerConfig {
     pub scoring: ScoreConfig,
     /// When logins need a solved challenge, and how hard it is.
     pub challenges: crate::policy::challenges::ChallengeConfig,
+    /// Account recovery: new phones and places, the delay, codes.
+    pub recovery: crate::policy::recovery::RecoveryConfig,
+    /// How texts are sent, and what they may cost.
+    pub sms: crate::sms::SmsConfig,
+    /// The operator's GeoIP databases (MaxMind format), for known places; none by default.
+    pub geoip: Vec<PathBuf>,
     /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
     /// on SIGHUP.
     pub ip_rules: PathBuf,
@@ -82,6 +90,9 @@ impl ListenerConfig {
             limits: Limits::default(),
             scoring: Default::default(),
             challenges: Default::default(),
+            recovery: Default::default(),
+            sms: Default::default(),
+            geoip: Vec::new(),
             shutdown_grace: Duration::from_secs(3),
         }
     }
@@ -108,6 +119,14 @@ pub enum ListenError {
     AdminSocket(PathBuf, #[source] std::io::Error),
     #[error(transparent)]
     Random(#[from] challenges::NoRandomness),
+    #[error(transparent)]
+    RecoveryKey(#[from] account_guard::KeyError),
+    #[error("[sms]: {0}")]
+    Sms(String),
+    #[error("[recovery]: {0}")]
+    Recovery(&'static str),
+    #[error(transparent)]
+    GeoIp(#[from] crate::geoip::GeoIpError),
     #[error(
         "data directory {} is open to other users (mode {mode:o}): they could read mail and the database. \
          Run `chmod 700 {}` and start again",
@@ -174,7 +193,8 @@ impl Listener {
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
-        let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder)?);
+        let guard = account_guard(&config, &layout)?;
+        let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder, guard)?);
         // Copies a crash left owed to further recipients, after `recover` swept their
         // half-placed files.
         let database = shared.layout().database();
@@ -285,6 +305,21 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
     }
 }
 
+/// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
+/// the start, not the first recovery).
+fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_guard::AccountGuard, ListenError> {
+    config.recovery.check().map_err(ListenError::Recovery)?;
+    config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
+    let key = account_guard::load_or_create_key(&layout.root().join("recovery.key"))?;
+    let gateway = config.sms.gateway(layout.root()).map_err(|e| ListenError::Sms(e.to_string()))?;
+    tracing::info!(event = "texts", "texts go to the {}", config.sms.describe());
+    let texts = texts::Texts::start(gateway, config.sms.limits())
+        .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
+    let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };
+    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    Ok(account_guard::AccountGuard::new(config.recovery, key, texts, geoip, host))
+}
+
 /// How often per-source and per-account state is pruned.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
 /// Unfinished deliveries are checked for expiry every this many upkeep ticks (a minute).
@@ -306,6 +341,10 @@ async fn upkeep(shared: Arc<Shared>) {
         let sh = shared.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sh.finish_copies()).await {
             tracing::warn!(event = "copies_failed", "{e}");
+        }
+        let sh = shared.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sh.apply_due_changes()).await {
+            tracing::warn!(event = "pending_changes_failed", "{e}");
         }
     }
 }

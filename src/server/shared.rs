@@ -14,6 +14,7 @@ use quinn::Connection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
 
+use super::account_guard::AccountGuard;
 use super::bans::{self, Bans};
 use super::challenges::{Challenges, NoRandomness};
 use super::counters::{bump, Counters};
@@ -83,6 +84,8 @@ pub(crate) struct Shared {
     notices: Mutex<BanNotices>,
     /// Challenge tickets, spent nonces, the suggested effort and the step-up's failures.
     challenges: Challenges,
+    /// Account recovery and protected changes: the recovery key, texts, places.
+    guard: AccountGuard,
 }
 
 /// Logins waiting for a password hash, at most (each holds a connection's login).
@@ -99,6 +102,7 @@ impl Shared {
         ip_list: IpList,
         bans: Vec<Ban>,
         recorder: Recorder,
+        guard: AccountGuard,
     ) -> Result<Self, NoRandomness> {
         let l = &config.limits;
         let clock = Clock::default();
@@ -125,7 +129,23 @@ impl Shared {
             ip_list: RwLock::new(ip_list),
             bans: Bans::new(bans),
             notices: Mutex::new(BanNotices::new(MAX_BAN_NOTICES)),
+            guard,
         })
+    }
+
+    pub fn guard(&self) -> &AccountGuard {
+        &self.guard
+    }
+
+    /// Apply the pending account changes whose delay ended (a hundred accounts a round;
+    /// logins apply their own at once). Returns how many changes were applied.
+    pub fn apply_due_changes(&self) -> Result<usize, crate::store::StoreError> {
+        let now_ms = self.clock.now_ms();
+        let mut n = 0;
+        for user in self.store.due_accounts(now_ms / 1000, 100)? {
+            n += super::requests::account::apply_due(self, &user, now_ms)?;
+        }
+        Ok(n)
     }
 
     pub fn store(&self) -> &Store {
@@ -334,8 +354,17 @@ impl Shared {
 
     /// Close every connection logged in as `account`; returns how many.
     pub fn end_sessions(&self, account: &str, reason: &'static str) -> usize {
-        let ids: Vec<usize> =
-            lock(&self.sessions).iter().filter(|(_, a)| a.as_str() == account).map(|(id, _)| *id).collect();
+        self.end_sessions_except(account, reason, None)
+    }
+
+    /// Close every connection logged in as `account` but `except` (the connection that
+    /// changed the password: it gets its reply); returns how many.
+    pub fn end_sessions_except(&self, account: &str, reason: &'static str, except: Option<usize>) -> usize {
+        let ids: Vec<usize> = lock(&self.sessions)
+            .iter()
+            .filter(|(id, a)| a.as_str() == account && Some(**id) != except)
+            .map(|(id, _)| *id)
+            .collect();
         let doomed: Vec<Connection> = {
             let live = lock(&self.live);
             ids.iter().filter_map(|id| live.get(id).cloned()).collect()
@@ -525,7 +554,10 @@ mod tests {
         config.limits.connections_per_second_per_ip = 1000;
         config.limits.connection_burst_per_ip = 1;
         let (recorder, _rx) = Recorder::new(false);
-        Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder).expect("randomness")
+        let texts = super::super::texts::Texts::start(crate::sms::Gateway::spool(dir.join("sms")), Default::default())
+            .expect("texts");
+        let guard = AccountGuard::new(Default::default(), [0; 32], texts, None, "test".into());
+        Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder, guard).expect("randomness")
     }
 
     #[test]

@@ -10,6 +10,10 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
+mod recovery;
+
+pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, RecoveryRecord, SentCode};
+
 use crate::policy::activity::Activity;
 use crate::policy::Ban;
 use crate::wire::{Attachment, Envelope, FileMeta, Hash, Summary};
@@ -66,6 +70,9 @@ const FILE_META: TableDefinition<(u64, u32), (u32, u64)> = TableDefinition::new(
 /// recipients), by the first recipient's delivery id: written in the commit's transaction,
 /// emptied as each copy is made or refused, finished at start after a crash.
 const FANOUT: TableDefinition<u64, &[u8]> = TableDefinition::new("fanout_v1");
+/// Session tokens by account: (account, token key) → expiry, so listing or revoking one
+/// account's tokens never reads another's. Filled from `tokens_v1` when it is new.
+const USER_TOKENS: TableDefinition<(&str, &[u8]), u64> = TableDefinition::new("user_tokens_v1");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -250,8 +257,13 @@ impl Store {
             tx.open_table(UNSEEN)?;
             tx.open_table(FILE_META)?;
             tx.open_table(FANOUT)?;
+            tx.open_table(USER_TOKENS)?;
+            tx.open_table(recovery::RECOVERY)?;
+            tx.open_table(recovery::CANCELS)?;
+            tx.open_table(recovery::DUE)?;
         }
         migrate_v1(&tx)?;
+        index_tokens(&tx)?;
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -312,6 +324,7 @@ impl Store {
                 return Err(StoreError::NoSuchUser(name.to_owned()));
             }
             revoke_tokens(&tx, name)?;
+            recovery::purge(&tx, name)?;
             let mut mailbox = tx.open_table(MAILBOX)?;
             let mut deliveries = tx.open_table(DELIVERIES)?;
             let mut attachments = tx.open_table(ATTACHMENTS)?;
@@ -388,6 +401,7 @@ impl Store {
             let mut tokens = tx.open_table(TOKENS)?;
             let rec = encode(&TokenRecord { user: user.to_owned(), expires }, "tokens")?;
             tokens.insert(key.as_slice(), rec.as_slice())?;
+            tx.open_table(USER_TOKENS)?.insert((user, key.as_slice()), expires)?;
         }
         tx.commit()?;
         Ok(true)
@@ -404,6 +418,43 @@ impl Store {
             }
             None => Ok(None),
         }
+    }
+
+    /// `user`'s unexpired session tokens: (stored key, expiry).
+    pub fn user_tokens(&self, user: &str, now: u64) -> Result<Vec<([u8; 32], u64)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let index = tx.open_table(USER_TOKENS)?;
+        let empty: &[u8] = &[];
+        let mut out = Vec::new();
+        for row in index.range((user, empty)..)? {
+            let (k, v) = row?;
+            let (u, key) = k.value();
+            if u != user {
+                break;
+            }
+            if let (Ok(key), true) = (<[u8; 32]>::try_from(key), v.value() > now) {
+                out.push((key, v.value()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revoke these tokens of `user` (keys of other accounts are ignored); returns how many.
+    pub fn revoke_token_keys(&self, user: &str, keys: &[[u8; 32]]) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut tokens = tx.open_table(TOKENS)?;
+            let mut index = tx.open_table(USER_TOKENS)?;
+            for k in keys {
+                if index.remove((user, k.as_slice()))?.is_some() {
+                    tokens.remove(k.as_slice())?;
+                    n += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Find the unfinished delivery this sender opened with `resume_key`, or create one.
@@ -1198,18 +1249,43 @@ impl Store {
     }
 }
 
-fn revoke_tokens(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreError> {
-    let mut tokens = tx.open_table(TOKENS)?;
-    let mut doomed = Vec::new();
-    for row in tokens.iter()? {
+/// Fill the per-account token index from the tokens table, once (when the index is new).
+fn index_tokens(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut index = tx.open_table(USER_TOKENS)?;
+    if !index.is_empty()? {
+        return Ok(());
+    }
+    for row in tx.open_table(TOKENS)?.iter()? {
         let (k, v) = row?;
         let rec: TokenRecord = decode(v.value(), "tokens")?;
-        if rec.user == name {
-            doomed.push(k.value().to_vec());
-        }
+        index.insert((rec.user.as_str(), k.value()), rec.expires)?;
     }
+    Ok(())
+}
+
+/// The keys of `name`'s tokens, from the index.
+fn token_keys(tx: &redb::WriteTransaction, name: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let index = tx.open_table(USER_TOKENS)?;
+    let empty: &[u8] = &[];
+    let mut keys = Vec::new();
+    for row in index.range((name, empty)..)? {
+        let (k, _) = row?;
+        let (user, key) = k.value();
+        if user != name {
+            break;
+        }
+        keys.push(key.to_vec());
+    }
+    Ok(keys)
+}
+
+fn revoke_tokens(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreError> {
+    let doomed = token_keys(tx, name)?;
+    let mut tokens = tx.open_table(TOKENS)?;
+    let mut index = tx.open_table(USER_TOKENS)?;
     for k in doomed {
         tokens.remove(k.as_slice())?;
+        index.remove((name, k.as_slice()))?;
     }
     Ok(())
 }

@@ -47,10 +47,24 @@ pub enum Kind {
     ChallengeFailed,
     /// A captcha answered faster than a person reads and types it (detail: how fast).
     TooFast,
+    /// Someone asked to recover the account (the reply is the same whether it exists).
+    RecoveryRequested,
+    /// A text went to a number (detail: what for, the number masked), or could not.
+    TextSent,
+    /// A wrong texted code or cancel code.
+    RecoveryWrongCode,
+    /// A wrong secret answer or recovery code after a right texted code.
+    RecoveryWrongAnswer,
+    /// A recovery or account change made from an unknown place waits (detail: what, until).
+    RecoveryDelayed,
+    /// A pending change was cancelled (detail: what, and how).
+    RecoveryCancelled,
+    /// A recovery or account change took effect (detail: what).
+    RecoveryCompleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -70,6 +84,13 @@ impl Kind {
         Kind::ChallengeSolved,
         Kind::ChallengeFailed,
         Kind::TooFast,
+        Kind::RecoveryRequested,
+        Kind::TextSent,
+        Kind::RecoveryWrongCode,
+        Kind::RecoveryWrongAnswer,
+        Kind::RecoveryDelayed,
+        Kind::RecoveryCancelled,
+        Kind::RecoveryCompleted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +114,13 @@ impl Kind {
             Kind::ChallengeSolved => "challenge_solved",
             Kind::ChallengeFailed => "challenge_failed",
             Kind::TooFast => "too_fast",
+            Kind::RecoveryRequested => "recovery_requested",
+            Kind::TextSent => "text_sent",
+            Kind::RecoveryWrongCode => "recovery_wrong_code",
+            Kind::RecoveryWrongAnswer => "recovery_wrong_answer",
+            Kind::RecoveryDelayed => "recovery_delayed",
+            Kind::RecoveryCancelled => "recovery_cancelled",
+            Kind::RecoveryCompleted => "recovery_completed",
         }
     }
 
@@ -112,6 +140,7 @@ impl Kind {
             Kind::Panic => Some(Offence::PanicCaused),
             Kind::ChallengeFailed => Some(Offence::ChallengeFailed),
             Kind::TooFast => Some(Offence::TooFast),
+            Kind::RecoveryWrongCode | Kind::RecoveryWrongAnswer => Some(Offence::RecoveryGuess),
             _ => None,
         }
     }

@@ -6,7 +6,8 @@
 //! number wins, a place counts as known only long after its first login, and from an
 //! unknown place a change waits and is announced.
 //!
-//! Groundwork for the recovery flow; the listener does not use it yet.
+//! The listener's glue (`server::account`) keeps these records in its database and does
+//! the I/O; everything it decides comes from here.
 
 use std::net::IpAddr;
 
@@ -17,7 +18,8 @@ use super::prefix_of;
 const DAY: u64 = 24 * 3600;
 
 /// `[recovery]` in the listener's config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RecoveryConfig {
     /// A number added or verified this recently is never used while an older one exists.
     pub new_phone_days: u64,
@@ -33,6 +35,30 @@ pub struct RecoveryConfig {
     pub code_attempts: u32,
     /// Places remembered per account, at most (the stalest go first).
     pub max_places: usize,
+    /// Recovery starts and texts asked for per account per day, at most.
+    pub max_per_day: u32,
+}
+
+impl RecoveryConfig {
+    /// Refuse values that would disable a defence.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.code_attempts == 0 || self.code_attempts > 10 {
+            return Err("recovery.code_attempts must be 1 to 10");
+        }
+        if !(60..=3600).contains(&self.code_ttl_secs) {
+            return Err("recovery.code_ttl_secs must be 60 to 3600");
+        }
+        if self.max_places == 0 || self.max_places > 1024 {
+            return Err("recovery.max_places must be 1 to 1024");
+        }
+        if self.max_per_day == 0 || self.max_per_day > 100 {
+            return Err("recovery.max_per_day must be 1 to 100");
+        }
+        if self.place_expiry_days <= self.new_place_days {
+            return Err("recovery.place_expiry_days must be longer than new_place_days");
+        }
+        Ok(())
+    }
 }
 
 impl Default for RecoveryConfig {
@@ -45,6 +71,7 @@ impl Default for RecoveryConfig {
             code_ttl_secs: 600,
             code_attempts: 5,
             max_places: 64,
+            max_per_day: 5,
         }
     }
 }
@@ -68,39 +95,80 @@ pub fn recovery_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -
     oldest(&mut verified().filter(|p| age(p) >= settled_after)).or_else(|| oldest(&mut verified()))
 }
 
-/// A network an account logged in from: its /24 or /64, first and last seen.
+/// A network an account logged in from: its /24 or /64, first and last seen, and where
+/// the operator's GeoIP database puts it (country and ASN), when one is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub net: IpNet,
     pub first_seen: u64,
     pub last_seen: u64,
+    pub origin: Origin,
 }
 
-/// Whether `ip` is a known place of the account: its network was first seen more than
-/// `new_place_days` ago and seen within `place_expiry_days`.
-pub fn is_known_place(places: &[Place], ip: IpAddr, cfg: &RecoveryConfig, now: u64) -> bool {
+/// Where a network is: its country (ISO code) and autonomous system, when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+}
+
+impl Origin {
+    /// Both parts known: an origin that can make a place known by itself.
+    fn complete(&self) -> bool {
+        self.country.is_some() && self.asn.is_some()
+    }
+
+    /// `ES, AS3352`, or empty when nothing is known.
+    pub fn describe(&self) -> String {
+        match (&self.country, self.asn) {
+            (Some(c), Some(a)) => format!("{c}, AS{a}"),
+            (Some(c), None) => c.clone(),
+            (None, Some(a)) => format!("AS{a}"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Whether a place is settled: first seen more than `new_place_days` ago, and seen within
+/// `place_expiry_days`.
+fn settled(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
+    now.saturating_sub(p.first_seen) > cfg.new_place_days.saturating_mul(DAY)
+        && now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY)
+}
+
+/// Whether a login from `ip` (at `origin`) comes from a known place of the account: a
+/// settled place with its network (/24 or /64), or, with a GeoIP database, a settled place
+/// with the same country and ASN (a phone's carrier hands out addresses from many networks).
+/// A thief's first logins make nothing known: a place settles only after `new_place_days`.
+pub fn is_known_place(places: &[Place], ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) -> bool {
     let net = prefix_of(ip);
-    places.iter().any(|p| {
-        p.net == net
-            && now.saturating_sub(p.first_seen) > cfg.new_place_days.saturating_mul(DAY)
-            && now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY)
-    })
+    places.iter().any(|p| settled(p, cfg, now) && (p.net == net || (origin.complete() && p.origin == *origin)))
+}
+
+/// Whether this place of the list is known now (for `account show`).
+pub fn place_is_known(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
+    settled(p, cfg, now)
 }
 
 /// Note a successful login from `ip`: the place's last sighting, or a new place; expired
 /// places go, and past `max_places` the least recently seen.
-pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, cfg: &RecoveryConfig, now: u64) {
+pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) {
     let net = prefix_of(ip);
     places.retain(|p| now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY));
     match places.iter_mut().find(|p| p.net == net) {
-        Some(p) => p.last_seen = p.last_seen.max(now),
+        Some(p) => {
+            p.last_seen = p.last_seen.max(now);
+            if origin.complete() {
+                p.origin = origin.clone();
+            }
+        }
         None => {
             if places.len() >= cfg.max_places.max(1) {
                 if let Some(i) = places.iter().enumerate().min_by_key(|(_, p)| p.last_seen).map(|(i, _)| i) {
                     places.swap_remove(i);
                 }
             }
-            places.push(Place { net, first_seen: now, last_seen: now });
+            places.push(Place { net, first_seen: now, last_seen: now, origin: origin.clone() });
         }
     }
 }
@@ -170,10 +238,53 @@ pub fn mask_phone(number: &str) -> String {
     format!("+{head}{}{tail}", "•".repeat(digits.len() - 6))
 }
 
-/// A secret answer as it is hashed: lower case, runs of white space as one space, trimmed.
-/// (Unicode NFKC comes with the crate that does it, when the flow is wired.)
+/// A secret answer as it is hashed: Unicode NFKC (full-width letters, ligatures and
+/// composed accents the same however the keyboard typed them), lower case, runs of white
+/// space as one space, trimmed.
 pub fn normalise_secret_answer(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let nfkc: String = s.nfkc().collect();
+    nfkc.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// What a recovery or cancel code is spelt with: 26 letters and digits that no one misreads.
+const LETTERS: &[u8; 26] = b"3469acdefghjkmnpqrtuvwxy7b";
+
+/// A code from random bytes, one character per two bytes (a 16-bit number modulo 26: a
+/// bias of 16 in 65,536, nothing a guesser can use), grouped in fives with dashes:
+/// `k4x9m-qe7tr` (4.7 bits a character; ten of them are 47 bits).
+pub fn letters_code(random: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, pair) in random.chunks_exact(2).enumerate() {
+        if i > 0 && i % 5 == 0 {
+            out.push('-');
+        }
+        let n = usize::from(u16::from_le_bytes([pair[0], pair[1]]));
+        out.push(char::from(LETTERS[n % LETTERS.len()]));
+    }
+    out
+}
+
+/// A typed recovery or cancel code as it is hashed: lower case, dashes and spaces gone.
+pub fn normalise_typed_code(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// An eight-digit texted code from eight random bytes (the modulo bias is below 10⁻¹¹).
+pub fn digits_code(random: [u8; 8]) -> String {
+    format!("{:08}", u64::from_le_bytes(random) % 100_000_000)
+}
+
+/// What is kept of a code: its hash keyed with the listener's recovery key, bound to what
+/// the code is for and to the account, so a code for one purpose or account is worth
+/// nothing for another.
+pub fn code_hash(key: &[u8; 32], purpose: &str, account: &str, code: &str) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_keyed(key);
+    for part in [purpose, account, code] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    *h.finalize().as_bytes()
 }
 
 #[cfg(test)]
@@ -211,17 +322,18 @@ mod tests {
     fn a_place_is_known_only_a_week_after_its_first_login() {
         let cfg = RecoveryConfig::default();
         let ip: IpAddr = "192.0.2.77".parse().expect("ip");
+        let none = Origin::default();
         let mut places = Vec::new();
-        note_login(&mut places, ip, &cfg, NOW - 3 * DAY);
-        assert!(!is_known_place(&places, ip, &cfg, NOW), "a thief's first logins do not make a place known");
+        note_login(&mut places, ip, &none, &cfg, NOW - 3 * DAY);
+        assert!(!is_known_place(&places, ip, &none, &cfg, NOW), "a thief's first logins do not make a place known");
         let mut places = Vec::new();
-        note_login(&mut places, ip, &cfg, NOW - 30 * DAY);
-        note_login(&mut places, "192.0.2.9".parse().expect("ip"), &cfg, NOW - DAY);
+        note_login(&mut places, ip, &none, &cfg, NOW - 30 * DAY);
+        note_login(&mut places, "192.0.2.9".parse().expect("ip"), &none, &cfg, NOW - DAY);
         assert_eq!(places.len(), 1, "one /24");
-        assert!(is_known_place(&places, ip, &cfg, NOW));
-        assert!(!is_known_place(&places, "192.0.3.1".parse().expect("ip"), &cfg, NOW));
+        assert!(is_known_place(&places, ip, &none, &cfg, NOW));
+        assert!(!is_known_place(&places, "192.0.3.1".parse().expect("ip"), &none, &cfg, NOW));
         // Forgotten after a year unseen.
-        assert!(!is_known_place(&places, ip, &cfg, NOW + 400 * DAY));
+        assert!(!is_known_place(&places, ip, &none, &cfg, NOW + 400 * DAY));
     }
 
     #[test]
@@ -230,7 +342,7 @@ mod tests {
         let mut places = Vec::new();
         for i in 0..100u32 {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)));
-            note_login(&mut places, ip, &cfg, NOW + u64::from(i));
+            note_login(&mut places, ip, &Origin::default(), &cfg, NOW + u64::from(i));
         }
         assert_eq!(places.len(), 4);
     }
@@ -257,5 +369,44 @@ mod tests {
         assert_eq!(mask_phone("+34612346789"), "+34•••••6789");
         assert_eq!(mask_phone("+1234"), "+•••");
         assert_eq!(normalise_secret_answer("  My First   CAT\tis Tom "), "my first cat is tom");
+        // NFKC: full-width letters, a ligature, a composed and a decomposed é are one answer.
+        assert_eq!(normalise_secret_answer("ＴＯＭ"), "tom");
+        assert_eq!(normalise_secret_answer("ﬁdo"), "fido");
+        assert_eq!(normalise_secret_answer("Ren\u{e9}"), normalise_secret_answer("Rene\u{301}"));
+    }
+
+    #[test]
+    fn a_known_isp_is_a_known_place_with_geoip_only_when_settled() {
+        let cfg = RecoveryConfig::default();
+        let es = Origin { country: Some("ES".into()), asn: Some(64500) };
+        let mut places = Vec::new();
+        note_login(&mut places, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - 30 * DAY);
+        let other_net: IpAddr = "203.0.113.9".parse().expect("ip");
+        assert!(is_known_place(&places, other_net, &es, &cfg, NOW), "same country and ASN");
+        let gb = Origin { country: Some("GB".into()), asn: Some(64501) };
+        assert!(!is_known_place(&places, other_net, &gb, &cfg, NOW));
+        assert!(!is_known_place(&places, other_net, &Origin::default(), &cfg, NOW), "no GeoIP: the network only");
+        let half = Origin { country: Some("ES".into()), asn: None };
+        assert!(!is_known_place(&places, other_net, &half, &cfg, NOW), "a country alone is not a place");
+        let mut fresh = Vec::new();
+        note_login(&mut fresh, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - DAY);
+        assert!(!is_known_place(&fresh, other_net, &es, &cfg, NOW));
+    }
+
+    #[test]
+    fn codes_are_spelt_plainly_and_bound_to_purpose_and_account() {
+        let code = letters_code(&[9u8; 20].iter().enumerate().map(|(i, b)| b ^ i as u8).collect::<Vec<_>>());
+        assert_eq!(code.len(), 11);
+        assert_eq!(code.as_bytes()[5], b'-');
+        assert!(!code.contains(['0', 'o', '1', 'l', 'i', 'z', 's', '5', '8', '2']));
+        assert_eq!(normalise_typed_code(&code.to_uppercase().replace('-', " ")), code.replace('-', ""));
+        assert_eq!(digits_code([0; 8]), "00000000");
+        assert_eq!(digits_code(u64::MAX.to_le_bytes()).len(), 8);
+        let key = [7; 32];
+        let a = code_hash(&key, "recover", "alice", "12345678");
+        assert_ne!(a, code_hash(&key, "authorise", "alice", "12345678"));
+        assert_ne!(a, code_hash(&key, "recover", "bob", "12345678"));
+        assert_ne!(a, code_hash(&[8; 32], "recover", "alice", "12345678"));
+        assert_ne!(code_hash(&key, "ab", "c", "x"), code_hash(&key, "a", "bc", "x"));
     }
 }

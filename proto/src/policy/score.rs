@@ -38,6 +38,8 @@ pub enum Offence {
     Timeout,
     /// A request that made the listener's task panic.
     PanicCaused,
+    /// A wrong recovery code, secret answer or cancel code.
+    RecoveryGuess,
     /// A challenge failed (wrong answer or work, expired, spent, forged, or missing).
     ChallengeFailed,
     /// A captcha answered faster than a person can.
@@ -84,6 +86,9 @@ pub struct ScoreConfig {
     /// A captcha answered faster than a person: it raises the next challenge's effort at
     /// once, and bans only together with other offences.
     pub too_fast: f64,
+    /// A wrong texted code, secret answer, recovery code or cancel code: as a wrong
+    /// password (five in the window ban).
+    pub recovery_guess: f64,
     /// Networks never scored nor banned automatically (fail2ban's `ignoreself`/`ignoreip`):
     /// by default the listener's own host, so its operator is never locked out. Other
     /// loopback addresses are scored as usual.
@@ -109,6 +114,7 @@ impl Default for ScoreConfig {
             panic_caused: 5.0,
             challenge_failed: 0.5,
             too_fast: 0.5,
+            recovery_guess: 1.0,
             exempt: default_exempt(),
         }
     }
@@ -149,6 +155,7 @@ impl Offence {
             Offence::PanicCaused => "panic",
             Offence::ChallengeFailed => "challenge_failed",
             Offence::TooFast => "too_fast",
+            Offence::RecoveryGuess => "recovery_wrong_code",
         }
     }
 }
@@ -176,6 +183,7 @@ impl ScoreConfig {
             Offence::PanicCaused => self.panic_caused,
             Offence::ChallengeFailed => self.challenge_failed,
             Offence::TooFast => self.too_fast,
+            Offence::RecoveryGuess => self.recovery_guess,
         }
     }
 

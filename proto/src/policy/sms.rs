@@ -1,6 +1,8 @@
 //! What sending a text message may cost: a daily budget for the listener, a cooldown per
 //! number, and an allow-list of country calling codes. Pure: the clock comes in as
-//! seconds. Groundwork for account recovery; the listener does not send texts yet.
+//! seconds. Codes asked for by someone (a recovery, a new number) pass all three; the
+//! listener's own announcements of a change pass the country list and the budget only (a
+//! cancel code must reach the owner even seconds after their recovery code).
 
 use std::collections::HashMap;
 
@@ -75,6 +77,24 @@ impl SmsLedger {
         Ok(())
     }
 
+    /// Whether an announcement to `number` may go now (the country list and the daily
+    /// budget; no cooldown); if so it is counted.
+    pub fn allow_notice(&mut self, limits: &SmsLimits, number: &str, now: u64) -> Result<(), SmsRefusal> {
+        if !limits.countries.is_empty() && !limits.countries.iter().any(|c| number.starts_with(c.as_str())) {
+            return Err(SmsRefusal::Country);
+        }
+        let day = now / 86_400;
+        if day != self.day {
+            self.day = day;
+            self.sent_today = 0;
+        }
+        if self.sent_today >= limits.daily_budget {
+            return Err(SmsRefusal::Budget);
+        }
+        self.sent_today += 1;
+        Ok(())
+    }
+
     pub fn numbers(&self) -> usize {
         self.last.len()
     }
@@ -97,6 +117,11 @@ mod tests {
         assert_eq!(ledger.allow(&limits, "+34600000003", day + 63), Err(SmsRefusal::Budget));
         // A new day, a new budget.
         assert_eq!(ledger.allow(&limits, "+34600000003", day + 86_400), Ok(()));
+        // Announcements skip the cooldown, never the budget or the countries.
+        assert_eq!(ledger.allow_notice(&limits, "+34600000003", day + 86_401), Ok(()));
+        assert_eq!(ledger.allow_notice(&limits, "+34600000003", day + 86_402), Ok(()));
+        assert_eq!(ledger.allow_notice(&limits, "+34600000003", day + 86_403), Err(SmsRefusal::Budget));
+        assert_eq!(ledger.allow_notice(&limits, "+4477", day + 86_403), Err(SmsRefusal::Country));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Violation {
     TooManyLogins,
     #[error("too many challenges asked for on one connection")]
     TooManyChallenges,
+    #[error("too many recovery requests on one connection")]
+    TooManyRecoveries,
     #[error("a delivery is already open on this connection")]
     DeliveryOpen,
     #[error("no delivery is open")]
@@ -86,6 +88,9 @@ pub enum Violation {
 /// second to read a clearer picture).
 pub const MAX_CHALLENGES: u32 = 4;
 
+/// Recovery requests (start, finish, cancel) one connection may make before login.
+pub const MAX_RECOVERY_REQUESTS: u32 = 4;
+
 /// What the glue must do for an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -110,6 +115,11 @@ pub enum Step {
     Delete { user: String, ids: Vec<u64> },
     /// Mark these deliveries seen, those that are in the user's mailbox.
     MarkSeen { user: String, ids: Vec<u64> },
+    /// A recovery request of a connection that has not logged in (start, finish, cancel):
+    /// the glue checks its challenge and does it.
+    Recovery,
+    /// The logged-in user's own account settings.
+    Account { user: String },
 }
 
 /// Everything needed to make a finished delivery durable.
@@ -207,6 +217,7 @@ pub struct Session {
     user: Option<String>,
     failed_logins: u32,
     challenges: u32,
+    recoveries: u32,
     told_challenge: bool,
     delivery: Option<OpenDelivery>,
     pending_begin: Option<(Begin, Vec<String>)>,
@@ -220,6 +231,7 @@ impl Session {
             user: None,
             failed_logins: 0,
             challenges: 0,
+            recoveries: 0,
             told_challenge: false,
             delivery: None,
             pending_begin: None,
@@ -253,11 +265,25 @@ impl Session {
             self.challenges += 1;
             return Ok(Step::Challenge { user: user.clone() });
         }
+        if let Request::RecoverStart { .. } | Request::RecoverFinish { .. } | Request::CancelChange { .. } = req {
+            if self.user.is_some() {
+                return Err(Violation::AlreadyLoggedIn);
+            }
+            if self.recoveries >= MAX_RECOVERY_REQUESTS {
+                return Err(Violation::TooManyRecoveries);
+            }
+            self.recoveries += 1;
+            return Ok(Step::Recovery);
+        }
         let user = self.user.clone().ok_or(Violation::NotLoggedIn)?;
         match req {
-            Request::Login { .. } | Request::LoginSolved { .. } | Request::Challenge { .. } => {
-                Err(Violation::AlreadyLoggedIn)
-            }
+            Request::Login { .. }
+            | Request::LoginSolved { .. }
+            | Request::Challenge { .. }
+            | Request::RecoverStart { .. }
+            | Request::RecoverFinish { .. }
+            | Request::CancelChange { .. } => Err(Violation::AlreadyLoggedIn),
+            Request::Account(_) => Ok(Step::Account { user }),
             Request::Begin(begin) => self.begin(user, begin, Vec::new()),
             Request::BeginMany { begin, also } => self.begin(user, begin, also.clone()),
             Request::AddFiles { entries } => self.add_files(entries, None),

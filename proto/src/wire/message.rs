@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::account::*;
 pub use crate::challenge::{ChallengeKind, Ticket};
 
 use super::{
@@ -60,6 +61,19 @@ pub enum Request {
     /// `Login` with a solved challenge: needed after failed logins (answered with
     /// `Error { code: ChallengeRequired }` when it is missing).
     LoginSolved { user: String, credential: Credential, solution: Solution },
+    /// Start recovering `user`'s account (allowed before login, with a solved challenge
+    /// for `user`): a code is texted to the account's oldest settled number. Answered with
+    /// `Account(Done)`, the same words whether the account or a number exists or not.
+    RecoverStart { user: String, solution: Solution },
+    /// Finish a recovery: the texted code, the secret answer or a recovery code, and the
+    /// new password (allowed before login, with a fresh solved challenge). Answered with
+    /// `Account(Changed)`: applied now from a known place, else after the delay.
+    RecoverFinish { user: String, code: String, proof: Proof, new_password: String, solution: Solution },
+    /// Cancel a pending change with the cancel code texted about it (allowed before
+    /// login). Answered with `Account(Done)`.
+    CancelChange { code: String },
+    /// The logged-in account's own settings. Answered with `Account`.
+    Account(AccountRequest),
 }
 
 /// A challenge handed back solved: the listener's ticket, the proof-of-work counter, and
@@ -164,6 +178,8 @@ pub enum Response {
     CommittedMany { id: u64, time: u64, copies: Vec<Copy>, missed: Vec<Missed> },
     /// Answer to `Challenge`: the signed ticket, and the captcha's picture when it is one.
     Challenge { ticket: Ticket, picture: Option<Picture> },
+    /// Answer to `Account`, `RecoverStart`, `RecoverFinish` and `CancelChange`.
+    Account(AccountReply),
 }
 
 /// A further recipient's own delivery of a `BeginMany` send.
@@ -367,12 +383,21 @@ impl Validate for Request {
                 if let Credential::Password(p) = credential {
                     cap_str(p, MAX_PASSWORD, "password")?;
                 }
-                validate_ticket(&solution.ticket)?;
-                if let Some(a) = &solution.answer {
-                    one_line(a, MAX_ANSWER, "captcha answer")?;
-                }
-                Ok(())
+                validate_solution(solution)
             }
+            Request::RecoverStart { user, solution } => {
+                validate_account(user)?;
+                validate_solution(solution)
+            }
+            Request::RecoverFinish { user, code, proof, new_password, solution } => {
+                validate_account(user)?;
+                check_code_text(code)?;
+                proof.validate()?;
+                cap_str(new_password, MAX_PASSWORD, "password")?;
+                validate_solution(solution)
+            }
+            Request::CancelChange { code } => check_typed_code(code),
+            Request::Account(a) => a.validate(),
             Request::Commit
             | Request::Inbox { .. }
             | Request::Open { .. }
@@ -380,6 +405,14 @@ impl Validate for Request {
             | Request::OpenMeta { .. } => Ok(()),
         }
     }
+}
+
+fn validate_solution(solution: &Solution) -> Result<(), DecodeError> {
+    validate_ticket(&solution.ticket)?;
+    if let Some(a) = &solution.answer {
+        one_line(a, MAX_ANSWER, "captcha answer")?;
+    }
+    Ok(())
 }
 
 fn validate_entries(entries: &[FileEntry]) -> Result<(), DecodeError> {
@@ -473,6 +506,7 @@ impl Validate for Response {
                 }
                 Ok(())
             }
+            Response::Account(a) => a.validate(),
         }
     }
 }

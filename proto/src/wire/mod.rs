@@ -2,6 +2,7 @@
 //! messages that travel in them, and the validation every decoded value passes before any
 //! other code sees it (size caps, safe names, no trailing bytes, known variants only).
 
+mod account;
 mod admin;
 mod error;
 mod frame;
@@ -28,7 +29,13 @@ pub const DEFAULT_PORT: u16 = 4433;
 /// and is told to upgrade the listener.
 /// qxfer/4: challenges (`Challenge`, `LoginSolved`, the `Challenge` reply and the
 /// `ChallengeRequired`/`ChallengeFailed` error codes).
-pub const ALPN: &[u8] = b"qxfer/4";
+/// qxfer/5: account recovery and settings (`RecoverStart`, `RecoverFinish`,
+/// `CancelChange`, `Account`, the `Account` reply). A client offers qxfer/5 and qxfer/4,
+/// so it still works with a qxfer/4 listener for everything else, and says the listener
+/// is too old when a command needs qxfer/5.
+pub const ALPN: &[u8] = b"qxfer/5";
+/// qxfer/4: still served as it is (its clients send a subset of qxfer/5).
+pub const ALPN_V4: &[u8] = b"qxfer/4";
 /// qxfer/3: still served; its clients never ask for challenges, and the challenge error
 /// codes reach them as `AuthFailed` with the same text ([`Response::downgraded`]).
 pub const ALPN_V3: &[u8] = b"qxfer/3";

@@ -92,7 +92,7 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
 
 /// A solution spent: its event, and the too-fast one when the captcha came faster than a
 /// person reads and types.
-fn record_solved(conn: &Arc<Conn>, user: &str, solved: &Solved) {
+pub(super) fn record_solved(conn: &Arc<Conn>, user: &str, solved: &Solved) {
     let kind = match solved.kind {
         crate::challenge::ChallengeKind::Captcha => "captcha",
         crate::challenge::ChallengeKind::Work => "work",
@@ -188,6 +188,8 @@ pub(super) async fn handle(
             }
             let u = user.clone();
             Shared::blocking(move || -> Result<Check, StoreError> {
+                // A change whose delay ended (a recovery's new password) applies first.
+                super::account::apply_due(&sh, &u, sh.clock().now_ms())?;
                 let phc = sh.store().password_hash(&u)?;
                 if !accounts::verify_password(phc.as_deref(), &password) {
                     return Ok(Check::Refused { known: phc.is_some() });
@@ -213,6 +215,11 @@ pub(super) async fn handle(
             }
             conn.session(|s| s.logged_in(&user));
             conn.shared.logged_in(&conn.connection, &user);
+            let (sh, u) = (conn.shared.clone(), user.clone());
+            let now = sh.clock().now();
+            if let Ok(Err(e)) = Shared::blocking(move || sh.guard().note_login(sh.store(), &u, ip, now)).await {
+                warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
+            }
             conn.record(conn.activity(Kind::LoginOk).account(&user));
             endpoint::grant(&conn.connection, &conn.shared.limits().net());
             info!(peer = %conn.peer, %user, event = "login", "logged in");

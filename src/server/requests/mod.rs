@@ -3,6 +3,7 @@
 //! the request's own handler, which does the work and returns an [`Outcome`]. A new
 //! request is a new variant in `wire`, a new step in `session`, and a new file here.
 
+pub(crate) mod account;
 mod add_files;
 mod begin;
 mod commit;
@@ -11,6 +12,7 @@ mod inbox;
 mod login;
 mod mark_seen;
 mod open;
+mod recover;
 
 use std::sync::Arc;
 
@@ -74,6 +76,10 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::Open { .. } | Request::OpenMeta { .. } => ("open", 0),
         Request::Delete { ids } => ("delete", ids.len() as u64),
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
+        Request::RecoverStart { .. } => ("recover_start", 0),
+        Request::RecoverFinish { .. } => ("recover_finish", 0),
+        Request::CancelChange { .. } => ("cancel_change", 0),
+        Request::Account(_) => ("account", 0),
     };
     conn.record(conn.activity(Kind::Request).bytes(bytes).detail(name));
     let step = match conn.session(|s| s.on_request(&req)) {
@@ -115,6 +121,12 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         }
         (Step::Delete { user, ids }, Request::Delete { .. }) => delete::handle(conn, user, ids).await,
         (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
+        (Step::Recovery, Request::RecoverStart { user, solution }) => recover::start(conn, user, solution).await,
+        (Step::Recovery, Request::RecoverFinish { user, code, proof, new_password, solution }) => {
+            recover::finish(conn, user, code, proof, new_password, solution).await
+        }
+        (Step::Recovery, Request::CancelChange { code }) => recover::cancel(conn, code).await,
+        (Step::Account { user }, Request::Account(req)) => account::handle(conn, user, req).await,
         _ => Err(ServerError::Internal("session step does not match request")),
     };
     result.unwrap_or_else(|e| Outcome::reply(internal(conn.peer, &e)))

@@ -1,0 +1,30 @@
+//! Phone numbers as people type them, parsed and validated with libphonenumber's data (the
+//! `phonenumber` crate) and kept in E.164 (`+34612345678`). The client checks a number
+//! before it connects; the listener checks it again.
+
+/// The number in E.164, or why it is not a number that can receive texts.
+pub fn parse(typed: &str) -> Result<String, String> {
+    let typed = typed.trim();
+    if !typed.starts_with('+') {
+        return Err(format!("{typed:?}: write the number with its country code, as +34 612 34 56 78"));
+    }
+    let number = phonenumber::parse(None, typed).map_err(|e| format!("{typed:?} is not a phone number: {e}"))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(format!("{typed:?} is not a valid phone number for its country"));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_parsed_to_e164_and_checked() {
+        assert_eq!(parse("+34 612 34 67 89").as_deref(), Ok("+34612346789"));
+        assert_eq!(parse("+44 7700 900123").as_deref(), Ok("+447700900123"));
+        assert!(parse("612346789").is_err(), "no country code");
+        assert!(parse("+34 1").is_err(), "too short");
+        assert!(parse("+999 12345678").is_err(), "no such country");
+    }
+}

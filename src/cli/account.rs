@@ -1,0 +1,392 @@
+//! `qxfer recover` and `qxfer account ...`: recovery without a password, and a logged-in
+//! account's own settings. What the client can check (a phone number, a password's length,
+//! a code's shape) it checks before it connects.
+//!
+//! Lines of stdin, for scripts, are read in one order: the login password
+//! (`--password-stdin`, which is also the current password a change needs), then the
+//! command's own (`--new-password-stdin`, `--code-stdin`, `--answer-stdin`), then the texted
+//! confirmation code (`--auth-code-stdin`), each read only when it is needed.
+
+use std::io::IsTerminal;
+
+use anyhow::{bail, Result};
+
+use super::args::{AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, RecoverArgs, TokensCmd};
+use super::run::{connect_options, read_stdin_line};
+use super::usage;
+use crate::client::{self, Client, ConnectOptions, PasswordSource};
+use crate::clock::{format_duration, format_time};
+use crate::wire::{check_code_text, AccountReply, AccountRequest, Proof, Request};
+
+/// A line from stdin, or a prompt on the terminal (hidden when `secret`).
+fn line(from_stdin: bool, prompt: &str, secret: bool) -> Result<String> {
+    if from_stdin {
+        return read_stdin_line();
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("{prompt}: no terminal to ask on; pass the matching --...-stdin option");
+    }
+    if secret {
+        return Ok(rpassword::prompt_password(format!("{prompt}: "))?);
+    }
+    eprint!("{prompt}: ");
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    Ok(s.trim().to_owned())
+}
+
+/// A texted code as typed: eight digits (spaces and dashes people type are dropped).
+fn texted_code(typed: &str) -> Result<String> {
+    let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    check_code_text(&code).map_err(|_| usage(format!("{typed:?} is not a texted code: it has eight digits")))?;
+    Ok(code)
+}
+
+fn new_password_checked(p: String) -> Result<String> {
+    if p.len() < 8 || p.len() > crate::wire::MAX_PASSWORD {
+        return Err(usage(format!("a password is 8 to {} bytes long", crate::wire::MAX_PASSWORD)));
+    }
+    Ok(p)
+}
+
+/// A new password: a line of stdin, or typed twice on the terminal.
+fn new_password(from_stdin: bool, user: &str) -> Result<String> {
+    if from_stdin {
+        return new_password_checked(read_stdin_line()?);
+    }
+    let p1 = line(false, &format!("New password for {user}"), true)?;
+    let p2 = line(false, "Again", true)?;
+    if p1 != p2 {
+        bail!("the passwords differ");
+    }
+    new_password_checked(p1)
+}
+
+fn print_reply(reply: &AccountReply, json: bool) {
+    if json {
+        let v = match reply {
+            AccountReply::Done { text } => serde_json::json!({ "done": text }),
+            AccountReply::Changed { at, text } => {
+                serde_json::json!({ "applied": at.is_none(), "at": at, "text": text })
+            }
+            AccountReply::Codes { codes, at } => serde_json::json!({ "codes": codes, "at": at }),
+            AccountReply::Export { json } => serde_json::from_str(json).unwrap_or_default(),
+            AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
+        };
+        println!("{v}");
+        return;
+    }
+    match reply {
+        AccountReply::Done { text } | AccountReply::Changed { text, .. } => println!("{text}"),
+        AccountReply::Codes { codes, at } => {
+            println!("Recovery codes (each works once; keep them somewhere safe, they are not shown again):");
+            for c in codes {
+                println!("  {c}");
+            }
+            if let Some(at) = at {
+                println!("They work from {} (this network is not a known place of the account).", format_time(*at));
+            }
+        }
+        AccountReply::Export { json } => println!("{json}"),
+        AccountReply::View(_) | AccountReply::Sessions { .. } => {}
+    }
+}
+
+/// `qxfer recover HOST --user NAME` and `qxfer recover cancel HOST CODE`.
+pub async fn recover(a: RecoverArgs) -> Result<()> {
+    if a.client.host == "cancel" {
+        let [host, code] = a.rest.as_slice() else {
+            return Err(usage("write: qxfer recover cancel HOST CODE"));
+        };
+        crate::wire::check_typed_code(code).map_err(|_| usage(format!("{code:?} is not a cancel code")))?;
+        let mut client_args = a.client;
+        client_args.host = host.clone();
+        if client_args.user.is_none() && !host.contains('@') {
+            // No account is named by a cancel code; the target needs one to parse.
+            client_args.user = Some("nobody".into());
+        }
+        let opts = connect_options(&client_args)?;
+        let reply = client::cancel_change(&opts, code).await?;
+        print_reply(&reply, client_args.json);
+        return Ok(());
+    }
+    if !a.rest.is_empty() {
+        return Err(usage("qxfer recover takes one HOST (or: qxfer recover cancel HOST CODE)"));
+    }
+    // The new password is asked for (or read) last; nothing is read before connecting
+    // that the listener might refuse.
+    let mut client_args = a.client;
+    let password_stdin = std::mem::take(&mut client_args.password_stdin);
+    let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
+    let user = opts.user.clone();
+    let started =
+        client::recovery_step(&opts, |solution| Request::RecoverStart { user: user.clone(), solution }).await?;
+    print_reply(&started, false);
+    let code = texted_code(&line(a.code_stdin, "Code from the text message", false)?)?;
+    let proof = if a.recovery_code_stdin {
+        Proof::RecoveryCode(read_stdin_line()?)
+    } else if a.answer_stdin {
+        Proof::Answer(read_stdin_line()?)
+    } else {
+        let answer = line(false, "Answer to your secret question (empty: use a recovery code)", true)?;
+        if answer.trim().is_empty() {
+            Proof::RecoveryCode(line(false, "Recovery code", false)?)
+        } else {
+            Proof::Answer(answer)
+        }
+    };
+    proof.validate().map_err(|e| usage(e.to_string()))?;
+    let new_password = new_password(password_stdin, &user)?;
+    let reply = client::recovery_step(&opts, |solution| Request::RecoverFinish {
+        user: user.clone(),
+        code: code.clone(),
+        proof: proof.clone(),
+        new_password: new_password.clone(),
+        solution,
+    })
+    .await?;
+    print_reply(&reply, client_args.json);
+    Ok(())
+}
+
+/// The current password a change needs: the login's.
+fn current_password(opts: &ConnectOptions) -> Result<String> {
+    match &opts.password {
+        PasswordSource::Given(p) => Ok(p.clone()),
+        PasswordSource::Prompt => line(false, &format!("Current password for {}", opts.user), true),
+        PasswordSource::None => bail!("no password: pass --password-stdin or set QXFER_PASSWORD"),
+    }
+}
+
+/// Connect and log in (the password given once serves as the current password too).
+async fn logged_in(c: &ClientArgs) -> Result<(ConnectOptions, Client)> {
+    let mut opts = connect_options(c)?;
+    if matches!(opts.password, PasswordSource::Prompt) {
+        opts.password = PasswordSource::Given(current_password(&opts)?);
+    }
+    let client = Client::connect(&opts).await?;
+    Ok((opts, client))
+}
+
+/// Run one change: with --confirm-by-text, a code texted to the oldest number first.
+async fn change(
+    ch: &ChangeArgs,
+    make: impl FnOnce(String, Option<String>, &mut dyn FnMut() -> Result<()>) -> Result<AccountRequest>,
+) -> Result<AccountReply> {
+    let (opts, mut client) = logged_in(&ch.client).await?;
+    let password = current_password(&opts)?;
+    let mut auth = None;
+    if ch.confirm_by_text {
+        match client.account(AccountRequest::SendAuthCode).await {
+            Ok(AccountReply::Done { text }) => eprintln!("{text}"),
+            Ok(other) => print_reply(&other, false),
+            Err(e) => {
+                client.close().await;
+                return Err(e.into());
+            }
+        }
+        auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false)?)?);
+    }
+    let mut nothing = || Ok(());
+    let req = make(password, auth, &mut nothing)?;
+    let reply = client.account(req).await;
+    client.close().await;
+    let reply = reply?;
+    if let AccountReply::Changed { at: Some(at), .. } | AccountReply::Codes { at: Some(at), .. } = &reply {
+        eprintln!(
+            "qxfer: the change waits until {} ({}); run it again with --confirm-by-text to apply it now",
+            format_time(*at),
+            format_duration(at.saturating_sub(crate::clock::Clock::default().now()))
+        );
+    }
+    Ok(reply)
+}
+
+/// `qxfer account ...`.
+pub async fn account(cmd: AccountCmd) -> Result<()> {
+    match cmd {
+        AccountCmd::Show { client: c } => {
+            let (_, mut client) = logged_in(&c).await?;
+            let reply = client.account(AccountRequest::Show).await;
+            client.close().await;
+            let AccountReply::View(v) = reply? else { bail!("the listener answered something else") };
+            show(&v, c.json);
+        }
+        AccountCmd::Export { client: c } => {
+            let (_, mut client) = logged_in(&c).await?;
+            let reply = client.account(AccountRequest::Export).await;
+            client.close().await;
+            print_reply(&reply?, false);
+        }
+        AccountCmd::Phone(PhoneCmd::Add { client: c, number }) => {
+            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let (opts, mut client) = logged_in(&c).await?;
+            let password = current_password(&opts)?;
+            let reply = client.account(AccountRequest::PhoneAdd { number, password }).await;
+            client.close().await;
+            print_reply(&reply?, c.json);
+        }
+        AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
+            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false)?)?;
+            let reply = change(&ch, |password, auth, _| {
+                Ok(AccountRequest::PhoneVerify { number: number.clone(), code: code.clone(), password, auth })
+            })
+            .await?;
+            print_reply(&reply, ch.client.json);
+        }
+        AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
+            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let reply = change(&ch, |password, auth, _| {
+                Ok(AccountRequest::PhoneRemove { number: number.clone(), password, auth })
+            })
+            .await?;
+            print_reply(&reply, ch.client.json);
+        }
+        AccountCmd::Phone(PhoneCmd::List { client: c }) => {
+            let (_, mut client) = logged_in(&c).await?;
+            let reply = client.account(AccountRequest::Show).await;
+            client.close().await;
+            let AccountReply::View(v) = reply? else { bail!("the listener answered something else") };
+            if c.json {
+                let phones: Vec<_> = v
+                    .phones
+                    .iter()
+                    .map(|p| serde_json::json!({"number": p.number, "added": p.added, "verified": p.verified, "recovery": p.recovery}))
+                    .collect();
+                println!("{}", serde_json::json!({ "phones": phones }));
+            } else {
+                show_phones(&v);
+            }
+        }
+        AccountCmd::Question(QuestionCmd::Set { change: ch, question, answer_stdin }) => {
+            let answer = if answer_stdin {
+                read_stdin_line()?
+            } else {
+                let a1 = line(false, "Answer", true)?;
+                if line(false, "Again", true)? != a1 {
+                    bail!("the answers differ");
+                }
+                a1
+            };
+            if crate::policy::recovery::normalise_secret_answer(&answer).chars().count() < 3 {
+                return Err(usage("the answer must be at least 3 characters long"));
+            }
+            let req = |password, auth| AccountRequest::QuestionSet {
+                question: question.clone(),
+                answer: answer.clone(),
+                password,
+                auth,
+            };
+            req(String::new(), None).validate().map_err(|e| usage(e.to_string()))?;
+            let reply = change(&ch, |password, auth, _| Ok(req(password, auth))).await?;
+            print_reply(&reply, ch.client.json);
+        }
+        AccountCmd::Codes(CodesCmd::New { change: ch }) => {
+            let reply = change(&ch, |password, auth, _| Ok(AccountRequest::CodesNew { password, auth })).await?;
+            print_reply(&reply, ch.client.json);
+        }
+        AccountCmd::Passwd { change: ch, new_password_stdin } => {
+            // The current password comes first (login), then the new one.
+            let mut new = None;
+            let user = ch.client.user.clone().unwrap_or_default();
+            let reply = change(&ch, |password, auth, _| {
+                let n = new_password(new_password_stdin, &user)?;
+                new = Some(());
+                Ok(AccountRequest::Passwd { password, new_password: n, auth })
+            })
+            .await?;
+            print_reply(&reply, ch.client.json);
+        }
+        AccountCmd::Cancel { client: c, id } => {
+            let (opts, mut client) = logged_in(&c).await?;
+            let password = current_password(&opts)?;
+            let reply = client.account(AccountRequest::Cancel { id, password }).await;
+            client.close().await;
+            print_reply(&reply?, c.json);
+        }
+        AccountCmd::Tokens(TokensCmd::List { client: c }) => {
+            let (_, mut client) = logged_in(&c).await?;
+            let reply = client.account(AccountRequest::TokensList).await;
+            client.close().await;
+            let AccountReply::Sessions { sessions } = reply? else { bail!("the listener answered something else") };
+            if c.json {
+                let list: Vec<_> =
+                    sessions.iter().map(|s| serde_json::json!({"id": s.id, "expires": s.expires})).collect();
+                println!("{}", serde_json::json!({ "sessions": list }));
+            } else {
+                for s in &sessions {
+                    println!("{}  expires {}", s.id, format_time(s.expires));
+                }
+            }
+        }
+        AccountCmd::Tokens(TokensCmd::Revoke { client: c, id, all }) => {
+            let id = if all { None } else { id };
+            let (_, mut client) = logged_in(&c).await?;
+            let reply = client.account(AccountRequest::TokensRevoke { id }).await;
+            client.close().await;
+            print_reply(&reply?, c.json);
+        }
+    }
+    Ok(())
+}
+
+fn show_phones(v: &crate::wire::AccountView) {
+    let now = crate::clock::Clock::default().now();
+    if v.phones.is_empty() {
+        println!("phones: none (add one: qxfer account phone add USER@HOST +NUMBER)");
+    }
+    for p in &v.phones {
+        let state = match p.verified {
+            Some(t) => format!("verified {} ago", format_duration(now.saturating_sub(t))),
+            None => "not verified".into(),
+        };
+        let role = if p.recovery { ", gets recovery codes" } else { "" };
+        println!("phone {}  added {} ago, {state}{role}", p.number, format_duration(now.saturating_sub(p.added)));
+    }
+}
+
+fn show(v: &crate::wire::AccountView, json: bool) {
+    if json {
+        let phones: Vec<_> = v
+            .phones
+            .iter()
+            .map(|p| serde_json::json!({"number": p.number, "added": p.added, "verified": p.verified, "recovery": p.recovery}))
+            .collect();
+        let places: Vec<_> = v
+            .places
+            .iter()
+            .map(|p| serde_json::json!({"network": p.net, "first_seen": p.first_seen, "last_seen": p.last_seen, "origin": p.origin, "known": p.known}))
+            .collect();
+        let pending: Vec<_> = v
+            .pending
+            .iter()
+            .map(|p| serde_json::json!({"id": p.id, "what": p.what, "requested": p.requested, "at": p.at, "from": p.from}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"phones": phones, "places": places, "question": v.question, "recovery_codes_left": v.codes_left, "pending": pending, "here_known": v.here_known})
+        );
+        return;
+    }
+    show_phones(v);
+    for p in &v.places {
+        let known = if p.known { "known" } else { "new" };
+        let origin = if p.origin.is_empty() { String::new() } else { format!(" ({})", p.origin) };
+        println!(
+            "place {}{origin}  {known}, first {}, last {}",
+            p.net,
+            format_time(p.first_seen),
+            format_time(p.last_seen)
+        );
+    }
+    match &v.question {
+        Some(q) => println!("secret question: {q}"),
+        None => println!("secret question: none (set one: qxfer account question set USER@HOST --question TEXT)"),
+    }
+    println!("recovery codes left: {}", v.codes_left);
+    for p in &v.pending {
+        println!("pending {}: {} from {}, takes effect at {}", p.id, p.what, p.from, format_time(p.at));
+    }
+    println!("this network is {}", if v.here_known { "a known place" } else { "not a known place yet" });
+}

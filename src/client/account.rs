@@ -1,0 +1,80 @@
+//! The client's side of account recovery and settings (qxfer/5): the logged-in account's
+//! requests, and the requests a person without a password makes (start and finish a
+//! recovery, cancel a pending change), each on a fresh connection with a solved challenge.
+
+use std::io::IsTerminal;
+
+use super::error::ClientError;
+use super::{challenge, unexpected, Client, ConnectOptions, Result, CHALLENGE_TRIES};
+use crate::wire::{AccountReply, AccountRequest, ErrorCode, Request, Response, Solution};
+
+impl Client {
+    fn require_v5(&self) -> Result<()> {
+        if self.v5 {
+            return Ok(());
+        }
+        Err(ClientError::Protocol(format!(
+            "the listener {} speaks an older qxfer protocol (qxfer/4) without account recovery and settings: \
+             upgrade qxfer on the listener",
+            self.hostport
+        )))
+    }
+
+    /// One request about the logged-in account.
+    pub async fn account(&mut self, req: AccountRequest) -> Result<AccountReply> {
+        self.require_v5()?;
+        match self.call(&Request::Account(req)).await? {
+            Response::Account(reply) => Ok(reply),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// One request before login, on this fresh connection.
+    async fn anonymous(&mut self, req: &Request) -> Result<AccountReply> {
+        self.require_v5()?;
+        match self.call(req).await? {
+            Response::Account(reply) => Ok(reply),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// Cancel a pending change with a texted cancel code (no login).
+pub async fn cancel_change(opts: &ConnectOptions, code: &str) -> Result<AccountReply> {
+    let mut client = Client::handshake(opts).await?;
+    let reply = client.anonymous(&Request::CancelChange { code: code.to_owned() }).await;
+    client.close().await;
+    reply
+}
+
+/// A recovery step for `opts.user` with a solved challenge: the challenge is fetched on one
+/// connection, solved (work here, a captcha on the terminal), and the step sent on a fresh
+/// one (a person may read longer than the listener waits for a login). A misread captcha
+/// gets a fresh one, a few times.
+pub async fn recovery_step(opts: &ConnectOptions, step: impl Fn(Solution) -> Request) -> Result<AccountReply> {
+    let mut tries = 0;
+    loop {
+        let mut client = Client::handshake(opts).await?;
+        client.require_v5()?;
+        let asked = client.call(&Request::Challenge { user: opts.user.clone() }).await;
+        client.close().await;
+        let (ticket, picture) = match asked? {
+            Response::Challenge { ticket, picture } => (ticket, picture),
+            other => return Err(unexpected(&other)),
+        };
+        let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref()).await?;
+        tries += 1;
+        let mut client = Client::handshake(opts).await?;
+        let reply = client.anonymous(&step(solution)).await;
+        client.close().await;
+        match reply {
+            Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
+                if tries >= CHALLENGE_TRIES || !std::io::stderr().is_terminal() {
+                    return Err(ClientError::Challenge(format!("the listener did not accept the answer: {message}")));
+                }
+                eprintln!("Not accepted ({message}); here is another one.");
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Account recovery and protected changes, the glue around `policy::recovery`: the
+//! listener's recovery key, the codes it texts (only their keyed hashes are kept), known
+//! places, pending changes and their announcements. The decisions are pure
+//! (`policy::recovery`); this module reads and writes the account's record and sends texts.
+//!
+//! The recovery key (32 random bytes) is kept in `DATA/recovery.key` (0600), apart from the
+//! database: a copy of the database alone does not let anyone test guesses of codes
+//! against their hashes offline.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use tracing::{info, warn};
+
+use super::challenges::{random, NoRandomness};
+use super::texts::Texts;
+use crate::clock::{format_duration, format_time};
+use crate::policy::prefix_of;
+use crate::policy::recovery::{
+    self, code_hash, digits_code, is_known_place, letters_code, mask_phone, note_login, recovery_phone, try_code, Code,
+    CodeError, Origin, Phone, Place, RecoveryConfig,
+};
+use crate::store::{Change, Pending, PhoneRec, PlaceRec, RecoveryRecord, SentCode, Store, StoreError};
+
+/// The sender of the listener's notices in a mailbox (a name no account may take).
+pub const NOTICE_SENDER: &str = "qxfer";
+/// Pending changes per account, at most.
+pub const MAX_PENDING: usize = 4;
+
+/// What a texted code is for; part of its keyed hash.
+pub const RECOVER: &str = "recover";
+pub const AUTHORISE: &str = "authorise";
+const CANCEL: &str = "cancel";
+const RECOVERY_CODE: &str = "recovery-code";
+
+/// The purpose of the code that verifies `number`.
+pub fn verify_purpose(number: &str) -> String {
+    format!("verify:{number}")
+}
+
+/// Why the recovery key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("recovery key {0}: {1}")]
+    Io(std::path::PathBuf, #[source] std::io::Error),
+    #[error("recovery key {0} is not 32 bytes: remove it to make a new one (codes in force stop working)")]
+    Length(std::path::PathBuf),
+    #[error(transparent)]
+    Random(#[from] NoRandomness),
+}
+
+/// Read `path`, or make it (32 random bytes, 0600).
+pub fn load_or_create_key(path: &Path) -> Result<[u8; 32], KeyError> {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.try_into().map_err(|_| KeyError::Length(path.to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random::<32>()?;
+            crate::transport::tls::write_private(path, &key)
+                .map_err(|e| KeyError::Io(path.to_owned(), std::io::Error::other(e.to_string())))?;
+            Ok(key)
+        }
+        Err(e) => Err(KeyError::Io(path.to_owned(), e)),
+    }
+}
+
+/// What the listener needs for recovery and protected changes.
+pub struct AccountGuard {
+    cfg: RecoveryConfig,
+    key: [u8; 32],
+    texts: Texts,
+    geoip: Option<crate::geoip::GeoIp>,
+    /// How texts name this listener.
+    host: String,
+}
+
+/// A change and the cancel codes texted about it, by number.
+pub struct Scheduled {
+    pub pending: Pending,
+    pub cancel_codes: Vec<(String, String)>,
+}
+
+impl AccountGuard {
+    pub fn new(
+        cfg: RecoveryConfig,
+        key: [u8; 32],
+        texts: Texts,
+        geoip: Option<crate::geoip::GeoIp>,
+        host: String,
+    ) -> Self {
+        AccountGuard { cfg, key, texts, geoip, host }
+    }
+
+    pub fn config(&self) -> &RecoveryConfig {
+        &self.cfg
+    }
+
+    pub fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Where the operator's GeoIP database puts `ip` (nothing without one).
+    pub fn origin(&self, ip: IpAddr) -> Origin {
+        match &self.geoip {
+            Some(g) => {
+                let o = g.lookup(ip);
+                Origin { country: o.country, asn: o.asn }
+            }
+            None => Origin::default(),
+        }
+    }
+
+    /// The keyed hash a code of `purpose` for `account` is kept as.
+    pub fn hash(&self, purpose: &str, account: &str, code: &str) -> [u8; 32] {
+        code_hash(&self.key, purpose, account, code)
+    }
+
+    /// The keyed hash a cancel code is kept (and looked up) as.
+    pub fn cancel_hash(&self, code: &str) -> [u8; 32] {
+        code_hash(&self.key, CANCEL, "", &recovery::normalise_typed_code(code))
+    }
+
+    /// The keyed hash of a recovery code of `account`.
+    pub fn recovery_code_hash(&self, account: &str, code: &str) -> [u8; 32] {
+        code_hash(&self.key, RECOVERY_CODE, account, &recovery::normalise_typed_code(code))
+    }
+
+    /// Whether a connection from `ip` comes from a known place of the account.
+    pub fn known(&self, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> bool {
+        is_known_place(&places(rec), ip, &self.origin(ip), &self.cfg, now)
+    }
+
+    /// The number a code to the account's owner goes to (the oldest settled one).
+    pub fn owner_number(&self, rec: &RecoveryRecord, now: u64) -> Option<String> {
+        recovery_phone(&phones(rec), &self.cfg, now).map(|p| p.number.clone())
+    }
+
+    /// Note a successful login of `user` from `ip`.
+    pub fn note_login(&self, store: &Store, user: &str, ip: IpAddr, now: u64) -> Result<(), StoreError> {
+        let origin = self.origin(ip);
+        store.update_recovery(user, |rec| {
+            let mut list = places(rec);
+            note_login(&mut list, ip, &origin, &self.cfg, now);
+            rec.places = list
+                .into_iter()
+                .map(|p| PlaceRec {
+                    net: p.net.to_string(),
+                    first_seen: p.first_seen,
+                    last_seen: p.last_seen,
+                    country: p.origin.country,
+                    asn: p.origin.asn,
+                })
+                .collect();
+            ((), true)
+        })?;
+        Ok(())
+    }
+
+    /// Whether the account may ask for another code or recovery today; counts it if so.
+    pub fn within_daily(&self, rec: &mut RecoveryRecord, now: u64) -> bool {
+        rec.recent.retain(|t| now.saturating_sub(*t) < 86_400);
+        if rec.recent.len() >= self.cfg.max_per_day as usize {
+            return false;
+        }
+        rec.recent.push(now);
+        true
+    }
+
+    /// A fresh eight-digit code for `purpose`, kept hashed in the record (replacing an
+    /// earlier one for the same purpose).
+    pub fn issue_code(
+        &self,
+        rec: &mut RecoveryRecord,
+        purpose: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<String, NoRandomness> {
+        let code = digits_code(random::<8>()?);
+        rec.sent.retain(|s| s.purpose != purpose && s.expires > now);
+        rec.sent.push(SentCode {
+            purpose: purpose.to_owned(),
+            hash: self.hash(purpose, user, &code),
+            expires: now.saturating_add(self.cfg.code_ttl_secs),
+            attempts_left: self.cfg.code_attempts,
+        });
+        Ok(code)
+    }
+
+    /// Try a typed code for `purpose`: an attempt is spent whatever the outcome; a right
+    /// code, an expired one or one out of attempts is gone afterwards.
+    pub fn take_code(
+        &self,
+        rec: &mut RecoveryRecord,
+        purpose: &str,
+        user: &str,
+        typed: &str,
+        now: u64,
+    ) -> Result<(), CodeError> {
+        let Some(i) = rec.sent.iter().position(|s| s.purpose == purpose) else {
+            return Err(CodeError::NoAttemptsLeft);
+        };
+        let s = &mut rec.sent[i];
+        let mut code = Code { hash: s.hash, expires: s.expires, attempts_left: s.attempts_left };
+        let result = try_code(&mut code, &self.hash(purpose, user, typed), now);
+        s.attempts_left = code.attempts_left;
+        if result.is_ok() || code.attempts_left == 0 || matches!(result, Err(CodeError::Expired)) {
+            rec.sent.remove(i);
+        }
+        result
+    }
+
+    /// Ten fresh recovery codes, and their keyed hashes.
+    pub fn recovery_codes(&self, user: &str) -> Result<(Vec<String>, Vec<[u8; 32]>), NoRandomness> {
+        let mut codes = Vec::new();
+        let mut hashes = Vec::new();
+        for _ in 0..crate::wire::RECOVERY_CODES {
+            let code = letters_code(&random::<20>()?);
+            hashes.push(self.recovery_code_hash(user, &code));
+            codes.push(code);
+        }
+        Ok((codes, hashes))
+    }
+
+    /// Put `change` off until the delay ends, with a cancel code for every verified number.
+    /// `None` when the account has as many pending changes as it may.
+    pub fn schedule(
+        &self,
+        rec: &mut RecoveryRecord,
+        change: Change,
+        ip: IpAddr,
+        now: u64,
+    ) -> Result<Option<Scheduled>, NoRandomness> {
+        if rec.pending.len() >= MAX_PENDING {
+            return Ok(None);
+        }
+        let mut cancel_codes = Vec::new();
+        let mut cancels = Vec::new();
+        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+            let code = letters_code(&random::<24>()?);
+            cancels.push(self.cancel_hash(&code));
+            cancel_codes.push((p.number.clone(), code));
+        }
+        rec.next_id = rec.next_id.saturating_add(1);
+        let pending = Pending {
+            id: rec.next_id,
+            change,
+            requested: now,
+            at: now.saturating_add(self.cfg.unknown_place_delay_secs),
+            from: prefix_of(ip).to_string(),
+            cancels,
+        };
+        rec.pending.push(pending.clone());
+        Ok(Some(Scheduled { pending, cancel_codes }))
+    }
+
+    /// Apply a change to the record (the password is the store's, applied by the caller).
+    pub fn apply_to_record(rec: &mut RecoveryRecord, change: &Change, now: u64) {
+        match change {
+            Change::Recover { .. } | Change::Password { .. } => rec.sent.clear(),
+            Change::AddPhone { number } => match rec.phones.iter_mut().find(|p| &p.number == number) {
+                Some(p) => p.verified = Some(now),
+                None => rec.phones.push(PhoneRec { number: number.clone(), added: now, verified: Some(now) }),
+            },
+            Change::RemovePhone { number } => rec.phones.retain(|p| &p.number != number),
+            Change::Question { text, answer_phc } => {
+                rec.question =
+                    Some(crate::store::QuestionRec { text: text.clone(), answer_phc: answer_phc.clone(), set: now })
+            }
+            Change::Codes { hashes } => rec.codes = hashes.clone(),
+        }
+    }
+
+    /// Text `body` to every verified number of the account, and put a notice in its
+    /// mailbox (a swapped SIM does not silence the mailbox).
+    pub fn announce(&self, store: &Store, user: &str, rec: &RecoveryRecord, subject: &str, body: &str, now_ms: u64) {
+        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+            self.text_notice(&p.number, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
+        }
+        self.mail(store, user, subject, body, now_ms);
+    }
+
+    /// A notice in the account's mailbox only.
+    pub fn mail(&self, store: &Store, user: &str, subject: &str, body: &str, now_ms: u64) {
+        if let Err(e) = store.deliver_notice(NOTICE_SENDER, user, subject, body, now_ms / 1000) {
+            warn!(event = "notice_failed", %user, "could not put a notice in the mailbox: {e}");
+        }
+    }
+
+    /// Announce a change that waits: each number gets its own cancel code; the mailbox is
+    /// told the change and that the codes went to the phones (a thief who reads the
+    /// mailbox gets no cancel code from it).
+    pub fn announce_pending(&self, store: &Store, user: &str, s: &Scheduled, now_ms: u64) {
+        let what = s.pending.change.describe();
+        let when = format_time(s.pending.at);
+        for (number, code) in &s.cancel_codes {
+            let text = format!(
+                "qxfer {host}: account {user}: {what} was asked for from {from}; it takes effect at {when}. \
+                 Not you? Cancel it: qxfer recover cancel {host} {code}",
+                host = self.host,
+                from = s.pending.from
+            );
+            self.text_notice(number, text, now_ms);
+        }
+        let body = format!(
+            "{what} was asked for from {from}, a network this account has not used long enough to be known.\n\
+             It takes effect at {when} (in {delay}).\n\n\
+             Not you? Cancel it with the cancel code texted to this account's phone numbers:\n  \
+             qxfer recover cancel {host} CODE\n\
+             or, logged in: qxfer account show, then qxfer account cancel ID (this change is {id}).\n",
+            from = s.pending.from,
+            delay = format_duration(self.cfg.unknown_place_delay_secs),
+            host = self.host,
+            id = s.pending.id,
+        );
+        self.mail(store, user, &format!("Pending change to your account: {what}"), &body, now_ms);
+    }
+
+    fn text_notice(&self, number: &str, text: String, now_ms: u64) {
+        if let Err(e) = self.texts.notice(number, text, now_ms) {
+            warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
+        } else {
+            info!(event = "text_queued", to = %mask_phone(number), "announcement queued");
+        }
+    }
+
+    /// Text a code: the cooldown, budget and countries apply.
+    pub fn text_code(&self, number: &str, text: String, now_ms: u64) -> Result<(), super::texts::TextRefused> {
+        self.texts.code(number, text, now_ms)
+    }
+}
+
+/// The record's phones as the policy sees them.
+pub fn phones(rec: &RecoveryRecord) -> Vec<Phone> {
+    rec.phones.iter().map(|p| Phone { number: p.number.clone(), added: p.added, verified: p.verified }).collect()
+}
+
+/// The record's places as the policy sees them (a place that does not parse is skipped).
+pub fn places(rec: &RecoveryRecord) -> Vec<Place> {
+    rec.places
+        .iter()
+        .filter_map(|p| {
+            Some(Place {
+                net: p.net.parse().ok()?,
+                first_seen: p.first_seen,
+                last_seen: p.last_seen,
+                origin: Origin { country: p.country.clone(), asn: p.asn },
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,603 @@
+//! `Account`: a logged-in account's own settings: phone numbers, the secret question,
+//! recovery codes, the password, sessions, and what the listener holds about it.
+//!
+//! A typed password alone is not a strong check (a thief has it), so every change needs
+//! the current password AND a known place or a code texted to the oldest number; without
+//! either it waits `recovery.unknown_place_delay_secs`, announced to every number and the
+//! mailbox, cancellable.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::accounts;
+use crate::clock::format_time;
+use crate::policy::activity::Kind;
+use crate::policy::recovery::{mask_phone, normalise_secret_answer, place_is_known};
+use crate::server::account_guard::{phones, places, verify_purpose, AccountGuard, AUTHORISE, MAX_PENDING};
+use crate::server::conn::Conn;
+use crate::server::error::{error_reply, ServerError};
+use crate::server::outcome::Outcome;
+use crate::server::Shared;
+use crate::store::{Change, PhoneRec, RecoveryRecord, StoreError};
+use crate::wire::{
+    AccountReply, AccountRequest, AccountView, ErrorCode, PendingView, PhoneView, PlaceView, Response, SessionView,
+    MAX_PHONES, MAX_VIEW_ITEMS,
+};
+
+type Reply = Result<Outcome<Response>, ServerError>;
+
+fn done(reply: AccountReply) -> Reply {
+    Ok(Outcome::reply(Response::Account(reply)))
+}
+
+fn refuse(code: ErrorCode, text: impl std::fmt::Display) -> Reply {
+    Ok(Outcome::reply(error_reply(code, text)))
+}
+
+/// Check the account's current password (a memory-hard hash, in the bounded queue).
+/// `Err` is the refusal to send.
+async fn password_ok(
+    conn: &Arc<Conn>,
+    user: &str,
+    password: String,
+) -> Result<Result<(), Outcome<Response>>, ServerError> {
+    let Some(_slot) = conn.shared.hash_slot(0).await else {
+        return Ok(Err(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment"))));
+    };
+    let sh = conn.shared.clone();
+    let u = user.to_owned();
+    let ok = Shared::blocking(move || -> Result<bool, StoreError> {
+        let phc = sh.store().password_hash(&u)?;
+        Ok(accounts::verify_password(phc.as_deref(), &password))
+    })
+    .await??;
+    if ok {
+        return Ok(Ok(()));
+    }
+    let ip = conn.peer.ip();
+    let scored = (!conn.shared.config().scoring.is_exempt(ip)).then_some(ip);
+    conn.shared.challenges().failed(scored, user, conn.shared.clock().now_ms());
+    conn.record(conn.activity(Kind::LoginFailed).detail("wrong current password for an account change"));
+    warn!(peer = %conn.peer, %user, event = "auth_failure", "wrong current password for an account change");
+    Ok(Err(Outcome::reply(error_reply(ErrorCode::AuthFailed, "wrong current password"))))
+}
+
+/// Apply `change` now, or put it off. Now when the connection comes from a known place of
+/// the account or `auth` is the right code texted to its oldest number (a recovery passes
+/// no `auth`: its texted code was the first step); otherwise after the delay, announced.
+pub(super) async fn apply_or_schedule(
+    conn: &Arc<Conn>,
+    user: &str,
+    change: Change,
+    ip: IpAddr,
+    auth: Option<String>,
+) -> Result<Result<AccountReply, Outcome<Response>>, ServerError> {
+    let sh = conn.shared.clone();
+    let now_ms = sh.clock().now_ms();
+    let now = now_ms / 1000;
+    let u = user.to_owned();
+    let what = change.describe();
+    let is_recovery = matches!(change, Change::Recover { .. });
+    enum Decided {
+        Now(Change),
+        Later(crate::server::account_guard::Scheduled),
+        WrongAuth(String),
+        Full,
+    }
+    let shc = sh.clone();
+    let decided = Shared::blocking(move || -> Result<Option<Decided>, StoreError> {
+        let guard = shc.guard();
+        let decided = shc.store().update_recovery(&u, |rec| {
+            let known = guard.known(rec, ip, now);
+            let authorised = match &auth {
+                _ if known => true,
+                Some(code) => match guard.take_code(rec, AUTHORISE, &u, code, now) {
+                    Ok(()) => true,
+                    Err(e) => return (Ok(Decided::WrongAuth(e.to_string())), true),
+                },
+                None => false,
+            };
+            if authorised {
+                return (Ok(Decided::Now(change)), true);
+            }
+            match guard.schedule(rec, change, ip, now) {
+                Ok(Some(s)) => (Ok(Decided::Later(s)), true),
+                Ok(None) => (Ok(Decided::Full), false),
+                Err(e) => (Err(e), false),
+            }
+        })?;
+        decided.transpose().map_err(|_| StoreError::Corrupt("no system randomness"))
+    })
+    .await??;
+    let Some(decided) = decided else {
+        return Ok(Err(Outcome::reply(error_reply(ErrorCode::AuthFailed, "no such account"))));
+    };
+    match decided {
+        Decided::WrongAuth(why) => {
+            conn.record(
+                conn.activity(Kind::RecoveryWrongCode).account(user).detail(format!("authorising {what}: {why}")),
+            );
+            warn!(peer = %conn.peer, %user, event = "recovery_wrong_code", "authorising {what}: {why}");
+            Ok(Err(Outcome::reply(error_reply(
+                ErrorCode::AuthFailed,
+                format!("the texted code was not accepted: {why}"),
+            ))))
+        }
+        Decided::Full => Ok(Err(Outcome::reply(error_reply(
+            ErrorCode::Limit,
+            format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"),
+        )))),
+        Decided::Now(change) => {
+            let keep = conn.connection.stable_id();
+            let u = user.to_owned();
+            let shc = sh.clone();
+            let except = (!is_recovery).then_some(keep);
+            Shared::blocking(move || apply_now(&shc, &u, &change, now_ms, except)).await??;
+            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
+            info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
+            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
+        }
+        Decided::Later(s) => {
+            let at = s.pending.at;
+            let u = user.to_owned();
+            let shc = sh.clone();
+            let texted = s.cancel_codes.len();
+            Shared::blocking(move || super::recover::announce_scheduled(&shc, &u, &s, now_ms)).await?;
+            let detail = format!("{what}, until {}", format_time(at));
+            conn.record(conn.activity(Kind::RecoveryDelayed).account(user).detail(&detail));
+            info!(peer = %conn.peer, %user, event = "recovery_delayed", "{detail}");
+            let text = format!(
+                "{what} takes effect at {} (this network is not a known place of the account); \
+                 announced to {texted} number(s) and the mailbox, and cancellable until then",
+                format_time(at)
+            );
+            Ok(Ok(AccountReply::Changed { at: Some(at), text }))
+        }
+    }
+}
+
+/// Apply a change now: the password (which ends every session but `except`, the
+/// connection that asked) or the record, and announce it.
+pub(crate) fn apply_now(
+    sh: &Shared,
+    user: &str,
+    change: &Change,
+    now_ms: u64,
+    except: Option<usize>,
+) -> Result<(), StoreError> {
+    let now = now_ms / 1000;
+    if let Change::Recover { phc } | Change::Password { phc } = change {
+        sh.store().set_password(user, phc)?;
+        sh.end_sessions_except(user, "the account's password changed", except);
+    }
+    let rec = sh.store().update_recovery(user, |rec| {
+        AccountGuard::apply_to_record(rec, change, now);
+        (rec.clone(), true)
+    })?;
+    if let Some(rec) = rec {
+        let what = change.describe();
+        let body = match change {
+            Change::Recover { .. } => format!("{what}: the account was recovered; every session and token ended."),
+            Change::Password { .. } => format!("{what}: every other session and token ended."),
+            _ => format!("{what}: done."),
+        };
+        sh.guard().announce(sh.store(), user, &rec, &format!("Account changed: {what}"), &body, now_ms);
+    }
+    Ok(())
+}
+
+/// Apply every pending change of `user` that is due (at login, and from the listener's
+/// upkeep). Returns how many were applied.
+pub(crate) fn apply_due(sh: &Shared, user: &str, now_ms: u64) -> Result<usize, StoreError> {
+    let now = now_ms / 1000;
+    let due = sh.store().update_recovery(user, |rec| {
+        let (due, later): (Vec<_>, Vec<_>) = rec.pending.drain(..).partition(|p| p.at <= now);
+        rec.pending = later;
+        let write = !due.is_empty();
+        (due, write)
+    })?;
+    let due = due.unwrap_or_default();
+    for p in &due {
+        apply_now(sh, user, &p.change, now_ms, None)?;
+        let what = p.change.describe();
+        sh.record(
+            crate::policy::activity::Activity::new(
+                now_ms,
+                std::net::IpAddr::from([0, 0, 0, 0]),
+                Kind::RecoveryCompleted,
+            )
+            .account(user)
+            .detail(format!("{what}, asked for from {} at {}", p.from, format_time(p.requested))),
+        );
+        info!(%user, event = "recovery_completed", "{what}: its delay ended");
+    }
+    Ok(due.len())
+}
+
+pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) -> Reply {
+    let sh = conn.shared.clone();
+    let ip = conn.peer.ip();
+    let now_ms = sh.clock().now_ms();
+    let now = now_ms / 1000;
+    match req {
+        AccountRequest::Show => {
+            let u = user.clone();
+            let rec = Shared::blocking(move || sh.store().recovery(&u)).await??.unwrap_or_default();
+            done(AccountReply::View(view(conn.shared.guard(), &rec, ip, now)))
+        }
+        AccountRequest::Export => {
+            let u = user.clone();
+            let shc = sh.clone();
+            let (rec, usage, sessions) = Shared::blocking(move || -> Result<_, StoreError> {
+                Ok((
+                    shc.store().recovery(&u)?.unwrap_or_default(),
+                    shc.store().mailbox_usage(&u)?,
+                    shc.store().user_tokens(&u, now)?,
+                ))
+            })
+            .await??;
+            let v = view(sh.guard(), &rec, ip, now);
+            let json = serde_json::json!({
+                "account": user,
+                "phones": v.phones.iter().map(|p| serde_json::json!({"number": p.number, "added": p.added, "verified": p.verified})).collect::<Vec<_>>(),
+                "places": v.places.iter().map(|p| serde_json::json!({"network": p.net, "first_seen": p.first_seen, "last_seen": p.last_seen, "origin": p.origin})).collect::<Vec<_>>(),
+                "secret_question": v.question,
+                "secret_answer": if rec.question.is_some() { "stored as an argon2id hash only" } else { "none" },
+                "recovery_codes_left": v.codes_left,
+                "pending_changes": v.pending.iter().map(|p| serde_json::json!({"id": p.id, "what": p.what, "requested": p.requested, "at": p.at, "from": p.from})).collect::<Vec<_>>(),
+                "sessions": sessions.len(),
+                "mailbox": {"bytes": usage.bytes, "files": usage.files},
+            });
+            let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+            text.truncate(crate::wire::MAX_EXPORT);
+            done(AccountReply::Export { json: text })
+        }
+        AccountRequest::SendAuthCode => {
+            let u = user.clone();
+            let shc = sh.clone();
+            let sent = Shared::blocking(move || -> Result<Result<String, String>, StoreError> {
+                let guard = shc.guard();
+                let r = shc.store().update_recovery(&u, |rec| {
+                    let Some(number) = guard.owner_number(rec, now) else {
+                        return (Err("the account has no verified phone number".to_string()), false);
+                    };
+                    if !guard.within_daily(rec, now) {
+                        return (Err("the account's daily limit of texted codes is reached".to_string()), true);
+                    }
+                    match guard.issue_code(rec, AUTHORISE, &u, now) {
+                        Ok(code) => (Ok((number, code)), true),
+                        Err(_) => (Err("no system randomness".to_string()), false),
+                    }
+                })?;
+                let (number, code) = match r {
+                    Some(Ok(x)) => x,
+                    Some(Err(why)) => return Ok(Err(why)),
+                    None => return Ok(Err("no such account".into())),
+                };
+                let text = format!(
+                    "qxfer {}: your code to change account {u} is {code}. It works for {} min. \
+                     Not you? Someone has your password: change it from a place you used before.",
+                    guard.host(),
+                    guard.config().code_ttl_secs / 60
+                );
+                Ok(guard.text_code(&number, text, now_ms).map(|()| mask_phone(&number)).map_err(|e| e.to_string()))
+            })
+            .await??;
+            match sent {
+                Ok(masked) => {
+                    conn.record(conn.activity(Kind::TextSent).detail(format!("authorisation code to {masked}")));
+                    done(AccountReply::Done { text: format!("a code was texted to {masked}") })
+                }
+                Err(why) => refuse(ErrorCode::Limit, why),
+            }
+        }
+        AccountRequest::PhoneAdd { number, password } => {
+            let number = match parse_number(&number, sh.guard().texts().countries()) {
+                Ok(n) => n,
+                Err(why) => return refuse(ErrorCode::BadRequest, why),
+            };
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let u = user.clone();
+            let n = number.clone();
+            let shc = sh.clone();
+            let r = Shared::blocking(move || -> Result<Result<(), String>, StoreError> {
+                let guard = shc.guard();
+                let r = shc.store().update_recovery(&u, |rec| {
+                    if !rec.phones.iter().any(|p| p.number == n) {
+                        if rec.phones.len() >= MAX_PHONES {
+                            return (Err(format!("an account holds at most {MAX_PHONES} numbers")), false);
+                        }
+                        rec.phones.push(PhoneRec { number: n.clone(), added: now, verified: None });
+                    } else if rec.phones.iter().any(|p| p.number == n && p.verified.is_some()) {
+                        return (Err("this number is verified already".into()), false);
+                    }
+                    if !guard.within_daily(rec, now) {
+                        return (Err("the account's daily limit of texted codes is reached".into()), true);
+                    }
+                    match guard.issue_code(rec, &verify_purpose(&n), &u, now) {
+                        Ok(code) => (Ok(code), true),
+                        Err(_) => (Err("no system randomness".into()), false),
+                    }
+                })?;
+                let code = match r {
+                    Some(Ok(code)) => code,
+                    Some(Err(why)) => return Ok(Err(why)),
+                    None => return Ok(Err("no such account".into())),
+                };
+                let text = format!(
+                    "qxfer {}: your code to add this number to account {u} is {code}. It works for {} min.",
+                    guard.host(),
+                    guard.config().code_ttl_secs / 60
+                );
+                Ok(guard.text_code(&n, text, now_ms).map_err(|e| e.to_string()))
+            })
+            .await??;
+            match r {
+                Ok(()) => {
+                    conn.record(
+                        conn.activity(Kind::TextSent).detail(format!("verification code to {}", mask_phone(&number))),
+                    );
+                    done(AccountReply::Done {
+                        text: format!(
+                            "a code was texted to {number}; confirm it with: qxfer account phone verify HOST {number}"
+                        ),
+                    })
+                }
+                Err(why) => refuse(ErrorCode::Limit, why),
+            }
+        }
+        AccountRequest::PhoneVerify { number, code, password, auth } => {
+            let number = match parse_number(&number, &[]) {
+                Ok(n) => n,
+                Err(why) => return refuse(ErrorCode::BadRequest, why),
+            };
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let u = user.clone();
+            let n = number.clone();
+            let shc = sh.clone();
+            let checked = Shared::blocking(move || -> Result<Option<Result<(), String>>, StoreError> {
+                let guard = shc.guard();
+                shc.store().update_recovery(&u, |rec| {
+                    if !rec.phones.iter().any(|p| p.number == n) {
+                        return (Err("this number is not on the account: add it first".to_string()), false);
+                    }
+                    (guard.take_code(rec, &verify_purpose(&n), &u, &code, now).map_err(|e| e.to_string()), true)
+                })
+            })
+            .await??;
+            match checked {
+                Some(Ok(())) => {}
+                Some(Err(why)) => {
+                    conn.record(
+                        conn.activity(Kind::RecoveryWrongCode)
+                            .detail(format!("verifying {}: {why}", mask_phone(&number))),
+                    );
+                    return refuse(ErrorCode::AuthFailed, format!("the code was not accepted: {why}"));
+                }
+                None => return refuse(ErrorCode::AuthFailed, "no such account"),
+            }
+            change(conn, &user, Change::AddPhone { number }, ip, auth).await
+        }
+        AccountRequest::PhoneRemove { number, password, auth } => {
+            let number = match parse_number(&number, &[]) {
+                Ok(n) => n,
+                Err(why) => return refuse(ErrorCode::BadRequest, why),
+            };
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let u = user.clone();
+            let shc = sh.clone();
+            let rec = Shared::blocking(move || shc.store().recovery(&u)).await??.unwrap_or_default();
+            match rec.phones.iter().find(|p| p.number == number) {
+                None => refuse(ErrorCode::NotFound, "this number is not on the account"),
+                // A number never verified is nobody's recovery route: it goes at once.
+                Some(p) if p.verified.is_none() => {
+                    let u = user.clone();
+                    let shc = sh.clone();
+                    let n = number.clone();
+                    Shared::blocking(move || {
+                        shc.store().update_recovery(&u, |rec| {
+                            rec.phones.retain(|p| p.number != n);
+                            rec.sent.retain(|s| s.purpose != verify_purpose(&n));
+                            ((), true)
+                        })
+                    })
+                    .await??;
+                    done(AccountReply::Changed { at: None, text: format!("removed the unverified number {number}") })
+                }
+                Some(_) => change(conn, &user, Change::RemovePhone { number }, ip, auth).await,
+            }
+        }
+        AccountRequest::QuestionSet { question, answer, password, auth } => {
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let normalised = normalise_secret_answer(&answer);
+            if normalised.chars().count() < 3 {
+                return refuse(ErrorCode::BadRequest, "the secret answer must be at least 3 characters long");
+            }
+            let Some(_slot) = conn.shared.hash_slot(0).await else {
+                return refuse(ErrorCode::Limit, "the listener is busy; try again in a moment");
+            };
+            // The answer is hashed as a password is (argon2id); short answers are padded by
+            // nothing: the texted code in front of it is what limits guessing.
+            let phc = Shared::blocking(move || accounts::hash_secret(&normalised)).await?;
+            let answer_phc = match phc {
+                Ok(p) => p,
+                Err(e) => return refuse(ErrorCode::Internal, e),
+            };
+            drop(_slot);
+            change(conn, &user, Change::Question { text: question.trim().to_owned(), answer_phc }, ip, auth).await
+        }
+        AccountRequest::CodesNew { password, auth } => {
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let (codes, hashes) = match sh.guard().recovery_codes(&user) {
+                Ok(x) => x,
+                Err(e) => return refuse(ErrorCode::Internal, e),
+            };
+            match apply_or_schedule(conn, &user, Change::Codes { hashes }, ip, auth).await? {
+                Ok(AccountReply::Changed { at, .. }) => done(AccountReply::Codes { codes, at }),
+                Ok(other) => done(other),
+                Err(refused) => Ok(refused),
+            }
+        }
+        AccountRequest::Passwd { password, new_password, auth } => {
+            if let Err(e) = check_new_password(&new_password) {
+                return refuse(ErrorCode::BadRequest, e);
+            }
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let Some(_slot) = conn.shared.hash_slot(0).await else {
+                return refuse(ErrorCode::Limit, "the listener is busy; try again in a moment");
+            };
+            let phc = match Shared::blocking(move || accounts::hash_password(&new_password)).await? {
+                Ok(p) => p,
+                Err(e) => return refuse(ErrorCode::BadRequest, e),
+            };
+            drop(_slot);
+            change(conn, &user, Change::Password { phc }, ip, auth).await
+        }
+        AccountRequest::Cancel { id, password } => {
+            if let Err(refused) = password_ok(conn, &user, password).await? {
+                return Ok(refused);
+            }
+            let u = user.clone();
+            let shc = sh.clone();
+            let cancelled = Shared::blocking(move || -> Result<Option<String>, StoreError> {
+                let r = shc.store().update_recovery(&u, |rec| match rec.pending.iter().position(|p| p.id == id) {
+                    Some(i) => (Some((rec.pending.remove(i), rec.clone())), true),
+                    None => (None, false),
+                })?;
+                let Some(Some((p, rec))) = r else { return Ok(None) };
+                let what = p.change.describe();
+                shc.guard().announce(
+                    shc.store(),
+                    &u,
+                    &rec,
+                    &format!("Cancelled: {what}"),
+                    &format!("{what}, asked for from {}, was cancelled by a logged-in session.", p.from),
+                    now_ms,
+                );
+                Ok(Some(what))
+            })
+            .await??;
+            match cancelled {
+                Some(what) => {
+                    conn.record(conn.activity(Kind::RecoveryCancelled).detail(format!("{what}, by its account")));
+                    done(AccountReply::Done { text: format!("cancelled: {what}") })
+                }
+                None => refuse(ErrorCode::NotFound, format!("no pending change {id}")),
+            }
+        }
+        AccountRequest::TokensList => {
+            let u = user.clone();
+            let sessions = Shared::blocking(move || sh.store().user_tokens(&u, now)).await??;
+            let sessions = sessions
+                .into_iter()
+                .take(MAX_VIEW_ITEMS)
+                .map(|(key, expires)| SessionView { id: token_id(&key), expires })
+                .collect();
+            done(AccountReply::Sessions { sessions })
+        }
+        AccountRequest::TokensRevoke { id } => {
+            let u = user.clone();
+            let revoked = Shared::blocking(move || -> Result<usize, StoreError> {
+                let tokens = sh.store().user_tokens(&u, now)?;
+                let doomed: Vec<[u8; 32]> = tokens
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| id.as_deref().is_none_or(|id| token_id(k) == id.to_ascii_lowercase()))
+                    .collect();
+                sh.store().revoke_token_keys(&u, &doomed)
+            })
+            .await??;
+            if revoked == 0 {
+                return refuse(ErrorCode::NotFound, "no session with this id");
+            }
+            done(AccountReply::Done { text: format!("ended {revoked} session(s); their tokens no longer work") })
+        }
+    }
+}
+
+/// A change needing authorisation: applied now or scheduled.
+async fn change(conn: &Arc<Conn>, user: &str, change: Change, ip: IpAddr, auth: Option<String>) -> Reply {
+    match apply_or_schedule(conn, user, change, ip, auth).await? {
+        Ok(reply) => done(reply),
+        Err(refused) => Ok(refused),
+    }
+}
+
+/// How `qxfer account tokens` names a session: the first 12 hex digits of its stored hash.
+fn token_id(key: &[u8; 32]) -> String {
+    hex::encode(key.get(..6).unwrap_or_default())
+}
+
+fn check_new_password(p: &str) -> Result<(), &'static str> {
+    if p.len() < 8 || p.len() > crate::wire::MAX_PASSWORD {
+        return Err("the new password must be 8 to 1024 bytes long");
+    }
+    Ok(())
+}
+
+/// A number as typed, parsed and validated as E.164 (libphonenumber's data), and allowed
+/// by the listener's country list.
+pub(crate) fn parse_number(typed: &str, countries: &[String]) -> Result<String, String> {
+    let e164 = crate::accounts::phone::parse(typed)?;
+    if !countries.is_empty() && !countries.iter().any(|c| e164.starts_with(c.as_str())) {
+        return Err(format!("this listener texts only numbers in {}", countries.join(", ")));
+    }
+    Ok(e164)
+}
+
+/// The account as its owner sees it.
+fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> AccountView {
+    let recovery = guard.owner_number(rec, now);
+    let _ = phones(rec);
+    AccountView {
+        phones: rec
+            .phones
+            .iter()
+            .map(|p| PhoneView {
+                number: p.number.clone(),
+                added: p.added,
+                verified: p.verified,
+                recovery: recovery.as_deref() == Some(p.number.as_str()),
+            })
+            .collect(),
+        places: places(rec)
+            .iter()
+            .take(MAX_VIEW_ITEMS)
+            .map(|p| PlaceView {
+                net: p.net.to_string(),
+                first_seen: p.first_seen,
+                last_seen: p.last_seen,
+                origin: p.origin.describe(),
+                known: place_is_known(p, guard.config(), now),
+            })
+            .collect(),
+        question: rec.question.as_ref().map(|q| q.text.clone()),
+        codes_left: rec.codes.len() as u32,
+        pending: rec
+            .pending
+            .iter()
+            .map(|p| PendingView {
+                id: p.id,
+                what: p.change.describe(),
+                requested: p.requested,
+                at: p.at,
+                from: p.from.clone(),
+            })
+            .collect(),
+        here_known: guard.known(rec, ip, now),
+    }
+}

@@ -1,0 +1,87 @@
+//! The listener's outbox of text messages: what may be sent is decided here (the cost
+//! controls of `[sms]`), and one thread of its own hands each text to the gateway, so a
+//! gateway that is slow, hangs until its timeout, or fails holds up no connection and no
+//! other request. The queue is bounded: when it is full, a text is refused (and logged),
+//! never waited for.
+
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use tracing::{info, warn};
+
+use crate::policy::recovery::mask_phone;
+use crate::policy::sms::{SmsLedger, SmsLimits, SmsRefusal};
+use crate::sms::Gateway;
+
+/// Texts waiting for the gateway, at most.
+pub const MAX_QUEUED_TEXTS: usize = 256;
+
+/// Why a text was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextRefused {
+    #[error(transparent)]
+    Limit(#[from] SmsRefusal),
+    #[error("the text queue is full (the gateway is slow or failing)")]
+    Full,
+}
+
+struct Text {
+    to: String,
+    body: String,
+    now_ms: u64,
+}
+
+/// The outbox.
+pub struct Texts {
+    queue: SyncSender<Text>,
+    ledger: Mutex<SmsLedger>,
+    limits: SmsLimits,
+}
+
+impl Texts {
+    /// Start the sender thread for `gateway`.
+    pub fn start(gateway: Gateway, limits: SmsLimits) -> std::io::Result<Texts> {
+        let (queue, rx) = sync_channel::<Text>(MAX_QUEUED_TEXTS);
+        let gateway = Arc::new(gateway);
+        std::thread::Builder::new().name("qxfer-texts".into()).spawn(move || {
+            while let Ok(t) = rx.recv() {
+                let to = mask_phone(&t.to);
+                match gateway.send(&t.to, &t.body, t.now_ms) {
+                    Ok(()) => info!(event = "text_sent", %to, "text handed to the gateway"),
+                    Err(e) => warn!(event = "text_failed", %to, "the text gateway failed: {e}"),
+                }
+            }
+        })?;
+        Ok(Texts { queue, ledger: Mutex::new(SmsLedger::default()), limits })
+    }
+
+    /// Queue a code someone asked for: the cooldown per number, the daily budget and the
+    /// country list apply.
+    pub fn code(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
+        self.ledger().allow(&self.limits, to, now_ms / 1000)?;
+        self.queue(to, body, now_ms)
+    }
+
+    /// Queue an announcement of the listener's own (a change pending or done): the daily
+    /// budget and the country list apply, not the cooldown.
+    pub fn notice(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
+        self.ledger().allow_notice(&self.limits, to, now_ms / 1000)?;
+        self.queue(to, body, now_ms)
+    }
+
+    /// The calling codes texts may go to (empty: any).
+    pub fn countries(&self) -> &[String] {
+        &self.limits.countries
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, SmsLedger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queue(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
+        match self.queue.try_send(Text { to: to.to_owned(), body, now_ms }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(TextRefused::Full),
+        }
+    }
+}

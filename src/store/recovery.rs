@@ -1,0 +1,273 @@
+//! What account recovery keeps per account, in one record read and written in one
+//! transaction: phone numbers, known places, the secret question (its answer as an argon2id
+//! hash), recovery codes and texted codes (keyed BLAKE3 hashes only), and changes waiting
+//! for their time. Two indexes keep every lookup proportional to one account: cancel codes
+//! (their keyed hash → the account) and due times ((time, account) → ()).
+//!
+//! Every list in a record is bounded by the code that fills it (`server::account`): phones
+//! by `MAX_PHONES`, places by `recovery.max_places`, texted codes by their purposes (one
+//! each), pending changes by `MAX_PENDING`, recent requests by `MAX_RECENT`.
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::{decode, encode, Store, StoreError, USERS};
+use crate::wire::{Envelope, Summary};
+
+/// Recovery records by account.
+pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
+/// Cancel codes of pending changes: keyed hash → account.
+pub(super) const CANCELS: TableDefinition<&[u8], &str> = TableDefinition::new("recovery_cancels_v1");
+/// Pending changes by due time: (time, account).
+pub(super) const DUE: TableDefinition<(u64, &str), ()> = TableDefinition::new("recovery_due_v1");
+
+/// A phone number of an account (E.164), when it was added and verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneRec {
+    pub number: String,
+    pub added: u64,
+    pub verified: Option<u64>,
+}
+
+/// A network the account logged in from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceRec {
+    pub net: String,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+}
+
+/// The secret question and its answer's argon2id hash (normalised before hashing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionRec {
+    pub text: String,
+    pub answer_phc: String,
+    pub set: u64,
+}
+
+/// A texted code in force: what it is for (`recover`, `authorise`, `verify:+34...`), its
+/// keyed hash, when it expires, the attempts left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCode {
+    pub purpose: String,
+    pub hash: [u8; 32],
+    pub expires: u64,
+    pub attempts_left: u32,
+}
+
+/// A change that waits for its time (made from an unknown place, without a texted code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    /// A recovery: the new password's hash.
+    Recover {
+        phc: String,
+    },
+    /// A password change.
+    Password {
+        phc: String,
+    },
+    /// A verified number joins the account.
+    AddPhone {
+        number: String,
+    },
+    RemovePhone {
+        number: String,
+    },
+    Question {
+        text: String,
+        answer_phc: String,
+    },
+    /// A new set of recovery codes (keyed hashes).
+    Codes {
+        hashes: Vec<[u8; 32]>,
+    },
+}
+
+impl Change {
+    /// What it is, in words (numbers masked).
+    pub fn describe(&self) -> String {
+        use crate::policy::recovery::mask_phone;
+        match self {
+            Change::Recover { .. } => "recovery: a new password".into(),
+            Change::Password { .. } => "a new password".into(),
+            Change::AddPhone { number } => format!("add phone {}", mask_phone(number)),
+            Change::RemovePhone { number } => format!("remove phone {}", mask_phone(number)),
+            Change::Question { .. } => "a new secret question".into(),
+            Change::Codes { .. } => "new recovery codes".into(),
+        }
+    }
+}
+
+/// A pending change, with the keyed hashes of the cancel codes texted about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub id: u64,
+    pub change: Change,
+    pub requested: u64,
+    pub at: u64,
+    /// The network it was asked from.
+    pub from: String,
+    pub cancels: Vec<[u8; 32]>,
+}
+
+/// Everything recovery keeps for one account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryRecord {
+    pub phones: Vec<PhoneRec>,
+    pub places: Vec<PlaceRec>,
+    pub question: Option<QuestionRec>,
+    /// Unused recovery codes' keyed hashes.
+    pub codes: Vec<[u8; 32]>,
+    pub sent: Vec<SentCode>,
+    pub pending: Vec<Pending>,
+    /// Times of recent recovery starts and texts asked for (the per-account rate limit).
+    pub recent: Vec<u64>,
+    pub next_id: u64,
+}
+
+impl Store {
+    /// The account's recovery record (empty when it has none yet); `None` when there is no
+    /// such account.
+    pub fn recovery(&self, user: &str) -> Result<Option<RecoveryRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        if tx.open_table(USERS)?.get(user)?.is_none() {
+            return Ok(None);
+        }
+        match tx.open_table(RECOVERY)?.get(user)? {
+            Some(v) => Ok(Some(decode(v.value(), "recovery")?)),
+            None => Ok(Some(RecoveryRecord::default())),
+        }
+    }
+
+    /// Read, change and write the account's record in one transaction, keeping the cancel
+    /// and due indexes in step. `None` (and nothing written) when there is no such account.
+    /// `f` decides whether anything changed: `(result, write)`.
+    pub fn update_recovery<R>(
+        &self,
+        user: &str,
+        f: impl FnOnce(&mut RecoveryRecord) -> (R, bool),
+    ) -> Result<Option<R>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let result = {
+            if tx.open_table(USERS)?.get(user)?.is_none() {
+                return Ok(None);
+            }
+            let mut table = tx.open_table(RECOVERY)?;
+            let mut rec: RecoveryRecord = match table.get(user)? {
+                Some(v) => decode(v.value(), "recovery")?,
+                None => RecoveryRecord::default(),
+            };
+            let before = rec.pending.clone();
+            let (result, write) = f(&mut rec);
+            if !write {
+                return Ok(Some(result));
+            }
+            table.insert(user, encode(&rec, "recovery")?.as_slice())?;
+            let mut cancels = tx.open_table(CANCELS)?;
+            let mut due = tx.open_table(DUE)?;
+            for p in &before {
+                due.remove((p.at, user))?;
+                for c in &p.cancels {
+                    cancels.remove(c.as_slice())?;
+                }
+            }
+            for p in &rec.pending {
+                due.insert((p.at, user), ())?;
+                for c in &p.cancels {
+                    cancels.insert(c.as_slice(), user)?;
+                }
+            }
+            result
+        };
+        tx.commit()?;
+        Ok(Some(result))
+    }
+
+    /// The account a cancel code (its keyed hash) belongs to.
+    pub fn cancel_owner(&self, hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(CANCELS)?.get(hash.as_slice())?.map(|v| v.value().to_owned()))
+    }
+
+    /// Accounts with a pending change due at `now` or before, at most `limit`.
+    pub fn due_accounts(&self, now: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let due = tx.open_table(DUE)?;
+        let mut out: Vec<String> = Vec::new();
+        for row in due.range((0, "")..=(now, "\u{10ffff}"))? {
+            let (k, _) = row?;
+            let user = k.value().1.to_owned();
+            if !out.contains(&user) {
+                out.push(user);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Put a notice from the listener in `to`'s mailbox (as an unseen message from
+    /// `from`); `None` when there is no such account.
+    pub fn deliver_notice(
+        &self,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let id = self.allocate_id()?;
+        let envelope = Envelope {
+            id,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            time: now,
+            subject: Some(subject.to_owned()),
+            body: Some(body.to_owned()),
+            files: 0,
+            bytes: 0,
+        };
+        let tx = self.db.begin_write()?;
+        {
+            if tx.open_table(USERS)?.get(to)?.is_none() {
+                return Ok(None);
+            }
+            tx.open_table(super::DELIVERIES)?.insert(id, encode(&envelope, "deliveries")?.as_slice())?;
+            let summary = Summary {
+                id,
+                from: envelope.from.clone(),
+                time: now,
+                subject: envelope.subject.clone(),
+                files: 0,
+                bytes: 0,
+            };
+            tx.open_table(super::MAILBOX)?.insert((to, id), encode(&summary, "mailbox")?.as_slice())?;
+            tx.open_table(super::UNSEEN)?.insert((to, id), ())?;
+            let mut usage = tx.open_table(super::USAGE)?;
+            let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
+            usage.insert(to, (bytes.saturating_add(super::stored_bytes(&envelope)), files))?;
+        }
+        tx.commit()?;
+        Ok(Some(id))
+    }
+}
+
+/// Remove everything recovery keeps for `name` (inside `remove_user`'s transaction).
+pub(super) fn purge(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreError> {
+    let mut table = tx.open_table(RECOVERY)?;
+    let Some(v) = table.remove(name)? else { return Ok(()) };
+    let rec: RecoveryRecord = decode(v.value(), "recovery")?;
+    drop(v);
+    let mut cancels = tx.open_table(CANCELS)?;
+    let mut due = tx.open_table(DUE)?;
+    for p in &rec.pending {
+        due.remove((p.at, name))?;
+        for c in &p.cancels {
+            cancels.remove(c.as_slice())?;
+        }
+    }
+    Ok(())
+}
