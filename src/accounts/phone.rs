@@ -22,7 +22,7 @@ mod tests {
     #[test]
     fn numbers_are_parsed_to_e164_and_checked() {
         assert_eq!(parse("+34 612 34 67 89").as_deref(), Ok("+34612346789"));
-        assert_eq!(parse("+44 7700 900123").as_deref(), Ok("+447700900123"));
+        assert_eq!(parse("+44 7911 123456").as_deref(), Ok("+447911123456"));
         assert!(parse("612346789").is_err(), "no country code");
         assert!(parse("+34 1").is_err(), "too short");
         assert!(parse("+999 12345678").is_err(), "no such country");

@@ -169,10 +169,7 @@ async fn logged_in(c: &ClientArgs) -> Result<(ConnectOptions, Client)> {
 }
 
 /// Run one change: with --confirm-by-text, a code texted to the oldest number first.
-async fn change(
-    ch: &ChangeArgs,
-    make: impl FnOnce(String, Option<String>, &mut dyn FnMut() -> Result<()>) -> Result<AccountRequest>,
-) -> Result<AccountReply> {
+async fn change(ch: &ChangeArgs, make: impl FnOnce(String, Option<String>) -> AccountRequest) -> Result<AccountReply> {
     let (opts, mut client) = logged_in(&ch.client).await?;
     let password = current_password(&opts)?;
     let mut auth = None;
@@ -187,8 +184,7 @@ async fn change(
         }
         auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false)?)?);
     }
-    let mut nothing = || Ok(());
-    let req = make(password, auth, &mut nothing)?;
+    let req = make(password, auth);
     let reply = client.account(req).await;
     client.close().await;
     let reply = reply?;
@@ -229,18 +225,13 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
         AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
             let number = crate::accounts::phone::parse(&number).map_err(usage)?;
             let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false)?)?;
-            let reply = change(&ch, |password, auth, _| {
-                Ok(AccountRequest::PhoneVerify { number: number.clone(), code: code.clone(), password, auth })
-            })
-            .await?;
+            let reply =
+                change(&ch, |password, auth| AccountRequest::PhoneVerify { number, code, password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
             let number = crate::accounts::phone::parse(&number).map_err(usage)?;
-            let reply = change(&ch, |password, auth, _| {
-                Ok(AccountRequest::PhoneRemove { number: number.clone(), password, auth })
-            })
-            .await?;
+            let reply = change(&ch, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Phone(PhoneCmd::List { client: c }) => {
@@ -279,23 +270,19 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
                 auth,
             };
             req(String::new(), None).validate().map_err(|e| usage(e.to_string()))?;
-            let reply = change(&ch, |password, auth, _| Ok(req(password, auth))).await?;
+            let reply = change(&ch, req).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Codes(CodesCmd::New { change: ch }) => {
-            let reply = change(&ch, |password, auth, _| Ok(AccountRequest::CodesNew { password, auth })).await?;
+            let reply = change(&ch, |password, auth| AccountRequest::CodesNew { password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Passwd { change: ch, new_password_stdin } => {
-            // The current password comes first (login), then the new one.
-            let mut new = None;
-            let user = ch.client.user.clone().unwrap_or_default();
-            let reply = change(&ch, |password, auth, _| {
-                let n = new_password(new_password_stdin, &user)?;
-                new = Some(());
-                Ok(AccountRequest::Passwd { password, new_password: n, auth })
-            })
-            .await?;
+            // The current password comes first (the login's), then the new one, before
+            // anything is sent.
+            let user = ch.client.user.clone().unwrap_or_else(|| ch.client.host.clone());
+            let new_password = new_password(new_password_stdin, &user)?;
+            let reply = change(&ch, |password, auth| AccountRequest::Passwd { password, new_password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Cancel { client: c, id } => {

@@ -273,6 +273,14 @@ impl AccountGuard {
         }
     }
 
+    /// A pending change was cancelled: a number it would have verified goes too (it was
+    /// never confirmed by anyone but the one who asked).
+    pub fn forget_cancelled(rec: &mut RecoveryRecord, change: &Change) {
+        if let Change::AddPhone { number } = change {
+            rec.phones.retain(|p| &p.number != number || p.verified.is_some());
+        }
+    }
+
     /// Text `body` to every verified number of the account, and put a notice in its
     /// mailbox (a swapped SIM does not silence the mailbox).
     pub fn announce(&self, store: &Store, user: &str, rec: &RecoveryRecord, subject: &str, body: &str, now_ms: u64) {

@@ -20,6 +20,7 @@ mod mailbox;
 mod mistakes;
 mod privacy;
 mod quotas;
+mod recovery;
 mod resume;
 mod transfer;
 mod trust;

@@ -475,7 +475,11 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             let shc = sh.clone();
             let cancelled = Shared::blocking(move || -> Result<Option<String>, StoreError> {
                 let r = shc.store().update_recovery(&u, |rec| match rec.pending.iter().position(|p| p.id == id) {
-                    Some(i) => (Some((rec.pending.remove(i), rec.clone())), true),
+                    Some(i) => {
+                        let p = rec.pending.remove(i);
+                        crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
+                        (Some((p, rec.clone())), true)
+                    }
                     None => (None, false),
                 })?;
                 let Some(Some((p, rec))) = r else { return Ok(None) };

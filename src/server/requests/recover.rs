@@ -226,7 +226,11 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
         let Some(owner) = sh.store().cancel_owner(&hash)? else { return Ok(None) };
         let done = sh.store().update_recovery(&owner, |rec| {
             match rec.pending.iter().position(|p| p.cancels.contains(&hash)) {
-                Some(i) => (Some((rec.pending.remove(i), rec.clone())), true),
+                Some(i) => {
+                    let p = rec.pending.remove(i);
+                    crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
+                    (Some((p, rec.clone())), true)
+                }
                 None => (None, false),
             }
         })?;

@@ -1,0 +1,487 @@
+//! Account recovery on a real listener with the spool gateway (each text a JSON file in
+//! DATA/sms-spool): the owner recovers from a known place; a thief with the password gets
+//! nothing texted to their own number and their changes wait until the owner cancels
+//! them; a recovery from an unknown place waits, is announced and can be cancelled;
+//! guessing codes runs out of attempts and ends in a ban, and an unknown account gets the
+//! same reply as a known one.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qxfer::challenge::pow;
+use qxfer::wire::{AccountReply, ErrorCode, Proof, Request, Response, Solution};
+
+use crate::raw::{run, Raw};
+use crate::support::*;
+
+const DAY: u64 = 86_400;
+const OWNER_PHONE: &str = "+34612345678";
+const THIEF_PHONE: &str = "+447911123456";
+const NEW_PASSWORD: &str = "a-brand-new-password";
+
+/// A listener with light work, a 1 s text cooldown (the tests move the clock), and no bans
+/// unless `extra` says otherwise (`extra` goes first, so its sections win).
+fn listener(extra: &str) -> Listener {
+    let l = Listener::with_config(&format!(
+        "{extra}\n[challenges]\nmin_bits = 8\nmax_bits = 12\nchallenge_after = 1000\n[sms]\ncooldown_secs = 1\n"
+    ));
+    l.add_user("alice");
+    l
+}
+
+fn no_bans() -> &'static str {
+    "[scoring]\nthreshold = 1000000\nprefix_threshold = 1000000"
+}
+
+/// `qxfer account WORDS... HOST --user NAME --accept-new`, from `bind` when given.
+fn account(u: &User, words: &[&str], bind: Option<&str>) -> Command {
+    let mut c = qxfer();
+    c.current_dir(u.work.path())
+        .env("QXFER_CONFIG_DIR", u.config.path())
+        .env("QXFER_PASSWORD", PASSWORD)
+        .arg("account")
+        .args(words)
+        .args([&u.addr, "--user", &u.name, "--accept-new"]);
+    if let Some(b) = bind {
+        c.args(["--bind", b]);
+    }
+    c
+}
+
+/// Every text in the spool, oldest first: (to, text).
+fn texts(l: &Listener) -> Vec<(String, String)> {
+    let dir = l.data_dir().join("sms-spool");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .collect();
+    // <ms>-<seq>.json: by time, then sequence.
+    names.sort_by_key(|n| {
+        let stem = n.trim_end_matches(".json");
+        let (ms, seq) = stem.split_once('-').unwrap_or((stem, "0"));
+        (ms.parse::<u64>().unwrap_or(0), seq.parse::<u64>().unwrap_or(0))
+    });
+    names
+        .iter()
+        .map(|n| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join(n)).expect("text")).expect("json");
+            (v["to"].as_str().unwrap_or_default().to_owned(), v["text"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+/// Wait for the `n`-th text (counting from 1) that matches.
+fn nth_text(l: &Listener, n: usize, matches: impl Fn(&str, &str) -> bool) -> (String, String) {
+    let start = Instant::now();
+    loop {
+        let found: Vec<_> = texts(l).into_iter().filter(|(to, t)| matches(to, t)).collect();
+        if let Some(t) = found.get(n - 1) {
+            return t.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no such text; texts: {:?}", texts(l));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn text_with(l: &Listener, needle: &str) -> (String, String) {
+    nth_text(l, 1, |_, t| t.contains(needle))
+}
+
+/// The eight-digit code in a text.
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 8).expect("an eight-digit code").to_owned()
+}
+
+/// The cancel code at the end of an announcement.
+fn cancel_code_in(text: &str) -> String {
+    text.rsplit(' ').next().expect("cancel code").trim().to_owned()
+}
+
+fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+}
+
+fn write_line(child: &mut Child, line: &str) {
+    let stdin = child.stdin.as_mut().expect("stdin");
+    stdin.write_all(format!("{line}\n").as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+}
+
+fn finish(child: Child) -> std::process::Output {
+    let mut child = child;
+    drop(child.stdin.take());
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the command did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// `qxfer recover HOST --user alice` from `bind`, answered through stdin: the texted code
+/// (the newest recovery text), `proof`, the new password.
+fn recover(l: &Listener, u: &User, bind: Option<&str>, proof: &str, recovery_code: bool) -> std::process::Output {
+    let before = texts(l).iter().filter(|(_, t)| t.contains("to recover account")).count();
+    let mut c = qxfer();
+    c.current_dir(u.work.path()).env("QXFER_CONFIG_DIR", u.config.path()).args([
+        "recover",
+        &l.addr,
+        "--user",
+        "alice",
+        "--accept-new",
+        "--code-stdin",
+        "--password-stdin",
+        if recovery_code { "--recovery-code-stdin" } else { "--answer-stdin" },
+    ]);
+    if let Some(b) = bind {
+        c.args(["--bind", b]);
+    }
+    let mut child = spawn_piped(&mut c);
+    let (_, text) = nth_text(l, before + 1, |_, t| t.contains("to recover account"));
+    write_line(&mut child, &code_in(&text));
+    write_line(&mut child, proof);
+    write_line(&mut child, NEW_PASSWORD);
+    finish(child)
+}
+
+/// Log in once from `bind` (127.0.0.1 when `None`): the place is noted.
+fn log_in(u: &User, bind: Option<&str>) {
+    let mut c = u.cmd("inbox");
+    if let Some(b) = bind {
+        c.args(["--bind", b]);
+    }
+    ok(&c.output().expect("inbox"));
+}
+
+/// The owner's setup: a login from 127.0.0.1, a week later (a known place) a verified
+/// phone and a secret question.
+fn owner_with_phone_and_question(l: &Listener) -> User {
+    let owner = User::new(l, "alice");
+    log_in(&owner, None);
+    l.advance_clock(8 * DAY);
+    ok(&account(&owner, &["phone", "add"], None).arg(OWNER_PHONE).output().expect("phone add"));
+    let (to, text) = text_with(l, "to add this number");
+    assert_eq!(to, OWNER_PHONE);
+    let out = ok(&run_stdin(
+        account(&owner, &["phone", "verify"], None).args([OWNER_PHONE, "--code-stdin"]),
+        &code_in(&text),
+    ));
+    assert!(out.contains("done: add phone +34"), "{out}");
+    let out = ok(&run_stdin(
+        account(&owner, &["question", "set"], None).args(["--question", "First pet?", "--answer-stdin"]),
+        "Tom the Cat",
+    ));
+    assert!(out.contains("done: a new secret question"), "{out}");
+    owner
+}
+
+fn show(u: &User, bind: Option<&str>) -> serde_json::Value {
+    let out = ok(&account(u, &["show"], bind).arg("--json").output().expect("show"));
+    serde_json::from_str(out.trim()).expect("json")
+}
+
+fn inbox_subjects(u: &User, password: &str) -> Vec<String> {
+    let out = ok(&u.cmd("inbox").env("QXFER_PASSWORD", password).arg("--json").output().expect("inbox"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let items = v.as_array().cloned().or_else(|| v["items"].as_array().cloned()).unwrap_or_default();
+    items.iter().map(|i| i["subject"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn the_owner_recovers_from_a_known_place_and_old_tokens_stop_working() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    l.advance_clock(2);
+    // NFKC, case and spaces do not matter in the answer.
+    let out = recover(&l, &owner, None, "  tom THE   cat ", false);
+    let stdout = ok(&out);
+    assert!(stdout.contains("done: recovery: a new password"), "{stdout}");
+    // The saved session token was revoked: without a password the old session is gone.
+    let out = owner.cmd("inbox").env_remove("QXFER_PASSWORD").output().expect("inbox");
+    assert!(!out.status.success(), "the old token still works");
+    // The old password fails (exit 3), the new one works.
+    let out = owner.cmd("inbox").output().expect("inbox");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let subjects = inbox_subjects(&owner, NEW_PASSWORD);
+    assert!(subjects.iter().any(|s| s.contains("Account changed: recovery")), "{subjects:?}");
+    // The completion was texted to the number too, masked in the log.
+    text_with(&l, "the account was recovered");
+    let log = l.log();
+    assert!(log.contains("recovery_completed"), "{log}");
+    assert!(!log.contains(OWNER_PHONE), "a full number in the log");
+    // A recovery code (shown once) works in place of the answer, once.
+    let out = run_stdin(account(&owner, &["codes", "new"], None).env("QXFER_PASSWORD", NEW_PASSWORD), "");
+    let stdout = ok(&out);
+    let codes: Vec<String> = stdout.lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_owned()).collect();
+    assert_eq!(codes.len(), 10, "{stdout}");
+    l.advance_clock(2);
+    let out = recover(&l, &owner, None, &codes[0].to_uppercase(), true);
+    assert!(ok(&out).contains("done: recovery"));
+    l.advance_clock(2);
+    let out = recover(&l, &owner, None, &codes[0], true);
+    assert_eq!(out.status.code(), Some(3), "a used recovery code: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_thief_with_the_password_gets_no_code_and_the_owner_cancels_their_changes() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    // A month later the owner's number is settled.
+    l.advance_clock(30 * DAY);
+    let thief = User::new(&l, "alice");
+    let there = Some("127.0.1.2");
+    log_in(&thief, there);
+    // The thief adds their own number: its verification code goes to it...
+    ok(&account(&thief, &["phone", "add"], there).arg(THIEF_PHONE).output().expect("phone add"));
+    let (_, text) = nth_text(&l, 1, |to, t| to == THIEF_PHONE && t.contains("to add this number"));
+    // ...but verifying it from an unknown place waits, announced to the owner's number.
+    let out =
+        run_stdin(account(&thief, &["phone", "verify"], there).args([THIEF_PHONE, "--code-stdin"]), &code_in(&text));
+    let stdout = ok(&out);
+    assert!(stdout.contains("takes effect at"), "{stdout}");
+    let (to, phone_notice) = nth_text(&l, 1, |_, t| t.contains("recover cancel"));
+    assert_eq!(to, OWNER_PHONE, "the cancel code goes to the owner's verified number");
+    assert!(phone_notice.contains("add phone +44"), "{phone_notice}");
+    // The thief's question waits too.
+    l.advance_clock(2);
+    let out = run_stdin(
+        account(&thief, &["question", "set"], there).args(["--question", "Mine?", "--answer-stdin"]),
+        "thief answer",
+    );
+    assert!(ok(&out).contains("takes effect at"));
+    let (_, question_notice) = nth_text(&l, 2, |_, t| t.contains("recover cancel"));
+    // The thief starts a recovery: the code goes to the owner's (oldest) number, not theirs.
+    l.advance_clock(2);
+    let mut c = qxfer();
+    c.current_dir(thief.work.path()).env("QXFER_CONFIG_DIR", thief.config.path()).args([
+        "recover",
+        &l.addr,
+        "--user",
+        "alice",
+        "--accept-new",
+        "--bind",
+        "127.0.1.2",
+        "--code-stdin",
+        "--answer-stdin",
+        "--password-stdin",
+    ]);
+    let mut child = spawn_piped(&mut c);
+    let (to, _) = text_with(&l, "to recover account alice");
+    assert_eq!(to, OWNER_PHONE);
+    write_line(&mut child, "12345678");
+    write_line(&mut child, "thief answer");
+    write_line(&mut child, "thiefs-new-password");
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(3), "a guessed code: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(texts(&l).iter().all(|(to, t)| to != THIEF_PHONE || !t.contains("recover account")));
+    // The owner cancels both changes with the codes texted to their number (no login).
+    for notice in [&phone_notice, &question_notice] {
+        let out = qxfer()
+            .env("QXFER_CONFIG_DIR", owner.config.path())
+            .args(["recover", "cancel", &l.addr, &cancel_code_in(notice), "--accept-new"])
+            .output()
+            .expect("cancel");
+        assert!(ok(&out).contains("cancelled:"));
+    }
+    // A cancel code works once.
+    let out = qxfer()
+        .env("QXFER_CONFIG_DIR", owner.config.path())
+        .args(["recover", "cancel", &l.addr, &cancel_code_in(&phone_notice), "--accept-new"])
+        .output()
+        .expect("cancel");
+    assert!(!out.status.success());
+    // Days later nothing of the thief's took effect.
+    l.advance_clock(3 * DAY);
+    let v = show(&owner, None);
+    assert_eq!(v["pending"].as_array().map(Vec::len), Some(0), "{v}");
+    let phones: Vec<&str> =
+        v["phones"].as_array().expect("phones").iter().filter_map(|p| p["number"].as_str()).collect();
+    assert_eq!(phones, [OWNER_PHONE], "{v}");
+    assert_eq!(v["question"], "First pet?");
+    let log = l.log();
+    assert!(log.contains("recovery_cancelled") && log.contains("recovery_delayed"), "{log}");
+}
+
+#[test]
+fn a_recovery_from_an_unknown_place_waits_is_announced_and_can_be_cancelled() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    l.advance_clock(2);
+    let away = Some("127.0.2.9");
+    let out = recover(&l, &owner, away, "tom the cat", false);
+    let stdout = ok(&out);
+    assert!(stdout.contains("takes effect at"), "{stdout}");
+    // Announced to the number (with a cancel code) and to the mailbox (without one).
+    let (to, notice) = text_with(&l, "recover cancel");
+    assert_eq!(to, OWNER_PHONE);
+    assert!(notice.contains("recovery"), "{notice}");
+    let subjects = inbox_subjects(&owner, PASSWORD);
+    assert!(subjects.iter().any(|s| s.contains("Pending change to your account: recovery")), "{subjects:?}");
+    // Cancelled: a day later the old password still works and the new one does not.
+    let out = qxfer()
+        .env("QXFER_CONFIG_DIR", owner.config.path())
+        .args(["recover", "cancel", &l.addr, &cancel_code_in(&notice), "--accept-new"])
+        .output()
+        .expect("cancel");
+    assert!(ok(&out).contains("cancelled: recovery"));
+    l.advance_clock(DAY + 60);
+    let other = User::new(&l, "alice");
+    assert_eq!(other.cmd("inbox").env("QXFER_PASSWORD", NEW_PASSWORD).output().expect("inbox").status.code(), Some(3));
+    ok(&other.cmd("inbox").output().expect("inbox"));
+    // Not cancelled: it takes effect when the delay ends.
+    let out = recover(&l, &owner, away, "tom the cat", false);
+    assert!(ok(&out).contains("takes effect at"));
+    l.advance_clock(DAY + 60);
+    let later = User::new(&l, "alice");
+    ok(&later.cmd("inbox").env("QXFER_PASSWORD", NEW_PASSWORD).output().expect("inbox"));
+    let old = User::new(&l, "alice");
+    assert_eq!(old.cmd("inbox").output().expect("inbox").status.code(), Some(3));
+}
+
+/// A solved work challenge for `user` from `from`.
+async fn solution(from: &str, addr: &str, user: &str) -> Solution {
+    let mut raw = Raw::connect_from(from, addr).await.expect("connect");
+    let ticket = match raw.call(&Request::Challenge { user: user.into() }).await {
+        Some(Response::Challenge { ticket, picture: None }) => ticket,
+        r => panic!("{r:?}"),
+    };
+    let counter = pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved");
+    Solution { ticket, counter, answer: None }
+}
+
+async fn start(from: &str, addr: &str, user: &str) -> Option<Response> {
+    let solution = solution(from, addr, user).await;
+    let mut raw = Raw::connect_from(from, addr).await.ok()?;
+    raw.call(&Request::RecoverStart { user: user.into(), solution }).await
+}
+
+async fn finish_with(from: &str, addr: &str, code: &str) -> Option<Response> {
+    let solution = solution(from, addr, "alice").await;
+    let mut raw = Raw::connect_from(from, addr).await.ok()?;
+    let req = Request::RecoverFinish {
+        user: "alice".into(),
+        code: code.into(),
+        proof: Proof::Answer("tom the cat".into()),
+        new_password: NEW_PASSWORD.into(),
+        solution,
+    };
+    raw.call(&req).await
+}
+
+fn done_text(r: Option<Response>, user: &str) -> String {
+    match r {
+        Some(Response::Account(AccountReply::Done { text })) => text.replace(user, "USER"),
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
+fn guessing_codes_runs_out_of_attempts_then_bans_and_no_reply_tells_who_exists() {
+    let l = listener("[scoring]\nexempt = []\nthreshold = 5\nrecovery_guess = 1.0");
+    l.add_user("bob");
+    let _owner = owner_with_phone_and_question(&l);
+    l.advance_clock(2);
+    run(async {
+        // A known account with a number, one without, and none at all: the same words.
+        let alice = done_text(start("127.0.0.1", &l.addr, "alice").await, "alice");
+        let bob = done_text(start("127.0.0.1", &l.addr, "bob").await, "bob");
+        let nobody = done_text(start("127.0.0.1", &l.addr, "nobody").await, "nobody");
+        assert_eq!(alice, bob);
+        assert_eq!(alice, nobody);
+        // Five wrong codes from a guesser use up the code (and get the guesser banned):
+        // the right code after them is refused too.
+        let (_, text) = text_with(&l, "to recover account alice");
+        let right = code_in(&text);
+        let guesser = "127.0.3.7";
+        let mut tried = 0;
+        for i in 0..5u32 {
+            let guess = format!("{:08}", 20_000_000 + i);
+            if guess == right {
+                continue;
+            }
+            let r = finish_with(guesser, &l.addr, &guess).await;
+            tried += 1;
+            // The fifth reply may race the ban's close.
+            if i < 4 {
+                assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. })), "{r:?}");
+            }
+        }
+        assert!(tried >= 4);
+        let r = finish_with("127.0.0.9", &l.addr, &right).await;
+        assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. })), "{r:?}");
+        let start = Instant::now();
+        while Raw::admitted_from(guesser, &l.addr).await {
+            assert!(start.elapsed() < Duration::from_secs(5), "the guesser was not banned");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let log = l.log();
+    assert!(log.contains("recovery_wrong_code"), "{log}");
+}
+
+#[test]
+fn account_settings_are_checked_before_connecting_and_listed() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    // A number that is not one is a usage error before any connection.
+    let out = account(&owner, &["phone", "add"], None).arg("+34 12").output().expect("phone add");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = show(&owner, None);
+    assert_eq!(v["phones"][0]["number"], OWNER_PHONE);
+    assert_eq!(v["phones"][0]["recovery"], true);
+    assert_eq!(v["places"][0]["network"], "127.0.0.0/24");
+    assert_eq!(v["places"][0]["known"], true);
+    assert_eq!(v["here_known"], true);
+    // Export says what is held, and never a hash.
+    let out = ok(&account(&owner, &["export"], None).output().expect("export"));
+    let export: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(export["account"], "alice");
+    assert_eq!(export["secret_question"], "First pet?");
+    assert!(!out.contains("argon2id$"), "{out}");
+    // Sessions: listed, and revoked.
+    let out = ok(&account(&owner, &["tokens", "list"], None).arg("--json").output().expect("tokens"));
+    let sessions: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert!(!sessions["sessions"].as_array().expect("list").is_empty(), "{sessions}");
+    let out = ok(&account(&owner, &["tokens", "revoke"], None).arg("--all").output().expect("revoke"));
+    assert!(out.contains("ended"), "{out}");
+    // A password change from a known place applies at once.
+    let out = run_stdin(account(&owner, &["passwd"], None).arg("--new-password-stdin"), NEW_PASSWORD);
+    assert!(ok(&out).contains("done: a new password"));
+    assert_eq!(owner.cmd("inbox").output().expect("inbox").status.code(), Some(3));
+}
+
+#[test]
+fn a_change_from_elsewhere_applies_at_once_with_a_code_texted_to_the_oldest_number() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    l.advance_clock(2);
+    let away = Some("127.0.4.4");
+    let mut c = account(&owner, &["passwd"], away);
+    c.args(["--new-password-stdin", "--confirm-by-text", "--auth-code-stdin"]);
+    let mut child = spawn_piped(&mut c);
+    write_line(&mut child, NEW_PASSWORD);
+    let (to, text) = text_with(&l, "to change account alice");
+    assert_eq!(to, OWNER_PHONE);
+    write_line(&mut child, &code_in(&text));
+    let out = finish(child);
+    assert!(ok(&out).contains("done: a new password"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn with_a_geoip_database_the_same_isp_counts_as_a_known_place() {
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/geoip-test.mmdb");
+    let l = listener(&format!("{}\n[geoip]\ndatabases = [{:?}]", no_bans(), db.to_string_lossy()));
+    let owner = owner_with_phone_and_question(&l);
+    let v = show(&owner, None);
+    assert_eq!(v["places"][0]["origin"], "ES, AS64500", "{v}");
+    // 127.0.5.0/24 is a new network, but the same country and ISP (AS64500) as the
+    // owner's settled place: the change applies at once.
+    let out = run_stdin(account(&owner, &["passwd"], Some("127.0.5.5")).arg("--new-password-stdin"), NEW_PASSWORD);
+    assert!(ok(&out).contains("done: a new password"));
+}
