@@ -58,6 +58,10 @@ impl Layout {
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")
     }
+    /// The key of recovery's keyed code hashes, apart from the database.
+    pub fn recovery_key(&self) -> PathBuf {
+        self.root.join("recovery.key")
+    }
     pub fn spool(&self, id: u64) -> PathBuf {
         self.root.join("spool").join(id.to_string())
     }

@@ -68,6 +68,7 @@ pub fn session_ops(data: &[u8]) {
     let mut added_files = 0u32;
     let mut added_bytes = 0u64;
     let mut next_id = 1u64;
+    let mut recoveries = 0u32;
     while let Some(op) = next() {
         let arg = next().unwrap_or(0);
         let logged_in = s.user().is_some();
@@ -171,6 +172,22 @@ pub fn session_ops(data: &[u8]) {
                 Ok(other) => panic!("commit gave {other:?}"),
                 Err(_) => {}
             },
+            6 if arg % 3 == 1 => {
+                // Recovery requests: only before login, a few per connection.
+                let r = s.on_request(&Request::CancelChange { code: "k4x9m".into() });
+                assert_eq!(r.is_ok(), !logged_in && recoveries < crate::session::MAX_RECOVERY_REQUESTS);
+                if let Ok(step) = r {
+                    assert_eq!(step, Step::Recovery);
+                    recoveries += 1;
+                }
+            }
+            6 if arg % 3 == 2 => {
+                let r = s.on_request(&Request::Account(crate::wire::AccountRequest::Show));
+                assert_eq!(r.is_ok(), logged_in);
+                if let Ok(step) = r {
+                    assert_eq!(step, Step::Account { user: "u".into() });
+                }
+            }
             6 => {
                 let r = s.on_request(&Request::Inbox { after: u64::from(arg) });
                 assert_eq!(r.is_ok(), logged_in);

@@ -310,7 +310,7 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
 fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_guard::AccountGuard, ListenError> {
     config.recovery.check().map_err(ListenError::Recovery)?;
     config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
-    let key = account_guard::load_or_create_key(&layout.root().join("recovery.key"))?;
+    let key = account_guard::load_or_create_key(&layout.recovery_key())?;
     let gateway = config.sms.gateway(layout.root()).map_err(|e| ListenError::Sms(e.to_string()))?;
     tracing::info!(event = "texts", "texts go to the {}", config.sms.describe());
     let texts = texts::Texts::start(gateway, config.sms.limits())

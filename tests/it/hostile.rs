@@ -15,8 +15,16 @@ fn outside_mailboxes(root: &std::path::Path) -> Vec<String> {
         .filter(|f| {
             !(f.starts_with("d/mail/")
                 || f.starts_with("d/spool/")
-                || ["d/qxfer.redb", "d/cert.pem", "d/key.pem", "d/control.sock", "listener.log", "no-bans.toml"]
-                    .contains(&f.as_str()))
+                || [
+                    "d/qxfer.redb",
+                    "d/cert.pem",
+                    "d/key.pem",
+                    "d/control.sock",
+                    "d/recovery.key",
+                    "listener.log",
+                    "no-bans.toml",
+                ]
+                .contains(&f.as_str()))
         })
         .collect()
 }

@@ -134,6 +134,61 @@ fn samples() -> Vec<(&'static str, String)> {
         ),
         ("challenge_required", frame(&Response::Error { code: ErrorCode::ChallengeRequired, message: "c".into() })),
         ("challenge_failed", frame(&Response::Error { code: ErrorCode::ChallengeFailed, message: "f".into() })),
+        (
+            "recover_start",
+            frame(&Request::RecoverStart {
+                user: "al".into(),
+                solution: Solution { ticket: sample_ticket(), counter: 1, answer: None },
+            }),
+        ),
+        (
+            "recover_finish",
+            frame(&Request::RecoverFinish {
+                user: "al".into(),
+                code: "12345678".into(),
+                proof: Proof::Answer("tom".into()),
+                new_password: "pw".into(),
+                solution: Solution { ticket: sample_ticket(), counter: 1, answer: None },
+            }),
+        ),
+        ("cancel_change", frame(&Request::CancelChange { code: "k4x9m".into() })),
+        ("account_show", frame(&Request::Account(AccountRequest::Show))),
+        (
+            "account_passwd",
+            frame(&Request::Account(AccountRequest::Passwd {
+                password: "a".into(),
+                new_password: "b".into(),
+                auth: Some("12345678".into()),
+            })),
+        ),
+        (
+            "account_phone_verify",
+            frame(&Request::Account(AccountRequest::PhoneVerify {
+                number: "+3461".into(),
+                code: "12345678".into(),
+                password: "a".into(),
+                auth: None,
+            })),
+        ),
+        ("account_done", frame(&Response::Account(AccountReply::Done { text: "ok".into() }))),
+        ("account_changed", frame(&Response::Account(AccountReply::Changed { at: Some(9), text: "w".into() }))),
+        (
+            "account_view",
+            frame(&Response::Account(AccountReply::View(AccountView {
+                phones: vec![PhoneView { number: "+3461".into(), added: 1, verified: Some(2), recovery: true }],
+                places: vec![PlaceView {
+                    net: "127.0.0.0/24".into(),
+                    first_seen: 1,
+                    last_seen: 2,
+                    origin: String::new(),
+                    known: true,
+                }],
+                question: Some("q".into()),
+                codes_left: 10,
+                pending: vec![PendingView { id: 1, what: "w".into(), requested: 1, at: 2, from: "f".into() }],
+                here_known: false,
+            }))),
+        ),
     ]
 }
 
@@ -187,13 +242,24 @@ const GOLDEN: &[(&str, &str)] = &[
     ("challenge_reply", "000000610b0110007f0000001801020505050505050505050505050505050506060606060606060606060606060606060606060606060606060606060606060707070707070707070707070707070707070707070707070707070707070707010901028080"),
     ("challenge_required", "0000000406060163"),
     ("challenge_failed", "0000000406070166"),
+    ("recover_start", "000000600e02616c0110007f00000018010205050505050505050505050505050505060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070100"),
+    ("recover_finish", "000000710f02616c0831323334353637380003746f6d0270770110007f00000018010205050505050505050505050505050505060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070100"),
+    ("cancel_change", "0000000710056b3478396d"),
+    ("account_show", "000000021100"),
+    ("account_passwd", "0000001011080161016201083132333435363738"),
+    ("account_phone_verify", "000000141104052b33343631083132333435363738016100"),
+    ("account_done", "000000050c00026f6b"),
+    ("account_changed", "000000060c0101090177"),
+    ("account_view", "0000002c0c0301052b3334363101010201010c3132372e302e302e302f3234010200010101710a010101770102016600"),
 ];
 
 #[test]
 fn the_protocol_version_is_pinned() {
-    // qxfer/4: challenges. qxfer/3: appended requests (unseen, delete, mark seen, file modes
-    // and times). A wire change bumps it; qxfer/3 and qxfer/2 clients are still served.
-    assert_eq!(qxfer::wire::ALPN, b"qxfer/4");
+    // qxfer/5: account recovery and settings. qxfer/4: challenges. qxfer/3: appended
+    // requests (unseen, delete, mark seen, file modes and times). A wire change bumps it;
+    // qxfer/4, qxfer/3 and qxfer/2 clients are still served.
+    assert_eq!(qxfer::wire::ALPN, b"qxfer/5");
+    assert_eq!(qxfer::wire::ALPN_V4, b"qxfer/4");
     assert_eq!(qxfer::wire::ALPN_V3, b"qxfer/3");
     assert_eq!(qxfer::wire::ALPN_V2, b"qxfer/2");
     assert_eq!(qxfer::wire::ALPN_V1, b"qxfer/1");
@@ -215,10 +281,27 @@ fn every_golden_frame_decodes_back() {
     for (name, hex) in GOLDEN {
         let bytes = hex::decode(hex).expect("hex");
         let ok = match *name {
-            "login_password" | "login_token" | "begin" | "add_files" | "commit" | "inbox" | "open" | "unseen"
-            | "delete" | "mark_seen" | "add_files_meta" | "open_meta" | "begin_many" | "challenge" | "login_solved" => {
-                decode_frame::<Request>(&bytes, MAX_FRAME).is_ok()
-            }
+            "login_password"
+            | "login_token"
+            | "begin"
+            | "add_files"
+            | "commit"
+            | "inbox"
+            | "open"
+            | "unseen"
+            | "delete"
+            | "mark_seen"
+            | "add_files_meta"
+            | "open_meta"
+            | "begin_many"
+            | "challenge"
+            | "login_solved"
+            | "recover_start"
+            | "recover_finish"
+            | "cancel_change"
+            | "account_show"
+            | "account_passwd"
+            | "account_phone_verify" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
