@@ -40,6 +40,8 @@ pub enum AdminError {
     NoListener,
     #[error("only a running debug build of the listener can move its clock")]
     ClockFixed,
+    #[error("the name {0:?} is the listener's own (its notices come from it); pick another")]
+    Reserved(String),
 }
 
 /// The one conversion from a failed admin request to its reply.
@@ -98,6 +100,9 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
     let rules_file = t.live.map_or_else(|| t.layout.ip_rules(), |l| l.rules_file().to_owned());
     Ok(match req {
         AdminRequest::AddUser { name, phc } => {
+            if name == crate::server::NOTICE_SENDER {
+                return Err(AdminError::Reserved(name));
+            }
             t.store.add_user(&name, &phc, now)?;
             info!(user = %name, event = "user_added", "account created");
             AdminResponse::Done
@@ -114,7 +119,11 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
                 let _ = std::fs::remove_dir_all(t.layout.spool(id));
             }
             let _ = std::fs::remove_dir_all(t.layout.mailbox(&name));
-            info!(user = %name, event = "user_removed", "account removed; its sessions ended");
+            // The activity log keeps what happened, not who it was: the name becomes an
+            // alias of its own (the same for all its events, so they still read together).
+            let alias = format!("removed-{}", hex::encode(crate::server::random_tag()));
+            let renamed = t.store.pseudonymise_activity(&name, &alias)?;
+            info!(user = %name, event = "user_removed", renamed, "account removed; its sessions ended, its phones, places, answers and codes purged, its events renamed {alias}");
             AdminResponse::Done
         }
         AdminRequest::SetPassword { name, phc } => {

@@ -305,6 +305,14 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
     }
 }
 
+pub use account_guard::NOTICE_SENDER;
+
+/// Four random bytes (a removed account's alias in the activity log); zeros without
+/// system randomness (the alias is then still not the name).
+pub fn random_tag() -> [u8; 4] {
+    challenges::random::<4>().unwrap_or_default()
+}
+
 /// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
 /// the start, not the first recovery).
 fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_guard::AccountGuard, ListenError> {

@@ -1138,6 +1138,31 @@ impl Store {
         Ok(())
     }
 
+    /// Rename `name` to `alias` in every stored event (a removed account). The log is
+    /// bounded by retention, so this reads at most `max_events` records. Returns how many.
+    pub fn pseudonymise_activity(&self, name: &str, alias: &str) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut table = tx.open_table(ACTIVITY)?;
+            let mut renamed = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                let mut e: Activity = decode(v.value(), "activity")?;
+                if e.account.as_deref() == Some(name) {
+                    e.account = Some(alias.to_owned());
+                    renamed.push((k.value(), encode(&e, "activity")?));
+                }
+            }
+            for (k, rec) in renamed {
+                table.insert(k, rec.as_slice())?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Keep at most `max_events`, none older than `min_time_ms`; removed events are added
     /// to per-source daily counts. Returns how many were removed.
     pub fn enforce_retention(&self, max_events: u64, min_time_ms: u64) -> Result<u64, StoreError> {

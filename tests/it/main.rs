@@ -22,6 +22,7 @@ mod privacy;
 mod quotas;
 mod recovery;
 mod resume;
+mod texts;
 mod transfer;
 mod trust;
 mod wire_golden;

@@ -485,3 +485,35 @@ fn with_a_geoip_database_the_same_isp_counts_as_a_known_place() {
     let out = run_stdin(account(&owner, &["passwd"], Some("127.0.5.5")).arg("--new-password-stdin"), NEW_PASSWORD);
     assert!(ok(&out).contains("done: a new password"));
 }
+
+#[test]
+fn removing_an_account_purges_what_recovery_holds_and_renames_its_events() {
+    let l = listener(no_bans());
+    let _owner = owner_with_phone_and_question(&l);
+    let audit = |user: &str| -> usize {
+        let out = ok(&l.admin().args(["audit", "--user", user, "--json", "--since", "30d"]).output().expect("audit"));
+        out.lines().filter(|line| !line.trim().is_empty()).count()
+    };
+    // The recorder writes in batches: wait for alice's events to land.
+    let start = Instant::now();
+    while audit("alice") == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "no events for alice");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(&l.admin().args(["user", "remove", "alice"]).output().expect("remove"));
+    assert_eq!(audit("alice"), 0, "events still name the removed account");
+    let all = ok(&l.admin().args(["audit", "--json", "--since", "30d"]).output().expect("audit"));
+    assert!(all.contains("removed-"), "{all}");
+    assert!(!all.contains(OWNER_PHONE), "a full number in the activity log");
+    // A new account of the same name starts with nothing.
+    l.add_user("alice");
+    let fresh = User::new(&l, "alice");
+    let v = show(&fresh, None);
+    assert_eq!(v["phones"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(v["question"].is_null(), "{v}");
+    // The name the listener's notices come from is not an account name.
+    let out = shared::add_user(l.admin(), "qxfer").expect("user add");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listener's own"));
+}
