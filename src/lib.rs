@@ -11,13 +11,15 @@
 //!   machine; every limit, IP lists, admission, activity events, scores and bans, the
 //!   challenges' effort and step-up, recovery's and texting's decisions; challenge tickets,
 //!   proof of work and the captcha; the properties the fuzz targets check.
-//! - [`accounts`]: argon2id password hashes and session tokens.
+//! - [`accounts`]: argon2id password hashes and session tokens; phone numbers (E.164).
 //! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes, activity, bans).
 //!   The only module that touches redb.
 //! - [`files`]: data-directory layout, temp name → verify → rename, batched sync.
 //! - [`clock`]: the listener's one clock (debug builds can move it forward).
-//! - [`config`]: the listener's config file (`[limits]`, `[scoring]`, `[challenges]`).
-//! - [`sms`]: the gateways that send text messages (spool, command); not used yet.
+//! - [`config`]: the listener's config file (`[limits]`, `[scoring]`, `[challenges]`,
+//!   `[recovery]`, `[sms]`, `[geoip]`).
+//! - [`sms`]: the gateways that send text messages (spool, command, webhook) and `[sms]`.
+//! - [`geoip`]: the operator's MaxMind-format databases: country and ASN of an address.
 //! - ⚡ [`transport`]: quinn + rustls: certificates and trust, endpoints and their windows,
 //!   frame and file-body I/O on streams, close codes.
 //! - [`admin`]: operator requests (users, rules, bans, audit, status), carried out once
@@ -27,7 +29,9 @@
 //!   handlers in `requests/` (one file per request) and `streams/` (one per stream kind)
 //!   decide; `shared` is the state all connections share; `bans`, `recorder` and
 //!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side;
-//!   `challenges` and `priority` the step-up and the login queue served by proof of work.
+//!   `challenges` and `priority` the step-up and the login queue served by proof of work;
+//!   `account_guard` and `texts` account recovery's key, codes, pending changes and the
+//!   outbox of texts.
 //! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
 //! - [`progress`]: renders progress events with indicatif.
 //! - [`cli`]: clap definitions and dispatch; nothing below it sees clap, and nothing below
