@@ -257,9 +257,19 @@ impl AccountGuard {
     }
 
     /// Apply a change to the record (the password is the store's, applied by the caller).
-    pub fn apply_to_record(rec: &mut RecoveryRecord, change: &Change, now: u64) {
+    /// A new password voids the codes in force and every change still pending: they were
+    /// asked for with the password it replaces (a thief's, perhaps). Returns how many
+    /// pending changes were dropped.
+    pub fn apply_to_record(rec: &mut RecoveryRecord, change: &Change, now: u64) -> usize {
         match change {
-            Change::Recover { .. } | Change::Password { .. } => rec.sent.clear(),
+            Change::Recover { .. } | Change::Password { .. } => {
+                rec.sent.clear();
+                let dropped = rec.pending.len();
+                for p in std::mem::take(&mut rec.pending) {
+                    Self::forget_cancelled(rec, &p.change);
+                }
+                return dropped;
+            }
             Change::AddPhone { number } => match rec.phones.iter_mut().find(|p| &p.number == number) {
                 Some(p) => p.verified = Some(now),
                 None => rec.phones.push(PhoneRec { number: number.clone(), added: now, verified: Some(now) }),
@@ -271,6 +281,7 @@ impl AccountGuard {
             }
             Change::Codes { hashes } => rec.codes = hashes.clone(),
         }
+        0
     }
 
     /// A pending change was cancelled: a number it would have verified goes too (it was

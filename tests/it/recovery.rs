@@ -323,6 +323,12 @@ fn a_recovery_from_an_unknown_place_waits_is_announced_and_can_be_cancelled() {
     assert!(notice.contains("recovery"), "{notice}");
     let subjects = inbox_subjects(&owner, PASSWORD);
     assert!(subjects.iter().any(|s| s.contains("Pending change to your account: recovery")), "{subjects:?}");
+    // Whoever has the password (a thief, perhaps) cannot cancel a recovery by logging in.
+    let v = show(&owner, None);
+    let id = v["pending"][0]["id"].as_u64().expect("pending id").to_string();
+    let out = account(&owner, &["cancel"], None).arg(&id).output().expect("cancel");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only with the cancel code"), "{out:?}");
     // Cancelled: a day later the old password still works and the new one does not.
     let out = qxfer()
         .env("QXFER_CONFIG_DIR", owner.config.path())
@@ -516,4 +522,37 @@ fn removing_an_account_purges_what_recovery_holds_and_renames_its_events() {
     let out = shared::add_user(l.admin(), "qxfer").expect("user add");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listener's own"));
+}
+
+#[test]
+fn a_completed_recovery_drops_what_a_thief_left_pending() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    l.advance_clock(30 * DAY);
+    let thief = User::new(&l, "alice");
+    let there = Some("127.0.1.2");
+    ok(&account(&thief, &["phone", "add"], there).arg(THIEF_PHONE).output().expect("phone add"));
+    let (_, text) = nth_text(&l, 1, |to, t| to == THIEF_PHONE && t.contains("to add this number"));
+    let out =
+        run_stdin(account(&thief, &["phone", "verify"], there).args([THIEF_PHONE, "--code-stdin"]), &code_in(&text));
+    assert!(ok(&out).contains("takes effect at"));
+    // The owner recovers from home: the thief's pending number goes with the old password.
+    l.advance_clock(2);
+    assert!(ok(&recover(&l, &owner, None, "tom the cat", false)).contains("done: recovery"));
+    let fresh = User::new(&l, "alice");
+    let mut c = account(&fresh, &["show"], None);
+    let v: serde_json::Value =
+        serde_json::from_str(ok(&c.env("QXFER_PASSWORD", NEW_PASSWORD).arg("--json").output().expect("show")).trim())
+            .expect("json");
+    assert_eq!(v["pending"].as_array().map(Vec::len), Some(0), "{v}");
+    let phones: Vec<&str> =
+        v["phones"].as_array().expect("phones").iter().filter_map(|p| p["number"].as_str()).collect();
+    assert_eq!(phones, [OWNER_PHONE], "{v}");
+    l.advance_clock(2 * DAY);
+    let v: serde_json::Value = serde_json::from_str(
+        ok(&account(&fresh, &["show"], None).env("QXFER_PASSWORD", NEW_PASSWORD).arg("--json").output().expect("show"))
+            .trim(),
+    )
+    .expect("json");
+    assert_eq!(v["phones"].as_array().map(Vec::len), Some(1), "{v}");
 }

@@ -173,14 +173,20 @@ pub(crate) fn apply_now(
         sh.end_sessions_except(user, "the account's password changed", except);
     }
     let rec = sh.store().update_recovery(user, |rec| {
-        AccountGuard::apply_to_record(rec, change, now);
-        (rec.clone(), true)
+        let dropped = AccountGuard::apply_to_record(rec, change, now);
+        ((rec.clone(), dropped), true)
     })?;
-    if let Some(rec) = rec {
+    if let Some((rec, dropped)) = rec {
         let what = change.describe();
+        let voided = match dropped {
+            0 => String::new(),
+            n => format!(" {n} pending change(s) asked for with the old password were dropped."),
+        };
         let body = match change {
-            Change::Recover { .. } => format!("{what}: the account was recovered; every session and token ended."),
-            Change::Password { .. } => format!("{what}: every other session and token ended."),
+            Change::Recover { .. } => {
+                format!("{what}: the account was recovered; every session and token ended.{voided}")
+            }
+            Change::Password { .. } => format!("{what}: every other session and token ended.{voided}"),
             _ => format!("{what}: done."),
         };
         sh.guard().announce(sh.store(), user, &rec, &format!("Account changed: {what}"), &body, now_ms);
@@ -198,9 +204,13 @@ pub(crate) fn apply_due(sh: &Shared, user: &str, now_ms: u64) -> Result<usize, S
         let write = !due.is_empty();
         (due, write)
     })?;
-    let due = due.unwrap_or_default();
-    for p in &due {
+    let mut due = due.unwrap_or_default();
+    due.sort_by_key(|p| (p.at, p.id));
+    let mut applied = 0;
+    let mut rest = due.into_iter();
+    while let Some(p) = rest.next() {
         apply_now(sh, user, &p.change, now_ms, None)?;
+        applied += 1;
         let what = p.change.describe();
         sh.record(
             crate::policy::activity::Activity::new(
@@ -212,8 +222,22 @@ pub(crate) fn apply_due(sh: &Shared, user: &str, now_ms: u64) -> Result<usize, S
             .detail(format!("{what}, asked for from {} at {}", p.from, format_time(p.requested))),
         );
         info!(%user, event = "recovery_completed", "{what}: its delay ended");
+        // A new password voids whatever else was asked for with the old one.
+        if let Change::Recover { .. } | Change::Password { .. } = p.change {
+            let voided: Vec<_> = rest.collect();
+            if !voided.is_empty() {
+                sh.store().update_recovery(user, |rec| {
+                    for v in &voided {
+                        AccountGuard::forget_cancelled(rec, &v.change);
+                    }
+                    ((), true)
+                })?;
+                info!(%user, event = "recovery_cancelled", dropped = voided.len(), "changes asked for with the old password dropped");
+            }
+            break;
+        }
     }
-    Ok(due.len())
+    Ok(applied)
 }
 
 pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) -> Reply {
@@ -473,16 +497,25 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             }
             let u = user.clone();
             let shc = sh.clone();
-            let cancelled = Shared::blocking(move || -> Result<Option<String>, StoreError> {
+            let cancelled = Shared::blocking(move || -> Result<Result<Option<String>, ()>, StoreError> {
                 let r = shc.store().update_recovery(&u, |rec| match rec.pending.iter().position(|p| p.id == id) {
+                    // A thief has the password too: a recovery is cancelled only with a
+                    // code texted to the account's numbers.
+                    Some(i) if matches!(rec.pending.get(i).map(|p| &p.change), Some(Change::Recover { .. })) => {
+                        (Err(()), false)
+                    }
                     Some(i) => {
                         let p = rec.pending.remove(i);
                         crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
-                        (Some((p, rec.clone())), true)
+                        (Ok(Some((p, rec.clone()))), true)
                     }
-                    None => (None, false),
+                    None => (Ok(None), false),
                 })?;
-                let Some(Some((p, rec))) = r else { return Ok(None) };
+                let (p, rec) = match r {
+                    Some(Ok(Some(found))) => found,
+                    Some(Err(())) => return Ok(Err(())),
+                    _ => return Ok(Ok(None)),
+                };
                 let what = p.change.describe();
                 shc.guard().announce(
                     shc.store(),
@@ -492,15 +525,20 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                     &format!("{what}, asked for from {}, was cancelled by a logged-in session.", p.from),
                     now_ms,
                 );
-                Ok(Some(what))
+                Ok(Ok(Some(what)))
             })
             .await??;
             match cancelled {
-                Some(what) => {
+                Err(()) => refuse(
+                    ErrorCode::BadRequest,
+                    "a pending recovery is cancelled only with the cancel code texted to the account's numbers \
+                     (qxfer recover cancel HOST CODE)",
+                ),
+                Ok(Some(what)) => {
                     conn.record(conn.activity(Kind::RecoveryCancelled).detail(format!("{what}, by its account")));
                     done(AccountReply::Done { text: format!("cancelled: {what}") })
                 }
-                None => refuse(ErrorCode::NotFound, format!("no pending change {id}")),
+                Ok(None) => refuse(ErrorCode::NotFound, format!("no pending change {id}")),
             }
         }
         AccountRequest::TokensList => {

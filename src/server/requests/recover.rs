@@ -81,8 +81,12 @@ pub(super) async fn start(
     let now = now_ms / 1000;
     conn.record(conn.activity(Kind::RecoveryRequested).account(&user));
     info!(peer = %conn.peer, %user, event = "recovery_requested", "account recovery asked for");
+    // The reply goes out before the work is done, so its timing says nothing about
+    // whether the account or a number exists (a text means a database write).
     let u = user.clone();
-    let sent = Shared::blocking(move || -> Result<Option<String>, StoreError> {
+    let event = conn.activity(Kind::TextSent).account(&user);
+    let peer = conn.peer;
+    tokio::task::spawn_blocking(move || {
         let guard = sh.guard();
         let outcome = sh.store().update_recovery(&u, |rec| {
             let Some(number) = guard.owner_number(rec, now) else { return (Ok(None), false) };
@@ -93,13 +97,14 @@ pub(super) async fn start(
                 Ok(code) => (Ok(Some(Ok((number, code)))), true),
                 Err(e) => (Err(e), false),
             }
-        })?;
-        let Some(outcome) = outcome else { return Ok(Some("no such account".into())) };
-        let outcome = outcome.map_err(|_| StoreError::Corrupt("no system randomness"))?;
-        Ok(Some(match outcome {
-            None => "no verified number".into(),
-            Some(Err(why)) => why.into(),
-            Some(Ok((number, code))) => {
+        });
+        let what = match outcome {
+            Err(e) => format!("failed: {e}"),
+            Ok(None) => "no such account".into(),
+            Ok(Some(Err(_))) => "failed: no system randomness".into(),
+            Ok(Some(Ok(None))) => "no verified number".into(),
+            Ok(Some(Ok(Some(Err(why))))) => why.into(),
+            Ok(Some(Ok(Some(Ok((number, code)))))) => {
                 let text = format!(
                     "qxfer {}: your code to recover account {u} is {code}. It works for {} min. \
                      If you did not ask for it, ignore it: nothing changes without it.",
@@ -111,12 +116,10 @@ pub(super) async fn start(
                     Err(e) => format!("code not texted to {}: {e}", mask_phone(&number)),
                 }
             }
-        }))
-    })
-    .await??;
-    if let Some(what) = sent {
-        conn.record(conn.activity(Kind::TextSent).account(&user).detail(format!("recovery start: {what}")));
-    }
+        };
+        info!(%peer, user = %u, event = "recovery_code", "recovery start: {what}");
+        sh.record(event.detail(format!("recovery start: {what}")));
+    });
     let ttl = conn.shared.guard().config().code_ttl_secs;
     Ok(Outcome::reply(Response::Account(AccountReply::Done { text: started_text(&user, ttl) })))
 }
@@ -145,6 +148,7 @@ pub(super) async fn finish(
     let sh = conn.shared.clone();
     let ip = conn.peer.ip();
     let now = sh.clock().now();
+    let started = tokio::time::Instant::now();
     // The texted code first: it costs one keyed hash, and without it nothing else is tried.
     let (u, c, p) = (user.clone(), code.clone(), proof.clone());
     let shc = sh.clone();
@@ -181,6 +185,10 @@ pub(super) async fn finish(
     let (finish, answer_phc) = step;
     if let Finish::WrongCode(why) = &finish {
         wrong(conn, &user, Kind::RecoveryWrongCode, &format!("recovery: {why}"));
+        // Every wrong code is answered after the same time, whether the account exists
+        // (a database write) or not (a read), and guessing is slowed down.
+        let floor = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
+        tokio::time::sleep_until(started + floor).await;
         return Ok(Outcome::reply(error_reply(
             ErrorCode::AuthFailed,
             "wrong or expired code (ask for a new one with qxfer recover)",
