@@ -17,15 +17,22 @@ use super::texts::Texts;
 use crate::clock::{format_duration, format_time};
 use crate::policy::prefix_of;
 use crate::policy::recovery::{
-    self, code_hash, digits_code, is_known_place, letters_code, mask_phone, note_login, recovery_phone, try_code, Code,
-    CodeError, Origin, Phone, Place, RecoveryConfig,
+    self, cancel_phones, code_hash, digits_code, is_known_place, letters_code, mask_phone, note_login, recovery_phone,
+    settled_phone, try_code, Code, CodeError, Origin, Phone, Place, RecoveryConfig,
 };
-use crate::store::{Change, Pending, PhoneRec, PlaceRec, RecoveryRecord, SentCode, Store, StoreError};
+use crate::store::{
+    Change, Pending, PhoneRec, PlaceRec, Recent, RecentKind, RecoveryRecord, SentCode, Store, StoreError,
+};
 
 /// The sender of the listener's notices in a mailbox (a name no account may take).
 pub const NOTICE_SENDER: &str = "qxfer";
-/// Pending changes per account, at most.
+/// Pending changes per account, at most (a pending recovery has a place of its own).
 pub const MAX_PENDING: usize = 4;
+/// Recovery starts one network may make for one account a day (texts actually sent).
+pub const STARTS_PER_NETWORK: usize = 2;
+/// Recovery starts worked on at once in the background, at most; past that a start is
+/// answered the same way and does nothing (logged).
+pub const MAX_BACKGROUND_STARTS: usize = 16;
 
 /// What a texted code is for; part of its keyed hash.
 pub const RECOVER: &str = "recover";
@@ -71,6 +78,8 @@ pub struct AccountGuard {
     geoip: Option<crate::geoip::GeoIp>,
     /// How texts name this listener.
     host: String,
+    /// Recovery starts being worked on in the background.
+    background: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A change and the cancel codes texted about it, by number.
@@ -87,7 +96,19 @@ impl AccountGuard {
         geoip: Option<crate::geoip::GeoIp>,
         host: String,
     ) -> Self {
-        AccountGuard { cfg, key, texts, geoip, host }
+        AccountGuard {
+            cfg,
+            key,
+            texts,
+            geoip,
+            host,
+            background: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_STARTS)),
+        }
+    }
+
+    /// A slot for one recovery start's background work, if one is free.
+    pub fn background_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.background.clone().try_acquire_owned().ok()
     }
 
     pub fn config(&self) -> &RecoveryConfig {
@@ -133,9 +154,14 @@ impl AccountGuard {
         is_known_place(&places(rec), ip, &self.origin(ip), &self.cfg, now)
     }
 
-    /// The number a code to the account's owner goes to (the oldest settled one).
+    /// The number a recovery code goes to (the oldest settled one, else the oldest verified).
     pub fn owner_number(&self, rec: &RecoveryRecord, now: u64) -> Option<String> {
         recovery_phone(&phones(rec), &self.cfg, now).map(|p| p.number.clone())
+    }
+
+    /// The number a code that authorises a change at once goes to: a settled one only.
+    pub fn settled_number(&self, rec: &RecoveryRecord, now: u64) -> Option<String> {
+        settled_phone(&phones(rec), &self.cfg, now).map(|p| p.number.clone())
     }
 
     /// Note a successful login of `user` from `ip`.
@@ -159,14 +185,31 @@ impl AccountGuard {
         Ok(())
     }
 
-    /// Whether the account may ask for another code or recovery today; counts it if so.
-    pub fn within_daily(&self, rec: &mut RecoveryRecord, now: u64) -> bool {
-        rec.recent.retain(|t| now.saturating_sub(*t) < 86_400);
-        if rec.recent.len() >= self.cfg.max_per_day as usize {
-            return false;
+    /// Whether a request of `kind` from `ip` may go ahead today; counts it if so. Recovery
+    /// starts (anyone may ask) are limited per network (two a day) and per account
+    /// (`max_per_day`), except from a known place of the account, so strangers cannot use
+    /// up the owner's day from elsewhere; codes the logged-in account asks for and changes
+    /// put off have `max_per_day` each.
+    pub fn allow(&self, rec: &mut RecoveryRecord, kind: RecentKind, ip: IpAddr, now: u64) -> bool {
+        rec.recent.retain(|r| now.saturating_sub(r.at) < 86_400);
+        let net = prefix_of(ip).to_string();
+        let of_kind = rec.recent.iter().filter(|r| r.kind == kind).count();
+        let ok = match kind {
+            RecentKind::Start => {
+                let here = rec.recent.iter().filter(|r| r.kind == kind && r.net == net).count();
+                here < STARTS_PER_NETWORK && (of_kind < self.cfg.max_per_day as usize || self.known(rec, ip, now))
+            }
+            RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
+        };
+        if ok {
+            rec.recent.push(Recent { at: now, kind, net });
         }
-        rec.recent.push(now);
-        true
+        ok
+    }
+
+    /// Whether a code for `purpose` is in force (unexpired, attempts left).
+    pub fn code_in_force(rec: &RecoveryRecord, purpose: &str, now: u64) -> bool {
+        rec.sent.iter().any(|s| s.purpose == purpose && s.expires > now && s.attempts_left > 0)
     }
 
     /// A fresh eight-digit code for `purpose`, kept hashed in the record (replacing an
@@ -224,8 +267,11 @@ impl AccountGuard {
         Ok((codes, hashes))
     }
 
-    /// Put `change` off until the delay ends, with a cancel code for every verified number.
-    /// `None` when the account has as many pending changes as it may.
+    /// Put `change` off until the delay ends, with a cancel code for each settled number
+    /// (every verified one when none is settled). A recovery has a place of its own: it
+    /// replaces an earlier pending recovery and drops every other pending change (they were
+    /// asked for with the password it replaces). `None` when the account has as many
+    /// pending changes as it may.
     pub fn schedule(
         &self,
         rec: &mut RecoveryRecord,
@@ -233,12 +279,17 @@ impl AccountGuard {
         ip: IpAddr,
         now: u64,
     ) -> Result<Option<Scheduled>, NoRandomness> {
-        if rec.pending.len() >= MAX_PENDING {
+        let is_recovery = matches!(change, Change::Recover { .. });
+        if is_recovery {
+            for p in std::mem::take(&mut rec.pending) {
+                Self::forget_cancelled(rec, &p.change);
+            }
+        } else if rec.pending.len() >= MAX_PENDING {
             return Ok(None);
         }
         let mut cancel_codes = Vec::new();
         let mut cancels = Vec::new();
-        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+        for p in cancel_phones(&phones(rec), &self.cfg, now) {
             let code = letters_code(&random::<24>()?);
             cancels.push(self.cancel_hash(&code));
             cancel_codes.push((p.number.clone(), code));
@@ -256,6 +307,11 @@ impl AccountGuard {
         Ok(Some(Scheduled { pending, cancel_codes }))
     }
 
+    /// Whether a recovery is pending, and until when.
+    pub fn recovery_pending(rec: &RecoveryRecord) -> Option<u64> {
+        rec.pending.iter().find(|p| matches!(p.change, Change::Recover { .. })).map(|p| p.at)
+    }
+
     /// Apply a change to the record (the password is the store's, applied by the caller).
     /// A new password voids the codes in force and every change still pending: they were
     /// asked for with the password it replaces (a thief's, perhaps). Returns how many
@@ -270,10 +326,16 @@ impl AccountGuard {
                 }
                 return dropped;
             }
-            Change::AddPhone { number } => match rec.phones.iter_mut().find(|p| &p.number == number) {
-                Some(p) => p.verified = Some(now),
-                None => rec.phones.push(PhoneRec { number: number.clone(), added: now, verified: Some(now) }),
-            },
+            Change::AddPhone { number } => {
+                let room = rec.phones.len() < crate::wire::MAX_PHONES;
+                match rec.phones.iter_mut().find(|p| &p.number == number) {
+                    Some(p) => p.verified = Some(now),
+                    None if room => {
+                        rec.phones.push(PhoneRec { number: number.clone(), added: now, verified: Some(now) })
+                    }
+                    None => {}
+                }
+            }
             Change::RemovePhone { number } => rec.phones.retain(|p| &p.number != number),
             Change::Question { text, answer_phc } => {
                 rec.question =
@@ -308,12 +370,22 @@ impl AccountGuard {
         }
     }
 
-    /// Announce a change that waits: each number gets its own cancel code; the mailbox is
-    /// told the change and that the codes went to the phones (a thief who reads the
-    /// mailbox gets no cancel code from it).
-    pub fn announce_pending(&self, store: &Store, user: &str, s: &Scheduled, now_ms: u64) {
+    /// Announce a change that waits: each settled number gets its own cancel code, other
+    /// verified numbers are told without one, and the mailbox is told the change and that
+    /// the codes went to the phones (a thief who reads the mailbox gets no cancel code from
+    /// it). Returns how many cancel codes could not be texted (the caller then does not
+    /// let the change wait unannounced).
+    pub fn announce_pending(
+        &self,
+        store: &Store,
+        user: &str,
+        rec: &RecoveryRecord,
+        s: &Scheduled,
+        now_ms: u64,
+    ) -> usize {
         let what = s.pending.change.describe();
         let when = format_time(s.pending.at);
+        let mut failed = 0;
         for (number, code) in &s.cancel_codes {
             let text = format!(
                 "qxfer {host}: account {user}: {what} was asked for from {from}; it takes effect at {when}. \
@@ -321,27 +393,58 @@ impl AccountGuard {
                 host = self.host,
                 from = s.pending.from
             );
-            self.text_notice(number, text, now_ms);
+            if !self.text_notice(number, text, now_ms) {
+                failed += 1;
+            }
         }
+        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+            if !s.cancel_codes.iter().any(|(n, _)| n == &p.number) {
+                let text = format!(
+                    "qxfer {host}: account {user}: {what} was asked for from {from}; it takes effect at {when}. \
+                     The account's older numbers got a code to cancel it.",
+                    host = self.host,
+                    from = s.pending.from
+                );
+                self.text_notice(&p.number, text, now_ms);
+            }
+        }
+        let cancel_how = match &s.pending.change {
+            Change::Recover { .. } => "with the cancel code texted to this account's phone numbers".to_string(),
+            _ => format!(
+                "with the cancel code texted to this account's phone numbers,\n  qxfer recover cancel {} CODE\n\
+                 or, logged in from a known place: qxfer account cancel USER@{} {}",
+                self.host, self.host, s.pending.id
+            ),
+        };
         let body = format!(
             "{what} was asked for from {from}, a network this account has not used long enough to be known.\n\
              It takes effect at {when} (in {delay}).\n\n\
-             Not you? Cancel it with the cancel code texted to this account's phone numbers:\n  \
-             qxfer recover cancel {host} CODE\n\
-             or, logged in: qxfer account show, then qxfer account cancel ID (this change is {id}).\n",
+             Not you? Cancel it {cancel_how}.\n",
             from = s.pending.from,
             delay = format_duration(self.cfg.unknown_place_delay_secs),
-            host = self.host,
-            id = s.pending.id,
         );
         self.mail(store, user, &format!("Pending change to your account: {what}"), &body, now_ms);
+        failed
     }
 
-    fn text_notice(&self, number: &str, text: String, now_ms: u64) {
-        if let Err(e) = self.texts.notice(number, text, now_ms) {
-            warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
-        } else {
-            info!(event = "text_queued", to = %mask_phone(number), "announcement queued");
+    /// Queue an announcement; whether it was queued.
+    fn text_notice(&self, number: &str, text: String, now_ms: u64) -> bool {
+        match self.texts.notice(number, text, now_ms) {
+            Err(e) => {
+                warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
+                false
+            }
+            Ok(()) => {
+                info!(event = "text_queued", to = %mask_phone(number), "announcement queued");
+                true
+            }
+        }
+    }
+
+    /// Tell numbers no longer on the account (a removed number hears of its removal).
+    pub fn tell_numbers(&self, numbers: &[String], user: &str, body: &str, now_ms: u64) {
+        for n in numbers {
+            self.text_notice(n, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
         }
     }
 

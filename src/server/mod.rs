@@ -320,7 +320,11 @@ fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_gua
     config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
     let key = account_guard::load_or_create_key(&layout.recovery_key())?;
     let gateway = config.sms.gateway(layout.root()).map_err(|e| ListenError::Sms(e.to_string()))?;
-    tracing::info!(event = "texts", "texts go to the {}", config.sms.describe());
+    let described = match (&config.sms.spool, &config.sms.command, &config.sms.webhook) {
+        (None, None, None) => format!("spool {} (sends nothing)", layout.root().join("sms-spool").display()),
+        _ => config.sms.describe(),
+    };
+    tracing::info!(event = "texts", "texts go to the {described}");
     let texts = texts::Texts::start(gateway, config.sms.limits())
         .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
     let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 mod recovery;
 
-pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, RecoveryRecord, SentCode};
+pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode};
 
 use crate::policy::activity::Activity;
 use crate::policy::Ban;
@@ -280,6 +280,27 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Replace a password hash and revoke the account's tokens, only while the hash is
+    /// still `expected` (the one just checked). Returns whether it was replaced.
+    pub fn set_password_if(&self, name: &str, expected: &str, phc: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut users = tx.open_table(USERS)?;
+            let rec = match users.get(name)? {
+                Some(v) => decode::<UserRecord>(v.value(), "users")?,
+                None => return Ok(false),
+            };
+            if rec.phc != expected {
+                return Ok(false);
+            }
+            let rec = encode(&UserRecord { phc: phc.to_owned(), created: rec.created }, "users")?;
+            users.insert(name, rec.as_slice())?;
+            revoke_tokens(&tx, name)?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Replace a password hash and revoke the account's tokens.
@@ -1274,16 +1295,17 @@ impl Store {
     }
 }
 
-/// Fill the per-account token index from the tokens table, once (when the index is new).
+/// Bring the per-account token index in step with the tokens table at every start (an
+/// older binary may have written tokens without it): every token is indexed, so revoking
+/// an account's tokens finds them all.
 fn index_tokens(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     let mut index = tx.open_table(USER_TOKENS)?;
-    if !index.is_empty()? {
-        return Ok(());
-    }
     for row in tx.open_table(TOKENS)?.iter()? {
         let (k, v) = row?;
         let rec: TokenRecord = decode(v.value(), "tokens")?;
-        index.insert((rec.user.as_str(), k.value()), rec.expires)?;
+        if index.get((rec.user.as_str(), k.value()))?.is_none() {
+            index.insert((rec.user.as_str(), k.value()), rec.expires)?;
+        }
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 //! for their time. Two indexes keep every lookup proportional to one account: cancel codes
 //! (their keyed hash → the account) and due times ((time, account) → ()).
 //!
-//! Every list in a record is bounded by the code that fills it (`server::account`): phones
-//! by `MAX_PHONES`, places by `recovery.max_places`, texted codes by their purposes (one
-//! each), pending changes by `MAX_PENDING`, recent requests by `MAX_RECENT`.
+//! Every list in a record is bounded by the code that fills it (`server::account_guard`
+//! and `server::requests::account`): phones by `MAX_PHONES`, places by
+//! `recovery.max_places`, texted codes by their purposes (one each), pending changes by
+//! `MAX_PENDING` (and one recovery), recent requests by `recovery.max_per_day` per kind
+//! (recovery starts also by two per network a day).
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -112,6 +114,25 @@ pub struct Pending {
     pub cancels: Vec<[u8; 32]>,
 }
 
+/// What a recent request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecentKind {
+    /// A recovery start that texted a code (anyone may ask).
+    Start,
+    /// A code the logged-in account asked for (authorisation, a new number).
+    Code,
+    /// A change put off and announced.
+    Change,
+}
+
+/// A recent request: when, what, and from which network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recent {
+    pub at: u64,
+    pub kind: RecentKind,
+    pub net: String,
+}
+
 /// Everything recovery keeps for one account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryRecord {
@@ -122,8 +143,9 @@ pub struct RecoveryRecord {
     pub codes: Vec<[u8; 32]>,
     pub sent: Vec<SentCode>,
     pub pending: Vec<Pending>,
-    /// Times of recent recovery starts and texts asked for (the per-account rate limit).
-    pub recent: Vec<u64>,
+    /// Recent recovery starts, codes asked for and changes put off (the per-account and
+    /// per-network rate limits), from the last day.
+    pub recent: Vec<Recent>,
     pub next_id: u64,
 }
 
@@ -149,10 +171,29 @@ impl Store {
         user: &str,
         f: impl FnOnce(&mut RecoveryRecord) -> (R, bool),
     ) -> Result<Option<R>, StoreError> {
+        self.update_recovery_as(user, None, f)
+    }
+
+    /// [`Store::update_recovery`], only while the account's password hash is still
+    /// `phc` (the one just checked): `None` when it changed meanwhile, or there is no
+    /// such account.
+    pub fn update_recovery_as<R>(
+        &self,
+        user: &str,
+        phc: Option<&str>,
+        f: impl FnOnce(&mut RecoveryRecord) -> (R, bool),
+    ) -> Result<Option<R>, StoreError> {
         let tx = self.db.begin_write()?;
         let result = {
-            if tx.open_table(USERS)?.get(user)?.is_none() {
-                return Ok(None);
+            match tx.open_table(USERS)?.get(user)? {
+                None => return Ok(None),
+                Some(v) => {
+                    if let Some(expected) = phc {
+                        if decode::<super::UserRecord>(v.value(), "users")?.phc != expected {
+                            return Ok(None);
+                        }
+                    }
+                }
             }
             let mut table = tx.open_table(RECOVERY)?;
             let mut rec: RecoveryRecord = match table.get(user)? {

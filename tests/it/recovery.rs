@@ -223,7 +223,8 @@ fn the_owner_recovers_from_a_known_place_and_old_tokens_stop_working() {
     l.advance_clock(2);
     let out = recover(&l, &owner, None, &codes[0].to_uppercase(), true);
     assert!(ok(&out).contains("done: recovery"));
-    l.advance_clock(2);
+    // (A day later: one network gets two recovery texts a day.)
+    l.advance_clock(DAY);
     let out = recover(&l, &owner, None, &codes[0], true);
     assert_eq!(out.status.code(), Some(3), "a used recovery code: {}", String::from_utf8_lossy(&out.stderr));
 }
@@ -323,6 +324,10 @@ fn a_recovery_from_an_unknown_place_waits_is_announced_and_can_be_cancelled() {
     assert!(notice.contains("recovery"), "{notice}");
     let subjects = inbox_subjects(&owner, PASSWORD);
     assert!(subjects.iter().any(|s| s.contains("Pending change to your account: recovery")), "{subjects:?}");
+    // While it is pending, no other change is taken, from anywhere: a thief's new password
+    // cannot overtake the owner's recovery.
+    let out = run_stdin(account(&owner, &["passwd"], None).arg("--new-password-stdin"), "thiefs-password-1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a recovery of this account is pending"), "{out:?}");
     // Whoever has the password (a thief, perhaps) cannot cancel a recovery by logging in.
     let v = show(&owner, None);
     let id = v["pending"][0]["id"].as_u64().expect("pending id").to_string();
@@ -466,7 +471,13 @@ fn account_settings_are_checked_before_connecting_and_listed() {
 fn a_change_from_elsewhere_applies_at_once_with_a_code_texted_to_the_oldest_number() {
     let l = listener(no_bans());
     let owner = owner_with_phone_and_question(&l);
-    l.advance_clock(2);
+    // A number verified today cannot authorise anything yet.
+    let mut c = account(&owner, &["passwd"], Some("127.0.4.4"));
+    c.args(["--new-password-stdin", "--confirm-by-text", "--auth-code-stdin"]);
+    let out = run_stdin(&mut c, NEW_PASSWORD);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verified more than 7 days ago"), "{out:?}");
+    // A week later it is settled.
+    l.advance_clock(8 * DAY);
     let away = Some("127.0.4.4");
     let mut c = account(&owner, &["passwd"], away);
     c.args(["--new-password-stdin", "--confirm-by-text", "--auth-code-stdin"]);
@@ -555,4 +566,32 @@ fn a_completed_recovery_drops_what_a_thief_left_pending() {
     )
     .expect("json");
     assert_eq!(v["phones"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+#[test]
+fn strangers_cannot_use_up_the_owners_recovery_texts_or_replace_a_code_in_force() {
+    let l = listener(no_bans());
+    let owner = owner_with_phone_and_question(&l);
+    l.advance_clock(2);
+    run(async {
+        // A stranger's start texts the owner a code; more starts while it is in force text
+        // nothing and leave it working.
+        done_text(start("127.0.6.1", &l.addr, "alice").await, "alice");
+        done_text(start("127.0.6.1", &l.addr, "alice").await, "alice");
+        done_text(start("127.0.6.2", &l.addr, "alice").await, "alice");
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = || texts(&l).iter().filter(|(_, t)| t.contains("to recover account")).count();
+    assert_eq!(sent(), 1, "{:?}", texts(&l));
+    // Strangers from many networks use up the account's texts for the day...
+    for i in 2..8 {
+        l.advance_clock(11 * 60);
+        run(async { done_text(start(&format!("127.0.{}.1", 10 + i), &l.addr, "alice").await, "alice") });
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sent(), 5, "the account's daily cap: {:?}", texts(&l));
+    // ...but not the owner's, at a known place.
+    l.advance_clock(11 * 60);
+    let out = recover(&l, &owner, None, "tom the cat", false);
+    assert!(ok(&out).contains("done: recovery"));
 }

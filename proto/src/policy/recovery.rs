@@ -6,7 +6,8 @@
 //! number wins, a place counts as known only long after its first login, and from an
 //! unknown place a change waits and is announced.
 //!
-//! The listener's glue (`server::account`) keeps these records in its database and does
+//! The listener's glue (`server::account_guard`, `server::requests::{recover, account}`)
+//! keeps these records in its database and does
 //! the I/O; everything it decides comes from here.
 
 use std::net::IpAddr;
@@ -84,15 +85,46 @@ pub struct Phone {
     pub verified: Option<u64>,
 }
 
-/// The number a recovery code goes to: the oldest verified number that is settled (added
-/// and verified more than `new_phone_days` ago); only when no verified number is settled,
-/// the oldest verified one. An unverified number is never used.
-pub fn recovery_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Option<&'a Phone> {
+/// Since when a number counts: the later of when it was added and when it was verified
+/// (`None` for a number never verified). Numbers are ranked by this, so a number planted
+/// long ago and verified yesterday is yesterday's number.
+fn since(p: &Phone) -> Option<u64> {
+    p.verified.map(|v| v.max(p.added))
+}
+
+/// The account's settled numbers (verified, and counted since more than `new_phone_days`
+/// ago), oldest first.
+fn settled_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> impl Iterator<Item = &'a Phone> {
     let settled_after = cfg.new_phone_days.saturating_mul(DAY);
-    let verified = || phones.iter().filter(|p| p.verified.is_some());
-    let age = |p: &Phone| now.saturating_sub(p.added.max(p.verified.unwrap_or(p.added)));
-    let oldest = |it: &mut dyn Iterator<Item = &'a Phone>| it.min_by_key(|p| (p.added, p.verified, p.number.clone()));
-    oldest(&mut verified().filter(|p| age(p) >= settled_after)).or_else(|| oldest(&mut verified()))
+    phones.iter().filter(move |p| since(p).is_some_and(|s| now.saturating_sub(s) >= settled_after))
+}
+
+fn oldest<'a>(it: impl Iterator<Item = &'a Phone>) -> Option<&'a Phone> {
+    it.min_by_key(|p| (since(p), p.number.clone()))
+}
+
+/// The number a recovery code goes to: the oldest settled number; only when no verified
+/// number is settled, the oldest verified one (an owner whose only number is new can still
+/// recover, behind the delay and its announcements). An unverified number is never used.
+pub fn recovery_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Option<&'a Phone> {
+    oldest(settled_phones(phones, cfg, now)).or_else(|| oldest(phones.iter().filter(|p| p.verified.is_some())))
+}
+
+/// The number a code that authorises a change at once goes to: the oldest settled number,
+/// never a new one (a thief's number verified minutes ago must not skip the delay).
+pub fn settled_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Option<&'a Phone> {
+    oldest(settled_phones(phones, cfg, now))
+}
+
+/// The numbers that get a cancel code when a change waits: the settled ones, or, when no
+/// verified number is settled, every verified one. The others are told without a code.
+pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Vec<&'a Phone> {
+    let settled: Vec<&Phone> = settled_phones(phones, cfg, now).collect();
+    if settled.is_empty() {
+        phones.iter().filter(|p| p.verified.is_some()).collect()
+    } else {
+        settled
+    }
 }
 
 /// A network an account logged in from: its /24 or /64, first and last seen, and where
@@ -163,10 +195,29 @@ pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, origin: &Origin, cfg: &Re
             }
         }
         None => {
-            if places.len() >= cfg.max_places.max(1) {
-                if let Some(i) = places.iter().enumerate().min_by_key(|(_, p)| p.last_seen).map(|(i, _)| i) {
-                    places.swap_remove(i);
-                }
+            // New places never push out settled ones: they have a share of their own
+            // (a quarter), and a new place takes the room of the stalest new one. Only when
+            // the list is full of settled places does the stalest settled place go.
+            let is_new = |p: &Place| !settled(p, cfg, now);
+            let new_share = (cfg.max_places / 4).max(1);
+            let stalest = |places: &Vec<Place>, new_only: bool| {
+                places
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| !new_only || is_new(p))
+                    .min_by_key(|(_, p)| p.last_seen)
+                    .map(|(i, _)| i)
+            };
+            let new_count = places.iter().filter(|p| is_new(p)).count();
+            let evict = if new_count >= new_share {
+                stalest(places, true)
+            } else if places.len() >= cfg.max_places.max(1) {
+                stalest(places, false)
+            } else {
+                None
+            };
+            if let Some(i) = evict {
+                places.swap_remove(i);
             }
             places.push(Place { net, first_seen: now, last_seen: now, origin: origin.clone() });
         }
@@ -337,12 +388,45 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_new_places_never_pushes_out_a_settled_one() {
+        let cfg = RecoveryConfig::default();
+        let home: IpAddr = "192.0.2.7".parse().expect("ip");
+        let none = Origin::default();
+        let mut places = Vec::new();
+        note_login(&mut places, home, &none, &cfg, NOW - 30 * DAY);
+        for i in 0..1000u128 {
+            let ip = IpAddr::from(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | i << 64));
+            note_login(&mut places, ip, &none, &cfg, NOW + i as u64);
+        }
+        assert!(is_known_place(&places, home, &none, &cfg, NOW + 1000), "home was pushed out");
+        assert!(places.len() <= cfg.max_places / 4 + 1, "{}", places.len());
+    }
+
+    #[test]
+    fn numbers_rank_by_when_they_were_verified_and_authorising_needs_a_settled_one() {
+        let cfg = RecoveryConfig::default();
+        // Planted long ago, verified a month ago; the owner's new phone added 60 days ago
+        // and verified then: the owner's counts from earlier.
+        let planted = phone("+447911123456", 400, Some(30));
+        let owner = phone("+34612346789", 60, Some(60));
+        assert_eq!(recovery_phone(&[planted.clone(), owner.clone()], &cfg, NOW), Some(&owner));
+        let fresh = phone("+34600000001", 1, Some(1));
+        assert_eq!(settled_phone(std::slice::from_ref(&fresh), &cfg, NOW), None);
+        assert_eq!(recovery_phone(std::slice::from_ref(&fresh), &cfg, NOW), Some(&fresh));
+        let both = [fresh.clone(), owner.clone()];
+        assert_eq!(cancel_phones(&both, &cfg, NOW), vec![&owner]);
+        assert_eq!(cancel_phones(std::slice::from_ref(&fresh), &cfg, NOW), vec![&fresh]);
+    }
+
+    #[test]
     fn places_are_bounded_per_account() {
         let cfg = RecoveryConfig { max_places: 4, ..RecoveryConfig::default() };
         let mut places = Vec::new();
-        for i in 0..100u32 {
+        // A new network every eight days: each settles before the next, and the list
+        // keeps the four most recent.
+        for i in 0..20u32 {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)));
-            note_login(&mut places, ip, &Origin::default(), &cfg, NOW + u64::from(i));
+            note_login(&mut places, ip, &Origin::default(), &cfg, NOW + u64::from(i) * 8 * DAY);
         }
         assert_eq!(places.len(), 4);
     }

@@ -63,7 +63,8 @@ pub enum AccountRequest {
     CodesNew { password: String, auth: Option<String> },
     /// Change the password (every session ends when it takes effect).
     Passwd { password: String, new_password: String, auth: Option<String> },
-    /// Cancel a pending change of this account.
+    /// Cancel a pending change of this account (not a pending recovery: whoever has the
+    /// password could, so a recovery is cancelled only with a texted cancel code).
     Cancel { id: u64, password: String },
     /// The account's sessions. Answered with `Sessions`.
     TokensList,

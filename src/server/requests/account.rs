@@ -20,7 +20,7 @@ use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::store::{Change, PhoneRec, RecoveryRecord, StoreError};
+use crate::store::{Change, PhoneRec, RecentKind, RecoveryRecord, StoreError};
 use crate::wire::{
     AccountReply, AccountRequest, AccountView, ErrorCode, PendingView, PhoneView, PlaceView, Response, SessionView,
     MAX_PHONES, MAX_VIEW_ITEMS,
@@ -36,25 +36,26 @@ fn refuse(code: ErrorCode, text: impl std::fmt::Display) -> Reply {
     Ok(Outcome::reply(error_reply(code, text)))
 }
 
-/// Check the account's current password (a memory-hard hash, in the bounded queue).
+/// Check the account's current password (a memory-hard hash, in the bounded queue), and
+/// return the hash it matched: a change is made only while the password is still that one.
 /// `Err` is the refusal to send.
 async fn password_ok(
     conn: &Arc<Conn>,
     user: &str,
     password: String,
-) -> Result<Result<(), Outcome<Response>>, ServerError> {
+) -> Result<Result<String, Outcome<Response>>, ServerError> {
     let Some(_slot) = conn.shared.hash_slot(0).await else {
         return Ok(Err(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment"))));
     };
     let sh = conn.shared.clone();
     let u = user.to_owned();
-    let ok = Shared::blocking(move || -> Result<bool, StoreError> {
+    let ok = Shared::blocking(move || -> Result<Option<String>, StoreError> {
         let phc = sh.store().password_hash(&u)?;
-        Ok(accounts::verify_password(phc.as_deref(), &password))
+        Ok(accounts::verify_password(phc.as_deref(), &password).then_some(phc).flatten())
     })
     .await??;
-    if ok {
-        return Ok(Ok(()));
+    if let Some(phc) = ok {
+        return Ok(Ok(phc));
     }
     let ip = conn.peer.ip();
     let scored = (!conn.shared.config().scoring.is_exempt(ip)).then_some(ip);
@@ -65,31 +66,44 @@ async fn password_ok(
 }
 
 /// Apply `change` now, or put it off. Now when the connection comes from a known place of
-/// the account or `auth` is the right code texted to its oldest number (a recovery passes
-/// no `auth`: its texted code was the first step); otherwise after the delay, announced.
+/// the account or `auth` is the right code texted to its oldest settled number (a recovery
+/// passes no `auth`: its texted code was the first step); otherwise after the delay,
+/// announced. `phc` is the password hash the request was checked against (`None` for a
+/// recovery): nothing changes once the password has changed meanwhile. While a recovery is
+/// pending, no other change is taken.
 pub(super) async fn apply_or_schedule(
     conn: &Arc<Conn>,
     user: &str,
     change: Change,
     ip: IpAddr,
     auth: Option<String>,
+    phc: Option<String>,
 ) -> Result<Result<AccountReply, Outcome<Response>>, ServerError> {
     let sh = conn.shared.clone();
     let now_ms = sh.clock().now_ms();
     let now = now_ms / 1000;
     let u = user.to_owned();
     let what = change.describe();
-    let is_recovery = matches!(change, Change::Recover { .. });
     enum Decided {
-        Now(Change),
-        Later(crate::server::account_guard::Scheduled),
+        /// A change of the record, made in the same transaction as the checks.
+        Applied(Change, RecoveryRecord),
+        /// A new password, to set now.
+        Password(Change),
+        Later(crate::server::account_guard::Scheduled, RecoveryRecord),
         WrongAuth(String),
+        RecoveryPending(u64),
         Full,
+        TooMany,
     }
     let shc = sh.clone();
+    let checked = phc.clone();
     let decided = Shared::blocking(move || -> Result<Option<Decided>, StoreError> {
         let guard = shc.guard();
-        let decided = shc.store().update_recovery(&u, |rec| {
+        let decided = shc.store().update_recovery_as(&u, checked.as_deref(), |rec| {
+            let is_recovery = matches!(change, Change::Recover { .. });
+            if let (false, Some(at)) = (is_recovery, AccountGuard::recovery_pending(rec)) {
+                return (Ok(Decided::RecoveryPending(at)), false);
+            }
             let known = guard.known(rec, ip, now);
             let authorised = match &auth {
                 _ if known => true,
@@ -100,10 +114,19 @@ pub(super) async fn apply_or_schedule(
                 None => false,
             };
             if authorised {
-                return (Ok(Decided::Now(change)), true);
+                return match change {
+                    Change::Recover { .. } | Change::Password { .. } => (Ok(Decided::Password(change)), false),
+                    _ => {
+                        AccountGuard::apply_to_record(rec, &change, now);
+                        (Ok(Decided::Applied(change, rec.clone())), true)
+                    }
+                };
+            }
+            if !is_recovery && !guard.allow(rec, RecentKind::Change, ip, now) {
+                return (Ok(Decided::TooMany), false);
             }
             match guard.schedule(rec, change, ip, now) {
-                Ok(Some(s)) => (Ok(Decided::Later(s)), true),
+                Ok(Some(s)) => (Ok(Decided::Later(s, rec.clone())), true),
                 Ok(None) => (Ok(Decided::Full), false),
                 Err(e) => (Err(e), false),
             }
@@ -111,8 +134,9 @@ pub(super) async fn apply_or_schedule(
         decided.transpose().map_err(|_| StoreError::Corrupt("no system randomness"))
     })
     .await??;
+    let refuse = |code, text: String| Ok(Err(Outcome::reply(error_reply(code, text))));
     let Some(decided) = decided else {
-        return Ok(Err(Outcome::reply(error_reply(ErrorCode::AuthFailed, "no such account"))));
+        return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
     };
     match decided {
         Decided::WrongAuth(why) => {
@@ -120,37 +144,75 @@ pub(super) async fn apply_or_schedule(
                 conn.activity(Kind::RecoveryWrongCode).account(user).detail(format!("authorising {what}: {why}")),
             );
             warn!(peer = %conn.peer, %user, event = "recovery_wrong_code", "authorising {what}: {why}");
-            Ok(Err(Outcome::reply(error_reply(
-                ErrorCode::AuthFailed,
-                format!("the texted code was not accepted: {why}"),
-            ))))
+            refuse(ErrorCode::AuthFailed, format!("the texted code was not accepted: {why}"))
         }
-        Decided::Full => Ok(Err(Outcome::reply(error_reply(
+        Decided::RecoveryPending(at) => refuse(
             ErrorCode::Limit,
-            format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"),
-        )))),
-        Decided::Now(change) => {
-            let keep = conn.connection.stable_id();
-            let u = user.to_owned();
-            let shc = sh.clone();
-            let except = (!is_recovery).then_some(keep);
-            Shared::blocking(move || apply_now(&shc, &u, &change, now_ms, except)).await??;
+            format!(
+                "a recovery of this account is pending until {}; no other change is taken before it \
+                 (if it is not yours, cancel it with the code texted to your number)",
+                format_time(at)
+            ),
+        ),
+        Decided::Full => {
+            refuse(ErrorCode::Limit, format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"))
+        }
+        Decided::TooMany => refuse(ErrorCode::Limit, "the account's changes put off for today are used up".into()),
+        Decided::Applied(change, rec) => {
+            let (shc, u) = (sh.clone(), user.to_owned());
+            Shared::blocking(move || announce_applied(&shc, &u, &rec, &change, 0, now_ms)).await?;
             conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
             info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
             Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
         }
-        Decided::Later(s) => {
+        Decided::Password(change) => {
+            let keep = conn.connection.stable_id();
+            let (shc, u) = (sh.clone(), user.to_owned());
+            let except = (!matches!(change, Change::Recover { .. })).then_some(keep);
+            let applied =
+                Shared::blocking(move || apply_now(&shc, &u, &change, now_ms, except, phc.as_deref())).await??;
+            if !applied {
+                return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
+            }
+            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
+            info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
+            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
+        }
+        Decided::Later(s, rec) => {
             let at = s.pending.at;
-            let u = user.to_owned();
-            let shc = sh.clone();
+            let id = s.pending.id;
+            let (shc, u) = (sh.clone(), user.to_owned());
             let texted = s.cancel_codes.len();
-            Shared::blocking(move || super::recover::announce_scheduled(&shc, &u, &s, now_ms)).await?;
+            let failed =
+                Shared::blocking(move || shc.guard().announce_pending(shc.store(), &u, &rec, &s, now_ms)).await?;
+            if failed > 0 {
+                // A change nobody could be told of with a cancel code does not wait silently.
+                let (shc, u) = (sh.clone(), user.to_owned());
+                Shared::blocking(move || {
+                    shc.store().update_recovery(&u, |rec| {
+                        if let Some(i) = rec.pending.iter().position(|p| p.id == id) {
+                            let p = rec.pending.remove(i);
+                            AccountGuard::forget_cancelled(rec, &p.change);
+                        }
+                        ((), true)
+                    })
+                })
+                .await??;
+                warn!(peer = %conn.peer, %user, event = "recovery_not_announced", "{what}: not put off, {failed} cancel code(s) could not be texted");
+                return refuse(
+                    ErrorCode::Limit,
+                    format!(
+                        "{what} was not put off: its cancel codes could not be texted now (the listener's texts are \
+                         used up for today or failing); try later, or from a known place"
+                    ),
+                );
+            }
             let detail = format!("{what}, until {}", format_time(at));
             conn.record(conn.activity(Kind::RecoveryDelayed).account(user).detail(&detail));
             info!(peer = %conn.peer, %user, event = "recovery_delayed", "{detail}");
             let text = format!(
                 "{what} takes effect at {} (this network is not a known place of the account); \
-                 announced to {texted} number(s) and the mailbox, and cancellable until then",
+                 announced to {texted} number(s) with a cancel code and to the mailbox, and cancellable until then",
                 format_time(at)
             );
             Ok(Ok(AccountReply::Changed { at: Some(at), text }))
@@ -158,18 +220,46 @@ pub(super) async fn apply_or_schedule(
     }
 }
 
-/// Apply a change now: the password (which ends every session but `except`, the
-/// connection that asked) or the record, and announce it.
+/// Announce a change that took effect: every verified number and the mailbox are told (a
+/// removed number too, so the owner hears of it even when the mailbox is not theirs now).
+fn announce_applied(sh: &Shared, user: &str, rec: &RecoveryRecord, change: &Change, dropped: usize, now_ms: u64) {
+    let what = change.describe();
+    let voided = match dropped {
+        0 => String::new(),
+        n => format!(" {n} pending change(s) asked for with the old password were dropped."),
+    };
+    let body = match change {
+        Change::Recover { .. } => format!("{what}: the account was recovered; every session and token ended.{voided}"),
+        Change::Password { .. } => format!("{what}: every other session and token ended.{voided}"),
+        _ => format!("{what}: done."),
+    };
+    if let Change::RemovePhone { number } = change {
+        sh.guard().tell_numbers(std::slice::from_ref(number), user, &body, now_ms);
+    }
+    sh.guard().announce(sh.store(), user, rec, &format!("Account changed: {what}"), &body, now_ms);
+}
+
+/// Apply a change now: the password (only while it is still `expected`, when given; it
+/// ends every session but `except`, the connection that asked) and the record, and
+/// announce it. Returns false when the password had changed meanwhile.
 pub(crate) fn apply_now(
     sh: &Shared,
     user: &str,
     change: &Change,
     now_ms: u64,
     except: Option<usize>,
-) -> Result<(), StoreError> {
+    expected: Option<&str>,
+) -> Result<bool, StoreError> {
     let now = now_ms / 1000;
     if let Change::Recover { phc } | Change::Password { phc } = change {
-        sh.store().set_password(user, phc)?;
+        match expected {
+            Some(old) => {
+                if !sh.store().set_password_if(user, old, phc)? {
+                    return Ok(false);
+                }
+            }
+            None => sh.store().set_password(user, phc)?,
+        }
         sh.end_sessions_except(user, "the account's password changed", except);
     }
     let rec = sh.store().update_recovery(user, |rec| {
@@ -177,21 +267,9 @@ pub(crate) fn apply_now(
         ((rec.clone(), dropped), true)
     })?;
     if let Some((rec, dropped)) = rec {
-        let what = change.describe();
-        let voided = match dropped {
-            0 => String::new(),
-            n => format!(" {n} pending change(s) asked for with the old password were dropped."),
-        };
-        let body = match change {
-            Change::Recover { .. } => {
-                format!("{what}: the account was recovered; every session and token ended.{voided}")
-            }
-            Change::Password { .. } => format!("{what}: every other session and token ended.{voided}"),
-            _ => format!("{what}: done."),
-        };
-        sh.guard().announce(sh.store(), user, &rec, &format!("Account changed: {what}"), &body, now_ms);
+        announce_applied(sh, user, &rec, change, dropped, now_ms);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Apply every pending change of `user` that is due (at login, and from the listener's
@@ -209,7 +287,7 @@ pub(crate) fn apply_due(sh: &Shared, user: &str, now_ms: u64) -> Result<usize, S
     let mut applied = 0;
     let mut rest = due.into_iter();
     while let Some(p) = rest.next() {
-        apply_now(sh, user, &p.change, now_ms, None)?;
+        apply_now(sh, user, &p.change, now_ms, None, None)?;
         applied += 1;
         let what = p.change.describe();
         sh.record(
@@ -284,29 +362,37 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             let sent = Shared::blocking(move || -> Result<Result<String, String>, StoreError> {
                 let guard = shc.guard();
                 let r = shc.store().update_recovery(&u, |rec| {
-                    let Some(number) = guard.owner_number(rec, now) else {
-                        return (Err("the account has no verified phone number".to_string()), false);
+                    // Only a settled number: a number verified minutes ago (a thief's,
+                    // perhaps) does not let a change skip the delay.
+                    let Some(number) = guard.settled_number(rec, now) else {
+                        return (
+                            Err(format!(
+                                "the account has no phone number verified more than {} days ago; \
+                                 changes from here wait instead",
+                                guard.config().new_phone_days
+                            )),
+                            false,
+                        );
                     };
-                    if !guard.within_daily(rec, now) {
-                        return (Err("the account's daily limit of texted codes is reached".to_string()), true);
+                    if !guard.allow(rec, RecentKind::Code, ip, now) {
+                        return (Err("the account's texted codes for today are used up".to_string()), false);
                     }
-                    match guard.issue_code(rec, AUTHORISE, &u, now) {
-                        Ok(code) => (Ok((number, code)), true),
-                        Err(_) => (Err("no system randomness".to_string()), false),
+                    let code = match guard.issue_code(rec, AUTHORISE, &u, now) {
+                        Ok(code) => code,
+                        Err(_) => return (Err("no system randomness".to_string()), false),
+                    };
+                    let text = format!(
+                        "qxfer {}: your code to change account {u} is {code}. It works for {} min. \
+                         Not you? Someone has your password: change it from a place you used before.",
+                        guard.host(),
+                        guard.config().code_ttl_secs / 60
+                    );
+                    match guard.text_code(&number, text, now_ms) {
+                        Ok(()) => (Ok(mask_phone(&number)), true),
+                        Err(e) => (Err(e.to_string()), false),
                     }
                 })?;
-                let (number, code) = match r {
-                    Some(Ok(x)) => x,
-                    Some(Err(why)) => return Ok(Err(why)),
-                    None => return Ok(Err("no such account".into())),
-                };
-                let text = format!(
-                    "qxfer {}: your code to change account {u} is {code}. It works for {} min. \
-                     Not you? Someone has your password: change it from a place you used before.",
-                    guard.host(),
-                    guard.config().code_ttl_secs / 60
-                );
-                Ok(guard.text_code(&number, text, now_ms).map(|()| mask_phone(&number)).map_err(|e| e.to_string()))
+                Ok(r.unwrap_or_else(|| Err("no such account".into())))
             })
             .await??;
             match sent {
@@ -322,42 +408,46 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                 Ok(n) => n,
                 Err(why) => return refuse(ErrorCode::BadRequest, why),
             };
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let u = user.clone();
             let n = number.clone();
             let shc = sh.clone();
             let r = Shared::blocking(move || -> Result<Result<(), String>, StoreError> {
                 let guard = shc.guard();
-                let r = shc.store().update_recovery(&u, |rec| {
+                let r = shc.store().update_recovery_as(&u, Some(&phc), |rec| {
+                    // Numbers never verified within a day are dropped: a number cannot be
+                    // planted now to be verified much later.
+                    rec.phones.retain(|p| p.verified.is_some() || now.saturating_sub(p.added) < 86_400);
+                    if rec.phones.iter().any(|p| p.number == n && p.verified.is_some()) {
+                        return (Err("this number is verified already".to_string()), false);
+                    }
                     if !rec.phones.iter().any(|p| p.number == n) {
                         if rec.phones.len() >= MAX_PHONES {
                             return (Err(format!("an account holds at most {MAX_PHONES} numbers")), false);
                         }
                         rec.phones.push(PhoneRec { number: n.clone(), added: now, verified: None });
-                    } else if rec.phones.iter().any(|p| p.number == n && p.verified.is_some()) {
-                        return (Err("this number is verified already".into()), false);
                     }
-                    if !guard.within_daily(rec, now) {
-                        return (Err("the account's daily limit of texted codes is reached".into()), true);
+                    if !guard.allow(rec, RecentKind::Code, ip, now) {
+                        return (Err("the account's texted codes for today are used up".into()), false);
                     }
-                    match guard.issue_code(rec, &verify_purpose(&n), &u, now) {
-                        Ok(code) => (Ok(code), true),
-                        Err(_) => (Err("no system randomness".into()), false),
+                    let code = match guard.issue_code(rec, &verify_purpose(&n), &u, now) {
+                        Ok(code) => code,
+                        Err(_) => return (Err("no system randomness".into()), false),
+                    };
+                    let text = format!(
+                        "qxfer {}: your code to add this number to account {u} is {code}. It works for {} min.",
+                        guard.host(),
+                        guard.config().code_ttl_secs / 60
+                    );
+                    match guard.text_code(&n, text, now_ms) {
+                        Ok(()) => (Ok(()), true),
+                        Err(e) => (Err(e.to_string()), false),
                     }
                 })?;
-                let code = match r {
-                    Some(Ok(code)) => code,
-                    Some(Err(why)) => return Ok(Err(why)),
-                    None => return Ok(Err("no such account".into())),
-                };
-                let text = format!(
-                    "qxfer {}: your code to add this number to account {u} is {code}. It works for {} min.",
-                    guard.host(),
-                    guard.config().code_ttl_secs / 60
-                );
-                Ok(guard.text_code(&n, text, now_ms).map_err(|e| e.to_string()))
+                Ok(r.unwrap_or_else(|| Err("no such account".into())))
             })
             .await??;
             match r {
@@ -379,9 +469,10 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                 Ok(n) => n,
                 Err(why) => return refuse(ErrorCode::BadRequest, why),
             };
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let u = user.clone();
             let n = number.clone();
             let shc = sh.clone();
@@ -406,43 +497,47 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                 }
                 None => return refuse(ErrorCode::AuthFailed, "no such account"),
             }
-            change(conn, &user, Change::AddPhone { number }, ip, auth).await
+            change(conn, &user, Change::AddPhone { number }, ip, auth, phc).await
         }
         AccountRequest::PhoneRemove { number, password, auth } => {
             let number = match parse_number(&number, &[]) {
                 Ok(n) => n,
                 Err(why) => return refuse(ErrorCode::BadRequest, why),
             };
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
-            let u = user.clone();
-            let shc = sh.clone();
-            let rec = Shared::blocking(move || shc.store().recovery(&u)).await??.unwrap_or_default();
-            match rec.phones.iter().find(|p| p.number == number) {
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
+            // Decided in one transaction: a number never verified (nobody's way back in)
+            // goes at once, with the verification it waited for; a verified one is a change.
+            let (u, n, shc) = (user.clone(), number.clone(), sh.clone());
+            let unverified = Shared::blocking(move || {
+                shc.store().update_recovery(&u, |rec| match rec.phones.iter().find(|p| p.number == n) {
+                    None => (None, false),
+                    Some(p) if p.verified.is_none() => {
+                        rec.phones.retain(|p| p.number != n);
+                        rec.sent.retain(|s| s.purpose != verify_purpose(&n));
+                        rec.pending.retain(|p| !matches!(&p.change, Change::AddPhone { number } if *number == n));
+                        (Some(true), true)
+                    }
+                    Some(_) => (Some(false), false),
+                })
+            })
+            .await??
+            .flatten();
+            match unverified {
                 None => refuse(ErrorCode::NotFound, "this number is not on the account"),
-                // A number never verified is nobody's recovery route: it goes at once.
-                Some(p) if p.verified.is_none() => {
-                    let u = user.clone();
-                    let shc = sh.clone();
-                    let n = number.clone();
-                    Shared::blocking(move || {
-                        shc.store().update_recovery(&u, |rec| {
-                            rec.phones.retain(|p| p.number != n);
-                            rec.sent.retain(|s| s.purpose != verify_purpose(&n));
-                            ((), true)
-                        })
-                    })
-                    .await??;
+                Some(true) => {
                     done(AccountReply::Changed { at: None, text: format!("removed the unverified number {number}") })
                 }
-                Some(_) => change(conn, &user, Change::RemovePhone { number }, ip, auth).await,
+                Some(false) => change(conn, &user, Change::RemovePhone { number }, ip, auth, phc).await,
             }
         }
         AccountRequest::QuestionSet { question, answer, password, auth } => {
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let normalised = normalise_secret_answer(&answer);
             if normalised.chars().count() < 3 {
                 return refuse(ErrorCode::BadRequest, "the secret answer must be at least 3 characters long");
@@ -452,23 +547,24 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             };
             // The answer is hashed as a password is (argon2id); short answers are padded by
             // nothing: the texted code in front of it is what limits guessing.
-            let phc = Shared::blocking(move || accounts::hash_secret(&normalised)).await?;
-            let answer_phc = match phc {
+            let hashed = Shared::blocking(move || accounts::hash_secret(&normalised)).await?;
+            let answer_phc = match hashed {
                 Ok(p) => p,
                 Err(e) => return refuse(ErrorCode::Internal, e),
             };
             drop(_slot);
-            change(conn, &user, Change::Question { text: question.trim().to_owned(), answer_phc }, ip, auth).await
+            change(conn, &user, Change::Question { text: question.trim().to_owned(), answer_phc }, ip, auth, phc).await
         }
         AccountRequest::CodesNew { password, auth } => {
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let (codes, hashes) = match sh.guard().recovery_codes(&user) {
                 Ok(x) => x,
                 Err(e) => return refuse(ErrorCode::Internal, e),
             };
-            match apply_or_schedule(conn, &user, Change::Codes { hashes }, ip, auth).await? {
+            match apply_or_schedule(conn, &user, Change::Codes { hashes }, ip, auth, Some(phc)).await? {
                 Ok(AccountReply::Changed { at, .. }) => done(AccountReply::Codes { codes, at }),
                 Ok(other) => done(other),
                 Err(refused) => Ok(refused),
@@ -478,38 +574,42 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             if let Err(e) = check_new_password(&new_password) {
                 return refuse(ErrorCode::BadRequest, e);
             }
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let Some(_slot) = conn.shared.hash_slot(0).await else {
                 return refuse(ErrorCode::Limit, "the listener is busy; try again in a moment");
             };
-            let phc = match Shared::blocking(move || accounts::hash_password(&new_password)).await? {
+            let new_phc = match Shared::blocking(move || accounts::hash_password(&new_password)).await? {
                 Ok(p) => p,
                 Err(e) => return refuse(ErrorCode::BadRequest, e),
             };
             drop(_slot);
-            change(conn, &user, Change::Password { phc }, ip, auth).await
+            change(conn, &user, Change::Password { phc: new_phc }, ip, auth, phc).await
         }
         AccountRequest::Cancel { id, password } => {
-            if let Err(refused) = password_ok(conn, &user, password).await? {
-                return Ok(refused);
-            }
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
             let u = user.clone();
             let shc = sh.clone();
             let cancelled = Shared::blocking(move || -> Result<Result<Option<String>, ()>, StoreError> {
-                let r = shc.store().update_recovery(&u, |rec| match rec.pending.iter().position(|p| p.id == id) {
-                    // A thief has the password too: a recovery is cancelled only with a
-                    // code texted to the account's numbers.
-                    Some(i) if matches!(rec.pending.get(i).map(|p| &p.change), Some(Change::Recover { .. })) => {
-                        (Err(()), false)
+                let r = shc.store().update_recovery_as(&u, Some(&phc), |rec| {
+                    match rec.pending.iter().position(|p| p.id == id) {
+                        // A thief has the password too: a recovery is cancelled only with a
+                        // code texted to the account's numbers.
+                        Some(i) if matches!(rec.pending.get(i).map(|p| &p.change), Some(Change::Recover { .. })) => {
+                            (Err(()), false)
+                        }
+                        Some(i) => {
+                            let p = rec.pending.remove(i);
+                            crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
+                            (Ok(Some((p, rec.clone()))), true)
+                        }
+                        None => (Ok(None), false),
                     }
-                    Some(i) => {
-                        let p = rec.pending.remove(i);
-                        crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
-                        (Ok(Some((p, rec.clone()))), true)
-                    }
-                    None => (Ok(None), false),
                 })?;
                 let (p, rec) = match r {
                     Some(Ok(Some(found))) => found,
@@ -572,8 +672,8 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
 }
 
 /// A change needing authorisation: applied now or scheduled.
-async fn change(conn: &Arc<Conn>, user: &str, change: Change, ip: IpAddr, auth: Option<String>) -> Reply {
-    match apply_or_schedule(conn, user, change, ip, auth).await? {
+async fn change(conn: &Arc<Conn>, user: &str, change: Change, ip: IpAddr, auth: Option<String>, phc: String) -> Reply {
+    match apply_or_schedule(conn, user, change, ip, auth, Some(phc)).await? {
         Ok(reply) => done(reply),
         Err(refused) => Ok(refused),
     }

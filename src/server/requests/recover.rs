@@ -16,12 +16,12 @@ use super::login::record_solved;
 use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::recovery::{mask_phone, normalise_secret_answer, CodeError};
-use crate::server::account_guard::{Scheduled, RECOVER};
+use crate::server::account_guard::{AccountGuard, RECOVER};
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::store::{Change, StoreError};
+use crate::store::{Change, RecentKind, StoreError};
 use crate::wire::{AccountReply, ErrorCode, Proof, Response, Solution};
 
 /// The one reply to a recovery start.
@@ -86,36 +86,44 @@ pub(super) async fn start(
     let u = user.clone();
     let event = conn.activity(Kind::TextSent).account(&user);
     let peer = conn.peer;
+    let ip = peer.ip();
+    let Some(slot) = sh.guard().background_slot() else {
+        warn!(%peer, %user, event = "recovery_busy", "too many recovery starts at once; this one does nothing");
+        let ttl = conn.shared.guard().config().code_ttl_secs;
+        return Ok(Outcome::reply(Response::Account(AccountReply::Done { text: started_text(&user, ttl) })));
+    };
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let guard = sh.guard();
         let outcome = sh.store().update_recovery(&u, |rec| {
-            let Some(number) = guard.owner_number(rec, now) else { return (Ok(None), false) };
-            if !guard.within_daily(rec, now) {
-                return (Ok(Some(Err("the account's daily recovery limit is reached"))), true);
+            let Some(number) = guard.owner_number(rec, now) else { return ("no verified number".to_string(), false) };
+            // A code in force is not replaced: the owner may be typing it.
+            if AccountGuard::code_in_force(rec, RECOVER, now) {
+                return ("a code texted earlier is still in force; none sent".into(), false);
             }
-            match guard.issue_code(rec, RECOVER, &u, now) {
-                Ok(code) => (Ok(Some(Ok((number, code)))), true),
-                Err(e) => (Err(e), false),
+            if !guard.allow(rec, RecentKind::Start, ip, now) {
+                return ("the day's recovery texts for this account (or from this network) are used up".into(), false);
+            }
+            let code = match guard.issue_code(rec, RECOVER, &u, now) {
+                Ok(code) => code,
+                Err(e) => return (format!("failed: {e}"), false),
+            };
+            let text = format!(
+                "qxfer {}: your code to recover account {u} is {code}. It works for {} min. \
+                 If you did not ask for it, ignore it: nothing changes without it.",
+                guard.host(),
+                guard.config().code_ttl_secs / 60
+            );
+            // The code is kept (and counted) only when its text is on its way.
+            match guard.text_code(&number, text, now_ms) {
+                Ok(()) => (format!("code texted to {}", mask_phone(&number)), true),
+                Err(e) => (format!("code not texted to {}: {e}", mask_phone(&number)), false),
             }
         });
         let what = match outcome {
             Err(e) => format!("failed: {e}"),
             Ok(None) => "no such account".into(),
-            Ok(Some(Err(_))) => "failed: no system randomness".into(),
-            Ok(Some(Ok(None))) => "no verified number".into(),
-            Ok(Some(Ok(Some(Err(why))))) => why.into(),
-            Ok(Some(Ok(Some(Ok((number, code)))))) => {
-                let text = format!(
-                    "qxfer {}: your code to recover account {u} is {code}. It works for {} min. \
-                     If you did not ask for it, ignore it: nothing changes without it.",
-                    guard.host(),
-                    guard.config().code_ttl_secs / 60
-                );
-                match guard.text_code(&number, text, now_ms) {
-                    Ok(()) => format!("code texted to {}", mask_phone(&number)),
-                    Err(e) => format!("code not texted to {}: {e}", mask_phone(&number)),
-                }
-            }
+            Ok(Some(what)) => what,
         };
         info!(%peer, user = %u, event = "recovery_code", "recovery start: {what}");
         sh.record(event.detail(format!("recovery start: {what}")));
@@ -220,7 +228,7 @@ pub(super) async fn finish(
     };
     drop(_slot);
     let change = Change::Recover { phc };
-    match super::account::apply_or_schedule(conn, &user, change, ip, None).await? {
+    match super::account::apply_or_schedule(conn, &user, change, ip, None, None).await? {
         Ok(reply) => Ok(Outcome::reply(Response::Account(reply))),
         Err(refused) => Ok(refused),
     }
@@ -272,9 +280,4 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
             )))
         }
     }
-}
-
-/// Announce a scheduled change (used by the account requests too).
-pub(crate) fn announce_scheduled(sh: &Shared, user: &str, s: &Scheduled, now_ms: u64) {
-    sh.guard().announce_pending(sh.store(), user, s, now_ms);
 }
