@@ -36,6 +36,10 @@ pub struct Config {
     pub sms: crate::sms::SmsConfig,
     #[serde(default)]
     pub geoip: GeoIpSection,
+    #[serde(default)]
+    pub registration: crate::policy::registration::RegistrationConfig,
+    #[serde(default)]
+    pub regularity: crate::policy::regularity::RegularityConfig,
 }
 
 /// `[geoip]`: the operator's MaxMind-format databases (a country one and an ASN one, or
@@ -48,14 +52,25 @@ pub struct GeoIpSection {
 }
 
 /// Parse a listener config file: its `[limits]`, `[scoring]`, `[challenges]`,
-/// `[recovery]`, `[sms]` and `[geoip]` sections.
+/// `[recovery]`, `[sms]`, `[geoip]`, `[registration]` and `[regularity]` sections.
 pub fn parse_all(text: &str) -> Result<Config, ConfigError> {
     let f: Config = toml::from_str(text)?;
     let (limits, scoring) = checked(f.limits, f.scoring)?;
     f.challenges.check().map_err(ConfigError::Challenges)?;
     f.recovery.check().map_err(ConfigError::Challenges)?;
     f.sms.check().map_err(ConfigError::Challenges)?;
-    Ok(Config { limits, scoring, challenges: f.challenges, recovery: f.recovery, sms: f.sms, geoip: f.geoip })
+    f.registration.check().map_err(ConfigError::Challenges)?;
+    f.regularity.check().map_err(ConfigError::Challenges)?;
+    Ok(Config {
+        limits,
+        scoring,
+        challenges: f.challenges,
+        recovery: f.recovery,
+        sms: f.sms,
+        geoip: f.geoip,
+        registration: f.registration,
+        regularity: f.regularity,
+    })
 }
 
 /// Parse a listener config file's `[limits]` and `[scoring]` sections (the rest checked).
@@ -83,6 +98,7 @@ fn checked(limits: Limits, scoring: ScoreConfig) -> Result<(Limits, ScoreConfig)
         s.challenge_failed,
         s.too_fast,
         s.recovery_guess,
+        s.too_regular,
         s.prefix_threshold,
     ];
     if crate::policy::milli(s.threshold) == 0

@@ -577,6 +577,7 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
             ca: None,
             net: NetLimits::default(),
             captcha_file: None,
+            token: None,
         };
         let mut client = Client::connect(&opts).await.context("connect")?;
         let start = Instant::now();

@@ -11,6 +11,9 @@ pub mod phone;
 
 /// How long a session token stays valid.
 pub const TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+/// How long an automation token (`qxfer account tokens new --automation`) stays valid: a
+/// year, so a script's token does not lapse every month (revoke it when the script goes).
+pub const AUTOMATION_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -11,7 +11,9 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
 
-use super::args::{AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, RecoverArgs, TokensCmd};
+use super::args::{
+    AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, RecoverArgs, RegisterArgs, TokensCmd,
+};
 use super::run::{connect_options, read_stdin_line};
 use super::usage;
 use crate::client::{self, Client, ConnectOptions, PasswordSource};
@@ -71,6 +73,7 @@ fn print_reply(reply: &AccountReply, json: bool) {
             }
             AccountReply::Codes { codes, at } => serde_json::json!({ "codes": codes, "at": at }),
             AccountReply::Export { json } => serde_json::from_str(json).unwrap_or_default(),
+            AccountReply::Token { token, id } => serde_json::json!({ "token": token, "id": id }),
             AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
         };
         println!("{v}");
@@ -88,6 +91,13 @@ fn print_reply(reply: &AccountReply, json: bool) {
             }
         }
         AccountReply::Export { json } => println!("{json}"),
+        AccountReply::Token { token, id } => {
+            println!("{token}");
+            eprintln!(
+                "qxfer: token {id} (shown once). Scripts log in with it through QXFER_TOKEN; \
+                 revoke it with: qxfer account tokens revoke USER@HOST {id}"
+            );
+        }
         AccountReply::View(_) | AccountReply::Sessions { .. } => {}
     }
 }
@@ -292,6 +302,13 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             client.close().await;
             print_reply(&reply?, c.json);
         }
+        AccountCmd::Tokens(TokensCmd::New { client: c, automation }) => {
+            let (opts, mut client) = logged_in(&c).await?;
+            let password = current_password(&opts)?;
+            let reply = client.account(AccountRequest::TokenNew { password, automation }).await;
+            client.close().await;
+            print_reply(&reply?, c.json);
+        }
         AccountCmd::Tokens(TokensCmd::List { client: c }) => {
             let (_, mut client) = logged_in(&c).await?;
             let reply = client.account(AccountRequest::TokensList).await;
@@ -376,4 +393,36 @@ fn show(v: &crate::wire::AccountView, json: bool) {
         println!("pending {}: {} from {}, takes effect at {}", p.id, p.what, p.from, format_time(p.at));
     }
     println!("this network is {}", if v.here_known { "a known place" } else { "not a known place yet" });
+}
+
+/// `qxfer register [USER@]HOST [--phone +NUMBER]`: everything the client can check (the
+/// name, a reserved name, the number, the password's length) is checked before it connects.
+pub async fn register(a: RegisterArgs) -> Result<()> {
+    let mut client_args = a.client;
+    let password_stdin = std::mem::take(&mut client_args.password_stdin);
+    let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
+    let user = opts.user.clone();
+    crate::policy::registration::reserved(&user, &Default::default()).map_err(|e| usage(e.to_string()))?;
+    let phone = a.phone.as_deref().map(crate::accounts::phone::parse).transpose().map_err(usage)?;
+    let password = match std::env::var("QXFER_PASSWORD") {
+        Ok(p) if !password_stdin => new_password_checked(p)?,
+        _ => new_password(password_stdin, &user)?,
+    };
+    let reply = client::register(&opts, &password).await?;
+    print_reply(&reply, client_args.json);
+    let Some(number) = phone else { return Ok(()) };
+    // The new account logs in, and adds its number (from the network it was made from, a
+    // known place: no delay).
+    let opts = ConnectOptions { password: PasswordSource::Given(password.clone()), ..opts };
+    let mut client = Client::connect(&opts).await?;
+    let added = client.account(AccountRequest::PhoneAdd { number: number.clone(), password: password.clone() }).await;
+    if let Err(e) = added {
+        client.close().await;
+        return Err(e.into());
+    }
+    let code = texted_code(&line(a.code_stdin, &format!("Code texted to {number}"), false)?)?;
+    let reply = client.account(AccountRequest::PhoneVerify { number, code, password, auth: None }).await;
+    client.close().await;
+    print_reply(&reply?, client_args.json);
+    Ok(())
 }

@@ -59,6 +59,12 @@ pub enum Command {
         after_help = "Examples:\n  qxfer recover host.example --user alice\n  qxfer recover cancel host.example k4x9m-qe7tr-a3cdf\n\nFor scripts, --code-stdin, --answer-stdin (or --recovery-code-stdin) and --password-stdin read\nthe texted code, the answer and the new password from successive lines of stdin, in that order."
     )]
     Recover(RecoverArgs),
+    /// Create an account on a listener that takes registrations: a name, a password (typed
+    /// twice), a captcha; optionally a phone number verified by a texted code.
+    #[command(
+        after_help = "Examples:\n  qxfer register alice@files.example.org\n  qxfer register alice@files.example.org --phone +34612345678"
+    )]
+    Register(RegisterArgs),
     /// Your account on a listener: phone numbers, secret question, recovery codes, password,
     /// sessions.
     #[command(
@@ -633,6 +639,16 @@ pub enum CodesCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCmd {
+    /// A new token, printed once: with --automation, for scripts (QXFER_TOKEN=... qxfer inbox
+    /// USER@HOST): exempt from the checks for behaviour too regular to be human, never from
+    /// rate limits or bans.
+    #[command(after_help = "Example:\n  qxfer account tokens new alice@host.example --automation > ~/.qxfer-token")]
+    New {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        automation: bool,
+    },
     /// List the account's sessions.
     #[command(after_help = "Example:\n  qxfer account tokens list alice@host.example --json")]
     List {
@@ -649,4 +665,18 @@ pub enum TokensCmd {
         #[arg(long, conflicts_with = "id")]
         all: bool,
     },
+}
+
+/// `qxfer register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Add this phone number too (E.164, as +34612345678), verified by a texted code: it is
+    /// how you recover the account if you forget the password.
+    #[arg(long, value_name = "+NUMBER")]
+    pub phone: Option<String>,
+    /// Read the texted code for --phone from the next line of stdin.
+    #[arg(long, requires = "phone")]
+    pub code_stdin: bool,
 }

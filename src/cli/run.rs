@@ -71,6 +71,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Read(a) => interruptible(read(a)).await,
         Command::Delete(a) => interruptible(delete(a, quiet)).await,
         Command::Recover(a) => interruptible(super::account::recover(a)).await,
+        Command::Register(a) => interruptible(super::account::register(a)).await,
         Command::Account(cmd) => interruptible(super::account::account(cmd)).await,
         Command::Fingerprint(a) => {
             let dir = existing_data_dir(&a.data, a.init)?;
@@ -207,6 +208,8 @@ async fn listen(a: ListenArgs) -> Result<()> {
         cfg.recovery = parsed.recovery;
         cfg.sms = parsed.sms;
         cfg.geoip = parsed.geoip.databases;
+        cfg.registration = parsed.registration;
+        cfg.regularity = parsed.regularity;
     }
     if let Some(p) = a.ip_rules {
         cfg.ip_rules = p;
@@ -591,7 +594,17 @@ pub(super) fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     } else {
         NewHost::Refuse
     };
+    // An automation token for scripts (`qxfer account tokens new --automation`).
+    let token = match std::env::var("QXFER_TOKEN") {
+        Ok(hex_token) => {
+            Some(hex::decode(hex_token.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+                usage("QXFER_TOKEN is not a token (64 hex digits, as `qxfer account tokens new` prints)")
+            })?)
+        }
+        Err(_) => None,
+    };
     Ok(ConnectOptions {
+        token,
         host: t.host,
         bind,
         user: t.user,

@@ -52,11 +52,26 @@ pub async fn cancel_change(opts: &ConnectOptions, code: &str) -> Result<AccountR
 /// one (a person may read longer than the listener waits for a login). A misread captcha
 /// gets a fresh one, a few times.
 pub async fn recovery_step(opts: &ConnectOptions, step: impl Fn(Solution) -> Request) -> Result<AccountReply> {
+    solved_step(opts, &Request::Challenge { user: opts.user.clone() }, step).await
+}
+
+/// Register `opts.user` with `password`, with the captcha the listener always asks for.
+pub async fn register(opts: &ConnectOptions, password: &str) -> Result<AccountReply> {
+    let ask = Request::RegisterChallenge { user: opts.user.clone() };
+    solved_step(opts, &ask, |solution| Request::Register {
+        user: opts.user.clone(),
+        password: password.to_owned(),
+        solution,
+    })
+    .await
+}
+
+async fn solved_step(opts: &ConnectOptions, ask: &Request, step: impl Fn(Solution) -> Request) -> Result<AccountReply> {
     let mut tries = 0;
     loop {
         let mut client = Client::handshake(opts).await?;
         client.require_v5()?;
-        let asked = client.call(&Request::Challenge { user: opts.user.clone() }).await;
+        let asked = client.call(ask).await;
         client.close().await;
         let (ticket, picture) = match asked? {
             Response::Challenge { ticket, picture } => (ticket, picture),

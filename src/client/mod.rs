@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
-pub use account::{cancel_change, recovery_step};
+pub use account::{cancel_change, recovery_step, register};
 use error::lost;
 pub use error::{exit, ClientError, Result};
 pub use fetch::{message_text, Conflict, FetchReport, FetchedFile};
@@ -122,6 +122,9 @@ pub struct ConnectOptions {
     pub connect_timeout: std::time::Duration,
     /// Where to write a captcha as PNG too (`--captcha-file`), when the listener asks for one.
     pub captcha_file: Option<PathBuf>,
+    /// A token to log in with instead of a saved session (`QXFER_TOKEN`: an automation
+    /// token for scripts); when it is refused, nothing else is tried.
+    pub token: Option<Token>,
 }
 
 /// Captchas one command shows before it gives up (a person misreads one now and then).
@@ -215,14 +218,16 @@ impl Client {
     pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
         let (_, hostport, _) = resolve(&opts.host)?;
         let asked;
-        let opts =
-            if matches!(opts.password, PasswordSource::Prompt) && load_token(&token_path(opts, &hostport)).is_none() {
-                let password = prompt(&opts.user, &hostport).await?;
-                asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
-                &asked
-            } else {
-                opts
-            };
+        let opts = if matches!(opts.password, PasswordSource::Prompt)
+            && opts.token.is_none()
+            && load_token(&token_path(opts, &hostport)).is_none()
+        {
+            let password = prompt(&opts.user, &hostport).await?;
+            asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
+            &asked
+        } else {
+            opts
+        };
         // A misread captcha gets a fresh one, a few times, without typing the password again.
         let mut tries = 0;
         loop {
@@ -332,6 +337,20 @@ impl Client {
     }
 
     async fn login(&mut self, opts: &ConnectOptions, hostport: &str, solution: Option<Solution>) -> Result<()> {
+        if let Some(token) = opts.token {
+            let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
+            return match self.call(&req).await {
+                Ok(Response::LoggedIn { .. }) => {
+                    tracing::info!("logged in as {} with the token in QXFER_TOKEN", opts.user);
+                    Ok(())
+                }
+                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                    Err(ClientError::Auth { user: opts.user.clone() })
+                }
+                Ok(other_reply) => Err(unexpected(&other_reply)),
+                Err(e) => Err(e),
+            };
+        }
         let token_file = token_path(opts, hostport);
         if let Some(token) = load_token(&token_file) {
             let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
@@ -518,6 +537,8 @@ fn request_name(req: &Request) -> &'static str {
         Request::RecoverFinish { .. } => "recover finish",
         Request::CancelChange { .. } => "cancel change",
         Request::Account(_) => "account",
+        Request::RegisterChallenge { .. } => "register challenge",
+        Request::Register { .. } => "register",
     }
 }
 

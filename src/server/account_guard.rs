@@ -185,6 +185,14 @@ impl AccountGuard {
         Ok(())
     }
 
+    /// The network an account registered itself from is a known place from the start: its
+    /// creator is its owner (a thief who later steals the password cannot change that).
+    pub fn note_birthplace(&self, store: &Store, user: &str, ip: IpAddr, now: u64) -> Result<(), StoreError> {
+        let settled_since = now.saturating_sub(self.cfg.new_place_days.saturating_add(1).saturating_mul(86_400));
+        self.note_login(store, user, ip, settled_since)?;
+        self.note_login(store, user, ip, now)
+    }
+
     /// Whether a request of `kind` from `ip` may go ahead today; counts it if so. Recovery
     /// starts (anyone may ask) are limited per network (two a day) and per account
     /// (`max_per_day`), except from a known place of the account, so strangers cannot use

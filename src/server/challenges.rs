@@ -126,8 +126,21 @@ impl Challenges {
         account: &str,
         now_ms: u64,
     ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
+        self.issue_for(source, exempt, account, false, now_ms)
+    }
+
+    /// [`Challenges::issue`]; with `captcha`, always a captcha (a registration), whatever
+    /// the step-up says.
+    pub fn issue_for(
+        &self,
+        source: IpAddr,
+        exempt: bool,
+        account: &str,
+        captcha: bool,
+        now_ms: u64,
+    ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
         let scored = (!exempt).then_some(source);
-        let step_up = self.needed(scored, account, now_ms);
+        let step_up = captcha || self.needed(scored, account, now_ms);
         let suggested = lock(&self.effort).suggested(&self.cfg.effort(), now_ms);
         let excess = lock(&self.step_up).excess(&self.cfg, scored, account, now_ms);
         let fast = lock(&self.too_fast).get(&prefix_of(source)).map_or(0, |e| e.0);
@@ -244,6 +257,17 @@ impl Challenges {
             }
         }
         Ok(())
+    }
+
+    /// Behaviour too regular to be human came from `source`'s network: its next challenges
+    /// are harder, as after an answer faster than a person.
+    pub fn suspicious(&self, source: IpAddr, now_ms: u64) {
+        let mut m = lock(&self.too_fast);
+        let net = prefix_of(source);
+        if m.len() < MAX_TRACKED || m.contains_key(&net) {
+            let e = m.entry(net).or_insert((0, now_ms));
+            *e = (e.0.saturating_add(1), now_ms);
+        }
     }
 
     /// The activity log scored an offence: remember the source's and the account's score,

@@ -20,6 +20,7 @@ mod counters;
 mod error;
 mod fanout;
 mod firewall;
+pub(crate) mod humans;
 mod outcome;
 mod priority;
 pub mod recorder;
@@ -68,6 +69,10 @@ pub struct ListenerConfig {
     pub sms: crate::sms::SmsConfig,
     /// The operator's GeoIP databases (MaxMind format), for known places; none by default.
     pub geoip: Vec<PathBuf>,
+    /// Self-registration (off by default), and what a new account may do.
+    pub registration: crate::policy::registration::RegistrationConfig,
+    /// When behaviour is too regular to be human.
+    pub regularity: crate::policy::regularity::RegularityConfig,
     /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
     /// on SIGHUP.
     pub ip_rules: PathBuf,
@@ -93,6 +98,8 @@ impl ListenerConfig {
             recovery: Default::default(),
             sms: Default::default(),
             geoip: Vec::new(),
+            registration: Default::default(),
+            regularity: Default::default(),
             shutdown_grace: Duration::from_secs(3),
         }
     }

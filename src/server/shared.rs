@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     challenges: Challenges,
     /// Account recovery and protected changes: the recovery key, texts, places.
     guard: AccountGuard,
+    /// Cadences of networks and accounts: behaviour too regular to be human.
+    humans: super::humans::Humans,
 }
 
 /// Logins waiting for a password hash, at most (each holds a connection's login).
@@ -106,6 +108,7 @@ impl Shared {
     ) -> Result<Self, NoRandomness> {
         let l = &config.limits;
         let clock = Clock::default();
+        let humans = super::humans::Humans::new(config.regularity);
         Ok(Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,
             hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
@@ -130,11 +133,16 @@ impl Shared {
             bans: Bans::new(bans),
             notices: Mutex::new(BanNotices::new(MAX_BAN_NOTICES)),
             guard,
+            humans,
         })
     }
 
     pub fn guard(&self) -> &AccountGuard {
         &self.guard
+    }
+
+    pub fn humans(&self) -> &super::humans::Humans {
+        &self.humans
     }
 
     /// Apply the pending account changes whose delay ended (a hundred accounts a round;
@@ -286,6 +294,7 @@ impl Shared {
         lock(&self.notices).prune(self.now());
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
         self.challenges.prune(self.clock.now_ms());
+        self.humans.prune(self.clock.now_ms(), self.config.challenges.window_secs.saturating_mul(1000));
     }
 
     /// Make the copies still owed to further recipients (a crash, or a commit whose fan-out

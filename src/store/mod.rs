@@ -11,8 +11,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{Deserialize, Serialize};
 
 mod recovery;
+mod registration;
 
 pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode};
+pub use registration::Registered;
 
 use crate::policy::activity::Activity;
 use crate::policy::Ban;
@@ -175,6 +177,10 @@ pub enum Opening {
     SpoolFull,
     /// A resume asked for another recipient or size than its delivery reserved.
     Mismatch,
+    /// A self-registered sender has opened its deliveries for today.
+    DailyLimit {
+        per_day: u32,
+    },
     /// This send (sender and resume key) was committed already, as `id` at `time`.
     Delivered {
         id: u64,
@@ -261,9 +267,14 @@ impl Store {
             tx.open_table(recovery::RECOVERY)?;
             tx.open_table(recovery::CANCELS)?;
             tx.open_table(recovery::DUE)?;
+            tx.open_table(registration::SKELETONS)?;
+            tx.open_table(registration::CAPS)?;
+            tx.open_table(registration::SENT_DAY)?;
+            tx.open_table(registration::AUTOMATION)?;
         }
         migrate_v1(&tx)?;
         index_tokens(&tx)?;
+        registration::index_skeletons(&tx)?;
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -277,6 +288,7 @@ impl Store {
             }
             let rec = encode(&UserRecord { phc: phc.to_owned(), created: now }, "users")?;
             users.insert(name, rec.as_slice())?;
+            registration::add_skeleton(&tx, name)?;
         }
         tx.commit()?;
         Ok(())
@@ -346,6 +358,7 @@ impl Store {
             }
             revoke_tokens(&tx, name)?;
             recovery::purge(&tx, name)?;
+            registration::purge(&tx, name)?;
             let mut mailbox = tx.open_table(MAILBOX)?;
             let mut deliveries = tx.open_table(DELIVERIES)?;
             let mut attachments = tx.open_table(ATTACHMENTS)?;
@@ -541,12 +554,19 @@ impl Store {
                     let (used_bytes, used_files) = tx.open_table(USAGE)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
                     let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
                     let (bytes, files) = add(add((used_bytes, used_files), reserved), (want.bytes, want.files));
-                    if bytes > want.quota_bytes || files > want.quota_files {
+                    // A self-registered account has a smaller quota and deliveries a day.
+                    let (to_quota, sender_quota, may_send) =
+                        registration::caps_at_open(&tx, sender, to, want.quota_bytes, now)?;
+                    if !may_send {
+                        let per_day = tx.open_table(registration::CAPS)?.get(sender)?.map_or(0, |v| v.value().1);
+                        return Ok(Opening::DailyLimit { per_day });
+                    }
+                    if bytes > to_quota || files > want.quota_files {
                         return Ok(Opening::NoRoom);
                     }
                     let (sp_bytes, sp_files, sp_open) =
                         tx.open_table(SPOOL_OF)?.get(sender)?.map(|v| v.value()).unwrap_or((0, 0, 0));
-                    if sp_bytes.saturating_add(want.bytes) > want.quota_bytes
+                    if sp_bytes.saturating_add(want.bytes) > sender_quota
                         || sp_files.saturating_add(want.files) > want.quota_files
                         || sp_open >= want.max_open
                     {

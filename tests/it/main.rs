@@ -21,6 +21,7 @@ mod mistakes;
 mod privacy;
 mod quotas;
 mod recovery;
+mod registration;
 mod resume;
 mod texts;
 mod transfer;

@@ -12,7 +12,7 @@ pub use shared::{pseudo_random, PASSWORD};
 
 pub fn qxfer() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_qxfer"));
-    c.env_remove("QXFER_USER").env_remove("QXFER_PASSWORD").env_remove("QXFER_DATA_DIR");
+    c.env_remove("QXFER_USER").env_remove("QXFER_PASSWORD").env_remove("QXFER_DATA_DIR").env_remove("QXFER_TOKEN");
     c.env("QXFER_LOG", "qxfer=info,warn");
     c
 }

@@ -61,10 +61,16 @@ pub enum Kind {
     RecoveryCancelled,
     /// A recovery or account change took effect (detail: what).
     RecoveryCompleted,
+    /// Logins, challenge requests or registrations too regular to be human (detail: how).
+    TooRegular,
+    /// An account registered itself (detail: the name's network limits left).
+    Registered,
+    /// A registration refused (detail: why: the name, a limit, automated-looking timing).
+    RegistrationRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 29] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -91,6 +97,9 @@ impl Kind {
         Kind::RecoveryDelayed,
         Kind::RecoveryCancelled,
         Kind::RecoveryCompleted,
+        Kind::TooRegular,
+        Kind::Registered,
+        Kind::RegistrationRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +130,9 @@ impl Kind {
             Kind::RecoveryDelayed => "recovery_delayed",
             Kind::RecoveryCancelled => "recovery_cancelled",
             Kind::RecoveryCompleted => "recovery_completed",
+            Kind::TooRegular => "too_regular",
+            Kind::Registered => "registered",
+            Kind::RegistrationRefused => "registration_refused",
         }
     }
 
@@ -141,6 +153,7 @@ impl Kind {
             Kind::ChallengeFailed => Some(Offence::ChallengeFailed),
             Kind::TooFast => Some(Offence::TooFast),
             Kind::RecoveryWrongCode | Kind::RecoveryWrongAnswer => Some(Offence::RecoveryGuess),
+            Kind::TooRegular => Some(Offence::TooRegular),
             _ => None,
         }
     }

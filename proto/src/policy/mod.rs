@@ -9,6 +9,8 @@ pub mod challenges;
 mod iplist;
 mod limits;
 pub mod recovery;
+pub mod registration;
+pub mod regularity;
 mod score;
 pub mod sms;
 

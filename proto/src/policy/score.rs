@@ -40,6 +40,8 @@ pub enum Offence {
     PanicCaused,
     /// A wrong recovery code, secret answer or cancel code.
     RecoveryGuess,
+    /// Timing or sameness too perfect to be human.
+    TooRegular,
     /// A challenge failed (wrong answer or work, expired, spent, forged, or missing).
     ChallengeFailed,
     /// A captcha answered faster than a person can.
@@ -89,6 +91,10 @@ pub struct ScoreConfig {
     /// A wrong texted code, secret answer, recovery code or cancel code: as a wrong
     /// password (five in the window ban).
     pub recovery_guess: f64,
+    /// Behaviour too regular to be human (intervals like a timer, the same request over
+    /// and over): it raises the next challenge at once and weighs little, so it bans only
+    /// together with other offences.
+    pub too_regular: f64,
     /// Networks never scored nor banned automatically (fail2ban's `ignoreself`/`ignoreip`):
     /// by default the listener's own host, so its operator is never locked out. Other
     /// loopback addresses are scored as usual.
@@ -115,6 +121,7 @@ impl Default for ScoreConfig {
             challenge_failed: 0.5,
             too_fast: 0.5,
             recovery_guess: 1.0,
+            too_regular: 0.3,
             exempt: default_exempt(),
         }
     }
@@ -156,6 +163,7 @@ impl Offence {
             Offence::ChallengeFailed => "challenge_failed",
             Offence::TooFast => "too_fast",
             Offence::RecoveryGuess => "recovery_wrong_code",
+            Offence::TooRegular => "too_regular",
         }
     }
 }
@@ -184,6 +192,7 @@ impl ScoreConfig {
             Offence::ChallengeFailed => self.challenge_failed,
             Offence::TooFast => self.too_fast,
             Offence::RecoveryGuess => self.recovery_guess,
+            Offence::TooRegular => self.too_regular,
         }
     }
 

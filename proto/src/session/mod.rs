@@ -88,7 +88,8 @@ pub enum Violation {
 /// second to read a clearer picture).
 pub const MAX_CHALLENGES: u32 = 4;
 
-/// Recovery requests (start, finish, cancel) one connection may make before login.
+/// Recovery requests (start, finish, cancel) and registrations one connection may make
+/// before login.
 pub const MAX_RECOVERY_REQUESTS: u32 = 4;
 
 /// What the glue must do for an accepted request.
@@ -99,6 +100,8 @@ pub enum Step {
     Login,
     /// Issue the challenge a login as `user` needs from this connection's network.
     Challenge { user: String },
+    /// Issue the captcha registering the name `user` needs.
+    RegisterChallenge { user: String },
     /// Resolve the recipient (and the further ones, `also`, that a `BeginMany` names), find
     /// or create the delivery, then `delivery_opened`.
     Begin { user: String, also: Vec<String> },
@@ -115,8 +118,8 @@ pub enum Step {
     Delete { user: String, ids: Vec<u64> },
     /// Mark these deliveries seen, those that are in the user's mailbox.
     MarkSeen { user: String, ids: Vec<u64> },
-    /// A recovery request of a connection that has not logged in (start, finish, cancel):
-    /// the glue checks its challenge and does it.
+    /// A recovery request of a connection that has not logged in (start, finish, cancel)
+    /// or a registration: the glue checks its challenge and does it.
     Recovery,
     /// The logged-in user's own account settings.
     Account { user: String },
@@ -255,7 +258,7 @@ impl Session {
             }
             return Ok(Step::Login);
         }
-        if let Request::Challenge { user } = req {
+        if let Request::Challenge { user } | Request::RegisterChallenge { user } = req {
             if self.user.is_some() {
                 return Err(Violation::AlreadyLoggedIn);
             }
@@ -263,9 +266,16 @@ impl Session {
                 return Err(Violation::TooManyChallenges);
             }
             self.challenges += 1;
+            if let Request::RegisterChallenge { .. } = req {
+                return Ok(Step::RegisterChallenge { user: user.clone() });
+            }
             return Ok(Step::Challenge { user: user.clone() });
         }
-        if let Request::RecoverStart { .. } | Request::RecoverFinish { .. } | Request::CancelChange { .. } = req {
+        if let Request::RecoverStart { .. }
+        | Request::RecoverFinish { .. }
+        | Request::CancelChange { .. }
+        | Request::Register { .. } = req
+        {
             if self.user.is_some() {
                 return Err(Violation::AlreadyLoggedIn);
             }
@@ -282,7 +292,9 @@ impl Session {
             | Request::Challenge { .. }
             | Request::RecoverStart { .. }
             | Request::RecoverFinish { .. }
-            | Request::CancelChange { .. } => Err(Violation::AlreadyLoggedIn),
+            | Request::CancelChange { .. }
+            | Request::RegisterChallenge { .. }
+            | Request::Register { .. } => Err(Violation::AlreadyLoggedIn),
             Request::Account(_) => Ok(Step::Account { user }),
             Request::Begin(begin) => self.begin(user, begin, Vec::new()),
             Request::BeginMany { begin, also } => self.begin(user, begin, also.clone()),

@@ -70,6 +70,9 @@ pub enum AccountRequest {
     TokensList,
     /// End sessions: the one with this id, or all (`None`).
     TokensRevoke { id: Option<String> },
+    /// A new token for scripts (`automation`: exempt from the human-timing signals, never
+    /// from rate limits or bans). Answered with `Token`.
+    TokenNew { password: String, automation: bool },
 }
 
 /// The listener's answer to an account or recovery request.
@@ -88,6 +91,8 @@ pub enum AccountReply {
     Export { json: String },
     /// What `TokensList` lists.
     Sessions { sessions: Vec<SessionView> },
+    /// A new token, shown once (hex), and its id as `TokensList` shows it.
+    Token { token: String, id: String },
 }
 
 /// An account as its owner sees it.
@@ -248,6 +253,7 @@ impl AccountRequest {
             }
             AccountRequest::Cancel { password: p, .. } => password(p),
             AccountRequest::TokensRevoke { id } => id.as_deref().map_or(Ok(()), check_typed_code),
+            AccountRequest::TokenNew { password: p, .. } => password(p),
         }
     }
 }
@@ -294,6 +300,12 @@ impl AccountReply {
             AccountReply::Sessions { sessions } => {
                 many(sessions.len(), "sessions")?;
                 sessions.iter().try_for_each(|s| check_typed_code(&s.id))
+            }
+            AccountReply::Token { token, id } => {
+                if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(DecodeError::Invalid("token"));
+                }
+                check_typed_code(id)
             }
         }
     }

@@ -74,6 +74,13 @@ pub enum Request {
     CancelChange { code: String },
     /// The logged-in account's own settings. Answered with `Account`.
     Account(AccountRequest),
+    /// Ask for the challenge registering the name `user` needs (allowed before login, on a
+    /// listener that takes registrations): always a captcha with a proof of work.
+    /// Answered with `Challenge`.
+    RegisterChallenge { user: String },
+    /// Create the account `user` with this password (allowed before login, with the solved
+    /// captcha for that name). Answered with `Account(Done)`.
+    Register { user: String, password: String, solution: Solution },
 }
 
 /// A challenge handed back solved: the listener's ticket, the proof-of-work counter, and
@@ -397,6 +404,12 @@ impl Validate for Request {
                 validate_solution(solution)
             }
             Request::CancelChange { code } => check_typed_code(code),
+            Request::RegisterChallenge { user } => validate_account(user).map(|_| ()).map_err(Into::into),
+            Request::Register { user, password, solution } => {
+                validate_account(user)?;
+                cap_str(password, MAX_PASSWORD, "password")?;
+                validate_solution(solution)
+            }
             Request::Account(a) => a.validate(),
             Request::Commit
             | Request::Inbox { .. }

@@ -641,6 +641,34 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                 Ok(None) => refuse(ErrorCode::NotFound, format!("no pending change {id}")),
             }
         }
+        AccountRequest::TokenNew { password, automation } => {
+            let phc = match password_ok(conn, &user, password).await? {
+                Ok(phc) => phc,
+                Err(refused) => return Ok(refused),
+            };
+            let Ok(token) = accounts::new_token() else { return refuse(ErrorCode::Internal, "no system randomness") };
+            let key = accounts::token_key(&token);
+            let lifetime =
+                if automation { accounts::AUTOMATION_TOKEN_LIFETIME_SECS } else { accounts::TOKEN_LIFETIME_SECS };
+            let (u, shc) = (user.clone(), sh.clone());
+            let kept = Shared::blocking(move || -> Result<bool, StoreError> {
+                if !shc.store().add_token(&key, &u, &phc, now.saturating_add(lifetime))? {
+                    return Ok(false);
+                }
+                if automation {
+                    shc.store().mark_automation(&key)?;
+                }
+                Ok(true)
+            })
+            .await??;
+            if !kept {
+                return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; no token was made");
+            }
+            let kind = if automation { "automation token" } else { "token" };
+            conn.record(conn.activity(Kind::Request).detail(format!("new {kind} {}", token_id(&key))));
+            info!(peer = %conn.peer, %user, event = "token_issued", automation, "a new {kind}");
+            done(AccountReply::Token { token: hex::encode(token), id: token_id(&key) })
+        }
         AccountRequest::TokensList => {
             let u = user.clone();
             let sessions = Shared::blocking(move || sh.store().user_tokens(&u, now)).await??;

@@ -123,6 +123,22 @@ pub(super) async fn handle(
                 "your unfinished deliveries already hold your quota; finish them, or wait for them to expire",
             ),
         ),
+        Ok(Found::Store(Opening::DailyLimit { per_day })) => {
+            info!(peer = %conn.peer, event = "quota", "delivery refused: a new account's deliveries for today are sent");
+            conn.record(
+                conn.activity(Kind::Request).detail("delivery refused: a self-registered account's deliveries a day"),
+            );
+            (
+                None,
+                error_reply(
+                    ErrorCode::Limit,
+                    format_args!(
+                        "this account may send {per_day} deliveries a day (a self-registered account's limit); \
+                         try again tomorrow"
+                    ),
+                ),
+            )
+        }
         Ok(Found::Store(Opening::Mismatch)) => {
             // The real client's resume key covers recipient and sizes: only a forged Begin
             // asks for more than its delivery reserved.

@@ -20,14 +20,16 @@ use crate::wire::{Credential, ErrorCode, Response, Solution, Token};
 
 /// What checking the credentials found.
 enum Check {
-    /// Good credentials; a password login gets a new session token.
-    Accepted { token: Option<Token> },
+    /// Good credentials; a password login gets a new session token. `automation`: an
+    /// automation token's session (never judged for human timing).
+    Accepted { token: Option<Token>, automation: bool },
     /// Wrong credentials; `known` tells whether the account exists (for the record only).
     Refused { known: bool },
 }
 
 /// Issue the challenge a login as `user` from this connection's network needs now.
 pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+    super::register::watch(conn, Some(user), "challenge request", &[user.as_bytes()]);
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
@@ -49,7 +51,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
 /// are appended to FILE, so the tests can answer it (as the fault-injection hook lets them
 /// crash a task). Release builds have no such hook.
 #[cfg(debug_assertions)]
-fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
+pub(super) fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
     use std::io::Write;
     let (Some(path), Some(text)) = (std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS"), text) else { return };
     let nonce = hex::encode(ticket.nonce);
@@ -59,7 +61,7 @@ fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
 }
 
 #[cfg(not(debug_assertions))]
-fn answer_hook(_: &crate::wire::Ticket, _: Option<&str>) {}
+pub(super) fn answer_hook(_: &crate::wire::Ticket, _: Option<&str>) {}
 
 /// A login refused before its credentials are checked: the challenge it needed is missing
 /// or failed. Counts as a login attempt of the connection. A failed challenge is a
@@ -116,6 +118,12 @@ pub(super) async fn handle(
     let sh = conn.shared.clone();
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
+    // What the login sent, as a digest (the same password or token over and over is a
+    // script's); the secret itself is not kept.
+    let login_digest = match &credential {
+        Credential::Password(p) => *blake3::hash(p.as_bytes()).as_bytes(),
+        Credential::Token(t) => *blake3::hash(t).as_bytes(),
+    };
     // The step-up: password logins after failed ones need a solved challenge; checked
     // before any password hash, so refusing costs one lookup (and a solution one hash).
     // Session tokens cannot be guessed, so a token login is never held up by it.
@@ -161,7 +169,7 @@ pub(super) async fn handle(
             Shared::blocking(move || -> Result<Check, StoreError> {
                 let owner = sh.store().token_user(&key, sh.now())?;
                 Ok(if owner.as_deref() == Some(u.as_str()) {
-                    Check::Accepted { token: None }
+                    Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
                 } else {
                     Check::Refused { known: true }
                 })
@@ -201,13 +209,19 @@ pub(super) async fn handle(
                 if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
                     return Ok(Check::Refused { known: true });
                 }
-                Ok(Check::Accepted { token: Some(token) })
+                Ok(Check::Accepted { token: Some(token), automation: false })
             })
             .await??
         }
     };
+    // Logins are judged for human timing (what was sent: the account and the credential),
+    // except those of automation tokens.
+    let judged = !matches!(check, Check::Accepted { automation: true, .. });
+    if judged {
+        super::register::watch(conn, Some(&user), "login", &[user.as_bytes(), &login_digest]);
+    }
     Ok(match check {
-        Check::Accepted { token } => {
+        Check::Accepted { token, .. } => {
             // A solved challenge with the right password: this source and account start
             // over (a token login for another account proves nothing about them).
             if solved.is_some() && is_password {

@@ -13,6 +13,7 @@ mod login;
 mod mark_seen;
 mod open;
 mod recover;
+mod register;
 
 use std::sync::Arc;
 
@@ -80,6 +81,8 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::RecoverFinish { .. } => ("recover_finish", 0),
         Request::CancelChange { .. } => ("cancel_change", 0),
         Request::Account(_) => ("account", 0),
+        Request::RegisterChallenge { .. } => ("register_challenge", 0),
+        Request::Register { .. } => ("register", 0),
     };
     conn.record(conn.activity(Kind::Request).bytes(bytes).detail(name));
     let step = match conn.session(|s| s.on_request(&req)) {
@@ -126,6 +129,10 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             recover::finish(conn, user, code, proof, new_password, solution).await
         }
         (Step::Recovery, Request::CancelChange { code }) => recover::cancel(conn, code).await,
+        (Step::RegisterChallenge { user }, Request::RegisterChallenge { .. }) => Ok(register::challenge(conn, &user)),
+        (Step::Recovery, Request::Register { user, password, solution }) => {
+            register::register(conn, user, password, solution).await
+        }
         (Step::Account { user }, Request::Account(req)) => account::handle(conn, user, req).await,
         _ => Err(ServerError::Internal("session step does not match request")),
     };

@@ -1,0 +1,183 @@
+//! Watching for behaviour too perfect to be human, the glue around `policy::regularity`:
+//! the recent cadence of each network (/24, /64) and each account, fed by password and
+//! session-token logins, challenge requests and registrations (never by transfers, the
+//! client's pipelined requests, or sessions of automation tokens), and the registrations
+//! each network made today. Every map is bounded and pruned.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use ipnet::IpNet;
+
+use crate::policy::prefix_of;
+use crate::policy::registration::RegistrationConfig;
+use crate::policy::regularity::{Cadence, RegularityConfig, Signal};
+
+/// Networks or accounts watched at once, at most; past that, new ones are not watched
+/// until pruning makes room (the per-address rate limits still hold).
+pub const MAX_WATCHED: usize = 65_536;
+
+/// What is watched: a network or an account (each kind of action has a cadence of its
+/// own: a script that asks for a challenge and then registers, on a timer, keeps a steady
+/// period for each).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    Net(IpNet, &'static str),
+    Account(String, &'static str),
+}
+
+/// What an action was, for its digest (the same action repeated is a script's).
+pub fn digest(parts: &[&[u8]]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let out = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(out.as_bytes().get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(first)
+}
+
+#[derive(Default)]
+struct State {
+    cadences: HashMap<Who, Cadence>,
+    /// Signals per network: (count, last time), for refusing registrations.
+    flagged: HashMap<IpNet, (u32, u64)>,
+    /// Registrations per network today: (day, count).
+    registrations: HashMap<IpNet, (u64, u32)>,
+    /// Registrations today, all networks: (day, count).
+    today: (u64, u32),
+}
+
+/// The watch.
+pub struct Humans {
+    cfg: RegularityConfig,
+    state: Mutex<State>,
+}
+
+impl Humans {
+    pub fn new(cfg: RegularityConfig) -> Humans {
+        Humans { cfg, state: Mutex::new(State::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Note an action of kind `kind` by `ip`'s network and (when known) by `account`; the
+    /// signals it gave.
+    pub fn note(
+        &self,
+        ip: IpAddr,
+        account: Option<&str>,
+        kind: &'static str,
+        now_ms: u64,
+        digest: u64,
+    ) -> Vec<(Who, Signal)> {
+        let mut st = self.state();
+        let mut out = Vec::new();
+        let net = prefix_of(ip);
+        let whos = std::iter::once(Who::Net(net, kind)).chain(account.map(|a| Who::Account(a.to_owned(), kind)));
+        for who in whos {
+            if st.cadences.len() >= MAX_WATCHED && !st.cadences.contains_key(&who) {
+                continue;
+            }
+            let signal = st.cadences.entry(who.clone()).or_default().note(&self.cfg, now_ms, digest);
+            if let Some(signal) = signal {
+                out.push((who, signal));
+            }
+        }
+        if !out.is_empty() && (st.flagged.len() < MAX_WATCHED || st.flagged.contains_key(&net)) {
+            let e = st.flagged.entry(net).or_insert((0, now_ms));
+            *e = (e.0.saturating_add(1), now_ms);
+        }
+        out
+    }
+
+    /// Signals from `ip`'s network within `window_ms`.
+    pub fn flagged(&self, ip: IpAddr, now_ms: u64, window_ms: u64) -> u32 {
+        let st = self.state();
+        st.flagged
+            .get(&prefix_of(ip))
+            .filter(|(_, last)| now_ms.saturating_sub(*last) < window_ms)
+            .map_or(0, |(n, _)| *n)
+    }
+
+    /// Whether `ip`'s network may register another account today (counted if so).
+    pub fn allow_registration(&self, ip: IpAddr, cfg: &RegistrationConfig, now_ms: u64) -> Result<(), &'static str> {
+        let day = now_ms / 86_400_000;
+        let mut st = self.state();
+        if st.today.0 != day {
+            st.today = (day, 0);
+        }
+        if st.today.1 >= cfg.per_day {
+            return Err("the listener takes no more registrations today; try tomorrow");
+        }
+        let net = prefix_of(ip);
+        if st.registrations.len() >= MAX_WATCHED && !st.registrations.contains_key(&net) {
+            return Err("the listener is busy with registrations; try later");
+        }
+        let e = st.registrations.entry(net).or_insert((day, 0));
+        if e.0 != day {
+            *e = (day, 0);
+        }
+        if e.1 >= cfg.per_network_per_day {
+            return Err("this network has registered as many accounts as it may today; try tomorrow");
+        }
+        e.1 += 1;
+        st.today.1 += 1;
+        Ok(())
+    }
+
+    /// Forget what no longer matters: quiet cadences, old signals, earlier days.
+    pub fn prune(&self, now_ms: u64, window_ms: u64) {
+        let reset = self.cfg.reset_after_ms;
+        let day = now_ms / 86_400_000;
+        let mut st = self.state();
+        st.cadences.retain(|_, c| c.last().is_some_and(|t| now_ms.saturating_sub(t) <= reset));
+        st.flagged.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window_ms);
+        st.registrations.retain(|_, (d, _)| *d == day);
+    }
+
+    /// Networks and accounts watched now, and networks flagged (for the bound tests).
+    #[cfg(test)]
+    pub fn tracked(&self) -> (usize, usize) {
+        let st = self.state();
+        (st.cadences.len(), st.flagged.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watching_is_bounded_and_pruned() {
+        let h = Humans::new(RegularityConfig::default());
+        for i in 0..(MAX_WATCHED as u128 + 1000) {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | i << 64));
+            h.note(ip, None, "login", 1_000, 1);
+        }
+        assert!(h.tracked().0 <= MAX_WATCHED);
+        h.prune(1_000 + RegularityConfig::default().reset_after_ms + 1, 600_000);
+        assert_eq!(h.tracked().0, 0);
+    }
+
+    #[test]
+    fn registrations_are_limited_per_network_and_per_day() {
+        let h = Humans::new(RegularityConfig::default());
+        let cfg = RegistrationConfig { per_network_per_day: 2, per_day: 3, ..Default::default() };
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.200".parse().expect("ip");
+        let c: IpAddr = "198.51.100.1".parse().expect("ip");
+        let day = 20_000 * 86_400_000;
+        assert!(h.allow_registration(a, &cfg, day).is_ok());
+        assert!(h.allow_registration(b, &cfg, day).is_ok());
+        assert!(h.allow_registration(a, &cfg, day).is_err(), "two per /24");
+        assert!(h.allow_registration(c, &cfg, day).is_ok());
+        assert!(h.allow_registration(c, &cfg, day).is_err(), "three a day in all");
+        assert!(h.allow_registration(a, &cfg, day + 86_400_000).is_ok(), "a new day");
+    }
+}

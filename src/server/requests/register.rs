@@ -1,0 +1,171 @@
+//! Self-registration, when the operator turns it on (`[registration] enabled = true`):
+//! `RegisterChallenge` hands out a captcha (always, with a proof of work) for the name
+//! asked for, and `Register` creates the account with it: a name neither reserved nor like
+//! an existing one, a small quota and deliveries a day, at most a few a day per network.
+//! Every attempt is an activity event. A network whose registrations (or logins, or
+//! challenge requests) come too regularly for a person is challenged harder first, and
+//! then refused for the rest of the window.
+//!
+//! `watch` is the one place actions are fed to the regularity watch.
+
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use super::login::record_solved;
+use crate::accounts;
+use crate::policy::activity::Kind;
+use crate::policy::registration::reserved;
+use crate::server::conn::Conn;
+use crate::server::error::{error_reply, ServerError};
+use crate::server::outcome::Outcome;
+use crate::server::Shared;
+use crate::store::Registered;
+use crate::wire::{AccountReply, ErrorCode, Response, Solution};
+
+/// Signals from one network within the window after which its registrations are refused.
+pub const REFUSE_AFTER_SIGNALS: u32 = 2;
+
+/// Feed an action (a login attempt, a challenge request, a registration) to the regularity
+/// watch: each signal is an event (`too_regular`) and makes the network's next challenges
+/// harder. Sessions of automation tokens are never fed in.
+pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str, what: &[&[u8]]) {
+    let sh = &conn.shared;
+    let ip = conn.peer.ip();
+    // The listener's own host (and other exempt networks) is never judged, as it is never
+    // scored.
+    if sh.config().scoring.is_exempt(ip) {
+        return;
+    }
+    let now_ms = sh.clock().now_ms();
+    for (who, signal) in sh.humans().note(ip, account, kind, now_ms, crate::server::humans::digest(what)) {
+        let whom = match &who {
+            crate::server::humans::Who::Net(net, kind) => format!("{kind}s from network {net}"),
+            crate::server::humans::Who::Account(a, kind) => format!("{kind}s of account {a}"),
+        };
+        let detail = format!("{whom}: {}", signal.describe());
+        let mut event = conn.activity(Kind::TooRegular).detail(&detail);
+        if let Some(a) = account {
+            event = event.account(a);
+        }
+        conn.record(event);
+        sh.challenges().suspicious(ip, now_ms);
+        warn!(peer = %conn.peer, event = "too_regular", "{detail}");
+    }
+}
+
+fn refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<Response> {
+    conn.record(conn.activity(Kind::RegistrationRefused).account(user).detail(why));
+    info!(peer = %conn.peer, %user, event = "registration_refused", "{why}");
+    Outcome::reply(error_reply(code, why))
+}
+
+/// The captcha for registering `user`.
+pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+    let sh = &conn.shared;
+    if !sh.config().registration.enabled {
+        return refused(conn, user, ErrorCode::NotFound, "this listener does not take registrations");
+    }
+    watch(conn, None, "registration challenge", &[user.as_bytes()]);
+    let ip = conn.peer.ip();
+    let now_ms = sh.clock().now_ms();
+    match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), user, true, now_ms) {
+        Ok((ticket, picture, text)) => {
+            super::login::answer_hook(&ticket, text.as_deref());
+            conn.record(
+                conn.activity(Kind::ChallengeIssued)
+                    .account(user)
+                    .detail(format!("registration captcha, {} bits", ticket.bits)),
+            );
+            Outcome::reply(Response::Challenge { ticket, picture })
+        }
+        Err(e) => Outcome::reply(error_reply(ErrorCode::Internal, e)),
+    }
+}
+
+pub(super) async fn register(
+    conn: &Arc<Conn>,
+    user: String,
+    password: String,
+    solution: Solution,
+) -> Result<Outcome<Response>, ServerError> {
+    let sh = conn.shared.clone();
+    let cfg = sh.config().registration.clone();
+    if !cfg.enabled {
+        return Ok(refused(conn, &user, ErrorCode::NotFound, "this listener does not take registrations"));
+    }
+    let ip = conn.peer.ip();
+    let now_ms = sh.clock().now_ms();
+    // Registrations are judged before anything else: a script's shows at once.
+    watch(conn, None, "registration", &[user.as_bytes()]);
+    let window = sh.config().challenges.window_secs.saturating_mul(1000);
+    if !sh.config().scoring.is_exempt(ip) && sh.humans().flagged(ip, now_ms, window) >= REFUSE_AFTER_SIGNALS {
+        return Ok(refused(
+            conn,
+            &user,
+            ErrorCode::Limit,
+            "registrations from this network look automated (too regular to be a person); try again later",
+        ));
+    }
+    // Always a solved captcha for this very name.
+    let checked = sh.challenges().check(&solution, &user, ip, true, now_ms).and_then(|solved| {
+        sh.challenges().spend(&solution, &solved, ip, now_ms)?;
+        Ok(solved)
+    });
+    let solved = match checked {
+        Ok(solved) => solved,
+        Err(e) => {
+            conn.record(conn.activity(Kind::ChallengeFailed).account(&user).detail(format!("registration: {e}")));
+            return Ok(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, format!("challenge not solved: {e}"))));
+        }
+    };
+    record_solved(conn, &user, &solved);
+    if let Err(e) = reserved(&user, &cfg) {
+        return Ok(refused(conn, &user, ErrorCode::BadRequest, &e.to_string()));
+    }
+    if password.len() < 8 {
+        return Ok(refused(conn, &user, ErrorCode::BadRequest, "the password must be 8 to 1024 bytes long"));
+    }
+    if let Err(why) = sh.humans().allow_registration(ip, &cfg, now_ms) {
+        return Ok(refused(conn, &user, ErrorCode::Limit, why));
+    }
+    let Some(_slot) = sh.hash_slot(solution.ticket.bits).await else {
+        return Ok(refused(conn, &user, ErrorCode::Limit, "the listener is busy; try again in a moment"));
+    };
+    let phc = match Shared::blocking(move || accounts::hash_password(&password)).await? {
+        Ok(phc) => phc,
+        Err(e) => return Ok(refused(conn, &user, ErrorCode::BadRequest, &e.to_string())),
+    };
+    drop(_slot);
+    let (u, shc) = (user.clone(), sh.clone());
+    let caps = (cfg.quota_bytes, cfg.deliveries_per_day);
+    let made = Shared::blocking(move || shc.store().register_user(&u, &phc, now_ms / 1000, caps)).await??;
+    match made {
+        Registered::Created => {
+            let (shc, u) = (sh.clone(), user.clone());
+            let now = now_ms / 1000;
+            if let Ok(Err(e)) = Shared::blocking(move || shc.guard().note_birthplace(shc.store(), &u, ip, now)).await {
+                warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
+            }
+            conn.record(
+                conn.activity(Kind::Registered)
+                    .account(&user)
+                    .detail(format!("quota {} bytes, {} deliveries a day", cfg.quota_bytes, cfg.deliveries_per_day)),
+            );
+            info!(peer = %conn.peer, %user, event = "registered", "an account registered itself");
+            let text = format!(
+                "account {user} created: {} MiB of mail, {} deliveries a day; log in with your password",
+                cfg.quota_bytes >> 20,
+                cfg.deliveries_per_day
+            );
+            Ok(Outcome::reply(Response::Account(AccountReply::Done { text })))
+        }
+        Registered::Taken => Ok(refused(conn, &user, ErrorCode::BadRequest, &format!("the name {user:?} is taken"))),
+        Registered::LookAlike => Ok(refused(
+            conn,
+            &user,
+            ErrorCode::BadRequest,
+            &format!("{user:?} looks too much like an existing account's name; pick another name"),
+        )),
+    }
+}
