@@ -189,6 +189,23 @@ fn samples() -> Vec<(&'static str, String)> {
                 here_known: false,
             }))),
         ),
+        ("register_challenge", frame(&Request::RegisterChallenge { user: "al".into() })),
+        (
+            "register",
+            frame(&Request::Register {
+                user: "al".into(),
+                password: "pw".into(),
+                solution: Solution { ticket: sample_ticket(), counter: 1, answer: Some("K7".into()) },
+            }),
+        ),
+        (
+            "account_token_new",
+            frame(&Request::Account(AccountRequest::TokenNew { password: "a".into(), automation: true })),
+        ),
+        (
+            "account_token",
+            frame(&Response::Account(AccountReply::Token { token: "ab".repeat(32), id: "abcdef".into() })),
+        ),
     ]
 }
 
@@ -251,6 +268,10 @@ const GOLDEN: &[(&str, &str)] = &[
     ("account_done", "000000050c00026f6b"),
     ("account_changed", "000000060c0101090177"),
     ("account_view", "0000002c0c0301052b3334363101010201010c3132372e302e302e302f3234010200010101710a010101770102016600"),
+    ("register_challenge", "000000041202616c"),
+    ("register", "000000661302616c0270770110007f00000018010205050505050505050505050505050505060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070101024b37"),
+    ("account_token_new", "00000005110c016101"),
+    ("account_token", "0000004a0c06406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616206616263646566"),
 ];
 
 #[test]
@@ -301,7 +322,10 @@ fn every_golden_frame_decodes_back() {
             | "cancel_change"
             | "account_show"
             | "account_passwd"
-            | "account_phone_verify" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "account_phone_verify"
+            | "register_challenge"
+            | "register"
+            | "account_token_new" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
