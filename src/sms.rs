@@ -141,6 +141,10 @@ pub struct SmsConfig {
     pub cooldown_secs: u64,
     /// Calling codes texts may go to (`"+34"`, `"+44"`); empty (the default): any.
     pub countries: Vec<String>,
+    /// How texts name this listener, as users reach it (`files.example.org` or
+    /// `files.example.org:4433`): the cancel command in a text must work as written.
+    /// Default: the machine's host name.
+    pub name: Option<String>,
 }
 
 /// `[sms.webhook]`: where texts are POSTed and how the listener authenticates.
@@ -169,6 +173,7 @@ impl Default for SmsConfig {
             daily_budget: limits.daily_budget,
             cooldown_secs: limits.cooldown_secs,
             countries: limits.countries,
+            name: None,
         }
     }
 }
@@ -181,6 +186,14 @@ const MAX_RETRIES: u32 = 5;
 impl SmsConfig {
     /// Values that would switch a defence off, leak a secret, or cannot work.
     pub fn check(&self) -> Result<(), &'static str> {
+        if let Some(name) = &self.name {
+            let ok = !name.is_empty()
+                && name.len() <= 255
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+            if !ok {
+                return Err("sms.name must be a host name or address as users write it (letters, digits, . - : [ ])");
+            }
+        }
         let chosen = [self.spool.is_some(), self.command.is_some(), self.webhook.is_some()];
         if chosen.iter().filter(|c| **c).count() > 1 {
             return Err("sms: choose at most one of spool, command and webhook");

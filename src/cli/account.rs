@@ -2,10 +2,12 @@
 //! account's own settings. What the client can check (a phone number, a password's length,
 //! a code's shape) it checks before it connects.
 //!
-//! Lines of stdin, for scripts, are read in one order: the login password
+//! Lines of stdin, for scripts, are read in one order: the login password first
 //! (`--password-stdin`, which is also the current password a change needs), then the
 //! command's own (`--new-password-stdin`, `--code-stdin`, `--answer-stdin`), then the texted
-//! confirmation code (`--auth-code-stdin`), each read only when it is needed.
+//! confirmation code (`--auth-code-stdin`). `qxfer recover` reads the answer (or recovery
+//! code), then the new password (`--password-stdin`), checks them, and only then has a code
+//! texted and reads it (`--code-stdin`).
 
 use std::io::IsTerminal;
 
@@ -20,13 +22,14 @@ use crate::client::{self, Client, ConnectOptions, PasswordSource};
 use crate::clock::{format_duration, format_time};
 use crate::wire::{check_code_text, AccountReply, AccountRequest, Proof, Request};
 
-/// A line from stdin, or a prompt on the terminal (hidden when `secret`).
-fn line(from_stdin: bool, prompt: &str, secret: bool) -> Result<String> {
+/// A line from stdin, or a prompt on the terminal (hidden when `secret`); `option` names
+/// the flag that reads it from stdin instead.
+fn line(from_stdin: bool, prompt: &str, secret: bool, option: &str) -> Result<String> {
     if from_stdin {
         return read_stdin_line();
     }
     if !std::io::stdin().is_terminal() {
-        bail!("{prompt}: no terminal to ask on; pass the matching --...-stdin option");
+        return Err(usage(format!("{prompt}: no terminal to ask on; pass {option} to read it from stdin")));
     }
     if secret {
         return Ok(rpassword::prompt_password(format!("{prompt}: "))?);
@@ -40,8 +43,20 @@ fn line(from_stdin: bool, prompt: &str, secret: bool) -> Result<String> {
 /// A texted code as typed: eight digits (spaces and dashes people type are dropped).
 fn texted_code(typed: &str) -> Result<String> {
     let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    check_code_text(&code).map_err(|_| usage(format!("{typed:?} is not a texted code: it has eight digits")))?;
+    check_code_text(&code)
+        .map_err(|_| usage(format!("{typed:?} is not a texted code: a texted code has eight digits")))?;
     Ok(code)
+}
+
+/// A recovery (10 characters) or cancel (15) code as typed: checked for its shape, so a
+/// typo is not spent as a guess.
+fn letters_code(typed: &str, len: usize, what: &str) -> Result<String> {
+    let n = crate::policy::recovery::normalise_typed_code(typed);
+    let ok = n.len() == len && crate::wire::check_typed_code(typed).is_ok();
+    if !ok {
+        return Err(usage(format!("{typed:?} is not a {what}: it has {len} letters and digits, as xxxxx-xxxxx")));
+    }
+    Ok(typed.to_owned())
 }
 
 fn new_password_checked(p: String) -> Result<String> {
@@ -56,8 +71,8 @@ fn new_password(from_stdin: bool, user: &str) -> Result<String> {
     if from_stdin {
         return new_password_checked(read_stdin_line()?);
     }
-    let p1 = line(false, &format!("New password for {user}"), true)?;
-    let p2 = line(false, "Again", true)?;
+    let p1 = line(false, &format!("New password for {user}"), true, "--password-stdin")?;
+    let p2 = line(false, "Again", true, "--password-stdin")?;
     if p1 != p2 {
         bail!("the passwords differ");
     }
@@ -108,7 +123,7 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
         let [host, code] = a.rest.as_slice() else {
             return Err(usage("write: qxfer recover cancel HOST CODE"));
         };
-        crate::wire::check_typed_code(code).map_err(|_| usage(format!("{code:?} is not a cancel code")))?;
+        letters_code(code, 15, "cancel code")?;
         let mut client_args = a.client;
         client_args.host = host.clone();
         if client_args.user.is_none() && !host.contains('@') {
@@ -123,30 +138,40 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
     if !a.rest.is_empty() {
         return Err(usage("qxfer recover takes one HOST (or: qxfer recover cancel HOST CODE)"));
     }
-    // The new password is asked for (or read) last; nothing is read before connecting
-    // that the listener might refuse.
+    // Everything but the texted code is asked for, and checked, before a code is texted.
     let mut client_args = a.client;
     let password_stdin = std::mem::take(&mut client_args.password_stdin);
     let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
     let user = opts.user.clone();
-    let started =
-        client::recovery_step(&opts, |solution| Request::RecoverStart { user: user.clone(), solution }).await?;
-    print_reply(&started, false);
-    let code = texted_code(&line(a.code_stdin, "Code from the text message", false)?)?;
     let proof = if a.recovery_code_stdin {
-        Proof::RecoveryCode(read_stdin_line()?)
+        Proof::RecoveryCode(letters_code(&read_stdin_line()?, 10, "recovery code")?)
     } else if a.answer_stdin {
         Proof::Answer(read_stdin_line()?)
     } else {
-        let answer = line(false, "Answer to your secret question (empty: use a recovery code)", true)?;
+        let answer =
+            line(false, "Answer to your secret question (empty: use a recovery code)", true, "--answer-stdin")?;
         if answer.trim().is_empty() {
-            Proof::RecoveryCode(line(false, "Recovery code", false)?)
+            Proof::RecoveryCode(letters_code(
+                &line(false, "Recovery code", false, "--recovery-code-stdin")?,
+                10,
+                "recovery code",
+            )?)
         } else {
             Proof::Answer(answer)
         }
     };
-    proof.validate().map_err(|e| usage(e.to_string()))?;
+    proof.validate().map_err(|e| usage(format!("the answer: {e}")))?;
     let new_password = new_password(password_stdin, &user)?;
+    let started =
+        client::recovery_step(&opts, |solution| Request::RecoverStart { user: user.clone(), solution }).await?;
+    if client_args.json {
+        if let AccountReply::Done { text } = &started {
+            eprintln!("{text}");
+        }
+    } else {
+        print_reply(&started, false);
+    }
+    let code = texted_code(&line(a.code_stdin, "Code from the text message", false, "--code-stdin")?)?;
     let reply = client::recovery_step(&opts, |solution| Request::RecoverFinish {
         user: user.clone(),
         code: code.clone(),
@@ -163,24 +188,35 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
 fn current_password(opts: &ConnectOptions) -> Result<String> {
     match &opts.password {
         PasswordSource::Given(p) => Ok(p.clone()),
-        PasswordSource::Prompt => line(false, &format!("Current password for {}", opts.user), true),
+        PasswordSource::Prompt => line(false, &format!("Current password for {}", opts.user), true, "--password-stdin"),
         PasswordSource::None => bail!("no password: pass --password-stdin or set QXFER_PASSWORD"),
     }
 }
 
-/// Connect and log in (the password given once serves as the current password too).
-async fn logged_in(c: &ClientArgs) -> Result<(ConnectOptions, Client)> {
+/// What connecting needs, read first (`--password-stdin` is the first line of stdin); the
+/// password given once serves as the current password too.
+fn prepare(c: &ClientArgs) -> Result<ConnectOptions> {
     let mut opts = connect_options(c)?;
     if matches!(opts.password, PasswordSource::Prompt) {
         opts.password = PasswordSource::Given(current_password(&opts)?);
     }
+    Ok(opts)
+}
+
+/// Connect and log in.
+async fn logged_in(c: &ClientArgs) -> Result<(ConnectOptions, Client)> {
+    let opts = prepare(c)?;
     let client = Client::connect(&opts).await?;
     Ok((opts, client))
 }
 
 /// Run one change: with --confirm-by-text, a code texted to the oldest number first.
-async fn change(ch: &ChangeArgs, make: impl FnOnce(String, Option<String>) -> AccountRequest) -> Result<AccountReply> {
-    let (opts, mut client) = logged_in(&ch.client).await?;
+async fn change(
+    ch: &ChangeArgs,
+    opts: ConnectOptions,
+    make: impl FnOnce(String, Option<String>) -> AccountRequest,
+) -> Result<AccountReply> {
+    let mut client = Client::connect(&opts).await?;
     let password = current_password(&opts)?;
     let mut auth = None;
     if ch.confirm_by_text {
@@ -192,7 +228,7 @@ async fn change(ch: &ChangeArgs, make: impl FnOnce(String, Option<String>) -> Ac
                 return Err(e.into());
             }
         }
-        auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false)?)?);
+        auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false, "--auth-code-stdin")?)?);
     }
     let req = make(password, auth);
     let reply = client.account(req).await;
@@ -200,7 +236,8 @@ async fn change(ch: &ChangeArgs, make: impl FnOnce(String, Option<String>) -> Ac
     let reply = reply?;
     if let AccountReply::Changed { at: Some(at), .. } | AccountReply::Codes { at: Some(at), .. } = &reply {
         eprintln!(
-            "qxfer: the change waits until {} ({}); run it again with --confirm-by-text to apply it now",
+            "qxfer: the change waits until {} ({}); to apply it now, run it again from a network this account has \
+             used for a week, or with --confirm-by-text (a code to a phone number verified a week ago or more)",
             format_time(*at),
             format_duration(at.saturating_sub(crate::clock::Clock::default().now()))
         );
@@ -234,14 +271,18 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
         }
         AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
             let number = crate::accounts::phone::parse(&number).map_err(usage)?;
-            let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false)?)?;
+            let opts = prepare(&ch.client)?;
+            let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
             let reply =
-                change(&ch, |password, auth| AccountRequest::PhoneVerify { number, code, password, auth }).await?;
+                change(&ch, opts, |password, auth| AccountRequest::PhoneVerify { number, code, password, auth })
+                    .await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
             let number = crate::accounts::phone::parse(&number).map_err(usage)?;
-            let reply = change(&ch, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;
+            let opts = prepare(&ch.client)?;
+            let reply =
+                change(&ch, opts, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Phone(PhoneCmd::List { client: c }) => {
@@ -261,11 +302,18 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             }
         }
         AccountCmd::Question(QuestionCmd::Set { change: ch, question, answer_stdin }) => {
+            if question.trim().is_empty() {
+                return Err(usage("the question is empty: write it as you will be asked it"));
+            }
+            crate::wire::check_subject(&question).map_err(|_| {
+                usage("the question must be one line of at most 200 bytes, without control or invisible characters")
+            })?;
+            let opts = prepare(&ch.client)?;
             let answer = if answer_stdin {
                 read_stdin_line()?
             } else {
-                let a1 = line(false, "Answer", true)?;
-                if line(false, "Again", true)? != a1 {
+                let a1 = line(false, "Answer", true, "--answer-stdin")?;
+                if line(false, "Again", true, "--answer-stdin")? != a1 {
                     bail!("the answers differ");
                 }
                 a1
@@ -279,20 +327,22 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
                 password,
                 auth,
             };
-            req(String::new(), None).validate().map_err(|e| usage(e.to_string()))?;
-            let reply = change(&ch, req).await?;
+            req(String::new(), None).validate().map_err(|e| usage(format!("the question or answer: {e}")))?;
+            let reply = change(&ch, opts, req).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Codes(CodesCmd::New { change: ch }) => {
-            let reply = change(&ch, |password, auth| AccountRequest::CodesNew { password, auth }).await?;
+            let opts = prepare(&ch.client)?;
+            let reply = change(&ch, opts, |password, auth| AccountRequest::CodesNew { password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Passwd { change: ch, new_password_stdin } => {
             // The current password comes first (the login's), then the new one, before
             // anything is sent.
-            let user = ch.client.user.clone().unwrap_or_else(|| ch.client.host.clone());
-            let new_password = new_password(new_password_stdin, &user)?;
-            let reply = change(&ch, |password, auth| AccountRequest::Passwd { password, new_password, auth }).await?;
+            let opts = prepare(&ch.client)?;
+            let new_password = new_password(new_password_stdin, &opts.user)?;
+            let reply =
+                change(&ch, opts, |password, auth| AccountRequest::Passwd { password, new_password, auth }).await?;
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Cancel { client: c, id } => {
@@ -420,7 +470,7 @@ pub async fn register(a: RegisterArgs) -> Result<()> {
         client.close().await;
         return Err(e.into());
     }
-    let code = texted_code(&line(a.code_stdin, &format!("Code texted to {number}"), false)?)?;
+    let code = texted_code(&line(a.code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
     let reply = client.account(AccountRequest::PhoneVerify { number, code, password, auth: None }).await;
     client.close().await;
     print_reply(&reply?, client_args.json);

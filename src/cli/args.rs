@@ -51,18 +51,19 @@ pub enum Command {
     /// Delete deliveries from your mailbox (their files and quota are freed).
     #[command(after_help = "Example:\n  qxfer delete alice@host.example 12 13")]
     Delete(DeleteArgs),
-    /// Print the listener's certificate fingerprint (to compare with what a client shows).
     /// Recover an account whose password is lost: a code texted to its oldest phone number,
     /// with the secret answer or a recovery code (`qxfer recover cancel HOST CODE` cancels a
     /// pending change with a texted cancel code).
     #[command(
-        after_help = "Examples:\n  qxfer recover host.example --user alice\n  qxfer recover cancel host.example k4x9m-qe7tr-a3cdf\n\nFor scripts, --code-stdin, --answer-stdin (or --recovery-code-stdin) and --password-stdin read\nthe texted code, the answer and the new password from successive lines of stdin, in that order."
+        after_help = "Examples:\n  qxfer recover host.example --user alice\n  qxfer recover cancel host.example k4x9m-qe7tr-a3cdf\n\nFor scripts, --answer-stdin (or --recovery-code-stdin), --password-stdin (the NEW password) and\n--code-stdin read the answer, the new password and then the texted code from lines of stdin, in\nthat order: everything is checked before a code is texted.",
+        mut_arg("password_stdin", |a| a.help("Read the NEW password from a line of stdin (after the answer)"))
     )]
     Recover(RecoverArgs),
     /// Create an account on a listener that takes registrations: a name, a password (typed
     /// twice), a captcha; optionally a phone number verified by a texted code.
     #[command(
-        after_help = "Examples:\n  qxfer register alice@files.example.org\n  qxfer register alice@files.example.org --phone +34612345678"
+        after_help = "Examples:\n  qxfer register alice@files.example.org\n  qxfer register alice@files.example.org --phone +34612345678",
+        mut_arg("password_stdin", |a| a.help("Read the new account's password from the first line of stdin"))
     )]
     Register(RegisterArgs),
     /// Your account on a listener: phone numbers, secret question, recovery codes, password,
@@ -72,6 +73,7 @@ pub enum Command {
         after_help = "Examples:\n  qxfer account show alice@host.example\n  qxfer account phone add alice@host.example +34612345678\n  qxfer account question set alice@host.example --question \"First pet?\"\n  qxfer account passwd alice@host.example"
     )]
     Account(AccountCmd),
+    /// Print the listener's certificate fingerprint (to compare with what a client shows).
     #[command(after_help = "Example:\n  qxfer fingerprint --data /var/lib/qxfer")]
     Fingerprint(InitDataArgs),
     /// Show a running listener's counters.
@@ -501,7 +503,7 @@ pub struct RecoverArgs {
     /// With `cancel` as HOST: the listener and the cancel code (`qxfer recover cancel HOST CODE`).
     #[arg(value_name = "HOST CODE", num_args = 0..=2)]
     pub rest: Vec<String>,
-    /// Read the texted code from a line of stdin instead of prompting.
+    /// Read the texted code from a line of stdin (the last one read) instead of prompting.
     #[arg(long)]
     pub code_stdin: bool,
     /// Read the secret answer from a line of stdin instead of prompting.
@@ -522,7 +524,7 @@ pub struct ChangeArgs {
     /// a code texted to the account's oldest number and applies the change at once with it.
     #[arg(long)]
     pub confirm_by_text: bool,
-    /// With --confirm-by-text: read the texted code from the last line read from stdin.
+    /// With --confirm-by-text: read the texted code from a line of stdin (the last one read).
     #[arg(long, requires = "confirm_by_text")]
     pub auth_code_stdin: bool,
 }
@@ -567,6 +569,7 @@ pub enum AccountCmd {
     Cancel {
         #[command(flatten)]
         client: ClientArgs,
+        /// The pending change's id, as `qxfer account show` lists it.
         #[arg(value_name = "ID")]
         id: u64,
     },
@@ -582,6 +585,7 @@ pub enum PhoneCmd {
     Add {
         #[command(flatten)]
         client: ClientArgs,
+        /// The phone number with its country code (+34612345678; spaces allowed).
         #[arg(value_name = "+NUMBER")]
         number: String,
     },
@@ -590,6 +594,7 @@ pub enum PhoneCmd {
     Verify {
         #[command(flatten)]
         change: ChangeArgs,
+        /// The phone number with its country code (+34612345678; spaces allowed).
         #[arg(value_name = "+NUMBER")]
         number: String,
         /// Read the texted code from the next line of stdin.
@@ -601,6 +606,7 @@ pub enum PhoneCmd {
     Remove {
         #[command(flatten)]
         change: ChangeArgs,
+        /// The phone number with its country code (+34612345678; spaces allowed).
         #[arg(value_name = "+NUMBER")]
         number: String,
     },
@@ -619,6 +625,7 @@ pub enum QuestionCmd {
     Set {
         #[command(flatten)]
         change: ChangeArgs,
+        /// The question, as you will be asked it (one line).
         #[arg(long, value_name = "TEXT")]
         question: String,
         /// Read the answer from the next line of stdin.
@@ -646,6 +653,7 @@ pub enum TokensCmd {
     New {
         #[command(flatten)]
         client: ClientArgs,
+        /// A token for scripts: exempt from the human-timing checks, valid a year.
         #[arg(long)]
         automation: bool,
     },
@@ -660,8 +668,10 @@ pub enum TokensCmd {
     Revoke {
         #[command(flatten)]
         client: ClientArgs,
+        /// The session's id, as `tokens list` shows it.
         #[arg(value_name = "ID", required_unless_present = "all")]
         id: Option<String>,
+        /// End every session of the account (this one too).
         #[arg(long, conflicts_with = "id")]
         all: bool,
     },

@@ -301,6 +301,11 @@ async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
     match cmd {
         UserCmd::Add { name, data, password } => {
             crate::wire::validate_account(&name).map_err(|e| usage(format!("{name:?}: {e}")))?;
+            if name == crate::server::NOTICE_SENDER {
+                return Err(usage(format!(
+                    "the name {name:?} is the listener's own (its notices come from it); pick another"
+                )));
+            }
             let dir = existing_data_dir(&data.data, data.init)?;
             let pw = new_password(password.password_stdin, &name)?;
             check_new_password(&pw)?;

@@ -103,6 +103,13 @@ pub enum ClientError {
     Protocol(String),
     #[error("no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal")]
     NoPassword,
+    /// The saved session was refused (the password changed, the account was recovered, or
+    /// the session was revoked) and no password was given.
+    #[error(
+        "the saved session for {user} was ended (the password changed, the account was recovered, or the session \
+         was revoked); log in again with the password (QXFER_PASSWORD, --password-stdin, or on a terminal)"
+    )]
+    SessionEnded { user: String },
     #[error("reading password: {0}")]
     Password(#[source] std::io::Error),
     #[error("a transfer task failed: {0}")]
@@ -118,7 +125,7 @@ pub enum ClientError {
 impl ClientError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ClientError::Auth { .. } => exit::AUTH,
+            ClientError::Auth { .. } | ClientError::SessionEnded { .. } => exit::AUTH,
             ClientError::Remote { code: ErrorCode::AuthFailed, .. } => exit::AUTH,
             ClientError::HostKeyMismatch { .. }
             | ClientError::UnknownHost { .. }

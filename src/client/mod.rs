@@ -352,6 +352,7 @@ impl Client {
             };
         }
         let token_file = token_path(opts, hostport);
+        let mut session_ended = false;
         if let Some(token) = load_token(&token_file) {
             let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
             match self.call(&req).await {
@@ -361,6 +362,7 @@ impl Client {
                 }
                 Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                     let _ = std::fs::remove_file(&token_file);
+                    session_ended = true;
                 }
                 Ok(other_reply) => return Err(unexpected(&other_reply)),
                 Err(e) => return Err(e),
@@ -369,6 +371,7 @@ impl Client {
         let password = match &opts.password {
             PasswordSource::Given(p) => p.clone(),
             PasswordSource::Prompt => prompt(&opts.user, hostport).await?,
+            PasswordSource::None if session_ended => return Err(ClientError::SessionEnded { user: opts.user.clone() }),
             PasswordSource::None => return Err(ClientError::NoPassword),
         };
         let credential = Credential::Password(password);

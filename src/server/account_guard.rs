@@ -196,16 +196,19 @@ impl AccountGuard {
     /// Whether a request of `kind` from `ip` may go ahead today; counts it if so. Recovery
     /// starts (anyone may ask) are limited per network (two a day) and per account
     /// (`max_per_day`), except from a known place of the account, so strangers cannot use
-    /// up the owner's day from elsewhere; codes the logged-in account asks for and changes
+    /// up the owner's day; codes the logged-in account asks for and changes
     /// put off have `max_per_day` each.
     pub fn allow(&self, rec: &mut RecoveryRecord, kind: RecentKind, ip: IpAddr, now: u64) -> bool {
         rec.recent.retain(|r| now.saturating_sub(r.at) < 86_400);
         let net = prefix_of(ip).to_string();
         let of_kind = rec.recent.iter().filter(|r| r.kind == kind).count();
         let ok = match kind {
+            // From a known place (the owner's), neither limit: a code in force is not
+            // replaced, so at most one text goes out per code lifetime.
+            RecentKind::Start if self.known(rec, ip, now) => true,
             RecentKind::Start => {
                 let here = rec.recent.iter().filter(|r| r.kind == kind && r.net == net).count();
-                here < STARTS_PER_NETWORK && (of_kind < self.cfg.max_per_day as usize || self.known(rec, ip, now))
+                here < STARTS_PER_NETWORK && of_kind < self.cfg.max_per_day as usize
             }
             RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
         };
@@ -298,7 +301,7 @@ impl AccountGuard {
         let mut cancel_codes = Vec::new();
         let mut cancels = Vec::new();
         for p in cancel_phones(&phones(rec), &self.cfg, now) {
-            let code = letters_code(&random::<24>()?);
+            let code = letters_code(&random::<30>()?);
             cancels.push(self.cancel_hash(&code));
             cancel_codes.push((p.number.clone(), code));
         }
@@ -396,8 +399,8 @@ impl AccountGuard {
         let mut failed = 0;
         for (number, code) in &s.cancel_codes {
             let text = format!(
-                "qxfer {host}: account {user}: {what} was asked for from {from}; it takes effect at {when}. \
-                 Not you? Cancel it: qxfer recover cancel {host} {code}",
+                "qxfer {host}: account {user}: a change was asked for from {from}: {what}. It takes effect at \
+                 {when}. Not you? Cancel it: qxfer recover cancel {host} {code}",
                 host = self.host,
                 from = s.pending.from
             );
@@ -408,8 +411,8 @@ impl AccountGuard {
         for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
             if !s.cancel_codes.iter().any(|(n, _)| n == &p.number) {
                 let text = format!(
-                    "qxfer {host}: account {user}: {what} was asked for from {from}; it takes effect at {when}. \
-                     The account's older numbers got a code to cancel it.",
+                    "qxfer {host}: account {user}: a change was asked for from {from}: {what}. It takes effect at \
+                     {when}. The account's older numbers got a code to cancel it.",
                     host = self.host,
                     from = s.pending.from
                 );
@@ -425,7 +428,8 @@ impl AccountGuard {
             ),
         };
         let body = format!(
-            "{what} was asked for from {from}, a network this account has not used long enough to be known.\n\
+            "A change was asked for from {from}, a network this account has not used long enough to be known: \
+             {what}.\n\
              It takes effect at {when} (in {delay}).\n\n\
              Not you? Cancel it {cancel_how}.\n",
             from = s.pending.from,

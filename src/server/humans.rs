@@ -49,6 +49,8 @@ struct State {
     registrations: HashMap<IpNet, (u64, u32)>,
     /// Registrations today, all networks: (day, count).
     today: (u64, u32),
+    /// When each network's last signal was scored.
+    scored: HashMap<IpNet, u64>,
 }
 
 /// The watch.
@@ -96,6 +98,22 @@ impl Humans {
         out
     }
 
+    /// Whether a signal from `ip`'s network is the first within `window_ms` (then it is
+    /// scored, and the window starts; later ones within it are recorded unscored, so
+    /// timing alone adds at most one weight per window to a source's score).
+    pub fn first_in_window(&self, ip: IpAddr, now_ms: u64, window_ms: u64) -> bool {
+        let net = prefix_of(ip);
+        let mut st = self.state();
+        if st.scored.get(&net).is_some_and(|at| now_ms.saturating_sub(*at) < window_ms) {
+            return false;
+        }
+        if st.scored.len() >= MAX_WATCHED && !st.scored.contains_key(&net) {
+            return false;
+        }
+        st.scored.insert(net, now_ms);
+        true
+    }
+
     /// Signals from `ip`'s network within `window_ms`.
     pub fn flagged(&self, ip: IpAddr, now_ms: u64, window_ms: u64) -> u32 {
         let st = self.state();
@@ -138,6 +156,7 @@ impl Humans {
         let mut st = self.state();
         st.cadences.retain(|_, c| c.last().is_some_and(|t| now_ms.saturating_sub(t) <= reset));
         st.flagged.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window_ms);
+        st.scored.retain(|_, at| now_ms.saturating_sub(*at) < window_ms);
         st.registrations.retain(|_, (d, _)| *d == day);
     }
 

@@ -335,7 +335,8 @@ fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_gua
     let texts = texts::Texts::start(gateway, config.sms.limits())
         .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
     let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };
-    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let host =
+        config.sms.name.clone().unwrap_or_else(|| rustix::system::uname().nodename().to_string_lossy().into_owned());
     Ok(account_guard::AccountGuard::new(config.recovery, key, texts, geoip, host))
 }
 

@@ -76,11 +76,13 @@ fn ordinary_mistakes_ban_nobody() {
     // Give the activity log its batch delay, then check nothing was banned.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(bans(&listener).trim(), "no IP rules and no bans in force", "a mistake banned someone");
-    // Each address weighs 20 x 0.05 + 3 = 4 points, under the threshold of 5.
+    // Each address weighs 20 x 0.05 + 3 = 4 points, under the threshold of 5; this loop
+    // runs at a script's steady pace, which adds at most one `too_regular` (0.3) a window.
     let audit = ok(&listener.admin().args(["audit", "--json"]).output().expect("audit"));
     let line = audit.lines().find(|l| l.contains("\"type\":\"source\"") && l.contains("127.0.0.2")).expect("scored");
     let v: serde_json::Value = serde_json::from_str(line).expect("json");
-    assert_eq!(v["score"].as_f64(), Some(4.0), "{line}");
+    let score = v["score"].as_f64().expect("score");
+    assert!(score == 4.0 || score == 4.3, "{line}");
     // The listener's own address is exempt: three more wrong passwords (7 points) ban nothing.
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(alice.config.path().join("sessions"));

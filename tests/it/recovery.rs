@@ -124,8 +124,8 @@ fn finish(child: Child) -> std::process::Output {
     child.wait_with_output().expect("output")
 }
 
-/// `qxfer recover HOST --user alice` from `bind`, answered through stdin: the texted code
-/// (the newest recovery text), `proof`, the new password.
+/// `qxfer recover HOST --user alice` from `bind`, answered through stdin: `proof`, the new
+/// password, then the texted code (the newest recovery text).
 fn recover(l: &Listener, u: &User, bind: Option<&str>, proof: &str, recovery_code: bool) -> std::process::Output {
     let before = texts(l).iter().filter(|(_, t)| t.contains("to recover account")).count();
     let mut c = qxfer();
@@ -143,10 +143,11 @@ fn recover(l: &Listener, u: &User, bind: Option<&str>, proof: &str, recovery_cod
         c.args(["--bind", b]);
     }
     let mut child = spawn_piped(&mut c);
-    let (_, text) = nth_text(l, before + 1, |_, t| t.contains("to recover account"));
-    write_line(&mut child, &code_in(&text));
+    // The answer and the new password first (checked before a code is texted), then the code.
     write_line(&mut child, proof);
     write_line(&mut child, NEW_PASSWORD);
+    let (_, text) = nth_text(l, before + 1, |_, t| t.contains("to recover account"));
+    write_line(&mut child, &code_in(&text));
     finish(child)
 }
 
@@ -202,9 +203,11 @@ fn the_owner_recovers_from_a_known_place_and_old_tokens_stop_working() {
     let out = recover(&l, &owner, None, "  tom THE   cat ", false);
     let stdout = ok(&out);
     assert!(stdout.contains("done: recovery: a new password"), "{stdout}");
-    // The saved session token was revoked: without a password the old session is gone.
+    // The saved session token was revoked: without a password the old session is gone,
+    // and the client says so.
     let out = owner.cmd("inbox").env_remove("QXFER_PASSWORD").output().expect("inbox");
-    assert!(!out.status.success(), "the old token still works");
+    assert_eq!(out.status.code(), Some(3), "the old token still works: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the saved session for alice was ended"), "{out:?}");
     // The old password fails (exit 3), the new one works.
     let out = owner.cmd("inbox").output().expect("inbox");
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
@@ -249,6 +252,19 @@ fn a_thief_with_the_password_gets_no_code_and_the_owner_cancels_their_changes() 
     let (to, phone_notice) = nth_text(&l, 1, |_, t| t.contains("recover cancel"));
     assert_eq!(to, OWNER_PHONE, "the cancel code goes to the owner's verified number");
     assert!(phone_notice.contains("add phone +44"), "{phone_notice}");
+    // From there the thief sees the owner's number masked, and cannot delete the notice.
+    let v = show(&thief, there);
+    let shown = v["phones"][0]["number"].as_str().expect("number").to_owned();
+    assert!(shown.starts_with("+34") && shown.contains('•') && !shown.contains("612345"), "{v}");
+    let out = ok(&thief.cmd("inbox").args(["--bind", "127.0.1.2", "--json"]).output().expect("inbox"));
+    let notice_id = serde_json::from_str::<serde_json::Value>(out.trim())
+        .expect("json")
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["subject"].as_str().is_some_and(|s| s.contains("Pending change"))).cloned())
+        .and_then(|i| i["id"].as_u64())
+        .expect("the pending change's notice");
+    let out = thief.cmd("delete").args(["--bind", "127.0.1.2", &notice_id.to_string()]).output().expect("delete");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it is kept until"), "{out:?}");
     // The thief's question waits too.
     l.advance_clock(2);
     let out = run_stdin(
@@ -273,11 +289,11 @@ fn a_thief_with_the_password_gets_no_code_and_the_owner_cancels_their_changes() 
         "--password-stdin",
     ]);
     let mut child = spawn_piped(&mut c);
+    write_line(&mut child, "thief answer");
+    write_line(&mut child, "thiefs-new-password");
     let (to, _) = text_with(&l, "to recover account alice");
     assert_eq!(to, OWNER_PHONE);
     write_line(&mut child, "12345678");
-    write_line(&mut child, "thief answer");
-    write_line(&mut child, "thiefs-new-password");
     let out = finish(child);
     assert_eq!(out.status.code(), Some(3), "a guessed code: {}", String::from_utf8_lossy(&out.stderr));
     assert!(texts(&l).iter().all(|(to, t)| to != THIEF_PHONE || !t.contains("recover account")));

@@ -15,7 +15,7 @@ use crate::accounts;
 use crate::clock::format_time;
 use crate::policy::activity::Kind;
 use crate::policy::recovery::{mask_phone, normalise_secret_answer, place_is_known};
-use crate::server::account_guard::{phones, places, verify_purpose, AccountGuard, AUTHORISE, MAX_PENDING};
+use crate::server::account_guard::{places, verify_purpose, AccountGuard, AUTHORISE, MAX_PENDING};
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
@@ -27,6 +27,8 @@ use crate::wire::{
 };
 
 type Reply = Result<Outcome<Response>, ServerError>;
+/// A check that passed, or the error code and words to refuse with.
+type Refusal = Result<(), (ErrorCode, String)>;
 
 fn done(reply: AccountReply) -> Reply {
     Ok(Outcome::reply(Response::Account(reply)))
@@ -326,7 +328,12 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
     match req {
         AccountRequest::Show => {
             let u = user.clone();
-            let rec = Shared::blocking(move || sh.store().recovery(&u)).await??.unwrap_or_default();
+            let rec = Shared::blocking(move || -> Result<_, StoreError> {
+                apply_due(&sh, &u, sh.clock().now_ms())?;
+                sh.store().recovery(&u)
+            })
+            .await??
+            .unwrap_or_default();
             done(AccountReply::View(view(conn.shared.guard(), &rec, ip, now)))
         }
         AccountRequest::Export => {
@@ -476,24 +483,33 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
             let u = user.clone();
             let n = number.clone();
             let shc = sh.clone();
-            let checked = Shared::blocking(move || -> Result<Option<Result<(), String>>, StoreError> {
+            let checked = Shared::blocking(move || -> Result<Option<Refusal>, StoreError> {
                 let guard = shc.guard();
                 shc.store().update_recovery(&u, |rec| {
                     if !rec.phones.iter().any(|p| p.number == n) {
-                        return (Err("this number is not on the account: add it first".to_string()), false);
+                        return (
+                            Err((ErrorCode::NotFound, "this number is not on the account: add it first".to_string())),
+                            false,
+                        );
                     }
-                    (guard.take_code(rec, &verify_purpose(&n), &u, &code, now).map_err(|e| e.to_string()), true)
+                    (
+                        guard
+                            .take_code(rec, &verify_purpose(&n), &u, &code, now)
+                            .map_err(|e| (ErrorCode::AuthFailed, e.to_string())),
+                        true,
+                    )
                 })
             })
             .await??;
             match checked {
                 Some(Ok(())) => {}
-                Some(Err(why)) => {
+                Some(Err((ErrorCode::NotFound, why))) => return refuse(ErrorCode::NotFound, why),
+                Some(Err((code, why))) => {
                     conn.record(
                         conn.activity(Kind::RecoveryWrongCode)
                             .detail(format!("verifying {}: {why}", mask_phone(&number))),
                     );
-                    return refuse(ErrorCode::AuthFailed, format!("the code was not accepted: {why}"));
+                    return refuse(code, format!("the code was not accepted: {why}"));
                 }
                 None => return refuse(ErrorCode::AuthFailed, "no such account"),
             }
@@ -729,16 +745,19 @@ pub(crate) fn parse_number(typed: &str, countries: &[String]) -> Result<String, 
     Ok(e164)
 }
 
-/// The account as its owner sees it.
+/// The account as its owner sees it. From a network that is not a known place, phone
+/// numbers are masked: whoever has the password (a thief, perhaps) does not learn the
+/// number a SIM swap would need.
 fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> AccountView {
     let recovery = guard.owner_number(rec, now);
-    let _ = phones(rec);
+    let here_known = guard.known(rec, ip, now);
+    let shown = |n: &str| if here_known { n.to_owned() } else { mask_phone(n) };
     AccountView {
         phones: rec
             .phones
             .iter()
             .map(|p| PhoneView {
-                number: p.number.clone(),
+                number: shown(&p.number),
                 added: p.added,
                 verified: p.verified,
                 recovery: recovery.as_deref() == Some(p.number.as_str()),
@@ -768,6 +787,6 @@ fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> Acc
                 from: p.from.clone(),
             })
             .collect(),
-        here_known: guard.known(rec, ip, now),
+        here_known,
     }
 }

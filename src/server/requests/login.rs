@@ -167,6 +167,7 @@ pub(super) async fn handle(
             let key = accounts::token_key(&token);
             let u = user.clone();
             Shared::blocking(move || -> Result<Check, StoreError> {
+                super::account::apply_due(&sh, &u, sh.clock().now_ms())?;
                 let owner = sh.store().token_user(&key, sh.now())?;
                 Ok(if owner.as_deref() == Some(u.as_str()) {
                     Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
@@ -240,7 +241,12 @@ pub(super) async fn handle(
             Outcome::reply(Response::LoggedIn { user, token })
         }
         Check::Refused { known } => {
-            conn.shared.challenges().failed(scored, &user, now_ms);
+            // Only a wrong password steps the account up to captchas: tokens cannot be
+            // guessed, and a refused one is a session that ended (a password change, a
+            // recovery), which the real client meets after every such change.
+            if is_password {
+                conn.shared.challenges().failed(scored, &user, now_ms);
+            }
             bump(&conn.shared.counters().auth_failures);
             let kind = if known { Kind::LoginFailed } else { Kind::UnknownUser };
             conn.record(conn.activity(kind).account(&user));

@@ -27,8 +27,9 @@ use crate::wire::{AccountReply, ErrorCode, Proof, Response, Solution};
 /// The one reply to a recovery start.
 fn started_text(user: &str, ttl: u64) -> String {
     format!(
-        "if {user} exists and has a verified phone number, a code was texted to its oldest one; \
-         it works for {} min",
+        "if {user} exists and has a verified phone number, a code was texted to its oldest one \
+         (unless one went in the last {} min, or the day's texts for it are used up); it works for {} min",
+        ttl / 60,
         ttl / 60
     )
 }

@@ -38,20 +38,35 @@ pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str,
         return;
     }
     let now_ms = sh.clock().now_ms();
-    for (who, signal) in sh.humans().note(ip, account, kind, now_ms, crate::server::humans::digest(what)) {
-        let whom = match &who {
-            crate::server::humans::Who::Net(net, kind) => format!("{kind}s from network {net}"),
-            crate::server::humans::Who::Account(a, kind) => format!("{kind}s of account {a}"),
-        };
-        let detail = format!("{whom}: {}", signal.describe());
-        let mut event = conn.activity(Kind::TooRegular).detail(&detail);
-        if let Some(a) = account {
-            event = event.account(a);
-        }
-        conn.record(event);
-        sh.challenges().suspicious(ip, now_ms);
-        warn!(peer = %conn.peer, event = "too_regular", "{detail}");
+    let signals = sh.humans().note(ip, account, kind, now_ms, crate::server::humans::digest(what));
+    if signals.is_empty() {
+        return;
     }
+    let detail = signals
+        .iter()
+        .map(|(who, signal)| {
+            let whom = match who {
+                crate::server::humans::Who::Net(net, kind) => format!("{kind}s from network {net}"),
+                crate::server::humans::Who::Account(a, kind) => format!("{kind}s of account {a}"),
+            };
+            format!("{whom}: {}", signal.describe())
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    // One scored event per network and window: timing alone never adds up to a ban.
+    let window = sh.config().challenges.window_secs.saturating_mul(1000);
+    let kind = if sh.humans().first_in_window(ip, now_ms, window) { Kind::TooRegular } else { Kind::Request };
+    let mut event = conn.activity(kind).detail(if kind == Kind::TooRegular {
+        detail.clone()
+    } else {
+        format!("too regular again: {detail}")
+    });
+    if let Some(a) = account {
+        event = event.account(a);
+    }
+    conn.record(event);
+    sh.challenges().suspicious(ip, now_ms);
+    warn!(peer = %conn.peer, event = "too_regular", "{detail}");
 }
 
 fn refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<Response> {
