@@ -14,7 +14,10 @@ pub enum ConfigError {
     Syntax(#[from] toml::de::Error),
     #[error(transparent)]
     Limits(#[from] LimitsError),
-    #[error("scoring.threshold, window_secs and ban_secs must be greater than 0, and weights not negative")]
+    #[error(
+        "scoring.threshold, window_secs and ban_secs must be greater than 0, weights not negative, and too_regular \
+         below the threshold (timing alone never bans)"
+    )]
     Scoring,
     #[error("{0}")]
     Challenges(&'static str),
@@ -101,6 +104,9 @@ fn checked(limits: Limits, scoring: ScoreConfig) -> Result<(Limits, ScoreConfig)
         s.too_regular,
         s.prefix_threshold,
     ];
+    if s.too_regular >= s.threshold {
+        return Err(ConfigError::Scoring);
+    }
     if crate::policy::milli(s.threshold) == 0
         || s.window_secs == 0
         || s.ban_secs == 0

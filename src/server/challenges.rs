@@ -153,7 +153,8 @@ impl Challenges {
             from_source.max(fresh(sc.accounts.get(account)))
         };
         let mut bits = bits_for(&self.cfg.effort(), suggested, f64::from(excess) + scored_points, fast);
-        let text = if step_up && self.cfg.captcha {
+        // A registration always gets a captcha, even where logins get work alone.
+        let text = if captcha || (step_up && self.cfg.captcha) {
             // The text from the system's generator; the distortion from a seed of its own.
             Some(captcha::random_text(&mut Rng::new(u64::from_le_bytes(random::<8>()?))))
         } else {

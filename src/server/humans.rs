@@ -27,6 +27,14 @@ pub enum Who {
     Account(String, &'static str),
 }
 
+/// The wider network of `ip`: its /16 (IPv4) or /48 (IPv6).
+fn wide_net(ip: IpAddr) -> IpNet {
+    match crate::policy::canonical(ip) {
+        IpAddr::V4(v4) => IpNet::V4(ipnet::Ipv4Net::new(v4, 16).map(|n| n.trunc()).unwrap_or_default()),
+        IpAddr::V6(v6) => IpNet::V6(ipnet::Ipv6Net::new(v6, 48).map(|n| n.trunc()).unwrap_or_default()),
+    }
+}
+
 /// What an action was, for its digest (the same action repeated is a script's).
 pub fn digest(parts: &[&[u8]]) -> u64 {
     let mut h = blake3::Hasher::new();
@@ -43,9 +51,12 @@ pub fn digest(parts: &[&[u8]]) -> u64 {
 #[derive(Default)]
 struct State {
     cadences: HashMap<Who, Cadence>,
-    /// Signals per network: (count, last time), for refusing registrations.
+    /// Signals per network: (count, time of the last), for refusing registrations: the
+    /// count runs on while signals keep coming within a window of each other, and is
+    /// forgotten a window after the last.
     flagged: HashMap<IpNet, (u32, u64)>,
-    /// Registrations per network today: (day, count).
+    /// Registrations per network today: (day, count); per /24 or /64, and per wider
+    /// network (/16, /48: one ISP customer's IPv6 holds 65,536 /64s).
     registrations: HashMap<IpNet, (u64, u32)>,
     /// Registrations today, all networks: (day, count).
     today: (u64, u32),
@@ -83,15 +94,24 @@ impl Humans {
         let net = prefix_of(ip);
         let whos = std::iter::once(Who::Net(net, kind)).chain(account.map(|a| Who::Account(a.to_owned(), kind)));
         for who in whos {
+            // Full: one entry makes room (whichever comes first), so a flood of fresh
+            // networks cannot switch the watch off for the next one.
             if st.cadences.len() >= MAX_WATCHED && !st.cadences.contains_key(&who) {
-                continue;
+                if let Some(k) = st.cadences.keys().next().cloned() {
+                    st.cadences.remove(&k);
+                }
             }
             let signal = st.cadences.entry(who.clone()).or_default().note(&self.cfg, now_ms, digest);
             if let Some(signal) = signal {
                 out.push((who, signal));
             }
         }
-        if !out.is_empty() && (st.flagged.len() < MAX_WATCHED || st.flagged.contains_key(&net)) {
+        if !out.is_empty() {
+            if st.flagged.len() >= MAX_WATCHED && !st.flagged.contains_key(&net) {
+                if let Some(k) = st.flagged.keys().next().cloned() {
+                    st.flagged.remove(&k);
+                }
+            }
             let e = st.flagged.entry(net).or_insert((0, now_ms));
             *e = (e.0.saturating_add(1), now_ms);
         }
@@ -114,7 +134,8 @@ impl Humans {
         true
     }
 
-    /// Signals from `ip`'s network within `window_ms`.
+    /// Signals from `ip`'s network in its current run (each within `window_ms` of the
+    /// one before, the last within `window_ms` of now).
     pub fn flagged(&self, ip: IpAddr, now_ms: u64, window_ms: u64) -> u32 {
         let st = self.state();
         st.flagged
@@ -133,20 +154,41 @@ impl Humans {
         if st.today.1 >= cfg.per_day {
             return Err("the listener takes no more registrations today; try tomorrow");
         }
-        let net = prefix_of(ip);
-        if st.registrations.len() >= MAX_WATCHED && !st.registrations.contains_key(&net) {
-            return Err("the listener is busy with registrations; try later");
+        let nets =
+            [(prefix_of(ip), cfg.per_network_per_day), (wide_net(ip), cfg.per_network_per_day.saturating_mul(4))];
+        for (net, limit) in nets {
+            if st.registrations.len() >= MAX_WATCHED && !st.registrations.contains_key(&net) {
+                return Err("the listener is busy with registrations; try later");
+            }
+            let count = st.registrations.get(&net).filter(|(d, _)| *d == day).map_or(0, |(_, n)| *n);
+            if count >= limit {
+                return Err("this network has registered as many accounts as it may today; try tomorrow");
+            }
         }
-        let e = st.registrations.entry(net).or_insert((day, 0));
-        if e.0 != day {
-            *e = (day, 0);
+        for (net, _) in nets {
+            let e = st.registrations.entry(net).or_insert((day, 0));
+            if e.0 != day {
+                *e = (day, 0);
+            }
+            e.1 += 1;
         }
-        if e.1 >= cfg.per_network_per_day {
-            return Err("this network has registered as many accounts as it may today; try tomorrow");
-        }
-        e.1 += 1;
         st.today.1 += 1;
         Ok(())
+    }
+
+    /// A registration counted by `allow_registration` made no account: its count goes back
+    /// (a taken name or a busy listener is a mistake, not a registration).
+    pub fn give_back_registration(&self, ip: IpAddr, now_ms: u64) {
+        let day = now_ms / 86_400_000;
+        let mut st = self.state();
+        for net in [prefix_of(ip), wide_net(ip)] {
+            if let Some(e) = st.registrations.get_mut(&net).filter(|(d, _)| *d == day) {
+                e.1 = e.1.saturating_sub(1);
+            }
+        }
+        if st.today.0 == day {
+            st.today.1 = st.today.1.saturating_sub(1);
+        }
     }
 
     /// Forget what no longer matters: quiet cadences, old signals, earlier days.
@@ -198,5 +240,25 @@ mod tests {
         assert!(h.allow_registration(c, &cfg, day).is_ok());
         assert!(h.allow_registration(c, &cfg, day).is_err(), "three a day in all");
         assert!(h.allow_registration(a, &cfg, day + 86_400_000).is_ok(), "a new day");
+        // A registration that made nothing gives its count back.
+        h.give_back_registration(a, day + 86_400_000);
+        assert!(h.allow_registration(a, &cfg, day + 86_400_000).is_ok());
+        assert!(h.allow_registration(b, &cfg, day + 86_400_000).is_ok());
+        assert!(h.allow_registration(a, &cfg, day + 86_400_000).is_err());
+    }
+
+    #[test]
+    fn one_wide_ipv6_network_cannot_register_from_each_of_its_64s() {
+        let h = Humans::new(RegularityConfig::default());
+        let cfg = RegistrationConfig { per_network_per_day: 1, per_day: 1000, ..Default::default() };
+        let day = 20_000 * 86_400_000;
+        let mut made = 0;
+        for i in 0..100u128 {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::from(0x2001_0db8_0001_u128 << 80 | i << 64));
+            if h.allow_registration(ip, &cfg, day).is_ok() {
+                made += 1;
+            }
+        }
+        assert_eq!(made, 4, "one /48 gets four times one /64's share");
     }
 }

@@ -149,6 +149,8 @@ pub struct Reservation {
     pub quota_files: u64,
     /// Unfinished deliveries one sender may have at once.
     pub max_open: u64,
+    /// Deliveries this send makes (one per recipient), for a capped sender's day.
+    pub deliveries: u32,
 }
 
 fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
@@ -486,6 +488,7 @@ impl Store {
                     n += 1;
                 }
             }
+            registration::forget_tokens(&tx, &keys.iter().map(|k| k.as_slice()).collect::<Vec<_>>())?;
         }
         tx.commit()?;
         Ok(n)
@@ -556,7 +559,7 @@ impl Store {
                     let (bytes, files) = add(add((used_bytes, used_files), reserved), (want.bytes, want.files));
                     // A self-registered account has a smaller quota and deliveries a day.
                     let (to_quota, sender_quota, may_send) =
-                        registration::caps_at_open(&tx, sender, to, want.quota_bytes, now)?;
+                        registration::caps_at_open(&tx, sender, to, want.quota_bytes, want.deliveries, now)?;
                     if !may_send {
                         let per_day = tx.open_table(registration::CAPS)?.get(sender)?.map_or(0, |v| v.value().1);
                         return Ok(Opening::DailyLimit { per_day });
@@ -728,7 +731,8 @@ impl Store {
         let used = tx.open_table(USAGE)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
         let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
         let (bytes, files) = add(add(used, reserved), (want.bytes, want.files));
-        Ok(Some(bytes <= want.quota_bytes && files <= want.quota_files))
+        let quota = registration::quota_of(&tx.open_table(registration::CAPS)?, to, want.quota_bytes)?;
+        Ok(Some(bytes <= quota && files <= want.quota_files))
     }
 
     /// The further recipients committed delivery `of` still owes a copy to.
@@ -801,7 +805,8 @@ impl Store {
             let reserved = tx.open_table(RESERVED_TO)?.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
             let want = (stored_bytes(&original), u64::from(original.files));
             let (bytes, files) = add(add(used, reserved), want);
-            if bytes > quota.0 || files > quota.1 {
+            let quota_bytes = registration::quota_of(&tx.open_table(registration::CAPS)?, to, quota.0)?;
+            if bytes > quota_bytes || files > quota.1 {
                 break 'record Some("the recipient's mailbox has no room");
             }
             let envelope = Envelope { id: copy, to: to.to_owned(), ..original };
@@ -1350,10 +1355,11 @@ fn revoke_tokens(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreErr
     let doomed = token_keys(tx, name)?;
     let mut tokens = tx.open_table(TOKENS)?;
     let mut index = tx.open_table(USER_TOKENS)?;
-    for k in doomed {
+    for k in &doomed {
         tokens.remove(k.as_slice())?;
         index.remove((name, k.as_slice()))?;
     }
+    registration::forget_tokens(tx, &doomed.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
     Ok(())
 }
 

@@ -52,6 +52,21 @@ impl Store {
         Ok(Registered::Created)
     }
 
+    /// Whether `name` could be registered now (the same checks as `register_user`, which
+    /// makes them again in its own transaction): asked before a password is hashed.
+    pub fn name_free(&self, name: &str) -> Result<Registered, StoreError> {
+        let s = skeleton(name);
+        let tx = self.db.begin_read()?;
+        if tx.open_table(USERS)?.get(name)?.is_some() {
+            return Ok(Registered::Taken);
+        }
+        let skeletons = tx.open_table(SKELETONS)?;
+        if skeletons.range((s.as_str(), "")..)?.next().transpose()?.is_some_and(|(k, _)| k.value().0 == s) {
+            return Ok(Registered::LookAlike);
+        }
+        Ok(Registered::Created)
+    }
+
     /// A self-registered account's caps: (quota bytes, deliveries a day).
     pub fn account_caps(&self, name: &str) -> Result<Option<(u64, u32)>, StoreError> {
         let tx = self.db.begin_read()?;
@@ -71,6 +86,15 @@ impl Store {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(AUTOMATION)?.get(key.as_slice())?.is_some())
     }
+}
+
+/// Tokens were removed: their automation marks go too.
+pub(super) fn forget_tokens(tx: &redb::WriteTransaction, keys: &[&[u8]]) -> Result<(), StoreError> {
+    let mut automation = tx.open_table(AUTOMATION)?;
+    for k in keys {
+        automation.remove(*k)?;
+    }
+    Ok(())
 }
 
 /// Keep the skeleton index in step with the accounts (at every start: accounts made
@@ -104,28 +128,40 @@ pub(super) fn purge(tx: &redb::WriteTransaction, name: &str) -> Result<(), Store
     Ok(())
 }
 
+/// The mailbox quota of `to`: the listener's, or its own cap when lower.
+pub(super) fn quota_of(
+    caps: &impl ReadableTable<&'static str, (u64, u32)>,
+    to: &str,
+    quota: u64,
+) -> Result<u64, StoreError> {
+    Ok(caps.get(to)?.map_or(quota, |v| v.value().0.min(quota)))
+}
+
 /// Within `open_delivery`'s transaction: the recipient's quota (the lower of the
-/// listener's and its own cap), and whether a capped sender may open another delivery
-/// today (counted if so).
+/// listener's and its own cap), and whether a capped sender may open a send making
+/// `deliveries` deliveries today (counted if so: a send to several recipients counts one
+/// for each).
 pub(super) fn caps_at_open(
     tx: &redb::WriteTransaction,
     sender: &str,
     to: &str,
     quota: u64,
+    deliveries: u32,
     now: u64,
 ) -> Result<(u64, u64, bool), StoreError> {
     let caps = tx.open_table(CAPS)?;
-    let to_quota = caps.get(to)?.map_or(quota, |v| v.value().0.min(quota));
+    let to_quota = quota_of(&caps, to, quota)?;
     let sender_caps = caps.get(sender)?.map(|v| v.value());
     drop(caps);
     let Some((sender_quota, per_day)) = sender_caps else { return Ok((to_quota, quota, true)) };
     let day = now / 86_400;
     let mut sent = tx.open_table(SENT_DAY)?;
     let count = sent.get((sender, day))?.map_or(0, |v| v.value());
-    if count >= per_day {
+    let after = count.saturating_add(deliveries.max(1));
+    if after > per_day {
         return Ok((to_quota, sender_quota.min(quota), false));
     }
-    sent.insert((sender, day), count.saturating_add(1))?;
+    sent.insert((sender, day), after)?;
     // Earlier days are not needed any more.
     if day > 0 {
         sent.retain_in((sender, 0)..=(sender, day - 1), |_, _| false)?;

@@ -158,6 +158,7 @@ fn a_new_accounts_quota_and_daily_deliveries_hold() {
         "[registration]\nenabled = true\nquota_bytes = 65536\ndeliveries_per_day = 2\nper_network_per_day = 5",
     );
     l.add_user("alice");
+    l.add_user("bob");
     // Registered with the real client (its captcha answered by the debug hook).
     let newbie = User::new(&l, "newbie");
     let hook = l.data.path().join("captcha-answers.txt");
@@ -170,10 +171,9 @@ fn a_new_accounts_quota_and_daily_deliveries_hold() {
     );
     let stdout = ok(&out);
     assert!(stdout.contains("account newbie created"), "{stdout}");
-    // Two deliveries a day; the third is refused in words, and the next day works.
-    for i in 0..2 {
-        ok(&newbie.cmd("send").args(["--to", "alice", "-m", &format!("hello {i}")]).output().expect("send"));
-    }
+    // Two deliveries a day (a send to two recipients is two); the third is refused in
+    // words, and the next day works.
+    ok(&newbie.cmd("send").args(["--to", "alice", "--to", "bob", "-m", "hello both"]).output().expect("send"));
     let out = newbie.cmd("send").args(["--to", "alice", "-m", "one too many"]).output().expect("send");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 deliveries a day"), "{out:?}");
@@ -184,6 +184,10 @@ fn a_new_accounts_quota_and_daily_deliveries_hold() {
     std::fs::write(alice.path("big.bin"), vec![7u8; 100 * 1024]).expect("write");
     std::fs::write(alice.path("small.bin"), vec![7u8; 10 * 1024]).expect("write");
     let out = alice.cmd("send").args(["--to", "newbie", "big.bin"]).output().expect("send");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no room"), "{out:?}");
+    // Its cap holds when it is a further recipient too.
+    let out = alice.cmd("send").args(["--to", "bob", "--to", "newbie", "big.bin"]).output().expect("send");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no room"), "{out:?}");
     ok(&alice.cmd("send").args(["--to", "newbie", "small.bin"]).output().expect("send"));

@@ -50,7 +50,8 @@ impl RegularityConfig {
 pub enum Signal {
     /// The intervals are this regular (coefficient of variation) over `samples` actions.
     Regular { cv: f64, mean_ms: u64 },
-    /// The last `samples` requests were all the same (same digest), at a steady pace.
+    /// The last `samples` requests were all the same (same digest), at a steady pace (a
+    /// spread below twice `max_cv`).
     Repeated,
 }
 
@@ -113,7 +114,7 @@ impl Cadence {
         let same = self.digests.iter().all(|d| Some(d) == self.digests.front());
         let signal = if cv < cfg.max_cv {
             Some(Signal::Regular { cv, mean_ms })
-        } else if same && cv < cfg.max_cv * 4.0 {
+        } else if same && cv < cfg.max_cv * 2.0 {
             Some(Signal::Repeated)
         } else {
             None
@@ -174,13 +175,16 @@ mod tests {
     #[test]
     fn the_same_request_at_a_steady_pace_is_flagged_but_varied_ones_are_not() {
         let cfg = RegularityConfig::default();
-        // 10–18 % spread: regular enough for a person? Not flagged for its timing alone...
-        let gaps = [1000, 1150, 950, 1100, 1000];
+        // A 6 % spread: not flagged for its timing alone...
+        let gaps = [1000, 1100, 930, 1080, 990];
         let mut varied = Cadence::default();
         assert!(feed(&mut varied, &cfg, &gaps, |i| i as u64).is_empty());
         // ...but sending the very same bytes each time at that pace is a script.
         let mut same = Cadence::default();
         assert_eq!(feed(&mut same, &cfg, &gaps, |_| 42), vec![Signal::Repeated]);
+        // A person repeating a command a minute or so apart is neither.
+        let mut person = Cadence::default();
+        assert!(feed(&mut person, &cfg, &[45_000, 80_000, 52_000, 71_000, 60_000], |_| 42).is_empty());
     }
 
     #[test]

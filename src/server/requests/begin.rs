@@ -47,6 +47,7 @@ pub(super) async fn handle(
         quota_bytes: limits.account_quota_bytes,
         quota_files: limits.account_max_files,
         max_open: u64::from(limits.max_open_deliveries_per_account),
+        deliveries: 1 + also.len() as u32,
     };
     let floor = limits.min_free_disk_bytes;
     let opened = Shared::blocking(move || -> Result<Found, StoreError> {

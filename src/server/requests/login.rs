@@ -29,7 +29,8 @@ enum Check {
 
 /// Issue the challenge a login as `user` from this connection's network needs now.
 pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
-    super::register::watch(conn, Some(user), "challenge request", &[user.as_bytes()]);
+    // The network's cadence only: a name someone asks about may not exist.
+    super::register::watch(conn, None, "challenge request", &[user.as_bytes()]);
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
@@ -120,9 +121,11 @@ pub(super) async fn handle(
     let now_ms = sh.clock().now_ms();
     // What the login sent, as a digest (the same password or token over and over is a
     // script's); the secret itself is not kept.
+    // A saved session token is the same at every login by nature: only its timing is
+    // judged (a unique digest), never its sameness.
     let login_digest = match &credential {
         Credential::Password(p) => *blake3::hash(p.as_bytes()).as_bytes(),
-        Credential::Token(t) => *blake3::hash(t).as_bytes(),
+        Credential::Token(_) => *blake3::hash(&now_ms.to_le_bytes()).as_bytes(),
     };
     // The step-up: password logins after failed ones need a solved challenge; checked
     // before any password hash, so refusing costs one lookup (and a solution one hash).
@@ -217,9 +220,14 @@ pub(super) async fn handle(
     };
     // Logins are judged for human timing (what was sent: the account and the credential),
     // except those of automation tokens.
-    let judged = !matches!(check, Check::Accepted { automation: true, .. });
+    // The account's cadence too when it exists (names that do not cost no state).
+    let (judged, exists) = match &check {
+        Check::Accepted { automation, .. } => (!automation, true),
+        Check::Refused { known } => (is_password, *known),
+    };
     if judged {
-        super::register::watch(conn, Some(&user), "login", &[user.as_bytes(), &login_digest]);
+        let account = exists.then_some(user.as_str());
+        super::register::watch(conn, account, "login", &[user.as_bytes(), &login_digest]);
     }
     Ok(match check {
         Check::Accepted { token, .. } => {
@@ -248,8 +256,16 @@ pub(super) async fn handle(
                 conn.shared.challenges().failed(scored, &user, now_ms);
             }
             bump(&conn.shared.counters().auth_failures);
-            let kind = if known { Kind::LoginFailed } else { Kind::UnknownUser };
-            conn.record(conn.activity(kind).account(&user));
+            // A refused token is a session that ended (a password change, a recovery, a
+            // revoked automation token still in a script): recorded, not an offence; tokens
+            // cannot be guessed.
+            let kind = match (is_password, known) {
+                (false, _) => Kind::Request,
+                (true, true) => Kind::LoginFailed,
+                (true, false) => Kind::UnknownUser,
+            };
+            let detail = if is_password { "" } else { "token refused: ended, revoked or unknown" };
+            conn.record(conn.activity(kind).account(&user).detail(detail));
             warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
             // Slow down guessing; other connections are not held up.
             let delay = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);

@@ -23,8 +23,15 @@ use crate::server::Shared;
 use crate::store::Registered;
 use crate::wire::{AccountReply, ErrorCode, Response, Solution};
 
-/// Signals from one network within the window after which its registrations are refused.
+/// Signals from one network (in a run, each within a window of the last) after which its
+/// registrations are refused.
 pub const REFUSE_AFTER_SIGNALS: u32 = 2;
+
+/// What a registration's ticket is bound to: not the account name alone, so a login's
+/// captcha does not register a name and a registration's captcha does not log in.
+fn ticket_name(user: &str) -> String {
+    format!("register/{user}")
+}
 
 /// Feed an action (a login attempt, a challenge request, a registration) to the regularity
 /// watch: each signal is an event (`too_regular`) and makes the network's next challenges
@@ -53,8 +60,9 @@ pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str,
         })
         .collect::<Vec<_>>()
         .join("; ");
-    // One scored event per network and window: timing alone never adds up to a ban.
-    let window = sh.config().challenges.window_secs.saturating_mul(1000);
+    // One scored event per network and scoring window: timing alone never adds up to a
+    // ban (the config refuses a `too_regular` weight that reaches the threshold).
+    let window = sh.config().scoring.window_secs.saturating_mul(1000);
     let kind = if sh.humans().first_in_window(ip, now_ms, window) { Kind::TooRegular } else { Kind::Request };
     let mut event = conn.activity(kind).detail(if kind == Kind::TooRegular {
         detail.clone()
@@ -84,7 +92,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     watch(conn, None, "registration challenge", &[user.as_bytes()]);
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
-    match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), user, true, now_ms) {
+    match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
         Ok((ticket, picture, text)) => {
             super::login::answer_hook(&ticket, text.as_deref());
             conn.record(
@@ -122,8 +130,11 @@ pub(super) async fn register(
             "registrations from this network look automated (too regular to be a person); try again later",
         ));
     }
-    // Always a solved captcha for this very name.
-    let checked = sh.challenges().check(&solution, &user, ip, true, now_ms).and_then(|solved| {
+    // Always a solved captcha for this very name (a captcha, whatever logins get).
+    if solution.ticket.kind != crate::challenge::ChallengeKind::Captcha {
+        return Ok(refused(conn, &user, ErrorCode::ChallengeFailed, "a registration needs a solved captcha"));
+    }
+    let checked = sh.challenges().check(&solution, &ticket_name(&user), ip, true, now_ms).and_then(|solved| {
         sh.challenges().spend(&solution, &solved, ip, now_ms)?;
         Ok(solved)
     });
@@ -141,20 +152,35 @@ pub(super) async fn register(
     if password.len() < 8 {
         return Ok(refused(conn, &user, ErrorCode::BadRequest, "the password must be 8 to 1024 bytes long"));
     }
+    // A taken or look-alike name is refused before anything is counted or hashed.
+    let (u, shc) = (user.clone(), sh.clone());
+    let free = Shared::blocking(move || shc.store().name_free(&u)).await??;
+    if free != Registered::Created {
+        return Ok(name_refused(conn, &user, &free));
+    }
     if let Err(why) = sh.humans().allow_registration(ip, &cfg, now_ms) {
         return Ok(refused(conn, &user, ErrorCode::Limit, why));
     }
+    // From here, a registration that makes no account gives its count back.
+    let give_back = |conn: &Arc<Conn>, why: &str, code| {
+        conn.shared.humans().give_back_registration(ip, now_ms);
+        refused(conn, &user, code, why)
+    };
     let Some(_slot) = sh.hash_slot(solution.ticket.bits).await else {
-        return Ok(refused(conn, &user, ErrorCode::Limit, "the listener is busy; try again in a moment"));
+        return Ok(give_back(conn, "the listener is busy; try again in a moment", ErrorCode::Limit));
     };
     let phc = match Shared::blocking(move || accounts::hash_password(&password)).await? {
         Ok(phc) => phc,
-        Err(e) => return Ok(refused(conn, &user, ErrorCode::BadRequest, &e.to_string())),
+        Err(e) => return Ok(give_back(conn, &e.to_string(), ErrorCode::BadRequest)),
     };
     drop(_slot);
     let (u, shc) = (user.clone(), sh.clone());
     let caps = (cfg.quota_bytes, cfg.deliveries_per_day);
     let made = Shared::blocking(move || shc.store().register_user(&u, &phc, now_ms / 1000, caps)).await??;
+    if made != Registered::Created {
+        sh.humans().give_back_registration(ip, now_ms);
+        return Ok(name_refused(conn, &user, &made));
+    }
     match made {
         Registered::Created => {
             let (shc, u) = (sh.clone(), user.clone());
@@ -175,12 +201,15 @@ pub(super) async fn register(
             );
             Ok(Outcome::reply(Response::Account(AccountReply::Done { text })))
         }
-        Registered::Taken => Ok(refused(conn, &user, ErrorCode::BadRequest, &format!("the name {user:?} is taken"))),
-        Registered::LookAlike => Ok(refused(
-            conn,
-            &user,
-            ErrorCode::BadRequest,
-            &format!("{user:?} looks too much like an existing account's name; pick another name"),
-        )),
+        other => Ok(name_refused(conn, &user, &other)),
     }
+}
+
+/// A name that cannot be registered: taken, or like a taken one.
+fn name_refused(conn: &Arc<Conn>, user: &str, why: &Registered) -> Outcome<Response> {
+    let text = match why {
+        Registered::Taken => format!("the name {user:?} is taken"),
+        _ => format!("{user:?} looks too much like an existing account's name; pick another name"),
+    };
+    refused(conn, user, ErrorCode::BadRequest, &text)
 }
