@@ -35,8 +35,10 @@ pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file
     // Checked before anything else: a person must have a terminal to type on.
     if bm.is_some() && test_answer(&ticket).is_none() && !std::io::stderr().is_terminal() {
         return Err(ClientError::Challenge(
-            "the listener asks for a captcha after failed logins, and there is no terminal to show it on or type \
-             its text: run the command once on a terminal (its session token then lets scripts log in without one)"
+            "the listener asks for a captcha (after failed logins or guesses, or for a registration), and there is \
+             no terminal to show it on or type its text: run the command once on a terminal (after a login, its \
+             session token lets scripts log in without one; scripts may also use an automation token, \
+             `qxfer account tokens new --automation`)"
                 .into(),
         ));
     }
@@ -94,7 +96,7 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
     }
     let shown = std::io::stderr().is_terminal();
     let mut text = String::from(
-        "The listener asks you to prove you are a person\n(there were failed logins for this account or address).\n",
+        "The listener asks you to prove you are a person\n(a registration, or failed logins or guesses for this account or address).\n",
     );
     if shown {
         text.push_str(&bm.half_blocks());

@@ -84,7 +84,7 @@ pub enum ClientError {
     /// The listener told this address it is banned.
     #[error(
         "the listener at {hostport} refused this address: {net} is banned for another {left} after repeated \
-         failures (wrong passwords or captchas, refused requests). Wait, or ask its operator to run \
+         failures (wrong passwords, codes or captchas, refused requests). Wait, or ask its operator to run \
          `qxfer firewall unban {net}`",
         left = crate::clock::format_duration(*secs)
     )]
