@@ -85,3 +85,31 @@ impl Texts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hanging_gateway_fills_a_bounded_queue_and_nothing_waits() {
+        // A gateway that takes a second a text: the queue fills, then texts are refused at
+        // once instead of piling up or making anyone wait.
+        let gateway =
+            Gateway::Command { argv: vec!["sleep".into(), "5".into()], timeout: std::time::Duration::from_secs(1) };
+        let limits = SmsLimits { daily_budget: 10_000, ..SmsLimits::default() };
+        let texts = Texts::start(gateway, limits).expect("start");
+        let started = std::time::Instant::now();
+        let mut queued = 0;
+        let mut full = 0;
+        for i in 0..(MAX_QUEUED_TEXTS + 200) {
+            match texts.notice(&format!("+3460000{i:04}"), "text".into(), 1_800_000_000_000) {
+                Ok(()) => queued += 1,
+                Err(TextRefused::Full) => full += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(queued <= MAX_QUEUED_TEXTS + 1, "{queued} queued");
+        assert!(full >= 199, "{full} refused");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "queueing waited: {:?}", started.elapsed());
+    }
+}
