@@ -359,7 +359,7 @@ fn the_captcha_renders_as_half_blocks_on_a_terminal() {
     let blocks = screen.chars().filter(|c| matches!(c, '▀' | '▄' | '█')).count();
     assert!(blocks > 100, "{blocks} half blocks:\n{screen}");
     // The picture's rows: 12 lines of 72 columns between the explanation and the prompt.
-    let rows = screen.lines().skip_while(|l| !l.contains("failed logins for this account")).skip(1);
+    let rows = screen.lines().skip_while(|l| !l.contains("for this account or address")).skip(1);
     assert_eq!(rows.take_while(|l| !l.contains("Type the characters")).count(), 12, "{screen}");
     let text = std::fs::read_to_string(&answers).expect("answers");
     let answer = text.lines().last().and_then(|l| l.split(' ').nth(1)).expect("answer").to_owned();
