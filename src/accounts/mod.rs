@@ -34,17 +34,11 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     if password.len() < 8 || password.len() > crate::wire::MAX_PASSWORD {
         return Err(AccountError::WeakPassword);
     }
-    let mut salt_bytes = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt_bytes)
-        .map_err(|_| AccountError::Hash("no system randomness".into()))?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hash(e.to_string()))?;
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AccountError::Hash(e.to_string()))
+    hash_secret(password)
 }
 
-/// Hash a secret answer (already normalised) as a password is hashed: argon2id.
+/// Hash a secret (a password once its length is checked, or a normalised secret answer):
+/// argon2id with a random salt, as a PHC string.
 pub fn hash_secret(answer: &str) -> Result<String, AccountError> {
     let mut salt_bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt_bytes)

@@ -26,6 +26,9 @@ use crate::store::{
 
 /// The sender of the listener's notices in a mailbox (a name no account may take).
 pub const NOTICE_SENDER: &str = "qxfer";
+/// How precisely a place's last sighting is kept: logins within this of the last one
+/// write nothing.
+pub const PLACE_GRAIN_SECS: u64 = 3600;
 /// Pending changes per account, at most (a pending recovery has a place of its own).
 pub const MAX_PENDING: usize = 4;
 /// Recovery starts one network may make for one account a day (texts actually sent).
@@ -119,10 +122,6 @@ impl AccountGuard {
         &self.texts
     }
 
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// Where the operator's GeoIP database puts `ip` (nothing without one).
     pub fn origin(&self, ip: IpAddr) -> Origin {
         match &self.geoip {
@@ -167,6 +166,18 @@ impl AccountGuard {
     /// Note a successful login of `user` from `ip`.
     pub fn note_login(&self, store: &Store, user: &str, ip: IpAddr, now: u64) -> Result<(), StoreError> {
         let origin = self.origin(ip);
+        // Every command logs in: a place seen within the hour is not written again (its
+        // last sighting is kept to the hour), so a login costs a read, not a commit.
+        let net = prefix_of(ip).to_string();
+        let fresh = |p: &PlaceRec| {
+            p.net == net
+                && now.saturating_sub(p.last_seen) < PLACE_GRAIN_SECS
+                && now >= p.last_seen
+                && (origin.country.is_none() || (p.country == origin.country && p.asn == origin.asn))
+        };
+        if store.recovery(user)?.is_some_and(|rec| rec.places.iter().any(fresh)) {
+            return Ok(());
+        }
         store.update_recovery(user, |rec| {
             let mut list = places(rec);
             note_login(&mut list, ip, &origin, &self.cfg, now);
@@ -216,6 +227,35 @@ impl AccountGuard {
             rec.recent.push(Recent { at: now, kind, net });
         }
         ok
+    }
+
+    /// Text a fresh code for `purpose` to `number`, worded by `body` (given the code and the
+    /// minutes it works), as a request of `kind` from `ip`: counted, and the code kept, only
+    /// when its text is queued. `Ok` means the record is to be written; on `Err` nothing of
+    /// it is (the caller's `update_recovery` closure writes nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_code(
+        &self,
+        rec: &mut RecoveryRecord,
+        kind: RecentKind,
+        ip: IpAddr,
+        purpose: &str,
+        user: &str,
+        number: &str,
+        now_ms: u64,
+        body: impl FnOnce(&str, u64) -> String,
+    ) -> Result<(), String> {
+        let now = now_ms / 1000;
+        if !self.allow(rec, kind, ip, now) {
+            return Err(match kind {
+                RecentKind::Start => "the day's recovery texts for this account (or from this network) are used up",
+                _ => "the account's texted codes for today are used up",
+            }
+            .into());
+        }
+        let code = self.issue_code(rec, purpose, user, now).map_err(|e| e.to_string())?;
+        let text = format!("qxfer {}: {}", self.host, body(&code, self.cfg.code_ttl_secs / 60));
+        self.text_code(number, text, now_ms).map_err(|e| e.to_string())
     }
 
     /// Whether a code for `purpose` is in force (unexpired, attempts left).
@@ -461,7 +501,7 @@ impl AccountGuard {
     }
 
     /// Text a code: the cooldown, budget and countries apply.
-    pub fn text_code(&self, number: &str, text: String, now_ms: u64) -> Result<(), super::texts::TextRefused> {
+    fn text_code(&self, number: &str, text: String, now_ms: u64) -> Result<(), super::texts::TextRefused> {
         self.texts.code(number, text, now_ms)
     }
 }

@@ -459,20 +459,12 @@ impl Store {
     /// `user`'s unexpired session tokens: (stored key, expiry).
     pub fn user_tokens(&self, user: &str, now: u64) -> Result<Vec<([u8; 32], u64)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let index = tx.open_table(USER_TOKENS)?;
-        let empty: &[u8] = &[];
-        let mut out = Vec::new();
-        for row in index.range((user, empty)..)? {
-            let (k, v) = row?;
-            let (u, key) = k.value();
-            if u != user {
-                break;
-            }
-            if let (Ok(key), true) = (<[u8; 32]>::try_from(key), v.value() > now) {
-                out.push((key, v.value()));
-            }
-        }
-        Ok(out)
+        let tokens = tokens_of(&tx.open_table(USER_TOKENS)?, user)?;
+        Ok(tokens
+            .into_iter()
+            .filter(|(_, expires)| *expires > now)
+            .filter_map(|(key, expires)| Some((<[u8; 32]>::try_from(key).ok()?, expires)))
+            .collect())
     }
 
     /// Revoke these tokens of `user` (keys of other accounts are ignored); returns how many.
@@ -1336,23 +1328,26 @@ fn index_tokens(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// The keys of `name`'s tokens, from the index.
-fn token_keys(tx: &redb::WriteTransaction, name: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-    let index = tx.open_table(USER_TOKENS)?;
+/// `name`'s tokens from the per-account index: (stored key, expiry).
+fn tokens_of(
+    index: &impl ReadableTable<(&'static str, &'static [u8]), u64>,
+    name: &str,
+) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
     let empty: &[u8] = &[];
-    let mut keys = Vec::new();
+    let mut out = Vec::new();
     for row in index.range((name, empty)..)? {
-        let (k, _) = row?;
+        let (k, v) = row?;
         let (user, key) = k.value();
         if user != name {
             break;
         }
-        keys.push(key.to_vec());
+        out.push((key.to_vec(), v.value()));
     }
-    Ok(keys)
+    Ok(out)
 }
 
 fn revoke_tokens(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreError> {
-    let doomed = token_keys(tx, name)?;
+    let doomed: Vec<Vec<u8>> = tokens_of(&tx.open_table(USER_TOKENS)?, name)?.into_iter().map(|(k, _)| k).collect();
     let mut tokens = tx.open_table(TOKENS)?;
     let mut index = tx.open_table(USER_TOKENS)?;
     for k in &doomed {

@@ -224,23 +224,6 @@ pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, origin: &Origin, cfg: &Re
     }
 }
 
-/// When a recovery, or a change of phones, question or password, takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
-    Now,
-    /// Announced to every number and the mailbox, cancellable until then.
-    At(u64),
-}
-
-/// From a known place at once; from an unknown one after the delay.
-pub fn effect(known_place: bool, cfg: &RecoveryConfig, now: u64) -> Effect {
-    if known_place {
-        Effect::Now
-    } else {
-        Effect::At(now.saturating_add(cfg.unknown_place_delay_secs))
-    }
-}
-
 /// A one-time code sent by SMS: what is kept is its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
@@ -432,10 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_places_wait_and_codes_run_out() {
-        let cfg = RecoveryConfig::default();
-        assert_eq!(effect(true, &cfg, NOW), Effect::Now);
-        assert_eq!(effect(false, &cfg, NOW), Effect::At(NOW + DAY));
+    fn codes_run_out_and_are_used_once() {
         let mut code = Code { hash: [1; 32], expires: NOW + 600, attempts_left: 5 };
         for left in (1..5).rev() {
             assert_eq!(try_code(&mut code, &[2; 32], NOW), Err(CodeError::Wrong { left }));

@@ -47,17 +47,7 @@ pub struct SmsLedger {
 impl SmsLedger {
     /// Whether a text to `number` (E.164) may go now; if so it is counted.
     pub fn allow(&mut self, limits: &SmsLimits, number: &str, now: u64) -> Result<(), SmsRefusal> {
-        if !limits.countries.is_empty() && !limits.countries.iter().any(|c| number.starts_with(c.as_str())) {
-            return Err(SmsRefusal::Country);
-        }
-        let day = now / 86_400;
-        if day != self.day {
-            self.day = day;
-            self.sent_today = 0;
-        }
-        if self.sent_today >= limits.daily_budget {
-            return Err(SmsRefusal::Budget);
-        }
+        self.within_budget(limits, number, now)?;
         if let Some(&at) = self.last.get(number) {
             let since = now.saturating_sub(at);
             if since < limits.cooldown_secs {
@@ -80,6 +70,13 @@ impl SmsLedger {
     /// Whether an announcement to `number` may go now (the country list and the daily
     /// budget; no cooldown); if so it is counted.
     pub fn allow_notice(&mut self, limits: &SmsLimits, number: &str, now: u64) -> Result<(), SmsRefusal> {
+        self.within_budget(limits, number, now)?;
+        self.sent_today += 1;
+        Ok(())
+    }
+
+    /// The country list and today's budget (a new day starts a new budget); counts nothing.
+    fn within_budget(&mut self, limits: &SmsLimits, number: &str, now: u64) -> Result<(), SmsRefusal> {
         if !limits.countries.is_empty() && !limits.countries.iter().any(|c| number.starts_with(c.as_str())) {
             return Err(SmsRefusal::Country);
         }
@@ -91,7 +88,6 @@ impl SmsLedger {
         if self.sent_today >= limits.daily_budget {
             return Err(SmsRefusal::Budget);
         }
-        self.sent_today += 1;
         Ok(())
     }
 

@@ -278,6 +278,10 @@ pub(crate) fn apply_now(
 /// upkeep). Returns how many were applied.
 pub(crate) fn apply_due(sh: &Shared, user: &str, now_ms: u64) -> Result<usize, StoreError> {
     let now = now_ms / 1000;
+    // Every login asks: a read first, a write only when something is due.
+    if !sh.store().recovery(user)?.is_some_and(|rec| rec.pending.iter().any(|p| p.at <= now)) {
+        return Ok(0);
+    }
     let due = sh.store().update_recovery(user, |rec| {
         let (due, later): (Vec<_>, Vec<_>) = rec.pending.drain(..).partition(|p| p.at <= now);
         rec.pending = later;
@@ -381,23 +385,15 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                             false,
                         );
                     };
-                    if !guard.allow(rec, RecentKind::Code, ip, now) {
-                        return (Err("the account's texted codes for today are used up".to_string()), false);
-                    }
-                    let code = match guard.issue_code(rec, AUTHORISE, &u, now) {
-                        Ok(code) => code,
-                        Err(_) => return (Err("no system randomness".to_string()), false),
-                    };
-                    let text = format!(
-                        "qxfer {}: your code to change account {u} is {code}. It works for {} min. \
-                         Not you? Someone has your password: change it from a place you used before.",
-                        guard.host(),
-                        guard.config().code_ttl_secs / 60
-                    );
-                    match guard.text_code(&number, text, now_ms) {
-                        Ok(()) => (Ok(mask_phone(&number)), true),
-                        Err(e) => (Err(e.to_string()), false),
-                    }
+                    let sent =
+                        guard.send_code(rec, RecentKind::Code, ip, AUTHORISE, &u, &number, now_ms, |code, min| {
+                            format!(
+                                "your code to change account {u} is {code}. It works for {min} min. \
+                             Not you? Someone has your password: change it from a place you used before."
+                            )
+                        });
+                    let write = sent.is_ok();
+                    (sent.map(|()| mask_phone(&number)), write)
                 })?;
                 Ok(r.unwrap_or_else(|| Err("no such account".into())))
             })
@@ -437,22 +433,12 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                         }
                         rec.phones.push(PhoneRec { number: n.clone(), added: now, verified: None });
                     }
-                    if !guard.allow(rec, RecentKind::Code, ip, now) {
-                        return (Err("the account's texted codes for today are used up".into()), false);
-                    }
-                    let code = match guard.issue_code(rec, &verify_purpose(&n), &u, now) {
-                        Ok(code) => code,
-                        Err(_) => return (Err("no system randomness".into()), false),
-                    };
-                    let text = format!(
-                        "qxfer {}: your code to add this number to account {u} is {code}. It works for {} min.",
-                        guard.host(),
-                        guard.config().code_ttl_secs / 60
-                    );
-                    match guard.text_code(&n, text, now_ms) {
-                        Ok(()) => (Ok(()), true),
-                        Err(e) => (Err(e.to_string()), false),
-                    }
+                    let sent =
+                        guard.send_code(rec, RecentKind::Code, ip, &verify_purpose(&n), &u, &n, now_ms, |code, min| {
+                            format!("your code to add this number to account {u} is {code}. It works for {min} min.")
+                        });
+                    let write = sent.is_ok();
+                    (sent, write)
                 })?;
                 Ok(r.unwrap_or_else(|| Err("no such account".into())))
             })
@@ -505,9 +491,12 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, req: AccountRequest) 
                 Some(Ok(())) => {}
                 Some(Err((ErrorCode::NotFound, why))) => return refuse(ErrorCode::NotFound, why),
                 Some(Err((code, why))) => {
+                    // Mistyping the code texted to one's own new number is a mistake, not
+                    // a guess worth anything to an attacker (it proves only that number):
+                    // recorded, not scored; the code's five attempts still hold.
                     conn.record(
-                        conn.activity(Kind::RecoveryWrongCode)
-                            .detail(format!("verifying {}: {why}", mask_phone(&number))),
+                        conn.activity(Kind::Request)
+                            .detail(format!("verifying {}: wrong code: {why}", mask_phone(&number))),
                     );
                     return refuse(code, format!("the code was not accepted: {why}"));
                 }

@@ -102,21 +102,14 @@ pub(super) async fn start(
             if AccountGuard::code_in_force(rec, RECOVER, now) {
                 return ("a code texted earlier is still in force; none sent".into(), false);
             }
-            if !guard.allow(rec, RecentKind::Start, ip, now) {
-                return ("the day's recovery texts for this account (or from this network) are used up".into(), false);
-            }
-            let code = match guard.issue_code(rec, RECOVER, &u, now) {
-                Ok(code) => code,
-                Err(e) => return (format!("failed: {e}"), false),
-            };
-            let text = format!(
-                "qxfer {}: your code to recover account {u} is {code}. It works for {} min. \
-                 If you did not ask for it, ignore it: nothing changes without it.",
-                guard.host(),
-                guard.config().code_ttl_secs / 60
-            );
             // The code is kept (and counted) only when its text is on its way.
-            match guard.text_code(&number, text, now_ms) {
+            let sent = guard.send_code(rec, RecentKind::Start, ip, RECOVER, &u, &number, now_ms, |code, min| {
+                format!(
+                    "your code to recover account {u} is {code}. It works for {min} min. \
+                     If you did not ask for it, ignore it: nothing changes without it."
+                )
+            });
+            match sent {
                 Ok(()) => (format!("code texted to {}", mask_phone(&number)), true),
                 Err(e) => (format!("code not texted to {}: {e}", mask_phone(&number)), false),
             }
