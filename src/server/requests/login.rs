@@ -30,10 +30,10 @@ enum Check {
 /// Issue the challenge a login as `user` from this connection's network needs now.
 pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     // The network's cadence only: a name someone asks about may not exist.
-    super::register::watch(conn, None, "challenge request", &[user.as_bytes()]);
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
+    super::register::watch(conn, None, "challenge request", now_ms, &[user.as_bytes()]);
     let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
         Ok(issued) => issued,
         Err(e) => {
@@ -227,7 +227,8 @@ pub(super) async fn handle(
     };
     if judged {
         let account = exists.then_some(user.as_str());
-        super::register::watch(conn, account, "login", &[user.as_bytes(), &login_digest]);
+        // When it arrived: the hash's time on a busy host is not the client's cadence.
+        super::register::watch(conn, account, "login", now_ms, &[user.as_bytes(), &login_digest]);
     }
     Ok(match check {
         Check::Accepted { token, .. } => {

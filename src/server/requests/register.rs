@@ -35,8 +35,10 @@ fn ticket_name(user: &str) -> String {
 
 /// Feed an action (a login attempt, a challenge request, a registration) to the regularity
 /// watch: each signal is an event (`too_regular`) and makes the network's next challenges
-/// harder. Sessions of automation tokens are never fed in.
-pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str, what: &[&[u8]]) {
+/// harder. Sessions of automation tokens are never fed in. `at_ms` is when the request
+/// arrived: the client's cadence, not the time the listener took (a password hash on a busy
+/// host) to get to the end of it.
+pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str, at_ms: u64, what: &[&[u8]]) {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     // The listener's own host (and other exempt networks) is never judged, as it is never
@@ -44,7 +46,7 @@ pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str,
     if sh.config().scoring.is_exempt(ip) {
         return;
     }
-    let now_ms = sh.clock().now_ms();
+    let now_ms = at_ms;
     let signals = sh.humans().note(ip, account, kind, now_ms, crate::server::humans::digest(what));
     if signals.is_empty() {
         return;
@@ -89,9 +91,9 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     if !sh.config().registration.enabled {
         return refused(conn, user, ErrorCode::NotFound, "this listener does not take registrations");
     }
-    watch(conn, None, "registration challenge", &[user.as_bytes()]);
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
+    watch(conn, None, "registration challenge", now_ms, &[user.as_bytes()]);
     match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
         Ok((ticket, picture, text)) => {
             super::login::answer_hook(&ticket, text.as_deref());
@@ -120,7 +122,7 @@ pub(super) async fn register(
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
     // Registrations are judged before anything else: a script's shows at once.
-    watch(conn, None, "registration", &[user.as_bytes()]);
+    watch(conn, None, "registration", now_ms, &[user.as_bytes()]);
     let window = sh.config().challenges.window_secs.saturating_mul(1000);
     if !sh.config().scoring.is_exempt(ip) && sh.humans().flagged(ip, now_ms, window) >= REFUSE_AFTER_SIGNALS {
         return Ok(refused(
