@@ -380,7 +380,11 @@ pub async fn send_file(
     });
     let mut sent = 0u64;
     let mut pace = Pace::new(min_rate);
-    while let Some(chunk) = rx.recv().await {
+    loop {
+        // Time spent waiting for our own disk is not the peer's slowness.
+        let waited = tokio::time::Instant::now();
+        let Some(chunk) = rx.recv().await else { break };
+        pace.excuse(waited.elapsed());
         let n = chunk.len() as u64;
         let mut write = std::pin::pin!(send.write_chunk(chunk));
         loop {
