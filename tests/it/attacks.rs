@@ -14,10 +14,10 @@ use crate::support::*;
 const LIMITS: &str = "[limits]
 max_connections_per_ip = 4
 max_connections_per_prefix = 1000
-login_deadline_secs = 1
-min_transfer_rate = 65536
-progress_window_secs = 1
-requests_per_second_per_ip = 20
+login_deadline_secs = 3
+min_transfer_rate = 16384
+progress_window_secs = 3
+requests_per_second_per_ip = 2
 request_burst = 40
 failed_login_delay_ms = 10
 
@@ -56,9 +56,10 @@ fn connect_and_idle_is_closed_at_the_login_deadline() {
     run(async {
         let raw = Raw::connect_from("127.0.0.2", &listener.addr).await.expect("connect");
         let start = Instant::now();
-        let reason = tokio::time::timeout(Duration::from_secs(5), raw.conn.closed()).await.expect("closed in time");
+        let reason = tokio::time::timeout(Duration::from_secs(10), raw.conn.closed()).await.expect("closed in time");
         assert_eq!(app_code(&reason), Some(7), "{reason:?}");
-        assert!(start.elapsed() < Duration::from_secs(3));
+        // The deadline is 3 s; a loaded host may add a little.
+        assert!(start.elapsed() < Duration::from_secs(6), "closed after {:?}", start.elapsed());
     });
     assert!(listener.log().contains("login_timeout"));
 }
@@ -86,17 +87,19 @@ fn too_many_connections_from_one_address_are_refused_before_the_handshake() {
 #[test]
 fn slowloris_upload_is_cut_off() {
     let listener = hardened();
-    let before = Instant::now();
+    let mut before = Instant::now();
     run(async {
         let mut raw = Raw::login_from("127.0.0.5", &listener.addr, "mallory").await;
+        // From the login on (its password hash is no part of the trickle).
+        before = Instant::now();
         let id = raw.begin(1, 1 << 20, 1).await;
         let add =
             raw.call(&Request::AddFiles { entries: vec![FileEntry { path: "slow".into(), size: 1 << 20 }] }).await;
         assert!(matches!(add, Some(Response::FilesAdded { .. })), "{add:?}");
         let (mut send, _recv) = raw.conn.open_bi().await.expect("stream");
         write_frame(&mut send, &StreamHead::Put { id, index: 0, offset: 0 }).await.expect("head");
-        // 100 bytes every 100 ms: far below the configured 64 KiB/s.
-        for _ in 0..100 {
+        // 100 bytes every 100 ms: far below the configured 16 KiB/s over 3 s.
+        for _ in 0..150 {
             if send.write_all(&[b'z'; 100]).await.is_err() {
                 break;
             }
@@ -105,7 +108,8 @@ fn slowloris_upload_is_cut_off() {
         let reason = tokio::time::timeout(Duration::from_secs(5), raw.conn.closed()).await.expect("closed");
         assert_eq!(app_code(&reason), Some(7), "{reason:?}");
     });
-    assert!(before.elapsed() < Duration::from_secs(8), "trickle lasted {:?}", before.elapsed());
+    // Cut at the end of the first 3 s window; 15 s of trickling were on offer.
+    assert!(before.elapsed() < Duration::from_secs(10), "trickle lasted {:?}", before.elapsed());
     assert!(listener.log().contains("too_slow"));
     assert!(listener.status()["bytes_received"].as_u64().unwrap_or(u64::MAX) < 64 << 10);
     legit_roundtrip(&listener);
@@ -191,8 +195,9 @@ fn request_floods_are_rate_limited_then_cut_off() {
     let listener = hardened();
     run(async {
         let mut raw = Raw::login_from("127.0.0.8", &listener.addr, "mallory").await;
-        let mut answered = 0;
+        let mut answered = 0u64;
         let mut limited = 0;
+        let started = Instant::now();
         for _ in 0..200 {
             match raw.call(&Request::Inbox { after: 0 }).await {
                 Some(Response::Error { code: ErrorCode::Limit, .. }) => limited += 1,
@@ -201,8 +206,10 @@ fn request_floods_are_rate_limited_then_cut_off() {
             }
         }
         // The burst (40) is served, then a few refusals (the violation budget, 8), then the
-        // connection is closed.
-        assert!((35..=60).contains(&answered), "answered {answered}");
+        // connection is closed; meanwhile the limit grants 2 more a second, however slow
+        // the round trips are.
+        let refilled = 2 * started.elapsed().as_secs() + 2;
+        assert!((35..=40 + refilled).contains(&answered), "answered {answered} in {:?}", started.elapsed());
         assert_eq!(limited, 8, "limited {limited}");
         let reason = tokio::time::timeout(Duration::from_secs(5), raw.conn.closed()).await.expect("closed");
         assert_eq!(app_code(&reason), Some(1), "{reason:?}");
@@ -256,7 +263,8 @@ fn address_validation_with_retry_always_still_serves() {
     listener.add_user("alice");
     legit_roundtrip(&listener);
     // Each of the two connections (send, fetch) arrived twice: once unvalidated, answered
-    // with a Retry, and once with the token that proves the address.
+    // with a Retry, and once with the token that proves the address (a client on a loaded
+    // host may repeat a first packet the listener was slow to answer: at most once each).
     let st = listener.status();
-    assert_eq!(st["connections_total"].as_u64(), Some(4), "{st}");
+    assert!((4..=6).contains(&st["connections_total"].as_u64().unwrap_or(0)), "{st}");
 }

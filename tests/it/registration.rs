@@ -61,6 +61,56 @@ async fn register(from: &str, addr: &str, answers: &Path, user: &str, think: Dur
     (bits, raw.call(&Request::Register { user: user.into(), password: PASSWORD.into(), solution }).await)
 }
 
+/// Register `user` from `from` on a timer: the captcha asked for at `tick`, the
+/// registration sent at `tick` + 1.5 s (slow enough to pass for reading it) whatever the
+/// work and the listener's replies took.
+async fn register_on_timer(
+    from: String,
+    addr: String,
+    answers: PathBuf,
+    user: String,
+    tick: tokio::time::Instant,
+) -> (u8, Option<Response>) {
+    let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
+    tokio::time::sleep_until(tick).await;
+    let ticket = match raw.call(&Request::RegisterChallenge { user: user.clone() }).await {
+        Some(Response::Challenge { ticket, picture: Some(_) }) => ticket,
+        r => return (0, r),
+    };
+    let answer = answer_of(&answers, &ticket);
+    let counter = pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved");
+    let bits = ticket.bits;
+    let solution = Solution { ticket, counter, answer: Some(answer) };
+    let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
+    tokio::time::sleep_until(tick + Duration::from_millis(1500)).await;
+    (bits, raw.call(&Request::Register { user, password: PASSWORD.into(), solution }).await)
+}
+
+/// Run `action(i, tick)` for `i` in `0..n`, each started on its own at `start + i × period`
+/// (a timer's cadence: a slow reply from the listener never delays the next one), and
+/// collect the results in order.
+async fn on_a_timer<F, Fut, T>(n: u32, period: Duration, action: F) -> Vec<T>
+where
+    F: Fn(u32, tokio::time::Instant) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    // Far enough ahead for the first connection's handshake.
+    let start = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let tick = start + period * i;
+        // Started a little ahead of its tick, so connecting is not part of the cadence.
+        tokio::time::sleep_until(tick - Duration::from_millis(400)).await;
+        tasks.push(tokio::spawn(action(i, tick)));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("task"));
+    }
+    out
+}
+
 fn created(r: &Option<Response>) -> bool {
     matches!(r, Some(Response::Account(AccountReply::Done { text })) if text.contains("created"))
 }
@@ -87,23 +137,19 @@ fn a_registrar_on_a_timer_is_challenged_harder_then_refused_and_a_person_registe
     let addr = l.addr.clone();
     run(async {
         // A script: every 2 s on the dot, from four addresses of one network, answering
-        // each captcha 250 ms after it came (slow enough to pass for reading it).
-        let start = tokio::time::Instant::now();
-        let mut bits = Vec::new();
-        let mut refused_at = None;
-        for i in 0..12u32 {
-            tokio::time::sleep_until(start + Duration::from_millis(2000) * i).await;
+        // each captcha 1.5 s after asking for it.
+        let results = on_a_timer(12, Duration::from_millis(2000), |i, tick| {
             let from = format!("127.0.30.{}", 1 + i % 4);
-            let (b, r) = register(&from, &addr, &answers, &format!("bot{i}"), Duration::from_millis(250)).await;
-            bits.push(b);
-            if !created(&r) {
-                assert!(error_text(&r).contains("look automated"), "bot{i}: {r:?}");
-                refused_at = Some(i);
-                break;
-            }
+            register_on_timer(from, addr.clone(), answers.clone(), format!("bot{i}"), tick)
+        })
+        .await;
+        let refused_at =
+            results.iter().position(|(_, r)| !created(r)).expect("the timer-driven registrar was never refused");
+        for (i, (_, r)) in results.iter().enumerate().skip(refused_at) {
+            assert!(error_text(r).contains("look automated"), "bot{i}: {r:?}");
         }
-        let refused_at = refused_at.expect("the timer-driven registrar was never refused");
         assert!(refused_at >= 5, "refused before it could be judged: {refused_at}");
+        let bits: Vec<u8> = results.iter().take(refused_at + 1).map(|(b, _)| *b).collect();
         let first = *bits.first().expect("bits");
         let last = *bits.last().expect("bits");
         assert!(last > first, "not challenged harder before the refusal: {bits:?}");
@@ -212,23 +258,23 @@ fn an_automation_token_is_not_judged_for_timing_but_is_still_rate_limited() {
     let token: [u8; 32] = hex::decode(out.trim()).expect("hex").try_into().expect("32 bytes");
     let addr = l.addr.clone();
     run(async {
-        // A script logging in with its automation token every 2 s on the dot.
-        let start = tokio::time::Instant::now();
-        for i in 0..7u32 {
-            tokio::time::sleep_until(start + Duration::from_millis(2000) * i).await;
-            let mut raw = Raw::connect_from("127.0.60.5", &addr).await.expect("connect");
-            let r = raw.call(&Request::Login { user: "alice".into(), credential: Credential::Token(token) }).await;
-            assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
-        }
-        // The same script with a password is judged.
-        let start = tokio::time::Instant::now();
-        for i in 0..7u32 {
-            tokio::time::sleep_until(start + Duration::from_millis(2000) * i).await;
-            let mut raw = Raw::connect_from("127.0.61.5", &addr).await.expect("connect");
-            let r = raw
-                .call(&Request::Login { user: "alice".into(), credential: Credential::Password(PASSWORD.into()) })
-                .await;
-            assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+        // A script logging in with its automation token every 2 s on the dot, and the same
+        // script with a password (judged).
+        for (from, credential) in
+            [("127.0.60.5", Credential::Token(token)), ("127.0.61.5", Credential::Password(PASSWORD.into()))]
+        {
+            let replies = on_a_timer(7, Duration::from_millis(2000), |_, tick| {
+                let (addr, credential) = (addr.clone(), credential.clone());
+                async move {
+                    let mut raw = Raw::connect_from(from, &addr).await.expect("connect");
+                    tokio::time::sleep_until(tick).await;
+                    raw.call(&Request::Login { user: "alice".into(), credential }).await
+                }
+            })
+            .await;
+            for r in replies {
+                assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+            }
         }
         // Rate limits hold for the automation token's session all the same.
         let mut raw = Raw::connect_from("127.0.60.5", &addr).await.expect("connect");
