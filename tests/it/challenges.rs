@@ -215,9 +215,12 @@ fn the_effort_rises_under_a_login_flood_and_falls_after() {
         let (first, _) = challenge("127.0.0.2", &addr, "alice").await;
         assert_eq!((first.kind, first.bits), (ChallengeKind::Work, 4));
         let mut highest = first.bits;
-        let until = std::time::Instant::now() + Duration::from_secs(4);
+        // Until the effort has risen by two bits (about 4 s here; a slow host takes longer
+        // to send more than 4 a second).
+        let started = std::time::Instant::now();
+        let until = started + Duration::from_secs(40);
         let mut n = 0u32;
-        while std::time::Instant::now() < until {
+        while highest <= first.bits + 1 && std::time::Instant::now() < until {
             let from = format!("127.0.0.{}", 2 + n % 40);
             let (ticket, _) = challenge(&from, &addr, "alice").await;
             highest = highest.max(ticket.bits);
@@ -226,7 +229,11 @@ fn the_effort_rises_under_a_login_flood_and_falls_after() {
             assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
             n += 1;
         }
-        assert!(highest > first.bits + 1, "effort stayed at {highest} bits after {n} logins in 4 s");
+        assert!(
+            highest > first.bits + 1,
+            "effort stayed at {highest} bits after {n} logins in {:?}",
+            started.elapsed()
+        );
         // Quiet for a while: one bit down per second.
         tokio::time::sleep(Duration::from_secs(highest as u64 - 4 + 2)).await;
         let (after, _) = challenge("127.0.0.2", &addr, "alice").await;
@@ -382,19 +389,17 @@ fn solving_challenges_does_not_save_a_guesser_from_the_ban() {
     let addr = listener.addr.clone();
     run(async {
         wrong_passwords("127.0.0.1", &addr, 3).await;
-        let mut banned = false;
-        for _ in 0..4 {
-            let Ok(_) = Raw::connect_from("127.0.0.1", &addr).await else {
-                banned = true;
-                break;
-            };
+        // Two more failures, with solved challenges, make five.
+        for _ in 0..2 {
             let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
             tokio::time::sleep(Duration::from_millis(2300)).await;
             let solution = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
             let r = login_solved("127.0.0.1", &addr, "still-not-the-password", solution).await;
             assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. }) | None), "{r:?}");
-            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        assert!(banned || !Raw::admitted_from("127.0.0.1", &addr).await, "a guesser past five failures is not banned");
+    });
+    listener.wait_for_ban("127.0.0.1/32");
+    run(async {
+        assert!(!Raw::admitted_from("127.0.0.1", &addr).await, "a guesser past five failures is not banned");
     });
 }

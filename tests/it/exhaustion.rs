@@ -53,6 +53,7 @@ fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
         // slot, or cut off as too slow (which closes its connection). None hangs.
         let start = Instant::now();
         let mut ended = 0;
+        let opened: usize = attackers.iter().map(|(_, s)| s.len()).sum();
         for (_, streams) in &mut attackers {
             for (_, recv) in streams.iter_mut() {
                 let left = Duration::from_secs(30).saturating_sub(start.elapsed());
@@ -61,9 +62,13 @@ fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
                 }
             }
         }
-        (ended, max_threads)
+        ((opened, ended), max_threads)
     });
-    assert_eq!(closed, 550, "stalled uploads were not cut off");
+    // All 550 are opened unless a host so slow that opening 110 streams takes longer than
+    // the 3 s window already cut a connection off (then its last streams were never opened).
+    let (opened, closed) = closed;
+    assert!(opened >= 440, "only {opened} stalled uploads opened");
+    assert_eq!(closed, opened, "stalled uploads were not cut off");
     assert!(max_threads < 400, "the listener ran {max_threads} threads");
     let log = listener.log();
     assert!(log.contains("too_slow") || log.contains("no disk slot"), "{log}");

@@ -227,16 +227,20 @@ fn ctrl_c_says_how_to_resume_and_the_same_command_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    // Interrupt once the listener holds part of the file.
+    // Interrupt once the listener holds a megabyte of the file (its part file is made
+    // before the first byte arrives).
     let spool = listener.data_dir().join("spool");
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
-        if tree(&spool).iter().any(|p| p.ends_with(".qxfer-part")) {
+        let held = tree(&spool)
+            .iter()
+            .filter(|p| p.ends_with(".qxfer-part"))
+            .any(|p| std::fs::metadata(spool.join(p)).is_ok_and(|m| m.len() >= 1 << 20));
+        if held {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(100));
     signal(&child, "-INT");
     let out = child.wait_with_output().expect("wait");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -125,7 +125,7 @@ fn a_banned_client_is_told_once_in_words() {
         fifth
     } else {
         assert_eq!(fifth.status.code(), Some(3), "{}", String::from_utf8_lossy(&fifth.stderr));
-        std::thread::sleep(Duration::from_millis(300));
+        listener.wait_for_ban("127.0.0.3/32");
         from(&alice, "127.0.0.3", "inbox").output().expect("inbox")
     };
     let err = String::from_utf8_lossy(&told.stderr);

@@ -245,7 +245,7 @@ fn a_new_accounts_quota_and_daily_deliveries_hold() {
 
 #[test]
 fn an_automation_token_is_not_judged_for_timing_but_is_still_rate_limited() {
-    let (l, _answers) = listener("[limits]\nrequests_per_second_per_account = 5\nrequest_burst = 10");
+    let (l, _answers) = listener("[limits]\nrequests_per_second_per_account = 1\nrequest_burst = 10");
     l.add_user("alice");
     let alice = User::new(&l, "alice");
     let out = ok(&qxfer()

@@ -112,6 +112,23 @@ impl Listener {
         serde_json::from_slice(&out.stdout).expect("status json")
     }
 
+    /// Wait (at most 20 s) until the firewall holds a ban for `net` (`127.0.0.3/32`): bans
+    /// land from the activity recorder a moment after the offence, later on a busy host.
+    pub fn wait_for_ban(&self, net: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = self.admin().args(["firewall", "list", "--json"]).output().expect("firewall list");
+            let banned = String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+                serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["rule"] == "ban" && v["net"] == net)
+            });
+            if banned {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{net} was not banned: {}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Move the running listener's clock `secs` forward (a debug-build admin request), so
     /// tests of expiry and escalation need not sleep.
     pub fn advance_clock(&self, secs: u64) {

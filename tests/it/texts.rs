@@ -185,11 +185,11 @@ fn the_webhook_posts_the_text_as_json_with_the_bearer_token() {
 #[test]
 fn a_hanging_webhook_is_reported_and_holds_up_nothing_else() {
     let server = server(true);
-    let l = listener_with_webhook(&server, "timeout_secs = 12\nretries = 0");
+    let l = listener_with_webhook(&server, "timeout_secs = 30\nretries = 0");
     l.add_user("bob");
     let alice = User::new(&l, "alice");
     // The request that queues a text is answered while the gateway still hangs (the
-    // failure is logged only when its 12 s timeout ends)...
+    // failure is logged only when its 30 s timeout ends)...
     ok(&phone_add(&alice));
     let start = Instant::now();
     while server.seen.lock().expect("lock").is_empty() {
@@ -207,7 +207,7 @@ fn a_hanging_webhook_is_reported_and_holds_up_nothing_else() {
     // Then the failure is reported, once the gateway's timeout ends.
     let start = Instant::now();
     while !l.log().contains("text_failed") {
-        assert!(start.elapsed() < Duration::from_secs(30), "no text_failed: {}", l.log());
+        assert!(start.elapsed() < Duration::from_secs(60), "no text_failed: {}", l.log());
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(l.log().contains("did not answer") || l.log().contains("timed out") || l.log().contains("timeout"));
