@@ -113,7 +113,8 @@ impl Humans {
                 }
             }
             let e = st.flagged.entry(net).or_insert((0, now_ms));
-            *e = (e.0.saturating_add(1), now_ms);
+            // Actions may be noted out of order: the last time never goes back.
+            *e = (e.0.saturating_add(1), e.1.max(now_ms));
         }
         out
     }

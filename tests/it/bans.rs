@@ -142,9 +142,12 @@ fn five_wrong_passwords_ban_the_source_and_the_ban_escalates_and_expires() {
         assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 4).await, 4);
     });
     advance(601, &mut moved);
+    let before = listener.recorded("127.0.0.30", "login_failed");
     run(async {
         assert_eq!(wrong_passwords("127.0.0.30", &listener.addr, 4).await, 4);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    listener.wait_recorded("127.0.0.30", "login_failed", before + 4);
+    run(async {
         assert!(Raw::admitted_from("127.0.0.30", &listener.addr).await, "old offences still counted");
     });
 }
@@ -155,7 +158,9 @@ fn allowed_addresses_are_never_banned() {
     ok(&listener.admin().args(["firewall", "allow", "127.0.0.40"]).output().expect("allow"));
     run(async {
         assert_eq!(wrong_passwords("127.0.0.40", &listener.addr, 10).await, 10);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    listener.wait_recorded("127.0.0.40", "login_failed", 10);
+    run(async {
         assert!(Raw::admitted_from("127.0.0.40", &listener.addr).await, "an allowed address was banned");
     });
     assert!(bans(&listener).is_empty());

@@ -197,6 +197,7 @@ fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
 #[test]
 fn the_effort_rises_under_a_login_flood_and_falls_after() {
     // Cheap work, a capacity of 4 solved logins a second: the flood below is well over it.
+    use std::sync::atomic::Ordering::Relaxed;
     // (The flood is a script on purpose: its timing is not judged here, the effort's
     // control loop is; `tests/it/registration.rs` judges timing.)
     let (listener, _) = listener(
@@ -214,24 +215,39 @@ fn the_effort_rises_under_a_login_flood_and_falls_after() {
         };
         let (first, _) = challenge("127.0.0.2", &addr, "alice").await;
         assert_eq!((first.kind, first.bits), (ChallengeKind::Work, 4));
-        let mut highest = first.bits;
-        // Until the effort has risen by two bits (about 4 s here; a slow host takes longer
-        // to send more than 4 a second).
+        // Four flooders at once until the effort has risen by two bits (about 4 s here;
+        // on a slow host each flooder sends fewer a second, and four of them still make
+        // more than the capacity).
+        let highest = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(first.bits));
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let started = std::time::Instant::now();
         let until = started + Duration::from_secs(40);
-        let mut n = 0u32;
-        while highest <= first.bits + 1 && std::time::Instant::now() < until {
-            let from = format!("127.0.0.{}", 2 + n % 40);
-            let (ticket, _) = challenge(&from, &addr, "alice").await;
-            highest = highest.max(ticket.bits);
-            let solution = Solution { counter: solve(&ticket), answer: None, ticket };
-            let r = login_solved_with(&from, &addr, Credential::Token(token), solution).await;
-            assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
-            n += 1;
+        let flooders: Vec<_> = (0..4u32)
+            .map(|k| {
+                let (addr, highest, n) = (addr.clone(), highest.clone(), n.clone());
+                tokio::spawn(async move {
+                    let mut i = 0u32;
+                    while highest.load(Relaxed) <= first.bits + 1 && std::time::Instant::now() < until {
+                        let from = format!("127.0.0.{}", 2 + k * 10 + i % 10);
+                        let (ticket, _) = challenge(&from, &addr, "alice").await;
+                        highest.fetch_max(ticket.bits, Relaxed);
+                        let solution = Solution { counter: solve(&ticket), answer: None, ticket };
+                        let r = login_solved_with(&from, &addr, Credential::Token(token), solution).await;
+                        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+                        n.fetch_add(1, Relaxed);
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        for f in flooders {
+            f.await.expect("flooder");
         }
+        let highest = highest.load(Relaxed);
         assert!(
             highest > first.bits + 1,
-            "effort stayed at {highest} bits after {n} logins in {:?}",
+            "effort stayed at {highest} bits after {} logins in {:?}",
+            n.load(Relaxed),
             started.elapsed()
         );
         // Quiet for a while: one bit down per second.

@@ -65,9 +65,11 @@ fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
         ((opened, ended), max_threads)
     });
     // All 550 are opened unless a host so slow that opening 110 streams takes longer than
-    // the 3 s window already cut a connection off (then its last streams were never opened).
+    // the 3 s window cut a connection off first (then its last streams were never opened).
+    // The point stands while there are far more stalled uploads than the account's 64 disk
+    // slots.
     let (opened, closed) = closed;
-    assert!(opened >= 440, "only {opened} stalled uploads opened");
+    assert!(opened > 2 * 64, "only {opened} stalled uploads opened");
     assert_eq!(closed, opened, "stalled uploads were not cut off");
     assert!(max_threads < 400, "the listener ran {max_threads} threads");
     let log = listener.log();

@@ -62,8 +62,9 @@ async fn register(from: &str, addr: &str, answers: &Path, user: &str, think: Dur
 }
 
 /// Register `user` from `from` on a timer: the captcha asked for at `tick`, the
-/// registration sent at `tick` + 1.5 s (slow enough to pass for reading it) whatever the
-/// work and the listener's replies took.
+/// registration sent at `tick` + 1.5 s (slow enough to pass for reading it), so long as
+/// the reply, the work and a new connection take less than that (a host too slow for a
+/// timer says so).
 async fn register_on_timer(
     from: String,
     addr: String,
@@ -72,17 +73,26 @@ async fn register_on_timer(
     tick: tokio::time::Instant,
 ) -> (u8, Option<Response>) {
     let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
+    let late = tokio::time::Instant::now().saturating_duration_since(tick);
+    assert!(late < Duration::from_millis(100), "{user}: the host is too slow to keep a timer ({late:?} late)");
     tokio::time::sleep_until(tick).await;
     let ticket = match raw.call(&Request::RegisterChallenge { user: user.clone() }).await {
         Some(Response::Challenge { ticket, picture: Some(_) }) => ticket,
         r => return (0, r),
     };
     let answer = answer_of(&answers, &ticket);
-    let counter = pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved");
-    let bits = ticket.bits;
+    // Solved off the runtime's threads, so no other task's tick waits for it.
+    let (nonce, bits) = (ticket.nonce, ticket.bits);
+    let counter = tokio::task::spawn_blocking(move || pow::solve_some(&nonce, bits, 0, u64::MAX))
+        .await
+        .expect("join")
+        .expect("solved");
     let solution = Solution { ticket, counter, answer: Some(answer) };
     let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
-    tokio::time::sleep_until(tick + Duration::from_millis(1500)).await;
+    let send_at = tick + Duration::from_millis(1500);
+    let late = tokio::time::Instant::now().saturating_duration_since(send_at);
+    assert!(late < Duration::from_millis(100), "{user}: the host is too slow to keep a timer ({late:?} late)");
+    tokio::time::sleep_until(send_at).await;
     (bits, raw.call(&Request::Register { user, password: PASSWORD.into(), solution }).await)
 }
 
@@ -96,12 +106,12 @@ where
     T: Send + 'static,
 {
     // Far enough ahead for the first connection's handshake.
-    let start = tokio::time::Instant::now() + Duration::from_millis(500);
+    let start = tokio::time::Instant::now() + Duration::from_millis(1000);
     let mut tasks = Vec::new();
     for i in 0..n {
         let tick = start + period * i;
-        // Started a little ahead of its tick, so connecting is not part of the cadence.
-        tokio::time::sleep_until(tick - Duration::from_millis(400)).await;
+        // Started ahead of its tick, so connecting is not part of the cadence.
+        tokio::time::sleep_until(tick - Duration::from_millis(1000)).await;
         tasks.push(tokio::spawn(action(i, tick)));
     }
     let mut out = Vec::new();

@@ -129,6 +129,27 @@ impl Listener {
         }
     }
 
+    /// How many events of `kind` from `source` the activity log holds (the last day).
+    pub fn recorded(&self, source: &str, kind: &str) -> u64 {
+        let out =
+            ok(&self.admin().args(["audit", "--source", source, "--kind", kind, "--json"]).output().expect("audit"));
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["type"] == "kind" && v["kind"] == kind)
+            .and_then(|v| v["count"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Wait (at most 20 s) until the activity log holds `n` events of `kind` from `source`:
+    /// what the listener decides from them (a ban, or none) is decided by then.
+    pub fn wait_recorded(&self, source: &str, kind: &str, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.recorded(source, kind) < n {
+            assert!(std::time::Instant::now() < deadline, "{n} {kind} from {source} were not recorded: {}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Move the running listener's clock `secs` forward (a debug-build admin request), so
     /// tests of expiry and escalation need not sleep.
     pub fn advance_clock(&self, secs: u64) {

@@ -93,13 +93,21 @@ impl Cadence {
     /// Note an action at `now_ms` with a digest of what it sent; a signal when the series
     /// of the last `samples` actions is too regular. The series starts over after a
     /// signal (one signal per `samples` actions) and after a pause of `reset_after_ms`.
+    /// Actions are timed when they arrive but may be noted in another order (one waited
+    /// for a password hash, the next did not): an earlier time within `reset_after_ms` of
+    /// the last takes its place in the series; only a bigger jump back (a clock set back)
+    /// starts it over.
     pub fn note(&mut self, cfg: &RegularityConfig, now_ms: u64, digest: u64) -> Option<Signal> {
-        if self.times.back().is_some_and(|&t| now_ms.saturating_sub(t) > cfg.reset_after_ms || now_ms < t) {
+        let last = self.times.back().copied();
+        if last.is_some_and(|t| {
+            now_ms.saturating_sub(t) > cfg.reset_after_ms || t.saturating_sub(now_ms) > cfg.reset_after_ms
+        }) {
             self.times.clear();
             self.digests.clear();
         }
-        self.times.push_back(now_ms);
-        self.digests.push_back(digest);
+        let at = self.times.partition_point(|&t| t <= now_ms);
+        self.times.insert(at, now_ms);
+        self.digests.insert(at, digest);
         while self.times.len() > cfg.samples {
             self.times.pop_front();
             self.digests.pop_front();
@@ -197,10 +205,34 @@ mod tests {
         let mut c = Cadence::default();
         let signals = feed(&mut c, &cfg, &[500; 11], |i| i as u64);
         assert_eq!(signals.len(), 2, "one signal per six actions: {signals:?}");
-        // A clock that goes backwards starts over instead of underflowing.
+        // A clock set back further than a pause starts over instead of underflowing.
         let mut c = Cadence::default();
-        assert!(c.note(&cfg, T0, 1).is_none());
-        assert!(c.note(&cfg, T0 - 10, 1).is_none());
+        for i in 0..5 {
+            assert!(c.note(&cfg, T0 + i * 2000, 1).is_none());
+        }
+        let back = T0 - cfg.reset_after_ms - 1;
+        for i in 0..5 {
+            assert!(c.note(&cfg, back + i * 2000, 1).is_none(), "judged across the jump back");
+        }
+        assert!(c.note(&cfg, back + 10_000, 1).is_some());
+    }
+
+    #[test]
+    fn actions_noted_out_of_order_take_their_place() {
+        // A 2 s timer whose actions are noted as they finish: the third waited for a
+        // password hash and is noted after the fourth.
+        let cfg = RegularityConfig::default();
+        let mut c = Cadence::default();
+        let mut signals = Vec::new();
+        for t in [0, 2000, 6001, 3999, 8000, 10_002] {
+            signals.extend(c.note(&cfg, T0 + t, t));
+        }
+        assert!(matches!(signals.as_slice(), [Signal::Regular { mean_ms: 2000, .. }]), "{signals:?}");
+        // A person's actions noted out of order stay a person's.
+        let mut c = Cadence::default();
+        for t in [0, 3100, 13_100, 10_500, 23_400, 28_200] {
+            assert!(c.note(&cfg, T0 + t, t).is_none());
+        }
     }
 
     #[test]
