@@ -121,7 +121,7 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
             let _ = std::fs::remove_dir_all(t.layout.mailbox(&name));
             // The activity log keeps what happened, not who it was: the name becomes an
             // alias of its own (the same for all its events, so they still read together).
-            let alias = format!("removed-{}", hex::encode(crate::server::random_tag()));
+            let alias = format!("removed-{}", hex::encode(random_tag()));
             let renamed = t.store.pseudonymise_activity(&name, &alias)?;
             info!(user = %name, event = "user_removed", renamed, "account removed; its sessions ended, its phones, places, answers and codes purged, its events renamed {alias}");
             AdminResponse::Done
@@ -207,4 +207,12 @@ fn bans_reply(t: &Target, now: u64) -> Result<AdminResponse, AdminError> {
             })
             .collect(),
     ))
+}
+
+/// Four random bytes (a removed account's alias in the activity log); zeros without
+/// system randomness (the alias is then still not the name).
+fn random_tag() -> [u8; 4] {
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b
 }

@@ -49,16 +49,25 @@ pub enum AliasError {
         source: std::io::Error,
     },
     #[error("{path:?}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax { path: PathBuf, message: SyntaxError },
+}
+
+/// What is wrong inside the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SyntaxError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("hosts.{0}: address is empty")]
+    EmptyAddress(String),
 }
 
 impl ClientConfig {
     /// Parse the file's text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let c: ClientConfig = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+    pub fn parse(text: &str) -> Result<Self, SyntaxError> {
+        let c: ClientConfig = toml::from_str(text).map_err(|e| SyntaxError::Toml(e.message().to_owned()))?;
         for (name, h) in &c.hosts {
             if h.address.is_empty() {
-                return Err(format!("hosts.{name}: address is empty"));
+                return Err(SyntaxError::EmptyAddress(name.clone()));
             }
         }
         Ok(c)

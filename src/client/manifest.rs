@@ -77,17 +77,28 @@ pub struct Manifest {
 
 /// The name a path named on the command line arrives under: its last component, or for
 /// `.`, `..` and paths ending in them, the real name of the directory they mean.
-fn base_name(p: &Path) -> std::result::Result<String, String> {
+fn base_name(p: &Path) -> std::result::Result<String, BaseNameError> {
     let named = p.file_name().filter(|_| !matches!(p.components().next_back(), Some(std::path::Component::ParentDir)));
     let owned;
     let name = match named {
         Some(n) => n,
         None => {
-            owned = std::fs::canonicalize(p).map_err(|e| format!("cannot resolve: {e}"))?;
-            owned.file_name().ok_or("the root directory has no name; name the directories below it")?
+            owned = std::fs::canonicalize(p).map_err(BaseNameError::Resolve)?;
+            owned.file_name().ok_or(BaseNameError::Root)?
         }
     };
-    name.to_str().map(str::to_owned).ok_or_else(|| "the name is not UTF-8".to_owned())
+    name.to_str().map(str::to_owned).ok_or(BaseNameError::NotUtf8)
+}
+
+/// Why a path named on the command line has no name to arrive under.
+#[derive(Debug, thiserror::Error)]
+enum BaseNameError {
+    #[error("cannot resolve: {0}")]
+    Resolve(#[source] std::io::Error),
+    #[error("the root directory has no name; name the directories below it")]
+    Root,
+    #[error("the name is not UTF-8")]
+    NotUtf8,
 }
 
 fn reason(e: &std::io::Error) -> String {
@@ -116,7 +127,7 @@ impl Manifest {
             let base = match base_name(p) {
                 Ok(b) => b,
                 Err(why) => {
-                    m.problem(p, why);
+                    m.problem(p, why.to_string());
                     continue;
                 }
             };

@@ -14,6 +14,7 @@ use super::outcome::Close;
 use super::Shared;
 use crate::policy::activity::{Activity, Kind};
 use crate::session::Session;
+use crate::transport::body::MinRate;
 use crate::transport::close;
 
 pub(crate) struct Conn {
@@ -28,6 +29,15 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// The slowest a transfer on this connection may be before it is cut off.
+    pub fn min_transfer_rate(&self) -> MinRate {
+        let limits = self.shared.limits();
+        MinRate {
+            bytes_per_sec: limits.min_transfer_rate,
+            window: std::time::Duration::from_secs(limits.progress_window_secs),
+        }
+    }
+
     pub fn new(shared: Arc<Shared>, peer: SocketAddr, connection: Connection) -> Self {
         let session = Session::new(shared.limits().session());
         Self {

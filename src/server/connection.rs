@@ -12,7 +12,7 @@ use tracing::{debug, error, info};
 use super::conn::Conn;
 use super::counters::bump;
 use super::error::error_reply;
-use super::outcome::Close;
+use super::outcome::{Close, REPLY_WRITE_WAIT};
 use super::{requests, streams, Shared};
 use crate::policy::activity::Kind;
 use crate::transport::framed::{self, FrameError};
@@ -21,9 +21,6 @@ use crate::wire::{ErrorCode, Request};
 
 /// What an old (qxfer/1) client is told.
 const UPGRADE_REASON: &str = "upgrade qxfer: this listener speaks qxfer/2";
-
-/// How long writing one reply may take (the peer must grant flow-control credit for it).
-pub(crate) const REPLY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How long a closing reply may take to be acknowledged before the connection closes anyway.
 const LAST_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -21,6 +21,7 @@ mod error;
 mod fanout;
 mod firewall;
 pub(crate) mod humans;
+mod listener_config;
 mod outcome;
 mod priority;
 pub mod recorder;
@@ -39,71 +40,17 @@ use tracing::{debug, info};
 
 pub use crate::wire::DEFAULT_PORT;
 pub use counters::Counters;
+pub use listener_config::ListenerConfig;
 pub(crate) use shared::Shared;
 
 use crate::admin::rules::{self, RulesError};
 use crate::files::Layout;
 use crate::policy::activity::Kind;
-use crate::policy::{Limits, LimitsError, ScoreConfig, Verdict};
+use crate::policy::{LimitsError, Verdict};
 use crate::store::{Store, StoreError};
 use crate::transport::close;
 use crate::transport::endpoint::{self, EndpointError};
 use crate::transport::tls::{self, TlsError};
-
-/// Everything the listener needs; built from the command line by `cli`.
-#[derive(Debug, Clone)]
-pub struct ListenerConfig {
-    pub data_dir: PathBuf,
-    pub binds: Vec<SocketAddr>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Every limit, in one place (`policy::Limits`).
-    pub limits: Limits,
-    /// Offence weights, window, threshold and ban times.
-    pub scoring: ScoreConfig,
-    /// When logins need a solved challenge, and how hard it is.
-    pub challenges: crate::policy::challenges::ChallengeConfig,
-    /// Account recovery: new phones and places, the delay, codes.
-    pub recovery: crate::policy::recovery::RecoveryConfig,
-    /// How texts are sent, and what they may cost.
-    pub sms: crate::sms::SmsConfig,
-    /// The operator's GeoIP databases (MaxMind format), for known places; none by default.
-    pub geoip: Vec<PathBuf>,
-    /// Self-registration (off by default), and what a new account may do.
-    pub registration: crate::policy::registration::RegistrationConfig,
-    /// When behaviour is too regular to be human.
-    pub regularity: crate::policy::regularity::RegularityConfig,
-    /// The IP allow/block rules file (default `DATA/ip-rules.txt`), reloaded on change and
-    /// on SIGHUP.
-    pub ip_rules: PathBuf,
-    /// How long shutdown waits for connections to close.
-    pub shutdown_grace: Duration,
-}
-
-impl ListenerConfig {
-    pub fn new(data_dir: PathBuf) -> Self {
-        Self {
-            ip_rules: Layout::new(data_dir.clone()).ip_rules(),
-            data_dir,
-            // Every IPv4 and IPv6 address; on a host without IPv6 the second is skipped.
-            binds: vec![
-                SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
-                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)),
-            ],
-            cert: None,
-            key: None,
-            limits: Limits::default(),
-            scoring: Default::default(),
-            challenges: Default::default(),
-            recovery: Default::default(),
-            sms: Default::default(),
-            geoip: Vec::new(),
-            registration: Default::default(),
-            regularity: Default::default(),
-            shutdown_grace: Duration::from_secs(3),
-        }
-    }
-}
 
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -313,12 +260,6 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
 }
 
 pub use account_guard::NOTICE_SENDER;
-
-/// Four random bytes (a removed account's alias in the activity log); zeros without
-/// system randomness (the alias is then still not the name).
-pub fn random_tag() -> [u8; 4] {
-    challenges::random::<4>().unwrap_or_default()
-}
 
 /// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
 /// the start, not the first recovery).

@@ -3,6 +3,10 @@
 //! reply on the control stream, at once on a file stream). Handlers decide; the connection
 //! applies.
 
+/// How long writing one reply may take (the peer must grant flow-control credit for it),
+/// on the control stream and on file streams alike.
+pub(crate) const REPLY_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Close the connection with this application code and reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Close {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::fit_page;
+use super::paging::fit_page;
 use crate::server::conn::Conn;
 use crate::server::error::ServerError;
 use crate::server::outcome::Outcome;

@@ -12,6 +12,7 @@ mod inbox;
 mod login;
 mod mark_seen;
 mod open;
+mod paging;
 mod recover;
 mod register;
 
@@ -25,10 +26,7 @@ use super::outcome::{Close, Outcome};
 use crate::policy::activity::Kind;
 use crate::session::{Step, Violation};
 use crate::transport::close;
-use crate::wire::{ErrorCode, Request, Response, MAX_FRAME};
-
-/// Frame budget for pages: leave room for the envelope around the items.
-const PAGE_BUDGET: usize = MAX_FRAME / 2;
+use crate::wire::{ErrorCode, Request, Response};
 
 /// Debug builds only: a request from the account named in `QXFER_FAULT_PANIC_USER` panics,
 /// so the tests can prove a panic costs only its own connection. Release builds have no hook.
@@ -137,22 +135,4 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         _ => Err(ServerError::Internal("session step does not match request")),
     };
     result.unwrap_or_else(|e| Outcome::reply(internal(conn.peer, &e)))
-}
-
-/// How many leading items fit the page budget (at least one).
-fn fit_page<T: serde::Serialize>(items: &[T]) -> usize {
-    fit_within(items, PAGE_BUDGET, 0)
-}
-
-/// How many leading items fit `budget` bytes, each taking `extra` bytes besides its own
-/// encoding (at least one).
-fn fit_within<T: serde::Serialize>(items: &[T], budget: usize, extra: usize) -> usize {
-    let mut used = 0usize;
-    for (i, item) in items.iter().enumerate() {
-        used += postcard::to_stdvec(item).map(|v| v.len()).unwrap_or(budget) + extra;
-        if used > budget {
-            return i.max(1);
-        }
-    }
-    items.len()
 }

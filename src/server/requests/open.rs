@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use super::fit_within;
+use super::paging::fit_within;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};

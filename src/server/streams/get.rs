@@ -7,7 +7,6 @@ use std::sync::Arc;
 use quinn::SendStream;
 use tracing::{debug, info};
 
-use super::min_rate;
 use crate::files;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
@@ -50,7 +49,7 @@ pub(super) async fn handle(
     let path = files::join_validated(&conn.shared.layout().delivery_dir(&user, id), &att.path);
     let len = att.size - offset;
     let result = async {
-        let wait = crate::server::connection::REPLY_WRITE_WAIT;
+        let wait = crate::server::outcome::REPLY_WRITE_WAIT;
         tokio::time::timeout(wait, framed::write_frame(send, &GetReply::Ready { len }))
             .await
             .map_err(|_| BodyError::TooSlow { got: 0, secs: wait.as_secs() })??;
@@ -58,7 +57,7 @@ pub(super) async fn handle(
         let mut on_bytes = |n: u64| {
             counters.bytes_sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         };
-        body::send_file(send, &path, offset, len, Some(min_rate(conn)), &mut on_bytes).await?;
+        body::send_file(send, &path, offset, len, Some(conn.min_transfer_rate()), &mut on_bytes).await?;
         send.finish().map_err(FrameError::from)?;
         Ok::<_, BodyError>(())
     }

@@ -16,7 +16,6 @@ use tracing::debug;
 
 use super::conn::Conn;
 use super::outcome::Outcome;
-use crate::transport::body::MinRate;
 use crate::transport::framed::{self, FrameError};
 use crate::transport::stream_code;
 use crate::wire::{PutReply, StreamHead, MAX_HEAD_FRAME};
@@ -71,17 +70,8 @@ async fn apply<R: Serialize>(conn: &Conn, send: &mut SendStream, recv: &mut Recv
         let _ = recv.stop(code.into());
     }
     if let Some(reply) = o.reply {
-        let wait = super::connection::REPLY_WRITE_WAIT;
+        let wait = super::outcome::REPLY_WRITE_WAIT;
         let _ = tokio::time::timeout(wait, framed::write_frame(send, &reply)).await;
         let _ = send.finish();
-    }
-}
-
-/// The slowest a transfer may be before it is cut off.
-fn min_rate(conn: &Conn) -> MinRate {
-    let limits = conn.shared.limits();
-    MinRate {
-        bytes_per_sec: limits.min_transfer_rate,
-        window: std::time::Duration::from_secs(limits.progress_window_secs),
     }
 }

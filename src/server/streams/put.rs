@@ -9,7 +9,6 @@ use std::sync::Arc;
 use quinn::RecvStream;
 use tracing::warn;
 
-use super::min_rate;
 use crate::files;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
@@ -131,7 +130,7 @@ async fn receive(
         len: plan.size - plan.offset,
         sync: plan.size >= SYNC_ON_CLOSE,
         hold: (guard, slot),
-        min_rate: Some(min_rate(conn)),
+        min_rate: Some(conn.min_transfer_rate()),
         file: None,
     };
     body::receive_file(recv, job, &mut on_bytes).await
