@@ -10,6 +10,7 @@ mod attacks;
 mod bans;
 mod challenges;
 mod cli;
+mod cycles;
 mod exhaustion;
 mod fuzz_replay;
 mod habits;
