@@ -1,188 +1,23 @@
-//! `qxfer recover` and `qxfer account ...`: recovery without a password, and a logged-in
-//! account's own settings. What the client can check (a phone number, a password's length,
-//! a code's shape) it checks before it connects.
+//! `qxfer account ...`: a logged-in account's own settings (phones, secret question,
+//! recovery codes, password, sessions). What the client can check (a phone number, a
+//! password's length, a code's shape) it checks before it connects.
 //!
 //! Lines of stdin, for scripts, are read in one order: the login password first
 //! (`--password-stdin`, which is also the current password a change needs), then the
 //! command's own (`--new-password-stdin`, `--code-stdin`, `--answer-stdin`), then the texted
-//! confirmation code (`--auth-code-stdin`). `qxfer recover` reads the answer (or recovery
-//! code), then the new password (`--password-stdin`), checks them, and only then has a code
-//! texted and reads it (`--code-stdin`).
-
-use std::io::IsTerminal;
+//! confirmation code (`--auth-code-stdin`).
 
 use anyhow::{bail, Result};
 
-use super::args::{
-    AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, RecoverArgs, RegisterArgs, TokensCmd,
-};
-use super::run::{connect_options, read_stdin_line};
-use super::usage;
-use crate::client::{self, Client, ConnectOptions, PasswordSource};
+use super::account_reply::print_reply;
+use super::args::{AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, TokensCmd};
+use super::codes::texted_code;
+use super::connect::connect_options;
+use super::exit::usage;
+use super::prompt::{line, new_password, read_stdin_line};
+use crate::client::{Client, ConnectOptions, PasswordSource};
 use crate::clock::{format_duration, format_time};
-use crate::wire::{check_code_text, AccountReply, AccountRequest, Proof, Request};
-
-/// A line from stdin, or a prompt on the terminal (hidden when `secret`); `option` names
-/// the flag that reads it from stdin instead.
-fn line(from_stdin: bool, prompt: &str, secret: bool, option: &str) -> Result<String> {
-    if from_stdin {
-        return read_stdin_line();
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(usage(format!("{prompt}: no terminal to ask on; pass {option} to read it from stdin")));
-    }
-    if secret {
-        return Ok(rpassword::prompt_password(format!("{prompt}: "))?);
-    }
-    eprint!("{prompt}: ");
-    let mut s = String::new();
-    std::io::stdin().read_line(&mut s)?;
-    Ok(s.trim().to_owned())
-}
-
-/// A texted code as typed: eight digits (spaces and dashes people type are dropped).
-fn texted_code(typed: &str) -> Result<String> {
-    let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    check_code_text(&code)
-        .map_err(|_| usage(format!("{typed:?} is not a texted code: a texted code has eight digits")))?;
-    Ok(code)
-}
-
-/// A recovery (10 characters) or cancel (15) code as typed: checked for its shape, so a
-/// typo is not spent as a guess.
-fn letters_code(typed: &str, len: usize, what: &str) -> Result<String> {
-    let n = crate::policy::recovery::normalise_typed_code(typed);
-    let ok = n.len() == len && crate::wire::check_typed_code(typed).is_ok();
-    if !ok {
-        return Err(usage(format!("{typed:?} is not a {what}: it has {len} letters and digits, as xxxxx-xxxxx")));
-    }
-    Ok(typed.to_owned())
-}
-
-fn new_password_checked(p: String) -> Result<String> {
-    if p.len() < 8 || p.len() > crate::wire::MAX_PASSWORD {
-        return Err(usage(format!("a password is 8 to {} bytes long", crate::wire::MAX_PASSWORD)));
-    }
-    Ok(p)
-}
-
-/// A new password: a line of stdin, or typed twice on the terminal.
-fn new_password(from_stdin: bool, user: &str) -> Result<String> {
-    if from_stdin {
-        return new_password_checked(read_stdin_line()?);
-    }
-    let p1 = line(false, &format!("New password for {user}"), true, "--password-stdin")?;
-    let p2 = line(false, "Again", true, "--password-stdin")?;
-    if p1 != p2 {
-        bail!("the passwords differ");
-    }
-    new_password_checked(p1)
-}
-
-fn print_reply(reply: &AccountReply, json: bool) {
-    if json {
-        let v = match reply {
-            AccountReply::Done { text } => serde_json::json!({ "done": text }),
-            AccountReply::Changed { at, text } => {
-                serde_json::json!({ "applied": at.is_none(), "at": at, "text": text })
-            }
-            AccountReply::Codes { codes, at } => serde_json::json!({ "codes": codes, "at": at }),
-            AccountReply::Export { json } => serde_json::from_str(json).unwrap_or_default(),
-            AccountReply::Token { token, id } => serde_json::json!({ "token": token, "id": id }),
-            AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
-        };
-        println!("{v}");
-        return;
-    }
-    match reply {
-        AccountReply::Done { text } | AccountReply::Changed { text, .. } => println!("{text}"),
-        AccountReply::Codes { codes, at } => {
-            println!("Recovery codes (each works once; keep them somewhere safe, they are not shown again):");
-            for c in codes {
-                println!("  {c}");
-            }
-            if let Some(at) = at {
-                println!("They work from {} (this network is not a known place of the account).", format_time(*at));
-            }
-        }
-        AccountReply::Export { json } => println!("{json}"),
-        AccountReply::Token { token, id } => {
-            println!("{token}");
-            eprintln!(
-                "qxfer: token {id} (shown once). Scripts log in with it through QXFER_TOKEN; \
-                 revoke it with: qxfer account tokens revoke USER@HOST {id}"
-            );
-        }
-        AccountReply::View(_) | AccountReply::Sessions { .. } => {}
-    }
-}
-
-/// `qxfer recover HOST --user NAME` and `qxfer recover cancel HOST CODE`.
-pub async fn recover(a: RecoverArgs) -> Result<()> {
-    if a.client.host == "cancel" {
-        let [host, code] = a.rest.as_slice() else {
-            return Err(usage("write: qxfer recover cancel HOST CODE"));
-        };
-        letters_code(code, 15, "cancel code")?;
-        let mut client_args = a.client;
-        client_args.host = host.clone();
-        if client_args.user.is_none() && !host.contains('@') {
-            // No account is named by a cancel code; the target needs one to parse.
-            client_args.user = Some("nobody".into());
-        }
-        let opts = connect_options(&client_args)?;
-        let reply = client::cancel_change(&opts, code).await?;
-        print_reply(&reply, client_args.json);
-        return Ok(());
-    }
-    if !a.rest.is_empty() {
-        return Err(usage("qxfer recover takes one HOST (or: qxfer recover cancel HOST CODE)"));
-    }
-    // Everything but the texted code is asked for, and checked, before a code is texted.
-    let mut client_args = a.client;
-    let password_stdin = std::mem::take(&mut client_args.password_stdin);
-    let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
-    let user = opts.user.clone();
-    let proof = if a.recovery_code_stdin {
-        Proof::RecoveryCode(letters_code(&read_stdin_line()?, 10, "recovery code")?)
-    } else if a.answer_stdin {
-        Proof::Answer(read_stdin_line()?)
-    } else {
-        let answer =
-            line(false, "Answer to your secret question (empty: use a recovery code)", true, "--answer-stdin")?;
-        if answer.trim().is_empty() {
-            Proof::RecoveryCode(letters_code(
-                &line(false, "Recovery code", false, "--recovery-code-stdin")?,
-                10,
-                "recovery code",
-            )?)
-        } else {
-            Proof::Answer(answer)
-        }
-    };
-    proof.validate().map_err(|e| usage(format!("the answer: {e}")))?;
-    let new_password = new_password(password_stdin, &user)?;
-    let started =
-        client::recovery_step(&opts, |solution| Request::RecoverStart { user: user.clone(), solution }).await?;
-    if client_args.json {
-        if let AccountReply::Done { text } = &started {
-            eprintln!("{text}");
-        }
-    } else {
-        print_reply(&started, false);
-    }
-    let code = texted_code(&line(a.code_stdin, "Code from the text message", false, "--code-stdin")?)?;
-    let reply = client::recovery_step(&opts, |solution| Request::RecoverFinish {
-        user: user.clone(),
-        code: code.clone(),
-        proof: proof.clone(),
-        new_password: new_password.clone(),
-        solution,
-    })
-    .await?;
-    print_reply(&reply, client_args.json);
-    Ok(())
-}
+use crate::wire::{AccountReply, AccountRequest};
 
 /// The current password a change needs: the login's.
 fn current_password(opts: &ConnectOptions) -> Result<String> {
@@ -443,36 +278,4 @@ fn show(v: &crate::wire::AccountView, json: bool) {
         println!("pending {}: {} from {}, takes effect at {}", p.id, p.what, p.from, format_time(p.at));
     }
     println!("this network is {}", if v.here_known { "a known place" } else { "not a known place yet" });
-}
-
-/// `qxfer register [USER@]HOST [--phone +NUMBER]`: everything the client can check (the
-/// name, a reserved name, the number, the password's length) is checked before it connects.
-pub async fn register(a: RegisterArgs) -> Result<()> {
-    let mut client_args = a.client;
-    let password_stdin = std::mem::take(&mut client_args.password_stdin);
-    let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
-    let user = opts.user.clone();
-    crate::policy::registration::reserved(&user, &Default::default()).map_err(|e| usage(e.to_string()))?;
-    let phone = a.phone.as_deref().map(crate::accounts::phone::parse).transpose().map_err(usage)?;
-    let password = match std::env::var("QXFER_PASSWORD") {
-        Ok(p) if !password_stdin => new_password_checked(p)?,
-        _ => new_password(password_stdin, &user)?,
-    };
-    let reply = client::register(&opts, &password).await?;
-    print_reply(&reply, client_args.json);
-    let Some(number) = phone else { return Ok(()) };
-    // The new account logs in, and adds its number (from the network it was made from, a
-    // known place: no delay).
-    let opts = ConnectOptions { password: PasswordSource::Given(password.clone()), ..opts };
-    let mut client = Client::connect(&opts).await?;
-    let added = client.account(AccountRequest::PhoneAdd { number: number.clone(), password: password.clone() }).await;
-    if let Err(e) = added {
-        client.close().await;
-        return Err(e.into());
-    }
-    let code = texted_code(&line(a.code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
-    let reply = client.account(AccountRequest::PhoneVerify { number, code, password, auth: None }).await;
-    client.close().await;
-    print_reply(&reply?, client_args.json);
-    Ok(())
 }

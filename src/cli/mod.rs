@@ -1,33 +1,34 @@
-//! The command line: clap definitions (`args`), and turning them into validated
-//! configuration and calls into the library (`run`). Nothing below this module sees clap.
+//! The command line: clap definitions (`args/`, a file per command family), the dispatcher
+//! (`run`), and a file per family of commands that turns the arguments into validated
+//! configuration and calls into the library. Nothing below this module sees clap.
+//!
+//! This file declares the modules and names what `main` and the tests use; it defines
+//! nothing. Pieces several families share live in files of their own: `exit` (outcomes
+//! with their own exit code), `dirs`, `bind`, `connect`, `prompt`, `codes`, `output`,
+//! `admin` and `account_reply`.
 
 mod account;
+mod account_reply;
+mod admin;
 mod args;
+mod bind;
+mod codes;
+mod connect;
+mod dirs;
+mod docs;
+mod exit;
+mod firewall;
+mod identity;
+mod inspect;
+mod listen;
+mod mailbox;
+mod output;
+mod prompt;
+mod recovery;
 mod run;
+mod transfer;
+mod users;
 
-pub use args::{listen_threads, Cli, Command};
+pub use args::{command, listen_threads, Cli, Command};
+pub use exit::{partial, usage, Exit};
 pub use run::run;
-
-/// An outcome with its own exit code: a usage error found before connecting (2), a partial
-/// send or fetch (6), an interruption (130). `message` is printed on stderr unless empty.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Exit {
-    pub code: i32,
-    pub message: String,
-}
-
-/// A usage error (exit 2): the command line cannot work as written.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    Exit { code: crate::client::exit::USAGE, message: message.into() }.into()
-}
-
-/// A command that did part of its work (exit 6); what was left out is already listed.
-pub fn partial(message: impl Into<String>) -> anyhow::Error {
-    Exit { code: crate::client::exit::PARTIAL, message: message.into() }.into()
-}
-
-/// Build the clap command (for completions, the man page and the tests of `--help`).
-pub fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command()
-}
