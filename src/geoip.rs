@@ -6,25 +6,25 @@
 //! listener opens them once, at start, reading each whole into memory (they are a few MiB);
 //! nothing here downloads or refreshes them, and a replaced file is seen at the next start.
 //!
-//! A database is input from outside the program, so [`GeoIp::open`] has the `maxminddb`
-//! crate check each file whole before any lookup. As of maxminddb 0.32.0 (read for this):
-//! `Reader::from_source` refuses a file whose metadata is missing or malformed (format
-//! version 2, ip_version 4 or 6, record_size 24, 28 or 32, node_count above 0) or whose
-//! search tree does not end before the metadata, so reading a node cannot leave the file;
-//! `Reader::verify` then decodes the whole metadata value, walks every network of the tree
-//! (a tree that yields more than three networks per node is refused), checks the 16 zero
-//! bytes after it, and checks every value a tree record reaches, following pointers: known
-//! types, sizes and lengths inside the data section, valid UTF-8, pointer targets inside the
-//! section, no pointer loop, maps, arrays and pointers nested at most 128 deep, and a work
-//! budget of eight units per byte of the section. Lookups skip unwanted values without
-//! following pointers, 128 levels at most. What it does not refuse, and the hand-written
-//! checker this replaced did: map keys that are not strings, a pointer to a pointer (when
-//! the chain ends), nesting between 33 and 128 levels, and tree records no walk reaches
-//! (no lookup reads them either). None of these can make a lookup panic or recurse without
-//! bound; maxminddb 0.27, used before, indexed the tree without bounds checks and skipped
-//! values by unbounded recursion, which is why the checker existed. Once open, a lookup
-//! cannot fail: a missing record, a value of the wrong type and a malformed code all read
-//! as unknown.
+//! A database is input from outside the program, so [`GeoIp::open`] has the `maxminddb` crate
+//! check each file whole before any lookup. As of maxminddb 0.32.0 (read for this):
+//! `Reader::from_source` refuses a file whose metadata is missing or malformed (format version
+//! 2, ip_version 4 or 6, record_size 24, 28 or 32, node_count above 0) or whose search tree and
+//! the 16 bytes after it do not end before the metadata, so reading a node cannot leave the
+//! file; `Reader::verify` then checks the whole metadata value, walks every network of the tree
+//! (a tree that yields more than three networks per node is refused), checks the 16 zero bytes
+//! after it, and checks every value a tree record reaches, following pointers: known types,
+//! sizes and lengths inside the data section, valid UTF-8, pointer targets inside the section,
+//! no pointer loop, maps, arrays and pointers nested at most 128 deep, and a work budget of
+//! eight units per byte of the section. Lookups skip unwanted values without following
+//! pointers, 128 levels at most, and decode wanted ones at most 512 deep. What it does not
+//! refuse, and the hand-written checker this replaced did: map keys that are not strings, a
+//! pointer to a pointer (when the chain ends), nesting between 33 and 128 levels, and tree
+//! records no walk reaches (no lookup reads them either). None of these can make a lookup panic
+//! or recurse without bound; maxminddb 0.27, used before, indexed the tree without bounds
+//! checks and skipped values by unbounded recursion, which is why the checker existed. Once
+//! open, a lookup cannot fail: a missing record, a value of the wrong type and a malformed code
+//! all read as unknown.
 
 use std::fs::File;
 use std::io::Read;
