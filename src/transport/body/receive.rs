@@ -1,125 +1,21 @@
-//! A file's raw bytes on a stream: exactly `len` bytes, then a [`FileEnd`] frame with the
-//! BLAKE3 hash of the whole file, then the end of the stream. The receiver never reads past
-//! `len` into its buffers, so a peer that sends more only earns an error.
-//!
-//! Disk work runs on a blocking thread beside the stream: the sender's thread reads and
-//! hashes while the async side encrypts and sends; the receiver's thread hashes and writes
-//! while the async side receives. A bounded channel between them keeps memory flat: on the
-//! sending side [`PIPELINE_DEPTH`] chunks of at most [`CHUNK`] bytes per file; on the
-//! receiving side [`RECEIVE_QUEUE`] batches of the chunks quinn hands out (one per packet),
-//! each batch about [`BATCH_BYTES`], so the channel and the disk thread's wake-ups cost once
-//! per batch, not once per packet.
-//!
-//! The minimum rate is checked against a deadline: the clock is read when a window ends
-//! (a read outlives the deadline), not per packet.
+//! Receiving a file body: exactly `len` bytes from the stream, batched into a bounded
+//! channel to a blocking thread that hashes and writes the partial file, then the trailer's
+//! hash checked against the bytes written and the end of the stream; a verified file renamed
+//! into place by the disk thread. Whatever arrived is kept for a resume.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use quinn::{RecvStream, SendStream};
+use quinn::RecvStream;
 use tokio::sync::mpsc;
 
-use super::framed::{self, FrameError};
+use super::error::{joined, BodyError};
+use super::flow::{MinRate, Pace, BATCH_BYTES, CHUNK, RECEIVE_QUEUE, TRAILER_WAIT, WRITEBACK_WINDOW};
 use crate::files::SNIFF;
+use crate::transport::framed::{self, FrameError};
 use crate::wire::{FileEnd, Hash, MAX_HEAD_FRAME};
-
-/// Disk read and write size.
-pub const CHUNK: usize = 1 << 20;
-/// Chunks of [`CHUNK`] bytes in flight from the disk thread to the stream, per file sent.
-pub const PIPELINE_DEPTH: usize = 4;
-/// Batches of received chunks queued from the stream to the disk thread, per file received.
-pub const RECEIVE_QUEUE: usize = 4;
-/// A batch is handed to the disk thread once it holds this many bytes (or the file ends):
-/// at most this plus one packet.
-pub const BATCH_BYTES: usize = 64 << 10;
-/// With `sync`, writeback to disk starts every this many bytes.
-pub const WRITEBACK_WINDOW: u64 = 8 << 20;
-
-/// How long the end of a file (its trailer, then the end of the stream) may take to arrive
-/// after its last byte when no minimum rate is given.
-pub const TRAILER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Minimum progress of a transfer: at least `bytes_per_sec × window` bytes in every
-/// `window` (a trickling peer is cut off, RFC 9000 §21.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinRate {
-    pub bytes_per_sec: u64,
-    pub window: std::time::Duration,
-}
-
-struct Pace {
-    min: Option<MinRate>,
-    /// When the current window ends.
-    deadline: tokio::time::Instant,
-    bytes: u64,
-}
-
-/// A deadline for a transfer with no minimum rate: effectively never.
-const NO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
-
-impl Pace {
-    fn new(min: Option<MinRate>) -> Self {
-        let window = min.map_or(NO_DEADLINE, |m| m.window);
-        Self { min, deadline: tokio::time::Instant::now() + window, bytes: 0 }
-    }
-
-    /// When the current window ends; a wait that outlives it calls [`Self::window_ended`].
-    fn deadline(&self) -> tokio::time::Instant {
-        self.deadline
-    }
-
-    fn add(&mut self, n: u64) {
-        self.bytes = self.bytes.saturating_add(n);
-    }
-
-    /// Do not count `d` (a wait on this side) against the peer's rate.
-    fn excuse(&mut self, d: std::time::Duration) {
-        self.deadline += d;
-    }
-
-    /// A window ended: enough bytes in it starts the next one, too few is an error.
-    fn window_ended(&mut self) -> Result<(), BodyError> {
-        let Some(m) = self.min else {
-            self.deadline = tokio::time::Instant::now() + NO_DEADLINE;
-            return Ok(());
-        };
-        let need = m.bytes_per_sec.saturating_mul(m.window.as_secs().max(1));
-        if self.bytes < need {
-            return Err(BodyError::TooSlow { got: self.bytes, secs: m.window.as_secs() });
-        }
-        self.deadline = tokio::time::Instant::now() + m.window;
-        self.bytes = 0;
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("transfer too slow: {got} bytes in {secs} s")]
-    TooSlow { got: u64, secs: u64 },
-    #[error("stream ended after {got} of {want} bytes")]
-    Short { got: u64, want: u64 },
-    #[error("stream carried more bytes than declared")]
-    TooLong,
-    #[error("hash mismatch: the data differs from what the sender hashed")]
-    HashMismatch,
-    #[error("{0}")]
-    Frame(#[from] FrameError),
-    #[error("reading stream: {0}")]
-    Read(#[from] quinn::ReadError),
-    #[error("writing stream: {0}")]
-    Write(#[from] quinn::WriteError),
-    #[error("file I/O: {0}")]
-    Io(#[from] io::Error),
-    #[error("cannot store the file: {0}")]
-    Store(io::Error),
-}
-
-fn joined<T>(r: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
-    r.map_err(io::Error::other)?
-}
 
 /// What a receiver stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,80 +257,4 @@ fn write_part(
         f.sync_data()?;
     }
     Ok((hasher, head))
-}
-
-/// Send `len` bytes of the file at `path` from `offset` (the part the receiver holds is
-/// hashed but not sent), then the trailer. Returns the hash of the whole file.
-pub async fn send_file(
-    send: &mut SendStream,
-    path: &Path,
-    offset: u64,
-    len: u64,
-    min_rate: Option<MinRate>,
-    on_bytes: &mut (dyn FnMut(u64) + Send),
-) -> Result<Hash, BodyError> {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-    let reader = tokio::task::spawn_blocking({
-        let path: PathBuf = path.to_owned();
-        move || read_file(&path, offset, len, tx)
-    });
-    let mut sent = 0u64;
-    let mut pace = Pace::new(min_rate);
-    loop {
-        // Time spent waiting for our own disk is not the peer's slowness.
-        let waited = tokio::time::Instant::now();
-        let Some(chunk) = rx.recv().await else { break };
-        pace.excuse(waited.elapsed());
-        let n = chunk.len() as u64;
-        let mut write = std::pin::pin!(send.write_chunk(chunk));
-        loop {
-            match tokio::time::timeout_at(pace.deadline(), &mut write).await {
-                Ok(r) => {
-                    r?;
-                    break;
-                }
-                Err(_) => pace.window_ended()?,
-            }
-        }
-        sent += n;
-        pace.add(n);
-        on_bytes(n);
-    }
-    let hash = joined(reader.await)?;
-    if sent != len {
-        return Err(BodyError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while it was being sent")));
-    }
-    // The trailer too has a deadline: a peer that stops granting credit cannot hold us.
-    let wait = min_rate.map_or(TRAILER_WAIT, |m| m.window);
-    tokio::time::timeout(wait, framed::write_frame(send, &FileEnd { hash }))
-        .await
-        .map_err(|_| BodyError::TooSlow { got: len, secs: wait.as_secs() })??;
-    Ok(hash)
-}
-
-fn read_file(path: &Path, offset: u64, len: u64, tx: mpsc::Sender<Bytes>) -> io::Result<Hash> {
-    let mut f = File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    if offset > 0 {
-        let copied = io::copy(&mut (&mut f).take(offset), &mut hasher)?;
-        if copied != offset {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file is shorter than the part already sent"));
-        }
-    }
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(CHUNK as u64) as usize;
-        // Read into spare capacity: no zeroing of a buffer the read overwrites anyway.
-        let mut buf = Vec::with_capacity(n);
-        (&mut f).take(n as u64).read_to_end(&mut buf)?;
-        if buf.len() != n {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while it was being sent"));
-        }
-        hasher.update(&buf);
-        if tx.blocking_send(Bytes::from(buf)).is_err() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "stream closed"));
-        }
-        left -= n as u64;
-    }
-    Ok(*hasher.finalize().as_bytes())
 }
