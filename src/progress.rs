@@ -136,4 +136,20 @@ mod tests {
         let rate = bar.per_sec();
         assert!(rate < f64::from(16u32 << 20), "rate {rate} counts the resumed bytes");
     }
+
+    /// A proof of work draws one line of `expected` hashes, moved by each report and gone at
+    /// the end; a quick one (under 16 bits) draws nothing.
+    #[test]
+    fn a_proof_of_work_draws_one_line_while_it_runs() {
+        let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+        let mut b = Bars { multi, total: None, files: HashMap::new(), work: None };
+        handle(&mut b, "work", Event::WorkStart { bits: 12, expected: 1 << 12 });
+        assert!(b.work.is_none());
+        handle(&mut b, "work", Event::WorkStart { bits: 20, expected: 1 << 20 });
+        handle(&mut b, "work", Event::WorkTried { tried: 1 << 16 });
+        let bar = b.work.as_ref().expect("work bar");
+        assert_eq!((bar.length(), bar.position()), (Some(1 << 20), 1 << 16));
+        handle(&mut b, "work", Event::WorkDone);
+        assert!(b.work.is_none());
+    }
 }
