@@ -578,6 +578,7 @@ fn messages(root: &Path, addr: &str, n: usize) -> Result<Duration> {
             net: NetLimits::default(),
             captcha_file: None,
             token: None,
+            work_progress: Default::default(),
         };
         let mut client = Client::connect(&opts).await.context("connect")?;
         let start = Instant::now();

@@ -121,6 +121,7 @@ pub fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
             None => client::CONNECT_TIMEOUT,
         },
         captcha_file: a.captcha_file.clone(),
+        work_progress: crate::progress::work_events(),
     })
 }
 

@@ -4,8 +4,11 @@
 
 use std::io::IsTerminal;
 
-use super::error::ClientError;
-use super::{challenge, unexpected, Client, ConnectOptions, Result, CHALLENGE_TRIES};
+use super::challenge;
+use super::connect::ConnectOptions;
+use super::control::{unexpected, Client};
+use super::error::{ClientError, Result};
+use super::login::CHALLENGE_TRIES;
 use crate::wire::{AccountReply, AccountRequest, ErrorCode, Request, Response, Solution};
 
 impl Client {
@@ -77,7 +80,7 @@ async fn solved_step(opts: &ConnectOptions, ask: &Request, step: impl Fn(Solutio
             Response::Challenge { ticket, picture } => (ticket, picture),
             other => return Err(unexpected(&other)),
         };
-        let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref()).await?;
+        let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
         tries += 1;
         let mut client = Client::handshake(opts).await?;
         let reply = client.anonymous(&step(solution)).await;

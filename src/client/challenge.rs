@@ -1,15 +1,17 @@
 //! Answering a listener's challenge after failed logins: the captcha is shown with Unicode
 //! half blocks on the terminal (and written as a PNG with `--captcha-file`), its text is
-//! typed on the terminal, and the proof of work is solved with a progress line. The
+//! typed on the terminal, and the proof of work is solved, its progress reported as
+//! [`Event`]s (drawn as a progress line by the binary). The
 //! picture is a small bounded 1-bit bitmap, checked before anything is drawn: nothing
 //! richer is ever decoded from a listener.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use super::error::{local, ClientError, Result};
+use super::events::{no_events, Event, Events};
 use crate::challenge::captcha::Bitmap;
 use crate::challenge::pow;
-use crate::client::error::{ClientError, Result};
 use crate::wire::{Picture, Solution, Ticket, MAX_ANSWER};
 
 /// Hashes tried between progress updates.
@@ -19,8 +21,14 @@ const STEP: u64 = 1 << 16;
 pub const MAX_CLIENT_WORK_BITS: u8 = crate::policy::challenges::MAX_LISTENER_BITS;
 
 /// Solve `ticket`: the proof of work starts at once, on a blocking thread, while the person
-/// reads the captcha (if it is one) and types its text.
-pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file: Option<&Path>) -> Result<Solution> {
+/// reads the captcha (if it is one) and types its text. The work's progress goes to
+/// `progress` when no captcha is shown.
+pub(crate) async fn solve(
+    ticket: Ticket,
+    picture: Option<Picture>,
+    captcha_file: Option<&Path>,
+    progress: &Events,
+) -> Result<Solution> {
     let received = std::time::Instant::now();
     let bm = match picture {
         Some(p) => Some(
@@ -49,7 +57,8 @@ pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file
             ticket.bits
         );
     }
-    let work = tokio::spawn(work(ticket.clone(), shown && bm.is_none()));
+    let progress = if bm.is_none() { progress.clone() } else { no_events() };
+    let work = tokio::spawn(work(ticket.clone(), progress));
     let answer = match &bm {
         Some(bm) => match read_answer(&ticket, bm, captcha_file).await {
             Ok(a) => Some(a),
@@ -74,7 +83,7 @@ pub(crate) async fn solve(ticket: Ticket, picture: Option<Picture>, captcha_file
 /// The PNG for another viewer, private like everything the client keeps.
 fn write_png(path: &Path, bm: &Bitmap) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let err = crate::client::error::local("writing the captcha to", path);
+    let err = local("writing the captcha to", path);
     // Never through a link; private even if the file was there before.
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -83,10 +92,9 @@ fn write_png(path: &Path, bm: &Bitmap) -> Result<()> {
         .mode(0o600)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
-        .map_err(crate::client::error::local("writing the captcha to", path))?;
+        .map_err(local("writing the captcha to", path))?;
     use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(crate::client::error::local("writing the captcha to", path))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(local("writing the captcha to", path))?;
     f.write_all(&bm.to_png(4)).map_err(err)
 }
 
@@ -141,8 +149,8 @@ fn lifetime(ticket: &Ticket) -> std::time::Duration {
     std::time::Duration::from_millis(ticket.expires_ms.saturating_sub(ticket.issued_ms))
 }
 
-/// The proof of work, on a blocking thread, with a progress line when `shown`.
-async fn work(ticket: Ticket, shown: bool) -> Result<u64> {
+/// The proof of work, on a blocking thread, its progress reported to `progress`.
+async fn work(ticket: Ticket, progress: Events) -> Result<u64> {
     let (nonce, bits) = (ticket.nonce, ticket.bits);
     if bits > MAX_CLIENT_WORK_BITS {
         return Err(ClientError::Challenge(format!(
@@ -154,27 +162,27 @@ async fn work(ticket: Ticket, shown: bool) -> Result<u64> {
     let lifetime = lifetime(&ticket);
     let started = std::time::Instant::now();
     let expected = pow::expected_tries(bits);
-    let bar = crate::progress::work_bar(expected, shown && bits >= 16);
+    progress(Event::WorkStart { bits, expected });
     tokio::task::spawn_blocking(move || {
         let mut from = 0u64;
         loop {
             match pow::solve_some(&nonce, bits, from, STEP) {
                 Ok(c) => {
-                    bar.finish_and_clear();
+                    progress(Event::WorkDone);
                     return Ok(c);
                 }
                 Err(next) if next == u64::MAX => {
                     return Err(ClientError::Challenge("the proof of work has no solution".into()));
                 }
                 Err(_) if started.elapsed() > lifetime => {
-                    bar.finish_and_clear();
+                    progress(Event::WorkDone);
                     return Err(ClientError::Challenge(
                         "the proof of work took longer than the challenge is good for; run the command again".into(),
                     ));
                 }
                 Err(next) => {
                     from = next;
-                    bar.set_position(from.min(expected.saturating_sub(1)));
+                    progress(Event::WorkTried { tried: from.min(expected.saturating_sub(1)) });
                 }
             }
         }

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::manifest::ManifestError;
+use crate::transport::close;
 use crate::transport::endpoint::EndpointError;
 use crate::transport::tls::TlsError;
-use crate::wire::ErrorCode;
+use crate::wire::{BanNotice, ErrorCode};
 
 /// Exit codes (documented in one table in the README).
 pub mod exit {
@@ -151,6 +152,26 @@ pub(crate) fn local<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::
 /// A connection or stream that ended under us.
 pub(crate) fn lost(e: impl std::fmt::Display) -> ClientError {
     ClientError::Lost(e.to_string())
+}
+
+/// What a connection's end means for the user, when the listener refused us: a ban it
+/// told us of (close code `BANNED`), or a refusal before the handshake.
+pub(crate) fn refusal(e: &quinn::ConnectionError, hostport: &str) -> Option<ClientError> {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) if c.error_code == close::BANNED.into() => {
+            let notice = BanNotice::parse(&c.reason);
+            Some(match notice {
+                Some(n) => ClientError::Banned { hostport: hostport.to_owned(), net: n.net, secs: n.secs },
+                None => ClientError::ListenerRefused { hostport: hostport.to_owned() },
+            })
+        }
+        quinn::ConnectionError::ConnectionClosed(c)
+            if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+        {
+            Some(ClientError::ListenerRefused { hostport: hostport.to_owned() })
+        }
+        _ => None,
+    }
 }
 
 /// What parallel transfer tasks moved together, or the first error one of them met.

@@ -12,9 +12,11 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use super::control::{unexpected, Client, REPLY_WAIT};
 use super::error::{local, lost, ClientError, Result, Tally};
+use super::events::{Event, Events};
 use super::outdir::Dir;
-use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
+use super::streams::{MIN_RATE, PARALLEL_STREAMS};
 use crate::files;
 use crate::transport::body;
 use crate::transport::framed;

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use super::control::{unexpected, Client, REPLY_WAIT};
 use super::error::{self, lost, ClientError, Result, Tally};
+use super::events::{Event, Events};
 use super::manifest::{LocalFile, Manifest};
 use super::pending::Pending;
-use super::{unexpected, Client, Event, Events, MIN_RATE, PARALLEL_STREAMS, REPLY_WAIT};
+use super::streams::{MIN_RATE, PARALLEL_STREAMS};
 use crate::transport::body;
 use crate::transport::framed;
 use crate::wire::{Begin, ErrorCode, FileEntry, Have, PutReply, Request, Response, StreamHead, MAX_ENTRIES_PER_FRAME};

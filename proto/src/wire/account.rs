@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::DecodeError;
+use super::caps::MAX_PASSWORD;
+use super::error::DecodeError;
+use super::names::is_deceptive;
 
 /// Longest phone number as typed (E.164 is `+` and at most 15 digits; spaces and dashes are
 /// allowed as people write them, and removed by the listener's parser).
@@ -149,7 +151,7 @@ fn cap(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     if s.len() > max {
         return Err(DecodeError::FieldTooLong { field, max });
     }
-    if s.chars().any(|c| c.is_control() || super::is_deceptive(c)) {
+    if s.chars().any(|c| c.is_control() || is_deceptive(c)) {
         return Err(DecodeError::Invalid(field));
     }
     Ok(())
@@ -186,8 +188,8 @@ pub fn check_typed_code(s: &str) -> Result<(), DecodeError> {
 }
 
 fn password(s: &str) -> Result<(), DecodeError> {
-    if s.len() > super::MAX_PASSWORD {
-        return Err(DecodeError::FieldTooLong { field: "password", max: super::MAX_PASSWORD });
+    if s.len() > MAX_PASSWORD {
+        return Err(DecodeError::FieldTooLong { field: "password", max: MAX_PASSWORD });
     }
     Ok(())
 }

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{validate_account, DecodeError, Validate, MAX_ERROR_TEXT};
+use super::caps::MAX_ERROR_TEXT;
+use super::error::DecodeError;
+use super::names::validate_account;
+use super::validate::Validate;
 
 /// CLI → listener.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

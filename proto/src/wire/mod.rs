@@ -1,24 +1,49 @@
 //! The wire contract, pure and I/O-free: length-prefixed postcard frames, the closed set of
 //! messages that travel in them, and the validation every decoded value passes before any
 //! other code sees it (size caps, safe names, no trailing bytes, known variants only).
+//!
+//! The messages by family: `control.rs` the control stream's [`Request`] and [`Response`]
+//! (the top: it uses the families, none uses it), `login.rs` credentials and challenges,
+//! `delivery.rs` a delivery and its files, `mailbox.rs` listings and envelopes,
+//! `account.rs` recovery and an account's settings, `stream.rs` the file streams' frames,
+//! `admin.rs` the admin socket's; `error_code.rs` the error classes replies carry. The
+//! shared checks are in `validate.rs`, the caps in `caps.rs`.
 
 mod account;
 mod admin;
+mod caps;
+mod control;
+mod delivery;
 mod error;
+mod error_code;
 mod frame;
-mod message;
+mod login;
+mod mailbox;
 pub mod names;
 mod notice;
+mod stream;
+mod validate;
 
+pub use account::*;
 pub use admin::{
     AccountScore, AdminRequest, AdminResponse, AuditQuery, AuditReport, BanView, EventView, HourCount, KindCount,
     RuleView, SourceScore, Status, UserView,
 };
+pub use caps::{
+    MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_FRAME, MAX_HEAD_FRAME, MAX_MEDIA_TYPE, MAX_PAGE,
+    MAX_PASSWORD, MAX_SUBJECT,
+};
+pub use control::{Request, Response};
+pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, MAX_RECIPIENTS};
 pub use error::DecodeError;
+pub use error_code::ErrorCode;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
-pub use message::*;
+pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, MAX_ANSWER, MAX_WORK_BITS};
+pub use mailbox::{Attachment, Envelope, Summary};
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub use notice::BanNotice;
+pub use stream::{FileEnd, GetReply, PutReply, StreamHead};
+pub use validate::{check_body, check_subject, clean_error_text, decode_checked, Validate};
 
 /// The listener's UDP port unless told otherwise.
 pub const DEFAULT_PORT: u16 = 4433;
@@ -45,26 +70,3 @@ pub const ALPN_V2: &[u8] = b"qxfer/2";
 /// The previous protocol: the listener still accepts its handshake, only to tell the peer to
 /// upgrade (close code 8), and never scores it.
 pub const ALPN_V1: &[u8] = b"qxfer/1";
-
-/// Largest frame body accepted on any stream (checked before the body is read).
-pub const MAX_FRAME: usize = 256 * 1024;
-/// Largest frame body at the head of a file stream (a `StreamHead` is at most 26 bytes):
-/// a stream that has not proved it is an upload or a download cannot make the listener
-/// buffer more.
-pub const MAX_HEAD_FRAME: usize = 64;
-/// Longest subject, in bytes.
-pub const MAX_SUBJECT: usize = 512;
-/// Longest message body, in bytes.
-pub const MAX_BODY: usize = 128 * 1024;
-/// Longest password, in bytes.
-pub const MAX_PASSWORD: usize = 1024;
-/// Most file entries in one `AddFiles` frame.
-pub const MAX_ENTRIES_PER_FRAME: usize = 1024;
-/// Most files in one delivery.
-pub const MAX_FILES: u32 = 100_000;
-/// Most inbox items or attachments in one reply page.
-pub const MAX_PAGE: usize = 512;
-/// Longest free-text error message in a reply.
-pub const MAX_ERROR_TEXT: usize = 512;
-/// Longest media type string.
-pub const MAX_MEDIA_TYPE: usize = 128;

@@ -1,0 +1,77 @@
+//! Logging in on the wire: the credentials a client proves itself with, and the challenges
+//! a listener may ask for first (a signed ticket, a proof of work, a captcha picture) and
+//! their solutions, with the checks they pass after decoding.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::challenge::{ChallengeKind, Ticket};
+
+use super::caps::MAX_PASSWORD;
+use super::error::DecodeError;
+use super::validate::{cap_str, one_line};
+
+/// A session token handed out after a password login.
+pub type Token = [u8; 32];
+
+/// A challenge handed back solved: the listener's ticket, the proof-of-work counter, and
+/// the captcha's text as typed (for a captcha).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Solution {
+    pub ticket: Ticket,
+    pub counter: u64,
+    pub answer: Option<String>,
+}
+
+/// A captcha picture: 1 bit per pixel, rows of `ceil(width / 8)` bytes, most significant
+/// bit leftmost; bounded by `captcha::MAX_WIDTH` × `captcha::MAX_HEIGHT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picture {
+    pub width: u16,
+    pub height: u16,
+    pub bits: Vec<u8>,
+}
+
+/// Longest captcha answer a listener reads.
+pub const MAX_ANSWER: usize = 32;
+/// Most proof-of-work bits a ticket may ask for (a listener never asks for more than its
+/// cap; a client refuses anything above this).
+pub const MAX_WORK_BITS: u8 = 40;
+
+/// How a client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credential {
+    Password(String),
+    Token(Token),
+}
+
+pub(super) fn validate_credential(credential: &Credential) -> Result<(), DecodeError> {
+    if let Credential::Password(p) = credential {
+        cap_str(p, MAX_PASSWORD, "password")?;
+    }
+    Ok(())
+}
+
+pub(super) fn validate_solution(solution: &Solution) -> Result<(), DecodeError> {
+    validate_ticket(&solution.ticket)?;
+    if let Some(a) = &solution.answer {
+        one_line(a, MAX_ANSWER, "captcha answer")?;
+    }
+    Ok(())
+}
+
+pub(super) fn validate_ticket(t: &Ticket) -> Result<(), DecodeError> {
+    if t.bits > MAX_WORK_BITS {
+        return Err(DecodeError::Invalid("proof-of-work bits"));
+    }
+    if t.expires_ms < t.issued_ms {
+        return Err(DecodeError::Invalid("ticket times"));
+    }
+    Ok(())
+}
+
+/// A captcha picture must be a bitmap the client can draw (within the captcha's bounds).
+pub(super) fn validate_picture(p: &Picture) -> Result<(), DecodeError> {
+    crate::challenge::captcha::Bitmap::from_wire(p.width, p.height, p.bits.clone())
+        .map_err(|_| DecodeError::Invalid("captcha picture"))?;
+    Ok(())
+}

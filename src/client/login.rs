@@ -1,0 +1,174 @@
+//! Logging in on a fresh connection: a saved session token first (or the automation
+//! token given), the password if needed (asked before connecting), the session token kept
+//! for the next command, and a listener's challenge answered on a new connection.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::challenge;
+use super::connect::{resolve, ConnectOptions, PasswordSource};
+use super::control::{unexpected, Client};
+use super::error::{self, ClientError, Result};
+use crate::transport::tls;
+use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token};
+
+/// Captchas one command shows before it gives up (a person misreads one now and then).
+pub(super) const CHALLENGE_TRIES: u32 = 3;
+
+fn token_path(opts: &ConnectOptions, hostport: &str) -> PathBuf {
+    let safe: String = format!("{hostport}@{}", opts.user)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') { c } else { '_' })
+        .collect();
+    opts.config_dir.join("sessions").join(safe)
+}
+
+fn load_token(path: &std::path::Path) -> Option<Token> {
+    let text = std::fs::read_to_string(path).ok()?;
+    hex::decode(text.trim()).ok()?.try_into().ok()
+}
+
+fn save_token(path: &std::path::Path, token: &Token) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        crate::files::create_private_dir(dir).map_err(error::local("creating", dir))?;
+    }
+    let _ = std::fs::remove_file(path);
+    Ok(tls::write_private(path, hex::encode(token).as_bytes())?)
+}
+
+impl Client {
+    /// Connect, check the listener's certificate, and log in. Without a saved session
+    /// token the password is asked for before connecting, so a person's typing never runs
+    /// into the listener's login deadline.
+    ///
+    /// A listener that asks for a challenge (after failed logins) gets it answered: the
+    /// captcha on the terminal, the proof of work here, then a fresh connection logs in
+    /// with the solution (a person may take longer than the login deadline to read it).
+    pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
+        let (_, hostport, _) = resolve(&opts.host)?;
+        let asked;
+        let opts = if matches!(opts.password, PasswordSource::Prompt)
+            && opts.token.is_none()
+            && load_token(&token_path(opts, &hostport)).is_none()
+        {
+            let password = prompt(&opts.user, &hostport).await?;
+            asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
+            &asked
+        } else {
+            opts
+        };
+        // A misread captcha gets a fresh one, a few times, without typing the password again.
+        let mut tries = 0;
+        loop {
+            let challenge = match Self::connect_with(opts, None).await {
+                Err(ClientError::NeedsChallenge(c)) => *c,
+                other => return other,
+            };
+            let (ticket, picture) = challenge;
+            tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
+            let solution =
+                challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
+            tries += 1;
+            match Self::connect_with(opts, Some(solution)).await {
+                Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
+                    if tries >= CHALLENGE_TRIES || !std::io::stderr().is_terminal() {
+                        return Err(ClientError::Challenge(format!(
+                            "the listener did not accept the answer: {message}"
+                        )));
+                    }
+                    eprintln!("Not accepted ({message}); here is another one.");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_with(opts: &ConnectOptions, solution: Option<Solution>) -> Result<Client> {
+        let mut client = Self::handshake(opts).await?;
+        let hostport = client.hostport.clone();
+        match client.login(opts, &hostport, solution).await {
+            Ok(()) => Ok(client),
+            Err(e) => {
+                client.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn login(&mut self, opts: &ConnectOptions, hostport: &str, solution: Option<Solution>) -> Result<()> {
+        if let Some(token) = opts.token {
+            let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
+            return match self.call(&req).await {
+                Ok(Response::LoggedIn { .. }) => {
+                    tracing::info!("logged in as {} with the token in QXFER_TOKEN", opts.user);
+                    Ok(())
+                }
+                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                    Err(ClientError::Auth { user: opts.user.clone() })
+                }
+                Ok(other_reply) => Err(unexpected(&other_reply)),
+                Err(e) => Err(e),
+            };
+        }
+        let token_file = token_path(opts, hostport);
+        let mut session_ended = false;
+        if let Some(token) = load_token(&token_file) {
+            let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
+            match self.call(&req).await {
+                Ok(Response::LoggedIn { .. }) => {
+                    tracing::info!("logged in as {} with the saved session token", opts.user);
+                    return Ok(());
+                }
+                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                    let _ = std::fs::remove_file(&token_file);
+                    session_ended = true;
+                }
+                Ok(other_reply) => return Err(unexpected(&other_reply)),
+                Err(e) => return Err(e),
+            }
+        }
+        let password = match &opts.password {
+            PasswordSource::Given(p) => p.clone(),
+            PasswordSource::Prompt => prompt(&opts.user, hostport).await?,
+            PasswordSource::None if session_ended => return Err(ClientError::SessionEnded { user: opts.user.clone() }),
+            PasswordSource::None => return Err(ClientError::NoPassword),
+        };
+        let credential = Credential::Password(password);
+        let req = match solution {
+            Some(solution) => Request::LoginSolved { user: opts.user.clone(), credential, solution },
+            None => Request::Login { user: opts.user.clone(), credential },
+        };
+        match self.call(&req).await {
+            Ok(Response::LoggedIn { token, .. }) => {
+                tracing::info!("logged in as {} with a password", opts.user);
+                if let Some(token) = token {
+                    // A token saves the next command the password check; failing to keep it is not fatal.
+                    if let Err(e) = save_token(&token_file, &token) {
+                        tracing::warn!("could not keep the session token: {e}");
+                    }
+                }
+                Ok(())
+            }
+            Ok(other_reply) => Err(unexpected(&other_reply)),
+            Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
+                Err(ClientError::Auth { user: opts.user.clone() })
+            }
+            Err(ClientError::Remote { code: ErrorCode::ChallengeRequired, .. }) => {
+                match self.call(&Request::Challenge { user: opts.user.clone() }).await? {
+                    Response::Challenge { ticket, picture } => {
+                        Err(ClientError::NeedsChallenge(Box::new((ticket, picture))))
+                    }
+                    other_reply => Err(unexpected(&other_reply)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Ask for the password on the terminal, on a blocking thread: the connection (if any)
+/// keeps being served while the person types.
+async fn prompt(user: &str, hostport: &str) -> Result<String> {
+    let text = format!("Password for {user}@{hostport}: ");
+    tokio::task::spawn_blocking(move || rpassword::prompt_password(text)).await?.map_err(ClientError::Password)
+}

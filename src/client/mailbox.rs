@@ -1,0 +1,65 @@
+//! Reading and tidying the caller's mailbox on the control stream: the listing (paged,
+//! bounded, in order), deleting deliveries and marking them seen.
+
+use super::control::{unexpected, Client};
+use super::error::{ClientError, Result};
+use crate::wire::{Request, Response, Summary};
+
+/// Most deliveries `inbox` accepts from a listener (a listing is kept in memory).
+pub const MAX_LISTED: usize = 100_000;
+
+impl Client {
+    /// All deliveries in the caller's mailbox (only those not yet seen, with `unseen`).
+    pub async fn inbox(&mut self, unseen: bool) -> Result<Vec<Summary>> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let req = if unseen { Request::Unseen { after } } else { Request::Inbox { after } };
+            match self.call(&req).await? {
+                Response::InboxPage { items, more } => {
+                    let last = items.last().map(|s| s.id);
+                    // Ids only go up, and the listing has a cap: a listener cannot keep the
+                    // client paging forever or fill its memory.
+                    if items.iter().any(|s| s.id <= after) {
+                        return Err(ClientError::Protocol("the listener listed deliveries out of order".into()));
+                    }
+                    all.extend(items);
+                    if all.len() > MAX_LISTED {
+                        return Err(ClientError::Protocol(format!(
+                            "the listener listed more than {MAX_LISTED} deliveries; stopping"
+                        )));
+                    }
+                    match (more, last) {
+                        (true, Some(id)) if id > after => after = id,
+                        _ => return Ok(all),
+                    }
+                }
+                other_reply => return Err(unexpected(&other_reply)),
+            }
+        }
+    }
+
+    /// Delete deliveries from the caller's mailbox; returns those deleted (the others were
+    /// not in it).
+    pub async fn delete(&mut self, ids: &[u64]) -> Result<Vec<u64>> {
+        self.affect(ids, |ids| Request::Delete { ids }).await
+    }
+
+    /// Mark deliveries seen (fetched or read); returns those marked.
+    pub async fn mark_seen(&mut self, ids: &[u64]) -> Result<Vec<u64>> {
+        self.affect(ids, |ids| Request::MarkSeen { ids }).await
+    }
+
+    async fn affect(&mut self, ids: &[u64], req: impl Fn(Vec<u64>) -> Request) -> Result<Vec<u64>> {
+        let mut done = Vec::new();
+        for chunk in ids.chunks(crate::wire::MAX_PAGE) {
+            match self.call(&req(chunk.to_vec())).await? {
+                // Only ids that were asked for count: a listener cannot make the client
+                // report others.
+                Response::Affected { ids } => done.extend(ids.into_iter().filter(|id| chunk.contains(id))),
+                r => return Err(unexpected(&r)),
+            }
+        }
+        Ok(done)
+    }
+}
