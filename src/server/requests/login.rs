@@ -285,7 +285,7 @@ pub(super) async fn handle(
     let now_ms = conn.shared.clock().now_ms();
     let sent = timing::login_digest(&credential, now_ms);
     let is_password = matches!(credential, Credential::Password(_));
-    // Check: the challenge the step-up asks for, then the credentials.
+    // Check the challenge the step-up asks for, then the credentials, and decide (`Check`).
     let solved = match step_up(conn, &user, is_password, solution.as_ref(), now_ms) {
         Ok(solved) => solved,
         Err(refused) => return Ok(*refused),
@@ -294,11 +294,11 @@ pub(super) async fn handle(
         Credential::Token(token) => check_token(conn, &user, token, &solved).await?,
         Credential::Password(password) => check_password(conn, &user, password, &solved).await?,
     };
-    // Record: the login's timing, for the regularity watch.
+    // Record the login's timing, for the regularity watch.
     if let Some(exists) = check.judged(is_password) {
         timing::note_login(conn, &user, exists, &sent, now_ms);
     }
-    // Answer.
+    // Answer: logged in, or refused.
     Ok(match check {
         Check::Accepted { token, .. } => accepted(conn, user, token, solved.is_some() && is_password).await,
         Check::Refused { known } => refused(conn, &user, is_password, known, now_ms).await,
