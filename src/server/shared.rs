@@ -90,6 +90,21 @@ pub(crate) struct Shared {
     humans: super::humans::Humans,
 }
 
+/// What a change to an account taking effect needs of the listener (`account_guard::apply`).
+impl super::account_guard::apply::Listener for Shared {
+    fn database(&self) -> &Store {
+        &self.store
+    }
+
+    fn record_activity(&self, a: Activity) {
+        self.recorder.record(a);
+    }
+
+    fn end_sessions_but(&self, account: &str, reason: &'static str, except: Option<usize>) {
+        self.end_sessions_except(account, reason, except);
+    }
+}
+
 /// Logins waiting for a password hash, at most (each holds a connection's login).
 pub const MAX_HASH_WAITERS: usize = 1024;
 
@@ -151,7 +166,7 @@ impl Shared {
         let now_ms = self.clock.now_ms();
         let mut n = 0;
         for user in self.store.due_accounts(now_ms / 1000, 100)? {
-            n += super::requests::account::apply_due(self, &user, now_ms)?;
+            n += self.guard.apply_due_changes(self, &user, now_ms)?;
         }
         Ok(n)
     }

@@ -1,11 +1,19 @@
 //! `Login`: a session token or a password. Password hashes are memory-hard, so they run on
 //! the blocking pool, a bounded number at a time. A failed login is recorded, delayed, and
 //! after `max_login_attempts` closes the connection.
+//!
+//! A login is checked (the challenge the step-up asks for, then the credentials, with the
+//! account's due changes applied first), recorded (its timing, for the regularity watch)
+//! and answered (logged in, its place noted; or refused and slowed down). What happens at
+//! login that is not logging in is one call to its owner: the guard applies due changes
+//! and notes places, `timing` feeds the regularity watch.
 
 use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::solved::{answer_hook, record_solved};
+use super::timing;
 use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::server::challenges::Solved;
@@ -25,7 +33,25 @@ enum Check {
     Accepted { token: Option<Token>, automation: bool },
     /// Wrong credentials; `known` tells whether the account exists (for the record only).
     Refused { known: bool },
+    /// Stopped before the credentials were checked (the challenge, a busy queue): the reply.
+    Stopped(Outcome<Response>),
 }
+
+impl Check {
+    /// Whether the login is judged for human timing, and if so whether its account exists:
+    /// password logins and session-token logins are, those of automation tokens never, and
+    /// a refused token is a session that ended, not a guess.
+    fn judged(&self, is_password: bool) -> Option<bool> {
+        match self {
+            Check::Accepted { automation, .. } => (!automation).then_some(true),
+            Check::Refused { known } => is_password.then_some(*known),
+            Check::Stopped(_) => None,
+        }
+    }
+}
+
+/// A solution with the login that passed its check, to be spent as the login is served.
+type Checked<'a> = Option<(&'a Solution, Solved)>;
 
 /// Issue the challenge a login as `user` from this connection's network needs now.
 pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
@@ -33,7 +59,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
-    super::register::watch(conn, None, "challenge request", now_ms, &[user.as_bytes()]);
+    timing::watch(conn, None, "challenge request", now_ms, &[user.as_bytes()]);
     let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
         Ok(issued) => issued,
         Err(e) => {
@@ -47,22 +73,6 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     info!(peer = %conn.peer, %user, event = "challenge_issued", kind, bits = ticket.bits, "challenge issued");
     Outcome::reply(Response::Challenge { ticket, picture })
 }
-
-/// Debug builds only: with `QXFER_TEST_CAPTCHA_ANSWERS=FILE`, each captcha's nonce and text
-/// are appended to FILE, so the tests can answer it (as the fault-injection hook lets them
-/// crash a task). Release builds have no such hook.
-#[cfg(debug_assertions)]
-pub(super) fn answer_hook(ticket: &crate::wire::Ticket, text: Option<&str>) {
-    use std::io::Write;
-    let (Some(path), Some(text)) = (std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS"), text) else { return };
-    let nonce = hex::encode(ticket.nonce);
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(f, "{nonce} {text}");
-    }
-}
-
-#[cfg(not(debug_assertions))]
-pub(super) fn answer_hook(_: &crate::wire::Ticket, _: Option<&str>) {}
 
 /// A login refused before its credentials are checked: the challenge it needed is missing
 /// or failed. Counts as a login attempt of the connection. A failed challenge is a
@@ -93,21 +103,176 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
     Outcome::reply(error_reply(code, &text)).close(close)
 }
 
-/// A solution spent: its event, and the too-fast one when the captcha came faster than a
-/// person reads and types.
-pub(super) fn record_solved(conn: &Arc<Conn>, user: &str, solved: &Solved) {
-    let kind = match solved.kind {
-        crate::challenge::ChallengeKind::Captcha => "captcha",
-        crate::challenge::ChallengeKind::Work => "work",
+/// The source a failure is scored against (`None` for exempt networks).
+fn scored(conn: &Conn) -> Option<std::net::IpAddr> {
+    let ip = conn.peer.ip();
+    (!conn.shared.config().scoring.is_exempt(ip)).then_some(ip)
+}
+
+/// The refusal of a login that needed a solved challenge and came without one.
+fn missing(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+    challenge_refused(
+        conn,
+        user,
+        ErrorCode::ChallengeRequired,
+        "no solved challenge with the login, after failed logins",
+    )
+}
+
+/// The step-up: password logins after failed ones need a solved challenge; checked before
+/// any password hash, so refusing costs one lookup (and a solution one hash). Session
+/// tokens cannot be guessed, so a token login is never held up by it. The solution that
+/// passed, if any; the refusal otherwise.
+fn step_up<'a>(
+    conn: &Arc<Conn>,
+    user: &str,
+    is_password: bool,
+    solution: Option<&'a Solution>,
+    now_ms: u64,
+) -> Result<Checked<'a>, Box<Outcome<Response>>> {
+    let sh = &conn.shared;
+    let stepped_up = is_password && sh.challenges().needed(scored(conn), user, now_ms);
+    let solved = match solution {
+        Some(s) => match sh.challenges().check(s, user, conn.peer.ip(), stepped_up, now_ms) {
+            Ok(solved) => Some((s, solved)),
+            Err(e) => return Err(Box::new(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string()))),
+        },
+        None => None,
     };
-    let detail = format!("{kind}, {} bits, answered in {} ms", solved.bits, solved.took_ms);
-    conn.record(conn.activity(Kind::ChallengeSolved).account(user).detail(&detail));
-    if solved.too_fast {
-        let floor = conn.shared.challenges().config().timing().floor_ms(crate::challenge::captcha::LEN);
-        let detail = format!("captcha answered in {} ms (a person takes {floor} ms or more)", solved.took_ms);
-        conn.record(conn.activity(Kind::TooFast).account(user).detail(&detail));
-        warn!(peer = %conn.peer, %user, event = "too_fast", took_ms = solved.took_ms, "captcha answered faster than a person");
+    if solved.is_none() && stepped_up {
+        return Err(Box::new(missing(conn, user)));
     }
+    Ok(solved)
+}
+
+/// Spend the solution as the login is served (a busy queue does not waste it). The refusal
+/// when spending fails (used meanwhile, or no room).
+fn spend(conn: &Arc<Conn>, user: &str, solved: &Checked<'_>) -> Option<Outcome<Response>> {
+    let (s, solved) = solved.as_ref()?;
+    let now_ms = conn.shared.clock().now_ms();
+    if let Err(e) = conn.shared.challenges().spend(s, solved, conn.peer.ip(), now_ms) {
+        return Some(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string()));
+    }
+    record_solved(conn, user, solved);
+    None
+}
+
+/// A session token: good when it is `user`'s. The account's due changes apply first (a
+/// recovery's new password ends its tokens).
+async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checked<'_>) -> Result<Check, ServerError> {
+    if let Some(refused) = spend(conn, user, solved) {
+        return Ok(Check::Stopped(refused));
+    }
+    let key = accounts::token_key(&token);
+    let (sh, u) = (conn.shared.clone(), user.to_owned());
+    Ok(Shared::blocking(move || -> Result<Check, StoreError> {
+        sh.guard().apply_due_changes(&*sh, &u, sh.clock().now_ms())?;
+        let owner = sh.store().token_user(&key, sh.now())?;
+        Ok(if owner.as_deref() == Some(u.as_str()) {
+            Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
+        } else {
+            Check::Refused { known: true }
+        })
+    })
+    .await??)
+}
+
+/// A password: checked in the bounded hash queue, served by the work the login proves; a
+/// right one gets a new session token. The account's due changes apply first (a
+/// recovery's new password is the one to check).
+async fn check_password(
+    conn: &Arc<Conn>,
+    user: &str,
+    password: String,
+    solved: &Checked<'_>,
+) -> Result<Check, ServerError> {
+    // Served by the work the login proves (0 without a solution).
+    let priority = solved.as_ref().map_or(0, |(s, _)| s.ticket.bits);
+    let Some(_slot) = conn.shared.hash_slot(priority).await else {
+        conn.record(conn.activity(Kind::Limit).account(user).detail("login queue full"));
+        return Ok(Check::Stopped(Outcome::reply(error_reply(
+            ErrorCode::Limit,
+            "the listener is busy checking passwords; try again in a moment",
+        ))));
+    };
+    let sh = conn.shared.clone();
+    // Failures may have crossed the threshold while this login waited.
+    let enough = solved.as_ref().is_some_and(|(_, v)| sh.challenges().enough_for_step_up(v.kind, v.bits));
+    if !enough && sh.challenges().needed(scored(conn), user, sh.clock().now_ms()) {
+        return Ok(Check::Stopped(missing(conn, user)));
+    }
+    if let Some(refused) = spend(conn, user, solved) {
+        return Ok(Check::Stopped(refused));
+    }
+    let u = user.to_owned();
+    Ok(Shared::blocking(move || -> Result<Check, StoreError> {
+        // A change whose delay ended (a recovery's new password) applies first.
+        sh.guard().apply_due_changes(&*sh, &u, sh.clock().now_ms())?;
+        let phc = sh.store().password_hash(&u)?;
+        if !accounts::verify_password(phc.as_deref(), &password) {
+            return Ok(Check::Refused { known: phc.is_some() });
+        }
+        let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
+        let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
+        // The password (or the account) may have changed while it was being checked.
+        let phc = phc.unwrap_or_default();
+        if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
+            return Ok(Check::Refused { known: true });
+        }
+        Ok(Check::Accepted { token: Some(token), automation: false })
+    })
+    .await??)
+}
+
+/// Logged in: the session and the listener know it, the guard notes the place, and the
+/// connection gets a logged-in connection's windows. `cleared`: a solved challenge with the
+/// right password, so this source and account start over (a token login for another
+/// account proves nothing about them).
+async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared: bool) -> Outcome<Response> {
+    let ip = conn.peer.ip();
+    if cleared {
+        conn.shared.challenges().cleared(ip, &user);
+    }
+    conn.session(|s| s.logged_in(&user));
+    conn.shared.logged_in(&conn.connection, &user);
+    let (sh, u) = (conn.shared.clone(), user.clone());
+    let now = sh.clock().now();
+    if let Ok(Err(e)) = Shared::blocking(move || sh.guard().note_place(sh.store(), &u, ip, now)).await {
+        warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
+    }
+    conn.record(conn.activity(Kind::LoginOk).account(&user));
+    endpoint::grant(&conn.connection, &conn.shared.limits().net());
+    info!(peer = %conn.peer, %user, event = "login", "logged in");
+    Outcome::reply(Response::LoggedIn { user, token })
+}
+
+/// Wrong credentials: recorded, counted towards the step-up (a wrong password), slowed
+/// down, and the connection closed after too many.
+async fn refused(conn: &Arc<Conn>, user: &str, is_password: bool, known: bool, now_ms: u64) -> Outcome<Response> {
+    // Only a wrong password steps the account up to captchas: tokens cannot be
+    // guessed, and a refused one is a session that ended (a password change, a
+    // recovery), which the real client meets after every such change.
+    if is_password {
+        conn.shared.challenges().failed(scored(conn), user, now_ms);
+    }
+    bump(&conn.shared.counters().auth_failures);
+    // A refused token is a session that ended (a password change, a recovery, a
+    // revoked automation token still in a script): recorded, not an offence; tokens
+    // cannot be guessed.
+    let kind = match (is_password, known) {
+        (false, _) => Kind::Request,
+        (true, true) => Kind::LoginFailed,
+        (true, false) => Kind::UnknownUser,
+    };
+    let detail = if is_password { "" } else { "token refused: ended, revoked or unknown" };
+    conn.record(conn.activity(kind).account(user).detail(detail));
+    warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
+    // Slow down guessing; other connections are not held up.
+    let delay = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
+    tokio::time::sleep(delay).await;
+    let close =
+        conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
+    Outcome::reply(error_reply(ErrorCode::AuthFailed, "wrong user name or password")).close(close)
 }
 
 pub(super) async fn handle(
@@ -116,165 +281,27 @@ pub(super) async fn handle(
     credential: Credential,
     solution: Option<Solution>,
 ) -> Result<Outcome<Response>, ServerError> {
-    let sh = conn.shared.clone();
-    let ip = conn.peer.ip();
-    let now_ms = sh.clock().now_ms();
-    // What the login sent, as a digest (the same password or token over and over is a
-    // script's); the secret itself is not kept.
-    // A saved session token is the same at every login by nature: only its timing is
-    // judged (a unique digest), never its sameness.
-    let login_digest = match &credential {
-        Credential::Password(p) => *blake3::hash(p.as_bytes()).as_bytes(),
-        Credential::Token(_) => *blake3::hash(&now_ms.to_le_bytes()).as_bytes(),
-    };
-    // The step-up: password logins after failed ones need a solved challenge; checked
-    // before any password hash, so refusing costs one lookup (and a solution one hash).
-    // Session tokens cannot be guessed, so a token login is never held up by it.
-    let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
-    let stepped_up = matches!(credential, Credential::Password(_)) && sh.challenges().needed(scored, &user, now_ms);
-    let solved = match &solution {
-        Some(s) => match sh.challenges().check(s, &user, ip, stepped_up, now_ms) {
-            Ok(solved) => Some((s, solved)),
-            Err(e) => return Ok(challenge_refused(conn, &user, ErrorCode::ChallengeFailed, &e.to_string())),
-        },
-        None => None,
-    };
-    let missing = |conn: &Arc<Conn>| {
-        challenge_refused(
-            conn,
-            &user,
-            ErrorCode::ChallengeRequired,
-            "no solved challenge with the login, after failed logins",
-        )
-    };
-    if solved.is_none() && stepped_up {
-        return Ok(missing(conn));
-    }
-    // Spend the solution as the login is served (a busy queue does not waste it).
-    // The refusal when spending fails (used meanwhile, or no room), else `None`.
-    let spend = |conn: &Arc<Conn>| -> Option<Outcome<Response>> {
-        let (s, solved) = solved.as_ref()?;
-        let now_ms = conn.shared.clock().now_ms();
-        if let Err(e) = conn.shared.challenges().spend(s, solved, ip, now_ms) {
-            return Some(challenge_refused(conn, &user, ErrorCode::ChallengeFailed, &e.to_string()));
-        }
-        record_solved(conn, &user, solved);
-        None
-    };
+    // When it arrived: the hash's time on a busy host is not the client's cadence.
+    let now_ms = conn.shared.clock().now_ms();
+    let sent = timing::login_digest(&credential, now_ms);
     let is_password = matches!(credential, Credential::Password(_));
+    // Check the challenge the step-up asks for, then the credentials, and decide (`Check`).
+    let solved = match step_up(conn, &user, is_password, solution.as_ref(), now_ms) {
+        Ok(solved) => solved,
+        Err(refused) => return Ok(*refused),
+    };
     let check = match credential {
-        Credential::Token(token) => {
-            if let Some(refused) = spend(conn) {
-                return Ok(refused);
-            }
-            let key = accounts::token_key(&token);
-            let u = user.clone();
-            Shared::blocking(move || -> Result<Check, StoreError> {
-                super::account::apply_due(&sh, &u, sh.clock().now_ms())?;
-                let owner = sh.store().token_user(&key, sh.now())?;
-                Ok(if owner.as_deref() == Some(u.as_str()) {
-                    Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
-                } else {
-                    Check::Refused { known: true }
-                })
-            })
-            .await??
-        }
-        Credential::Password(password) => {
-            // Served by the work the login proves (0 without a solution).
-            let priority = solved.as_ref().map_or(0, |(s, _)| s.ticket.bits);
-            let Some(_slot) = conn.shared.hash_slot(priority).await else {
-                conn.record(conn.activity(Kind::Limit).account(&user).detail("login queue full"));
-                return Ok(Outcome::reply(error_reply(
-                    ErrorCode::Limit,
-                    "the listener is busy checking passwords; try again in a moment",
-                )));
-            };
-            // Failures may have crossed the threshold while this login waited.
-            let enough = solved.as_ref().is_some_and(|(_, v)| sh.challenges().enough_for_step_up(v.kind, v.bits));
-            if !enough && sh.challenges().needed(scored, &user, sh.clock().now_ms()) {
-                return Ok(missing(conn));
-            }
-            if let Some(refused) = spend(conn) {
-                return Ok(refused);
-            }
-            let u = user.clone();
-            Shared::blocking(move || -> Result<Check, StoreError> {
-                // A change whose delay ended (a recovery's new password) applies first.
-                super::account::apply_due(&sh, &u, sh.clock().now_ms())?;
-                let phc = sh.store().password_hash(&u)?;
-                if !accounts::verify_password(phc.as_deref(), &password) {
-                    return Ok(Check::Refused { known: phc.is_some() });
-                }
-                let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
-                let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
-                // The password (or the account) may have changed while it was being checked.
-                let phc = phc.unwrap_or_default();
-                if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
-                    return Ok(Check::Refused { known: true });
-                }
-                Ok(Check::Accepted { token: Some(token), automation: false })
-            })
-            .await??
-        }
+        Credential::Token(token) => check_token(conn, &user, token, &solved).await?,
+        Credential::Password(password) => check_password(conn, &user, password, &solved).await?,
     };
-    // Logins are judged for human timing (what was sent: the account and the credential),
-    // except those of automation tokens.
-    // The account's cadence too when it exists (names that do not cost no state).
-    let (judged, exists) = match &check {
-        Check::Accepted { automation, .. } => (!automation, true),
-        Check::Refused { known } => (is_password, *known),
-    };
-    if judged {
-        let account = exists.then_some(user.as_str());
-        // When it arrived: the hash's time on a busy host is not the client's cadence.
-        super::register::watch(conn, account, "login", now_ms, &[user.as_bytes(), &login_digest]);
+    // Record the login's timing, for the regularity watch.
+    if let Some(exists) = check.judged(is_password) {
+        timing::note_login(conn, &user, exists, &sent, now_ms);
     }
+    // Answer: logged in, or refused.
     Ok(match check {
-        Check::Accepted { token, .. } => {
-            // A solved challenge with the right password: this source and account start
-            // over (a token login for another account proves nothing about them).
-            if solved.is_some() && is_password {
-                conn.shared.challenges().cleared(ip, &user);
-            }
-            conn.session(|s| s.logged_in(&user));
-            conn.shared.logged_in(&conn.connection, &user);
-            let (sh, u) = (conn.shared.clone(), user.clone());
-            let now = sh.clock().now();
-            if let Ok(Err(e)) = Shared::blocking(move || sh.guard().note_login(sh.store(), &u, ip, now)).await {
-                warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
-            }
-            conn.record(conn.activity(Kind::LoginOk).account(&user));
-            endpoint::grant(&conn.connection, &conn.shared.limits().net());
-            info!(peer = %conn.peer, %user, event = "login", "logged in");
-            Outcome::reply(Response::LoggedIn { user, token })
-        }
-        Check::Refused { known } => {
-            // Only a wrong password steps the account up to captchas: tokens cannot be
-            // guessed, and a refused one is a session that ended (a password change, a
-            // recovery), which the real client meets after every such change.
-            if is_password {
-                conn.shared.challenges().failed(scored, &user, now_ms);
-            }
-            bump(&conn.shared.counters().auth_failures);
-            // A refused token is a session that ended (a password change, a recovery, a
-            // revoked automation token still in a script): recorded, not an offence; tokens
-            // cannot be guessed.
-            let kind = match (is_password, known) {
-                (false, _) => Kind::Request,
-                (true, true) => Kind::LoginFailed,
-                (true, false) => Kind::UnknownUser,
-            };
-            let detail = if is_password { "" } else { "token refused: ended, revoked or unknown" };
-            conn.record(conn.activity(kind).account(&user).detail(detail));
-            warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
-            // Slow down guessing; other connections are not held up.
-            let delay = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
-            tokio::time::sleep(delay).await;
-            let close = conn
-                .session(|s| s.login_failed())
-                .then_some(Close { code: close::AUTH, reason: "too many failed logins" });
-            Outcome::reply(error_reply(ErrorCode::AuthFailed, "wrong user name or password")).close(close)
-        }
+        Check::Accepted { token, .. } => accepted(conn, user, token, solved.is_some() && is_password).await,
+        Check::Refused { known } => refused(conn, &user, is_password, known, now_ms).await,
+        Check::Stopped(outcome) => outcome,
     })
 }

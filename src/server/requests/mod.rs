@@ -3,7 +3,7 @@
 //! the request's own handler, which does the work and returns an [`Outcome`]. A new
 //! request is a new variant in `wire`, a new step in `session`, and a new file here.
 
-pub(crate) mod account;
+mod account;
 mod add_files;
 mod begin;
 mod commit;
@@ -13,8 +13,11 @@ mod login;
 mod mark_seen;
 mod open;
 mod paging;
+mod protected_change;
 mod recover;
 mod register;
+mod solved;
+mod timing;
 
 use std::sync::Arc;
 

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::login::record_solved;
+use super::solved::record_solved;
 use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::recovery::{mask_phone, normalise_secret_answer, CodeError};
-use crate::server::account_guard::{AccountGuard, RECOVER};
+use crate::server::account_guard::codes::RECOVER;
+use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
@@ -222,7 +223,7 @@ pub(super) async fn finish(
     };
     drop(_slot);
     let change = Change::Recover { phc };
-    match super::account::apply_or_schedule(conn, &user, change, ip, None, None).await? {
+    match super::protected_change::apply_or_schedule(conn, &user, change, ip, None, None).await? {
         Ok(reply) => Ok(Outcome::reply(Response::Account(reply))),
         Err(refused) => Ok(refused),
     }
@@ -238,7 +239,7 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
             match rec.pending.iter().position(|p| p.cancels.contains(&hash)) {
                 Some(i) => {
                     let p = rec.pending.remove(i);
-                    crate::server::account_guard::AccountGuard::forget_cancelled(rec, &p.change);
+                    AccountGuard::forget_cancelled(rec, &p.change);
                     (Some((p, rec.clone())), true)
                 }
                 None => (None, false),

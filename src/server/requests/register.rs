@@ -4,15 +4,14 @@
 //! an existing one, a small quota and deliveries a day, at most a few a day per network.
 //! Every attempt is an activity event. A network whose registrations (or logins, or
 //! challenge requests) come too regularly for a person is challenged harder first, and
-//! then refused for the rest of the window.
-//!
-//! `watch` is the one place actions are fed to the regularity watch.
+//! then refused for the rest of the window (`timing` feeds the watch).
 
 use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::login::record_solved;
+use super::solved::{answer_hook, record_solved};
+use super::timing::watch;
 use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::registration::reserved;
@@ -33,52 +32,6 @@ fn ticket_name(user: &str) -> String {
     format!("register/{user}")
 }
 
-/// Feed an action (a login attempt, a challenge request, a registration) to the regularity
-/// watch: each signal is an event (`too_regular`) and makes the network's next challenges
-/// harder. Sessions of automation tokens are never fed in. `at_ms` is when the request
-/// arrived: the client's cadence, not the time the listener took (a password hash on a busy
-/// host) to get to the end of it.
-pub(crate) fn watch(conn: &Arc<Conn>, account: Option<&str>, kind: &'static str, at_ms: u64, what: &[&[u8]]) {
-    let sh = &conn.shared;
-    let ip = conn.peer.ip();
-    // The listener's own host (and other exempt networks) is never judged, as it is never
-    // scored.
-    if sh.config().scoring.is_exempt(ip) {
-        return;
-    }
-    let now_ms = at_ms;
-    let signals = sh.humans().note(ip, account, kind, now_ms, crate::server::humans::digest(what));
-    if signals.is_empty() {
-        return;
-    }
-    let detail = signals
-        .iter()
-        .map(|(who, signal)| {
-            let whom = match who {
-                crate::server::humans::Who::Net(net, kind) => format!("{kind}s from network {net}"),
-                crate::server::humans::Who::Account(a, kind) => format!("{kind}s of account {a}"),
-            };
-            format!("{whom}: {}", signal.describe())
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    // One scored event per network and scoring window: timing alone never adds up to a
-    // ban (the config refuses a `too_regular` weight that reaches the threshold).
-    let window = sh.config().scoring.window_secs.saturating_mul(1000);
-    let kind = if sh.humans().first_in_window(ip, now_ms, window) { Kind::TooRegular } else { Kind::Request };
-    let mut event = conn.activity(kind).detail(if kind == Kind::TooRegular {
-        detail.clone()
-    } else {
-        format!("too regular again: {detail}")
-    });
-    if let Some(a) = account {
-        event = event.account(a);
-    }
-    conn.record(event);
-    sh.challenges().suspicious(ip, now_ms);
-    warn!(peer = %conn.peer, event = "too_regular", "{detail}");
-}
-
 fn refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<Response> {
     conn.record(conn.activity(Kind::RegistrationRefused).account(user).detail(why));
     info!(peer = %conn.peer, %user, event = "registration_refused", "{why}");
@@ -96,7 +49,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     watch(conn, None, "registration challenge", now_ms, &[user.as_bytes()]);
     match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
         Ok((ticket, picture, text)) => {
-            super::login::answer_hook(&ticket, text.as_deref());
+            answer_hook(&ticket, text.as_deref());
             conn.record(
                 conn.activity(Kind::ChallengeIssued)
                     .account(user)

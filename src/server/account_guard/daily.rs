@@ -1,0 +1,38 @@
+//! What an account (and a network) may ask for in a day: recovery starts, texted codes and
+//! changes put off. Counted in the account's record.
+
+use std::net::IpAddr;
+
+use super::AccountGuard;
+use crate::policy::prefix_of;
+use crate::store::{Recent, RecentKind, RecoveryRecord};
+
+/// Recovery starts one network may make for one account a day (texts actually sent).
+pub const STARTS_PER_NETWORK: usize = 2;
+
+impl AccountGuard {
+    /// Whether a request of `kind` from `ip` may go ahead today; counts it if so. Recovery
+    /// starts (anyone may ask) are limited per network (two a day) and per account
+    /// (`max_per_day`), except from a known place of the account, so strangers cannot use
+    /// up the owner's day; codes the logged-in account asks for and changes
+    /// put off have `max_per_day` each.
+    pub fn allow(&self, rec: &mut RecoveryRecord, kind: RecentKind, ip: IpAddr, now: u64) -> bool {
+        rec.recent.retain(|r| now.saturating_sub(r.at) < 86_400);
+        let net = prefix_of(ip).to_string();
+        let of_kind = rec.recent.iter().filter(|r| r.kind == kind).count();
+        let ok = match kind {
+            // From a known place (the owner's), neither limit: a code in force is not
+            // replaced, so at most one text goes out per code lifetime.
+            RecentKind::Start if self.known(rec, ip, now) => true,
+            RecentKind::Start => {
+                let here = rec.recent.iter().filter(|r| r.kind == kind && r.net == net).count();
+                here < STARTS_PER_NETWORK && of_kind < self.cfg.max_per_day as usize
+            }
+            RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
+        };
+        if ok {
+            rec.recent.push(Recent { at: now, kind, net });
+        }
+        ok
+    }
+}

@@ -1,0 +1,89 @@
+//! Account recovery and protected changes, the glue around `policy::recovery`: the guard
+//! itself (what it holds), one file per job around it. The decisions are pure
+//! (`policy::recovery`); these modules read and write the account's record and send texts.
+//!
+//! - `key`: the listener's recovery key;
+//! - `policy_view`: the account's record as the policy sees it (phones, places);
+//! - `places`: known places, noted at login and registration;
+//! - `daily`: what an account and a network may ask for in a day;
+//! - `codes`: texted codes (only their keyed hashes are kept) and recovery codes;
+//! - `pending`: changes put off until their delay ends;
+//! - `apply`: changes taking effect, at once or when their delay ended;
+//! - `notices`: announcements, texted and in the mailbox.
+
+pub(crate) mod apply;
+pub(crate) mod codes;
+mod daily;
+mod key;
+pub(crate) mod notices;
+pub(crate) mod pending;
+mod places;
+pub(crate) mod policy_view;
+
+use std::net::IpAddr;
+
+use super::texts::Texts;
+use crate::policy::recovery::{Origin, RecoveryConfig};
+
+pub use key::{load_or_create_key, KeyError};
+
+/// The sender of the listener's notices in a mailbox (a name no account may take).
+pub const NOTICE_SENDER: &str = "qxfer";
+/// Recovery starts worked on at once in the background, at most; past that a start is
+/// answered the same way and does nothing (logged).
+pub const MAX_BACKGROUND_STARTS: usize = 16;
+
+/// What the listener needs for recovery and protected changes.
+pub struct AccountGuard {
+    cfg: RecoveryConfig,
+    key: [u8; 32],
+    texts: Texts,
+    geoip: Option<crate::geoip::GeoIp>,
+    /// How texts name this listener.
+    host: String,
+    /// Recovery starts being worked on in the background.
+    background: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl AccountGuard {
+    pub fn new(
+        cfg: RecoveryConfig,
+        key: [u8; 32],
+        texts: Texts,
+        geoip: Option<crate::geoip::GeoIp>,
+        host: String,
+    ) -> Self {
+        AccountGuard {
+            cfg,
+            key,
+            texts,
+            geoip,
+            host,
+            background: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_STARTS)),
+        }
+    }
+
+    /// A slot for one recovery start's background work, if one is free.
+    pub fn background_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.background.clone().try_acquire_owned().ok()
+    }
+
+    pub fn config(&self) -> &RecoveryConfig {
+        &self.cfg
+    }
+
+    pub fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
+    /// Where the operator's GeoIP database puts `ip` (nothing without one).
+    pub fn origin(&self, ip: IpAddr) -> Origin {
+        match &self.geoip {
+            Some(g) => {
+                let o = g.lookup(ip);
+                Origin { country: o.country, asn: o.asn }
+            }
+            None => Origin::default(),
+        }
+    }
+}

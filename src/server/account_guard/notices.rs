@@ -1,0 +1,108 @@
+//! Announcements: what the listener tells an account's numbers (texts, within the daily
+//! budget) and its mailbox (a notice from [`NOTICE_SENDER`](super::NOTICE_SENDER)) about
+//! changes done, pending or cancelled. A swapped SIM does not silence the mailbox.
+
+use tracing::{info, warn};
+
+use super::pending::Scheduled;
+use super::{AccountGuard, NOTICE_SENDER};
+use crate::clock::{format_duration, format_time};
+use crate::policy::recovery::mask_phone;
+use crate::store::{Change, RecoveryRecord, Store};
+
+impl AccountGuard {
+    /// Text `body` to every verified number of the account, and put a notice in its
+    /// mailbox (a swapped SIM does not silence the mailbox).
+    pub fn announce(&self, store: &Store, user: &str, rec: &RecoveryRecord, subject: &str, body: &str, now_ms: u64) {
+        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+            self.text_notice(&p.number, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
+        }
+        self.mail(store, user, subject, body, now_ms);
+    }
+
+    /// A notice in the account's mailbox only.
+    pub fn mail(&self, store: &Store, user: &str, subject: &str, body: &str, now_ms: u64) {
+        if let Err(e) = store.deliver_notice(NOTICE_SENDER, user, subject, body, now_ms / 1000) {
+            warn!(event = "notice_failed", %user, "could not put a notice in the mailbox: {e}");
+        }
+    }
+
+    /// Announce a change that waits: each settled number gets its own cancel code, other
+    /// verified numbers are told without one, and the mailbox is told the change and that
+    /// the codes went to the phones (a thief who reads the mailbox gets no cancel code from
+    /// it). Returns how many cancel codes could not be texted (the caller then does not
+    /// let the change wait unannounced).
+    pub fn announce_pending(
+        &self,
+        store: &Store,
+        user: &str,
+        rec: &RecoveryRecord,
+        s: &Scheduled,
+        now_ms: u64,
+    ) -> usize {
+        let what = s.pending.change.describe();
+        let when = format_time(s.pending.at);
+        let mut failed = 0;
+        for (number, code) in &s.cancel_codes {
+            let text = format!(
+                "qxfer {host}: account {user}: a change was asked for from {from}: {what}. It takes effect at \
+                 {when}. Not you? Cancel it: qxfer recover cancel {host} {code}",
+                host = self.host,
+                from = s.pending.from
+            );
+            if !self.text_notice(number, text, now_ms) {
+                failed += 1;
+            }
+        }
+        for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
+            if !s.cancel_codes.iter().any(|(n, _)| n == &p.number) {
+                let text = format!(
+                    "qxfer {host}: account {user}: a change was asked for from {from}: {what}. It takes effect at \
+                     {when}. The account's older numbers got a code to cancel it.",
+                    host = self.host,
+                    from = s.pending.from
+                );
+                self.text_notice(&p.number, text, now_ms);
+            }
+        }
+        let cancel_how = match &s.pending.change {
+            Change::Recover { .. } => "with the cancel code texted to this account's phone numbers".to_string(),
+            _ => format!(
+                "with the cancel code texted to this account's phone numbers,\n  qxfer recover cancel {} CODE\n\
+                 or, logged in from a known place: qxfer account cancel USER@{} {}",
+                self.host, self.host, s.pending.id
+            ),
+        };
+        let body = format!(
+            "A change was asked for from {from}, a network this account has not used long enough to be known: \
+             {what}.\n\
+             It takes effect at {when} (in {delay}).\n\n\
+             Not you? Cancel it {cancel_how}.\n",
+            from = s.pending.from,
+            delay = format_duration(self.cfg.unknown_place_delay_secs),
+        );
+        self.mail(store, user, &format!("Pending change to your account: {what}"), &body, now_ms);
+        failed
+    }
+
+    /// Queue an announcement; whether it was queued.
+    fn text_notice(&self, number: &str, text: String, now_ms: u64) -> bool {
+        match self.texts.notice(number, text, now_ms) {
+            Err(e) => {
+                warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
+                false
+            }
+            Ok(()) => {
+                info!(event = "text_queued", to = %mask_phone(number), "announcement queued");
+                true
+            }
+        }
+    }
+
+    /// Tell numbers no longer on the account (a removed number hears of its removal).
+    pub fn tell_numbers(&self, numbers: &[String], user: &str, body: &str, now_ms: u64) {
+        for n in numbers {
+            self.text_notice(n, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `Account`: a logged-in account's own settings, one file per area: phone numbers
+//! (`phones`, with `number` parsing what was typed), the secret question (`question`),
+//! recovery codes (`codes`), the password (`password`), pending changes (`cancel`),
+//! sessions and tokens (`tokens`), and what the listener holds about it (`view`). This file
+//! only dispatches.
+//!
+//! A typed password alone is not a strong check (a thief has it), so every change needs
+//! the current password (`current_password`) AND a known place or a code texted to the
+//! oldest number (`auth_code`); without either it waits `recovery.unknown_place_delay_secs`,
+//! announced to every number and the mailbox, cancellable (`protected_change`, one level
+//! up: recovery uses it too). `answer` is how each area replies.
+
+mod answer;
+mod auth_code;
+mod cancel;
+mod codes;
+mod current_password;
+mod number;
+mod password;
+mod phones;
+mod question;
+mod tokens;
+mod view;
+
+use std::sync::Arc;
+
+use crate::server::conn::Conn;
+use crate::server::error::ServerError;
+use crate::server::outcome::Outcome;
+use crate::wire::{AccountRequest, Response};
+
+pub(super) async fn handle(
+    conn: &Arc<Conn>,
+    user: String,
+    req: AccountRequest,
+) -> Result<Outcome<Response>, ServerError> {
+    match req {
+        AccountRequest::Show => view::show(conn, user).await,
+        AccountRequest::Export => view::export(conn, user).await,
+        AccountRequest::SendAuthCode => auth_code::send(conn, user).await,
+        AccountRequest::PhoneAdd { number, password } => phones::add(conn, user, number, password).await,
+        AccountRequest::PhoneVerify { number, code, password, auth } => {
+            phones::verify(conn, user, number, code, password, auth).await
+        }
+        AccountRequest::PhoneRemove { number, password, auth } => {
+            phones::remove(conn, user, number, password, auth).await
+        }
+        AccountRequest::QuestionSet { question, answer, password, auth } => {
+            question::set(conn, user, question, answer, password, auth).await
+        }
+        AccountRequest::CodesNew { password, auth } => codes::renew(conn, user, password, auth).await,
+        AccountRequest::Passwd { password, new_password, auth } => {
+            password::change_password(conn, user, password, new_password, auth).await
+        }
+        AccountRequest::Cancel { id, password } => cancel::cancel(conn, user, id, password).await,
+        AccountRequest::TokenNew { password, automation } => tokens::new(conn, user, password, automation).await,
+        AccountRequest::TokensList => tokens::list(conn, user).await,
+        AccountRequest::TokensRevoke { id } => tokens::revoke(conn, user, id).await,
+    }
+}

@@ -1,0 +1,180 @@
+//! A protected change of an account (a setting, or a recovery's new password): a typed
+//! password alone is not a strong check (a thief has it), so the change is made now only
+//! from a known place of the account or with the code texted to its oldest settled number
+//! (a recovery's texted code was its first step); otherwise it waits
+//! `recovery.unknown_place_delay_secs`, announced to every number and the mailbox,
+//! cancellable. Used by the account's settings and by recovery.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::clock::format_time;
+use crate::policy::activity::Kind;
+use crate::policy::recovery::CodeError;
+use crate::server::account_guard::codes::AUTHORISE;
+use crate::server::account_guard::pending::{Scheduled, MAX_PENDING};
+use crate::server::account_guard::AccountGuard;
+use crate::server::conn::Conn;
+use crate::server::error::{error_reply, ServerError};
+use crate::server::outcome::Outcome;
+use crate::server::Shared;
+use crate::store::{Change, RecentKind, RecoveryRecord, StoreError};
+use crate::wire::{AccountReply, ErrorCode, Response};
+
+/// Apply `change` now, or put it off. Now when the connection comes from a known place of
+/// the account or `auth` is the right code texted to its oldest settled number (a recovery
+/// passes no `auth`: its texted code was the first step); otherwise after the delay,
+/// announced. `phc` is the password hash the request was checked against (`None` for a
+/// recovery): nothing changes once the password has changed meanwhile. While a recovery is
+/// pending, no other change is taken.
+pub(super) async fn apply_or_schedule(
+    conn: &Arc<Conn>,
+    user: &str,
+    change: Change,
+    ip: IpAddr,
+    auth: Option<String>,
+    phc: Option<String>,
+) -> Result<Result<AccountReply, Outcome<Response>>, ServerError> {
+    let sh = conn.shared.clone();
+    let now_ms = sh.clock().now_ms();
+    let now = now_ms / 1000;
+    let u = user.to_owned();
+    let what = change.describe();
+    enum Decided {
+        /// A change of the record, made in the same transaction as the checks.
+        Applied(Change, RecoveryRecord),
+        /// A new password, to set now.
+        Password(Change),
+        Later(Scheduled, RecoveryRecord),
+        WrongAuth(CodeError),
+        RecoveryPending(u64),
+        Full,
+        TooMany,
+    }
+    let shc = sh.clone();
+    let checked = phc.clone();
+    let decided = Shared::blocking(move || -> Result<Option<Decided>, StoreError> {
+        let guard = shc.guard();
+        let decided = shc.store().update_recovery_as(&u, checked.as_deref(), |rec| {
+            let is_recovery = matches!(change, Change::Recover { .. });
+            if let (false, Some(at)) = (is_recovery, AccountGuard::recovery_pending(rec)) {
+                return (Ok(Decided::RecoveryPending(at)), false);
+            }
+            let known = guard.known(rec, ip, now);
+            let authorised = match &auth {
+                _ if known => true,
+                Some(code) => match guard.take_code(rec, AUTHORISE, &u, code, now) {
+                    Ok(()) => true,
+                    Err(e) => return (Ok(Decided::WrongAuth(e)), true),
+                },
+                None => false,
+            };
+            if authorised {
+                return match change {
+                    Change::Recover { .. } | Change::Password { .. } => (Ok(Decided::Password(change)), false),
+                    _ => {
+                        AccountGuard::apply_to_record(rec, &change, now);
+                        (Ok(Decided::Applied(change, rec.clone())), true)
+                    }
+                };
+            }
+            if !is_recovery && !guard.allow(rec, RecentKind::Change, ip, now) {
+                return (Ok(Decided::TooMany), false);
+            }
+            match guard.schedule(rec, change, ip, now) {
+                Ok(Some(s)) => (Ok(Decided::Later(s, rec.clone())), true),
+                Ok(None) => (Ok(Decided::Full), false),
+                Err(e) => (Err(e), false),
+            }
+        })?;
+        decided.transpose().map_err(|_| StoreError::Corrupt("no system randomness"))
+    })
+    .await??;
+    let refuse = |code, text: String| Ok(Err(Outcome::reply(error_reply(code, text))));
+    let Some(decided) = decided else {
+        return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
+    };
+    match decided {
+        Decided::WrongAuth(why) => {
+            conn.record(
+                conn.activity(Kind::RecoveryWrongCode).account(user).detail(format!("authorising {what}: {why}")),
+            );
+            warn!(peer = %conn.peer, %user, event = "recovery_wrong_code", "authorising {what}: {why}");
+            refuse(ErrorCode::AuthFailed, format!("the texted code was not accepted: {why}"))
+        }
+        Decided::RecoveryPending(at) => refuse(
+            ErrorCode::Limit,
+            format!(
+                "a recovery of this account is pending until {}; no other change is taken before it \
+                 (if it is not yours, cancel it with the code texted to your number)",
+                format_time(at)
+            ),
+        ),
+        Decided::Full => {
+            refuse(ErrorCode::Limit, format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"))
+        }
+        Decided::TooMany => refuse(ErrorCode::Limit, "the account's changes put off for today are used up".into()),
+        Decided::Applied(change, rec) => {
+            let (shc, u) = (sh.clone(), user.to_owned());
+            Shared::blocking(move || shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, now_ms)).await?;
+            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
+            info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
+            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
+        }
+        Decided::Password(change) => {
+            let keep = conn.connection.stable_id();
+            let (shc, u) = (sh.clone(), user.to_owned());
+            let except = (!matches!(change, Change::Recover { .. })).then_some(keep);
+            let applied =
+                Shared::blocking(move || shc.guard().apply_now(&*shc, &u, &change, now_ms, except, phc.as_deref()))
+                    .await??;
+            if !applied {
+                return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
+            }
+            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
+            info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
+            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
+        }
+        Decided::Later(s, rec) => {
+            let at = s.pending.at;
+            let id = s.pending.id;
+            let (shc, u) = (sh.clone(), user.to_owned());
+            let texted = s.cancel_codes.len();
+            let failed =
+                Shared::blocking(move || shc.guard().announce_pending(shc.store(), &u, &rec, &s, now_ms)).await?;
+            if failed > 0 {
+                // A change nobody could be told of with a cancel code does not wait silently.
+                let (shc, u) = (sh.clone(), user.to_owned());
+                Shared::blocking(move || {
+                    shc.store().update_recovery(&u, |rec| {
+                        if let Some(i) = rec.pending.iter().position(|p| p.id == id) {
+                            let p = rec.pending.remove(i);
+                            AccountGuard::forget_cancelled(rec, &p.change);
+                        }
+                        ((), true)
+                    })
+                })
+                .await??;
+                warn!(peer = %conn.peer, %user, event = "recovery_not_announced", "{what}: not put off, {failed} cancel code(s) could not be texted");
+                return refuse(
+                    ErrorCode::Limit,
+                    format!(
+                        "{what} was not put off: its cancel codes could not be texted now (the listener's texts are \
+                         used up for today or failing); try later, or from a known place"
+                    ),
+                );
+            }
+            let detail = format!("{what}, until {}", format_time(at));
+            conn.record(conn.activity(Kind::RecoveryDelayed).account(user).detail(&detail));
+            info!(peer = %conn.peer, %user, event = "recovery_delayed", "{detail}");
+            let text = format!(
+                "{what} takes effect at {} (this network is not a known place of the account); \
+                 announced to {texted} number(s) with a cancel code and to the mailbox, and cancellable until then",
+                format_time(at)
+            );
+            Ok(Ok(AccountReply::Changed { at: Some(at), text }))
+        }
+    }
+}
