@@ -97,7 +97,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             print_reply(&reply?, false);
         }
         AccountCmd::Phone(PhoneCmd::Add { client: c, number }) => {
-            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
             let (opts, mut client) = logged_in(&c).await?;
             let password = current_password(&opts)?;
             let reply = client.account(AccountRequest::PhoneAdd { number, password }).await;
@@ -105,7 +105,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             print_reply(&reply?, c.json);
         }
         AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
-            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
             let opts = prepare(&ch.client)?;
             let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
             let reply =
@@ -114,7 +114,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             print_reply(&reply, ch.client.json);
         }
         AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
-            let number = crate::accounts::phone::parse(&number).map_err(usage)?;
+            let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
             let opts = prepare(&ch.client)?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;

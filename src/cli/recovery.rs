@@ -93,7 +93,7 @@ pub async fn register(a: RegisterArgs) -> Result<()> {
     let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
     let user = opts.user.clone();
     crate::policy::registration::reserved(&user, &Default::default()).map_err(|e| usage(e.to_string()))?;
-    let phone = a.phone.as_deref().map(crate::accounts::phone::parse).transpose().map_err(usage)?;
+    let phone = a.phone.as_deref().map(crate::accounts::phone::parse).transpose().map_err(|e| usage(e.to_string()))?;
     let password = match std::env::var("QXFER_PASSWORD") {
         Ok(p) if !password_stdin => {
             check_new_password(&p)?;
