@@ -18,12 +18,11 @@ impl Store {
             if !durable {
                 tx.not_durable()?;
             }
-            let mut next = tx.next_event_keys(events.len() as u64)?;
+            let first = tx.next_event_keys(events.len() as u64)?;
             let mut table = tx.open(ACTIVITY)?;
-            for e in events {
+            for (key, e) in (first..).zip(events) {
                 let rec = encode(e, "activity")?;
-                table.insert(next, rec.as_slice())?;
-                next += 1;
+                table.insert(key, rec.as_slice())?;
             }
             Ok(())
         })
