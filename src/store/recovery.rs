@@ -10,18 +10,14 @@
 //! `MAX_PENDING` (and one recovery), recent requests by `recovery.max_per_day` per kind
 //! (recovery starts also by two per network a day).
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::{decode, encode, Store, StoreError, USERS};
-use crate::wire::{Envelope, Summary};
-
-/// Recovery records by account.
-pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
-/// Cancel codes of pending changes: keyed hash → account.
-pub(super) const CANCELS: TableDefinition<&[u8], &str> = TableDefinition::new("recovery_cancels_v1");
-/// Pending changes by due time: (time, account).
-pub(super) const DUE: TableDefinition<(u64, &str), ()> = TableDefinition::new("recovery_due_v1");
+use super::db::{Finish, Store, Tx, View};
+use super::error::StoreError;
+use super::records::{decode, encode};
+use super::tables::{CANCELS, DUE, RECOVERY};
+use super::users::UsersView;
 
 /// A phone number of an account (E.164), when it was added and verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,14 +149,15 @@ impl Store {
     /// The account's recovery record (empty when it has none yet); `None` when there is no
     /// such account.
     pub fn recovery(&self, user: &str) -> Result<Option<RecoveryRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
-        if tx.open_table(USERS)?.get(user)?.is_none() {
-            return Ok(None);
-        }
-        match tx.open_table(RECOVERY)?.get(user)? {
-            Some(v) => Ok(Some(decode(v.value(), "recovery")?)),
-            None => Ok(Some(RecoveryRecord::default())),
-        }
+        self.read(|rx| {
+            if !rx.user_exists(user)? {
+                return Ok(None);
+            }
+            match rx.table(RECOVERY)?.get(user)? {
+                Some(v) => Ok(Some(decode(v.value(), "recovery")?)),
+                None => Ok(Some(RecoveryRecord::default())),
+            }
+        })
     }
 
     /// Read, change and write the account's record in one transaction, keeping the cancel
@@ -183,19 +180,15 @@ impl Store {
         phc: Option<&str>,
         f: impl FnOnce(&mut RecoveryRecord) -> (R, bool),
     ) -> Result<Option<R>, StoreError> {
-        let tx = self.db.begin_write()?;
-        let result = {
-            match tx.open_table(USERS)?.get(user)? {
-                None => return Ok(None),
-                Some(v) => {
-                    if let Some(expected) = phc {
-                        if decode::<super::UserRecord>(v.value(), "users")?.phc != expected {
-                            return Ok(None);
-                        }
-                    }
-                }
+        self.write_or_roll_back(|tx| {
+            let known = match phc {
+                None => tx.user_exists(user)?,
+                Some(expected) => tx.user(user)?.is_some_and(|rec| rec.phc == expected),
+            };
+            if !known {
+                return Ok(Finish::RollBack(None));
             }
-            let mut table = tx.open_table(RECOVERY)?;
+            let mut table = tx.open(RECOVERY)?;
             let mut rec: RecoveryRecord = match table.get(user)? {
                 Some(v) => decode(v.value(), "recovery")?,
                 None => RecoveryRecord::default(),
@@ -203,11 +196,11 @@ impl Store {
             let before = rec.pending.clone();
             let (result, write) = f(&mut rec);
             if !write {
-                return Ok(Some(result));
+                return Ok(Finish::RollBack(Some(result)));
             }
             table.insert(user, encode(&rec, "recovery")?.as_slice())?;
-            let mut cancels = tx.open_table(CANCELS)?;
-            let mut due = tx.open_table(DUE)?;
+            let mut cancels = tx.open(CANCELS)?;
+            let mut due = tx.open(DUE)?;
             for p in &before {
                 due.remove((p.at, user))?;
                 for c in &p.cancels {
@@ -220,95 +213,50 @@ impl Store {
                     cancels.insert(c.as_slice(), user)?;
                 }
             }
-            result
-        };
-        tx.commit()?;
-        Ok(Some(result))
+            Ok(Finish::Commit(Some(result)))
+        })
     }
 
     /// The account a cancel code (its keyed hash) belongs to.
     pub fn cancel_owner(&self, hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
-        let tx = self.db.begin_read()?;
-        Ok(tx.open_table(CANCELS)?.get(hash.as_slice())?.map(|v| v.value().to_owned()))
+        self.read(|rx| Ok(rx.table(CANCELS)?.get(hash.as_slice())?.map(|v| v.value().to_owned())))
     }
 
     /// Accounts with a pending change due at `now` or before, at most `limit`.
     pub fn due_accounts(&self, now: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let due = tx.open_table(DUE)?;
-        let mut out: Vec<String> = Vec::new();
-        for row in due.range((0, "")..=(now, "\u{10ffff}"))? {
-            let (k, _) = row?;
-            let user = k.value().1.to_owned();
-            if !out.contains(&user) {
-                out.push(user);
+        self.read(|rx| {
+            let due = rx.table(DUE)?;
+            let mut out: Vec<String> = Vec::new();
+            for row in due.range((0, "")..=(now, "\u{10ffff}"))? {
+                let (k, _) = row?;
+                let user = k.value().1.to_owned();
+                if !out.contains(&user) {
+                    out.push(user);
+                }
+                if out.len() >= limit {
+                    break;
+                }
             }
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Put a notice from the listener in `to`'s mailbox (as an unseen message from
-    /// `from`); `None` when there is no such account.
-    pub fn deliver_notice(
-        &self,
-        from: &str,
-        to: &str,
-        subject: &str,
-        body: &str,
-        now: u64,
-    ) -> Result<Option<u64>, StoreError> {
-        let id = self.allocate_id()?;
-        let envelope = Envelope {
-            id,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            time: now,
-            subject: Some(subject.to_owned()),
-            body: Some(body.to_owned()),
-            files: 0,
-            bytes: 0,
-        };
-        let tx = self.db.begin_write()?;
-        {
-            if tx.open_table(USERS)?.get(to)?.is_none() {
-                return Ok(None);
-            }
-            tx.open_table(super::DELIVERIES)?.insert(id, encode(&envelope, "deliveries")?.as_slice())?;
-            let summary = Summary {
-                id,
-                from: envelope.from.clone(),
-                time: now,
-                subject: envelope.subject.clone(),
-                files: 0,
-                bytes: 0,
-            };
-            tx.open_table(super::MAILBOX)?.insert((to, id), encode(&summary, "mailbox")?.as_slice())?;
-            tx.open_table(super::UNSEEN)?.insert((to, id), ())?;
-            let mut usage = tx.open_table(super::USAGE)?;
-            let (bytes, files) = usage.get(to)?.map(|v| v.value()).unwrap_or((0, 0));
-            usage.insert(to, (bytes.saturating_add(super::stored_bytes(&envelope)), files))?;
-        }
-        tx.commit()?;
-        Ok(Some(id))
+            Ok(out)
+        })
     }
 }
 
-/// Remove everything recovery keeps for `name` (inside `remove_user`'s transaction).
-pub(super) fn purge(tx: &redb::WriteTransaction, name: &str) -> Result<(), StoreError> {
-    let mut table = tx.open_table(RECOVERY)?;
-    let Some(v) = table.remove(name)? else { return Ok(()) };
-    let rec: RecoveryRecord = decode(v.value(), "recovery")?;
-    drop(v);
-    let mut cancels = tx.open_table(CANCELS)?;
-    let mut due = tx.open_table(DUE)?;
-    for p in &rec.pending {
-        due.remove((p.at, name))?;
-        for c in &p.cancels {
-            cancels.remove(c.as_slice())?;
+impl Tx {
+    /// Remove everything recovery keeps for `name` (inside `remove_user`'s transaction).
+    pub(super) fn purge_recovery(&self, name: &str) -> Result<(), StoreError> {
+        let mut table = self.open(RECOVERY)?;
+        let Some(v) = table.remove(name)? else { return Ok(()) };
+        let rec: RecoveryRecord = decode(v.value(), "recovery")?;
+        drop(v);
+        let mut cancels = self.open(CANCELS)?;
+        let mut due = self.open(DUE)?;
+        for p in &rec.pending {
+            due.remove((p.at, name))?;
+            for c in &p.cancels {
+                cancels.remove(c.as_slice())?;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -1,0 +1,396 @@
+//! Unfinished deliveries and their commit: a send opens a delivery under its resume key
+//! (reserving room in the recipient's mailbox and the sender's spool, in one transaction
+//! with the quota checks), resumes it, and commits it into the mailbox (with the copies
+//! it owes further recipients) or lets it expire. A committed send is remembered by its
+//! key for a while, so a retry learns it was delivered instead of delivering it twice.
+
+use std::collections::HashSet;
+
+use redb::ReadableTable;
+
+use super::db::{Finish, Store, Tx, View};
+use super::error::StoreError;
+use super::mailbox::MailboxView;
+use super::records::{decode, encode, OpenMeta, OpenRecord};
+use super::registration::RegistrationView;
+use super::tables::{COMMITTED, OPEN, OPEN_META, OPEN_SEQ, SPOOL_OF};
+use super::users::UsersView;
+use crate::wire::{Attachment, Envelope, FileMeta, Hash};
+
+/// What a new delivery asks for, and the caps it must fit.
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation {
+    /// Bytes it will add to the recipient's mailbox: its files, subject and body.
+    pub bytes: u64,
+    pub files: u64,
+    /// Bytes and files one mailbox may hold; bytes one sender's unfinished deliveries may
+    /// hold in the spool.
+    pub quota_bytes: u64,
+    pub quota_files: u64,
+    /// Unfinished deliveries one sender may have at once.
+    pub max_open: u64,
+    /// Deliveries this send makes (one per recipient), for a capped sender's day.
+    pub deliveries: u32,
+}
+
+/// What asking to open a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    Opened(Opened),
+    /// The recipient's mailbox (delivered and reserved) has no room for it.
+    NoRoom,
+    /// The sender's unfinished deliveries would exceed the sender's own quota, or their
+    /// number `max_open`.
+    SpoolFull,
+    /// A resume asked for another recipient or size than its delivery reserved.
+    Mismatch,
+    /// A self-registered sender has opened its deliveries for today.
+    DailyLimit {
+        per_day: u32,
+    },
+    /// This send (sender and resume key) was committed already, as `id` at `time`.
+    Delivered {
+        id: u64,
+        time: u64,
+    },
+}
+
+/// The delivery a `Begin` opened or found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub id: u64,
+    pub resumed: bool,
+    /// An unfinished delivery of an earlier account with the sender's name, now forgotten.
+    pub stale: Option<u64>,
+}
+
+/// The key of a send: its sender and resume key.
+fn open_key(sender: &str, resume_key: &Hash) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(sender.as_bytes());
+    h.update(&[0]);
+    h.update(resume_key);
+    *h.finalize().as_bytes()
+}
+
+/// What unfinished and committed sends answer, in either transaction.
+pub(super) trait DeliveriesView: View {
+    /// The delivery the send under `key` was committed as, and when.
+    fn committed_as(&self, key: &[u8]) -> Result<Option<(u64, u64)>, StoreError> {
+        Ok(self.table(COMMITTED)?.get(key)?.map(|v| v.value()))
+    }
+
+    fn open_record(&self, key: &[u8]) -> Result<Option<OpenRecord>, StoreError> {
+        match self.table(OPEN)?.get(key)? {
+            Some(v) => Ok(Some(decode(v.value(), "open deliveries")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// When the send under `key` began, as a step of the event sequence (0 if unrecorded).
+    fn opened_seq(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(self.table(OPEN_SEQ)?.get(key)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Whether the unfinished delivery under `key` was opened before the account `name` was
+    /// last removed (a delivery with no recorded step predates this check: it counts as
+    /// older).
+    fn opened_before_removal(&self, key: &[u8], name: &str) -> Result<bool, StoreError> {
+        let Some(removed) = self.removed_at(name)? else { return Ok(false) };
+        Ok(self.opened_seq(key)? < removed)
+    }
+
+    /// Whether the delivery `id` under `key` to `to` may be committed now: not committed
+    /// already, its recipient the account that existed when it was opened, and still open.
+    fn commit_allowed(&self, key: &[u8], to: &str, id: u64) -> Result<(), StoreError> {
+        if let Some((id, time)) = self.committed_as(key)? {
+            return Err(StoreError::Committed { id, time });
+        }
+        if !self.user_exists(to)? || self.opened_before_removal(key, to)? {
+            return Err(StoreError::NoSuchUser(to.to_owned()));
+        }
+        // Still open, and as this very delivery (not one opened anew under the same key).
+        match self.open_record(key)? {
+            Some(rec) if rec.id == id => Ok(()),
+            _ => Err(StoreError::NotOpen),
+        }
+    }
+}
+
+impl<T: View + ?Sized> DeliveriesView for T {}
+
+impl Tx {
+    /// Give back what the unfinished delivery under `key` reserved.
+    fn release(&self, key: &[u8]) -> Result<(), StoreError> {
+        let Some(meta) = self.open(OPEN_META)?.remove(key)?.map(|v| v.value().to_vec()) else { return Ok(()) };
+        let meta: OpenMeta = decode(&meta, "open meta")?;
+        self.unreserve(&meta.to, (meta.bytes, meta.files))?;
+        let mut spool_of = self.open(SPOOL_OF)?;
+        let (b, f, n) = spool_of.get(meta.sender.as_str())?.map(|v| v.value()).unwrap_or((0, 0, 0));
+        spool_of.insert(
+            meta.sender.as_str(),
+            (b.saturating_sub(meta.bytes), f.saturating_sub(meta.files), n.saturating_sub(1)),
+        )?;
+        Ok(())
+    }
+
+    /// Forget the unfinished delivery under `key` and give back what it reserved.
+    fn drop_open(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.release(key)?;
+        self.open(OPEN_SEQ)?.remove(key)?;
+        let removed = self.open(OPEN)?.remove(key)?.map(|v| v.value().to_vec());
+        match removed {
+            Some(rec) => Ok(Some(decode::<OpenRecord>(&rec, "open deliveries")?.id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Drop the unfinished deliveries from or to `name` and its spool (inside
+    /// `remove_user`'s transaction); returns their ids, so their files can be removed.
+    pub(super) fn drop_deliveries_of(&self, name: &str) -> Result<Vec<u64>, StoreError> {
+        let mut keys = Vec::new();
+        for row in self.open(OPEN_META)?.iter()? {
+            let (k, v) = row?;
+            let meta: OpenMeta = decode(v.value(), "open meta")?;
+            if meta.sender == name || meta.to == name {
+                keys.push(k.value().to_vec());
+            }
+        }
+        let mut dropped = Vec::new();
+        for key in keys {
+            if let Some(id) = self.drop_open(&key)? {
+                dropped.push(id);
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Forget what `name`'s unfinished deliveries hold in the spool.
+    pub(super) fn forget_spool(&self, name: &str) -> Result<(), StoreError> {
+        self.open(SPOOL_OF)?.remove(name)?;
+        Ok(())
+    }
+
+    /// Open a new delivery under `key`, if the recipient's mailbox and the sender's spool
+    /// have room and a capped sender has deliveries left today (refusals write nothing the
+    /// caller keeps: it rolls back).
+    fn open_new(&self, key: &[u8], sender: &str, to: &str, now: u64, want: Reservation) -> Result<Opening, StoreError> {
+        let (bytes, files) = self.room_after(to, (want.bytes, want.files))?;
+        // A self-registered account has a smaller quota and deliveries a day.
+        let (to_quota, sender_quota, may_send) =
+            self.caps_at_open(sender, to, want.quota_bytes, want.deliveries, now)?;
+        if !may_send {
+            let per_day = self.caps(sender)?.map_or(0, |c| c.1);
+            return Ok(Opening::DailyLimit { per_day });
+        }
+        if bytes > to_quota || files > want.quota_files {
+            return Ok(Opening::NoRoom);
+        }
+        let (sp_bytes, sp_files, sp_open) = self.open(SPOOL_OF)?.get(sender)?.map(|v| v.value()).unwrap_or((0, 0, 0));
+        if sp_bytes.saturating_add(want.bytes) > sender_quota
+            || sp_files.saturating_add(want.files) > want.quota_files
+            || sp_open >= want.max_open
+        {
+            return Ok(Opening::SpoolFull);
+        }
+        let next = self.next_id()?;
+        let rec = encode(&OpenRecord { id: next, created: now }, "open deliveries")?;
+        self.open(OPEN)?.insert(key, rec.as_slice())?;
+        let seq = self.next_seq()?;
+        self.open(OPEN_SEQ)?.insert(key, seq)?;
+        let meta = OpenMeta { sender: sender.to_owned(), to: to.to_owned(), bytes: want.bytes, files: want.files };
+        self.open(OPEN_META)?.insert(key, encode(&meta, "open meta")?.as_slice())?;
+        self.reserve(to, (want.bytes, want.files))?;
+        self.open(SPOOL_OF)?
+            .insert(sender, (sp_bytes.saturating_add(want.bytes), sp_files.saturating_add(want.files), sp_open + 1))?;
+        Ok(Opening::Opened(Opened { id: next, resumed: false, stale: None }))
+    }
+}
+
+impl Store {
+    /// Find the unfinished delivery this sender opened with `resume_key`, or create one.
+    /// A delivery opened before the sender's account was (re)created belongs to an account
+    /// that no longer exists: it is never resumed, and its id is returned as `stale` so its
+    /// files can be removed.
+    ///
+    /// A new delivery reserves room in one transaction with its checks, so concurrent sends
+    /// cannot all pass: the recipient's mailbox (delivered plus reserved) must hold it, and
+    /// the sender's unfinished deliveries must fit the sender's own quota.
+    pub fn open_delivery(
+        &self,
+        sender: &str,
+        to: &str,
+        resume_key: &Hash,
+        now: u64,
+        want: Reservation,
+    ) -> Result<Opening, StoreError> {
+        let key = open_key(sender, resume_key);
+        self.write_or_roll_back(|tx| {
+            if !tx.user_exists(sender)? {
+                return Err(StoreError::NoSuchUser(sender.to_owned()));
+            }
+            // Committed already (a retry after a lost reply): checked in this transaction,
+            // so a commit landing meanwhile cannot make the retry a second delivery.
+            if let Some((id, time)) = tx.committed_as(&key)? {
+                return Ok(Finish::RollBack(Opening::Delivered { id, time }));
+            }
+            let existing = tx.open_record(&key)?;
+            let mut stale = None;
+            let existing = match existing {
+                Some(rec) if tx.opened_before_removal(&key, sender)? => {
+                    stale = Some(rec.id);
+                    None
+                }
+                other => other,
+            };
+            let Some(rec) = existing else {
+                if stale.is_some() {
+                    tx.release(&key)?;
+                }
+                return Ok(match tx.open_new(&key, sender, to, now, want)? {
+                    Opening::Opened(opened) => Finish::Commit(Opening::Opened(Opened { stale, ..opened })),
+                    refused => Finish::RollBack(refused),
+                });
+            };
+            // A resume must ask for exactly what was reserved: the same recipient, bytes
+            // and files (the real client's resume key covers all three).
+            let meta = tx.open(OPEN_META)?.get(key.as_slice())?.map(|v| v.value().to_vec());
+            if let Some(meta) = meta {
+                let meta: OpenMeta = decode(&meta, "open meta")?;
+                if meta.to != to || meta.bytes != want.bytes || meta.files != want.files {
+                    return Ok(Finish::RollBack(Opening::Mismatch));
+                }
+            }
+            // Its age counts from its last resume.
+            let renewed = encode(&OpenRecord { id: rec.id, created: now }, "open deliveries")?;
+            tx.open(OPEN)?.insert(key.as_slice(), renewed.as_slice())?;
+            Ok(Finish::Commit(Opening::Opened(Opened { id: rec.id, resumed: true, stale })))
+        })
+    }
+
+    /// Whether `to` exists and its mailbox has room for `want` (delivered and reserved
+    /// counted), without reserving it.
+    pub fn has_room(&self, to: &str, want: &Reservation) -> Result<Option<bool>, StoreError> {
+        self.read(|rx| {
+            if !rx.user_exists(to)? {
+                return Ok(None);
+            }
+            let (bytes, files) = rx.room_after(to, (want.bytes, want.files))?;
+            let quota = rx.quota_of(to, want.quota_bytes)?;
+            Ok(Some(bytes <= quota && files <= want.quota_files))
+        })
+    }
+
+    /// Record a finished delivery in the recipient's mailbox (as unseen) and forget its
+    /// resume key. `meta` is each file's mode and time, where the sender sent them.
+    pub fn commit_delivery(
+        &self,
+        envelope: &Envelope,
+        attachments: &[Attachment],
+        meta: &[Option<FileMeta>],
+        resume_key: &Hash,
+        also: &[String],
+    ) -> Result<(), StoreError> {
+        let key = open_key(&envelope.from, resume_key);
+        self.write(|tx| {
+            // The recipient must still exist, and be the account that existed when the
+            // delivery was opened (not a new account under the same name).
+            tx.commit_allowed(&key, &envelope.to, envelope.id)?;
+            // When the send began: a further recipient removed since (and perhaps made anew
+            // by someone else) gets no copy.
+            let opened = tx.opened_seq(&key)?;
+            tx.drop_open(&key)?;
+            tx.open(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
+            tx.deliver(envelope)?;
+            tx.put_files(envelope.id, attachments, meta)?;
+            if !also.is_empty() {
+                tx.owe(envelope.id, also, opened)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Drop the unfinished delivery this send opened (its recipient is gone): its
+    /// reservation is released. Returns its id, if it was open.
+    pub fn abandon(&self, sender: &str, resume_key: &Hash) -> Result<Option<u64>, StoreError> {
+        let key = open_key(sender, resume_key);
+        self.write(|tx| tx.drop_open(&key))
+    }
+
+    /// The delivery this send (sender and resume key) was committed as, and when.
+    pub fn committed(&self, sender: &str, resume_key: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
+        let key = open_key(sender, resume_key);
+        self.read(|rx| rx.committed_as(&key))
+    }
+
+    /// What `commit_delivery` would refuse, checked in a read transaction before any file
+    /// is moved (the commit checks again, atomically).
+    pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str, id: u64) -> Result<(), StoreError> {
+        let key = open_key(sender, resume_key);
+        self.read(|rx| rx.commit_allowed(&key, to, id))
+    }
+
+    /// Ids of the unfinished deliveries.
+    pub fn open_ids(&self) -> Result<HashSet<u64>, StoreError> {
+        self.read(|rx| {
+            let mut ids = HashSet::new();
+            for row in rx.table(OPEN)?.iter()? {
+                ids.insert(decode::<OpenRecord>(row?.1.value(), "open deliveries")?.id);
+            }
+            Ok(ids)
+        })
+    }
+
+    /// Forget unfinished deliveries last opened or resumed before `before` and not being
+    /// written now (`active`): their reservations are released and their ids returned, so
+    /// their files can be removed.
+    pub fn expire_open(&self, before: u64, active: &HashSet<u64>) -> Result<Vec<u64>, StoreError> {
+        // Looked for in a read transaction: most of the time there is nothing to write.
+        let keys = self.read(|rx| {
+            let mut keys = Vec::new();
+            for row in rx.table(OPEN)?.iter()? {
+                let (k, v) = row?;
+                let rec: OpenRecord = decode(v.value(), "open deliveries")?;
+                if rec.created < before && !active.contains(&rec.id) {
+                    keys.push(k.value().to_vec());
+                }
+            }
+            Ok(keys)
+        })?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let mut expired = Vec::new();
+            for key in keys {
+                // Still there and still old (not committed, nor resumed, meanwhile)?
+                let still = tx.open_record(&key)?.is_some_and(|rec| rec.created < before);
+                if still {
+                    if let Some(id) = tx.drop_open(&key)? {
+                        expired.push(id);
+                    }
+                }
+            }
+            Ok(expired)
+        })
+    }
+
+    /// Forget sends committed before `before` (they can no longer be retried as such).
+    pub fn forget_committed(&self, before: u64) -> Result<(), StoreError> {
+        let any = self.read(|rx| {
+            for row in rx.table(COMMITTED)?.iter()? {
+                if row?.1.value().1 < before {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })?;
+        if !any {
+            return Ok(());
+        }
+        self.write(|tx| {
+            tx.open(COMMITTED)?.retain(|_, (_, time)| time >= before)?;
+            Ok(())
+        })
+    }
+}
