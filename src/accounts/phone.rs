@@ -19,7 +19,8 @@ pub fn parse(typed: &str) -> Result<String, PhoneError> {
     if !typed.starts_with('+') {
         return Err(PhoneError::NoCountryCode(typed.to_owned()));
     }
-    let number = phonenumber::parse(None, typed).map_err(|e| PhoneError::NotANumber(typed.to_owned(), e.to_string()))?;
+    let number =
+        phonenumber::parse(None, typed).map_err(|e| PhoneError::NotANumber(typed.to_owned(), e.to_string()))?;
     if !phonenumber::is_valid(&number) {
         return Err(PhoneError::Invalid(typed.to_owned()));
     }

@@ -100,7 +100,7 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
     let rules_file = t.live.map_or_else(|| t.layout.ip_rules(), |l| l.rules_file().to_owned());
     Ok(match req {
         AdminRequest::AddUser { name, phc } => {
-            if name == crate::server::NOTICE_SENDER {
+            if name == crate::store::NOTICE_SENDER {
                 return Err(AdminError::Reserved(name));
             }
             t.store.add_user(&name, &phc, now)?;

@@ -36,7 +36,7 @@ pub async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
     match cmd {
         UserCmd::Add { name, data, password } => {
             crate::wire::validate_account(&name).map_err(|e| usage(format!("{name:?}: {e}")))?;
-            if name == crate::server::NOTICE_SENDER {
+            if name == crate::store::NOTICE_SENDER {
                 return Err(usage(format!(
                     "the name {name:?} is the listener's own (its notices come from it); pick another"
                 )));

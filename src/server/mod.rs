@@ -259,8 +259,6 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
     }
 }
 
-pub use account_guard::NOTICE_SENDER;
-
 /// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
 /// the start, not the first recovery).
 fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_guard::AccountGuard, ListenError> {

@@ -174,7 +174,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::ip;
+    use crate::policy::test_ip::ip;
 
     #[test]
     fn a_banned_address_is_told_once_per_ban_and_the_table_is_bounded() {

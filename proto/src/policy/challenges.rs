@@ -381,7 +381,7 @@ mod tests {
     fn three_failures_within_the_window_step_up_the_source_and_the_account() {
         let cfg = ChallengeConfig::default();
         let mut up = StepUp::new(100);
-        let ip = Some(crate::policy::ip("192.0.2.7"));
+        let ip = Some(crate::policy::test_ip::ip("192.0.2.7"));
         for i in 0..2 {
             up.failed(&cfg, ip, "alice", i * 1000);
         }
@@ -390,12 +390,12 @@ mod tests {
         assert!(up.needed(&cfg, ip, "alice", 4000));
         // The same source for another account, and the same account from another source.
         assert!(up.needed(&cfg, ip, "bob", 4000));
-        assert!(up.needed(&cfg, Some(crate::policy::ip("198.51.100.1")), "alice", 4000));
+        assert!(up.needed(&cfg, Some(crate::policy::test_ip::ip("198.51.100.1")), "alice", 4000));
         // An exempt source is judged by the account only.
         assert!(!up.needed(&cfg, None, "bob", 4000));
         // A window later it is forgotten; a solved login clears it at once.
         assert!(!up.needed(&cfg, ip, "alice", 3000 + cfg.window_secs * 1000));
-        up.cleared(crate::policy::ip("192.0.2.7"), "alice");
+        up.cleared(crate::policy::test_ip::ip("192.0.2.7"), "alice");
         assert!(!up.needed(&cfg, ip, "alice", 4000));
     }
 

@@ -112,7 +112,7 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::ip;
+    use crate::policy::test_ip::ip;
 
     #[test]
     fn most_specific_rule_wins() {

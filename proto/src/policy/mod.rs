@@ -19,8 +19,5 @@ pub use iplist::{canonical, parse_net, IpList, ListError, NetError, Rule};
 pub use limits::{Limits, LimitsError, NetLimits, RetryMode};
 pub use score::{default_exempt, milli, points, Ban, Offence, ScoreConfig, Scorer, ESCALATION_MEMORY_SECS};
 
-/// An address literal, for the tests of this module's parts.
 #[cfg(test)]
-pub(crate) fn ip(s: &str) -> std::net::IpAddr {
-    s.parse().expect("ip")
-}
+mod test_ip;

@@ -386,7 +386,7 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::ip;
+    use crate::policy::test_ip::ip;
 
     #[test]
     fn five_failures_in_ten_minutes_ban_for_ten_minutes() {

@@ -27,8 +27,6 @@ use crate::policy::recovery::{Origin, RecoveryConfig};
 
 pub use key::{load_or_create_key, KeyError};
 
-/// The sender of the listener's notices in a mailbox (a name no account may take).
-pub const NOTICE_SENDER: &str = "qxfer";
 /// Recovery starts worked on at once in the background, at most; past that a start is
 /// answered the same way and does nothing (logged).
 pub const MAX_BACKGROUND_STARTS: usize = 16;

@@ -1,13 +1,14 @@
 //! Announcements: what the listener tells an account's numbers (texts, within the daily
-//! budget) and its mailbox (a notice from [`NOTICE_SENDER`](super::NOTICE_SENDER)) about
+//! budget) and its mailbox (a notice from [`NOTICE_SENDER`](crate::store::NOTICE_SENDER)) about
 //! changes done, pending or cancelled. A swapped SIM does not silence the mailbox.
 
 use tracing::{info, warn};
 
 use super::pending::Scheduled;
-use super::{AccountGuard, NOTICE_SENDER};
+use super::AccountGuard;
 use crate::clock::{format_duration, format_time};
 use crate::policy::recovery::mask_phone;
+use crate::store::NOTICE_SENDER;
 use crate::store::{Change, RecoveryRecord, Store};
 
 impl AccountGuard {

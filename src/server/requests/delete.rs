@@ -25,7 +25,7 @@ pub(super) async fn handle(conn: &Arc<Conn>, user: String, ids: Vec<u64>) -> Res
     let kept = Shared::blocking(move || -> Result<Option<(u64, u64)>, crate::store::StoreError> {
         for id in wanted {
             if let Some(e) = shc.store().envelope_for(&u, id)? {
-                if e.from == crate::server::NOTICE_SENDER && now.saturating_sub(e.time) < keep {
+                if e.from == crate::store::NOTICE_SENDER && now.saturating_sub(e.time) < keep {
                     return Ok(Some((id, e.time.saturating_add(keep))));
                 }
             }
