@@ -12,14 +12,17 @@
 //!   challenges' effort and step-up, recovery's and texting's decisions; challenge tickets,
 //!   proof of work and the captcha; the properties the fuzz targets check.
 //! - [`accounts`]: argon2id password hashes and session tokens; phone numbers (E.164).
-//! - [`store`]: the redb database (accounts, tokens, deliveries, mailboxes, activity, bans).
-//!   The only module that touches redb.
+//! - [`store`]: the one metadata store (redb): a handle and its transactions, which span
+//!   the domains, each in a file of its own (users, registration, recovery, mailbox,
+//!   fan-out, deliveries, accounts and tokens, activity, bans). The only module that
+//!   touches redb.
 //! - [`files`]: data-directory layout, temp name → verify → rename, batched sync.
 //! - [`clock`]: the listener's one clock (debug builds can move it forward).
 //! - [`config`]: the listener's config file (`[limits]`, `[scoring]`, `[challenges]`,
 //!   `[recovery]`, `[sms]`, `[geoip]`).
-//! - [`sms`]: the gateways that send text messages (spool, command, webhook) and `[sms]`.
-//! - [`geoip`]: the operator's MaxMind-format databases: country and ASN of an address.
+//! - [`sms`]: `[sms]` and the gateways that send text messages (spool, command, webhook).
+//! - [`geoip`]: the operator's MaxMind-format databases (verified whole at start): country
+//!   and ASN of an address.
 //! - ⚡ [`transport`]: quinn + rustls: certificates and trust, endpoints and their windows,
 //!   frame and file-body I/O on streams, close codes.
 //! - [`admin`]: operator requests (users, rules, bans, audit, status), carried out once
@@ -30,15 +33,18 @@
 //!   decide; `shared` is the state all connections share; `bans`, `recorder` and
 //!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side;
 //!   `challenges` and `priority` the step-up and the login queue served by proof of work;
-//!   `account_guard` and `texts` account recovery's key, codes, pending changes and the
-//!   outbox of texts.
-//! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits progress events.
-//! - [`progress`]: renders progress events with indicatif.
-//! - [`cli`]: clap definitions and dispatch; nothing below it sees clap, and nothing below
-//!   it uses anyhow: libraries return typed errors.
+//!   `account_guard/` and `texts` account recovery's key, places, codes, pending changes,
+//!   their announcements and the outbox of texts; `humans` the regularity watch.
+//! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits typed progress events
+//!   (it never calls `progress`).
+//! - [`progress`]: renders the client's progress events with indicatif.
+//! - [`cli`]: clap definitions (`args/`) and a file per command family; nothing below it
+//!   sees clap, and nothing below it uses anyhow: libraries return typed errors.
 //!
 //! Imports run one way: `cli` → `client`/`server`/`admin` → `transport`/`store`/`files` →
-//! `qxfer-proto`. See ARCHITECTURE.md for the life of one upload.
+//! `qxfer-proto`, and no two files import each other, directly or around a circle
+//! (`tests/it/cycles.rs`). See ARCHITECTURE.md for the life of one upload and the rules
+//! that keep this shape.
 
 pub use qxfer_proto::{challenge, policy, props, session, wire};
 
