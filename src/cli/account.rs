@@ -14,6 +14,7 @@ use super::args::{AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, Questi
 use super::codes::texted_code;
 use super::connect::connect_options;
 use super::exit::usage;
+use super::output::outln;
 use super::prompt::{line, new_password, read_stdin_line};
 use crate::client::{Client, ConnectOptions, PasswordSource};
 use crate::clock::{format_duration, format_time};
@@ -57,7 +58,7 @@ async fn change(
     if ch.confirm_by_text {
         match client.account(AccountRequest::SendAuthCode).await {
             Ok(AccountReply::Done { text }) => eprintln!("{text}"),
-            Ok(other) => print_reply(&other, false),
+            Ok(other) => print_reply(&other, false)?,
             Err(e) => {
                 client.close().await;
                 return Err(e.into());
@@ -88,13 +89,13 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             let reply = client.account(AccountRequest::Show).await;
             client.close().await;
             let AccountReply::View(v) = reply? else { bail!("the listener answered something else") };
-            show(&v, c.json);
+            show(&v, c.json)?;
         }
         AccountCmd::Export { client: c } => {
             let (_, mut client) = logged_in(&c).await?;
             let reply = client.account(AccountRequest::Export).await;
             client.close().await;
-            print_reply(&reply?, false);
+            print_reply(&reply?, false)?;
         }
         AccountCmd::Phone(PhoneCmd::Add { client: c, number }) => {
             let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
@@ -102,7 +103,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             let password = current_password(&opts)?;
             let reply = client.account(AccountRequest::PhoneAdd { number, password }).await;
             client.close().await;
-            print_reply(&reply?, c.json);
+            print_reply(&reply?, c.json)?;
         }
         AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
             let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
@@ -111,14 +112,14 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::PhoneVerify { number, code, password, auth })
                     .await?;
-            print_reply(&reply, ch.client.json);
+            print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
             let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
             let opts = prepare(&ch.client)?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;
-            print_reply(&reply, ch.client.json);
+            print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Phone(PhoneCmd::List { client: c }) => {
             let (_, mut client) = logged_in(&c).await?;
@@ -131,9 +132,9 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
                     .iter()
                     .map(|p| serde_json::json!({"number": p.number, "added": p.added, "verified": p.verified, "recovery": p.recovery}))
                     .collect();
-                println!("{}", serde_json::json!({ "phones": phones }));
+                outln!("{}", serde_json::json!({ "phones": phones }))?;
             } else {
-                show_phones(&v);
+                show_phones(&v)?;
             }
         }
         AccountCmd::Question(QuestionCmd::Set { change: ch, question, answer_stdin }) => {
@@ -164,12 +165,12 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             };
             req(String::new(), None).validate().map_err(|e| usage(format!("the question or answer: {e}")))?;
             let reply = change(&ch, opts, req).await?;
-            print_reply(&reply, ch.client.json);
+            print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Codes(CodesCmd::New { change: ch }) => {
             let opts = prepare(&ch.client)?;
             let reply = change(&ch, opts, |password, auth| AccountRequest::CodesNew { password, auth }).await?;
-            print_reply(&reply, ch.client.json);
+            print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Passwd { change: ch, new_password_stdin } => {
             // The current password comes first (the login's), then the new one, before
@@ -178,21 +179,21 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             let new_password = new_password(new_password_stdin, &opts.user)?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::Passwd { password, new_password, auth }).await?;
-            print_reply(&reply, ch.client.json);
+            print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Cancel { client: c, id } => {
             let (opts, mut client) = logged_in(&c).await?;
             let password = current_password(&opts)?;
             let reply = client.account(AccountRequest::Cancel { id, password }).await;
             client.close().await;
-            print_reply(&reply?, c.json);
+            print_reply(&reply?, c.json)?;
         }
         AccountCmd::Tokens(TokensCmd::New { client: c, automation }) => {
             let (opts, mut client) = logged_in(&c).await?;
             let password = current_password(&opts)?;
             let reply = client.account(AccountRequest::TokenNew { password, automation }).await;
             client.close().await;
-            print_reply(&reply?, c.json);
+            print_reply(&reply?, c.json)?;
         }
         AccountCmd::Tokens(TokensCmd::List { client: c }) => {
             let (_, mut client) = logged_in(&c).await?;
@@ -202,10 +203,10 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             if c.json {
                 let list: Vec<_> =
                     sessions.iter().map(|s| serde_json::json!({"id": s.id, "expires": s.expires})).collect();
-                println!("{}", serde_json::json!({ "sessions": list }));
+                outln!("{}", serde_json::json!({ "sessions": list }))?;
             } else {
                 for s in &sessions {
-                    println!("{}  expires {}", s.id, format_time(s.expires));
+                    outln!("{}  expires {}", s.id, format_time(s.expires))?;
                 }
             }
         }
@@ -214,16 +215,16 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             let (_, mut client) = logged_in(&c).await?;
             let reply = client.account(AccountRequest::TokensRevoke { id }).await;
             client.close().await;
-            print_reply(&reply?, c.json);
+            print_reply(&reply?, c.json)?;
         }
     }
     Ok(())
 }
 
-fn show_phones(v: &crate::wire::AccountView) {
+fn show_phones(v: &crate::wire::AccountView) -> std::io::Result<()> {
     let now = crate::clock::Clock::default().now();
     if v.phones.is_empty() {
-        println!("phones: none (add one: qxfer account phone add USER@HOST +NUMBER)");
+        outln!("phones: none (add one: qxfer account phone add USER@HOST +NUMBER)")?;
     }
     for p in &v.phones {
         let state = match p.verified {
@@ -231,11 +232,12 @@ fn show_phones(v: &crate::wire::AccountView) {
             None => "not verified".into(),
         };
         let role = if p.recovery { ", gets recovery codes" } else { "" };
-        println!("phone {}  added {} ago, {state}{role}", p.number, format_duration(now.saturating_sub(p.added)));
+        outln!("phone {}  added {} ago, {state}{role}", p.number, format_duration(now.saturating_sub(p.added)))?;
     }
+    Ok(())
 }
 
-fn show(v: &crate::wire::AccountView, json: bool) {
+fn show(v: &crate::wire::AccountView, json: bool) -> std::io::Result<()> {
     if json {
         let phones: Vec<_> = v
             .phones
@@ -252,30 +254,30 @@ fn show(v: &crate::wire::AccountView, json: bool) {
             .iter()
             .map(|p| serde_json::json!({"id": p.id, "what": p.what, "requested": p.requested, "at": p.at, "from": p.from}))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"phones": phones, "places": places, "question": v.question, "recovery_codes_left": v.codes_left, "pending": pending, "here_known": v.here_known})
-        );
-        return;
+        )?;
+        return Ok(());
     }
-    show_phones(v);
+    show_phones(v)?;
     for p in &v.places {
         let known = if p.known { "known" } else { "new" };
         let origin = if p.origin.is_empty() { String::new() } else { format!(" ({})", p.origin) };
-        println!(
+        outln!(
             "place {}{origin}  {known}, first {}, last {}",
             p.net,
             format_time(p.first_seen),
             format_time(p.last_seen)
-        );
+        )?;
     }
     match &v.question {
-        Some(q) => println!("secret question: {q}"),
-        None => println!("secret question: none (set one: qxfer account question set USER@HOST --question TEXT)"),
+        Some(q) => outln!("secret question: {q}")?,
+        None => outln!("secret question: none (set one: qxfer account question set USER@HOST --question TEXT)")?,
     }
-    println!("recovery codes left: {}", v.codes_left);
+    outln!("recovery codes left: {}", v.codes_left)?;
     for p in &v.pending {
-        println!("pending {}: {} from {}, takes effect at {}", p.id, p.what, p.from, format_time(p.at));
+        outln!("pending {}: {} from {}, takes effect at {}", p.id, p.what, p.from, format_time(p.at))?;
     }
-    println!("this network is {}", if v.here_known { "a known place" } else { "not a known place yet" });
+    outln!("this network is {}", if v.here_known { "a known place" } else { "not a known place yet" })
 }

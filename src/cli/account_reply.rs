@@ -1,11 +1,12 @@
 //! Printing a listener's answer to an account request (`recover`, `register`, `account`):
 //! its text, new recovery codes or a token, or JSON with `--json`.
 
+use super::output::outln;
 use crate::clock::format_time;
 use crate::wire::AccountReply;
 
 /// The answer on stdout (a token's advice on stderr), or one JSON object with `json`.
-pub fn print_reply(reply: &AccountReply, json: bool) {
+pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
     if json {
         let v = match reply {
             AccountReply::Done { text } => serde_json::json!({ "done": text }),
@@ -17,23 +18,22 @@ pub fn print_reply(reply: &AccountReply, json: bool) {
             AccountReply::Token { token, id } => serde_json::json!({ "token": token, "id": id }),
             AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
         };
-        println!("{v}");
-        return;
+        return outln!("{v}");
     }
     match reply {
-        AccountReply::Done { text } | AccountReply::Changed { text, .. } => println!("{text}"),
+        AccountReply::Done { text } | AccountReply::Changed { text, .. } => outln!("{text}")?,
         AccountReply::Codes { codes, at } => {
-            println!("Recovery codes (each works once; keep them somewhere safe, they are not shown again):");
+            outln!("Recovery codes (each works once; keep them somewhere safe, they are not shown again):")?;
             for c in codes {
-                println!("  {c}");
+                outln!("  {c}")?;
             }
             if let Some(at) = at {
-                println!("They work from {} (this network is not a known place of the account).", format_time(*at));
+                outln!("They work from {} (this network is not a known place of the account).", format_time(*at))?;
             }
         }
-        AccountReply::Export { json } => println!("{json}"),
+        AccountReply::Export { json } => outln!("{json}")?,
         AccountReply::Token { token, id } => {
-            println!("{token}");
+            outln!("{token}")?;
             eprintln!(
                 "qxfer: token {id} (shown once). Scripts log in with it through QXFER_TOKEN; \
                  revoke it with: qxfer account tokens revoke USER@HOST {id}"
@@ -41,4 +41,5 @@ pub fn print_reply(reply: &AccountReply, json: bool) {
         }
         AccountReply::View(_) | AccountReply::Sessions { .. } => {}
     }
+    Ok(())
 }

@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::args::command;
+use super::output::outln;
 
-/// `qxfer completions SHELL`: the script on stdout.
-pub fn completions(shell: clap_complete::Shell) {
-    clap_complete::generate(shell, &mut command(), "qxfer", &mut std::io::stdout());
+/// `qxfer completions SHELL`: the script on stdout (made whole first: the generator panics
+/// on a failed write, and a reader that goes away is not an error).
+pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "qxfer", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+    Ok(())
 }
 
 /// `qxfer man`: one page on stdout, or with `--out DIR` a page per command written there.
@@ -22,7 +27,7 @@ pub fn man(out: Option<PathBuf>, quiet: bool) -> Result<()> {
     let mut written = Vec::new();
     write_man_pages(command(), "qxfer", &dir, &mut written)?;
     if !quiet {
-        println!("wrote {} manual pages to {dir:?}", written.len());
+        outln!("wrote {} manual pages to {dir:?}", written.len())?;
     }
     Ok(())
 }

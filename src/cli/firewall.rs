@@ -6,6 +6,7 @@ use super::admin::admin_call;
 use super::args::FirewallCmd;
 use super::dirs::existing_data_dir;
 use super::exit::usage;
+use super::output::outln;
 use crate::wire::{AdminRequest, AdminResponse};
 
 pub async fn firewall(cmd: FirewallCmd) -> Result<()> {
@@ -38,51 +39,53 @@ pub async fn firewall(cmd: FirewallCmd) -> Result<()> {
     match admin_call(&dir, req).await? {
         AdminResponse::Rules(rules) => {
             if let Some(net) = removed {
-                println!("removed the rule for {}", crate::policy::parse_net(&net)?);
+                outln!("removed the rule for {}", crate::policy::parse_net(&net)?)?;
             }
             shown += rules.len();
-            print_rules(&rules, json);
+            print_rules(&rules, json)?;
         }
         // `unban` confirms what it did, as `allow` and `block` show the rule in force.
         AdminResponse::Bans(_) if unbanned.is_some() => {
             let net = crate::policy::parse_net(unbanned.as_deref().unwrap_or_default())?;
-            println!("unbanned {net} (its level is kept: a new offence bans it longer)");
+            outln!("unbanned {net} (its level is kept: a new offence bans it longer)")?;
         }
-        AdminResponse::Bans(bans) => print_bans(&bans, json),
+        AdminResponse::Bans(bans) => print_bans(&bans, json)?,
         _ => bail!("unexpected reply from the listener"),
     }
     if list_all {
         if let AdminResponse::Bans(bans) = admin_call(&dir, AdminRequest::ListBans).await? {
             shown += bans.len();
-            print_bans(&bans, json);
+            print_bans(&bans, json)?;
         }
         if shown == 0 && !json {
-            println!("no IP rules and no bans in force");
+            outln!("no IP rules and no bans in force")?;
         }
     }
     Ok(())
 }
 
-fn print_rules(rules: &[crate::wire::RuleView], json: bool) {
+fn print_rules(rules: &[crate::wire::RuleView], json: bool) -> std::io::Result<()> {
     for r in rules {
         let rule = if r.allow { "allow" } else { "block" };
         if json {
-            println!("{}", serde_json::json!({ "rule": rule, "net": r.net }));
+            outln!("{}", serde_json::json!({ "rule": rule, "net": r.net }))?;
         } else {
-            println!("{rule} {}", r.net);
+            outln!("{rule} {}", r.net)?;
         }
     }
+    Ok(())
 }
 
-fn print_bans(bans: &[crate::wire::BanView], json: bool) {
+fn print_bans(bans: &[crate::wire::BanView], json: bool) -> std::io::Result<()> {
     for b in bans {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "rule": "ban", "net": b.net, "until": b.until, "level": b.level, "reason": b.reason })
-            );
+            )?;
         } else {
-            println!("ban {} until {} level {} ({})", b.net, crate::clock::format_time(b.until), b.level, b.reason);
+            outln!("ban {} until {} level {} ({})", b.net, crate::clock::format_time(b.until), b.level, b.reason)?;
         }
     }
+    Ok(())
 }

@@ -5,13 +5,14 @@ use anyhow::Result;
 
 use super::args::{CertCmd, InitDataArgs};
 use super::dirs::existing_data_dir;
+use super::output::outln;
 use crate::transport::tls;
 
 /// `qxfer fingerprint`: the fingerprint clients compare with what they are shown.
 pub fn fingerprint(a: InitDataArgs) -> Result<()> {
     let dir = existing_data_dir(&a.data, a.init)?;
     let id = tls::load_or_create_identity(&dir, None, None)?;
-    println!("{}", tls::format_fingerprint(&id.fingerprint()));
+    outln!("{}", tls::format_fingerprint(&id.fingerprint()))?;
     Ok(())
 }
 
@@ -20,11 +21,11 @@ pub fn cert(cmd: CertCmd) -> Result<()> {
     match cmd {
         CertCmd::Ca { out, name } => {
             tls::make_ca(&out, &name)?;
-            println!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display());
+            outln!("created CA {} and {}", out.join("ca.pem").display(), out.join("ca.key").display())?;
         }
         CertCmd::Issue { ca, out, names } => {
             tls::issue_cert(&ca, &names, &out)?;
-            println!("issued {} and {}", out.join("cert.pem").display(), out.join("key.pem").display());
+            outln!("issued {} and {}", out.join("cert.pem").display(), out.join("key.pem").display())?;
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use super::admin::admin_call;
 use super::args::{AuditArgs, StatusArgs};
 use super::dirs::existing_data_dir;
 use super::exit::usage;
+use super::output::outln;
 use crate::wire::{AdminRequest, AdminResponse};
 
 pub async fn audit(a: AuditArgs) -> Result<()> {
@@ -25,59 +26,59 @@ pub async fn audit(a: AuditArgs) -> Result<()> {
     };
     if a.json {
         for s in &r.top_sources {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "type": "source", "source": s.source, "events": s.events, "score": crate::policy::points(s.score) })
-            );
+            )?;
         }
         for a in &r.top_accounts {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "type": "account", "account": a.account, "score": crate::policy::points(a.score) })
-            );
+            )?;
         }
         for k in &r.by_kind {
-            println!("{}", serde_json::json!({ "type": "kind", "kind": k.kind, "count": k.count }));
+            outln!("{}", serde_json::json!({ "type": "kind", "kind": k.kind, "count": k.count }))?;
         }
         for h in &r.by_hour {
-            println!("{}", serde_json::json!({ "type": "hour", "hour": h.hour, "count": h.count }));
+            outln!("{}", serde_json::json!({ "type": "hour", "hour": h.hour, "count": h.count }))?;
         }
         for e in &r.latest {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "type": "event", "time_ms": e.time_ms, "source": e.source, "account": e.account,
                     "kind": e.kind, "bytes": e.bytes, "detail": e.detail })
-            );
+            )?;
         }
         return Ok(());
     }
-    println!("{} events matched", r.matched);
-    println!("\nOFFENDING SOURCES        EVENTS  SCORE");
+    outln!("{} events matched", r.matched)?;
+    outln!("\nOFFENDING SOURCES        EVENTS  SCORE")?;
     for s in &r.top_sources {
-        println!("{:<22} {:>8} {:>6}", s.source, s.events, crate::policy::points(s.score));
+        outln!("{:<22} {:>8} {:>6}", s.source, s.events, crate::policy::points(s.score))?;
     }
-    println!("\nACCOUNTS WITH OFFENCES   SCORE");
+    outln!("\nACCOUNTS WITH OFFENCES   SCORE")?;
     for a in &r.top_accounts {
-        println!("{:<22} {:>8}", a.account, crate::policy::points(a.score));
+        outln!("{:<22} {:>8}", a.account, crate::policy::points(a.score))?;
     }
-    println!("\nEVENTS BY KIND");
+    outln!("\nEVENTS BY KIND")?;
     for k in &r.by_kind {
-        println!("{:<22} {:>8}", k.kind, k.count);
+        outln!("{:<22} {:>8}", k.kind, k.count)?;
     }
-    println!("\nEVENTS BY HOUR");
+    outln!("\nEVENTS BY HOUR")?;
     for h in &r.by_hour {
-        println!("{:<22} {:>8}", crate::clock::format_time(h.hour), h.count);
+        outln!("{:<22} {:>8}", crate::clock::format_time(h.hour), h.count)?;
     }
-    println!("\nLATEST EVENTS");
+    outln!("\nLATEST EVENTS")?;
     for e in &r.latest {
-        println!(
+        outln!(
             "{} {:<16} {:<12} {:<13} {}",
             crate::clock::format_time(e.time_ms / 1000),
             e.source,
             e.account.as_deref().unwrap_or("-"),
             e.kind,
             e.detail
-        );
+        )?;
     }
     Ok(())
 }
@@ -87,9 +88,9 @@ pub async fn status(a: StatusArgs) -> Result<()> {
         bail!("unexpected reply from the listener");
     };
     if a.json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?)?;
     } else {
-        println!(
+        outln!(
             "connections: {} open, {} total, {} refused\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}\nrate limited: {}\ntimeouts: {}",
             s.connections_open,
             s.connections_total,
@@ -101,7 +102,7 @@ pub async fn status(a: StatusArgs) -> Result<()> {
             s.auth_failures,
             s.rate_limited,
             s.timeouts
-        );
+        )?;
     }
     Ok(())
 }

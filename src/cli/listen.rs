@@ -60,12 +60,14 @@ pub async fn listen(a: ListenArgs) -> Result<()> {
     let shutdown = shutdown_signal()?;
     let fp = tls::format_fingerprint(&listener.fingerprint());
     {
+        // A reader that went away (`qxfer listen | head -1`) does not stop the listener:
+        // the ready lines are best effort, and nothing else goes to stdout.
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         for addr in listener.local_addrs() {
-            writeln!(out, "listening on {addr} fingerprint {fp}")?;
+            let _ = writeln!(out, "listening on {addr} fingerprint {fp}");
         }
-        out.flush()?;
+        let _ = out.flush();
     }
     Ok(listener.run(shutdown).await?)
 }

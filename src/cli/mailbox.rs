@@ -7,6 +7,7 @@ use super::args::{DeleteArgs, InboxArgs, ReadArgs};
 use super::connect::connect_options;
 use super::exit::partial;
 use super::output::count;
+use super::output::outln;
 use crate::client::{self, Client};
 
 pub async fn inbox(a: InboxArgs) -> Result<()> {
@@ -25,15 +26,15 @@ pub async fn inbox(a: InboxArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(list));
+        outln!("{}", serde_json::Value::Array(list))?;
     } else if items.is_empty() && a.new {
-        println!("no new deliveries in {}'s mailbox", opts.user);
+        outln!("no new deliveries in {}'s mailbox", opts.user)?;
     } else if items.is_empty() {
-        println!("no deliveries in {}'s mailbox", opts.user);
+        outln!("no deliveries in {}'s mailbox", opts.user)?;
     } else {
-        println!("{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT", "ID", "FROM", "TIME", "FILES", "BYTES");
+        outln!("{:>6}  {:<16} {:<20} {:>6} {:>12}  SUBJECT", "ID", "FROM", "TIME", "FILES", "BYTES")?;
         for s in items {
-            println!(
+            outln!(
                 "{:>6}  {:<16} {:<20} {:>6} {:>12}  {}",
                 s.id,
                 s.from,
@@ -41,7 +42,7 @@ pub async fn inbox(a: InboxArgs) -> Result<()> {
                 s.files,
                 s.bytes,
                 s.subject.unwrap_or_default()
-            );
+            )?;
         }
     }
     Ok(())
@@ -71,7 +72,7 @@ pub async fn read(a: ReadArgs) -> Result<()> {
             "id": envelope.id, "from": envelope.from, "to": envelope.to, "time": envelope.time,
             "subject": envelope.subject, "body": envelope.body, "text": text, "files": list,
         });
-        println!("{v}");
+        outln!("{v}")?;
         return Ok(());
     }
     if !files.is_empty() {
@@ -96,10 +97,10 @@ pub async fn delete(a: DeleteArgs, quiet: bool) -> Result<()> {
     let done = done?;
     let missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id)).collect();
     if a.client.json {
-        println!("{}", serde_json::json!({ "deleted": done, "missing": missing }));
+        outln!("{}", serde_json::json!({ "deleted": done, "missing": missing }))?;
     } else if !quiet {
         for id in &done {
-            println!("deleted delivery {id}");
+            outln!("deleted delivery {id}")?;
         }
     }
     for id in &missing {

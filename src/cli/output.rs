@@ -1,4 +1,5 @@
-//! How client commands word their results: counted nouns, and whether progress bars show.
+//! How commands word and print their results: counted nouns, whether progress bars show,
+//! and lines on stdout that end quietly when the reader goes away.
 
 use std::io::IsTerminal;
 
@@ -16,3 +17,14 @@ pub fn count(n: u64, what: &str) -> String {
         format!("{n} {what}s")
     }
 }
+
+/// `println!` that hands a failed write back (`?`) instead of panicking: a reader that went
+/// away (`qxfer audit | head -1`) ends the command quietly, as `main` maps a broken pipe to
+/// exit 0.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use outln;

@@ -33,7 +33,7 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
         }
         let opts = connect_options(&client_args)?;
         let reply = client::cancel_change(&opts, code).await?;
-        print_reply(&reply, client_args.json);
+        print_reply(&reply, client_args.json)?;
         return Ok(());
     }
     if !a.rest.is_empty() {
@@ -70,7 +70,7 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
             eprintln!("{text}");
         }
     } else {
-        print_reply(&started, false);
+        print_reply(&started, false)?;
     }
     let code = texted_code(&line(a.code_stdin, "Code from the text message", false, "--code-stdin")?)?;
     let reply = client::recovery_step(&opts, |solution| Request::RecoverFinish {
@@ -81,7 +81,7 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
         solution,
     })
     .await?;
-    print_reply(&reply, client_args.json);
+    print_reply(&reply, client_args.json)?;
     Ok(())
 }
 
@@ -102,7 +102,7 @@ pub async fn register(a: RegisterArgs) -> Result<()> {
         _ => new_password(password_stdin, &user)?,
     };
     let reply = client::register(&opts, &password).await?;
-    print_reply(&reply, client_args.json);
+    print_reply(&reply, client_args.json)?;
     let Some(number) = phone else { return Ok(()) };
     // The new account logs in, and adds its number (from the network it was made from, a
     // known place: no delay).
@@ -116,6 +116,6 @@ pub async fn register(a: RegisterArgs) -> Result<()> {
     let code = texted_code(&line(a.code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
     let reply = client.account(AccountRequest::PhoneVerify { number, code, password, auth: None }).await;
     client.close().await;
-    print_reply(&reply?, client_args.json);
+    print_reply(&reply?, client_args.json)?;
     Ok(())
 }

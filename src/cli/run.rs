@@ -39,10 +39,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Register(a) => interruptible(recovery::register(a)).await,
         Command::Account(cmd) => interruptible(account::account(cmd)).await,
         Command::Fingerprint(a) => identity::fingerprint(a),
-        Command::Completions { shell } => {
-            docs::completions(shell);
-            Ok(())
-        }
+        Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(out, quiet),
         Command::Status(a) => inspect::status(a).await,
         Command::Firewall(cmd) => firewall::firewall(cmd).await,

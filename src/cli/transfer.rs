@@ -11,6 +11,7 @@ use super::args::{FetchArgs, SendArgs};
 use super::connect::connect_options;
 use super::dirs::config_dir;
 use super::exit::{partial, usage};
+use super::output::outln;
 use super::output::{count, show_progress};
 use crate::client::aliases::ClientConfig;
 use crate::client::{self, Client, Conflict, Manifest, ManifestOptions, SendJob};
@@ -143,7 +144,7 @@ pub async fn send(a: SendArgs, quiet: bool) -> Result<()> {
     if a.client.json {
         // One object per delivery, one per line, with several recipients; one object
         // (today's form) with one.
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
         for c in &report.copies {
             let copy = client::SendReport {
                 id: c.id,
@@ -152,14 +153,14 @@ pub async fn send(a: SendArgs, quiet: bool) -> Result<()> {
                 missed: Vec::new(),
                 ..report.clone()
             };
-            println!("{}", serde_json::to_string(&copy)?);
+            outln!("{}", serde_json::to_string(&copy)?)?;
         }
     } else if !quiet {
         if report.already_delivered {
-            println!(
+            outln!(
                 "delivery {} to {} was already delivered (the listener committed it before this command was interrupted)",
                 report.id, report.to
-            );
+            )?;
         } else {
             let mut whom = format!("delivery {} to {}", report.id, report.to);
             for c in &report.copies {
@@ -168,13 +169,13 @@ pub async fn send(a: SendArgs, quiet: bool) -> Result<()> {
             if !report.copies.is_empty() {
                 whom = format!("deliveries {}", whom.trim_start_matches("delivery "));
             }
-            println!(
+            outln!(
                 "sent {whom}: {}, {} ({} uploaded{})",
                 count(report.files, "file"),
                 count(report.bytes, "byte"),
                 count(report.uploaded, "byte"),
                 if report.resumed { ", resumed" } else { "" }
-            );
+            )?;
         }
     }
     for m in &report.missed {
@@ -244,13 +245,18 @@ pub async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
             }
             client.mark_seen(&[id]).await?;
             if !quiet && !a.client.json {
-                println!(
+                outln!(
                     "fetched delivery {} from {}: {}, {} downloaded",
                     r.id,
                     r.from,
                     count(r.files.len() as u64, "file"),
                     count(r.downloaded, "byte")
-                );
+                )
+                .map_err(|source| client::ClientError::Local {
+                    what: "writing to",
+                    path: "stdout".into(),
+                    source,
+                })?;
             }
             reports.push(r);
         }
@@ -260,10 +266,10 @@ pub async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
     client.close().await;
     let reports = result?;
     if a.client.json {
-        println!("{}", serde_json::to_string(&reports)?);
+        outln!("{}", serde_json::to_string(&reports)?)?;
     }
     if a.new && failed.is_empty() && reports.is_empty() && !a.client.json && !quiet {
-        println!("no new deliveries in {}'s mailbox", opts.user);
+        outln!("no new deliveries in {}'s mailbox", opts.user)?;
     }
     let failures = match failed.len() {
         1 => "1 delivery".to_owned(),

@@ -9,6 +9,7 @@ use super::admin::admin_call;
 use super::args::UserCmd;
 use super::dirs::existing_data_dir;
 use super::exit::usage;
+use super::output::outln;
 use super::prompt::{check_new_password, read_stdin_line};
 use crate::wire::{AdminRequest, AdminResponse};
 
@@ -47,13 +48,13 @@ pub async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::AddUser { name: name.clone(), phc }).await?;
             if !quiet {
-                println!("added user {name}");
+                outln!("added user {name}")?;
             }
         }
         UserCmd::Remove { name, data } => {
             admin_call(&existing_data_dir(&data, false)?, AdminRequest::RemoveUser { name: name.clone() }).await?;
             if !quiet {
-                println!("removed user {name}");
+                outln!("removed user {name}")?;
             }
         }
         UserCmd::Passwd { name, data, password } => {
@@ -63,7 +64,7 @@ pub async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             let phc = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&pw)).await??;
             admin_call(&dir, AdminRequest::SetPassword { name: name.clone(), phc }).await?;
             if !quiet {
-                println!("changed password of {name}");
+                outln!("changed password of {name}")?;
             }
         }
         UserCmd::List { data, json } => {
@@ -72,9 +73,9 @@ pub async fn user(cmd: UserCmd, quiet: bool) -> Result<()> {
             {
                 for u in users {
                     if json {
-                        println!("{}", serde_json::json!({ "name": u.name, "created": u.created }));
+                        outln!("{}", serde_json::json!({ "name": u.name, "created": u.created }))?;
                     } else {
-                        println!("{}\t{}", u.name, crate::clock::format_time(u.created));
+                        outln!("{}\t{}", u.name, crate::clock::format_time(u.created))?;
                     }
                 }
             }

@@ -19,6 +19,7 @@ mod hostile_listener;
 mod layering;
 mod mailbox;
 mod mistakes;
+mod pipes;
 mod privacy;
 mod quotas;
 mod recovery;
