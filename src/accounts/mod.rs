@@ -31,7 +31,7 @@ fn argon2() -> Argon2<'static> {
 
 /// Hash a new password into a PHC string.
 pub fn hash_password(password: &str) -> Result<String, AccountError> {
-    if password.len() < 8 || password.len() > crate::wire::MAX_PASSWORD {
+    if password.len() < crate::wire::MIN_PASSWORD || password.len() > crate::wire::MAX_PASSWORD {
         return Err(AccountError::WeakPassword);
     }
     hash_secret(password)

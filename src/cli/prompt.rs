@@ -34,7 +34,7 @@ pub fn line(from_stdin: bool, prompt: &str, secret: bool, option: &str) -> Resul
 
 /// A new password the listener would refuse is a usage error.
 pub fn check_new_password(pw: &str) -> Result<()> {
-    if pw.len() < 8 || pw.len() > crate::wire::MAX_PASSWORD {
+    if pw.len() < crate::wire::MIN_PASSWORD || pw.len() > crate::wire::MAX_PASSWORD {
         return Err(usage(format!("a password is 8 to {} bytes long", crate::wire::MAX_PASSWORD)));
     }
     Ok(())

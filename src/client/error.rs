@@ -104,6 +104,12 @@ pub enum ClientError {
     Protocol(String),
     #[error("no password: set QXFER_PASSWORD, pass --password-stdin, or run on a terminal")]
     NoPassword,
+    /// A password no account can have: refused before it is sent (a mistake, not a try).
+    #[error(
+        "the password given is {len} bytes long; passwords are 8 to 1024 bytes, so it cannot be right \
+         (nothing was sent; check QXFER_PASSWORD, --password-stdin or what was typed)"
+    )]
+    PasswordLength { len: usize },
     /// The saved session was refused (the password changed, the account was recovered, or
     /// the session was revoked) and no password was given.
     #[error(
@@ -134,6 +140,7 @@ impl ClientError {
             | ClientError::HostRejected => exit::HOST_KEY,
             ClientError::Banned { .. } | ClientError::ListenerRefused { .. } => exit::REFUSED,
             ClientError::Challenge(_) | ClientError::NeedsChallenge(_) => exit::CHALLENGE,
+            ClientError::PasswordLength { .. } => exit::USAGE,
             ClientError::Remote { code: ErrorCode::ChallengeFailed | ErrorCode::ChallengeRequired, .. } => {
                 exit::CHALLENGE
             }

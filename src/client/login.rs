@@ -52,11 +52,19 @@ impl Client {
             && load_token(&token_path(opts, &hostport)).is_none()
         {
             let password = prompt(&opts.user, &hostport).await?;
+            possible(&password)?;
             asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
             &asked
         } else {
             opts
         };
+        // Without a token to log in with, a password no account can have is refused before
+        // anything connects (with one, only if the token is refused: see `login`).
+        if let PasswordSource::Given(p) = &opts.password {
+            if opts.token.is_none() && load_token(&token_path(opts, &hostport)).is_none() {
+                possible(p)?;
+            }
+        }
         // A misread captcha gets a fresh one, a few times, without typing the password again.
         let mut tries = 0;
         loop {
@@ -128,8 +136,8 @@ impl Client {
             }
         }
         let password = match &opts.password {
-            PasswordSource::Given(p) => p.clone(),
-            PasswordSource::Prompt => prompt(&opts.user, hostport).await?,
+            PasswordSource::Given(p) => possible(p)?.clone(),
+            PasswordSource::Prompt => possible(&prompt(&opts.user, hostport).await?)?.clone(),
             PasswordSource::None if session_ended => return Err(ClientError::SessionEnded { user: opts.user.clone() }),
             PasswordSource::None => return Err(ClientError::NoPassword),
         };
@@ -171,4 +179,15 @@ impl Client {
 async fn prompt(user: &str, hostport: &str) -> Result<String> {
     let text = format!("Password for {user}@{hostport}: ");
     tokio::task::spawn_blocking(move || rpassword::prompt_password(text)).await?.map_err(ClientError::Password)
+}
+
+/// A password some account could have (8 to 1024 bytes), or the mistake, said before the
+/// password reaches the listener (where a wrong one costs a try and counts toward a ban).
+fn possible(password: &String) -> Result<&String> {
+    let len = password.len();
+    if (crate::wire::MIN_PASSWORD..=crate::wire::MAX_PASSWORD).contains(&len) {
+        Ok(password)
+    } else {
+        Err(ClientError::PasswordLength { len })
+    }
 }

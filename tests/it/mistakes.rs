@@ -185,3 +185,28 @@ fn a_prefix_ban_needs_three_offending_addresses() {
         assert!(!Raw::admitted_from("127.0.0.24", &listener.addr).await, "the prefix ban does not hold");
     });
 }
+
+/// A password no account can have (empty, shorter than 8 bytes, longer than 1024) is a
+/// mistake the client sees: refused before connecting (exit 2), so it costs none of the
+/// tries before a captcha and nothing toward a ban; the right password then logs in at once.
+#[test]
+fn impossible_passwords_never_reach_the_listener() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    let alice = User::new(&listener, "alice");
+    let long = "x".repeat(1025);
+    for (how, password) in [("empty", ""), ("short", "abc"), ("seven", "1234567"), ("long", long.as_str())] {
+        let out = alice.cmd("inbox").env("QXFER_PASSWORD", password).output().expect("inbox");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{how}: {err}");
+        assert!(err.contains("passwords are 8 to 1024 bytes") && err.contains("nothing was sent"), "{how}: {err}");
+    }
+    // `--password-stdin` with an empty line (Enter alone) is the same mistake.
+    let out = run_stdin(alice.cmd("inbox").env_remove("QXFER_PASSWORD").arg("--password-stdin"), "\n");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    // Five refused passwords, and no step-up: the right one logs in without a challenge
+    // (had they been sent, three would have asked for a captcha, which a script cannot
+    // answer: exit 7).
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+    assert_eq!(listener.recorded("127.0.0.1", "login_failed"), 0, "{}", listener.log());
+}

@@ -13,6 +13,9 @@ pub const MAX_SUBJECT: usize = 512;
 pub const MAX_BODY: usize = 128 * 1024;
 /// Longest password, in bytes.
 pub const MAX_PASSWORD: usize = 1024;
+/// The shortest password an account can have (`qxfer user add`, recovery, `account
+/// passwd`): a shorter one can never log in, so the client refuses it before connecting.
+pub const MIN_PASSWORD: usize = 8;
 /// Most file entries in one `AddFiles` frame.
 pub const MAX_ENTRIES_PER_FRAME: usize = 1024;
 /// Most files in one delivery.

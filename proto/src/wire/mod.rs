@@ -31,7 +31,7 @@ pub use admin::{
 };
 pub use caps::{
     MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_FRAME, MAX_HEAD_FRAME, MAX_MEDIA_TYPE, MAX_PAGE,
-    MAX_PASSWORD, MAX_SUBJECT,
+    MAX_PASSWORD, MAX_SUBJECT, MIN_PASSWORD,
 };
 pub use control::{Request, Response};
 pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, MAX_RECIPIENTS};

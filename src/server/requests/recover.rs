@@ -142,7 +142,7 @@ pub(super) async fn finish(
     new_password: String,
     solution: Solution,
 ) -> Result<Outcome<Response>, ServerError> {
-    if new_password.len() < 8 {
+    if new_password.len() < crate::wire::MIN_PASSWORD {
         return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, "the new password must be 8 to 1024 bytes long")));
     }
     if let Some(refused) = challenge_passed(conn, &user, &solution) {

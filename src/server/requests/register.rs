@@ -104,7 +104,7 @@ pub(super) async fn register(
     if let Err(e) = reserved(&user, &cfg) {
         return Ok(refused(conn, &user, ErrorCode::BadRequest, &e.to_string()));
     }
-    if password.len() < 8 {
+    if password.len() < crate::wire::MIN_PASSWORD {
         return Ok(refused(conn, &user, ErrorCode::BadRequest, "the password must be 8 to 1024 bytes long"));
     }
     // A taken or look-alike name is refused before anything is counted or hashed.

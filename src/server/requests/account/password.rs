@@ -38,7 +38,7 @@ pub(super) async fn change_password(
 }
 
 fn check_new_password(p: &str) -> Result<(), &'static str> {
-    if p.len() < 8 || p.len() > crate::wire::MAX_PASSWORD {
+    if p.len() < crate::wire::MIN_PASSWORD || p.len() > crate::wire::MAX_PASSWORD {
         return Err("the new password must be 8 to 1024 bytes long");
     }
     Ok(())
