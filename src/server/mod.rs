@@ -147,7 +147,7 @@ impl Listener {
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
-        let guard = account_guard(&config, &layout)?;
+        let guard = account_guard(&config, &layout, identity.public_dns_name())?;
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder, guard)?);
         // Copies a crash left owed to further recipients, after `recover` swept their
         // half-placed files.
@@ -260,8 +260,13 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
 }
 
 /// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
-/// the start, not the first recovery).
-fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_guard::AccountGuard, ListenError> {
+/// the start, not the first recovery). `cert_name` is the certificate's public DNS name,
+/// the name texts give the listener when `[sms] name` is not set.
+fn account_guard(
+    config: &ListenerConfig,
+    layout: &Layout,
+    cert_name: Option<String>,
+) -> Result<account_guard::AccountGuard, ListenError> {
     config.recovery.check().map_err(ListenError::Recovery)?;
     config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
     let key = account_guard::load_or_create_key(&layout.recovery_key())?;
@@ -274,8 +279,22 @@ fn account_guard(config: &ListenerConfig, layout: &Layout) -> Result<account_gua
     let texts = texts::Texts::start(gateway, config.sms.limits())
         .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
     let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };
-    let host =
-        config.sms.name.clone().unwrap_or_else(|| rustix::system::uname().nodename().to_string_lossy().into_owned());
+    let host = match &config.sms.name {
+        Some(name) => name.clone(),
+        None => {
+            let (name, from) = match cert_name {
+                Some(name) => (name, "its certificate"),
+                None => (rustix::system::uname().nodename().to_string_lossy().into_owned(), "the machine's host name"),
+            };
+            tracing::warn!(
+                event = "sms_name",
+                "[sms] name is not set: texts name this listener {name:?} (from {from}); set [sms] name to the \
+                 name users reach it by, or the commands texts give (qxfer recover cancel HOST CODE) may not \
+                 work from elsewhere"
+            );
+            name
+        }
+    };
     Ok(account_guard::AccountGuard::new(config.recovery, key, texts, geoip, host))
 }
 

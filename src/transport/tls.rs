@@ -81,6 +81,23 @@ impl Identity {
     pub fn fingerprint(&self) -> Fingerprint {
         self.chain.first().map(fingerprint).unwrap_or([0; 32])
     }
+
+    /// The first name in the certificate that users elsewhere can reach the listener by: a
+    /// DNS name with a dot in it, never a wildcard, an address or `localhost` (the
+    /// self-signed default names only those and the machine's short host name).
+    pub fn public_dns_name(&self) -> Option<String> {
+        let (_, cert) = x509_parser::parse_x509_certificate(self.chain.first()?.as_ref()).ok()?;
+        let san = cert.subject_alternative_name().ok()??;
+        san.value.general_names.iter().find_map(|n| match n {
+            x509_parser::extensions::GeneralName::DNSName(d) => public_name(d).then(|| d.to_string()),
+            _ => None,
+        })
+    }
+}
+
+/// A name people elsewhere can use: dotted, no wildcard, not an address, not `localhost`.
+fn public_name(d: &str) -> bool {
+    d.contains('.') && !d.contains('*') && d.parse::<std::net::IpAddr>().is_err() && !d.starts_with("localhost")
 }
 
 /// The application protocol a connection agreed on, if any.
@@ -299,4 +316,27 @@ pub fn issue_cert(ca_dir: &Path, names: &[String], out: &Path) -> Result<()> {
     chain.push_str(&ca_pem);
     let cert_pem = out.join("cert.pem");
     fs::write(&cert_pem, chain).map_err(file_error("writing", &cert_pem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(names: &[&str]) -> Identity {
+        let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("certificate");
+        Identity {
+            chain: vec![ck.cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()),
+        }
+    }
+
+    #[test]
+    fn the_public_name_is_a_dotted_dns_name_never_a_wildcard_or_an_address() {
+        let id = identity(&["localhost", "*.example.org", "10.0.0.1", "files.example.org", "other.example.org"]);
+        assert_eq!(id.public_dns_name().as_deref(), Some("files.example.org"));
+        // The self-signed default: localhost, loopback addresses, a short host name.
+        assert_eq!(identity(&["localhost", "127.0.0.1", "::1", "vm"]).public_dns_name(), None);
+        assert_eq!(identity(&["localhost.localdomain"]).public_dns_name(), None);
+    }
 }

@@ -144,3 +144,34 @@ fn a_qxfer_2_client_is_still_served() {
     });
     assert!(matches!(reply, Some(Response::LoggedIn { .. })), "{reply:?}");
 }
+
+/// Without `[sms] name`, texts name the listener by its certificate's DNS name when it has
+/// a public one (never `localhost` or an address), else by the machine's host name, and the
+/// start warns to set it either way.
+#[test]
+fn texts_name_the_listener_by_its_certificate_and_the_start_warns() {
+    let ca = tempfile::tempdir().expect("tempdir");
+    ok(&qxfer().args(["cert", "ca", "--out"]).arg(ca.path()).output().expect("cert ca"));
+    let issued = tempfile::tempdir().expect("tempdir");
+    ok(&qxfer()
+        .args(["cert", "issue", "--ca"])
+        .arg(ca.path())
+        .arg("--out")
+        .arg(issued.path())
+        .args(["127.0.0.1", "files.example.org"])
+        .output()
+        .expect("cert issue"));
+    let (cert, key) = (issued.path().join("cert.pem"), issued.path().join("key.pem"));
+    let named = Listener::start_in(
+        tempfile::tempdir().expect("tempdir"),
+        &["--cert", cert.to_str().expect("utf8"), "--key", key.to_str().expect("utf8")],
+    );
+    let log = named.log();
+    assert!(
+        log.contains("[sms] name is not set") && log.contains("\"files.example.org\" (from its certificate)"),
+        "{log}"
+    );
+    let plain = Listener::start();
+    let log = plain.log();
+    assert!(log.contains("[sms] name is not set") && log.contains("(from the machine's host name)"), "{log}");
+}
