@@ -91,7 +91,7 @@ pub async fn status(a: StatusArgs) -> Result<()> {
         outln!("{}", serde_json::to_string(&s)?)?;
     } else {
         outln!(
-            "connections: {} open, {} total, {} refused\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}\nrate limited: {}\ntimeouts: {}",
+            "connections: {} open, {} total, {} refused\nreceived: {} bytes\nsent: {} bytes\ndeliveries: {}\nprotocol violations: {}\nauthentication failures: {}\nrate limited: {}\ntimeouts: {}\ntexts today: {} of {} general, {} of {} owner reserve",
             s.connections_open,
             s.connections_total,
             s.refused,
@@ -101,7 +101,11 @@ pub async fn status(a: StatusArgs) -> Result<()> {
             s.protocol_violations,
             s.auth_failures,
             s.rate_limited,
-            s.timeouts
+            s.timeouts,
+            s.texts_general_used,
+            s.texts_general,
+            s.texts_reserve_used,
+            s.texts_reserve
         )?;
     }
     Ok(())

@@ -38,6 +38,7 @@ impl Counters {
             refused: g(&self.refused),
             rate_limited: g(&self.rate_limited),
             timeouts: g(&self.timeouts),
+            ..Status::default()
         }
     }
 }

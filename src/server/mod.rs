@@ -276,6 +276,14 @@ fn account_guard(
         _ => config.sms.describe(),
     };
     tracing::info!(event = "texts", "texts go to the {described}");
+    if config.sms.countries.is_empty() {
+        // SMS pumping: paid texts to premium numbers abroad, asked for by strangers.
+        tracing::warn!(
+            event = "texts_any_country",
+            "[sms] countries is empty: texts may go to any country; list the calling codes your users have, \
+             e.g. countries = [\"+34\"]"
+        );
+    }
     let texts = texts::Texts::start(gateway, config.sms.limits())
         .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
     let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };

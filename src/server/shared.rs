@@ -310,6 +310,22 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
         self.challenges.prune(self.clock.now_ms());
         self.humans.prune(self.clock.now_ms(), self.config.challenges.window_secs.saturating_mul(1000));
+        self.record_text_alerts();
+    }
+
+    /// Record the text pools that went low (logged already when it happened) as activity
+    /// events for the operator's audit.
+    fn record_text_alerts(&self) {
+        for low in self.guard.texts().take_alerts() {
+            self.record(
+                Activity::new(self.clock.now_ms(), IpAddr::from([0, 0, 0, 0]), Kind::TextBudgetLow).detail(format!(
+                    "{} pool: {} of {} texts used today",
+                    low.pool.name(),
+                    low.used,
+                    low.of
+                )),
+            );
+        }
     }
 
     /// Make the copies still owed to further recipients (a crash, or a commit whose fan-out
@@ -520,7 +536,14 @@ fn network_address(net: IpNet) -> IpAddr {
 
 impl crate::admin::Live for Shared {
     fn status(&self) -> crate::wire::Status {
-        self.counters.snapshot()
+        let [general, reserve] = self.guard.texts().usage(self.clock.now_ms());
+        crate::wire::Status {
+            texts_general_used: general.used,
+            texts_general: general.of,
+            texts_reserve_used: reserve.used,
+            texts_reserve: reserve.of,
+            ..self.counters.snapshot()
+        }
     }
 
     fn clock(&self) -> &Clock {

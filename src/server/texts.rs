@@ -1,19 +1,22 @@
 //! The listener's outbox of text messages: what may be sent is decided here (the cost
-//! controls of `[sms]`), and one thread of its own hands each text to the gateway, so a
-//! gateway that is slow, hangs until its timeout, or fails holds up no connection and no
-//! other request. The queue is bounded: when it is full, a text is refused (and logged),
-//! never waited for.
+//! controls of `[sms]`, `policy::sms`), and one thread of its own hands each text to the
+//! gateway, so a gateway that is slow, hangs until its timeout, or fails holds up no
+//! connection and no other request. Two lanes, each bounded: texts drawn from the owner
+//! reserve (to an account's own settled numbers) and the rest; the sender serves the
+//! owner lane first, so other texts can neither fill it nor queue ahead of it. A full lane
+//! refuses a text (logged), never waits. A pool past `policy::sms::LOW_PERCENT` is logged
+//! at once and kept as an alert for the listener's upkeep to record as an activity event.
 
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tracing::{info, warn};
 
 use crate::policy::recovery::mask_phone;
-use crate::policy::sms::{SmsLedger, SmsLimits, SmsRefusal};
+use crate::policy::sms::{Ask, Pool, PoolUse, SmsLedger, SmsLimits, SmsRefusal};
 use crate::sms::Gateway;
 
-/// Texts waiting for the gateway, at most.
+/// Texts waiting for the gateway in each lane, at most.
 pub const MAX_QUEUED_TEXTS: usize = 256;
 
 /// Why a text was not queued.
@@ -31,20 +34,57 @@ struct Text {
     now_ms: u64,
 }
 
+/// The two lanes and whether the outbox is closing.
+#[derive(Default)]
+struct Lanes {
+    owner: VecDeque<Text>,
+    general: VecDeque<Text>,
+    closed: bool,
+}
+
+/// What the sender thread and the outbox share.
+#[derive(Default)]
+struct Queue {
+    lanes: Mutex<Lanes>,
+    ready: Condvar,
+}
+
+impl Queue {
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next text, the owner lane first; `None` once closed.
+    fn next(&self) -> Option<Text> {
+        let mut lanes = self.lanes();
+        loop {
+            if let Some(t) = lanes.owner.pop_front().or_else(|| lanes.general.pop_front()) {
+                return Some(t);
+            }
+            if lanes.closed {
+                return None;
+            }
+            lanes = self.ready.wait(lanes).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// The outbox.
 pub struct Texts {
-    queue: SyncSender<Text>,
+    queue: Arc<Queue>,
     ledger: Mutex<SmsLedger>,
     limits: SmsLimits,
+    /// Pools that went low, for the upkeep to record.
+    alerts: Mutex<Vec<PoolUse>>,
 }
 
 impl Texts {
     /// Start the sender thread for `gateway`.
     pub fn start(gateway: Gateway, limits: SmsLimits) -> std::io::Result<Texts> {
-        let (queue, rx) = sync_channel::<Text>(MAX_QUEUED_TEXTS);
-        let gateway = Arc::new(gateway);
+        let queue = Arc::new(Queue::default());
+        let q = queue.clone();
         std::thread::Builder::new().name("qxfer-texts".into()).spawn(move || {
-            while let Ok(t) = rx.recv() {
+            while let Some(t) = q.next() {
                 let to = mask_phone(&t.to);
                 match gateway.send(&t.to, &t.body, t.now_ms) {
                     Ok(()) => info!(event = "text_sent", %to, "text handed to the gateway"),
@@ -52,38 +92,64 @@ impl Texts {
                 }
             }
         })?;
-        Ok(Texts { queue, ledger: Mutex::new(SmsLedger::default()), limits })
+        Ok(Texts { queue, ledger: Mutex::new(SmsLedger::default()), limits, alerts: Mutex::new(Vec::new()) })
     }
 
-    /// Queue a code someone asked for: the cooldown per number, the daily budget and the
-    /// country list apply.
-    pub fn code(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
-        self.ledger().allow(&self.limits, to, now_ms / 1000)?;
-        self.queue(to, body, now_ms)
+    /// Queue a text as `ask` says (which pool, a recovery start's network, whether the
+    /// per-number cooldown applies): counted, and queued in its lane, or refused.
+    pub fn send(&self, to: &str, ask: &Ask<'_>, body: String, now_ms: u64) -> Result<(), TextRefused> {
+        let low = lock(&self.ledger).allow(&self.limits, to, ask, now_ms / 1000)?;
+        if let Some(low) = low {
+            warn!(
+                event = "text_budget_low",
+                pool = low.pool.name(),
+                used = low.used,
+                of = low.of,
+                "the day's {} texts are {} of {} used",
+                low.pool.name(),
+                low.used,
+                low.of
+            );
+            lock(&self.alerts).push(low);
+        }
+        let owner = matches!(ask.pool, Pool::Owner { .. });
+        let mut lanes = self.queue.lanes();
+        let lane = if owner { &mut lanes.owner } else { &mut lanes.general };
+        if lane.len() >= MAX_QUEUED_TEXTS {
+            return Err(TextRefused::Full);
+        }
+        lane.push_back(Text { to: to.to_owned(), body, now_ms });
+        drop(lanes);
+        self.queue.ready.notify_one();
+        Ok(())
     }
 
-    /// Queue an announcement of the listener's own (a change pending or done): the daily
-    /// budget and the country list apply, not the cooldown.
-    pub fn notice(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
-        self.ledger().allow_notice(&self.limits, to, now_ms / 1000)?;
-        self.queue(to, body, now_ms)
+    /// The pools' use today.
+    pub fn usage(&self, now_ms: u64) -> [PoolUse; 2] {
+        lock(&self.ledger).usage(&self.limits, now_ms / 1000)
+    }
+
+    /// The pools that went low since the last call (at most one a pool a day).
+    pub fn take_alerts(&self) -> Vec<PoolUse> {
+        std::mem::take(&mut *lock(&self.alerts))
     }
 
     /// The calling codes texts may go to (empty: any).
     pub fn countries(&self) -> &[String] {
         &self.limits.countries
     }
+}
 
-    fn ledger(&self) -> std::sync::MutexGuard<'_, SmsLedger> {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+impl Drop for Texts {
+    /// The sender thread ends once the lanes are empty.
+    fn drop(&mut self) {
+        self.queue.lanes().closed = true;
+        self.queue.ready.notify_all();
     }
+}
 
-    fn queue(&self, to: &str, body: String, now_ms: u64) -> Result<(), TextRefused> {
-        match self.queue.try_send(Text { to: to.to_owned(), body, now_ms }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(TextRefused::Full),
-        }
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -102,7 +168,8 @@ mod tests {
         let mut queued = 0;
         let mut full = 0;
         for i in 0..(MAX_QUEUED_TEXTS + 200) {
-            match texts.notice(&format!("+3460000{i:04}"), "text".into(), 1_800_000_000_000) {
+            let ask = Ask { pool: Pool::General, start_from: None, cooldown: false };
+            match texts.send(&format!("+3460000{i:04}"), &ask, "text".into(), 1_800_000_000_000) {
                 Ok(()) => queued += 1,
                 Err(TextRefused::Full) => full += 1,
                 Err(e) => panic!("{e}"),
@@ -115,5 +182,22 @@ mod tests {
         assert!(full >= 200usize.saturating_sub(sent), "{full} refused in {took:?}");
         // Had a refused text waited for the gateway, 200 of them would take 200 s.
         assert!(took < std::time::Duration::from_secs(5), "queueing waited: {took:?}");
+        // The general lane is full; a text to an owner's settled number has a lane of its own.
+        let ask = Ask { pool: Pool::Owner { account: "alice", stranger: false }, start_from: None, cooldown: false };
+        assert_eq!(texts.send("+34612345678", &ask, "cancel code".into(), 1_800_000_000_000), Ok(()));
+    }
+
+    #[test]
+    fn the_sender_serves_the_owner_lane_first() {
+        let q = Queue::default();
+        let text = |to: &str| Text { to: to.into(), body: String::new(), now_ms: 0 };
+        {
+            let mut lanes = q.lanes();
+            lanes.general.extend([text("g1"), text("g2")]);
+            lanes.owner.push_back(text("o1"));
+            lanes.closed = true;
+        }
+        let order: Vec<String> = std::iter::from_fn(|| q.next()).map(|t| t.to).collect();
+        assert_eq!(order, ["o1", "g1", "g2"]);
     }
 }

@@ -27,8 +27,26 @@ pub struct SmsConfig {
     pub timeout_secs: u64,
     /// Further webhook attempts after a network error or a 5xx answer, at most 5. Default 2.
     pub retries: u32,
-    /// Texts per UTC day, all numbers together; at least 1. Default 200.
+    /// Texts per UTC day, all numbers together (both pools); 2 to 100 000. Default 200.
     pub daily_budget: u32,
+    /// Of `daily_budget`, the texts kept for accounts' own settled numbers (recovery and
+    /// authorising codes, announcements with cancel codes); at least 1, less than
+    /// `daily_budget`. Default: half of `daily_budget`.
+    pub owner_reserve: Option<u32>,
+    /// Texts one account draws from the reserve a day; at least 2. Default 8.
+    pub owner_share: u32,
+    /// Of `owner_share`, the texts requests from places the account does not know may
+    /// cause (recovery starts by strangers, changes from elsewhere); less than
+    /// `owner_share`. Default 4.
+    pub stranger_share: u32,
+    /// Verification codes to new numbers per account a day; at least 1. Default 3.
+    pub verify_per_account: u32,
+    /// Verification codes to new numbers asked for from one network a day; at least 1.
+    /// Default 10.
+    pub verify_per_network: u32,
+    /// Recovery starts that text a code from one network (not a known place of the
+    /// account), all accounts together, a day; at least 1. Default 10.
+    pub starts_per_network: u32,
     /// Seconds between two texts to one number; at least 1. Default 60.
     pub cooldown_secs: u64,
     /// Calling codes texts may go to (`"+34"`, `"+44"`); empty (the default): any.
@@ -49,6 +67,12 @@ impl Default for SmsConfig {
             timeout_secs: 10,
             retries: 2,
             daily_budget: limits.daily_budget,
+            owner_reserve: None,
+            owner_share: limits.owner_share,
+            stranger_share: limits.stranger_share,
+            verify_per_account: limits.verify_per_account,
+            verify_per_network: limits.verify_per_network,
+            starts_per_network: limits.starts_per_network,
             cooldown_secs: limits.cooldown_secs,
             countries: limits.countries,
             name: None,
@@ -60,6 +84,9 @@ impl Default for SmsConfig {
 const MAX_TIMEOUT_SECS: u64 = 120;
 /// The most `retries` accepted.
 const MAX_RETRIES: u32 = 5;
+/// The largest `daily_budget` accepted: the ledger's maps gain an entry only per text
+/// counted, so this also bounds them.
+const MAX_DAILY_BUDGET: u32 = 100_000;
 
 impl SmsConfig {
     /// Values that would switch a defence off, leak a secret, or cannot work.
@@ -93,6 +120,24 @@ impl SmsConfig {
         if self.daily_budget == 0 {
             return Err("sms.daily_budget must be at least 1 (remove [sms] to send no texts)");
         }
+        if self.daily_budget > MAX_DAILY_BUDGET {
+            return Err("sms.daily_budget is at most 100000");
+        }
+        let reserve = self.reserve();
+        if reserve == 0 || reserve >= self.daily_budget {
+            return Err("sms.owner_reserve must be at least 1 and less than sms.daily_budget (the rest is for \
+                        verifying new numbers and other texts)");
+        }
+        if self.owner_share < 2 {
+            return Err("sms.owner_share must be at least 2 (a code and an announcement)");
+        }
+        if self.stranger_share >= self.owner_share {
+            return Err("sms.stranger_share must be less than sms.owner_share, or strangers can spend the owner's \
+                        texts for the day");
+        }
+        if self.verify_per_account == 0 || self.verify_per_network == 0 || self.starts_per_network == 0 {
+            return Err("sms.verify_per_account, verify_per_network and starts_per_network must be at least 1");
+        }
         if self.cooldown_secs == 0 {
             return Err("sms.cooldown_secs must be at least 1");
         }
@@ -106,10 +151,21 @@ impl SmsConfig {
     pub fn limits(&self) -> SmsLimits {
         SmsLimits {
             daily_budget: self.daily_budget,
+            owner_reserve: self.reserve(),
+            owner_share: self.owner_share,
+            stranger_share: self.stranger_share,
+            verify_per_account: self.verify_per_account,
+            verify_per_network: self.verify_per_network,
+            starts_per_network: self.starts_per_network,
             cooldown_secs: self.cooldown_secs,
             countries: self.countries.clone(),
             ..SmsLimits::default()
         }
+    }
+
+    /// The owner reserve: as set, or half of `daily_budget`.
+    pub fn reserve(&self) -> u32 {
+        self.owner_reserve.unwrap_or(self.daily_budget / 2)
     }
 
     /// Build the chosen gateway (checking the section first); with none chosen, the spool at
@@ -193,6 +249,11 @@ mod tests {
         let l = cfg.limits();
         assert_eq!((l.daily_budget, l.cooldown_secs, l.countries.clone()), (50, 120, vec!["+34".into(), "+1".into()]));
         assert_eq!(l.max_numbers, SmsLimits::default().max_numbers);
+        assert_eq!((l.owner_reserve, l.general()), (25, 25), "half the budget by default");
+        let pools = parse("daily_budget = 40\nowner_reserve = 30\nowner_share = 6\nstranger_share = 0\n")
+            .expect("pools")
+            .limits();
+        assert_eq!((pools.owner_reserve, pools.general(), pools.owner_share, pools.stranger_share), (30, 10, 6, 0));
         let cmd = parse("command = [\"/usr/local/bin/send-sms\", \"{to}\"]\n").expect("command");
         assert_eq!(cmd.describe(), "command /usr/local/bin/send-sms");
         assert_eq!(
@@ -221,6 +282,16 @@ mod tests {
             "countries = [\"+\"]\n".to_owned(),
             "countries = [\"+3a\"]\n".to_owned(),
             "daily_budget = 0\n".to_owned(),
+            "daily_budget = 1\n".to_owned(),
+            "daily_budget = 100001\n".to_owned(),
+            "daily_budget = 10\nowner_reserve = 10\n".to_owned(),
+            "daily_budget = 10\nowner_reserve = 11\n".to_owned(),
+            "owner_reserve = 0\n".to_owned(),
+            "owner_share = 1\n".to_owned(),
+            "owner_share = 4\nstranger_share = 4\n".to_owned(),
+            "verify_per_account = 0\n".to_owned(),
+            "verify_per_network = 0\n".to_owned(),
+            "starts_per_network = 0\n".to_owned(),
             "cooldown_secs = 0\n".to_owned(),
             "timeout_secs = 0\n".to_owned(),
             "timeout_secs = 121\n".to_owned(),

@@ -611,3 +611,71 @@ fn strangers_cannot_use_up_the_owners_recovery_texts_or_replace_a_code_in_force(
     let out = recover(&l, &owner, None, "tom the cat", false);
     assert!(ok(&out).contains("done: recovery"));
 }
+
+/// The issue's attack on a budget shared by everyone: 50 accounts adding numbers spend the
+/// day's texts for new numbers, and strangers from 50 networks start recoveries of the
+/// owner's account; her own recovery code (from her known place) and the announcement of
+/// the recovery still go out, from the owner reserve. A small budget (40 texts, 20 kept
+/// for owners) so the flood runs past the general pool.
+#[test]
+fn fifty_accounts_adding_numbers_and_fifty_networks_cannot_stop_the_owners_code_or_announcement() {
+    let l = Listener::with_config(&format!(
+        "{}\n[challenges]\nmin_bits = 8\nmax_bits = 12\nchallenge_after = 1000\n\
+         [sms]\ncooldown_secs = 1\ndaily_budget = 40\nowner_reserve = 20\n",
+        no_bans()
+    ));
+    l.add_user("alice");
+    let owner = owner_with_phone_and_question(&l);
+    // Her number settles; the attack starts just after a UTC midnight (the listener's clock
+    // is the system's moved forward by the test), so the whole attack falls in one day.
+    l.advance_clock(8 * DAY);
+    // 16 days moved so far (8 in the owner's setup).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() + 16 * DAY;
+    l.advance_clock(DAY - now % DAY + 60);
+    // 50 accounts, each adding a number from a network of its own.
+    let phc = qxfer::accounts::hash_password(PASSWORD).expect("hash");
+    let mut refused = 0;
+    run(async {
+        for i in 0..50u32 {
+            let name = format!("flood{i}");
+            let req = qxfer::wire::AdminRequest::AddUser { name: name.clone(), phc: phc.clone() };
+            let reply = qxfer::admin::client::admin(&l.data_dir(), req).await.expect("admin socket");
+            assert_eq!(reply, qxfer::wire::AdminResponse::Done);
+            let mut raw = crate::raw::Raw::login_from(&format!("127.1.{i}.1"), &l.addr, &name).await;
+            let add = qxfer::wire::AccountRequest::PhoneAdd {
+                number: format!("+346123{:05}", 10_000 + i),
+                password: PASSWORD.into(),
+            };
+            match raw.call(&Request::Account(add)).await {
+                Some(Response::Account(AccountReply::Done { .. })) => {}
+                Some(Response::Error { code: ErrorCode::Limit, .. }) => refused += 1,
+                r => panic!("{r:?}"),
+            }
+        }
+    });
+    let added = || texts(&l).iter().filter(|(_, t)| t.contains("to add this number to account flood")).count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!((added(), refused), (20, 30), "the general pool is spent, and only it");
+    // Strangers from 50 networks start recoveries of her account, one every 11 minutes (no
+    // code in force stops them): they spend the stranger part of her share, no more.
+    for i in 0..50u32 {
+        l.advance_clock(11 * 60);
+        run(async { done_text(start(&format!("127.2.{i}.1"), &l.addr, "alice").await, "alice") });
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let codes = texts(&l).iter().filter(|(_, t)| t.contains("to recover account alice")).count();
+    assert_eq!(codes, 4, "the stranger part of her share (sms.stranger_share): {:?}", texts(&l));
+    // The owner, from her known place, still gets her code and recovers...
+    l.advance_clock(11 * 60);
+    let out = recover(&l, &owner, None, "tom the cat", false);
+    assert!(ok(&out).contains("done: recovery"));
+    // ...and the recovery is announced to her number.
+    let (to, text) = text_with(&l, "the account was recovered");
+    assert_eq!(to, OWNER_PHONE, "{text}");
+    let status = l.status();
+    assert_eq!((status["texts_general_used"].as_u64(), status["texts_general"].as_u64()), (Some(20), Some(20)));
+    assert_eq!(status["texts_reserve_used"].as_u64(), Some(6), "4 strangers' codes, hers and the announcement");
+    let log = l.log();
+    assert!(log.contains("text_budget_low"), "the spent general pool is reported");
+    assert!(log.contains("texts_any_country"), "no country list: the start-up log warns");
+}

@@ -67,10 +67,13 @@ pub enum Kind {
     Registered,
     /// A registration refused (detail: why: the name, a limit, automated-looking timing).
     RegistrationRefused,
+    /// One of the day's text pools passed `sms::LOW_PERCENT` used (detail: which, how
+    /// many of how many); once a pool a day.
+    TextBudgetLow,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 30] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -100,6 +103,7 @@ impl Kind {
         Kind::TooRegular,
         Kind::Registered,
         Kind::RegistrationRefused,
+        Kind::TextBudgetLow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +137,7 @@ impl Kind {
             Kind::TooRegular => "too_regular",
             Kind::Registered => "registered",
             Kind::RegistrationRefused => "registration_refused",
+            Kind::TextBudgetLow => "text_budget_low",
         }
     }
 

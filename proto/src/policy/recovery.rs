@@ -110,6 +110,12 @@ pub fn recovery_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -
     oldest(settled_phones(phones, cfg, now)).or_else(|| oldest(phones.iter().filter(|p| p.verified.is_some())))
 }
 
+/// Whether `number` is a settled number of the account (texts to it draw from the owner
+/// reserve of `sms`).
+pub fn is_settled_number(phones: &[Phone], number: &str, cfg: &RecoveryConfig, now: u64) -> bool {
+    settled_phones(phones, cfg, now).any(|p| p.number == number)
+}
+
 /// The number a code that authorises a change at once goes to: the oldest settled number,
 /// never a new one (a thief's number verified minutes ago must not skip the delay).
 pub fn settled_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Option<&'a Phone> {

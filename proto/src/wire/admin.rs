@@ -177,6 +177,12 @@ pub struct Status {
     pub refused: u64,
     pub rate_limited: u64,
     pub timeouts: u64,
+    /// Today's texts from the general pool, and its size (`[sms]`).
+    pub texts_general_used: u32,
+    pub texts_general: u32,
+    /// Today's texts from the owner reserve, and its size.
+    pub texts_reserve_used: u32,
+    pub texts_reserve: u32,
 }
 
 const MAX_PHC: usize = 256;

@@ -6,9 +6,12 @@ use std::net::IpAddr;
 
 use super::policy_view::phones;
 use super::AccountGuard;
+use crate::policy::prefix_of;
 use crate::policy::recovery::{
-    self, code_hash, digits_code, letters_code, recovery_phone, settled_phone, try_code, Code, CodeError,
+    self, code_hash, digits_code, is_settled_number, letters_code, recovery_phone, settled_phone, try_code, Code,
+    CodeError,
 };
+use crate::policy::sms::{Ask, Pool};
 use crate::server::challenges::{random, NoRandomness};
 use crate::server::texts::TextRefused;
 use crate::store::{RecentKind, RecoveryRecord, SentCode};
@@ -63,9 +66,30 @@ impl AccountGuard {
         settled_phone(&phones(rec), &self.cfg, now).map(|p| p.number.clone())
     }
 
+    /// Which pool a text to `number` of `user` draws from: the owner reserve for a settled
+    /// number (`stranger` when the request behind it came from a place the account does not
+    /// know), the general pool otherwise.
+    pub fn pool_for<'a>(
+        &self,
+        rec: &RecoveryRecord,
+        user: &'a str,
+        number: &str,
+        stranger: bool,
+        now: u64,
+    ) -> Pool<'a> {
+        if is_settled_number(&phones(rec), number, &self.cfg, now) {
+            Pool::Owner { account: user, stranger }
+        } else {
+            Pool::General
+        }
+    }
+
     /// Text a fresh code for `purpose` to `number`, worded by `body` (given the code and the
     /// minutes it works), as a request of `kind` from `ip`: counted, and the code kept, only
-    /// when its text is queued. `Ok` means the record is to be written; on `Err` nothing of
+    /// when its text is queued. A verification code draws on the verification allowances
+    /// and the general pool; a code to a settled number on the owner reserve (the
+    /// stranger part when `ip` is not a known place); a recovery start from elsewhere
+    /// also on its network's starts across accounts. `Ok` means the record is to be written; on `Err` nothing of
     /// it is (the caller's `update_recovery` closure writes nothing).
     #[allow(clippy::too_many_arguments)]
     pub fn send_code(
@@ -86,9 +110,18 @@ impl AccountGuard {
                 _ => SendCodeError::CodesUsedUp,
             });
         }
+        let stranger = !self.known(rec, ip, now);
+        let net = prefix_of(ip).to_string();
+        let pool = if purpose == verify_purpose(number) {
+            Pool::Verify { account: user, net: &net }
+        } else {
+            self.pool_for(rec, user, number, stranger, now)
+        };
+        let start_from = (kind == RecentKind::Start && stranger).then_some(net.as_str());
+        let ask = Ask { pool, start_from, cooldown: true };
         let code = self.issue_code(rec, purpose, user, now)?;
         let text = format!("qxfer {}: {}", self.host, body(&code, self.cfg.code_ttl_secs / 60));
-        Ok(self.text_code(number, text, now_ms)?)
+        Ok(self.texts.send(number, &ask, text, now_ms)?)
     }
 
     /// Whether a code for `purpose` is in force (unexpired, attempts left).
@@ -149,10 +182,5 @@ impl AccountGuard {
             codes.push(code);
         }
         Ok((codes, hashes))
-    }
-
-    /// Text a code: the cooldown, budget and countries apply.
-    fn text_code(&self, number: &str, text: String, now_ms: u64) -> Result<(), TextRefused> {
-        self.texts.code(number, text, now_ms)
     }
 }

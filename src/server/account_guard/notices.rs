@@ -1,5 +1,5 @@
-//! Announcements: what the listener tells an account's numbers (texts, within the daily
-//! budget) and its mailbox (a notice from [`NOTICE_SENDER`](crate::store::NOTICE_SENDER)) about
+//! Announcements: what the listener tells an account's numbers (texts: to a settled
+//! number from the owner reserve, to others from the general pool) and its mailbox (a notice from [`NOTICE_SENDER`](crate::store::NOTICE_SENDER)) about
 //! changes done, pending or cancelled. A swapped SIM does not silence the mailbox.
 
 use tracing::{info, warn};
@@ -8,6 +8,7 @@ use super::pending::Scheduled;
 use super::AccountGuard;
 use crate::clock::{format_duration, format_time};
 use crate::policy::recovery::mask_phone;
+use crate::policy::sms::{Ask, Pool};
 use crate::store::NOTICE_SENDER;
 use crate::store::{Change, RecoveryRecord, Store};
 
@@ -15,8 +16,10 @@ impl AccountGuard {
     /// Text `body` to every verified number of the account, and put a notice in its
     /// mailbox (a swapped SIM does not silence the mailbox).
     pub fn announce(&self, store: &Store, user: &str, rec: &RecoveryRecord, subject: &str, body: &str, now_ms: u64) {
+        let now = now_ms / 1000;
         for p in rec.phones.iter().filter(|p| p.verified.is_some()) {
-            self.text_notice(&p.number, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
+            let pool = self.pool_for(rec, user, &p.number, false, now);
+            self.text_notice(&p.number, pool, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
         }
         self.mail(store, user, subject, body, now_ms);
     }
@@ -32,7 +35,8 @@ impl AccountGuard {
     /// verified numbers are told without one, and the mailbox is told the change and that
     /// the codes went to the phones (a thief who reads the mailbox gets no cancel code from
     /// it). Returns how many cancel codes could not be texted (the caller then does not
-    /// let the change wait unannounced).
+    /// let the change wait unannounced). The change was asked for from a place the account
+    /// does not know: the texts draw on the account's stranger part of the reserve.
     pub fn announce_pending(
         &self,
         store: &Store,
@@ -44,6 +48,7 @@ impl AccountGuard {
         let what = s.pending.change.describe();
         let when = format_time(s.pending.at);
         let mut failed = 0;
+        let now = now_ms / 1000;
         for (number, code) in &s.cancel_codes {
             let text = format!(
                 "qxfer {host}: account {user}: a change was asked for from {from}: {what}. It takes effect at \
@@ -51,7 +56,7 @@ impl AccountGuard {
                 host = self.host,
                 from = s.pending.from
             );
-            if !self.text_notice(number, text, now_ms) {
+            if !self.text_notice(number, self.pool_for(rec, user, number, true, now), text, now_ms) {
                 failed += 1;
             }
         }
@@ -63,7 +68,7 @@ impl AccountGuard {
                     host = self.host,
                     from = s.pending.from
                 );
-                self.text_notice(&p.number, text, now_ms);
+                self.text_notice(&p.number, self.pool_for(rec, user, &p.number, true, now), text, now_ms);
             }
         }
         let cancel_how = match &s.pending.change {
@@ -86,9 +91,10 @@ impl AccountGuard {
         failed
     }
 
-    /// Queue an announcement; whether it was queued.
-    fn text_notice(&self, number: &str, text: String, now_ms: u64) -> bool {
-        match self.texts.notice(number, text, now_ms) {
+    /// Queue an announcement drawn from `pool` (no cooldown); whether it was queued.
+    fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
+        let ask = Ask { pool, start_from: None, cooldown: false };
+        match self.texts.send(number, &ask, text, now_ms) {
             Err(e) => {
                 warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
                 false
@@ -100,10 +106,11 @@ impl AccountGuard {
         }
     }
 
-    /// Tell numbers no longer on the account (a removed number hears of its removal).
+    /// Tell numbers no longer on the account (a removed number hears of its removal; from
+    /// the general pool).
     pub fn tell_numbers(&self, numbers: &[String], user: &str, body: &str, now_ms: u64) {
         for n in numbers {
-            self.text_notice(n, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
+            self.text_notice(n, Pool::General, format!("qxfer {}: account {user}: {body}", self.host), now_ms);
         }
     }
 }
