@@ -5,9 +5,9 @@
 //! is printed. The client only emits the events; it never calls this module.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use std::io::IsTerminal;
 
@@ -16,24 +16,168 @@ use crate::client::{no_events, Event, EventSink, Events};
 /// Smallest file that gets a bar of its own.
 pub const FILE_BAR_MIN: u64 = 4 << 20;
 
+/// The total bar while a resume re-checks what is already there: no rate, no ETA.
+const CHECKING: &str = "{msg:>10} [{bar:30}] {bytes}/{total_bytes} re-checking what is already there";
+/// The total bar while bytes move.
+const MOVING: &str = "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
+
 struct Bars {
     multi: MultiProgress,
     total: Option<ProgressBar>,
     files: HashMap<u32, ProgressBar>,
     work: Option<ProgressBar>,
+    /// The total bar's title ("send 3").
+    title: String,
+    /// Between [`Event::Checking`] and [`Event::Checked`].
+    checking: bool,
+    /// Cleared for good ([`clear`]): later events draw nothing.
+    closed: bool,
 }
+
+impl Bars {
+    fn new(multi: MultiProgress) -> Self {
+        Bars {
+            multi,
+            total: None,
+            files: HashMap::new(),
+            work: None,
+            title: String::new(),
+            checking: false,
+            closed: false,
+        }
+    }
+}
+
+/// A renderer that goes away (its transfer failed or was dropped at Ctrl-C) takes its bars
+/// with it: an unfinished bar dropped would be drawn once more, over the message that
+/// follows.
+impl Drop for Bars {
+    fn drop(&mut self) {
+        close(self);
+    }
+}
+
+/// Where the bars are drawn: stderr, with the last two columns of the last line left
+/// blank. indicatif pads each line with spaces to the width (lines follow each other by
+/// wrapping) and leaves the cursor at the end of the last; the terminal echoes Ctrl-C there
+/// as `^C`, which on a full line wraps to a new one, and the bars, cleared from one line
+/// too low, would leave their first line on the screen. So the padding of a line is held
+/// back until something follows it, and the last one (before `flush`) is cut by two.
+#[derive(Debug)]
+struct Margin {
+    term: console::Term,
+    padding: Mutex<String>,
+}
+
+impl Margin {
+    /// Write held-back padding, all of it, or all but its last two columns.
+    fn settle(&self, last: bool) -> std::io::Result<()> {
+        let pad = self.padding.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        let keep = if last { pad.len().saturating_sub(2) } else { pad.len() };
+        match pad.get(..keep) {
+            Some(p) if !p.is_empty() => self.term.write_str(p),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl indicatif::TermLike for Margin {
+    fn width(&self) -> u16 {
+        self.term.size().1
+    }
+    fn height(&self) -> u16 {
+        self.term.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.settle(false)?;
+        if !s.is_empty() && s.bytes().all(|b| b == b' ') {
+            if let Ok(mut p) = self.padding.lock() {
+                p.push_str(s);
+                return Ok(());
+            }
+        }
+        self.term.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.settle(false)?;
+        self.term.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.settle(true)?;
+        self.term.flush()
+    }
+}
+
+/// The bars' draw target: stderr with its margin, redrawn at most 20 times a second.
+fn stderr_target() -> ProgressDrawTarget {
+    ProgressDrawTarget::term_like_with_hz(
+        Box::new(Margin { term: console::Term::stderr(), padding: Mutex::new(String::new()) }),
+        20,
+    )
+}
+
+/// Every renderer of this process, so that [`clear`] can reach them.
+static LIVE: Mutex<Vec<Weak<Mutex<Bars>>>> = Mutex::new(Vec::new());
 
 /// An event sink that draws bars, or a silent one when `enabled` is false.
 pub fn events(enabled: bool, label: &'static str) -> Events {
     if !enabled {
         return no_events();
     }
-    let bars =
-        Arc::new(Mutex::new(Bars { multi: MultiProgress::new(), total: None, files: HashMap::new(), work: None }));
+    let bars = Arc::new(Mutex::new(Bars::new(MultiProgress::with_draw_target(stderr_target()))));
+    if let Ok(mut live) = LIVE.lock() {
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&bars));
+    }
     Arc::new(move |ev| {
         let Ok(mut b) = bars.lock() else { return };
         handle(&mut b, label, ev);
     })
+}
+
+/// Take every bar off the terminal for good, before a last message (Ctrl-C's hint): the
+/// tasks still holding a renderer draw nothing after this, so the message stays the last
+/// thing on the screen.
+pub fn clear() {
+    let Ok(live) = LIVE.lock() else { return };
+    for bars in live.iter().filter_map(Weak::upgrade) {
+        let Ok(mut b) = bars.lock() else { continue };
+        close(&mut b);
+    }
+}
+
+fn close(b: &mut Bars) {
+    // Erase every line the bars drew, then draw nowhere: finishing the bars after that
+    // cannot bring a line back.
+    let _ = b.multi.clear();
+    b.multi.set_draw_target(ProgressDrawTarget::hidden());
+    for (_, f) in b.files.drain() {
+        f.finish_and_clear();
+    }
+    for bar in [b.total.take(), b.work.take()].into_iter().flatten() {
+        bar.finish_and_clear();
+    }
+    b.closed = true;
 }
 
 /// The sink for a login's proof of work ([`crate::client::ConnectOptions::work_progress`]):
@@ -47,17 +191,36 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 fn handle(b: &mut Bars, label: &str, ev: Event) {
+    if b.closed {
+        return;
+    }
     match ev {
+        Event::Checking { .. } => b.checking = true,
         Event::Start { files, bytes, done } => {
             let bar = b.multi.add(ProgressBar::new(bytes));
-            bar.set_style(style("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"));
-            bar.set_message(format!("{label} {files}"));
+            b.title = format!("{label} {files}");
+            if b.checking {
+                bar.set_style(style(CHECKING));
+                bar.set_message("checking");
+            } else {
+                bar.set_style(style(MOVING));
+                bar.set_message(b.title.clone());
+            }
             // What a resumed transfer already holds is not counted in its rate: record the
             // position, then start the estimate from here.
             bar.set_position(done);
             bar.tick();
             bar.reset_eta();
             b.total = Some(bar);
+        }
+        Event::Checked => {
+            b.checking = false;
+            // The rate and the ETA count only what moves from now on.
+            if let Some(t) = &b.total {
+                t.set_style(style(MOVING));
+                t.set_message(b.title.clone());
+                t.reset_eta();
+            }
         }
         Event::FileStart { index, path, size, offset } => {
             if size >= FILE_BAR_MIN {
@@ -123,7 +286,7 @@ mod tests {
     #[test]
     fn a_resumed_transfer_shows_its_real_rate() {
         let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
-        let mut b = Bars { multi, total: None, files: HashMap::new(), work: None };
+        let mut b = Bars::new(multi);
         let done = 900 << 20;
         handle(&mut b, "send", Event::Start { files: 1, bytes: 1 << 30, done });
         for _ in 0..5 {
@@ -137,12 +300,50 @@ mod tests {
         assert!(rate < f64::from(16u32 << 20), "rate {rate} counts the resumed bytes");
     }
 
+    /// While a resume re-checks what the listener holds the bar says "checking" (no rate);
+    /// after it, the rate counts only the new bytes.
+    #[test]
+    fn a_resume_shows_checking_then_the_rate_of_new_bytes() {
+        let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+        let mut b = Bars::new(multi);
+        let done = 900 << 20;
+        handle(&mut b, "send", Event::Checking { bytes: done });
+        handle(&mut b, "send", Event::Start { files: 1, bytes: 1 << 30, done });
+        assert_eq!(b.total.as_ref().expect("bar").message(), "checking");
+        // The check takes a while and nothing moves.
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        handle(&mut b, "send", Event::Checked);
+        let bar = b.total.as_ref().expect("bar");
+        assert_eq!(bar.message(), "send 1");
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+            handle(&mut b, "send", Event::Bytes { index: 0, n: 16 << 20 });
+        }
+        // 80 MiB in about 0.2 s, not in the 1.2 s since the start.
+        let rate = b.total.as_ref().expect("bar").per_sec();
+        assert!(rate > f64::from(200u32 << 20), "rate {rate} counts the time spent checking");
+    }
+
+    /// Once cleared (Ctrl-C), no bar is left and later events draw nothing.
+    #[test]
+    fn cleared_bars_stay_cleared() {
+        let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+        let mut b = Bars::new(multi);
+        handle(&mut b, "send", Event::Start { files: 1, bytes: 1 << 30, done: 0 });
+        handle(&mut b, "send", Event::FileStart { index: 0, path: "a".into(), size: 1 << 30, offset: 0 });
+        close(&mut b);
+        assert!(b.total.is_none() && b.files.is_empty());
+        handle(&mut b, "send", Event::Start { files: 1, bytes: 1 << 30, done: 0 });
+        handle(&mut b, "send", Event::FileStart { index: 0, path: "a".into(), size: 1 << 30, offset: 0 });
+        assert!(b.total.is_none() && b.files.is_empty());
+    }
+
     /// A proof of work draws one line of `expected` hashes, moved by each report and gone at
     /// the end; a quick one (under 16 bits) draws nothing.
     #[test]
     fn a_proof_of_work_draws_one_line_while_it_runs() {
         let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
-        let mut b = Bars { multi, total: None, files: HashMap::new(), work: None };
+        let mut b = Bars::new(multi);
         handle(&mut b, "work", Event::WorkStart { bits: 12, expected: 1 << 12 });
         assert!(b.work.is_none());
         handle(&mut b, "work", Event::WorkStart { bits: 20, expected: 1 << 20 });

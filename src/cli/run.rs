@@ -49,14 +49,35 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Run a client command until it ends or the user presses Ctrl-C (exit 130; what was
-/// transferred is kept, and the same command resumes).
+/// transferred is kept, and the same command resumes). Ctrl-C at a prompt ends the prompt's
+/// read with "interrupted": the same exit. The progress bars are taken off the terminal
+/// first, so the hint is the last thing on the screen.
 async fn interruptible(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
-    tokio::select! {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let result = tokio::select! {
         r = work => r,
-        _ = tokio::signal::ctrl_c() => Err(Exit {
-            code: client::exit::INTERRUPTED,
-            message: "interrupted; run the same command again to resume".into(),
+        _ = &mut ctrl_c => return Err(interrupted()),
+    };
+    match result {
+        // Only a read cut short by Ctrl-C itself: the signal arrives with it.
+        Err(e) if read_interrupted(&e) && tokio::time::timeout(SIGNAL_WAIT, &mut ctrl_c).await.is_ok() => {
+            Err(interrupted())
         }
-        .into()),
+        r => r,
     }
+}
+
+/// How long a read that ended "interrupted" waits to learn whether Ctrl-C was why.
+const SIGNAL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether a failure is a read cut short by a signal (a password prompt when Ctrl-C comes).
+fn read_interrupted(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted))
+}
+
+/// Exit 130 with the resume hint, once no progress bar can draw over it.
+fn interrupted() -> anyhow::Error {
+    crate::progress::clear();
+    Exit { code: client::exit::INTERRUPTED, message: "interrupted; run the same command again to resume".into() }.into()
 }

@@ -128,6 +128,7 @@ pub async fn send(a: SendArgs, quiet: bool) -> Result<()> {
         )));
     }
     let skipped = manifest.problems.len();
+    let message_bytes = body.as_ref().map_or(0, |b| b.len() as u64);
     let job = SendJob {
         to: a.to.first().cloned(),
         also: a.to.iter().skip(1).cloned().collect(),
@@ -169,13 +170,18 @@ pub async fn send(a: SendArgs, quiet: bool) -> Result<()> {
             if !report.copies.is_empty() {
                 whom = format!("deliveries {}", whom.trim_start_matches("delivery "));
             }
-            outln!(
-                "sent {whom}: {}, {} ({} uploaded{})",
-                count(report.files, "file"),
-                count(report.bytes, "byte"),
-                count(report.uploaded, "byte"),
-                if report.resumed { ", resumed" } else { "" }
-            )?;
+            if report.files == 0 {
+                // A message alone: its own size, not "0 files, 0 bytes".
+                outln!("sent {whom}: message, {}", count(message_bytes, "byte"))?;
+            } else {
+                outln!(
+                    "sent {whom}: {}, {} ({} uploaded{})",
+                    count(report.files, "file"),
+                    count(report.bytes, "byte"),
+                    count(report.uploaded, "byte"),
+                    if report.resumed { ", resumed" } else { "" }
+                )?;
+            }
         }
     }
     for m in &report.missed {
@@ -245,8 +251,13 @@ pub async fn fetch(a: FetchArgs, quiet: bool) -> Result<()> {
             }
             client.mark_seen(&[id]).await?;
             if !quiet && !a.client.json {
+                let resumed = if r.resumed {
+                    format!(" (resumed: {} already here)", count(r.held, "byte"))
+                } else {
+                    String::new()
+                };
                 outln!(
-                    "fetched delivery {} from {}: {}, {} downloaded",
+                    "fetched delivery {} from {}: {}, {} downloaded{resumed}",
                     r.id,
                     r.from,
                     count(r.files.len() as u64, "file"),

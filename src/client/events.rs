@@ -13,6 +13,14 @@ pub enum Event {
         bytes: u64,
         done: u64,
     },
+    /// Before `Start` of a resumed transfer: `bytes` the other side already holds are read
+    /// again and hashed first (nothing moves meanwhile), so a rate or an ETA means nothing
+    /// until [`Event::Checked`].
+    Checking {
+        bytes: u64,
+    },
+    /// The re-check is over: bytes counted from here are new.
+    Checked,
     FileStart {
         index: u32,
         path: String,

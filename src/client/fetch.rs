@@ -43,6 +43,10 @@ pub struct FetchReport {
     pub files: Vec<FetchedFile>,
     /// Bytes downloaded by this run.
     pub downloaded: u64,
+    /// Partial files from an interrupted fetch were continued.
+    pub resumed: bool,
+    /// Bytes those partial files already held (not downloaded again).
+    pub held: u64,
     /// Files left as they were because a different file had their name (`--skip-existing`).
     pub kept: Vec<PathBuf>,
 }
@@ -133,10 +137,14 @@ impl Client {
             });
         }
         let mut tally = Tally::default();
+        let mut held = 0u64;
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok(Ok(Got::Kept(path))) => kept.push(path),
-                Ok(Ok(Got::Bytes(n))) => tally.add(Ok(Ok(n))),
+                Ok(Ok(Got::Bytes { downloaded, resumed_from })) => {
+                    held = held.saturating_add(resumed_from);
+                    tally.add(Ok(Ok(downloaded)))
+                }
                 Ok(Err(e)) => tally.add(Ok(Err(e))),
                 Err(e) => tally.add(Err(e)),
             }
@@ -152,7 +160,18 @@ impl Client {
                 media_type: a.media_type.clone(),
             })
             .collect();
-        Ok(FetchReport { id, from: envelope.from, subject: envelope.subject, message, text, files, downloaded, kept })
+        Ok(FetchReport {
+            id,
+            from: envelope.from,
+            subject: envelope.subject,
+            message,
+            text,
+            files,
+            downloaded,
+            resumed: held > 0,
+            held,
+            kept,
+        })
     }
 }
 
@@ -175,7 +194,11 @@ enum Written {
 
 /// What one download came to.
 enum Got {
-    Bytes(u64),
+    /// Bytes downloaded, and those a partial file already held.
+    Bytes {
+        downloaded: u64,
+        resumed_from: u64,
+    },
     Kept(PathBuf),
 }
 
@@ -260,7 +283,7 @@ async fn download(
         if len == att.size && hash == att.hash {
             events(Event::FileStart { index, path: att.path.clone(), size: att.size, offset: att.size });
             events(Event::FileDone { index });
-            return Ok(Got::Bytes(0));
+            return Ok(Got::Bytes { downloaded: 0, resumed_from: 0 });
         }
         match conflict {
             Conflict::Fail => return Err(ClientError::Exists(dest)),
@@ -295,7 +318,7 @@ async fn download(
         dir.rename_no_replace(&part, name)?;
     }
     events(Event::FileDone { index });
-    Ok(Got::Bytes(att.size - offset))
+    Ok(Got::Bytes { downloaded: att.size - offset, resumed_from: offset })
 }
 
 #[allow(clippy::too_many_arguments)]

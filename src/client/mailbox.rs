@@ -1,5 +1,6 @@
 //! Reading and tidying the caller's mailbox on the control stream: the listing (paged,
-//! bounded, in order), deleting deliveries and marking them seen.
+//! bounded, in order), whether one delivery is still unseen, deleting deliveries and
+//! marking them seen.
 
 use super::control::{unexpected, Client};
 use super::error::{ClientError, Result};
@@ -36,6 +37,15 @@ impl Client {
                 }
                 other_reply => return Err(unexpected(&other_reply)),
             }
+        }
+    }
+
+    /// Whether delivery `id` is in the caller's mailbox and not yet fetched or read (one
+    /// page of the unseen listing, starting at it).
+    pub async fn is_unseen(&mut self, id: u64) -> Result<bool> {
+        match self.call(&Request::Unseen { after: id.saturating_sub(1) }).await? {
+            Response::InboxPage { items, .. } => Ok(items.first().is_some_and(|s| s.id == id)),
+            other_reply => Err(unexpected(&other_reply)),
         }
     }
 

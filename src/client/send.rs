@@ -2,6 +2,7 @@
 //! missing parts over parallel streams, commit. Running the same send again after an
 //! interruption continues each file from what the listener holds.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -135,6 +136,14 @@ impl Client {
             }
             start = end;
         }
+        // What the listener holds is read again and hashed before anything new moves:
+        // complete files here, a partial file's held part when its upload starts. Until
+        // that is over the progress says "checking", not a rate.
+        let held: u64 = todo.iter().map(|(_, offset)| offset).sum::<u64>()
+            + complete.iter().map(|(i, _)| m.files.get(*i as usize).map_or(0, |f| f.size)).sum::<u64>();
+        if held > 0 {
+            events(Event::Checking { bytes: held });
+        }
         // What the listener holds complete is checked against the files as they are now: a
         // file changed since the interrupted send (same size and time, as `cp -p` leaves
         // it) is sent again from the start.
@@ -152,8 +161,14 @@ impl Client {
             let pending: u64 = todo.iter().map(|(i, off)| m.files[*i as usize].size - off).sum();
             m.total_bytes() - pending
         };
+        // Files with a held part go first, so their checks run at once and end early.
+        todo.sort_by_key(|(_, offset)| *offset == 0);
+        let checks = todo.iter().filter(|(_, offset)| *offset > 0).count();
+        if held > 0 && checks == 0 {
+            events(Event::Checked);
+        }
         events(Event::Start { files: m.files.len() as u64, bytes: m.total_bytes(), done: already });
-        let uploaded = self.upload_all(id, &m.files, todo, events.clone()).await?;
+        let uploaded = self.upload_all(id, &m.files, todo, checks, events.clone()).await?;
         events(Event::Finish);
         let (id, copies, missed) = match self.call(&Request::Commit).await? {
             Response::Committed { id, .. } => (id, Vec::new(), Vec::new()),
@@ -170,7 +185,15 @@ impl Client {
         Ok(SendReport { id, to, files, bytes, uploaded, resumed, already_delivered: false, copies, missed })
     }
 
-    async fn upload_all(&self, id: u64, files: &[LocalFile], todo: Vec<(u32, u64)>, events: Events) -> Result<u64> {
+    async fn upload_all(
+        &self,
+        id: u64,
+        files: &[LocalFile],
+        todo: Vec<(u32, u64)>,
+        checks: usize,
+        events: Events,
+    ) -> Result<u64> {
+        let checks = Arc::new(AtomicUsize::new(checks));
         let slots = Arc::new(Semaphore::new(PARALLEL_STREAMS));
         let mut tasks = tokio::task::JoinSet::new();
         let mut tally = Tally::default();
@@ -179,13 +202,14 @@ impl Client {
             let file = files[index as usize].clone();
             let conn = self.connection().clone();
             let events = events.clone();
+            let check = (offset > 0).then(|| Check { left: checks.clone(), events: events.clone() });
             tasks.spawn(async move {
                 let _permit = permit;
-                let mut result = upload(&conn, id, index, &file, offset, &events).await;
+                let mut result = upload(&conn, id, index, &file, offset, check, &events).await;
                 // A resumed prefix that no longer matches: the listener dropped it; start over.
                 if offset > 0 {
                     if let Err(ClientError::Remote { code: ErrorCode::Integrity, .. }) = &result {
-                        result = upload(&conn, id, index, &file, 0, &events).await;
+                        result = upload(&conn, id, index, &file, 0, None, &events).await;
                     }
                 }
                 result
@@ -217,12 +241,28 @@ fn batch_end(entries: &[FileEntry], start: usize) -> usize {
     end
 }
 
+/// One file's re-check of the part the listener holds: over at the file's first new byte
+/// (or when its upload ends); the last check to end says so ([`Event::Checked`]).
+struct Check {
+    left: Arc<AtomicUsize>,
+    events: Events,
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            (self.events)(Event::Checked);
+        }
+    }
+}
+
 async fn upload(
     conn: &quinn::Connection,
     id: u64,
     index: u32,
     file: &LocalFile,
     offset: u64,
+    mut check: Option<Check>,
     events: &Events,
 ) -> Result<u64> {
     let (mut send, mut recv) = tokio::time::timeout(REPLY_WAIT, conn.open_bi())
@@ -232,7 +272,11 @@ async fn upload(
     framed::write_frame(&mut send, &StreamHead::Put { id, index, offset }).await.map_err(lost)?;
     events(Event::FileStart { index, path: file.name.clone(), size: file.size, offset });
     let len = file.size - offset;
-    let mut on_bytes = |n: u64| events(Event::Bytes { index, n });
+    // The held part is hashed before the first new byte leaves.
+    let mut on_bytes = |n: u64| {
+        check.take();
+        events(Event::Bytes { index, n })
+    };
     let sent = body::send_file(&mut send, &file.local, offset, len, Some(MIN_RATE), &mut on_bytes).await;
     if let Err(e) = sent {
         // The listener may have refused the stream; its reason is better than ours.

@@ -26,6 +26,7 @@ mod recovery;
 mod registration;
 mod resume;
 mod shipping;
+mod terminal;
 mod texts;
 mod transfer;
 mod trust;

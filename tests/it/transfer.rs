@@ -78,7 +78,7 @@ fn message_to_self_and_fetch_all() {
     let carol = User::new(&listener, "carol");
     let out = ok(&carol.cmd("send").args(["-m", "note to self"]).output().expect("send"));
     assert!(out.starts_with("sent delivery "), "{out}");
-    assert!(out.contains(" to carol: 0 files"), "{out}");
+    assert!(out.contains(" to carol: message, 12 bytes"), "{out}");
     std::fs::write(carol.path("x.txt"), "x").expect("write");
     ok(&carol.cmd("send").arg("x.txt").output().expect("send file"));
     let out = ok(&carol.cmd("fetch").args(["--all", "-o", "all"]).output().expect("fetch"));
