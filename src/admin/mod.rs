@@ -1,4 +1,5 @@
-//! Operator requests (`qxfer user …`, `firewall …`, `audit`, `status`), carried out in one
+//! Operator requests (`qxfer user …`, `firewall …`, `audit`, `status`; the accounts and
+//! numbers the operator vouches for are `vouched`), carried out in one
 //! place whether they arrive through a running listener's admin socket (`server::admin`)
 //! or, when no listener runs, straight from the CLI on the database (`client`). A running
 //! listener adds what only it has through [`Live`]: counters, the bans and rules in force,
@@ -8,6 +9,7 @@ pub mod audit;
 pub mod client;
 pub mod rules;
 pub mod socket;
+pub mod vouched;
 
 use std::path::Path;
 
@@ -16,9 +18,11 @@ use tracing::info;
 
 use crate::clock::Clock;
 use crate::files::Layout;
+use crate::policy::recovery::mask_phone;
 use crate::policy::{parse_net, Ban, IpList, NetError, ScoreConfig};
 use crate::store::{Store, StoreError};
 use crate::wire::{clean_error_text, AdminRequest, AdminResponse, BanView, Status, UserView};
+use vouched::Vouch;
 
 /// Bans listed at most (they must fit one admin frame).
 const MAX_BANS_LISTED: usize = 1000;
@@ -42,6 +46,8 @@ pub enum AdminError {
     ClockFixed,
     #[error("the name {0:?} is the listener's own (its notices come from it); pick another")]
     Reserved(String),
+    #[error(transparent)]
+    Vouched(#[from] vouched::VouchError),
 }
 
 /// The one conversion from a failed admin request to its reply.
@@ -170,7 +176,26 @@ fn apply(t: &Target, req: AdminRequest) -> Result<AdminResponse, AdminError> {
         AdminRequest::ListBans => bans_reply(t, now)?,
         AdminRequest::Audit(q) => AdminResponse::Audit(audit::audit(t.store, scoring, &q, now * 1000)?),
         AdminRequest::AdvanceClock { secs } => advance_clock(t.live, secs)?,
+        AdminRequest::CreateAccount { name, phc, setup_hash, phone } => {
+            if name == crate::store::NOTICE_SENDER {
+                return Err(AdminError::Reserved(name));
+            }
+            let phone = vouched::create(t.store, &name, &phc, setup_hash, phone.as_deref(), now)?;
+            let with = phone.map(|n| format!(", with {} (settled at once)", mask_phone(&n))).unwrap_or_default();
+            info!(user = %name, event = "user_added", "account created{with}");
+            AdminResponse::Done
+        }
+        AdminRequest::PhoneAdd { name, number } => vouch(t, &name, Vouch::Add(&number), now)?,
+        AdminRequest::PhoneRemove { name, number } => vouch(t, &name, Vouch::Remove(&number), now)?,
+        AdminRequest::PhoneReplace { name, old, new } => vouch(t, &name, Vouch::Replace(&old, &new), now)?,
     })
+}
+
+/// The operator's change of an account's numbers, logged.
+fn vouch(t: &Target, name: &str, v: Vouch, now: u64) -> Result<AdminResponse, AdminError> {
+    let done = vouched::change(t.store, name, v, now)?;
+    info!(user = %name, event = "phones_changed", "by the operator: {done}");
+    Ok(AdminResponse::Done)
 }
 
 #[cfg(debug_assertions)]

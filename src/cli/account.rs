@@ -65,6 +65,9 @@ async fn change(
             }
         }
         auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false, "--auth-code-stdin")?)?);
+    } else if ch.setup_code {
+        auth =
+            Some(texted_code(&line(ch.auth_code_stdin, "Setup code from the operator", true, "--auth-code-stdin")?)?);
     }
     let req = make(password, auth);
     let reply = client.account(req).await;
@@ -73,7 +76,9 @@ async fn change(
     if let AccountReply::Changed { at: Some(at), .. } | AccountReply::Codes { at: Some(at), .. } = &reply {
         eprintln!(
             "qxfer: the change waits until {} ({}); to apply it now, run it again from a network this account has \
-             used for a week, or with --confirm-by-text (a code to a phone number verified a week ago or more)",
+             used for a week, or with --confirm-by-text (a code to a phone number verified a week ago or more); \
+             a new account's first number, question and codes apply at once from the network it first logged in \
+             from, or with --setup-code, within the listener's setup window (a day by default)",
             format_time(*at),
             format_duration(at.saturating_sub(crate::clock::Clock::default().now()))
         );
@@ -228,6 +233,7 @@ fn show_phones(v: &crate::wire::AccountView) -> std::io::Result<()> {
     }
     for p in &v.phones {
         let state = match p.verified {
+            Some(crate::policy::recovery::VOUCHED) => "vouched for by the operator (settled)".into(),
             Some(t) => format!("verified {} ago", format_duration(now.saturating_sub(t))),
             None => "not verified".into(),
         };

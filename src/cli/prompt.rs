@@ -47,6 +47,8 @@ pub fn new_password(from_stdin: bool, user: &str) -> Result<String> {
         read_stdin_line()?
     } else {
         let p1 = line(false, &format!("New password for {user}"), true, "--password-stdin")?;
+        // A password the listener would refuse is refused before it is typed again.
+        check_new_password(&p1)?;
         let p2 = line(false, "Again", true, "--password-stdin")?;
         if p1 != p2 {
             bail!("the passwords differ");

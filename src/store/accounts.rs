@@ -120,6 +120,11 @@ impl Store {
         self.read(|rx| rx.user_exists(name))
     }
 
+    /// When the account was made (`None`: no such account).
+    pub fn user_created(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.read(|rx| Ok(rx.user(name)?.map(|rec| rec.created)))
+    }
+
     pub fn password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|rx| Ok(rx.user(name)?.map(|rec| rec.phc)))
     }

@@ -119,6 +119,9 @@ pub enum RecentKind {
     Code,
     /// A change put off and announced.
     Change,
+    /// The account's first password login, whose network (`net`) a new account sets itself
+    /// up from (`policy::account_setup`); one per account, kept past the day.
+    FirstLogin,
 }
 
 /// A recent request: when, what, and from which network.
@@ -140,7 +143,7 @@ pub struct RecoveryRecord {
     pub sent: Vec<SentCode>,
     pub pending: Vec<Pending>,
     /// Recent recovery starts, codes asked for and changes put off (the per-account and
-    /// per-network rate limits), from the last day.
+    /// per-network rate limits), from the last day; and the first password login.
     pub recent: Vec<Recent>,
     pub next_id: u64,
 }

@@ -25,6 +25,7 @@ mod quotas;
 mod recovery;
 mod registration;
 mod resume;
+mod setup;
 mod shipping;
 mod terminal;
 mod texts;

@@ -3,6 +3,7 @@
 //! before any handshake work ([`Admission`]), and suspicion scores that turn offences into
 //! escalating bans ([`Scorer`]). The server glue asks; these answer.
 
+pub mod account_setup;
 pub mod activity;
 mod admission;
 pub mod challenges;

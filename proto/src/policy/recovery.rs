@@ -38,6 +38,10 @@ pub struct RecoveryConfig {
     pub max_places: usize,
     /// Recovery starts and texts asked for per account per day, at most.
     pub max_per_day: u32,
+    /// A new account sets itself up at once (its first number, secret question and
+    /// recovery codes) within this long of its creation, from the network of its first
+    /// password login or with the operator's setup code; 0 turns it off.
+    pub setup_window_secs: u64,
 }
 
 impl RecoveryConfig {
@@ -58,6 +62,9 @@ impl RecoveryConfig {
         if self.place_expiry_days <= self.new_place_days {
             return Err("recovery.place_expiry_days must be longer than new_place_days");
         }
+        if self.setup_window_secs > super::account_setup::MAX_SETUP_WINDOW_SECS {
+            return Err("recovery.setup_window_secs must be 0 (off) to 2592000 (30 days)");
+        }
         Ok(())
     }
 }
@@ -73,6 +80,7 @@ impl Default for RecoveryConfig {
             code_attempts: 5,
             max_places: 64,
             max_per_day: 5,
+            setup_window_secs: DAY,
         }
     }
 }
@@ -85,6 +93,17 @@ pub struct Phone {
     pub verified: Option<u64>,
 }
 
+/// The verification time of a number the operator vouched for (`qxfer user add --phone`,
+/// `qxfer user phone`): settled at once, whatever `new_phone_days` says.
+pub const VOUCHED: u64 = 0;
+
+impl Phone {
+    /// Whether the operator vouched for this number.
+    pub fn vouched(&self) -> bool {
+        self.verified == Some(VOUCHED)
+    }
+}
+
 /// Since when a number counts: the later of when it was added and when it was verified
 /// (`None` for a number never verified). Numbers are ranked by this, so a number planted
 /// long ago and verified yesterday is yesterday's number.
@@ -93,10 +112,10 @@ fn since(p: &Phone) -> Option<u64> {
 }
 
 /// The account's settled numbers (verified, and counted since more than `new_phone_days`
-/// ago), oldest first.
+/// ago, or vouched for by the operator), oldest first.
 fn settled_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> impl Iterator<Item = &'a Phone> {
     let settled_after = cfg.new_phone_days.saturating_mul(DAY);
-    phones.iter().filter(move |p| since(p).is_some_and(|s| now.saturating_sub(s) >= settled_after))
+    phones.iter().filter(move |p| p.vouched() || since(p).is_some_and(|s| now.saturating_sub(s) >= settled_after))
 }
 
 fn oldest<'a>(it: impl Iterator<Item = &'a Phone>) -> Option<&'a Phone> {
@@ -405,6 +424,19 @@ mod tests {
         let both = [fresh.clone(), owner.clone()];
         assert_eq!(cancel_phones(&both, &cfg, NOW), vec![&owner]);
         assert_eq!(cancel_phones(std::slice::from_ref(&fresh), &cfg, NOW), vec![&fresh]);
+    }
+
+    #[test]
+    fn vouched_numbers_are_settled_at_once_and_the_setup_window_is_bounded() {
+        let cfg = RecoveryConfig::default();
+        let vouched = Phone { number: "+34600000009".into(), added: NOW, verified: Some(VOUCHED) };
+        assert_eq!(settled_phone(std::slice::from_ref(&vouched), &cfg, NOW), Some(&vouched));
+        // Ranked by when the operator added it: an older settled number still comes first.
+        let owner = phone("+34612346789", 60, Some(60));
+        assert_eq!(recovery_phone(&[vouched, owner.clone()], &cfg, NOW), Some(&owner));
+        let too_long = super::super::account_setup::MAX_SETUP_WINDOW_SECS + 1;
+        assert!(RecoveryConfig { setup_window_secs: too_long, ..cfg }.check().is_err());
+        assert!(RecoveryConfig { setup_window_secs: 0, ..cfg }.check().is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::account::check_phone_text;
 use super::caps::MAX_ERROR_TEXT;
 use super::error::DecodeError;
 use super::names::validate_account;
@@ -52,6 +53,31 @@ pub enum AdminRequest {
     /// refuse it. Tests of ban expiry and escalation use it instead of sleeping.
     AdvanceClock {
         secs: u64,
+    },
+    /// Create an account (`qxfer user add`) with the keyed hash of its one-time setup code
+    /// (the CLI makes the code and prints it; only its hash travels), and a first number the
+    /// operator vouches for (verified and settled at once), if any.
+    CreateAccount {
+        name: String,
+        phc: String,
+        setup_hash: [u8; 32],
+        phone: Option<String>,
+    },
+    /// Give an account a number the operator vouches for (settled at once).
+    PhoneAdd {
+        name: String,
+        number: String,
+    },
+    /// Take a number off an account.
+    PhoneRemove {
+        name: String,
+        number: String,
+    },
+    /// Replace a lost or recycled number with one the operator vouches for.
+    PhoneReplace {
+        name: String,
+        old: String,
+        new: String,
     },
 }
 
@@ -202,6 +228,22 @@ impl Validate for AdminRequest {
                 Ok(())
             }
             AdminRequest::RemoveUser { name } => validate_account(name).map(|_| ()).map_err(Into::into),
+            AdminRequest::CreateAccount { name, phc, phone, .. } => {
+                validate_account(name)?;
+                if phc.len() > MAX_PHC || !phc.starts_with("$argon2id$") {
+                    return Err(DecodeError::Invalid("password hash"));
+                }
+                phone.as_deref().map_or(Ok(()), check_phone_text)
+            }
+            AdminRequest::PhoneAdd { name, number } | AdminRequest::PhoneRemove { name, number } => {
+                validate_account(name)?;
+                check_phone_text(number)
+            }
+            AdminRequest::PhoneReplace { name, old, new } => {
+                validate_account(name)?;
+                check_phone_text(old)?;
+                check_phone_text(new)
+            }
             AdminRequest::SetRule { net, .. } | AdminRequest::RemoveRule { net } => {
                 if net.len() > MAX_NET_TEXT || crate::policy::parse_net(net).is_err() {
                     return Err(DecodeError::Invalid("network"));

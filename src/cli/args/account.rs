@@ -13,10 +13,15 @@ pub struct ChangeArgs {
     pub client: ClientArgs,
     /// From a network the account has not used for a week, changes wait a day; this asks for
     /// a code texted to the account's oldest number and applies the change at once with it.
-    #[arg(long)]
+    #[arg(long, group = "authorise")]
     pub confirm_by_text: bool,
-    /// With --confirm-by-text: read the texted code from a line of stdin (the last one read).
-    #[arg(long, requires = "confirm_by_text")]
+    /// A new account's first number, question and codes, from any network within the setup
+    /// window: asks for the one-time setup code `qxfer user add` printed (no text is sent).
+    #[arg(long, group = "authorise")]
+    pub setup_code: bool,
+    /// With --confirm-by-text or --setup-code: read the code from a line of stdin (the last
+    /// one read).
+    #[arg(long, requires = "authorise")]
     pub auth_code_stdin: bool,
 }
 

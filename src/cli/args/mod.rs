@@ -26,4 +26,4 @@ pub use listen::{listen_threads, ListenArgs, RetryArg};
 pub use mailbox::{DeleteArgs, InboxArgs, ReadArgs};
 pub use recovery::{RecoverArgs, RegisterArgs};
 pub use transfer::{FetchArgs, SendArgs};
-pub use users::UserCmd;
+pub use users::{UserCmd, UserPhoneCmd};

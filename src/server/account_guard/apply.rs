@@ -25,8 +25,10 @@ impl AccountGuard {
     /// Apply a change to the record (the password is the store's, applied by the caller).
     /// A new password voids the codes in force and every change still pending: they were
     /// asked for with the password it replaces (a thief's, perhaps). Returns how many
-    /// pending changes were dropped.
-    pub fn apply_to_record(rec: &mut RecoveryRecord, change: &Change, now: u64) -> usize {
+    /// pending changes were dropped. `asked`: when the change was asked for; a number is
+    /// verified when its code was taken then (it settles from that, not from the end of a
+    /// delay), never before it was added (or it would read as vouched for).
+    pub fn apply_to_record(rec: &mut RecoveryRecord, change: &Change, now: u64, asked: u64) -> usize {
         match change {
             Change::Recover { .. } | Change::Password { .. } => {
                 rec.sent.clear();
@@ -39,9 +41,12 @@ impl AccountGuard {
             Change::AddPhone { number } => {
                 let room = rec.phones.len() < crate::wire::MAX_PHONES;
                 match rec.phones.iter_mut().find(|p| &p.number == number) {
-                    Some(p) => p.verified = Some(now),
+                    Some(p) => {
+                        let at = asked.max(p.added);
+                        p.verified.get_or_insert(at);
+                    }
                     None if room => {
-                        rec.phones.push(PhoneRec { number: number.clone(), added: now, verified: Some(now) })
+                        rec.phones.push(PhoneRec { number: number.clone(), added: asked, verified: Some(asked) })
                     }
                     None => {}
                 }
@@ -88,13 +93,16 @@ impl AccountGuard {
 
     /// Apply a change now: the password (only while it is still `expected`, when given; it
     /// ends every session but `except`, the connection that asked) and the record, and
-    /// announce it. Returns false when the password had changed meanwhile.
+    /// announce it. `asked`: when it was asked for (seconds). Returns false when the
+    /// password had changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub fn apply_now(
         &self,
         listener: &impl Listener,
         user: &str,
         change: &Change,
         now_ms: u64,
+        asked: u64,
         except: Option<usize>,
         expected: Option<&str>,
     ) -> Result<bool, StoreError> {
@@ -112,7 +120,7 @@ impl AccountGuard {
             listener.end_sessions_but(user, "the account's password changed", except);
         }
         let rec = store.update_recovery(user, |rec| {
-            let dropped = Self::apply_to_record(rec, change, now);
+            let dropped = Self::apply_to_record(rec, change, now, asked);
             ((rec.clone(), dropped), true)
         })?;
         if let Some((rec, dropped)) = rec {
@@ -141,7 +149,7 @@ impl AccountGuard {
         let mut applied = 0;
         let mut rest = due.into_iter();
         while let Some(p) = rest.next() {
-            self.apply_now(listener, user, &p.change, now_ms, None, None)?;
+            self.apply_now(listener, user, &p.change, now_ms, p.requested, None, None)?;
             applied += 1;
             let what = p.change.describe();
             listener.record_activity(

@@ -17,7 +17,9 @@ impl AccountGuard {
     /// up the owner's day; codes the logged-in account asks for and changes
     /// put off have `max_per_day` each.
     pub fn allow(&self, rec: &mut RecoveryRecord, kind: RecentKind, ip: IpAddr, now: u64) -> bool {
-        rec.recent.retain(|r| now.saturating_sub(r.at) < 86_400);
+        // The first password login is kept past the day (a new account sets itself up
+        // from its network); every other entry only for the day.
+        rec.recent.retain(|r| r.kind == RecentKind::FirstLogin || now.saturating_sub(r.at) < 86_400);
         let net = prefix_of(ip).to_string();
         let of_kind = rec.recent.iter().filter(|r| r.kind == kind).count();
         let ok = match kind {
@@ -29,6 +31,8 @@ impl AccountGuard {
                 here < STARTS_PER_NETWORK && of_kind < self.cfg.max_per_day as usize
             }
             RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
+            // Not something one asks for: noted by `note_first_login`, never counted here.
+            RecentKind::FirstLogin => false,
         };
         if ok {
             rec.recent.push(Recent { at: now, kind, net });

@@ -7,6 +7,7 @@
 //! - `places`: known places, noted at login and registration;
 //! - `daily`: what an account and a network may ask for in a day;
 //! - `codes`: texted codes (only their keyed hashes are kept) and recovery codes;
+//! - `setup`: a new account setting itself up (its first login's network, the setup code);
 //! - `pending`: changes put off until their delay ends;
 //! - `apply`: changes taking effect, at once or when their delay ended;
 //! - `notices`: announcements, texted and in the mailbox.
@@ -19,6 +20,7 @@ pub(crate) mod notices;
 pub(crate) mod pending;
 mod places;
 pub(crate) mod policy_view;
+pub(crate) mod setup;
 
 use std::net::IpAddr;
 

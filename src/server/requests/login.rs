@@ -237,7 +237,16 @@ async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared:
     conn.shared.logged_in(&conn.connection, &user);
     let (sh, u) = (conn.shared.clone(), user.clone());
     let now = sh.clock().now();
-    if let Ok(Err(e)) = Shared::blocking(move || sh.guard().note_place(sh.store(), &u, ip, now)).await {
+    // A password login (it gets a token) also notes the first login's network, once.
+    let password = token.is_some();
+    let noted = move || {
+        sh.guard().note_place(sh.store(), &u, ip, now)?;
+        match password {
+            true => sh.guard().note_first_login(sh.store(), &u, ip, now),
+            false => Ok(()),
+        }
+    };
+    if let Ok(Err(e)) = Shared::blocking(noted).await {
         warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
     }
     conn.record(conn.activity(Kind::LoginOk).account(&user));

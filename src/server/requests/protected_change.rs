@@ -1,7 +1,9 @@
 //! A protected change of an account (a setting, or a recovery's new password): a typed
 //! password alone is not a strong check (a thief has it), so the change is made now only
 //! from a known place of the account or with the code texted to its oldest settled number
-//! (a recovery's texted code was its first step); otherwise it waits
+//! (a recovery's texted code was its first step), or, for a new account's first number,
+//! question and codes within its setup window, from the network of its first password
+//! login or with the operator's setup code (`account_guard::setup`); otherwise it waits
 //! `recovery.unknown_place_delay_secs`, announced to every number and the mailbox,
 //! cancellable. Used by the account's settings and by recovery.
 
@@ -15,6 +17,7 @@ use crate::policy::activity::Kind;
 use crate::policy::recovery::CodeError;
 use crate::server::account_guard::codes::AUTHORISE;
 use crate::server::account_guard::pending::{Scheduled, MAX_PENDING};
+use crate::server::account_guard::setup::SetUp;
 use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
@@ -25,7 +28,9 @@ use crate::wire::{AccountReply, ErrorCode, Response};
 
 /// Apply `change` now, or put it off. Now when the connection comes from a known place of
 /// the account or `auth` is the right code texted to its oldest settled number (a recovery
-/// passes no `auth`: its texted code was the first step); otherwise after the delay,
+/// passes no `auth`: its texted code was the first step), or when it is a new account's
+/// first setup (from its first login's network, or `auth` is its setup code); otherwise
+/// after the delay,
 /// announced. `phc` is the password hash the request was checked against (`None` for a
 /// recovery): nothing changes once the password has changed meanwhile. While a recovery is
 /// pending, no other change is taken.
@@ -43,12 +48,14 @@ pub(super) async fn apply_or_schedule(
     let u = user.to_owned();
     let what = change.describe();
     enum Decided {
-        /// A change of the record, made in the same transaction as the checks.
-        Applied(Change, RecoveryRecord),
+        /// A change of the record, made in the same transaction as the checks (as a new
+        /// account's setup, when it was one).
+        Applied(Change, RecoveryRecord, Option<SetUp>),
         /// A new password, to set now.
         Password(Change),
         Later(Scheduled, RecoveryRecord),
-        WrongAuth(CodeError),
+        /// A wrong code, and which (the texted code, or the setup code).
+        WrongAuth(CodeError, &'static str),
         RecoveryPending(u64),
         Full,
         TooMany,
@@ -57,17 +64,26 @@ pub(super) async fn apply_or_schedule(
     let checked = phc.clone();
     let decided = Shared::blocking(move || -> Result<Option<Decided>, StoreError> {
         let guard = shc.guard();
+        // When the account was made never changes: read before the transaction.
+        let created = shc.store().user_created(&u)?;
         let decided = shc.store().update_recovery_as(&u, checked.as_deref(), |rec| {
             let is_recovery = matches!(change, Change::Recover { .. });
             if let (false, Some(at)) = (is_recovery, AccountGuard::recovery_pending(rec)) {
                 return (Ok(Decided::RecoveryPending(at)), false);
             }
             let known = guard.known(rec, ip, now);
+            let set_up = match known {
+                true => None,
+                false => match guard.setup(rec, &change, created, ip, auth.as_deref(), &u, now) {
+                    Ok(s) => s,
+                    Err(e) => return (Ok(Decided::WrongAuth(e, "setup code")), true),
+                },
+            };
             let authorised = match &auth {
-                _ if known => true,
+                _ if known || set_up.is_some() => true,
                 Some(code) => match guard.take_code(rec, AUTHORISE, &u, code, now) {
                     Ok(()) => true,
-                    Err(e) => return (Ok(Decided::WrongAuth(e)), true),
+                    Err(e) => return (Ok(Decided::WrongAuth(e, "texted code")), true),
                 },
                 None => false,
             };
@@ -75,8 +91,8 @@ pub(super) async fn apply_or_schedule(
                 return match change {
                     Change::Recover { .. } | Change::Password { .. } => (Ok(Decided::Password(change)), false),
                     _ => {
-                        AccountGuard::apply_to_record(rec, &change, now);
-                        (Ok(Decided::Applied(change, rec.clone())), true)
+                        AccountGuard::apply_to_record(rec, &change, now, now);
+                        (Ok(Decided::Applied(change, rec.clone(), set_up)), true)
                     }
                 };
             }
@@ -97,12 +113,12 @@ pub(super) async fn apply_or_schedule(
         return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
     };
     match decided {
-        Decided::WrongAuth(why) => {
+        Decided::WrongAuth(why, which) => {
             conn.record(
                 conn.activity(Kind::RecoveryWrongCode).account(user).detail(format!("authorising {what}: {why}")),
             );
-            warn!(peer = %conn.peer, %user, event = "recovery_wrong_code", "authorising {what}: {why}");
-            refuse(ErrorCode::AuthFailed, format!("the texted code was not accepted: {why}"))
+            warn!(peer = %conn.peer, %user, event = "recovery_wrong_code", "authorising {what}: {which}: {why}");
+            refuse(ErrorCode::AuthFailed, format!("the {which} was not accepted: {why}"))
         }
         Decided::RecoveryPending(at) => refuse(
             ErrorCode::Limit,
@@ -116,20 +132,25 @@ pub(super) async fn apply_or_schedule(
             refuse(ErrorCode::Limit, format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"))
         }
         Decided::TooMany => refuse(ErrorCode::Limit, "the account's changes put off for today are used up".into()),
-        Decided::Applied(change, rec) => {
+        Decided::Applied(change, rec, set_up) => {
             let (shc, u) = (sh.clone(), user.to_owned());
             Shared::blocking(move || shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, now_ms)).await?;
-            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&what));
-            info!(peer = %conn.peer, %user, event = "recovery_completed", "{what}: done");
-            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
+            let done = match set_up {
+                Some(s) => format!("{what}: {}", sh.guard().setup_reason(s)),
+                None => what,
+            };
+            conn.record(conn.activity(Kind::RecoveryCompleted).account(user).detail(&done));
+            info!(peer = %conn.peer, %user, event = "recovery_completed", "{done}: done");
+            Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {done}") }))
         }
         Decided::Password(change) => {
             let keep = conn.connection.stable_id();
             let (shc, u) = (sh.clone(), user.to_owned());
             let except = (!matches!(change, Change::Recover { .. })).then_some(keep);
-            let applied =
-                Shared::blocking(move || shc.guard().apply_now(&*shc, &u, &change, now_ms, except, phc.as_deref()))
-                    .await??;
+            let applied = Shared::blocking(move || {
+                shc.guard().apply_now(&*shc, &u, &change, now_ms, now, except, phc.as_deref())
+            })
+            .await??;
             if !applied {
                 return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
             }
