@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Result};
 
-use super::account_reply::print_reply;
+use super::account_reply::{paste_ready, print_reply};
 use super::args::{AccountCmd, ChangeArgs, ClientArgs, CodesCmd, PhoneCmd, QuestionCmd, TokensCmd};
 use super::codes::texted_code;
 use super::connect::connect_options;
@@ -30,10 +30,12 @@ fn current_password(opts: &ConnectOptions) -> Result<String> {
 }
 
 /// What connecting needs, read first (`--password-stdin` is the first line of stdin); the
-/// password given once serves as the current password too.
-fn prepare(c: &ClientArgs) -> Result<ConnectOptions> {
+/// password given once serves as the current password too (asked after an unknown
+/// listener's certificate is settled).
+async fn prepare(c: &ClientArgs) -> Result<ConnectOptions> {
     let mut opts = connect_options(c)?;
     if matches!(opts.password, PasswordSource::Prompt) {
+        Client::settle_trust(&opts).await?;
         opts.password = PasswordSource::Given(current_password(&opts)?);
     }
     Ok(opts)
@@ -41,7 +43,7 @@ fn prepare(c: &ClientArgs) -> Result<ConnectOptions> {
 
 /// Connect and log in.
 async fn logged_in(c: &ClientArgs) -> Result<(ConnectOptions, Client)> {
-    let opts = prepare(c)?;
+    let opts = prepare(c).await?;
     let client = Client::connect(&opts).await?;
     Ok((opts, client))
 }
@@ -112,7 +114,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
         }
         AccountCmd::Phone(PhoneCmd::Verify { change: ch, number, code_stdin }) => {
             let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
-            let opts = prepare(&ch.client)?;
+            let opts = prepare(&ch.client).await?;
             let code = texted_code(&line(code_stdin, &format!("Code texted to {number}"), false, "--code-stdin")?)?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::PhoneVerify { number, code, password, auth })
@@ -121,7 +123,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
         }
         AccountCmd::Phone(PhoneCmd::Remove { change: ch, number }) => {
             let number = crate::accounts::phone::parse(&number).map_err(|e| usage(e.to_string()))?;
-            let opts = prepare(&ch.client)?;
+            let opts = prepare(&ch.client).await?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::PhoneRemove { number, password, auth }).await?;
             print_reply(&reply, ch.client.json)?;
@@ -149,7 +151,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             crate::wire::check_subject(&question).map_err(|_| {
                 usage("the question must be one line of at most 200 bytes, without control or invisible characters")
             })?;
-            let opts = prepare(&ch.client)?;
+            let opts = prepare(&ch.client).await?;
             let answer = if answer_stdin {
                 read_stdin_line()?
             } else {
@@ -173,14 +175,14 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Codes(CodesCmd::New { change: ch }) => {
-            let opts = prepare(&ch.client)?;
+            let opts = prepare(&ch.client).await?;
             let reply = change(&ch, opts, |password, auth| AccountRequest::CodesNew { password, auth }).await?;
             print_reply(&reply, ch.client.json)?;
         }
         AccountCmd::Passwd { change: ch, new_password_stdin } => {
             // The current password comes first (the login's), then the new one, before
             // anything is sent.
-            let opts = prepare(&ch.client)?;
+            let opts = prepare(&ch.client).await?;
             let new_password = new_password(new_password_stdin, &opts.user)?;
             let reply =
                 change(&ch, opts, |password, auth| AccountRequest::Passwd { password, new_password, auth }).await?;
@@ -229,7 +231,7 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
 fn show_phones(v: &crate::wire::AccountView) -> std::io::Result<()> {
     let now = crate::clock::Clock::default().now();
     if v.phones.is_empty() {
-        outln!("phones: none (add one: qxfer account phone add USER@HOST +NUMBER)")?;
+        outln!("{}", paste_ready("phones: none (add one: qxfer account phone add USER@HOST +NUMBER)"))?;
     }
     for p in &v.phones {
         let state = match p.verified {
@@ -279,7 +281,10 @@ fn show(v: &crate::wire::AccountView, json: bool) -> std::io::Result<()> {
     }
     match &v.question {
         Some(q) => outln!("secret question: {q}")?,
-        None => outln!("secret question: none (set one: qxfer account question set USER@HOST --question TEXT)")?,
+        None => outln!(
+            "{}",
+            paste_ready("secret question: none (set one: qxfer account question set USER@HOST --question TEXT)")
+        )?,
     }
     outln!("recovery codes left: {}", v.codes_left)?;
     for p in &v.pending {

@@ -1,9 +1,49 @@
 //! Printing a listener's answer to an account request (`recover`, `register`, `account`):
-//! its text, new recovery codes or a token, or JSON with `--json`.
+//! its text, new recovery codes or a token, or JSON with `--json`. A command the text
+//! suggests names this command's account and listener as typed (the listener writes
+//! `USER@HOST` or `HOST` there), so it can be pasted as it is.
+
+use std::sync::OnceLock;
 
 use super::output::outln;
 use crate::clock::format_time;
 use crate::wire::AccountReply;
+
+/// `USER@HOST` as this command was given it (one command a process): set when its
+/// connection options are read.
+static PASTE_TARGET: OnceLock<String> = OnceLock::new();
+
+/// Remember `USER@HOST` as typed, for the commands hints print (the first call wins).
+pub fn set_paste_target(user_at_host: &str) {
+    let _ = PASTE_TARGET.set(user_at_host.to_owned());
+}
+
+/// `text` with the placeholders `USER@HOST` and `HOST` (whole words) replaced by this
+/// command's account and listener, when they are known.
+pub fn paste_ready(text: &str) -> String {
+    match PASTE_TARGET.get() {
+        Some(target) => fill(text, target),
+        None => text.to_owned(),
+    }
+}
+
+fn fill(text: &str, target: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '@' | '_' | '-' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((before, after)) = rest.split_once("HOST") {
+        let (head, placeholder) = match before.strip_suffix("USER@") {
+            Some(head) => (head, "USER@HOST"),
+            None => (before, "HOST"),
+        };
+        let whole = !head.ends_with(word) && !after.starts_with(word);
+        out.push_str(head);
+        out.push_str(if whole { target } else { placeholder });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
 
 /// The answer on stdout (a token's advice on stderr), or one JSON object with `json`.
 pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
@@ -21,7 +61,7 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
         return outln!("{v}");
     }
     match reply {
-        AccountReply::Done { text } | AccountReply::Changed { text, .. } => outln!("{text}")?,
+        AccountReply::Done { text } | AccountReply::Changed { text, .. } => outln!("{}", paste_ready(text))?,
         AccountReply::Codes { codes, at } => {
             outln!("Recovery codes (each works once; keep them somewhere safe, they are not shown again):")?;
             for c in codes {
@@ -36,10 +76,33 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
             outln!("{token}")?;
             eprintln!(
                 "qxfer: token {id} (shown once). Scripts log in with it through QXFER_TOKEN; \
-                 revoke it with: qxfer account tokens revoke USER@HOST {id}"
+                 revoke it with: {}",
+                paste_ready(&format!("qxfer account tokens revoke USER@HOST {id}"))
             );
         }
         AccountReply::View(_) | AccountReply::Sessions { .. } => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn placeholders_become_the_real_account_and_listener() {
+        let target = "alice@office";
+        assert_eq!(
+            fill("confirm it with: qxfer account phone verify HOST +34600000001", target),
+            "confirm it with: qxfer account phone verify alice@office +34600000001"
+        );
+        assert_eq!(
+            fill("qxfer account tokens revoke USER@HOST 3", target),
+            "qxfer account tokens revoke alice@office 3"
+        );
+        assert_eq!(fill("(qxfer recover cancel HOST CODE)", target), "(qxfer recover cancel alice@office CODE)");
+        // Not a placeholder: part of a longer word.
+        assert_eq!(fill("LOCALHOST HOSTS a-HOST", target), "LOCALHOST HOSTS a-HOST");
+        assert_eq!(fill("no placeholder", target), "no placeholder");
+    }
 }

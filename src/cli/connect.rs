@@ -1,18 +1,21 @@
 //! Where a client command goes and how it logs in: `[USER@]HOST[:PORT]` or an alias from
 //! the config file, the account, the pinned fingerprint or CA, the password's source and
-//! the network limits, as the library's `ConnectOptions`.
+//! the network limits, as the library's `ConnectOptions`. A bare word that is no alias
+//! (while config.toml has some) is said to be one mistyped, with the nearest.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::account_reply::set_paste_target;
 use super::args::ClientArgs;
 use super::bind::bind_addrs;
 use super::dirs::config_dir;
 use super::exit::usage;
 use super::prompt::read_stdin_line;
-use crate::client::aliases::ClientConfig;
+use crate::client::aliases::{self, ClientConfig};
 use crate::client::trust::NewHost;
 use crate::client::{self, ConnectOptions, PasswordSource};
 use crate::policy::NetLimits;
@@ -25,9 +28,12 @@ struct Target {
     user: String,
     fingerprint: Option<String>,
     ca: Option<PathBuf>,
+    bind: Option<String>,
+    /// `USER@HOST` as typed (an alias stays an alias): what a hint's command names.
+    typed: String,
 }
 
-fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
+fn target(a: &ClientArgs, config: &ClientConfig, config_path: &Path) -> Result<Target> {
     let (user_at, host) = match a.host.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, a.host.as_str()),
@@ -47,14 +53,22 @@ fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
         }
         _ => (config.alias(host), None),
     };
+    if alias.is_none() && user_at.is_none() && port.is_none() {
+        if let Some(why) = mistyped_alias(host, a.user.is_some(), config, config_path) {
+            return Err(usage(why));
+        }
+    }
     let user = user_at
         .map(str::to_owned)
         .or_else(|| a.user.clone())
         .or_else(|| alias.and_then(|h| h.user.clone()))
-        .ok_or_else(|| usage("no account to log in as: write USER@HOST, pass --user NAME or set QXFER_USER"))?;
+        .ok_or_else(|| {
+            usage(format!("no account to log in as: write USER@{host}, pass --user NAME or set QXFER_USER"))
+        })?;
     crate::wire::validate_account(&user).map_err(|e| usage(format!("account {user:?}: {e}")))?;
+    let typed = format!("{user}@{host}");
     let host = match (alias, port) {
-        (Some(h), Some(p)) => crate::client::aliases::HostAlias { port: Some(p), ..h.clone() }.hostport(),
+        (Some(h), Some(p)) => aliases::HostAlias { port: Some(p), ..h.clone() }.hostport(),
         (Some(h), None) => h.hostport(),
         (None, _) => host.to_owned(),
     };
@@ -63,16 +77,40 @@ fn target(a: &ClientArgs, config: &ClientConfig) -> Result<Target> {
         user,
         fingerprint: a.fingerprint.clone().or_else(|| alias.and_then(|h| h.fingerprint.clone())),
         ca: a.ca.clone().or_else(|| alias.and_then(|h| h.ca.clone())),
+        bind: a.bind.clone().or_else(|| alias.and_then(|h| h.bind.clone())),
+        typed,
     })
+}
+
+/// What to say of a bare word (no `@`, port, dot or colon) that names no alias while the
+/// config file has some: most likely an alias mistyped. `None` when it may be a host: with
+/// an account to log in as, a word that resolves is one on the network (`nas`); without
+/// one, the command cannot run either way and the alias is the likelier meaning.
+fn mistyped_alias(word: &str, user_known: bool, config: &ClientConfig, path: &Path) -> Option<String> {
+    if config.hosts.is_empty() || word.contains(['.', ':', '[']) || word.eq_ignore_ascii_case("localhost") {
+        return None;
+    }
+    if user_known && (word, crate::wire::DEFAULT_PORT).to_socket_addrs().is_ok_and(|mut a| a.next().is_some()) {
+        return None;
+    }
+    let hint = match config.nearest(word) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => {
+            let names: Vec<String> = config.hosts.keys().map(|k| format!("`{k}`")).collect();
+            format!("its aliases: {}", names.join(", "))
+        }
+    };
+    Some(format!("`{word}` is not an alias in {} ({hint})", path.display()))
 }
 
 pub fn connect_options(a: &ClientArgs) -> Result<ConnectOptions> {
     let config_dir = config_dir()?;
     let config = ClientConfig::load(&config_dir)?;
-    let t = target(a, &config)?;
+    let t = target(a, &config, &config_dir.join(aliases::FILE))?;
+    set_paste_target(&t.typed);
     let fingerprint =
         t.fingerprint.as_deref().map(tls::parse_fingerprint).transpose().map_err(|e| usage(e.to_string()))?;
-    let bind = match &a.bind {
+    let bind = match &t.bind {
         Some(b) => bind_addrs(b, 0)?,
         None => Vec::new(),
     };

@@ -9,9 +9,11 @@
 //! user = "alice"                   # optional
 //! fingerprint = "sha256:…"         # optional: pin this certificate
 //! ca = "/etc/qxfer/ca.pem"         # optional: trust a private CA instead
+//! bind = "192.0.2.7"               # optional: send from this local address (`--bind`)
 //! ```
 //!
-//! What the command line says wins over the alias: `USER@office`, `--user`, `--fingerprint`.
+//! What the command line says wins over the alias: `USER@office`, `--user`, `--fingerprint`,
+//! `--ca`, `--bind`. A word that is no alias is matched to the nearest one, for the message.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ pub struct HostAlias {
     pub user: Option<String>,
     pub fingerprint: Option<String>,
     pub ca: Option<PathBuf>,
+    /// The local address to send from, as `--bind` takes it.
+    pub bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -86,6 +90,40 @@ impl ClientConfig {
     pub fn alias(&self, name: &str) -> Option<&HostAlias> {
         self.hosts.get(name)
     }
+
+    /// The alias `name` is most likely a typo of: the nearest by edit distance, if it is
+    /// within two edits and a third of the longer word.
+    pub fn nearest(&self, name: &str) -> Option<&str> {
+        self.hosts
+            .keys()
+            .map(|alias| (edits(name, alias), alias.as_str()))
+            .filter(|(d, alias)| *d <= 2 && 3 * d <= name.chars().count().max(alias.chars().count()))
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, alias)| alias)
+    }
+}
+
+/// Levenshtein distance between `a` and `b`, by characters, case folded.
+fn edits(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
+    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for ca in &a {
+        let mut diagonal = row.first().copied().unwrap_or(0);
+        if let Some(first) = row.first_mut() {
+            *first += 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let best = (diagonal + usize::from(ca != cb)).min(above.saturating_add(1)).min(left.saturating_add(1));
+            diagonal = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = best;
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
 }
 
 impl HostAlias {
@@ -119,5 +157,20 @@ mod tests {
         assert!(ClientConfig::parse("[hosts.x]\naddress = \"a\"\nbogus = 1\n").is_err());
         assert!(ClientConfig::parse("[hosts.x]\naddress = \"\"\n").is_err());
         assert_eq!(ClientConfig::parse("").expect("empty"), ClientConfig::default());
+    }
+
+    #[test]
+    fn a_typo_finds_the_nearest_alias_and_bind_is_a_key() {
+        let c = ClientConfig::parse(
+            "[hosts.office]\naddress = \"a\"\nbind = \"127.0.0.2\"\n[hosts.lab]\naddress = \"b\"\n",
+        )
+        .expect("parse");
+        assert_eq!(c.alias("office").and_then(|h| h.bind.as_deref()), Some("127.0.0.2"));
+        assert_eq!(c.nearest("offfice"), Some("office"));
+        assert_eq!(c.nearest("Ofice"), Some("office"));
+        assert_eq!(c.nearest("lb"), Some("lab"));
+        assert_eq!(c.nearest("nas"), None);
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("", "ab"), 2);
     }
 }

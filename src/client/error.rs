@@ -30,6 +30,13 @@ pub mod exit {
 pub enum ClientError {
     #[error("authentication failed for {user}: wrong user name or password")]
     Auth { user: String },
+    /// The automation token in `QXFER_TOKEN` was refused (revoked, expired, or ended by a
+    /// password change or a recovery); `target` is `USER@HOST[:PORT]` for the new one.
+    #[error(
+        "authentication failed for {user}: the token in QXFER_TOKEN was refused (revoked or expired); \
+         make a new one with: qxfer account tokens new {target} --automation"
+    )]
+    TokenRefused { user: String, target: String },
     #[error(
         "CERTIFICATE MISMATCH for {host}: it presented {seen}, but {known_hosts} pins {pinned}. \
          Someone may be intercepting the connection. If the listener's certificate changed on purpose \
@@ -79,7 +86,8 @@ pub enum ClientError {
     #[error(
         "no qxfer listener answered at {hostport} (UDP) within {secs} s: check the address and port, \
          that `qxfer listen` runs there and that no firewall drops UDP; on a slow link pass \
-         --connect-timeout (a listener also drops addresses it has banned or blocked)"
+         --connect-timeout (a listener also drops addresses it has banned or blocked). The listener may also be \
+         limiting this address (too many connections from it): wait a minute and try again"
     )]
     NoAnswer { hostport: String, secs: u64 },
     /// The listener told this address it is banned.
@@ -132,7 +140,9 @@ pub enum ClientError {
 impl ClientError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ClientError::Auth { .. } | ClientError::SessionEnded { .. } => exit::AUTH,
+            ClientError::Auth { .. } | ClientError::TokenRefused { .. } | ClientError::SessionEnded { .. } => {
+                exit::AUTH
+            }
             ClientError::Remote { code: ErrorCode::AuthFailed, .. } => exit::AUTH,
             ClientError::HostKeyMismatch { .. }
             | ClientError::UnknownHost { .. }

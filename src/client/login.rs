@@ -1,6 +1,7 @@
 //! Logging in on a fresh connection: a saved session token first (or the automation
-//! token given), the password if needed (asked before connecting), the session token kept
-//! for the next command, and a listener's challenge answered on a new connection.
+//! token given), the password if needed (asked before connecting, after an unknown
+//! listener's certificate is settled, up to three times on a terminal), the session token
+//! kept for the next command, and a listener's challenge answered on a new connection.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,11 +10,15 @@ use super::challenge;
 use super::connect::{resolve, ConnectOptions, PasswordSource};
 use super::control::{unexpected, Client};
 use super::error::{self, ClientError, Result};
+use super::trust::{KnownHosts, NewHost};
 use crate::transport::tls;
 use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token};
 
 /// Captchas one command shows before it gives up (a person misreads one now and then).
 pub(super) const CHALLENGE_TRIES: u32 = 3;
+
+/// Passwords one command asks for on a terminal (ssh's `NumberOfPasswordPrompts`).
+pub(super) const PASSWORD_TRIES: u32 = 3;
 
 fn token_path(opts: &ConnectOptions, hostport: &str) -> PathBuf {
     let safe: String = format!("{hostport}@{}", opts.user)
@@ -39,33 +44,66 @@ fn save_token(path: &std::path::Path, token: &Token) -> Result<()> {
 impl Client {
     /// Connect, check the listener's certificate, and log in. Without a saved session
     /// token the password is asked for before connecting, so a person's typing never runs
-    /// into the listener's login deadline.
+    /// into the listener's login deadline; on a terminal, an unknown listener's certificate
+    /// is settled first (as ssh asks about the host key before the password), and a wrong
+    /// password is asked again, [`PASSWORD_TRIES`] times in all (each a login the listener
+    /// counts). A password given (`QXFER_PASSWORD`, `--password-stdin`) has one try.
     ///
     /// A listener that asks for a challenge (after failed logins) gets it answered: the
     /// captcha on the terminal, the proof of work here, then a fresh connection logs in
     /// with the solution (a person may take longer than the login deadline to read it).
     pub async fn connect(opts: &ConnectOptions) -> Result<Client> {
         let (_, hostport, _) = resolve(&opts.host)?;
-        let asked;
-        let opts = if matches!(opts.password, PasswordSource::Prompt)
-            && opts.token.is_none()
-            && load_token(&token_path(opts, &hostport)).is_none()
-        {
+        let has_token = opts.token.is_some() || load_token(&token_path(opts, &hostport)).is_some();
+        match &opts.password {
+            PasswordSource::Prompt => {}
+            // Without a token to log in with, a password no account can have is refused
+            // before anything connects (with one, only if the token is refused: see `login`).
+            PasswordSource::Given(p) if !has_token => {
+                possible(p)?;
+                return Self::connect_solving(opts).await;
+            }
+            _ => return Self::connect_solving(opts).await,
+        }
+        if has_token {
+            // The session first; the password only if it ended.
+            let without = ConnectOptions { password: PasswordSource::None, ..opts.clone() };
+            match Self::connect_solving(&without).await {
+                Err(ClientError::SessionEnded { .. } | ClientError::NoPassword) => {}
+                other => return other,
+            }
+        } else {
+            Self::settle_trust(opts).await?;
+        }
+        let mut tries = 0;
+        loop {
+            tries += 1;
             let password = prompt(&opts.user, &hostport).await?;
             possible(&password)?;
-            asked = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
-            &asked
-        } else {
-            opts
-        };
-        // Without a token to log in with, a password no account can have is refused before
-        // anything connects (with one, only if the token is refused: see `login`).
-        if let PasswordSource::Given(p) = &opts.password {
-            if opts.token.is_none() && load_token(&token_path(opts, &hostport)).is_none() {
-                possible(p)?;
+            let given = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
+            match Self::connect_solving(&given).await {
+                Err(ClientError::Auth { .. }) if tries < PASSWORD_TRIES => {
+                    eprintln!("Wrong user name or password; try again.");
+                }
+                other => return other,
             }
         }
-        // A misread captcha gets a fresh one, a few times, without typing the password again.
+    }
+
+    /// On a terminal, before a password is asked for: an unknown listener's certificate
+    /// shown and pinned (or refused) on a connection of its own, which logs nothing in.
+    /// Nothing to do when it is pinned, a fingerprint or CA is given, or no one is asked.
+    pub async fn settle_trust(opts: &ConnectOptions) -> Result<()> {
+        let (_, hostport, _) = resolve(&opts.host)?;
+        if trust_unsettled(opts, &hostport) {
+            Self::handshake(opts).await?.close().await;
+        }
+        Ok(())
+    }
+
+    /// Log in with what `opts` gives, answering challenges: a misread captcha gets a fresh
+    /// one, a few times, without typing the password again.
+    async fn connect_solving(opts: &ConnectOptions) -> Result<Client> {
         let mut tries = 0;
         loop {
             let challenge = match Self::connect_with(opts, None).await {
@@ -111,9 +149,10 @@ impl Client {
                     tracing::info!("logged in as {} with the token in QXFER_TOKEN", opts.user);
                     Ok(())
                 }
-                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
-                    Err(ClientError::Auth { user: opts.user.clone() })
-                }
+                Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => Err(ClientError::TokenRefused {
+                    user: opts.user.clone(),
+                    target: format!("{}@{}", opts.user, opts.host),
+                }),
                 Ok(other_reply) => Err(unexpected(&other_reply)),
                 Err(e) => Err(e),
             };
@@ -172,6 +211,15 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether connecting would ask on the terminal about the listener's certificate: no CA,
+/// no fingerprint given, and none pinned for `hostport` yet.
+fn trust_unsettled(opts: &ConnectOptions, hostport: &str) -> bool {
+    opts.new_host == NewHost::Ask
+        && opts.ca.is_none()
+        && opts.fingerprint.is_none()
+        && KnownHosts::new(&opts.config_dir).get(hostport).is_none()
 }
 
 /// Ask for the password on the terminal, on a blocking thread: the connection (if any)

@@ -119,8 +119,14 @@ pub fn format_fingerprint(fp: &Fingerprint) -> String {
     format!("sha256:{}", hex::encode(fp))
 }
 
+/// `sha256:<64 hex digits>`, or the digits alone; the prefix in any case (`SHA256:`, as ssh
+/// writes it) and the digits in either.
 pub fn parse_fingerprint(s: &str) -> Result<Fingerprint> {
-    let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
+    let s = s.trim();
+    let hex_part = match (s.get(..7), s.get(7..)) {
+        (Some(prefix), Some(rest)) if prefix.eq_ignore_ascii_case("sha256:") => rest,
+        _ => s,
+    };
     let bytes = hex::decode(hex_part.trim()).map_err(|_| TlsError::Fingerprint)?;
     bytes.try_into().map_err(|_| TlsError::Fingerprint)
 }

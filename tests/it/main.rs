@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod attacks;
 mod bans;
+mod basics;
 mod challenges;
 mod cli;
 mod cycles;

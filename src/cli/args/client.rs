@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::values::parse_duration;
+use super::values::parse_timeout;
 
 /// How a client reaches and logs in to a listener.
 #[derive(Debug, Args)]
@@ -20,13 +20,16 @@ pub struct ClientArgs {
     /// Read the password from the first line of stdin (else QXFER_PASSWORD, else a prompt).
     #[arg(long)]
     pub password_stdin: bool,
-    /// Local address to send from (like ssh -b): an IP or a host name, with or without :PORT.
+    /// Local address to send from (like ssh -b): an IP or a host name, with or without :PORT
+    /// (else the alias's `bind`).
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
-    /// How long to wait for the listener to answer (default 5s; raise it on slow links).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// How long to wait for the listener to answer (default 5s; raise it on slow links): a
+    /// duration (10s, 1m) or a number of seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub connect_timeout: Option<u64>,
-    /// Trust the listener only if its certificate has this fingerprint, and pin it.
+    /// Trust the listener only if its certificate has this fingerprint, and pin it
+    /// (`SHA256:HEX`, as ssh capitalises it, is the same).
     #[arg(long, value_name = "sha256:HEX")]
     pub fingerprint: Option<String>,
     /// Pin an unknown listener's certificate without asking (trust on first use).

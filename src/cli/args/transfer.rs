@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::client::ClientArgs;
-use super::values::parse_id;
+use super::values::{parse_id, parse_recipient};
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -21,8 +21,9 @@ pub struct SendArgs {
     #[arg(short = 's', long, value_name = "SUBJECT")]
     pub subject: Option<String>,
     /// Recipient account (default: your own mailbox); repeat for several recipients (one
-    /// upload, one delivery each, charged to each one's quota).
-    #[arg(long, value_name = "USER")]
+    /// upload, one delivery each, charged to each one's quota). Names are lower case: `Bob`
+    /// is sent to bob, with a note.
+    #[arg(long, value_name = "USER", value_parser = parse_recipient)]
     pub to: Vec<String>,
     /// Follow symbolic links inside directories (links named on the command line are always followed).
     #[arg(short = 'L', long)]

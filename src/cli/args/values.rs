@@ -1,5 +1,5 @@
-//! Value parsers for arguments clap cannot read by itself: durations (`30s`, `2h`) and
-//! delivery ids, with the words a mistyped one is refused with.
+//! Value parsers for arguments clap cannot read by itself: durations (`30s`, `2h`),
+//! timeouts, delivery ids and recipients, with the words a mistyped one is refused with.
 
 /// Why an argument is not a duration or a delivery id. The text is what clap prints after
 /// `invalid value '…' for '…': `.
@@ -34,6 +34,26 @@ pub fn parse_duration(s: &str) -> Result<u64, ValueError> {
     n.checked_mul(mult).ok_or_else(|| ValueError::TooLong(s.to_owned()))
 }
 
+/// `--connect-timeout`: a duration, or a bare number of seconds (as other tools' timeouts
+/// are written; a timeout this short leaves no doubt about the unit).
+pub fn parse_timeout(s: &str) -> Result<u64, ValueError> {
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Ok(secs),
+        Err(_) => parse_duration(s),
+    }
+}
+
+/// `--to`: an account name as pasted, folded to lower case (account names are lower case)
+/// with a note on stderr; what no folding makes a name is left for the command to refuse.
+pub fn parse_recipient(s: &str) -> Result<String, ValueError> {
+    let lower = s.to_ascii_lowercase();
+    if lower != s && crate::wire::validate_account(&lower).is_ok() {
+        eprintln!("qxfer: account names are lower case: sending to {lower}");
+        return Ok(lower);
+    }
+    Ok(s.to_owned())
+}
+
 /// A delivery id: a whole number, as `qxfer inbox` lists it.
 pub fn parse_id(s: &str) -> Result<u64, ValueError> {
     s.parse::<u64>().map_err(|_| ValueError::NotAnId(s.to_owned()))
@@ -62,5 +82,16 @@ mod tests {
             r#""x" is not a delivery id: ids are whole numbers, as `qxfer inbox` lists them"#
         );
         assert_eq!(parse_id("12"), Ok(12));
+    }
+
+    #[test]
+    fn timeouts_take_bare_seconds_and_recipients_fold_case() {
+        assert_eq!(parse_timeout("5"), Ok(5));
+        assert_eq!(parse_timeout("2m"), Ok(120));
+        assert_eq!(parse_timeout("5x").unwrap_err().to_string(), r#""5x": unknown unit "x" (s, m, h or d)"#);
+        assert_eq!(parse_recipient("Bob").as_deref(), Ok("bob"));
+        assert_eq!(parse_recipient("bob").as_deref(), Ok("bob"));
+        // Not a name however it is folded: left as typed, for the command to refuse.
+        assert_eq!(parse_recipient("Bob Smith").as_deref(), Ok("Bob Smith"));
     }
 }
