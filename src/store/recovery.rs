@@ -122,6 +122,9 @@ pub enum RecentKind {
     /// The account's first password login, whose network (`net`) a new account sets itself
     /// up from (`policy::account_setup`); one per account, kept past the day.
     FirstLogin,
+    /// A request about a phone number (add, verify, remove), counted against
+    /// `PHONE_REQUESTS_PER_DAY`.
+    Phone,
 }
 
 /// A recent request: when, what, and from which network.

@@ -20,6 +20,7 @@ mod hostile_listener;
 mod layering;
 mod mailbox;
 mod mistakes;
+mod numbers;
 mod pipes;
 mod privacy;
 mod quotas;

@@ -262,8 +262,8 @@ fn the_operators_numbers_are_settled_at_once_with_a_running_listener() {
     let out = ok(&l.admin().args(["user", "phone", "dave", "replace", PHONE, PHONE2]).output().expect("replace"));
     assert!(out.contains("replaced +34612345678 with +34698765432 on dave, settled at once"), "{out}");
     let v = show(&dave, None);
-    // From a network that is not a known place the numbers are masked.
-    assert_eq!(v["phones"][0]["number"], "+34•••••5432", "{v}");
+    // From a network that is not a known place the numbers are hidden (not one digit).
+    assert_eq!(v["phones"][0]["number"], "+••••••••••", "{v}");
     assert_eq!(v["phones"][0]["verified"], 0, "vouched: {v}");
     ok(&l.admin().args(["user", "phone", "dave", "remove", PHONE2]).output().expect("remove"));
     ok(&l.admin().args(["user", "phone", "dave", "add", PHONE]).output().expect("add"));
@@ -292,7 +292,7 @@ fn the_operators_numbers_are_settled_at_once_without_a_listener() {
     let v = show(&erin, None);
     let phones: Vec<&str> =
         v["phones"].as_array().expect("phones").iter().filter_map(|p| p["number"].as_str()).collect();
-    assert_eq!(phones, ["+34•••••5432", "+34•••••5678"], "{v}");
+    assert_eq!(phones, ["+••••••••••"; 2], "{v}");
     let s = subjects(&erin);
     assert_eq!(s.iter().filter(|s| s.starts_with("Account changed by the operator")).count(), 3, "{s:?}");
 }

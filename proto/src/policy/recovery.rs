@@ -266,6 +266,9 @@ pub enum CodeError {
     Wrong { left: u32 },
     #[error("too many wrong codes; ask for a new one")]
     NoAttemptsLeft,
+    /// No code is waiting for this: none was texted, or it was used or has expired.
+    #[error("no code is waiting for this (none was texted, or it was used or expired); ask for a new one")]
+    NotSent,
 }
 
 /// Try a code whose keyed hash is `typed`: an attempt is used up whatever the outcome, and

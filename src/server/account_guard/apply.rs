@@ -61,9 +61,17 @@ impl AccountGuard {
         0
     }
 
+    /// Whether `change` removes a number verified on the account as `rec` stands before it
+    /// applies (a removal of a number not on it removes nothing, and texts nobody).
+    pub fn removes_a_verified_number(rec: &RecoveryRecord, change: &Change) -> bool {
+        matches!(change, Change::RemovePhone { number } if rec.phones.iter().any(|p| &p.number == number && p.verified.is_some()))
+    }
+
     /// Announce a change that took effect: every verified number and the mailbox are told
-    /// (a removed number too, so the owner hears of it even when the mailbox is not theirs
-    /// now). `dropped`: the pending changes a new password voided.
+    /// (a removed number too when it was verified on the account, `tell_removed`, so the
+    /// owner hears of it even when the mailbox is not theirs now). `dropped`: the pending
+    /// changes a new password voided.
+    #[allow(clippy::too_many_arguments)]
     pub fn announce_applied(
         &self,
         store: &Store,
@@ -71,6 +79,7 @@ impl AccountGuard {
         rec: &RecoveryRecord,
         change: &Change,
         dropped: usize,
+        tell_removed: bool,
         now_ms: u64,
     ) {
         let what = change.describe();
@@ -85,7 +94,7 @@ impl AccountGuard {
             Change::Password { .. } => format!("{what}: every other session and token ended.{voided}"),
             _ => format!("{what}: done."),
         };
-        if let Change::RemovePhone { number } = change {
+        if let (Change::RemovePhone { number }, true) = (change, tell_removed) {
             self.tell_numbers(std::slice::from_ref(number), user, &body, now_ms);
         }
         self.announce(store, user, rec, &format!("Account changed: {what}"), &body, now_ms);
@@ -120,11 +129,12 @@ impl AccountGuard {
             listener.end_sessions_but(user, "the account's password changed", except);
         }
         let rec = store.update_recovery(user, |rec| {
+            let tell_removed = Self::removes_a_verified_number(rec, change);
             let dropped = Self::apply_to_record(rec, change, now, asked);
-            ((rec.clone(), dropped), true)
+            ((rec.clone(), dropped, tell_removed), true)
         })?;
-        if let Some((rec, dropped)) = rec {
-            self.announce_applied(store, user, &rec, change, dropped, now_ms);
+        if let Some((rec, dropped, tell_removed)) = rec {
+            self.announce_applied(store, user, &rec, change, dropped, tell_removed, now_ms);
         }
         Ok(true)
     }

@@ -150,7 +150,8 @@ impl AccountGuard {
     }
 
     /// Try a typed code for `purpose`: an attempt is spent whatever the outcome; a right
-    /// code, an expired one or one out of attempts is gone afterwards.
+    /// code or an expired one is gone afterwards, one out of attempts stays (answering
+    /// `NoAttemptsLeft`) until it expires or a new one replaces it.
     pub fn take_code(
         &self,
         rec: &mut RecoveryRecord,
@@ -160,13 +161,15 @@ impl AccountGuard {
         now: u64,
     ) -> Result<(), CodeError> {
         let Some(i) = rec.sent.iter().position(|s| s.purpose == purpose) else {
-            return Err(CodeError::NoAttemptsLeft);
+            return Err(CodeError::NotSent);
         };
         let s = &mut rec.sent[i];
         let mut code = Code { hash: s.hash, expires: s.expires, attempts_left: s.attempts_left };
         let result = try_code(&mut code, &self.hash(purpose, user, typed), now);
         s.attempts_left = code.attempts_left;
-        if result.is_ok() || code.attempts_left == 0 || matches!(result, Err(CodeError::Expired)) {
+        // A code out of attempts stays until it expires (one per purpose; `issue_code`
+        // replaces it), so a try past its five is told apart from a code never sent.
+        if result.is_ok() || matches!(result, Err(CodeError::Expired)) {
             rec.sent.remove(i);
         }
         result

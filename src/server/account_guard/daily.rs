@@ -7,6 +7,12 @@ use super::AccountGuard;
 use crate::policy::prefix_of;
 use crate::store::{Recent, RecentKind, RecoveryRecord};
 
+/// Requests about phone numbers (`phone add`, `verify`, `remove`) one account may make a
+/// day: each could be a probe of which number is behind a masked one, and every such
+/// request answers alike whether the number is on the account or not, so at most this
+/// many guesses a day. Three numbers added, verified and removed fit.
+pub const PHONE_REQUESTS_PER_DAY: usize = 12;
+
 /// Recovery starts one network may make for one account a day (texts actually sent).
 pub const STARTS_PER_NETWORK: usize = 2;
 
@@ -31,6 +37,7 @@ impl AccountGuard {
                 here < STARTS_PER_NETWORK && of_kind < self.cfg.max_per_day as usize
             }
             RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
+            RecentKind::Phone => of_kind < PHONE_REQUESTS_PER_DAY,
             // Not something one asks for: noted by `note_first_login`, never counted here.
             RecentKind::FirstLogin => false,
         };

@@ -50,7 +50,7 @@ pub(super) async fn apply_or_schedule(
     enum Decided {
         /// A change of the record, made in the same transaction as the checks (as a new
         /// account's setup, when it was one).
-        Applied(Change, RecoveryRecord, Option<SetUp>),
+        Applied(Change, RecoveryRecord, Option<SetUp>, bool),
         /// A new password, to set now.
         Password(Change),
         Later(Scheduled, RecoveryRecord),
@@ -91,8 +91,9 @@ pub(super) async fn apply_or_schedule(
                 return match change {
                     Change::Recover { .. } | Change::Password { .. } => (Ok(Decided::Password(change)), false),
                     _ => {
+                        let tell_removed = AccountGuard::removes_a_verified_number(rec, &change);
                         AccountGuard::apply_to_record(rec, &change, now, now);
-                        (Ok(Decided::Applied(change, rec.clone(), set_up)), true)
+                        (Ok(Decided::Applied(change, rec.clone(), set_up, tell_removed)), true)
                     }
                 };
             }
@@ -132,9 +133,12 @@ pub(super) async fn apply_or_schedule(
             refuse(ErrorCode::Limit, format!("{MAX_PENDING} changes are pending already; cancel one or wait for them"))
         }
         Decided::TooMany => refuse(ErrorCode::Limit, "the account's changes put off for today are used up".into()),
-        Decided::Applied(change, rec, set_up) => {
+        Decided::Applied(change, rec, set_up, tell_removed) => {
             let (shc, u) = (sh.clone(), user.to_owned());
-            Shared::blocking(move || shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, now_ms)).await?;
+            Shared::blocking(move || {
+                shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, tell_removed, now_ms)
+            })
+            .await?;
             let done = match set_up {
                 Some(s) => format!("{what}: {}", sh.guard().setup_reason(s)),
                 None => what,

@@ -1,18 +1,19 @@
 //! What the listener holds about an account, as its owner sees it: `Show` (phones, places,
 //! the secret question, recovery codes left, pending changes) and `Export` (the same, with
 //! sessions and the mailbox's size, as JSON). From a network that is not a known place,
-//! phone numbers are masked.
+//! neither the numbers (not one digit: a mask with the last digits is a start for
+//! guessing the rest) nor the known places (where to come from) are shown.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::answer::{done, Reply};
-use crate::policy::recovery::{mask_phone, place_is_known};
+use crate::policy::recovery::place_is_known;
 use crate::server::account_guard::policy_view::places;
 use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
 use crate::server::Shared;
-use crate::store::{RecoveryRecord, StoreError};
+use crate::store::{Change, RecoveryRecord, StoreError};
 use crate::wire::{AccountReply, AccountView, PendingView, PhoneView, PlaceView, MAX_VIEW_ITEMS};
 
 /// `Show`: the account's settings (its changes that are due applied first).
@@ -61,13 +62,17 @@ pub(super) async fn export(conn: &Arc<Conn>, user: String) -> Reply {
     done(AccountReply::Export { json: text })
 }
 
-/// The account as its owner sees it. From a network that is not a known place, phone
-/// numbers are masked: whoever has the password (a thief, perhaps) does not learn the
-/// number a SIM swap would need.
+/// How a number reads from a network that is not a known place: no digit, the same length
+/// for every number (what qxfer/5 clients take as a masked number).
+const HIDDEN_NUMBER: &str = "+••••••••••";
+
+/// The account as its owner sees it. From a network that is not a known place, neither
+/// phone numbers nor places are shown: whoever has the password (a thief, perhaps) learns
+/// neither the number a SIM swap would need nor where to log in from to look at home.
 fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> AccountView {
     let recovery = guard.owner_number(rec, now);
     let here_known = guard.known(rec, ip, now);
-    let shown = |n: &str| if here_known { n.to_owned() } else { mask_phone(n) };
+    let shown = |n: &str| if here_known { n.to_owned() } else { HIDDEN_NUMBER.to_owned() };
     AccountView {
         phones: rec
             .phones
@@ -81,6 +86,7 @@ fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> Acc
             .collect(),
         places: places(rec)
             .iter()
+            .filter(|_| here_known)
             .take(MAX_VIEW_ITEMS)
             .map(|p| PlaceView {
                 net: p.net.to_string(),
@@ -97,7 +103,11 @@ fn view(guard: &AccountGuard, rec: &RecoveryRecord, ip: IpAddr, now: u64) -> Acc
             .iter()
             .map(|p| PendingView {
                 id: p.id,
-                what: p.change.describe(),
+                what: match &p.change {
+                    Change::AddPhone { .. } if !here_known => format!("add phone {HIDDEN_NUMBER}"),
+                    Change::RemovePhone { .. } if !here_known => format!("remove phone {HIDDEN_NUMBER}"),
+                    c => c.describe(),
+                },
                 requested: p.requested,
                 at: p.at,
                 from: p.from.clone(),
