@@ -56,7 +56,15 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR as u8);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    let result = runtime.block_on(cli::run(cli));
+    if let Err(e) = &result {
+        // Interrupted: work still running on the blocking pool (hashing a held part, a
+        // prompt) is not waited for; what was transferred is kept and resumes.
+        if e.downcast_ref::<cli::Exit>().is_some_and(|x| x.code == exit::INTERRUPTED) {
+            runtime.shutdown_background();
+        }
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if is_broken_pipe(&e) {

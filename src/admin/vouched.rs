@@ -7,7 +7,7 @@
 
 use crate::policy::account_setup::{MAX_SETUP_WINDOW_SECS, SETUP_CODE_ATTEMPTS, SETUP_PURPOSE};
 use crate::policy::recovery::{mask_phone, VOUCHED};
-use crate::store::{PhoneRec, RecoveryRecord, SentCode, Store, StoreError, NOTICE_SENDER};
+use crate::store::{Change, PhoneRec, RecoveryRecord, SentCode, Store, StoreError, NOTICE_SENDER};
 use crate::wire::MAX_PHONES;
 
 /// Why the operator's change of an account's numbers was refused.
@@ -115,17 +115,33 @@ fn apply(rec: &mut RecoveryRecord, vouch: &Parsed, now: u64) -> Result<String, V
         Parsed::Remove(n) => {
             let i = on(rec, n).ok_or_else(|| VouchError::NotOnAccount(mask_phone(n)))?;
             rec.phones.remove(i);
-            Ok(format!("removed {}", mask_phone(n)))
+            let dropped = forget_pending_addition(rec, n);
+            Ok(format!("removed {}{dropped}", mask_phone(n)))
         }
         Parsed::Replace(old, new) => {
             let i = on(rec, old).ok_or_else(|| VouchError::NotOnAccount(mask_phone(old)))?;
+            let dropped = forget_pending_addition(rec, old);
             if on(rec, new).is_some() {
                 return Err(VouchError::OnAccount(mask_phone(new)));
             }
             if let Some(p) = rec.phones.get_mut(i) {
                 *p = vouched(new, now);
             }
-            Ok(format!("replaced {} with {}, settled at once", mask_phone(old), mask_phone(new)))
+            Ok(format!("replaced {} with {}, settled at once{dropped}", mask_phone(old), mask_phone(new)))
         }
+    }
+}
+
+/// A number the operator takes off the account must stay off: its pending addition (a
+/// thief's number waiting out its delay, perhaps) and its verification code go too.
+/// Returns what to add to the words said about it.
+fn forget_pending_addition(rec: &mut RecoveryRecord, number: &str) -> &'static str {
+    let before = rec.pending.len();
+    rec.pending.retain(|p| !matches!(&p.change, Change::AddPhone { number: n } if n == number));
+    rec.sent.retain(|s| s.purpose != crate::server::account_guard::codes::verify_purpose(number));
+    if rec.pending.len() < before {
+        " (and its pending addition dropped)"
+    } else {
+        ""
     }
 }

@@ -20,13 +20,21 @@ use crate::client::{Client, ConnectOptions, PasswordSource};
 use crate::clock::{format_duration, format_time};
 use crate::wire::{AccountReply, AccountRequest};
 
-/// The current password a change needs: the login's.
+/// The current password a change needs: the login's. One no account can have (outside 8
+/// to 1024 bytes) is refused here, before it is sent (it would count as a failed login).
 fn current_password(opts: &ConnectOptions) -> Result<String> {
-    match &opts.password {
-        PasswordSource::Given(p) => Ok(p.clone()),
-        PasswordSource::Prompt => line(false, &format!("Current password for {}", opts.user), true, "--password-stdin"),
+    let password = match &opts.password {
+        PasswordSource::Given(p) => p.clone(),
+        PasswordSource::Prompt => {
+            line(false, &format!("Current password for {}", opts.user), true, "--password-stdin")?
+        }
         PasswordSource::None => bail!("no password: pass --password-stdin or set QXFER_PASSWORD"),
+    };
+    let len = password.len();
+    if !(crate::wire::MIN_PASSWORD..=crate::wire::MAX_PASSWORD).contains(&len) {
+        return Err(crate::client::ClientError::PasswordLength { len }.into());
     }
+    Ok(password)
 }
 
 /// What connecting needs, read first (`--password-stdin` is the first line of stdin); the

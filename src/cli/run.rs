@@ -55,9 +55,12 @@ pub async fn run(cli: Cli) -> Result<()> {
 async fn interruptible(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // Ctrl-C first, so its handler is in place before the work can block in a prompt
+    // (without one, a Ctrl-C there would kill the process with the terminal in raw mode).
     let result = tokio::select! {
-        r = work => r,
+        biased;
         _ = &mut ctrl_c => return Err(interrupted()),
+        r = work => r,
     };
     match result {
         // Only a read cut short by Ctrl-C itself: the signal arrives with it.

@@ -147,7 +147,8 @@ impl Listener {
         let bans = store.bans().map_err(ListenError::Bans)?;
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
-        let guard = account_guard(&config, &layout, identity.public_dns_name())?;
+        let port = endpoints.first().and_then(|e| e.local_addr().ok()).map(|a| a.port());
+        let guard = account_guard(&config, &layout, identity.public_dns_name(), port)?;
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder, guard)?);
         // Copies a crash left owed to further recipients, after `recover` swept their
         // half-placed files.
@@ -261,11 +262,13 @@ async fn tell_banned(incoming: quinn::Incoming, notice: crate::wire::BanNotice) 
 
 /// Recovery's key, texts and GeoIP databases, from the config (a bad path or value fails
 /// the start, not the first recovery). `cert_name` is the certificate's public DNS name,
-/// the name texts give the listener when `[sms] name` is not set.
+/// the name texts give the listener when `[sms] name` is not set (with `:PORT` when it
+/// listens on another port than the default, so the commands in texts connect).
 fn account_guard(
     config: &ListenerConfig,
     layout: &Layout,
     cert_name: Option<String>,
+    port: Option<u16>,
 ) -> Result<account_guard::AccountGuard, ListenError> {
     config.recovery.check().map_err(ListenError::Recovery)?;
     config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
@@ -290,10 +293,13 @@ fn account_guard(
     let host = match &config.sms.name {
         Some(name) => name.clone(),
         None => {
-            let (name, from) = match cert_name {
+            let (mut name, from) = match cert_name {
                 Some(name) => (name, "its certificate"),
                 None => (rustix::system::uname().nodename().to_string_lossy().into_owned(), "the machine's host name"),
             };
+            if let Some(p) = port.filter(|p| *p != crate::wire::DEFAULT_PORT) {
+                name = format!("{name}:{p}");
+            }
             tracing::warn!(
                 event = "sms_name",
                 "[sms] name is not set: texts name this listener {name:?} (from {from}); set [sms] name to the \

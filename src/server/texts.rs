@@ -98,7 +98,18 @@ impl Texts {
     /// Queue a text as `ask` says (which pool, a recovery start's network, whether the
     /// per-number cooldown applies): counted, and queued in its lane, or refused.
     pub fn send(&self, to: &str, ask: &Ask<'_>, body: String, now_ms: u64) -> Result<(), TextRefused> {
+        // The lane's room first: a text refused for a full lane is not counted (it would
+        // spend a share and start a cooldown for a text never sent).
+        let owner = matches!(ask.pool, Pool::Owner { .. });
+        let mut lanes = self.queue.lanes();
+        let lane = if owner { &mut lanes.owner } else { &mut lanes.general };
+        if lane.len() >= MAX_QUEUED_TEXTS {
+            return Err(TextRefused::Full);
+        }
         let low = lock(&self.ledger).allow(&self.limits, to, ask, now_ms / 1000)?;
+        lane.push_back(Text { to: to.to_owned(), body, now_ms });
+        drop(lanes);
+        self.queue.ready.notify_one();
         if let Some(low) = low {
             warn!(
                 event = "text_budget_low",
@@ -112,15 +123,6 @@ impl Texts {
             );
             lock(&self.alerts).push(low);
         }
-        let owner = matches!(ask.pool, Pool::Owner { .. });
-        let mut lanes = self.queue.lanes();
-        let lane = if owner { &mut lanes.owner } else { &mut lanes.general };
-        if lane.len() >= MAX_QUEUED_TEXTS {
-            return Err(TextRefused::Full);
-        }
-        lane.push_back(Text { to: to.to_owned(), body, now_ms });
-        drop(lanes);
-        self.queue.ready.notify_one();
         Ok(())
     }
 

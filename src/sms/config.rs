@@ -117,8 +117,9 @@ impl SmsConfig {
         if self.retries > MAX_RETRIES {
             return Err("sms.retries is at most 5");
         }
-        if self.daily_budget == 0 {
-            return Err("sms.daily_budget must be at least 1 (remove [sms] to send no texts)");
+        if self.daily_budget < 2 {
+            return Err("sms.daily_budget must be at least 2: one part is the owners' reserve, the rest the general \
+                        pool (remove [sms] to send no texts)");
         }
         if self.daily_budget > MAX_DAILY_BUDGET {
             return Err("sms.daily_budget is at most 100000");

@@ -168,7 +168,9 @@ fn texts_name_the_listener_by_its_certificate_and_the_start_warns() {
     );
     let log = named.log();
     assert!(
-        log.contains("[sms] name is not set") && log.contains("\"files.example.org\" (from its certificate)"),
+        log.contains("[sms] name is not set")
+            && log.contains("\"files.example.org:")
+            && log.contains("(from its certificate)"),
         "{log}"
     );
     let plain = Listener::start();

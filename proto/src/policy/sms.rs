@@ -87,6 +87,8 @@ pub enum SmsRefusal {
     OwnerShare,
     #[error("this account's texts caused from unknown places are used up for today")]
     StrangerShare,
+    #[error("the day's texts that requests from unknown places may cause are used up")]
+    StrangersReserve,
     #[error("the day's verification codes for this account or from this network are used up")]
     Verify,
     #[error("the day's recovery texts from this network are used up")]
@@ -157,6 +159,10 @@ pub struct SmsLedger {
     day: u64,
     general: u32,
     reserve: u32,
+    /// Of `reserve`, the texts caused from places the accounts do not know (all accounts
+    /// together, at most half the reserve: strangers spread over many accounts still
+    /// leave the owners at home the other half).
+    reserve_strangers: u32,
     shares: HashMap<String, Share>,
     verify_accounts: HashMap<String, u32>,
     verify_nets: HashMap<String, u32>,
@@ -193,6 +199,9 @@ impl SmsLedger {
                 }
                 if stranger && share.stranger >= limits.stranger_share {
                     return Err(SmsRefusal::StrangerShare);
+                }
+                if stranger && self.reserve_strangers >= limits.owner_reserve / 2 {
+                    return Err(SmsRefusal::StrangersReserve);
                 }
                 if self.reserve >= limits.owner_reserve {
                     return Err(SmsRefusal::Reserve);
@@ -232,6 +241,7 @@ impl SmsLedger {
                 let share = self.shares.entry(account.to_owned()).or_default();
                 share.all += 1;
                 share.stranger += u32::from(stranger);
+                self.reserve_strangers += u32::from(stranger);
                 self.reserve += 1;
                 self.low(PoolName::Reserve, self.reserve, limits.owner_reserve)
             }
@@ -275,6 +285,7 @@ impl SmsLedger {
             self.day = day;
             self.general = 0;
             self.reserve = 0;
+            self.reserve_strangers = 0;
             self.shares.clear();
             self.verify_accounts.clear();
             self.verify_nets.clear();
@@ -323,6 +334,31 @@ fn bump(map: &mut HashMap<String, u32>, key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strangers_spread_over_many_accounts_leave_the_owners_half_of_the_reserve() {
+        let limits = SmsLimits { daily_budget: 200, owner_reserve: 100, ..SmsLimits::default() };
+        let mut ledger = SmsLedger::default();
+        let day = 86_400 * 20_000;
+        let names: Vec<String> = (0..60).map(|i| format!("user{i}")).collect();
+        let mut spent = 0;
+        for (i, name) in names.iter().enumerate() {
+            for j in 0..limits.stranger_share {
+                let ask =
+                    Ask { pool: Pool::Owner { account: name, stranger: true }, start_from: None, cooldown: false };
+                if ledger.allow(&limits, &format!("+3460{i:03}{j:04}"), &ask, day).is_ok() {
+                    spent += 1;
+                }
+            }
+        }
+        assert_eq!(spent, 50, "strangers get half the reserve, over however many accounts");
+        // The owners at home still have the other half.
+        let home = Ask { pool: Pool::Owner { account: "alice", stranger: false }, start_from: None, cooldown: false };
+        assert_eq!(ledger.allow(&limits, "+34600000001", &home, day).map(|_| ()), Ok(()));
+        let stranger =
+            Ask { pool: Pool::Owner { account: "alice", stranger: true }, start_from: None, cooldown: false };
+        assert_eq!(ledger.allow(&limits, "+34600000002", &stranger, day), Err(SmsRefusal::StrangersReserve));
+    }
 
     const DAY: u64 = 86_400 * 20_000;
 
