@@ -10,7 +10,7 @@ use super::connect::{resolve, ConnectOptions, PasswordSource};
 use super::control::{unexpected, Client};
 use super::error::{self, ClientError, Result};
 use crate::transport::tls;
-use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token};
+use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token, LOCKED_TEXT};
 
 /// Captchas one command shows before it gives up (a person misreads one now and then).
 pub(super) const CHALLENGE_TRIES: u32 = 3;
@@ -158,6 +158,8 @@ impl Client {
                 Ok(())
             }
             Ok(other_reply) => Err(unexpected(&other_reply)),
+            // Locked against this network: the listener's words say what to do (exit 3).
+            Err(e @ ClientError::Remote { code: ErrorCode::AuthFailed, .. }) if e.to_string() == LOCKED_TEXT => Err(e),
             Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                 Err(ClientError::Auth { user: opts.user.clone() })
             }
