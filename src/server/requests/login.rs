@@ -13,7 +13,8 @@
 //! has) by failures elsewhere, and past `lockout_after` of those in an hour it is refused
 //! whatever the password (`policy::lockout`), with the same words, code and delay for a
 //! right password, a wrong one and a made-up name; the hash still runs, as for any login
-//! that passed the step-up.
+//! that passed the step-up. The right password there texts the owner a code, and the
+//! right password with it (or a recovery code) logs in (`unlock`).
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use tracing::{info, warn};
 
 use super::solved::{answer_hook, record_solved};
 use super::timing;
+use super::unlock;
 use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::challenges::Place;
@@ -38,12 +40,14 @@ use crate::wire::{Credential, ErrorCode, Response, Solution, Token, LOCKED_TEXT}
 /// What checking the credentials found.
 enum Check {
     /// Good credentials; a password login gets a new session token. `automation`: an
-    /// automation token's session (never judged for human timing).
-    Accepted { token: Option<Token>, automation: bool },
+    /// automation token's session (never judged for human timing). `via`: the code that
+    /// let it past a lockout.
+    Accepted { token: Option<Token>, automation: bool, via: Option<&'static str> },
     /// Wrong credentials; `known` tells whether the account exists (for the record only).
     Refused { known: bool },
-    /// A password, right or wrong, for a name locked against the place it came from.
-    Locked { known: bool },
+    /// A password, right or wrong, for a name locked against the place it came from;
+    /// `note`: what the right password did there (for the record only).
+    Locked { known: bool, note: Option<String> },
     /// Stopped before the credentials were checked (the challenge, a busy queue): the reply.
     Stopped(Outcome<Response>),
 }
@@ -55,7 +59,7 @@ impl Check {
     fn judged(&self, is_password: bool) -> Option<bool> {
         match self {
             Check::Accepted { automation, .. } => (!automation).then_some(true),
-            Check::Refused { known } | Check::Locked { known } => is_password.then_some(*known),
+            Check::Refused { known } | Check::Locked { known, .. } => is_password.then_some(*known),
             Check::Stopped(_) => None,
         }
     }
@@ -192,7 +196,7 @@ async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checke
         sh.guard().apply_due_changes(&*sh, &u, sh.clock().now_ms())?;
         let owner = sh.store().token_user(&key, sh.now())?;
         Ok(if owner.as_deref() == Some(u.as_str()) {
-            Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
+            Check::Accepted { token: None, automation: sh.store().is_automation(&key)?, via: None }
         } else {
             Check::Refused { known: true }
         })
@@ -202,11 +206,12 @@ async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checke
 
 /// A password: checked in the bounded hash queue, served by the work the login proves; a
 /// right one gets a new session token. The account's due changes apply first (a
-/// recovery's new password is the one to check).
+/// recovery's new password is the one to check). Past a lockout, the right password with
+/// a right `code` logs in; without one it has a code texted.
 async fn check_password(
     conn: &Arc<Conn>,
     user: &str,
-    password: String,
+    (password, code): (String, Option<String>),
     place: Place,
     solved: &Checked<'_>,
 ) -> Result<Check, ServerError> {
@@ -237,11 +242,26 @@ async fn check_password(
         // Asked before the hash, which still runs: a locked login takes as long as a wrong one.
         let locked = place == Place::Elsewhere && sh.challenges().locked(name, ip, sh.clock().now_ms());
         let right = accounts::verify_password(phc.as_deref(), &password);
+        let known = phc.is_some();
+        let mut via = None;
         if locked {
-            return Ok(Check::Locked { known: phc.is_some() });
-        }
-        if !right {
-            return Ok(Check::Refused { known: phc.is_some() });
+            let now_ms = sh.clock().now_ms();
+            let note = match (right, &code) {
+                (false, _) => return Ok(Check::Locked { known, note: None }),
+                (true, None) => unlock::text_code(&sh, &u, ip, now_ms)?,
+                (true, Some(c)) => match unlock::take_code(&sh, &u, c, now_ms / 1000)? {
+                    Some(how) => {
+                        via = Some(how);
+                        String::new()
+                    }
+                    None => "the right password with a wrong or expired code".into(),
+                },
+            };
+            if via.is_none() {
+                return Ok(Check::Locked { known, note: Some(note) });
+            }
+        } else if !right {
+            return Ok(Check::Refused { known });
         }
         let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
         let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
@@ -250,7 +270,7 @@ async fn check_password(
         if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
             return Ok(Check::Refused { known: true });
         }
-        Ok(Check::Accepted { token: Some(token), automation: false })
+        Ok(Check::Accepted { token: Some(token), automation: false, via })
     })
     .await??)
 }
@@ -259,7 +279,12 @@ async fn check_password(
 /// connection gets a logged-in connection's windows. `cleared`: a solved challenge with the
 /// right password, so this source and the account's count for its `place` start over (a
 /// token login for another account proves nothing about them).
-async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared: Option<Place>) -> Outcome<Response> {
+async fn accepted(
+    conn: &Arc<Conn>,
+    user: String,
+    (token, via): (Option<Token>, Option<&'static str>),
+    cleared: Option<Place>,
+) -> Outcome<Response> {
     let ip = conn.peer.ip();
     if let Some(place) = cleared {
         conn.shared.challenges().cleared(ip, &user, place);
@@ -271,7 +296,8 @@ async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared:
     if let Ok(Err(e)) = Shared::blocking(move || sh.guard().note_place(sh.store(), &u, ip, now)).await {
         warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
     }
-    conn.record(conn.activity(Kind::LoginOk).account(&user));
+    let detail = via.map(|how| format!("past the lockout for this place, with {how}")).unwrap_or_default();
+    conn.record(conn.activity(Kind::LoginOk).account(&user).detail(detail));
     endpoint::grant(&conn.connection, &conn.shared.limits().net());
     info!(peer = %conn.peer, %user, event = "login", "logged in");
     Outcome::reply(Response::LoggedIn { user, token })
@@ -283,7 +309,8 @@ struct Failure {
     is_password: bool,
     known: bool,
     place: Place,
-    locked: bool,
+    /// Refused by the lockout, with what the right password did (empty for a wrong one).
+    locked: Option<String>,
 }
 
 /// Wrong credentials (or a locked name): recorded, counted towards the step-up (a
@@ -291,6 +318,9 @@ struct Failure {
 /// connection closed after too many.
 async fn refused(conn: &Arc<Conn>, user: &str, f: Failure, now_ms: u64) -> Outcome<Response> {
     let Failure { is_password, known, place, locked } = f;
+    let is_locked = locked.is_some();
+    let note = locked.filter(|n| !n.is_empty());
+    let locked = is_locked;
     // Only a wrong password steps the account up to captchas: tokens cannot be
     // guessed, and a refused one is a session that ended (a password change, a
     // recovery), which the real client meets after every such change. A locked login
@@ -315,8 +345,12 @@ async fn refused(conn: &Arc<Conn>, user: &str, f: Failure, now_ms: u64) -> Outco
     };
     let detail = match (is_password, locked) {
         (false, _) => "token refused: ended, revoked or unknown",
-        (true, true) => "password refused unchecked: locked for places the account does not know",
+        (true, true) => "locked for places the account does not know",
         (true, false) => "",
+    };
+    let detail = match &note {
+        Some(n) => format!("{detail}; the right password: {n}"),
+        None => detail.to_owned(),
     };
     conn.record(conn.activity(kind).account(user).detail(detail));
     warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
@@ -334,6 +368,7 @@ pub(super) async fn handle(
     user: String,
     credential: Credential,
     solution: Option<Solution>,
+    code: Option<String>,
 ) -> Result<Outcome<Response>, ServerError> {
     // When it arrived: the hash's time on a busy host is not the client's cadence.
     let now_ms = conn.shared.clock().now_ms();
@@ -348,7 +383,7 @@ pub(super) async fn handle(
     };
     let check = match credential {
         Credential::Token(token) => check_token(conn, &user, token, &solved).await?,
-        Credential::Password(password) => check_password(conn, &user, password, place, &solved).await?,
+        Credential::Password(password) => check_password(conn, &user, (password, code), place, &solved).await?,
     };
     // Record the login's timing, for the regularity watch.
     if let Some(exists) = check.judged(is_password) {
@@ -356,14 +391,15 @@ pub(super) async fn handle(
     }
     // Answer: logged in, or refused.
     Ok(match check {
-        Check::Accepted { token, .. } => {
-            accepted(conn, user, token, (solved.is_some() && is_password).then_some(place)).await
+        Check::Accepted { token, via, .. } => {
+            accepted(conn, user, (token, via), (solved.is_some() && is_password).then_some(place)).await
         }
         Check::Refused { known } => {
-            refused(conn, &user, Failure { is_password, known, place, locked: false }, now_ms).await
+            refused(conn, &user, Failure { is_password, known, place, locked: None }, now_ms).await
         }
-        Check::Locked { known } => {
-            refused(conn, &user, Failure { is_password, known, place, locked: true }, now_ms).await
+        Check::Locked { known, note } => {
+            let locked = Some(note.unwrap_or_default());
+            refused(conn, &user, Failure { is_password, known, place, locked }, now_ms).await
         }
         Check::Stopped(outcome) => outcome,
     })
