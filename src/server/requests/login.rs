@@ -46,8 +46,10 @@ enum Check {
     /// Wrong credentials; `known` tells whether the account exists (for the record only).
     Refused { known: bool },
     /// A password, right or wrong, for a name locked against the place it came from;
-    /// `note`: what the right password did there (for the record only).
-    Locked { known: bool, note: Option<String> },
+    /// `note`: what the right password did there (for the record only); `text`: the right
+    /// password came without a code, so one is to be texted (in the background, so the
+    /// reply comes no later for it).
+    Locked { known: bool, note: Option<String>, text: bool },
     /// Stopped before the credentials were checked (the challenge, a busy queue): the reply.
     Stopped(Outcome<Response>),
 }
@@ -247,8 +249,8 @@ async fn check_password(
         if locked {
             let now_ms = sh.clock().now_ms();
             let note = match (right, &code) {
-                (false, _) => return Ok(Check::Locked { known, note: None }),
-                (true, None) => unlock::text_code(&sh, &u, ip, now_ms)?,
+                (false, _) => return Ok(Check::Locked { known, note: None, text: false }),
+                (true, None) => return Ok(Check::Locked { known, note: None, text: true }),
                 (true, Some(c)) => match unlock::take_code(&sh, &u, c, now_ms / 1000)? {
                     Some(how) => {
                         via = Some(how);
@@ -258,7 +260,7 @@ async fn check_password(
                 },
             };
             if via.is_none() {
-                return Ok(Check::Locked { known, note: Some(note) });
+                return Ok(Check::Locked { known, note: Some(note), text: false });
             }
         } else if !right {
             return Ok(Check::Refused { known });
@@ -311,13 +313,16 @@ struct Failure {
     place: Place,
     /// Refused by the lockout, with what the right password did (empty for a wrong one).
     locked: Option<String>,
+    /// When the login arrived: a locked one is answered no sooner than the failed-login
+    /// delay after it, whatever was done for a right password meanwhile.
+    arrived: tokio::time::Instant,
 }
 
 /// Wrong credentials (or a locked name): recorded, counted towards the step-up (a
 /// password) and the lockout (a wrong password from elsewhere), slowed down, and the
 /// connection closed after too many.
 async fn refused(conn: &Arc<Conn>, user: &str, f: Failure, now_ms: u64) -> Outcome<Response> {
-    let Failure { is_password, known, place, locked } = f;
+    let Failure { is_password, known, place, locked, arrived } = f;
     let is_locked = locked.is_some();
     let note = locked.filter(|n| !n.is_empty());
     let locked = is_locked;
@@ -356,7 +361,11 @@ async fn refused(conn: &Arc<Conn>, user: &str, f: Failure, now_ms: u64) -> Outco
     warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
     // Slow down guessing; other connections are not held up.
     let delay = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
-    tokio::time::sleep(delay).await;
+    if locked {
+        tokio::time::sleep_until(arrived + delay).await;
+    } else {
+        tokio::time::sleep(delay).await;
+    }
     let close =
         conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
     let text = if locked { LOCKED_TEXT } else { "wrong user name or password" };
@@ -372,6 +381,7 @@ pub(super) async fn handle(
 ) -> Result<Outcome<Response>, ServerError> {
     // When it arrived: the hash's time on a busy host is not the client's cadence.
     let now_ms = conn.shared.clock().now_ms();
+    let arrived = tokio::time::Instant::now();
     let sent = timing::login_digest(&credential, now_ms);
     let is_password = matches!(credential, Credential::Password(_));
     // A token is good from anywhere: its place does not matter.
@@ -395,11 +405,14 @@ pub(super) async fn handle(
             accepted(conn, user, (token, via), (solved.is_some() && is_password).then_some(place)).await
         }
         Check::Refused { known } => {
-            refused(conn, &user, Failure { is_password, known, place, locked: None }, now_ms).await
+            refused(conn, &user, Failure { is_password, known, place, locked: None, arrived }, now_ms).await
         }
-        Check::Locked { known, note } => {
+        Check::Locked { known, note, text } => {
+            if text {
+                unlock::text_in_background(conn, &user);
+            }
             let locked = Some(note.unwrap_or_default());
-            refused(conn, &user, Failure { is_password, known, place, locked }, now_ms).await
+            refused(conn, &user, Failure { is_password, known, place, locked, arrived }, now_ms).await
         }
         Check::Stopped(outcome) => outcome,
     })
