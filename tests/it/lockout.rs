@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use qxfer::challenge::pow;
-use qxfer::wire::{Credential, ErrorCode, Request, Response, Solution, Ticket, LOCKED_TEXT};
+use qxfer::wire::{Credential, ErrorCode, Proof, Request, Response, Solution, Ticket, LOCKED_TEXT};
 
 use crate::raw::{run, Raw};
 use crate::support::*;
@@ -162,12 +162,31 @@ fn failures_from_another_network_never_step_up_the_owner_at_home() {
     l.advance_clock(8 * DAY);
     let addr = l.addr.clone();
     run(async {
-        for n in 1..=3 {
-            let mut raw = Raw::connect_from(&format!("127.0.{n}.9"), &addr).await.expect("connect");
-            let credential = Credential::Password("the-thiefs-guess".into());
-            let r = raw.call(&Request::Login { user: "alice".into(), credential }).await;
-            assert_eq!(r, refused("wrong user name or password"));
+        // The case: two wrong recovery codes and a wrong password from the thief's
+        // network.
+        for _ in 0..2 {
+            let mut raw = Raw::connect_from("127.0.1.9", &addr).await.expect("connect");
+            let ticket = match raw.call(&Request::Challenge { user: "alice".into() }).await {
+                Some(Response::Challenge { ticket, .. }) => ticket,
+                r => panic!("{r:?}"),
+            };
+            let counter = pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved");
+            let mut raw = Raw::connect_from("127.0.1.9", &addr).await.expect("connect");
+            let r = raw
+                .call(&Request::RecoverFinish {
+                    user: "alice".into(),
+                    code: "12345678".into(),
+                    proof: Proof::RecoveryCode("k4x9m-qe7tr".into()),
+                    new_password: "the-thiefs-new-password".into(),
+                    solution: Solution { ticket, counter, answer: None },
+                })
+                .await;
+            assert!(matches!(r, Some(Response::Error { code: ErrorCode::AuthFailed, .. })), "{r:?}");
         }
+        let mut raw = Raw::connect_from("127.0.1.9", &addr).await.expect("connect");
+        let credential = Credential::Password("the-thiefs-guess".into());
+        let r = raw.call(&Request::Login { user: "alice".into(), credential }).await;
+        assert_eq!(r, refused("wrong user name or password"));
         // Elsewhere, the account is stepped up.
         let mut raw = Raw::connect_from("127.0.4.9", &addr).await.expect("connect");
         let r =
