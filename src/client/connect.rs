@@ -143,7 +143,9 @@ impl Client {
             }
         }
         let (send, recv) = conn.open_bi().await.map_err(|e| refusal(&e, &hostport).unwrap_or_else(|| lost(e)))?;
-        let v5 = tls::negotiated_protocol(&conn).as_deref() == Some(crate::wire::ALPN);
+        let protocol = tls::negotiated_protocol(&conn);
+        let v5 = matches!(protocol.as_deref(), Some(crate::wire::ALPN | crate::wire::ALPN_V5));
+        let v6 = protocol.as_deref() == Some(crate::wire::ALPN);
         Ok(Client {
             endpoint,
             conn,
@@ -153,6 +155,7 @@ impl Client {
             hostport: hostport.clone(),
             config_dir: opts.config_dir.clone(),
             v5,
+            v6,
         })
     }
 }

@@ -30,6 +30,8 @@ pub struct Client {
     pub(super) config_dir: PathBuf,
     /// The listener speaks qxfer/5 (account recovery and settings).
     pub(super) v5: bool,
+    /// The listener speaks qxfer/6 (a login with a code past a lockout).
+    pub(super) v6: bool,
 }
 
 impl Client {
@@ -85,7 +87,7 @@ impl Client {
 /// A request's kind, for logs (never its credentials or text).
 fn request_name(req: &Request) -> &'static str {
     match req {
-        Request::Login { .. } | Request::LoginSolved { .. } => "login",
+        Request::Login { .. } | Request::LoginSolved { .. } | Request::LoginWithCode { .. } => "login",
         Request::Challenge { .. } => "challenge",
         Request::Begin(_) | Request::BeginMany { .. } => "begin",
         Request::AddFiles { .. } => "add files",

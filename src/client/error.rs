@@ -135,14 +135,19 @@ pub enum ClientError {
     /// The listener asks for a challenge before this login (handled inside `connect`).
     #[error("the listener asks for a challenge before logging in")]
     NeedsChallenge(Box<(crate::wire::Ticket, Option<crate::wire::Picture>)>),
+    /// The account is locked against this network and a person can type the texted code
+    /// (handled inside `connect`).
+    #[error("{}", crate::wire::LOCKED_TEXT)]
+    NeedsCode,
 }
 
 impl ClientError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ClientError::Auth { .. } | ClientError::TokenRefused { .. } | ClientError::SessionEnded { .. } => {
-                exit::AUTH
-            }
+            ClientError::Auth { .. }
+            | ClientError::TokenRefused { .. }
+            | ClientError::SessionEnded { .. }
+            | ClientError::NeedsCode => exit::AUTH,
             ClientError::Remote { code: ErrorCode::AuthFailed, .. } => exit::AUTH,
             ClientError::HostKeyMismatch { .. }
             | ClientError::UnknownHost { .. }

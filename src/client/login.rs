@@ -12,7 +12,7 @@ use super::control::{unexpected, Client};
 use super::error::{self, ClientError, Result};
 use super::trust::{KnownHosts, NewHost};
 use crate::transport::tls;
-use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token};
+use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token, LOCKED_TEXT};
 
 /// Captchas one command shows before it gives up (a person misreads one now and then).
 pub(super) const CHALLENGE_TRIES: u32 = 3;
@@ -102,12 +102,19 @@ impl Client {
     }
 
     /// Log in with what `opts` gives, answering challenges: a misread captcha gets a fresh
-    /// one, a few times, without typing the password again.
+    /// one, a few times, without typing the password again. An account locked against this
+    /// network asks a person for the texted code once (qxfer/6), then logs in with it on a
+    /// fresh connection.
     async fn connect_solving(opts: &ConnectOptions) -> Result<Client> {
         let mut tries = 0;
+        let mut code = None;
         loop {
-            let challenge = match Self::connect_with(opts, None).await {
+            let challenge = match Self::connect_with(opts, None, code.as_deref()).await {
                 Err(ClientError::NeedsChallenge(c)) => *c,
+                Err(ClientError::NeedsCode) if code.is_none() => {
+                    code = Some(prompt_code().await?);
+                    continue;
+                }
                 other => return other,
             };
             let (ticket, picture) = challenge;
@@ -115,7 +122,7 @@ impl Client {
             let solution =
                 challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
             tries += 1;
-            match Self::connect_with(opts, Some(solution)).await {
+            match Self::connect_with(opts, Some(solution), code.as_deref()).await {
                 Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
                     if tries >= CHALLENGE_TRIES || !std::io::stderr().is_terminal() {
                         return Err(ClientError::Challenge(format!(
@@ -124,15 +131,16 @@ impl Client {
                     }
                     eprintln!("Not accepted ({message}); here is another one.");
                 }
+                Err(ClientError::NeedsCode) if code.is_none() => code = Some(prompt_code().await?),
                 other => return other,
             }
         }
     }
 
-    async fn connect_with(opts: &ConnectOptions, solution: Option<Solution>) -> Result<Client> {
+    async fn connect_with(opts: &ConnectOptions, solution: Option<Solution>, code: Option<&str>) -> Result<Client> {
         let mut client = Self::handshake(opts).await?;
         let hostport = client.hostport.clone();
-        match client.login(opts, &hostport, solution).await {
+        match client.login(opts, &hostport, solution, code).await {
             Ok(()) => Ok(client),
             Err(e) => {
                 client.close().await;
@@ -141,7 +149,13 @@ impl Client {
         }
     }
 
-    async fn login(&mut self, opts: &ConnectOptions, hostport: &str, solution: Option<Solution>) -> Result<()> {
+    async fn login(
+        &mut self,
+        opts: &ConnectOptions,
+        hostport: &str,
+        solution: Option<Solution>,
+        code: Option<&str>,
+    ) -> Result<()> {
         if let Some(token) = opts.token {
             let req = Request::Login { user: opts.user.clone(), credential: Credential::Token(token) };
             return match self.call(&req).await {
@@ -181,9 +195,11 @@ impl Client {
             PasswordSource::None => return Err(ClientError::NoPassword),
         };
         let credential = Credential::Password(password);
-        let req = match solution {
-            Some(solution) => Request::LoginSolved { user: opts.user.clone(), credential, solution },
-            None => Request::Login { user: opts.user.clone(), credential },
+        let user = opts.user.clone();
+        let req = match (code.filter(|_| self.v6), solution) {
+            (Some(code), solution) => Request::LoginWithCode { user, credential, code: code.to_owned(), solution },
+            (None, Some(solution)) => Request::LoginSolved { user, credential, solution },
+            (None, None) => Request::Login { user, credential },
         };
         match self.call(&req).await {
             Ok(Response::LoggedIn { token, .. }) => {
@@ -197,6 +213,12 @@ impl Client {
                 Ok(())
             }
             Ok(other_reply) => Err(unexpected(&other_reply)),
+            // Locked against this network: a person is asked for the texted code (qxfer/6);
+            // otherwise, or with a wrong code, the listener's words say what to do (exit 3).
+            Err(e @ ClientError::Remote { code: ErrorCode::AuthFailed, .. }) if e.to_string() == LOCKED_TEXT => {
+                let ask = self.v6 && code.is_none() && std::io::stdin().is_terminal();
+                Err(if ask { ClientError::NeedsCode } else { e })
+            }
             Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                 Err(ClientError::Auth { user: opts.user.clone() })
             }
@@ -238,4 +260,15 @@ fn possible(password: &String) -> Result<&String> {
     } else {
         Err(ClientError::PasswordLength { len })
     }
+}
+
+/// Ask for the code that lets the owner past a lockout, on the terminal (visible: it is
+/// single-use).
+async fn prompt_code() -> Result<String> {
+    let read = tokio::task::spawn_blocking(|| {
+        eprint!("Code from the text message, or a recovery code: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line.trim().to_owned())
+    });
+    read.await?.map_err(ClientError::Password)
 }

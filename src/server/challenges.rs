@@ -2,7 +2,8 @@
 //! the step-up), checks solved ones, and remembers failed logins so that, past
 //! `challenges.challenge_after` of them, a login must carry a solved challenge. The
 //! decisions are `policy::challenges`; the mechanisms `challenge`; this is the state
-//! between them, each piece bounded.
+//! between them, each piece bounded; and the per-account lockout against unknown places
+//! (`policy::lockout`).
 //!
 //! The ticket key is drawn at start and kept in memory only: a restart voids the challenges
 //! out at that moment, which live two minutes by default.
@@ -13,7 +14,8 @@ use std::sync::Mutex;
 
 use crate::challenge::captcha::{self, Rng};
 use crate::challenge::{pow, ChallengeKind, Issue, Spent, Ticket, TicketError, TicketKey};
-use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, StepUp};
+use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, Place, StepUp};
+use crate::policy::lockout::{Lockout, Name};
 use crate::policy::prefix_of;
 use crate::wire::{Picture, Solution};
 
@@ -43,6 +45,9 @@ pub(crate) struct Challenges {
     spent: Mutex<Spent>,
     effort: Mutex<Effort>,
     step_up: Mutex<StepUp>,
+    /// Password failures per account from places it does not know (bounded, see
+    /// `policy::lockout`).
+    lockout: Mutex<Lockout>,
     /// Answers faster than a person, by source network, with the last one's time (bounded
     /// like the step-up maps).
     too_fast: Mutex<HashMap<ipnet::IpNet, (u32, u64)>>,
@@ -92,6 +97,7 @@ impl Challenges {
             spent: Mutex::new(Spent::new(MAX_SPENT, MAX_SPENT_PER_NETWORK)),
             effort: Mutex::new(effort),
             step_up: Mutex::new(StepUp::new(MAX_TRACKED)),
+            lockout: Mutex::new(Lockout::new(MAX_TRACKED)),
             too_fast: Mutex::new(HashMap::new()),
             scores: Mutex::new(Scores::default()),
             cfg,
@@ -102,18 +108,42 @@ impl Challenges {
         &self.cfg
     }
 
-    /// Whether a login from `source` (None when the source is exempt) for `account` must
-    /// carry a solved challenge now.
+    /// Whether a request from `source` (None when the source is exempt) for `account`, not
+    /// known to come from one of its known places, must carry a solved challenge now.
     pub fn needed(&self, source: Option<IpAddr>, account: &str, now_ms: u64) -> bool {
-        lock(&self.step_up).needed(&self.cfg, source, account, now_ms)
+        self.needed_at(source, account, Place::Elsewhere, now_ms)
     }
 
+    /// Whether a login from `source` (None when exempt), a `place` of `account`, must carry
+    /// a solved challenge now.
+    pub fn needed_at(&self, source: Option<IpAddr>, account: &str, place: Place, now_ms: u64) -> bool {
+        lock(&self.step_up).needed(&self.cfg, source, account, place, now_ms)
+    }
+
+    /// A failure (a wrong password, code or answer) not known to come from one of the
+    /// account's known places.
     pub fn failed(&self, source: Option<IpAddr>, account: &str, now_ms: u64) {
-        lock(&self.step_up).failed(&self.cfg, source, account, now_ms);
+        self.failed_at(source, account, Place::Elsewhere, now_ms);
     }
 
-    pub fn cleared(&self, source: IpAddr, account: &str) {
-        lock(&self.step_up).cleared(source, account);
+    pub fn failed_at(&self, source: Option<IpAddr>, account: &str, place: Place, now_ms: u64) {
+        lock(&self.step_up).failed(&self.cfg, source, account, place, now_ms);
+    }
+
+    pub fn cleared(&self, source: IpAddr, account: &str, place: Place) {
+        lock(&self.step_up).cleared(source, account, place);
+    }
+
+    /// Whether a password login for `name` from `source`, not a known place of it, is
+    /// refused now whatever the password (`policy::lockout`).
+    pub fn locked(&self, name: Name<'_>, source: IpAddr, now_ms: u64) -> bool {
+        lock(&self.lockout).locked(name, source, now_ms)
+    }
+
+    /// A wrong password for `name` from `source`, not a known place of it. True when it
+    /// locked the name.
+    pub fn lockout_failed(&self, name: Name<'_>, source: IpAddr, now_ms: u64) -> bool {
+        lock(&self.lockout).failed(&self.cfg.lockout(), name, source, now_ms)
     }
 
     /// A challenge for a login as `account` from `source`: a captcha with work when the
@@ -140,7 +170,11 @@ impl Challenges {
         now_ms: u64,
     ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
         let scored = (!exempt).then_some(source);
-        let step_up = captcha || self.needed(scored, account, now_ms);
+        // A login from a known place is not stepped up by failures elsewhere; the ticket is
+        // a captcha if either kind of place needs one (the check takes more than needed).
+        let step_up = captcha
+            || self.needed_at(scored, account, Place::Elsewhere, now_ms)
+            || self.needed_at(scored, account, Place::Known, now_ms);
         let suggested = lock(&self.effort).suggested(&self.cfg.effort(), now_ms);
         let excess = lock(&self.step_up).excess(&self.cfg, scored, account, now_ms);
         let fast = lock(&self.too_fast).get(&prefix_of(source)).map_or(0, |e| e.0);
@@ -285,6 +319,7 @@ impl Challenges {
     pub fn prune(&self, now_ms: u64) {
         lock(&self.spent).prune(now_ms);
         lock(&self.step_up).prune(&self.cfg, now_ms);
+        lock(&self.lockout).prune(now_ms);
         let window = self.cfg.window_secs.saturating_mul(1000);
         // Fast answers count against a network for one step-up window.
         lock(&self.too_fast).retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);

@@ -157,7 +157,7 @@ async fn control_loop(conn: Arc<Conn>, mut send: SendStream, mut recv: RecvStrea
     // A client of an older protocol gets replies it can decode.
     let legacy = !matches!(
         tls::negotiated_protocol(&conn.connection).as_deref(),
-        Some(crate::wire::ALPN | crate::wire::ALPN_V4)
+        Some(crate::wire::ALPN | crate::wire::ALPN_V5 | crate::wire::ALPN_V4)
     );
     loop {
         let req: Request = match framed::read_frame(&mut recv).await {

@@ -13,7 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::wire::{ALPN, ALPN_V1, ALPN_V2, ALPN_V3, ALPN_V4};
+use crate::wire::{ALPN, ALPN_V1, ALPN_V2, ALPN_V3, ALPN_V4, ALPN_V5};
 
 /// Why an identity, a CA or a TLS configuration could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +180,7 @@ fn hostname() -> Option<String> {
     (!h.is_empty() && h.len() < 254).then(|| h.to_owned())
 }
 
-/// The listener's rustls config: TLS 1.3 only, ALPN `qxfer/5`, `qxfer/4`, `qxfer/3`, `qxfer/2` (and `qxfer/1`, only so the
+/// The listener's rustls config: TLS 1.3 only, ALPN `qxfer/6`, `qxfer/5`, `qxfer/4`, `qxfer/3`, `qxfer/2` (and `qxfer/1`, only so the
 /// listener can tell an old client to upgrade).
 pub fn server_crypto(identity: &Identity) -> Result<rustls::ServerConfig> {
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
@@ -189,7 +189,8 @@ pub fn server_crypto(identity: &Identity) -> Result<rustls::ServerConfig> {
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| TlsError::Rustls("certificate and key do not match", e))?;
-    cfg.alpn_protocols = vec![ALPN.to_vec(), ALPN_V4.to_vec(), ALPN_V3.to_vec(), ALPN_V2.to_vec(), ALPN_V1.to_vec()];
+    cfg.alpn_protocols =
+        vec![ALPN.to_vec(), ALPN_V5.to_vec(), ALPN_V4.to_vec(), ALPN_V3.to_vec(), ALPN_V2.to_vec(), ALPN_V1.to_vec()];
     cfg.max_early_data_size = 0;
     Ok(cfg)
 }
@@ -237,8 +238,9 @@ pub fn client_crypto(trust: Trust) -> Result<rustls::ClientConfig> {
             builder.with_root_certificates(roots).with_no_client_auth()
         }
     };
-    // qxfer/4 too: everything but account recovery and settings works with such a listener.
-    cfg.alpn_protocols = vec![ALPN.to_vec(), ALPN_V4.to_vec()];
+    // qxfer/5 and qxfer/4 too: everything but a login with a code (qxfer/6), and account
+    // recovery and settings (qxfer/5), works with such a listener.
+    cfg.alpn_protocols = vec![ALPN.to_vec(), ALPN_V5.to_vec(), ALPN_V4.to_vec()];
     cfg.enable_early_data = false;
     Ok(cfg)
 }

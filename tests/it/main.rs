@@ -18,6 +18,7 @@ mod habits;
 mod hostile;
 mod hostile_listener;
 mod layering;
+mod lockout;
 mod mailbox;
 mod mistakes;
 mod numbers;

@@ -206,6 +206,15 @@ fn samples() -> Vec<(&'static str, String)> {
             "account_token",
             frame(&Response::Account(AccountReply::Token { token: "ab".repeat(32), id: "abcdef".into() })),
         ),
+        (
+            "login_with_code",
+            frame(&Request::LoginWithCode {
+                user: "al".into(),
+                credential: Credential::Password("pw".into()),
+                code: "12345678".into(),
+                solution: None,
+            }),
+        ),
     ]
 }
 
@@ -272,14 +281,17 @@ const GOLDEN: &[(&str, &str)] = &[
     ("register", "000000661302616c0270770110007f00000018010205050505050505050505050505050505060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070101024b37"),
     ("account_token_new", "00000005110c016101"),
     ("account_token", "0000004a0c06406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616206616263646566"),
+    ("login_with_code", "000000121402616c0002707708313233343536373800"),
 ];
 
 #[test]
 fn the_protocol_version_is_pinned() {
-    // qxfer/5: account recovery and settings. qxfer/4: challenges. qxfer/3: appended
-    // requests (unseen, delete, mark seen, file modes and times). A wire change bumps it;
-    // qxfer/4, qxfer/3 and qxfer/2 clients are still served.
-    assert_eq!(qxfer::wire::ALPN, b"qxfer/5");
+    // qxfer/6: a login with a code past a lockout. qxfer/5: account recovery and settings.
+    // qxfer/4: challenges. qxfer/3: appended requests (unseen, delete, mark seen, file
+    // modes and times). A wire change bumps it; qxfer/5, qxfer/4, qxfer/3 and qxfer/2
+    // clients are still served.
+    assert_eq!(qxfer::wire::ALPN, b"qxfer/6");
+    assert_eq!(qxfer::wire::ALPN_V5, b"qxfer/5");
     assert_eq!(qxfer::wire::ALPN_V4, b"qxfer/4");
     assert_eq!(qxfer::wire::ALPN_V3, b"qxfer/3");
     assert_eq!(qxfer::wire::ALPN_V2, b"qxfer/2");
@@ -325,7 +337,8 @@ fn every_golden_frame_decodes_back() {
             | "account_phone_verify"
             | "register_challenge"
             | "register"
-            | "account_token_new" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "account_token_new"
+            | "login_with_code" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

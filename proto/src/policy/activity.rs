@@ -70,10 +70,13 @@ pub enum Kind {
     /// One of the day's text pools passed `sms::LOW_PERCENT` used (detail: which, how
     /// many of how many); once a pool a day.
     TextBudgetLow,
+    /// A password login refused whatever its password: its account (or made-up name) is
+    /// locked against places it does not know (`policy::lockout`).
+    LoginLocked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 30] = [
+    pub const ALL: [Kind; 31] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -104,6 +107,7 @@ impl Kind {
         Kind::Registered,
         Kind::RegistrationRefused,
         Kind::TextBudgetLow,
+        Kind::LoginLocked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -138,6 +142,7 @@ impl Kind {
             Kind::Registered => "registered",
             Kind::RegistrationRefused => "registration_refused",
             Kind::TextBudgetLow => "text_budget_low",
+            Kind::LoginLocked => "login_locked",
         }
     }
 
@@ -148,7 +153,7 @@ impl Kind {
     /// The offence this kind of event counts as, if any.
     pub fn offence(self) -> Option<Offence> {
         match self {
-            Kind::LoginFailed => Some(Offence::AuthFailure),
+            Kind::LoginFailed | Kind::LoginLocked => Some(Offence::AuthFailure),
             Kind::UnknownUser => Some(Offence::UnknownUser),
             Kind::Limit => Some(Offence::LimitHit),
             Kind::Violation => Some(Offence::ProtocolViolation),

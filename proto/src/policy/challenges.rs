@@ -12,6 +12,8 @@
 //! unsolved requests (one hash each to refuse) do not count. It moves one bit per interval
 //! (doubling or halving the work), between `min_bits` and the documented cap `max_bits`.
 
+use super::lockout::{LockoutConfig, MAX_LOCKOUT_SECS};
+
 /// The knobs (`[challenges]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EffortConfig {
@@ -149,12 +151,18 @@ pub struct ChallengeConfig {
     pub bits_per_point: u8,
     pub min_human_ms: u64,
     pub per_char_ms: u64,
+    /// Password failures for one account from places it does not know, within an hour,
+    /// that lock it for those places (`policy::lockout`).
+    pub lockout_after: u32,
+    /// The first lockout, in seconds; doubled per repeat up to a day.
+    pub lockout_secs: u64,
 }
 
 impl Default for ChallengeConfig {
     fn default() -> Self {
         let e = EffortConfig::default();
         let h = HumanTiming::default();
+        let l = LockoutConfig::default();
         ChallengeConfig {
             challenge_after: 3,
             window_secs: 600,
@@ -167,6 +175,8 @@ impl Default for ChallengeConfig {
             bits_per_point: e.bits_per_point,
             min_human_ms: h.min_human_ms,
             per_char_ms: h.per_char_ms,
+            lockout_after: l.after,
+            lockout_secs: l.secs,
         }
     }
 }
@@ -186,6 +196,10 @@ impl ChallengeConfig {
         HumanTiming { min_human_ms: self.min_human_ms, per_char_ms: self.per_char_ms }
     }
 
+    pub fn lockout(&self) -> LockoutConfig {
+        LockoutConfig { after: self.lockout_after, secs: self.lockout_secs }
+    }
+
     /// Values that would switch the defence off or ask the impossible.
     pub fn check(&self) -> Result<(), &'static str> {
         if self.challenge_after == 0 || self.window_secs == 0 || self.ttl_secs == 0 || self.interval_secs == 0 {
@@ -196,6 +210,9 @@ impl ChallengeConfig {
         }
         if self.max_bits > MAX_LISTENER_BITS {
             return Err("challenges: max_bits is at most 28 (clients do no more work than that)");
+        }
+        if self.lockout_after == 0 || self.lockout_secs == 0 || self.lockout_secs > MAX_LOCKOUT_SECS {
+            return Err("challenges: lockout_after must be greater than 0, lockout_secs from 1 to 86400");
         }
         Ok(())
     }
@@ -212,20 +229,43 @@ pub fn source_key(ip: std::net::IpAddr) -> ipnet::IpNet {
     }
 }
 
-/// Failed logins by source (address, or IPv6 /64) and by account, for the step-up: after
-/// `challenge_after` failures within `window_secs` of each other, a login from that
-/// source or for that account must carry a solved challenge. Bounded: at most `cap`
-/// entries per map (see `bump` for what makes room).
+/// Where a login came from, as its account sees it. Failures at the account's known
+/// places and elsewhere are counted apart, so someone else's failures never step up the
+/// owner's logins at home (her own address has its own count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Known,
+    Elsewhere,
+}
+
+/// Failed logins by source (address, or IPv6 /64) and by account (apart for its known
+/// places and elsewhere), for the step-up: after `challenge_after` failures within
+/// `window_secs` of each other, a login from that source, or for that account from that
+/// kind of place, must carry a solved challenge. Bounded: at most `cap` entries per map
+/// (see `bump` for what makes room).
 #[derive(Debug)]
 pub struct StepUp {
     cap: usize,
     by_source: std::collections::HashMap<ipnet::IpNet, (u32, u64)>,
     by_account: std::collections::HashMap<String, (u32, u64)>,
+    by_account_at_home: std::collections::HashMap<String, (u32, u64)>,
 }
 
 impl StepUp {
     pub fn new(cap: usize) -> StepUp {
-        StepUp { cap, by_source: Default::default(), by_account: Default::default() }
+        StepUp {
+            cap,
+            by_source: Default::default(),
+            by_account: Default::default(),
+            by_account_at_home: Default::default(),
+        }
+    }
+
+    fn accounts(&self, place: Place) -> &std::collections::HashMap<String, (u32, u64)> {
+        match place {
+            Place::Known => &self.by_account_at_home,
+            Place::Elsewhere => &self.by_account,
+        }
     }
 
     /// Count one failure for `key`. When the map is full, expired entries go first, then
@@ -263,19 +303,34 @@ impl StepUp {
         e.1 = now_ms;
     }
 
-    /// A failed login from `source` for `account` (the source only when it is not exempt).
-    pub fn failed(&mut self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) {
+    /// A failed login from `source` (only when it is not exempt), a `place` of `account`.
+    pub fn failed(
+        &mut self,
+        cfg: &ChallengeConfig,
+        source: Option<std::net::IpAddr>,
+        account: &str,
+        place: Place,
+        now_ms: u64,
+    ) {
         let window = cfg.window_secs.saturating_mul(1000);
         if let Some(ip) = source {
             Self::bump(&mut self.by_source, &source_key(ip), window, (self.cap, cfg.challenge_after), now_ms);
         }
-        Self::bump(&mut self.by_account, &account.to_owned(), window, (self.cap, cfg.challenge_after), now_ms);
+        let map = match place {
+            Place::Known => &mut self.by_account_at_home,
+            Place::Elsewhere => &mut self.by_account,
+        };
+        Self::bump(map, &account.to_owned(), window, (self.cap, cfg.challenge_after), now_ms);
     }
 
-    /// A login that succeeded with a solved challenge: its source and account start over.
-    pub fn cleared(&mut self, source: std::net::IpAddr, account: &str) {
+    /// A login that succeeded with a solved challenge: its source and the account's count
+    /// for that kind of place start over.
+    pub fn cleared(&mut self, source: std::net::IpAddr, account: &str, place: Place) {
         self.by_source.remove(&source_key(source));
-        self.by_account.remove(account);
+        match place {
+            Place::Known => self.by_account_at_home.remove(account),
+            Place::Elsewhere => self.by_account.remove(account),
+        };
     }
 
     /// Failures past the step-up threshold, the larger of the source's and the account's:
@@ -286,20 +341,30 @@ impl StepUp {
             e.filter(|(_, last)| now_ms.saturating_sub(*last) < window)
                 .map_or(0, |(n, _)| n.saturating_sub(cfg.challenge_after))
         };
-        n(source.and_then(|ip| self.by_source.get(&source_key(ip)))).max(n(self.by_account.get(account)))
+        let accounts = n(self.by_account.get(account)).max(n(self.by_account_at_home.get(account)));
+        n(source.and_then(|ip| self.by_source.get(&source_key(ip)))).max(accounts)
     }
 
-    /// Whether a login from `source` (None: exempt) for `account` needs a challenge now.
-    pub fn needed(&self, cfg: &ChallengeConfig, source: Option<std::net::IpAddr>, account: &str, now_ms: u64) -> bool {
+    /// Whether a login from `source` (None: exempt), a `place` of `account`, needs a
+    /// challenge now.
+    pub fn needed(
+        &self,
+        cfg: &ChallengeConfig,
+        source: Option<std::net::IpAddr>,
+        account: &str,
+        place: Place,
+        now_ms: u64,
+    ) -> bool {
         let window = cfg.window_secs.saturating_mul(1000);
         let over = |e: Option<&(u32, u64)>| {
             e.is_some_and(|(n, last)| *n >= cfg.challenge_after && now_ms.saturating_sub(*last) < window)
         };
-        source.is_some_and(|ip| over(self.by_source.get(&source_key(ip)))) || over(self.by_account.get(account))
+        source.is_some_and(|ip| over(self.by_source.get(&source_key(ip)))) || over(self.accounts(place).get(account))
     }
 
-    pub fn len(&self) -> (usize, usize) {
-        (self.by_source.len(), self.by_account.len())
+    /// Entries kept: (sources, accounts elsewhere, accounts at their known places).
+    pub fn len(&self) -> (usize, usize, usize) {
+        (self.by_source.len(), self.by_account.len(), self.by_account_at_home.len())
     }
 
     /// Forget entries quiet for a whole window.
@@ -307,6 +372,7 @@ impl StepUp {
         let window = cfg.window_secs.saturating_mul(1000);
         self.by_source.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
         self.by_account.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+        self.by_account_at_home.retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
     }
 }
 
@@ -383,20 +449,40 @@ mod tests {
         let mut up = StepUp::new(100);
         let ip = Some(crate::policy::test_ip::ip("192.0.2.7"));
         for i in 0..2 {
-            up.failed(&cfg, ip, "alice", i * 1000);
+            up.failed(&cfg, ip, "alice", Place::Elsewhere, i * 1000);
         }
-        assert!(!up.needed(&cfg, ip, "alice", 3000));
-        up.failed(&cfg, ip, "alice", 3000);
-        assert!(up.needed(&cfg, ip, "alice", 4000));
+        assert!(!up.needed(&cfg, ip, "alice", Place::Elsewhere, 3000));
+        up.failed(&cfg, ip, "alice", Place::Elsewhere, 3000);
+        assert!(up.needed(&cfg, ip, "alice", Place::Elsewhere, 4000));
         // The same source for another account, and the same account from another source.
-        assert!(up.needed(&cfg, ip, "bob", 4000));
-        assert!(up.needed(&cfg, Some(crate::policy::test_ip::ip("198.51.100.1")), "alice", 4000));
+        assert!(up.needed(&cfg, ip, "bob", Place::Elsewhere, 4000));
+        assert!(up.needed(&cfg, Some(crate::policy::test_ip::ip("198.51.100.1")), "alice", Place::Elsewhere, 4000));
         // An exempt source is judged by the account only.
-        assert!(!up.needed(&cfg, None, "bob", 4000));
+        assert!(!up.needed(&cfg, None, "bob", Place::Elsewhere, 4000));
         // A window later it is forgotten; a solved login clears it at once.
-        assert!(!up.needed(&cfg, ip, "alice", 3000 + cfg.window_secs * 1000));
-        up.cleared(crate::policy::test_ip::ip("192.0.2.7"), "alice");
-        assert!(!up.needed(&cfg, ip, "alice", 4000));
+        assert!(!up.needed(&cfg, ip, "alice", Place::Elsewhere, 3000 + cfg.window_secs * 1000));
+        up.cleared(crate::policy::test_ip::ip("192.0.2.7"), "alice", Place::Elsewhere);
+        assert!(!up.needed(&cfg, ip, "alice", Place::Elsewhere, 4000));
+    }
+
+    #[test]
+    fn failures_elsewhere_never_step_up_the_account_at_its_known_places() {
+        let cfg = ChallengeConfig::default();
+        let mut up = StepUp::new(100);
+        let (thief, home) = (crate::policy::test_ip::ip("198.51.100.1"), crate::policy::test_ip::ip("192.0.2.7"));
+        for i in 0..20 {
+            up.failed(&cfg, Some(thief), "alice", Place::Elsewhere, i);
+        }
+        assert!(up.needed(&cfg, Some(crate::policy::test_ip::ip("203.0.113.1")), "alice", Place::Elsewhere, 30));
+        assert!(!up.needed(&cfg, Some(home), "alice", Place::Known, 30));
+        // Her own failures at home step her address up, as before.
+        for i in 0..3 {
+            up.failed(&cfg, Some(home), "alice", Place::Known, 40 + i);
+        }
+        assert!(up.needed(&cfg, Some(home), "alice", Place::Known, 50));
+        up.cleared(home, "alice", Place::Known);
+        assert!(!up.needed(&cfg, Some(home), "alice", Place::Known, 60));
+        assert!(up.needed(&cfg, Some(thief), "alice", Place::Elsewhere, 60));
     }
 
     #[test]
@@ -405,12 +491,12 @@ mod tests {
         let mut up = StepUp::new(100);
         for i in 1..=3u16 {
             let ip = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0, 0, 0, i));
-            up.failed(&cfg, Some(ip), &format!("user{i}"), 1000);
+            up.failed(&cfg, Some(ip), &format!("user{i}"), Place::Elsewhere, 1000);
         }
         let next = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 9, 9, 9, 9));
-        assert!(up.needed(&cfg, Some(next), "someone", 2000));
+        assert!(up.needed(&cfg, Some(next), "someone", Place::Elsewhere, 2000));
         let elsewhere = std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 8, 0, 0, 0, 1));
-        assert!(!up.needed(&cfg, Some(elsewhere), "someone", 2000));
+        assert!(!up.needed(&cfg, Some(elsewhere), "someone", Place::Elsewhere, 2000));
     }
 
     #[test]
@@ -419,19 +505,19 @@ mod tests {
         let mut up = StepUp::new(10);
         for i in 0..1000u32 {
             let ip = std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            up.failed(&cfg, Some(ip), &format!("user{i}"), u64::from(i));
+            up.failed(&cfg, Some(ip), &format!("user{i}"), Place::Elsewhere, u64::from(i));
         }
-        assert_eq!(up.len(), (10, 10));
+        assert_eq!(up.len(), (10, 10, 0));
         up.prune(&cfg, 10_000_000);
-        assert_eq!(up.len(), (0, 0));
+        assert_eq!(up.len(), (0, 0, 0));
         // A stepped-up account is never dropped to make room for a flood of others.
         for t in 0..3 {
-            up.failed(&cfg, None, "alice", 20_000_000 + t);
+            up.failed(&cfg, None, "alice", Place::Elsewhere, 20_000_000 + t);
         }
         for i in 0..1000u64 {
-            up.failed(&cfg, None, &format!("other{i}"), 20_000_100 + i);
+            up.failed(&cfg, None, &format!("other{i}"), Place::Elsewhere, 20_000_100 + i);
         }
-        assert!(up.needed(&cfg, None, "alice", 20_002_000));
+        assert!(up.needed(&cfg, None, "alice", Place::Elsewhere, 20_002_000));
         assert_eq!(up.len().1, 10);
     }
 
@@ -444,6 +530,9 @@ mod tests {
             ChallengeConfig { max_bits: 29, ..Default::default() },
             ChallengeConfig { min_bits: 0, ..Default::default() },
             ChallengeConfig { ttl_secs: 0, ..Default::default() },
+            ChallengeConfig { lockout_after: 0, ..Default::default() },
+            ChallengeConfig { lockout_secs: 0, ..Default::default() },
+            ChallengeConfig { lockout_secs: 86_401, ..Default::default() },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }

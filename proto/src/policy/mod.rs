@@ -9,6 +9,7 @@ mod admission;
 pub mod challenges;
 mod iplist;
 mod limits;
+pub mod lockout;
 pub mod recovery;
 pub mod registration;
 pub mod regularity;

@@ -45,7 +45,7 @@ impl Session {
 
     /// Decide on one control request.
     pub fn on_request(&mut self, req: &Request) -> Result<Step, Violation> {
-        if let Request::Login { .. } | Request::LoginSolved { .. } = req {
+        if let Request::Login { .. } | Request::LoginSolved { .. } | Request::LoginWithCode { .. } = req {
             if self.user.is_some() {
                 return Err(Violation::AlreadyLoggedIn);
             }
@@ -85,6 +85,7 @@ impl Session {
         match req {
             Request::Login { .. }
             | Request::LoginSolved { .. }
+            | Request::LoginWithCode { .. }
             | Request::Challenge { .. }
             | Request::RecoverStart { .. }
             | Request::RecoverFinish { .. }

@@ -79,6 +79,12 @@ pub enum Request {
     /// Create the account `user` with this password (allowed before login, with the solved
     /// captcha for that name). Answered with `Account(Done)`.
     Register { user: String, password: String, solution: Solution },
+    /// `Login` (qxfer/6) with a code: one texted to the account's oldest settled number
+    /// after its right password arrived while the account was locked against this place,
+    /// or one of its recovery codes. With the right password and code it logs in despite
+    /// the lockout; otherwise it is answered as `Login` would be. `solution` as in
+    /// `LoginSolved`, when the step-up asks for one.
+    LoginWithCode { user: String, credential: Credential, code: String, solution: Option<Solution> },
 }
 
 /// Server → client, control stream.
@@ -167,6 +173,12 @@ impl Validate for Request {
                 validate_solution(solution)
             }
             Request::Account(a) => a.validate(),
+            Request::LoginWithCode { user, credential, code, solution } => {
+                validate_account(user)?;
+                validate_credential(credential)?;
+                check_typed_code(code)?;
+                solution.as_ref().map_or(Ok(()), validate_solution)
+            }
             Request::Commit
             | Request::Inbox { .. }
             | Request::Open { .. }

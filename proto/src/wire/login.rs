@@ -37,6 +37,12 @@ pub const MAX_ANSWER: usize = 32;
 /// cap; a client refuses anything above this).
 pub const MAX_WORK_BITS: u8 = 40;
 
+/// The listener's words for a password login refused by the per-account lockout against
+/// places the account does not know: the same for a right password, a wrong one and a
+/// name no account has (the code is `AuthFailed`, as for a wrong password).
+pub const LOCKED_TEXT: &str = "this account takes no password from this network for now: too many failed logins \
+     from networks it does not know; log in from a network you have used it from before, or try again later";
+
 /// How a client proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {

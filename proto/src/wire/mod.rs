@@ -38,7 +38,7 @@ pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, MAX_REC
 pub use error::DecodeError;
 pub use error_code::ErrorCode;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
-pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, MAX_ANSWER, MAX_WORK_BITS};
+pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS};
 pub use mailbox::{Attachment, Envelope, Summary};
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub use notice::BanNotice;
@@ -58,7 +58,12 @@ pub const DEFAULT_PORT: u16 = 4433;
 /// `CancelChange`, `Account`, the `Account` reply). A client offers qxfer/5 and qxfer/4,
 /// so it still works with a qxfer/4 listener for everything else, and says the listener
 /// is too old when a command needs qxfer/5.
-pub const ALPN: &[u8] = b"qxfer/5";
+/// qxfer/6: `LoginWithCode`, the way back for an owner whose account is locked against
+/// the place she is at. A client offers qxfer/6, qxfer/5 and qxfer/4, and sends a code
+/// only on qxfer/6.
+pub const ALPN: &[u8] = b"qxfer/6";
+/// qxfer/5: still served as it is (its clients send a subset of qxfer/6).
+pub const ALPN_V5: &[u8] = b"qxfer/5";
 /// qxfer/4: still served as it is (its clients send a subset of qxfer/5).
 pub const ALPN_V4: &[u8] = b"qxfer/4";
 /// qxfer/3: still served; its clients never ask for challenges, and the challenge error

@@ -7,6 +7,14 @@
 //! and answered (logged in, its place noted; or refused and slowed down). What happens at
 //! login that is not logging in is one call to its owner: the guard applies due changes
 //! and notes places, `timing` feeds the regularity watch.
+//!
+//! A password login is judged by its place first: from one of the account's known places
+//! it is stepped up by failures there only; from anywhere else (and for a name no account
+//! has) by failures elsewhere, and past `lockout_after` of those in an hour it is refused
+//! whatever the password (`policy::lockout`), with the same words, code and delay for a
+//! right password, a wrong one and a made-up name; the hash still runs, as for any login
+//! that passed the step-up. The right password there texts the owner a code, and the
+//! right password with it (or a recovery code) logs in (`unlock`).
 
 use std::sync::Arc;
 
@@ -14,8 +22,11 @@ use tracing::{info, warn};
 
 use super::solved::{answer_hook, record_solved};
 use super::timing;
+use super::unlock;
 use crate::accounts;
 use crate::policy::activity::Kind;
+use crate::policy::challenges::Place;
+use crate::policy::lockout::Name;
 use crate::server::challenges::Solved;
 use crate::server::conn::Conn;
 use crate::server::counters::bump;
@@ -24,15 +35,21 @@ use crate::server::outcome::{Close, Outcome};
 use crate::server::Shared;
 use crate::store::StoreError;
 use crate::transport::{close, endpoint};
-use crate::wire::{Credential, ErrorCode, Response, Solution, Token};
+use crate::wire::{Credential, ErrorCode, Response, Solution, Token, LOCKED_TEXT};
 
 /// What checking the credentials found.
 enum Check {
     /// Good credentials; a password login gets a new session token. `automation`: an
-    /// automation token's session (never judged for human timing).
-    Accepted { token: Option<Token>, automation: bool },
+    /// automation token's session (never judged for human timing). `via`: the code that
+    /// let it past a lockout.
+    Accepted { token: Option<Token>, automation: bool, via: Option<&'static str> },
     /// Wrong credentials; `known` tells whether the account exists (for the record only).
     Refused { known: bool },
+    /// A password, right or wrong, for a name locked against the place it came from;
+    /// `note`: what the right password did there (for the record only); `text`: the right
+    /// password came without a code, so one is to be texted (in the background, so the
+    /// reply comes no later for it).
+    Locked { known: bool, note: Option<String>, text: bool },
     /// Stopped before the credentials were checked (the challenge, a busy queue): the reply.
     Stopped(Outcome<Response>),
 }
@@ -44,7 +61,7 @@ impl Check {
     fn judged(&self, is_password: bool) -> Option<bool> {
         match self {
             Check::Accepted { automation, .. } => (!automation).then_some(true),
-            Check::Refused { known } => is_password.then_some(*known),
+            Check::Refused { known } | Check::Locked { known, .. } => is_password.then_some(*known),
             Check::Stopped(_) => None,
         }
     }
@@ -103,6 +120,18 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
     Outcome::reply(error_reply(code, &text)).close(close)
 }
 
+/// Where a password login comes from, as its account sees it: one of its known places, or
+/// elsewhere (always, for a name no account has).
+async fn place_of(conn: &Arc<Conn>, user: &str) -> Result<Place, ServerError> {
+    let (sh, u, ip) = (conn.shared.clone(), user.to_owned(), conn.peer.ip());
+    Ok(Shared::blocking(move || -> Result<Place, StoreError> {
+        let now = sh.clock().now();
+        let known = sh.store().recovery(&u)?.is_some_and(|rec| sh.guard().known(&rec, ip, now));
+        Ok(if known { Place::Known } else { Place::Elsewhere })
+    })
+    .await??)
+}
+
 /// The source a failure is scored against (`None` for exempt networks).
 fn scored(conn: &Conn) -> Option<std::net::IpAddr> {
     let ip = conn.peer.ip();
@@ -126,12 +155,12 @@ fn missing(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
 fn step_up<'a>(
     conn: &Arc<Conn>,
     user: &str,
-    is_password: bool,
+    (is_password, place): (bool, Place),
     solution: Option<&'a Solution>,
     now_ms: u64,
 ) -> Result<Checked<'a>, Box<Outcome<Response>>> {
     let sh = &conn.shared;
-    let stepped_up = is_password && sh.challenges().needed(scored(conn), user, now_ms);
+    let stepped_up = is_password && sh.challenges().needed_at(scored(conn), user, place, now_ms);
     let solved = match solution {
         Some(s) => match sh.challenges().check(s, user, conn.peer.ip(), stepped_up, now_ms) {
             Ok(solved) => Some((s, solved)),
@@ -169,7 +198,7 @@ async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checke
         sh.guard().apply_due_changes(&*sh, &u, sh.clock().now_ms())?;
         let owner = sh.store().token_user(&key, sh.now())?;
         Ok(if owner.as_deref() == Some(u.as_str()) {
-            Check::Accepted { token: None, automation: sh.store().is_automation(&key)? }
+            Check::Accepted { token: None, automation: sh.store().is_automation(&key)?, via: None }
         } else {
             Check::Refused { known: true }
         })
@@ -179,11 +208,13 @@ async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checke
 
 /// A password: checked in the bounded hash queue, served by the work the login proves; a
 /// right one gets a new session token. The account's due changes apply first (a
-/// recovery's new password is the one to check).
+/// recovery's new password is the one to check). Past a lockout, the right password with
+/// a right `code` logs in; without one it has a code texted.
 async fn check_password(
     conn: &Arc<Conn>,
     user: &str,
-    password: String,
+    (password, code): (String, Option<String>),
+    place: Place,
     solved: &Checked<'_>,
 ) -> Result<Check, ServerError> {
     // Served by the work the login proves (0 without a solution).
@@ -198,19 +229,41 @@ async fn check_password(
     let sh = conn.shared.clone();
     // Failures may have crossed the threshold while this login waited.
     let enough = solved.as_ref().is_some_and(|(_, v)| sh.challenges().enough_for_step_up(v.kind, v.bits));
-    if !enough && sh.challenges().needed(scored(conn), user, sh.clock().now_ms()) {
+    if !enough && sh.challenges().needed_at(scored(conn), user, place, sh.clock().now_ms()) {
         return Ok(Check::Stopped(missing(conn, user)));
     }
     if let Some(refused) = spend(conn, user, solved) {
         return Ok(Check::Stopped(refused));
     }
-    let u = user.to_owned();
+    let (u, ip) = (user.to_owned(), conn.peer.ip());
     Ok(Shared::blocking(move || -> Result<Check, StoreError> {
         // A change whose delay ended (a recovery's new password) applies first.
         sh.guard().apply_due_changes(&*sh, &u, sh.clock().now_ms())?;
         let phc = sh.store().password_hash(&u)?;
-        if !accounts::verify_password(phc.as_deref(), &password) {
-            return Ok(Check::Refused { known: phc.is_some() });
+        let name = if phc.is_some() { Name::Account(&u) } else { Name::MadeUp(&u) };
+        // Asked before the hash, which still runs: a locked login takes as long as a wrong one.
+        let locked = place == Place::Elsewhere && sh.challenges().locked(name, ip, sh.clock().now_ms());
+        let right = accounts::verify_password(phc.as_deref(), &password);
+        let known = phc.is_some();
+        let mut via = None;
+        if locked {
+            let now_ms = sh.clock().now_ms();
+            let note = match (right, &code) {
+                (false, _) => return Ok(Check::Locked { known, note: None, text: false }),
+                (true, None) => return Ok(Check::Locked { known, note: None, text: true }),
+                (true, Some(c)) => match unlock::take_code(&sh, &u, c, now_ms / 1000)? {
+                    Some(how) => {
+                        via = Some(how);
+                        String::new()
+                    }
+                    None => "the right password with a wrong or expired code".into(),
+                },
+            };
+            if via.is_none() {
+                return Ok(Check::Locked { known, note: Some(note), text: false });
+            }
+        } else if !right {
+            return Ok(Check::Refused { known });
         }
         let token = accounts::new_token().map_err(|_| StoreError::Corrupt("token"))?;
         let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
@@ -219,19 +272,24 @@ async fn check_password(
         if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
             return Ok(Check::Refused { known: true });
         }
-        Ok(Check::Accepted { token: Some(token), automation: false })
+        Ok(Check::Accepted { token: Some(token), automation: false, via })
     })
     .await??)
 }
 
 /// Logged in: the session and the listener know it, the guard notes the place, and the
 /// connection gets a logged-in connection's windows. `cleared`: a solved challenge with the
-/// right password, so this source and account start over (a token login for another
-/// account proves nothing about them).
-async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared: bool) -> Outcome<Response> {
+/// right password, so this source and the account's count for its `place` start over (a
+/// token login for another account proves nothing about them).
+async fn accepted(
+    conn: &Arc<Conn>,
+    user: String,
+    (token, via): (Option<Token>, Option<&'static str>),
+    cleared: Option<Place>,
+) -> Outcome<Response> {
     let ip = conn.peer.ip();
-    if cleared {
-        conn.shared.challenges().cleared(ip, &user);
+    if let Some(place) = cleared {
+        conn.shared.challenges().cleared(ip, &user, place);
     }
     conn.session(|s| s.logged_in(&user));
     conn.shared.logged_in(&conn.connection, &user);
@@ -249,39 +307,78 @@ async fn accepted(conn: &Arc<Conn>, user: String, token: Option<Token>, cleared:
     if let Ok(Err(e)) = Shared::blocking(noted).await {
         warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
     }
-    conn.record(conn.activity(Kind::LoginOk).account(&user));
+    let detail = via.map(|how| format!("past the lockout for this place, with {how}")).unwrap_or_default();
+    conn.record(conn.activity(Kind::LoginOk).account(&user).detail(detail));
     endpoint::grant(&conn.connection, &conn.shared.limits().net());
     info!(peer = %conn.peer, %user, event = "login", "logged in");
     Outcome::reply(Response::LoggedIn { user, token })
 }
 
-/// Wrong credentials: recorded, counted towards the step-up (a wrong password), slowed
-/// down, and the connection closed after too many.
-async fn refused(conn: &Arc<Conn>, user: &str, is_password: bool, known: bool, now_ms: u64) -> Outcome<Response> {
+/// How a refused login failed: a password or a token, whether its account exists, its
+/// place, and whether the lockout refused it (whatever the password).
+struct Failure {
+    is_password: bool,
+    known: bool,
+    place: Place,
+    /// Refused by the lockout, with what the right password did (empty for a wrong one).
+    locked: Option<String>,
+    /// When the login arrived: a locked one is answered no sooner than the failed-login
+    /// delay after it, whatever was done for a right password meanwhile.
+    arrived: tokio::time::Instant,
+}
+
+/// Wrong credentials (or a locked name): recorded, counted towards the step-up (a
+/// password) and the lockout (a wrong password from elsewhere), slowed down, and the
+/// connection closed after too many.
+async fn refused(conn: &Arc<Conn>, user: &str, f: Failure, now_ms: u64) -> Outcome<Response> {
+    let Failure { is_password, known, place, locked, arrived } = f;
+    let is_locked = locked.is_some();
+    let note = locked.filter(|n| !n.is_empty());
+    let locked = is_locked;
     // Only a wrong password steps the account up to captchas: tokens cannot be
     // guessed, and a refused one is a session that ended (a password change, a
-    // recovery), which the real client meets after every such change.
+    // recovery), which the real client meets after every such change. A locked login
+    // counts as a failure whatever its password, so nothing after it tells the two apart.
     if is_password {
-        conn.shared.challenges().failed(scored(conn), user, now_ms);
+        conn.shared.challenges().failed_at(scored(conn), user, place, now_ms);
+        let name = if known { Name::Account(user) } else { Name::MadeUp(user) };
+        if place == Place::Elsewhere && !locked && conn.shared.challenges().lockout_failed(name, conn.peer.ip(), now_ms)
+        {
+            warn!(peer = %conn.peer, %user, event = "login_locked", "password logins from unknown places locked");
+        }
     }
     bump(&conn.shared.counters().auth_failures);
     // A refused token is a session that ended (a password change, a recovery, a
     // revoked automation token still in a script): recorded, not an offence; tokens
     // cannot be guessed.
-    let kind = match (is_password, known) {
-        (false, _) => Kind::Request,
-        (true, true) => Kind::LoginFailed,
-        (true, false) => Kind::UnknownUser,
+    let kind = match (is_password, known, locked) {
+        (false, ..) => Kind::Request,
+        (true, _, true) => Kind::LoginLocked,
+        (true, true, false) => Kind::LoginFailed,
+        (true, false, false) => Kind::UnknownUser,
     };
-    let detail = if is_password { "" } else { "token refused: ended, revoked or unknown" };
+    let detail = match (is_password, locked) {
+        (false, _) => "token refused: ended, revoked or unknown",
+        (true, true) => "locked for places the account does not know",
+        (true, false) => "",
+    };
+    let detail = match &note {
+        Some(n) => format!("{detail}; the right password: {n}"),
+        None => detail.to_owned(),
+    };
     conn.record(conn.activity(kind).account(user).detail(detail));
     warn!(peer = %conn.peer, %user, event = "auth_failure", "login failed");
     // Slow down guessing; other connections are not held up.
     let delay = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
-    tokio::time::sleep(delay).await;
+    if locked {
+        tokio::time::sleep_until(arrived + delay).await;
+    } else {
+        tokio::time::sleep(delay).await;
+    }
     let close =
         conn.session(|s| s.login_failed()).then_some(Close { code: close::AUTH, reason: "too many failed logins" });
-    Outcome::reply(error_reply(ErrorCode::AuthFailed, "wrong user name or password")).close(close)
+    let text = if locked { LOCKED_TEXT } else { "wrong user name or password" };
+    Outcome::reply(error_reply(ErrorCode::AuthFailed, text)).close(close)
 }
 
 pub(super) async fn handle(
@@ -289,19 +386,23 @@ pub(super) async fn handle(
     user: String,
     credential: Credential,
     solution: Option<Solution>,
+    code: Option<String>,
 ) -> Result<Outcome<Response>, ServerError> {
     // When it arrived: the hash's time on a busy host is not the client's cadence.
     let now_ms = conn.shared.clock().now_ms();
+    let arrived = tokio::time::Instant::now();
     let sent = timing::login_digest(&credential, now_ms);
     let is_password = matches!(credential, Credential::Password(_));
+    // A token is good from anywhere: its place does not matter.
+    let place = if is_password { place_of(conn, &user).await? } else { Place::Known };
     // Check the challenge the step-up asks for, then the credentials, and decide (`Check`).
-    let solved = match step_up(conn, &user, is_password, solution.as_ref(), now_ms) {
+    let solved = match step_up(conn, &user, (is_password, place), solution.as_ref(), now_ms) {
         Ok(solved) => solved,
         Err(refused) => return Ok(*refused),
     };
     let check = match credential {
         Credential::Token(token) => check_token(conn, &user, token, &solved).await?,
-        Credential::Password(password) => check_password(conn, &user, password, &solved).await?,
+        Credential::Password(password) => check_password(conn, &user, (password, code), place, &solved).await?,
     };
     // Record the login's timing, for the regularity watch.
     if let Some(exists) = check.judged(is_password) {
@@ -309,8 +410,19 @@ pub(super) async fn handle(
     }
     // Answer: logged in, or refused.
     Ok(match check {
-        Check::Accepted { token, .. } => accepted(conn, user, token, solved.is_some() && is_password).await,
-        Check::Refused { known } => refused(conn, &user, is_password, known, now_ms).await,
+        Check::Accepted { token, via, .. } => {
+            accepted(conn, user, (token, via), (solved.is_some() && is_password).then_some(place)).await
+        }
+        Check::Refused { known } => {
+            refused(conn, &user, Failure { is_password, known, place, locked: None, arrived }, now_ms).await
+        }
+        Check::Locked { known, note, text } => {
+            if text {
+                unlock::text_in_background(conn, &user);
+            }
+            let locked = Some(note.unwrap_or_default());
+            refused(conn, &user, Failure { is_password, known, place, locked, arrived }, now_ms).await
+        }
         Check::Stopped(outcome) => outcome,
     })
 }

@@ -18,6 +18,7 @@ mod recover;
 mod register;
 mod solved;
 mod timing;
+mod unlock;
 
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     }
     fault_injection(conn);
     let (name, bytes) = match &req {
-        Request::Login { .. } | Request::LoginSolved { .. } => ("login", 0),
+        Request::Login { .. } | Request::LoginSolved { .. } | Request::LoginWithCode { .. } => ("login", 0),
         Request::Challenge { .. } => ("challenge", 0),
         Request::Begin(b) | Request::BeginMany { begin: b, .. } => ("begin", b.bytes),
         Request::AddFiles { entries } | Request::AddFilesMeta { entries, .. } => ("add_files", entries.len() as u64),
@@ -99,13 +100,19 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
     let result = match (step, req) {
         (Step::Login, Request::Login { user, credential }) => {
             conn.set_login_pending(true);
-            let outcome = login::handle(conn, user, credential, None).await;
+            let outcome = login::handle(conn, user, credential, None, None).await;
             conn.set_login_pending(false);
             outcome
         }
         (Step::Login, Request::LoginSolved { user, credential, solution }) => {
             conn.set_login_pending(true);
-            let outcome = login::handle(conn, user, credential, Some(solution)).await;
+            let outcome = login::handle(conn, user, credential, Some(solution), None).await;
+            conn.set_login_pending(false);
+            outcome
+        }
+        (Step::Login, Request::LoginWithCode { user, credential, code, solution }) => {
+            conn.set_login_pending(true);
+            let outcome = login::handle(conn, user, credential, solution, Some(code)).await;
             conn.set_login_pending(false);
             outcome
         }
