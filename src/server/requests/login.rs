@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::solved::{answer_hook, record_solved};
+use super::solved::record_solved;
 use super::timing;
 use super::unlock;
 use crate::accounts;
@@ -69,27 +69,6 @@ impl Check {
 
 /// A solution with the login that passed its check, to be spent as the login is served.
 type Checked<'a> = Option<(&'a Solution, Solved)>;
-
-/// Issue the challenge a login as `user` from this connection's network needs now.
-pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
-    // The network's cadence only: a name someone asks about may not exist.
-    let sh = &conn.shared;
-    let ip = conn.peer.ip();
-    let now_ms = sh.clock().now_ms();
-    timing::watch(conn, None, "challenge request", now_ms, &[user.as_bytes()]);
-    let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
-        Ok(issued) => issued,
-        Err(e) => {
-            warn!(peer = %conn.peer, event = "challenge_error", "{e}");
-            return Outcome::reply(error_reply(ErrorCode::Internal, e));
-        }
-    };
-    answer_hook(&ticket, text.as_deref());
-    let kind = if picture.is_some() { "captcha" } else { "work" };
-    conn.record(conn.activity(Kind::ChallengeIssued).account(user).detail(format!("{kind}, {} bits", ticket.bits)));
-    info!(peer = %conn.peer, %user, event = "challenge_issued", kind, bits = ticket.bits, "challenge issued");
-    Outcome::reply(Response::Challenge { ticket, picture })
-}
 
 /// A login refused before its credentials are checked: the challenge it needed is missing
 /// or failed. Counts as a login attempt of the connection. A failed challenge is a

@@ -6,6 +6,7 @@
 mod account;
 mod add_files;
 mod begin;
+mod challenge;
 mod commit;
 mod delete;
 mod inbox;
@@ -116,7 +117,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             conn.set_login_pending(false);
             outcome
         }
-        (Step::Challenge { user }, Request::Challenge { .. }) => Ok(login::challenge(conn, &user)),
+        (Step::Challenge { user }, Request::Challenge { .. }) => Ok(challenge::challenge(conn, &user)),
         (Step::Begin { user, also }, Request::Begin(begin) | Request::BeginMany { begin, .. }) => {
             begin::handle(conn, user, begin, also).await
         }
