@@ -199,14 +199,7 @@ fn failures_from_another_network_never_step_up_the_owner_at_home() {
 
 /// `qxfer account WORDS... HOST --user alice --accept-new` as `u`, from 127.0.0.1.
 fn account(u: &User, words: &[&str]) -> Command {
-    let mut c = qxfer();
-    c.current_dir(u.work.path())
-        .env("QXFER_CONFIG_DIR", u.config.path())
-        .env("QXFER_PASSWORD", PASSWORD)
-        .arg("account")
-        .args(words)
-        .args([&u.addr, "--user", &u.name, "--accept-new"]);
-    c
+    crate::recovery::account(u, words, None)
 }
 
 /// The text in the spool that contains `needle`, waited for.

@@ -8,6 +8,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::recovery::{account, texts};
 use crate::support::*;
 
 const DAY: u64 = 86_400;
@@ -20,45 +21,6 @@ fn listener() -> Listener {
         "[scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n\
          [challenges]\nmin_bits = 8\nmax_bits = 12\nchallenge_after = 1000\n[sms]\ncooldown_secs = 1\n",
     )
-}
-
-/// `qxfer account WORDS... HOST --user NAME --accept-new`, from `bind` when given.
-fn account(u: &User, words: &[&str], bind: Option<&str>) -> Command {
-    let mut c = qxfer();
-    c.current_dir(u.work.path())
-        .env("QXFER_CONFIG_DIR", u.config.path())
-        .env("QXFER_PASSWORD", PASSWORD)
-        .arg("account")
-        .args(words)
-        .args([&u.addr, "--user", &u.name, "--accept-new"]);
-    if let Some(b) = bind {
-        c.args(["--bind", b]);
-    }
-    c
-}
-
-/// Every text in the spool, oldest first: (to, text).
-fn texts(l: &Listener) -> Vec<(String, String)> {
-    let dir = l.data_dir().join("sms-spool");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-        .collect();
-    // <ms>-<seq>.json: by time, then sequence.
-    names.sort_by_key(|n| {
-        let stem = n.trim_end_matches(".json");
-        let (ms, seq) = stem.split_once('-').unwrap_or((stem, "0"));
-        (ms.parse::<u64>().unwrap_or(0), seq.parse::<u64>().unwrap_or(0))
-    });
-    names
-        .iter()
-        .filter_map(|n| std::fs::read_to_string(dir.join(n)).ok())
-        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .map(|v| (v["to"].as_str().unwrap_or_default().to_owned(), v["text"].as_str().unwrap_or_default().to_owned()))
-        .collect()
 }
 
 /// Wait for the `n`-th text (from 1) to `to` (any number when empty) that contains

@@ -21,9 +21,11 @@ use crate::policy::activity::Kind;
 use crate::policy::recovery::{mask_phone, CodeError};
 use crate::server::account_guard::codes::{verify_purpose, SendCodeError};
 use crate::server::conn::Conn;
+use crate::server::error::{error_reply, ServerError};
+use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::store::{Change, PhoneRec, RecentKind, StoreError};
-use crate::wire::{AccountReply, ErrorCode, MAX_PHONES};
+use crate::wire::{AccountReply, ErrorCode, Response, MAX_PHONES};
 
 /// Why a number was not added (and no code texted to it).
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -57,20 +59,33 @@ enum NotVerified {
     Code(CodeError),
 }
 
+/// What every phone request starts with: the number as typed (checked against
+/// `countries`, when given) and the current password; or the refusal to answer with.
+async fn number_and_password(
+    conn: &Arc<Conn>,
+    user: &str,
+    number: &str,
+    countries: &[String],
+    password: String,
+) -> Result<Result<(String, String), Outcome<Response>>, ServerError> {
+    let number = match parse_number(number, countries) {
+        Ok(n) => n,
+        Err(why) => return Ok(Err(Outcome::reply(error_reply(ErrorCode::BadRequest, why)))),
+    };
+    Ok(password_ok(conn, user, password).await?.map(|phc| (number, phc)))
+}
+
 /// `PhoneAdd`: the number goes on the account unverified, and a code is texted to it.
 pub(super) async fn add(conn: &Arc<Conn>, user: String, number: String, password: String) -> Reply {
     let sh = conn.shared.clone();
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
     let now = now_ms / 1000;
-    let number = match parse_number(&number, sh.guard().texts().countries()) {
-        Ok(n) => n,
-        Err(why) => return refuse(ErrorCode::BadRequest, why),
-    };
-    let phc = match password_ok(conn, &user, password).await? {
-        Ok(phc) => phc,
-        Err(refused) => return Ok(refused),
-    };
+    let (number, phc) =
+        match number_and_password(conn, &user, &number, sh.guard().texts().countries(), password).await? {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(refused),
+        };
     let n = number.clone();
     let r = Shared::blocking(move || -> Result<Result<Added, NotAdded>, StoreError> {
         let guard = sh.guard();
@@ -133,12 +148,8 @@ pub(super) async fn verify(
     let sh = conn.shared.clone();
     let ip = conn.peer.ip();
     let now = sh.clock().now_ms() / 1000;
-    let number = match parse_number(&number, &[]) {
-        Ok(n) => n,
-        Err(why) => return refuse(ErrorCode::BadRequest, why),
-    };
-    let phc = match password_ok(conn, &user, password).await? {
-        Ok(phc) => phc,
+    let (number, phc) = match number_and_password(conn, &user, &number, &[], password).await? {
+        Ok(checked) => checked,
         Err(refused) => return Ok(refused),
     };
     let u = user.clone();
@@ -192,12 +203,8 @@ pub(super) async fn remove(
 ) -> Reply {
     let sh = conn.shared.clone();
     let ip = conn.peer.ip();
-    let number = match parse_number(&number, &[]) {
-        Ok(n) => n,
-        Err(why) => return refuse(ErrorCode::BadRequest, why),
-    };
-    let phc = match password_ok(conn, &user, password).await? {
-        Ok(phc) => phc,
+    let (number, phc) = match number_and_password(conn, &user, &number, &[], password).await? {
+        Ok(checked) => checked,
         Err(refused) => return Ok(refused),
     };
     // Decided in one transaction: a number never verified (nobody's way back in)
