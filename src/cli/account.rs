@@ -62,9 +62,17 @@ async fn change(
     opts: ConnectOptions,
     make: impl FnOnce(String, Option<String>) -> AccountRequest,
 ) -> Result<AccountReply> {
+    // The setup code is on paper: read before connecting, so a slow typist does not outlast
+    // the connection's idle time.
+    let setup = match ch.setup_code && !ch.confirm_by_text {
+        true => {
+            Some(texted_code(&line(ch.auth_code_stdin, "Setup code from the operator", true, "--auth-code-stdin")?)?)
+        }
+        false => None,
+    };
     let mut client = Client::connect(&opts).await?;
     let password = current_password(&opts)?;
-    let mut auth = None;
+    let mut auth = setup;
     if ch.confirm_by_text {
         match client.account(AccountRequest::SendAuthCode).await {
             Ok(AccountReply::Done { text }) => eprintln!("{text}"),
@@ -75,9 +83,6 @@ async fn change(
             }
         }
         auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false, "--auth-code-stdin")?)?);
-    } else if ch.setup_code {
-        auth =
-            Some(texted_code(&line(ch.auth_code_stdin, "Setup code from the operator", true, "--auth-code-stdin")?)?);
     }
     let req = make(password, auth);
     let reply = client.account(req).await;

@@ -34,7 +34,8 @@ pub enum ClientError {
     /// password change or a recovery); `target` is `USER@HOST[:PORT]` for the new one.
     #[error(
         "authentication failed for {user}: the token in QXFER_TOKEN was refused (revoked or expired); \
-         make a new one with: qxfer account tokens new {target} --automation"
+         make a new one with: qxfer account tokens new {target} --automation (with QXFER_TOKEN unset: \
+         the refused token would be tried again)"
     )]
     TokenRefused { user: String, target: String },
     #[error(

@@ -79,7 +79,14 @@ impl Client {
         loop {
             tries += 1;
             let password = prompt(&opts.user, &hostport).await?;
-            possible(&password)?;
+            // A password no account can have (Enter alone) is asked again: nothing was sent.
+            if let Err(e) = possible(&password) {
+                if tries < PASSWORD_TRIES {
+                    eprintln!("Passwords are 8 to 1024 bytes (nothing was sent); try again.");
+                    continue;
+                }
+                return Err(e);
+            }
             let given = ConnectOptions { password: PasswordSource::Given(password), ..opts.clone() };
             match Self::connect_solving(&given).await {
                 Err(ClientError::Auth { .. }) if tries < PASSWORD_TRIES => {
