@@ -96,9 +96,12 @@ const MAX_PREVIEWS: usize = 32;
 /// Characters of a body a preview shows.
 const PREVIEW_CHARS: usize = 50;
 
+/// One-line previews of message bodies, by delivery id.
+type Previews = HashMap<u64, String>;
+
 /// Previews of the newest messages (no files) without a subject, by id. A message deleted
 /// meanwhile has none.
-async fn previews(client: &mut Client, items: &[Summary]) -> Result<HashMap<u64, String>, client::ClientError> {
+async fn previews(client: &mut Client, items: &[Summary]) -> Result<Previews, client::ClientError> {
     let mut out = HashMap::new();
     let wanted = items.iter().rev().filter(|s| s.subject.is_none() && s.files == 0).take(MAX_PREVIEWS);
     for s in wanted {
