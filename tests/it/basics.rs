@@ -4,11 +4,12 @@
 //! `SHA256:` fingerprints, `--connect-timeout 5`), hints with the real account and listener,
 //! a handshake the listener's rate limit dropped, and a refused automation token.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::*;
+use crate::tmux::{exit_code, Tmux};
 
 /// No captcha and no ban in the way of a few wrong passwords, and little delay after each.
 const FORGIVING: &str = "[limits]\nfailed_login_delay_ms = 50\n[challenges]\nchallenge_after = 1000\n\
@@ -42,66 +43,9 @@ fn a_password_given_has_one_try_each_counted_by_the_listener() {
     assert_eq!(listener.recorded("127.0.0.1", "login_failed"), 2, "a script's password was tried more than once");
 }
 
-/// A shell in tmux: the client on a real terminal, as a person runs it.
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn start(dir: &Path, line: &str) -> Self {
-        let t = Tmux { socket: dir.join("tmux.sock") };
-        let started = t.run(&["new-session", "-d", "-x", "120", "-y", "40", "sh", "-c", line]);
-        assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-S", "-100"]).stdout).into_owned()
-    }
-
-    /// Wait (at most 20 s) until the screen shows `n` lines containing `what`.
-    fn wait_for(&self, what: &str, n: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let shown = self.screen();
-            if shown.lines().filter(|l| l.contains(what)).count() >= n {
-                return shown;
-            }
-            assert!(Instant::now() < deadline, "{what:?} not shown {n} times:\n{shown}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn type_line(&self, text: &str) {
-        self.run(&["send-keys", "-l", text]);
-        self.run(&["send-keys", "Enter"]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn wait_exit_code(done: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done.exists() {
-        assert!(Instant::now() < deadline, "the client did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    std::fs::read_to_string(done).expect("code").trim().to_owned()
-}
-
 #[test]
 fn on_a_terminal_the_certificate_comes_before_the_password_and_a_wrong_one_is_asked_again() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed; skipped");
+    if !Tmux::installed() {
         return;
     }
     let listener = Listener::with_config(FORGIVING);
@@ -122,33 +66,33 @@ fn on_a_terminal_the_certificate_comes_before_the_password_and_a_wrong_one_is_as
     // An unknown listener: its certificate is settled first, then the password is asked,
     // again after a wrong one; the third try is right.
     let done = dir.path().join("first");
-    let tmux = Tmux::start(dir.path(), &line(&done));
-    let screen = tmux.wait_for("Trust and pin it? [y/N]", 1);
+    let tmux = Tmux::start(dir.path(), (120, 40), &line(&done));
+    let screen = tmux.wait_for_lines("Trust and pin it? [y/N]", 1);
     assert!(!screen.contains("Password for"), "the password was asked before the certificate:\n{screen}");
     assert!(screen.contains(&listener.fingerprint), "{screen}");
     tmux.type_line("y");
-    tmux.wait_for(&prompt, 1);
+    tmux.wait_for_lines(&prompt, 1);
     tmux.type_line("not the password");
-    tmux.wait_for("Wrong user name or password; try again.", 1);
-    tmux.wait_for(&prompt, 2);
+    tmux.wait_for_lines("Wrong user name or password; try again.", 1);
+    tmux.wait_for_lines(&prompt, 2);
     tmux.type_line("still not the password");
-    tmux.wait_for(&prompt, 3);
+    tmux.wait_for_lines(&prompt, 3);
     tmux.type_line(PASSWORD);
-    assert_eq!(wait_exit_code(&done), "0", "{}", tmux.screen());
+    assert_eq!(exit_code(&done), "0", "{}", tmux.history());
     drop(tmux);
     listener.wait_recorded("127.0.0.1", "login_failed", 2);
     // Pinned now, and the session kept: a fresh config directory's pin only, no session.
     let _ = std::fs::remove_dir_all(alice.config.path().join("sessions"));
     // Three wrong passwords: three tries, each counted, then exit 3.
     let done = dir.path().join("second");
-    let tmux = Tmux::start(dir.path(), &line(&done));
+    let tmux = Tmux::start(dir.path(), (120, 40), &line(&done));
     for n in 1..=3 {
-        let screen = tmux.wait_for(&prompt, n);
+        let screen = tmux.wait_for_lines(&prompt, n);
         assert!(!screen.contains("Trust and pin it?"), "a pinned listener was asked about:\n{screen}");
         tmux.type_line("not the password");
     }
-    assert_eq!(wait_exit_code(&done), "3", "{}", tmux.screen());
-    let screen = tmux.screen();
+    assert_eq!(exit_code(&done), "3", "{}", tmux.history());
+    let screen = tmux.history();
     assert!(screen.contains("authentication failed for alice: wrong user name or password"), "{screen}");
     assert_eq!(screen.lines().filter(|l| l.contains(&prompt)).count(), 3, "{screen}");
     listener.wait_recorded("127.0.0.1", "login_failed", 5);

@@ -15,6 +15,7 @@ use qxfer::wire::{Credential, ErrorCode, Proof, Request, Response, Solution, Tic
 
 use crate::raw::{run, Raw};
 use crate::support::*;
+use crate::tmux::{exit_code, Tmux};
 
 const DAY: u64 = 86_400;
 
@@ -282,15 +283,13 @@ fn away_from_home_during_a_lockout_the_owner_logs_in_with_a_texted_code_or_a_rec
 /// (tmux), answers the captchas through the debug-build hook, and logs in with the code.
 #[test]
 fn the_client_asks_for_the_code_on_a_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed; skipped");
+    if !Tmux::installed() {
         return;
     }
     let (l, answers) = listener();
     locked_owner_with_a_settled_number(&l, &answers);
     let away = User::new(&l, "alice");
     let hooks = tempfile::tempdir().expect("tempdir");
-    let socket = hooks.path().join("tmux.sock");
     let done = hooks.path().join("exit-code");
     let line = format!(
         "QXFER_CONFIG_DIR={} QXFER_PASSWORD='{PASSWORD}' QXFER_TEST_CAPTCHA_ANSWERS={} {} inbox {} --user alice \
@@ -301,35 +300,9 @@ fn the_client_asks_for_the_code_on_a_terminal() {
         l.addr,
         done.display()
     );
-    /// The tmux server, stopped however the test ends.
-    struct Server(PathBuf);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux").arg("-S").arg(&self.0).arg("kill-server").output();
-        }
-    }
-    let _server = Server(socket.clone());
-    let tmux = |args: &[&str]| Command::new("tmux").arg("-S").arg(&socket).args(args).output().expect("tmux");
-    let started = tmux(&["new-session", "-d", "-x", "150", "-y", "30", "sh", "-c", &line]);
-    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let shown = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-        if shown.contains("Code from the text message, or a recovery code:") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no code prompt on the terminal:\n{shown}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let tmux = Tmux::start(hooks.path(), (150, 30), &line);
+    tmux.wait_for("Code from the text message, or a recovery code:", 30);
     let code = code_in(&text_with(&l, "to log in to alice from a network it does not know"));
-    tmux(&["send-keys", &code, "Enter"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done.exists() {
-        let shown = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-        assert!(Instant::now() < deadline, "the client did not finish:\n{shown}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let shown = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-    assert_eq!(std::fs::read_to_string(&done).expect("code").trim(), "0", "{shown}");
+    tmux.type_line(&code);
+    assert_eq!(exit_code(&done), "0", "{}", tmux.screen());
 }

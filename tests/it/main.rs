@@ -32,6 +32,7 @@ mod setup;
 mod shipping;
 mod terminal;
 mod texts;
+mod tmux;
 mod transfer;
 mod trust;
 mod wire_golden;

@@ -5,8 +5,8 @@
 //! checks what is held before it counts a rate. Terminal items run the real client in tmux
 //! (skipped, with the reason printed, where tmux is missing).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,67 +15,12 @@ use qxfer::client::{Client, ConnectOptions, Event, EventSink, ManifestOptions, P
 
 use crate::raw::run;
 use crate::support::*;
+use crate::tmux::{exit_code, Tmux};
 
-/// A tmux server of its own, stopped however the test ends.
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    /// A 120x30 terminal running `line` in `sh`, which survives Ctrl-C (`trap : INT`) to
-    /// write the command's exit code; `None` (and why, printed) without tmux.
-    fn start(dir: &Path, line: &str) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("tmux is not installed; skipped");
-            return None;
-        }
-        let t = Tmux { socket: dir.join("tmux.sock") };
-        let script = format!("trap : INT; {line}; sleep 60");
-        let started = t.run(&["new-session", "-d", "-x", "120", "-y", "30", "sh", "-c", &script]);
-        assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
-        Some(t)
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
-    }
-
-    /// The screen once it shows `what`; bounded.
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let shown = self.screen();
-            if shown.contains(what) {
-                return shown;
-            }
-            assert!(Instant::now() < deadline, "{what:?} never showed:\n{shown}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-/// The exit code the shell wrote to `file`; bounded.
-fn exit_code(file: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(code) = std::fs::read_to_string(file) {
-            if code.ends_with('\n') {
-                return code.trim().to_owned();
-            }
-        }
-        assert!(Instant::now() < deadline, "the client did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// A 120x30 terminal running `line` in `sh`, which survives Ctrl-C (`trap : INT`) to write
+/// the command's exit code; `None` (and why, printed) without tmux.
+fn start(dir: &Path, line: &str) -> Option<Tmux> {
+    Tmux::installed().then(|| Tmux::start(dir, (120, 30), &format!("trap : INT; {line}; sleep 60")))
 }
 
 /// `qxfer SUB HOST --user NAME --accept-new ARGS` as a shell line for `user`, its exit code
@@ -106,7 +51,7 @@ fn ctrl_c_during_a_send_leaves_the_hint_last_on_the_screen() {
     // A large sparse file: a few seconds of transfer at least.
     std::fs::File::create(alice.path("big.bin")).expect("file").set_len(3 << 30).expect("sparse");
     let code = alice.work.path().join("code");
-    let Some(tmux) = Tmux::start(alice.work.path(), &line(&alice, "send", "big.bin", true, &code)) else { return };
+    let Some(tmux) = start(alice.work.path(), &line(&alice, "send", "big.bin", true, &code)) else { return };
     tmux.wait_for("send 1 [", 30);
     std::thread::sleep(Duration::from_millis(500));
     tmux.run(&["send-keys", "C-c"]);
@@ -126,7 +71,7 @@ fn ctrl_c_at_the_password_prompt_exits_130() {
     listener.add_user("alice");
     let alice = User::new(&listener, "alice");
     let code = alice.work.path().join("code");
-    let Some(tmux) = Tmux::start(alice.work.path(), &line(&alice, "inbox", "", false, &code)) else { return };
+    let Some(tmux) = start(alice.work.path(), &line(&alice, "inbox", "", false, &code)) else { return };
     tmux.wait_for("Password for alice@", 30);
     tmux.run(&["send-keys", "C-c"]);
     assert_eq!(exit_code(&code), "130");
@@ -154,7 +99,7 @@ fn inbox_on_a_terminal_marks_new_deliveries_with_sizes_and_previews() {
     let listener = Listener::start();
     let (_alice, bob) = mailbox(&listener);
     let code = bob.work.path().join("code");
-    let Some(tmux) = Tmux::start(bob.work.path(), &line(&bob, "inbox", "", true, &code)) else { return };
+    let Some(tmux) = start(bob.work.path(), &line(&bob, "inbox", "", true, &code)) else { return };
     assert_eq!(exit_code(&code), "0");
     let screen = tmux.wait_for("SUBJECT", 5);
     let row = |id: &str| {
