@@ -208,6 +208,16 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             client.close().await;
             print_reply(&reply?, c.json)?;
         }
+        AccountCmd::Disown { change: ch, net } => {
+            let net = net.trim().to_owned();
+            let req = |password, auth| AccountRequest::Disown { net: net.clone(), password, auth };
+            req("x".repeat(8), None).validate().map_err(|_| {
+                usage(format!("{net} is not a network: write it as `qxfer account show` lists it, e.g. 203.0.113.0/24"))
+            })?;
+            let opts = prepare(&ch.client).await?;
+            let reply = change(&ch, opts, req).await?;
+            print_reply(&reply, ch.client.json)?;
+        }
         AccountCmd::Tokens(TokensCmd::New { client: c, automation }) => {
             let (opts, mut client) = logged_in(&c).await?;
             let password = current_password(&opts)?;

@@ -18,13 +18,15 @@ use super::prompt::{check_new_password, line, new_password, read_stdin_line};
 use crate::client::{self, Client, ConnectOptions, PasswordSource};
 use crate::wire::{AccountReply, AccountRequest, Proof, Request};
 
-/// `qxfer recover HOST --user NAME` and `qxfer recover cancel HOST CODE`.
+/// `qxfer recover HOST --user NAME`, `qxfer recover cancel HOST CODE` and `qxfer recover
+/// disown HOST CODE` (the same request: the texted code says what it cancels or disowns).
 pub async fn recover(a: RecoverArgs) -> Result<()> {
-    if a.client.host == "cancel" {
+    if a.client.host == "cancel" || a.client.host == "disown" {
+        let verb = a.client.host.clone();
         let [host, code] = a.rest.as_slice() else {
-            return Err(usage("write: qxfer recover cancel HOST CODE"));
+            return Err(usage(format!("write: qxfer recover {verb} HOST CODE")));
         };
-        letters_code(code, 15, "cancel code")?;
+        letters_code(code, 15, &format!("{verb} code"))?;
         let mut client_args = a.client;
         client_args.host = host.clone();
         if client_args.user.is_none() && !host.contains('@') {
@@ -37,7 +39,9 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
         return Ok(());
     }
     if !a.rest.is_empty() {
-        return Err(usage("qxfer recover takes one HOST (or: qxfer recover cancel HOST CODE)"));
+        return Err(usage(
+            "qxfer recover takes one HOST (or: qxfer recover cancel HOST CODE, qxfer recover disown HOST CODE)",
+        ));
     }
     // Everything but the texted code is asked for, and checked, before a code is texted.
     let mut client_args = a.client;

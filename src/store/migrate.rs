@@ -6,15 +6,17 @@
 use redb::{ReadableTable, TableHandle, WriteTransaction};
 
 use super::error::StoreError;
-use super::records::{decode, encode, stored_bytes, summary, StoredV1, TokenRecord};
+use super::records::{decode, encode, stored_bytes, summary, StoredV1, TokenRecord, TokenRecordV1};
 use super::tables::{
-    ATTACHMENTS, DELIVERIES, DELIVERIES_V1, MAILBOX, MAILBOX_V1, SKELETONS, TOKENS, USAGE, USAGE_V1, USERS, USER_TOKENS,
+    ATTACHMENTS, DELIVERIES, DELIVERIES_V1, MAILBOX, MAILBOX_V1, SKELETONS, TOKENS, TOKENS_V1, USAGE, USAGE_V1, USERS,
+    USER_TOKENS,
 };
 use crate::policy::registration::skeleton;
 
 /// Every migration and index check, in order.
 pub(super) fn run(tx: &WriteTransaction) -> Result<(), StoreError> {
     migrate_v1(tx)?;
+    migrate_tokens_v1(tx)?;
     index_tokens(tx)?;
     index_skeletons(tx)
 }
@@ -55,6 +57,26 @@ fn migrate_v1(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.delete_table(DELIVERIES_V1)?;
     tx.delete_table(MAILBOX_V1)?;
     tx.delete_table(USAGE_V1)?;
+    Ok(())
+}
+
+/// Move schema-1 tokens into `tokens_v2`, as issued to an unknown place (no network was
+/// kept), then delete the old table.
+fn migrate_tokens_v1(tx: &WriteTransaction) -> Result<(), StoreError> {
+    if !tx.list_tables()?.any(|t| t.name() == TOKENS_V1.name()) {
+        return Ok(());
+    }
+    {
+        let old = tx.open_table(TOKENS_V1)?;
+        let mut tokens = tx.open_table(TOKENS)?;
+        for row in old.iter()? {
+            let (k, v) = row?;
+            let rec: TokenRecordV1 = decode(v.value(), "tokens_v1")?;
+            let rec = TokenRecord { user: rec.user, expires: rec.expires, net: None };
+            tokens.insert(k.value(), encode(&rec, "tokens")?.as_slice())?;
+        }
+    }
+    tx.delete_table(TOKENS_V1)?;
     Ok(())
 }
 

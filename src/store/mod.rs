@@ -27,7 +27,8 @@
 //! 2. `users.rs`: the account rows (exists, password hash, when a name was removed);
 //! 3. `registration.rs`: name skeletons, caps of self-registered accounts, deliveries a
 //!    day, automation tokens (uses users);
-//! 4. `recovery.rs`: recovery records and their cancel and due indexes (uses users);
+//! 4. `recovery.rs`: recovery records and their cancel and due indexes (uses users), the
+//!    records themselves and schema 1's shape in `recovery_records.rs`;
 //! 5. `mailbox.rs`: committed deliveries, mailboxes, unseen, usage and room, notices
 //!    (uses users, ids);
 //! 6. `fanout.rs`: copies owed to further recipients (uses mailbox, registration, users);
@@ -54,15 +55,18 @@ mod migrate;
 mod migrate_tests;
 mod records;
 mod recovery;
+mod recovery_records;
 mod registration;
 mod tables;
 mod users;
 
-pub use accounts::UserInfo;
+pub use accounts::{TokenInfo, UserInfo};
 pub use db::Store;
 pub use deliveries::{Opened, Opening, Reservation};
 pub use error::StoreError;
 pub use mailbox::{Usage, NOTICE_SENDER};
 pub use records::stored_bytes;
-pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode};
+pub use recovery::{
+    Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
+};
 pub use registration::Registered;

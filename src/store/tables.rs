@@ -8,9 +8,13 @@ use super::error::StoreError;
 
 // Accounts and their session tokens.
 pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
-pub(super) const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
+/// Tokens by stored key (schema 2: with the network each was issued to).
+pub(super) const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v2");
+/// Schema 1's tokens, moved into `tokens_v2` (as issued to an unknown place) when the
+/// listener starts, then deleted.
+pub(super) const TOKENS_V1: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
 /// Session tokens by account: (account, token key) → expiry, so listing or revoking one
-/// account's tokens never reads another's. Filled from `tokens_v1` when it is new.
+/// account's tokens never reads another's. Filled from `tokens_v2` when it is new.
 pub(super) const USER_TOKENS: TableDefinition<(&str, &[u8]), u64> = TableDefinition::new("user_tokens_v1");
 /// When each account name was last removed, as a step of the event sequence: a delivery
 /// opened before that belongs to the removed account, never to a new one of that name.
@@ -73,8 +77,12 @@ pub(super) const DAILY: TableDefinition<(&str, u64, &str), u64> = TableDefinitio
 pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans_v1");
 
 // Recovery.
-/// Recovery records by account.
-pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
+/// Recovery records by account (schema 2: places earned by days, disowned places, codes
+/// used lately).
+pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v2");
+/// Schema 1's recovery records: read until the account's record is next written (then
+/// moved to `recovery_v2`), never written.
+pub(super) const RECOVERY_V1: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
 /// Cancel codes of pending changes: keyed hash → account.
 pub(super) const CANCELS: TableDefinition<&[u8], &str> = TableDefinition::new("recovery_cancels_v1");
 /// Pending changes by due time: (time, account).
@@ -114,6 +122,7 @@ pub(super) fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(FANOUT)?;
     tx.open_table(USER_TOKENS)?;
     tx.open_table(RECOVERY)?;
+    tx.open_table(RECOVERY_V1)?;
     tx.open_table(CANCELS)?;
     tx.open_table(DUE)?;
     tx.open_table(SKELETONS)?;

@@ -10,6 +10,7 @@ pub mod challenges;
 mod iplist;
 mod limits;
 pub mod lockout;
+pub mod places;
 pub mod recovery;
 pub mod registration;
 pub mod regularity;

@@ -1,20 +1,13 @@
 //! Account recovery's decisions, pure (the clock comes in as seconds): which phone number a
-//! recovery code goes to, whether a login comes from a known place, whether a recovery
-//! applies now or after the delay, how many code attempts remain, and how a number is shown
-//! in logs. Designed against the real attack: a thief who has the password adds their own
-//! phone and "recovers" the account whenever the owner takes it back. So the oldest settled
-//! number wins, a place counts as known only long after its first login, and from an
-//! unknown place a change waits and is announced.
+//! recovery code goes to, how many code attempts remain, and how a number is shown in logs
+//! (known places are `policy::places`). Designed against the real attack: a thief who has
+//! the password adds their own phone and "recovers" the account whenever the owner takes it
+//! back. So the oldest settled number is the root of trust: a change that could take the
+//! account over needs its code, or waits and is announced to it.
 //!
 //! The listener's glue (`server::account_guard`, `server::requests::{recover, account}`)
 //! keeps these records in its database and does
 //! the I/O; everything it decides comes from here.
-
-use std::net::IpAddr;
-
-use ipnet::IpNet;
-
-use super::prefix_of;
 
 const DAY: u64 = 24 * 3600;
 
@@ -24,7 +17,8 @@ const DAY: u64 = 24 * 3600;
 pub struct RecoveryConfig {
     /// A number added or verified this recently is never used while an older one exists.
     pub new_phone_days: u64,
-    /// A place counts as known only once its first login is this old.
+    /// A place is known after password logins on `places::PLACE_DAYS` distinct days spanning
+    /// at least this many days.
     pub new_place_days: u64,
     /// A place not seen for this long is forgotten.
     pub place_expiry_days: u64,
@@ -149,103 +143,6 @@ pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) ->
         phones.iter().filter(|p| p.verified.is_some()).collect()
     } else {
         settled
-    }
-}
-
-/// A network an account logged in from: its /24 or /64, first and last seen, and where
-/// the operator's GeoIP database puts it (country and ASN), when one is configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    pub net: IpNet,
-    pub first_seen: u64,
-    pub last_seen: u64,
-    pub origin: Origin,
-}
-
-/// Where a network is: its country (ISO code) and autonomous system, when known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Origin {
-    pub country: Option<String>,
-    pub asn: Option<u32>,
-}
-
-impl Origin {
-    /// Both parts known: an origin that can make a place known by itself.
-    fn complete(&self) -> bool {
-        self.country.is_some() && self.asn.is_some()
-    }
-
-    /// `ES, AS3352`, or empty when nothing is known.
-    pub fn describe(&self) -> String {
-        match (&self.country, self.asn) {
-            (Some(c), Some(a)) => format!("{c}, AS{a}"),
-            (Some(c), None) => c.clone(),
-            (None, Some(a)) => format!("AS{a}"),
-            (None, None) => String::new(),
-        }
-    }
-}
-
-/// Whether a place is settled: first seen more than `new_place_days` ago, and seen within
-/// `place_expiry_days`.
-fn settled(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
-    now.saturating_sub(p.first_seen) > cfg.new_place_days.saturating_mul(DAY)
-        && now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY)
-}
-
-/// Whether a login from `ip` (at `origin`) comes from a known place of the account: a
-/// settled place with its network (/24 or /64), or, with a GeoIP database, a settled place
-/// with the same country and ASN (a phone's carrier hands out addresses from many networks).
-/// A thief's first logins make nothing known: a place settles only after `new_place_days`.
-pub fn is_known_place(places: &[Place], ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) -> bool {
-    let net = prefix_of(ip);
-    places.iter().any(|p| settled(p, cfg, now) && (p.net == net || (origin.complete() && p.origin == *origin)))
-}
-
-/// Whether this place of the list is known now (for `account show`).
-pub fn place_is_known(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
-    settled(p, cfg, now)
-}
-
-/// Note a successful login from `ip`: the place's last sighting, or a new place; expired
-/// places go, and past `max_places` the least recently seen.
-pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) {
-    let net = prefix_of(ip);
-    places.retain(|p| now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY));
-    match places.iter_mut().find(|p| p.net == net) {
-        Some(p) => {
-            p.last_seen = p.last_seen.max(now);
-            if origin.complete() {
-                p.origin = origin.clone();
-            }
-        }
-        None => {
-            // New places never push out settled ones: they have a share of their own
-            // (a quarter), and a new place takes the room of the stalest new one. Only when
-            // the list is full of settled places does the stalest settled place go.
-            let is_new = |p: &Place| !settled(p, cfg, now);
-            let new_share = (cfg.max_places / 4).max(1);
-            let stalest = |places: &Vec<Place>, new_only: bool| {
-                places
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| !new_only || is_new(p))
-                    .min_by_key(|(_, p)| p.last_seen)
-                    .map(|(i, _)| i)
-            };
-            let new_count = places.iter().filter(|p| is_new(p)).count();
-            let evict = if new_count >= new_share {
-                stalest(places, true)
-            } else if places.len() >= cfg.max_places.max(1) {
-                stalest(places, false)
-            } else {
-                None
-            };
-            if let Some(i) = evict {
-                places.swap_remove(i);
-            }
-            places.push(Place { net, first_seen: now, last_seen: now, origin: origin.clone() });
-        }
     }
 }
 
@@ -381,39 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn a_place_is_known_only_a_week_after_its_first_login() {
-        let cfg = RecoveryConfig::default();
-        let ip: IpAddr = "192.0.2.77".parse().expect("ip");
-        let none = Origin::default();
-        let mut places = Vec::new();
-        note_login(&mut places, ip, &none, &cfg, NOW - 3 * DAY);
-        assert!(!is_known_place(&places, ip, &none, &cfg, NOW), "a thief's first logins do not make a place known");
-        let mut places = Vec::new();
-        note_login(&mut places, ip, &none, &cfg, NOW - 30 * DAY);
-        note_login(&mut places, "192.0.2.9".parse().expect("ip"), &none, &cfg, NOW - DAY);
-        assert_eq!(places.len(), 1, "one /24");
-        assert!(is_known_place(&places, ip, &none, &cfg, NOW));
-        assert!(!is_known_place(&places, "192.0.3.1".parse().expect("ip"), &none, &cfg, NOW));
-        // Forgotten after a year unseen.
-        assert!(!is_known_place(&places, ip, &none, &cfg, NOW + 400 * DAY));
-    }
-
-    #[test]
-    fn a_flood_of_new_places_never_pushes_out_a_settled_one() {
-        let cfg = RecoveryConfig::default();
-        let home: IpAddr = "192.0.2.7".parse().expect("ip");
-        let none = Origin::default();
-        let mut places = Vec::new();
-        note_login(&mut places, home, &none, &cfg, NOW - 30 * DAY);
-        for i in 0..1000u128 {
-            let ip = IpAddr::from(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | i << 64));
-            note_login(&mut places, ip, &none, &cfg, NOW + i as u64);
-        }
-        assert!(is_known_place(&places, home, &none, &cfg, NOW + 1000), "home was pushed out");
-        assert!(places.len() <= cfg.max_places / 4 + 1, "{}", places.len());
-    }
-
-    #[test]
     fn numbers_rank_by_when_they_were_verified_and_authorising_needs_a_settled_one() {
         let cfg = RecoveryConfig::default();
         // Planted long ago, verified a month ago; the owner's new phone added 60 days ago
@@ -443,19 +307,6 @@ mod tests {
     }
 
     #[test]
-    fn places_are_bounded_per_account() {
-        let cfg = RecoveryConfig { max_places: 4, ..RecoveryConfig::default() };
-        let mut places = Vec::new();
-        // A new network every eight days: each settles before the next, and the list
-        // keeps the four most recent.
-        for i in 0..20u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)));
-            note_login(&mut places, ip, &Origin::default(), &cfg, NOW + u64::from(i) * 8 * DAY);
-        }
-        assert_eq!(places.len(), 4);
-    }
-
-    #[test]
     fn codes_run_out_and_are_used_once() {
         let mut code = Code { hash: [1; 32], expires: NOW + 600, attempts_left: 5 };
         for left in (1..5).rev() {
@@ -478,24 +329,6 @@ mod tests {
         assert_eq!(normalise_secret_answer("ＴＯＭ"), "tom");
         assert_eq!(normalise_secret_answer("ﬁdo"), "fido");
         assert_eq!(normalise_secret_answer("Ren\u{e9}"), normalise_secret_answer("Rene\u{301}"));
-    }
-
-    #[test]
-    fn a_known_isp_is_a_known_place_with_geoip_only_when_settled() {
-        let cfg = RecoveryConfig::default();
-        let es = Origin { country: Some("ES".into()), asn: Some(64500) };
-        let mut places = Vec::new();
-        note_login(&mut places, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - 30 * DAY);
-        let other_net: IpAddr = "203.0.113.9".parse().expect("ip");
-        assert!(is_known_place(&places, other_net, &es, &cfg, NOW), "same country and ASN");
-        let gb = Origin { country: Some("GB".into()), asn: Some(64501) };
-        assert!(!is_known_place(&places, other_net, &gb, &cfg, NOW));
-        assert!(!is_known_place(&places, other_net, &Origin::default(), &cfg, NOW), "no GeoIP: the network only");
-        let half = Origin { country: Some("ES".into()), asn: None };
-        assert!(!is_known_place(&places, other_net, &half, &cfg, NOW), "a country alone is not a place");
-        let mut fresh = Vec::new();
-        note_login(&mut fresh, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - DAY);
-        assert!(!is_known_place(&fresh, other_net, &es, &cfg, NOW));
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub enum AccountRequest {
     /// A new token for scripts (`automation`: exempt from the human-timing signals, never
     /// from rate limits or bans). Answered with `Token`.
     TokenNew { password: String, automation: bool },
+    /// Disown a place of the account (its network as `Show` lists it): never known again,
+    /// and every token issued there revoked. At once from a known place; from elsewhere a
+    /// change (the code texted to the oldest settled number, or the delay). qxfer/6.
+    Disown { net: String, password: String, auth: Option<String> },
 }
 
 /// The listener's answer to an account or recovery request.
@@ -254,6 +258,14 @@ impl AccountRequest {
                 auth(a)
             }
             AccountRequest::Cancel { password: p, .. } => password(p),
+            AccountRequest::Disown { net, password: p, auth: a } => {
+                // A network as `Show` lists it: an address and a prefix length, nothing else.
+                if net.len() > 64 || net.parse::<ipnet::IpNet>().is_err() {
+                    return Err(DecodeError::Invalid("network"));
+                }
+                password(p)?;
+                auth(a)
+            }
             AccountRequest::TokensRevoke { id } => id.as_deref().map_or(Ok(()), check_typed_code),
             AccountRequest::TokenNew { password: p, .. } => password(p),
         }

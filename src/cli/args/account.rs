@@ -72,6 +72,17 @@ pub enum AccountCmd {
     /// Sessions (saved tokens) of the account.
     #[command(subcommand, after_help = "Example:\n  qxfer account tokens list alice@host.example")]
     Tokens(TokensCmd),
+    /// Disown a network the account logged in from (as `qxfer account show` lists it): never
+    /// a known place again, and every token issued there is revoked. At once from a known
+    /// place; from elsewhere it needs --confirm-by-text or waits the delay.
+    #[command(after_help = "Example:\n  qxfer account disown alice@host.example 203.0.113.0/24")]
+    Disown {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// The network, as `qxfer account show` lists it (203.0.113.0/24, 2001:db8:1:2::/64).
+        #[arg(value_name = "NETWORK")]
+        net: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

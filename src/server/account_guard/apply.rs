@@ -57,8 +57,24 @@ impl AccountGuard {
                     Some(crate::store::QuestionRec { text: text.clone(), answer_phc: answer_phc.clone(), set: now })
             }
             Change::Codes { hashes } => rec.codes = hashes.clone(),
+            Change::Disown { net } => {
+                if let Some(p) = rec.places.iter_mut().find(|p| &p.net == net) {
+                    p.disowned.get_or_insert(now);
+                    p.known_since = None;
+                    p.disown_code = None;
+                }
+            }
         }
         0
+    }
+
+    /// What a change does beyond the account's record once applied: a disowned place's
+    /// tokens (session and automation) are revoked. Returns how many tokens were revoked.
+    pub fn beyond_the_record(store: &Store, user: &str, change: &Change) -> Result<usize, StoreError> {
+        match change {
+            Change::Disown { net } => store.revoke_tokens_issued_at(user, net),
+            _ => Ok(0),
+        }
     }
 
     /// Whether `change` removes a number verified on the account as `rec` stands before it
@@ -133,6 +149,7 @@ impl AccountGuard {
             let dropped = Self::apply_to_record(rec, change, now, asked);
             ((rec.clone(), dropped, tell_removed), true)
         })?;
+        Self::beyond_the_record(store, user, change)?;
         if let Some((rec, dropped, tell_removed)) = rec {
             self.announce_applied(store, user, &rec, change, dropped, tell_removed, now_ms);
         }

@@ -187,3 +187,8 @@ impl AccountGuard {
         Ok((codes, hashes))
     }
 }
+
+/// A new cancel or disown code: fifteen letters (70 bits), typed from a text.
+pub fn new_cancel_code() -> Result<String, NoRandomness> {
+    Ok(letters_code(&random::<30>()?))
+}

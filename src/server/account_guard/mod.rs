@@ -4,7 +4,8 @@
 //!
 //! - `key`: the listener's recovery key;
 //! - `policy_view`: the account's record as the policy sees it (phones, places);
-//! - `places`: known places, noted at login and registration;
+//! - `places`: known places, earned by password logins on several days;
+//! - `new_place`: the owner told of a new place, and disowning one;
 //! - `daily`: what an account and a network may ask for in a day;
 //! - `codes`: texted codes (only their keyed hashes are kept) and recovery codes;
 //! - `setup`: a new account setting itself up (its first login's network, the setup code);
@@ -16,16 +17,18 @@ pub(crate) mod apply;
 pub(crate) mod codes;
 mod daily;
 mod key;
+pub(crate) mod new_place;
 pub(crate) mod notices;
 pub(crate) mod pending;
-mod places;
+pub(crate) mod places;
 pub(crate) mod policy_view;
 pub(crate) mod setup;
 
 use std::net::IpAddr;
 
 use super::texts::Texts;
-use crate::policy::recovery::{Origin, RecoveryConfig};
+use crate::policy::places::Origin;
+use crate::policy::recovery::RecoveryConfig;
 
 pub use key::{load_or_create_key, KeyError};
 

@@ -92,7 +92,7 @@ impl AccountGuard {
     }
 
     /// Queue an announcement drawn from `pool` (no cooldown); whether it was queued.
-    fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
+    pub(super) fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
         let ask = Ask { pool, start_from: None, cooldown: false };
         match self.texts.send(number, &ask, text, now_ms) {
             Err(e) => {

@@ -27,6 +27,7 @@ use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::challenges::Place;
 use crate::policy::lockout::Name;
+use crate::policy::places::Sighting;
 use crate::server::challenges::Solved;
 use crate::server::conn::Conn;
 use crate::server::counters::bump;
@@ -248,7 +249,8 @@ async fn check_password(
         let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
         // The password (or the account) may have changed while it was being checked.
         let phc = phc.unwrap_or_default();
-        if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
+        let net = crate::policy::prefix_of(ip).to_string();
+        if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires, Some(&net))? {
             return Ok(Check::Refused { known: true });
         }
         Ok(Check::Accepted { token: Some(token), automation: false, via })
@@ -273,18 +275,35 @@ async fn accepted(
     conn.session(|s| s.logged_in(&user));
     conn.shared.logged_in(&conn.connection, &user);
     let (sh, u) = (conn.shared.clone(), user.clone());
-    let now = sh.clock().now();
-    // A password login (it gets a token) also notes the first login's network, once.
+    let now_ms = sh.clock().now_ms();
+    let now = now_ms / 1000;
+    // A password login (it gets a token) counts a day toward its place (a new one is told
+    // to the owner) and notes the first login's network, once; a token login only keeps a
+    // known place from expiring.
     let password = token.is_some();
     let noted = move || {
-        sh.guard().note_place(sh.store(), &u, ip, now)?;
-        match password {
-            true => sh.guard().note_first_login(sh.store(), &u, ip, now),
-            false => Ok(()),
+        let guard = sh.guard();
+        guard.tell_carried_over(sh.store(), &u, now_ms)?;
+        if !password {
+            return guard.note_token_login(sh.store(), &u, ip, now).map(|()| None);
         }
+        let noted = guard.note_password_login(sh.store(), &u, ip, now)?;
+        if let Some(n) = noted.as_ref().filter(|n| n.sighting == Sighting::New) {
+            guard.tell_new_place(sh.store(), &u, ip, n, now_ms);
+        }
+        guard.note_first_login(sh.store(), &u, ip, now)?;
+        Ok(noted.map(|n| n.sighting))
     };
-    if let Ok(Err(e)) = Shared::blocking(noted).await {
-        warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
+    match Shared::blocking(noted).await {
+        Ok(Err(e)) => warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}"),
+        Ok(Ok(Some(Sighting::New))) => {
+            conn.record(conn.activity(Kind::NewPlace).account(&user).detail("first password login from this network"));
+            info!(peer = %conn.peer, %user, event = "new_place", "first password login from this network; the owner is told");
+        }
+        Ok(Ok(Some(Sighting::BecameKnown))) => {
+            info!(peer = %conn.peer, %user, event = "place_known", "this network is now a known place of the account");
+        }
+        _ => {}
     }
     let detail = via.map(|how| format!("past the lockout for this place, with {how}")).unwrap_or_default();
     conn.record(conn.activity(Kind::LoginOk).account(&user).detail(detail));

@@ -136,9 +136,11 @@ pub(super) async fn apply_or_schedule(
         Decided::Applied(change, rec, set_up, tell_removed) => {
             let (shc, u) = (sh.clone(), user.to_owned());
             Shared::blocking(move || {
-                shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, tell_removed, now_ms)
+                AccountGuard::beyond_the_record(shc.store(), &u, &change)?;
+                shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, tell_removed, now_ms);
+                Ok::<_, StoreError>(())
             })
-            .await?;
+            .await??;
             let done = match set_up {
                 Some(s) => format!("{what}: {}", sh.guard().setup_reason(s)),
                 None => what,

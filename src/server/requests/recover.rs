@@ -17,6 +17,7 @@ use crate::accounts;
 use crate::policy::activity::Kind;
 use crate::policy::recovery::{mask_phone, normalise_secret_answer, CodeError};
 use crate::server::account_guard::codes::RECOVER;
+use crate::server::account_guard::new_place::DisownedByCode;
 use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
@@ -229,10 +230,33 @@ pub(super) async fn finish(
     }
 }
 
+/// `RecoverCancel`: a texted code that cancels a pending change, or (texted about a new
+/// place) disowns that place: `qxfer recover cancel` and `qxfer recover disown` send the
+/// same request, and the code says which it is.
 pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     let hash = sh.guard().cancel_hash(&code);
     let now_ms = sh.clock().now_ms();
+    let ip = conn.peer.ip();
+    let shd = sh.clone();
+    let disowned = Shared::blocking(move || shd.guard().disown_by_code(shd.store(), &hash, ip, now_ms)).await??;
+    match disowned {
+        Some(DisownedByCode::Done { user, net, tokens }) => {
+            conn.record(
+                conn.activity(Kind::RecoveryCompleted).account(&user).detail(format!("disowned {net}, by code")),
+            );
+            info!(peer = %conn.peer, %user, event = "place_disowned", %net, tokens, "disowned by its texted code");
+            return Ok(Outcome::reply(Response::Account(AccountReply::Done {
+                text: format!(
+                    "disowned: the network {net} is never a known place of {user} again; {tokens} token(s) issued                      there were revoked. Change the password too: whoever logged in from there has it"
+                ),
+            })));
+        }
+        Some(DisownedByCode::Refused(why)) => {
+            return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, format!("not disowned: {why}"))));
+        }
+        None => {}
+    }
     let found = Shared::blocking(move || -> Result<Option<(String, String)>, StoreError> {
         let Some(owner) = sh.store().cancel_owner(&hash)? else { return Ok(None) };
         let done = sh.store().update_recovery(&owner, |rec| {
@@ -271,7 +295,8 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
             warn!(peer = %conn.peer, event = "recovery_wrong_code", "unknown cancel code");
             Ok(Outcome::reply(error_reply(
                 ErrorCode::NotFound,
-                "no pending change has this cancel code (it may have taken effect or been cancelled already)",
+                "no pending change or new place has this code (it may have taken effect, been cancelled or used \
+                 already)",
             )))
         }
     }

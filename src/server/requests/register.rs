@@ -140,7 +140,10 @@ pub(super) async fn register(
         Registered::Created => {
             let (shc, u) = (sh.clone(), user.clone());
             let now = now_ms / 1000;
-            if let Ok(Err(e)) = Shared::blocking(move || shc.guard().note_birthplace(shc.store(), &u, ip, now)).await {
+            // The network it registered from counts its first day, like a password login (it
+            // is not known at once: a place is earned the same way for every account).
+            let noted = move || shc.guard().note_password_login(shc.store(), &u, ip, now).map(|_| ());
+            if let Ok(Err(e)) = Shared::blocking(noted).await {
                 warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
             }
             conn.record(

@@ -1,7 +1,7 @@
 //! `Account`: a logged-in account's own settings, one file per area: phone numbers
 //! (`phones`, with `number` parsing what was typed), the secret question (`question`),
 //! recovery codes (`codes`), the password (`password`), pending changes (`cancel`),
-//! sessions and tokens (`tokens`), and what the listener holds about it (`view`). This file
+//! sessions and tokens (`tokens`), places not hers (`disown`), and what the listener holds about it (`view`). This file
 //! only dispatches.
 //!
 //! A typed password alone is not a strong check (a thief has it), so every change needs
@@ -15,6 +15,7 @@ mod auth_code;
 mod cancel;
 mod codes;
 mod current_password;
+mod disown;
 mod number;
 mod password;
 mod phones;
@@ -56,5 +57,6 @@ pub(super) async fn handle(
         AccountRequest::TokenNew { password, automation } => tokens::new(conn, user, password, automation).await,
         AccountRequest::TokensList => tokens::list(conn, user).await,
         AccountRequest::TokensRevoke { id } => tokens::revoke(conn, user, id).await,
+        AccountRequest::Disown { net, password, auth } => disown::disown(conn, user, net, password, auth).await,
     }
 }

@@ -27,8 +27,9 @@ pub(super) async fn new(conn: &Arc<Conn>, user: String, password: String, automa
     let key = accounts::token_key(&token);
     let lifetime = if automation { accounts::AUTOMATION_TOKEN_LIFETIME_SECS } else { accounts::TOKEN_LIFETIME_SECS };
     let u = user.clone();
+    let net = crate::policy::prefix_of(conn.peer.ip()).to_string();
     let kept = Shared::blocking(move || -> Result<bool, StoreError> {
-        if !sh.store().add_token(&key, &u, &phc, now.saturating_add(lifetime))? {
+        if !sh.store().add_token(&key, &u, &phc, now.saturating_add(lifetime), Some(&net))? {
             return Ok(false);
         }
         if automation {
