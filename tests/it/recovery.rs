@@ -89,7 +89,7 @@ fn nth_text(l: &Listener, n: usize, matches: impl Fn(&str, &str) -> bool) -> (St
     }
 }
 
-fn text_with(l: &Listener, needle: &str) -> (String, String) {
+pub(crate) fn text_with(l: &Listener, needle: &str) -> (String, String) {
     nth_text(l, 1, |_, t| t.contains(needle))
 }
 
@@ -160,12 +160,30 @@ pub(crate) fn log_in(u: &User, bind: Option<&str>) {
     ok(&c.output().expect("inbox"));
 }
 
-/// The owner's setup: a login from 127.0.0.1, a week later (a known place) a verified
-/// phone and a secret question.
+/// Earn `u` a known place at `bind`: password logins on three days, the last a week after
+/// the first (the clock moves 8 days).
+pub(crate) fn earn_place(l: &Listener, u: &User, bind: Option<&str>) {
+    // (`u`'s own login first, so it has a saved session.)
+    log_in(u, bind);
+    log_in_with_password(l, u, bind);
+    l.advance_clock(DAY);
+    log_in_with_password(l, u, bind);
+    l.advance_clock(7 * DAY);
+    log_in_with_password(l, u, bind);
+}
+
+/// A password login of `u`'s account (from a config directory of its own, so no saved
+/// session is used): only these count toward a place.
+pub(crate) fn log_in_with_password(l: &Listener, u: &User, bind: Option<&str>) {
+    log_in(&User::new(l, &u.name), bind);
+}
+
+/// The owner's setup: her first login from 127.0.0.1, and in the new account's setup window
+/// a verified phone and a secret question (at once); then 127.0.0.1 earns its place (the
+/// clock moves 8 days, so her number is settled too).
 pub(crate) fn owner_with_phone_and_question(l: &Listener) -> User {
     let owner = User::new(l, "alice");
     log_in(&owner, None);
-    l.advance_clock(8 * DAY);
     ok(&account(&owner, &["phone", "add"], None).arg(OWNER_PHONE).output().expect("phone add"));
     let (to, text) = text_with(l, "to add this number");
     assert_eq!(to, OWNER_PHONE);
@@ -179,6 +197,7 @@ pub(crate) fn owner_with_phone_and_question(l: &Listener) -> User {
         "Tom the Cat",
     ));
     assert!(out.contains("done: a new secret question"), "{out}");
+    earn_place(l, &owner, None);
     owner
 }
 
@@ -489,13 +508,8 @@ fn account_settings_are_checked_before_connecting_and_listed() {
 fn a_change_from_elsewhere_applies_at_once_with_a_code_texted_to_the_oldest_number() {
     let l = listener(no_bans());
     let owner = owner_with_phone_and_question(&l);
-    // A number verified today cannot authorise anything yet.
-    let mut c = account(&owner, &["passwd"], Some("127.0.4.4"));
-    c.args(["--new-password-stdin", "--confirm-by-text", "--auth-code-stdin"]);
-    let out = run_stdin(&mut c, NEW_PASSWORD);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("verified more than 7 days ago"), "{out:?}");
-    // A week later it is settled.
-    l.advance_clock(8 * DAY);
+    // (A number verified today cannot authorise anything: the policy's unit tests. The
+    // owner's was verified in her setup, 8 days ago: it is settled.)
     let away = Some("127.0.4.4");
     let mut c = account(&owner, &["passwd"], away);
     c.args(["--new-password-stdin", "--confirm-by-text", "--auth-code-stdin"]);
@@ -509,16 +523,31 @@ fn a_change_from_elsewhere_applies_at_once_with_a_code_texted_to_the_oldest_numb
 }
 
 #[test]
-fn with_a_geoip_database_the_same_isp_counts_as_a_known_place() {
+fn with_a_geoip_database_a_known_place_follows_its_own_network_and_nothing_else() {
+    // (Issue 13 made any network of the same country and ISP a known place at its first
+    // login; now GeoIP only lets a known place follow its own addresses: the database's
+    // network with the same ASN, capped at /16, around the /24 where the place was earned.)
     let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/geoip-test.mmdb");
     let l = listener(&format!("{}\n[geoip]\ndatabases = [{:?}]", no_bans(), db.to_string_lossy()));
     let owner = owner_with_phone_and_question(&l);
     let v = show(&owner, None);
     assert_eq!(v["places"][0]["origin"], "ES, AS64500", "{v}");
-    // 127.0.5.0/24 is a new network, but the same country and ISP (AS64500) as the
-    // owner's settled place: the change applies at once.
-    let out = run_stdin(account(&owner, &["passwd"], Some("127.0.5.5")).arg("--new-password-stdin"), NEW_PASSWORD);
-    assert!(ok(&out).contains("done: a new password"));
+    // 127.0.5.0/24 is a new network inside her place's /16 with the same ASN: her place
+    // follows it (a carrier's addresses move), no new-place text, the change applies at once
+    // (a password login: a fresh config directory).
+    let before = texts(&l).len();
+    let (fresh, other) = (User::new(&l, "alice"), User::new(&l, "alice"));
+    let out = run_stdin(account(&fresh, &["passwd"], Some("127.0.5.5")).arg("--new-password-stdin"), NEW_PASSWORD);
+    assert!(ok(&out).contains("done: a new password"), "{out:?}");
+    assert!(!texts(&l)[before..].iter().any(|(_, t)| t.contains("new network")), "{:?}", texts(&l));
+    // The same ISP (127.0.0.0/8, AS64500) outside her place's /16: a first login there is
+    // no known place, and she is told of it.
+    let before = texts(&l).len();
+    let mut c = account(&other, &["passwd"], Some("127.1.5.5"));
+    c.env("QXFER_PASSWORD", NEW_PASSWORD).arg("--new-password-stdin");
+    let out = run_stdin(&mut c, PASSWORD);
+    assert!(ok(&out).contains("takes effect at"), "{out:?}");
+    assert!(texts(&l)[before..].iter().any(|(_, t)| t.contains("new network")), "{:?}", texts(&l));
 }
 
 #[test]
@@ -607,7 +636,9 @@ fn strangers_cannot_use_up_the_owners_recovery_texts_or_replace_a_code_in_force(
         run(async { done_text(start(&format!("127.0.{}.1", 10 + i), &l.addr, "alice").await, "alice") });
     }
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(sent(), 5, "the account's daily cap: {:?}", texts(&l));
+    // (Her number is settled: strangers draw at most the account's stranger share of the
+    // owner reserve, 4, before the account's own daily cap of 5.)
+    assert_eq!(sent(), 4, "the account's stranger share: {:?}", texts(&l));
     // ...but not the owner's, at a known place.
     l.advance_clock(11 * 60);
     let out = recover(&l, &owner, None, "tom the cat", false);
