@@ -123,6 +123,11 @@ impl Shared {
     ) -> Result<Self, NoRandomness> {
         let l = &config.limits;
         let clock = Clock::default();
+        // Debug builds only: a restart in a test keeps the clock where the test moved it.
+        #[cfg(debug_assertions)]
+        if let Some(secs) = std::env::var("QXFER_TEST_CLOCK_OFFSET_SECS").ok().and_then(|s| s.parse().ok()) {
+            clock.advance(secs);
+        }
         let humans = super::humans::Humans::new(config.regularity);
         Ok(Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,

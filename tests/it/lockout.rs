@@ -18,8 +18,6 @@ use crate::recovery::earn_place;
 use crate::support::*;
 use crate::tmux::{exit_code, Tmux};
 
-const DAY: u64 = 86_400;
-
 /// A listener that scores 127.0.0.0/8 like any other network, bans no one (the lockout is
 /// what is tested), asks light work, times no answer as too fast, and writes each captcha's
 /// text to a file through the debug-build answer hook.

@@ -22,6 +22,7 @@ mod lockout;
 mod mailbox;
 mod mistakes;
 mod numbers;
+mod patient_thief;
 mod pipes;
 mod privacy;
 mod quotas;

@@ -19,7 +19,7 @@ use crate::support::*;
 pub(crate) const DAY: u64 = 86_400;
 pub(crate) const OWNER_PHONE: &str = "+34612345678";
 pub(crate) const THIEF_PHONE: &str = "+447911123456";
-const NEW_PASSWORD: &str = "a-brand-new-password";
+pub(crate) const NEW_PASSWORD: &str = "a-brand-new-password";
 
 /// A listener with light work, a 1 s text cooldown (the tests move the clock), and no bans
 /// unless `extra` says otherwise (`extra` goes first, so its sections win).
@@ -77,7 +77,7 @@ pub(crate) fn texts(l: &Listener) -> Vec<(String, String)> {
 }
 
 /// Wait for the `n`-th text (counting from 1) that matches.
-fn nth_text(l: &Listener, n: usize, matches: impl Fn(&str, &str) -> bool) -> (String, String) {
+pub(crate) fn nth_text(l: &Listener, n: usize, matches: impl Fn(&str, &str) -> bool) -> (String, String) {
     let start = Instant::now();
     loop {
         let found: Vec<_> = texts(l).into_iter().filter(|(to, t)| matches(to, t)).collect();
@@ -94,12 +94,12 @@ pub(crate) fn text_with(l: &Listener, needle: &str) -> (String, String) {
 }
 
 /// The eight-digit code in a text.
-fn code_in(text: &str) -> String {
+pub(crate) fn code_in(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 8).expect("an eight-digit code").to_owned()
 }
 
 /// The cancel code at the end of an announcement.
-fn cancel_code_in(text: &str) -> String {
+pub(crate) fn cancel_code_in(text: &str) -> String {
     text.rsplit(' ').next().expect("cancel code").trim().to_owned()
 }
 
@@ -126,7 +126,13 @@ fn finish(child: Child) -> std::process::Output {
 
 /// `qxfer recover HOST --user alice` from `bind`, answered through stdin: `proof`, the new
 /// password, then the texted code (the newest recovery text).
-fn recover(l: &Listener, u: &User, bind: Option<&str>, proof: &str, recovery_code: bool) -> std::process::Output {
+pub(crate) fn recover(
+    l: &Listener,
+    u: &User,
+    bind: Option<&str>,
+    proof: &str,
+    recovery_code: bool,
+) -> std::process::Output {
     let before = texts(l).iter().filter(|(_, t)| t.contains("to recover account")).count();
     let mut c = qxfer();
     c.current_dir(u.work.path()).env("QXFER_CONFIG_DIR", u.config.path()).args([
@@ -403,7 +409,7 @@ async fn solution(from: &str, addr: &str, user: &str) -> Solution {
     Solution { ticket, counter, answer: None }
 }
 
-async fn start(from: &str, addr: &str, user: &str) -> Option<Response> {
+pub(crate) async fn start(from: &str, addr: &str, user: &str) -> Option<Response> {
     let solution = solution(from, addr, user).await;
     let mut raw = Raw::connect_from(from, addr).await.ok()?;
     raw.call(&Request::RecoverStart { user: user.into(), solution }).await
@@ -422,7 +428,7 @@ async fn finish_with(from: &str, addr: &str, code: &str) -> Option<Response> {
     raw.call(&req).await
 }
 
-fn done_text(r: Option<Response>, user: &str) -> String {
+pub(crate) fn done_text(r: Option<Response>, user: &str) -> String {
     match r {
         Some(Response::Account(AccountReply::Done { text })) => text.replace(user, "USER"),
         r => panic!("{r:?}"),
