@@ -215,6 +215,14 @@ fn samples() -> Vec<(&'static str, String)> {
                 solution: None,
             }),
         ),
+        (
+            "account_disown",
+            frame(&Request::Account(AccountRequest::Disown {
+                net: "10.0.0.0/24".into(),
+                password: "pw".into(),
+                auth: None,
+            })),
+        ),
     ]
 }
 
@@ -282,6 +290,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("account_token_new", "00000005110c016101"),
     ("account_token", "0000004a0c06406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616206616263646566"),
     ("login_with_code", "000000121402616c0002707708313233343536373800"),
+    ("account_disown", "00000012110d0b31302e302e302e302f323402707700"),
 ];
 
 #[test]
@@ -338,7 +347,8 @@ fn every_golden_frame_decodes_back() {
             | "register_challenge"
             | "register"
             | "account_token_new"
-            | "login_with_code" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "login_with_code"
+            | "account_disown" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
