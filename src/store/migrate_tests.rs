@@ -62,4 +62,95 @@ mod tests {
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.inbox("alice", 0, 10).expect("inbox").0.len(), 2);
     }
+
+    /// Schema 1's shapes, written here as an older binary wrote them (postcard is positional:
+    /// the shapes, not the names, are the contract).
+    #[derive(serde::Serialize)]
+    struct PlaceV1 {
+        net: String,
+        first_seen: u64,
+        last_seen: u64,
+        country: Option<String>,
+        asn: Option<u32>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct RecoveryV1 {
+        phones: Vec<(String, u64, Option<u64>)>,
+        places: Vec<PlaceV1>,
+        question: Option<(String, String, u64)>,
+        codes: Vec<[u8; 32]>,
+        sent: Vec<(String, [u8; 32], u64, u32)>,
+        pending: Vec<()>,
+        recent: Vec<()>,
+        next_id: u64,
+    }
+
+    #[derive(serde::Serialize)]
+    struct TokenV1 {
+        user: String,
+        expires: u64,
+    }
+
+    #[test]
+    fn schema_1_recovery_records_and_tokens_are_carried_over() {
+        use super::super::tables::{RECOVERY_V1, TOKENS_V1};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.redb");
+        {
+            let store = Store::open(&path).expect("create");
+            store.add_user("alice", "phc", 1).expect("user");
+        }
+        {
+            let db = Database::create(&path).expect("open");
+            let tx = db.begin_write().expect("tx");
+            {
+                let rec = RecoveryV1 {
+                    phones: vec![("+34612345678".into(), 5, Some(6))],
+                    places: vec![PlaceV1 {
+                        net: "192.0.2.0/24".into(),
+                        first_seen: 0,
+                        last_seen: 40 * 86_400,
+                        country: Some("ES".into()),
+                        asn: Some(3352),
+                    }],
+                    question: Some(("Pet?".into(), "$argon2id$x".into(), 7)),
+                    codes: vec![[9; 32]],
+                    sent: vec![],
+                    pending: vec![],
+                    recent: vec![],
+                    next_id: 3,
+                };
+                let bytes = postcard::to_stdvec(&rec).expect("encode");
+                tx.open_table(RECOVERY_V1).expect("table").insert("alice", bytes.as_slice()).expect("insert");
+                let token = postcard::to_stdvec(&TokenV1 { user: "alice".into(), expires: u64::MAX }).expect("encode");
+                tx.open_table(TOKENS_V1)
+                    .expect("table")
+                    .insert([4u8; 32].as_slice(), token.as_slice())
+                    .expect("insert");
+            }
+            tx.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("open migrates");
+        let rec = store.recovery("alice").expect("read").expect("account");
+        assert!(rec.carried_over, "the owner is still to be told");
+        assert_eq!(rec.phones.len(), 1);
+        assert_eq!(rec.question.as_ref().map(|q| q.text.as_str()), Some("Pet?"));
+        let place = rec.places.first().expect("place");
+        assert_eq!((place.days, place.known_since, place.country.as_deref()), (2, None, Some("ES")));
+        // Written back as schema 2 with its next change, and schema 1's row is gone.
+        store
+            .update_recovery("alice", |r| {
+                r.carried_over = false;
+                ((), true)
+            })
+            .expect("write");
+        let rec = store.recovery("alice").expect("read").expect("account");
+        assert!(!rec.carried_over);
+        assert_eq!(rec.places.len(), 1);
+        // The old token works, as issued to an unknown place.
+        assert_eq!(store.token_user(&[4; 32], 10).expect("token"), Some("alice".into()));
+        let tokens = store.user_tokens_at("alice", 10).expect("tokens");
+        assert_eq!(tokens.iter().map(|t| t.net.clone()).collect::<Vec<_>>(), vec![None]);
+    }
 }
