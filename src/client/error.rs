@@ -8,7 +8,7 @@ use crate::transport::endpoint::EndpointError;
 use crate::transport::tls::TlsError;
 use crate::wire::{BanNotice, ErrorCode};
 
-/// Exit codes (documented in one table in the README).
+/// Exit codes (documented in one table: docs/commands.md, Exit codes).
 pub mod exit {
     pub const ERROR: i32 = 1;
     /// A usage error: bad arguments, caught before connecting.

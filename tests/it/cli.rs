@@ -248,15 +248,17 @@ fn the_readme_quick_start_runs_as_written() {
     assert!(text.contains("Subject: Hello\n\nA first note\n"), "{text}");
 }
 
-/// The README's list of activity kinds is `Kind::ALL`, the list `qxfer audit --help` prints,
-/// in the same order: a kind added to the enum fails this test until the README names it.
+/// The docs' list of activity kinds (docs/activity-and-bans.md) is `Kind::ALL`, the list
+/// `qxfer audit --help` prints, in the same order: a kind added to the enum fails this test
+/// until the page names it.
 #[test]
-fn the_readme_lists_every_activity_kind() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let listed = readme.split("\nKinds: `").nth(1).and_then(|rest| rest.split('`').next()).expect("a Kinds: list");
+fn the_docs_list_every_activity_kind() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/activity-and-bans.md");
+    let page = std::fs::read_to_string(page).expect("docs/activity-and-bans.md");
+    let listed = page.split("\nKinds: `").nth(1).and_then(|rest| rest.split('`').next()).expect("a Kinds: list");
     let listed: Vec<&str> = listed.split_whitespace().collect();
     let kinds: Vec<&str> = qxfer::policy::activity::Kind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(listed, kinds, "the README's Kinds: list should read:\nKinds: `{}`", kinds.join(" "));
+    assert_eq!(listed, kinds, "docs/activity-and-bans.md's Kinds: list should read:\nKinds: `{}`", kinds.join(" "));
     let help = ok(&qxfer().args(["audit", "--help"]).output().expect("audit --help"));
     let in_help: Vec<&str> = help.split("Kinds: ").nth(1).expect("kinds in --help").split_whitespace().collect();
     assert_eq!(in_help, kinds, "{help}");

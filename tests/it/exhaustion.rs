@@ -166,7 +166,7 @@ fn path_bytes_and_file_counts_are_capped() {
 }
 
 /// The listener's memory under the worst case the limits allow stays within the bound the
-/// README gives as a formula of those limits: every connection at its window with its
+/// docs/listener.md gives as a formula of those limits: every connection at its window with its
 /// largest declared delivery, and every upload slot buffering while its disk thread writes.
 #[test]
 fn memory_under_the_worst_case_stays_within_the_documented_bound() {
@@ -242,7 +242,7 @@ fn memory_under_the_worst_case_stays_within_the_documented_bound() {
         }
         (before, peak)
     });
-    // The bound, as the README writes it: per connection its window and its declared
+    // The bound, as docs/listener.md writes it: per connection its window and its declared
     // delivery's state; per upload slot a disk buffer and a receive queue.
     use qxfer::transport::body::{BATCH_BYTES, CHUNK, RECEIVE_QUEUE};
     const ENTRY_STATE: u64 = 160; // a declared file's state in the session, besides its name
