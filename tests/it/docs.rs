@@ -13,7 +13,7 @@ use crate::support::*;
 mod markdown;
 mod promises;
 
-use markdown::{command_lines, commands_in, flags_shown, spans, Word};
+use markdown::{anchors, command_lines, commands_in, flags_shown, links, spans, Word};
 use promises::{doc_keys, fixed_start, matches, normal, pieces, real_keys, variants};
 
 fn read(rel: &str) -> String {
@@ -149,6 +149,35 @@ fn every_command_the_docs_show_is_a_real_one() {
     }
     assert!(wrong.is_empty(), "commands in the docs that are not the real ones:\n{}", wrong.join("\n"));
     assert!(checked > 80, "only {checked} commands found in the docs");
+}
+
+/// Every relative link of README.md and docs/ leads to a file that exists and, with an
+/// anchor, to one of its headings (the pages were one README once: a link left behind
+/// would point at nothing).
+#[test]
+fn every_link_between_the_pages_leads_somewhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut wrong = Vec::new();
+    let mut count = 0;
+    for (page, text) in pages() {
+        let dir = Path::new(&page).parent().unwrap_or(Path::new(""));
+        for link in links(&text) {
+            count += 1;
+            let (file, anchor) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if file.is_empty() { root.join(&page) } else { root.join(dir).join(file) };
+            let Ok(body) = std::fs::read_to_string(&target) else {
+                if !target.exists() {
+                    wrong.push(format!("{page}: ({link}) leads to no file"));
+                }
+                continue;
+            };
+            if !anchor.is_empty() && !anchors(&body).iter().any(|a| a == anchor) {
+                wrong.push(format!("{page}: ({link}) names no heading of {file}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(count >= 20, "only {count} links");
 }
 
 /// Lines the run below cannot print, and the test that sees each on a real run; for these

@@ -189,3 +189,26 @@ pub(super) fn commands_in(line: &str) -> Vec<Vec<Word>> {
     }
     out
 }
+
+/// The relative links of a page's prose (`[text](path#anchor)`), as written.
+pub(super) fn links(text: &str) -> Vec<String> {
+    let (prose, _) = blocks(text);
+    let targets = prose.split("](").skip(1).filter_map(|rest| rest.split(')').next());
+    targets.filter(|t| !t.contains("://") && !t.starts_with("mailto:")).map(str::to_owned).collect()
+}
+
+/// The anchors of a page's headings, as GitHub makes them: lower case, spaces to dashes,
+/// punctuation other than `-` and `_` dropped.
+pub(super) fn anchors(text: &str) -> Vec<String> {
+    let (prose, _) = blocks(text);
+    let headings =
+        prose.lines().filter_map(|l| l.trim_start_matches('#').strip_prefix(' ').filter(|_| l.starts_with('#')));
+    let slug = |h: &str| {
+        h.to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    };
+    headings.map(slug).collect()
+}
