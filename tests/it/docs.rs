@@ -13,7 +13,8 @@ use crate::support::*;
 mod markdown;
 mod promises;
 
-use markdown::{anchors, command_lines, commands_in, flags_shown, links, spans, Word};
+use crate::shell::{commands_in, Word};
+use markdown::{anchors, command_lines, flags_shown, links, spans};
 use promises::{doc_keys, fixed_start, matches, normal, pieces, real_keys, variants};
 
 fn read(rel: &str) -> String {

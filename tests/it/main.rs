@@ -3,6 +3,7 @@
 //! client built from the library's codec over real QUIC + TLS).
 
 mod raw;
+mod shell;
 mod support;
 
 mod accounts;
