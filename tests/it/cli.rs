@@ -84,57 +84,16 @@ fn names_with_control_characters_are_escaped_in_messages() {
     assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
 }
 
-/// Split a shell line the way the examples are written: quotes, `VAR=…` prefixes, `|`,
-/// `&&`, `>` redirections and `#` comments.
-fn commands_in(line: &str) -> Vec<Vec<String>> {
-    let line = line.split(" #").next().unwrap_or(line);
-    let mut out = Vec::new();
-    for part in line.split(" | ").flat_map(|p| p.split(" && ")) {
-        let mut words = Vec::new();
-        let mut cur = String::new();
-        let mut quote = None;
-        let mut any = false;
-        for c in part.chars() {
-            match (quote, c) {
-                (None, '"' | '\'') => {
-                    quote = Some(c);
-                    any = true;
-                }
-                (Some(q), c) if c == q => quote = None,
-                (None, ' ') => {
-                    if any {
-                        words.push(std::mem::take(&mut cur));
-                        any = false;
-                    }
-                }
-                (_, c) => {
-                    cur.push(c);
-                    any = true;
-                }
-            }
-        }
-        if any {
-            words.push(cur);
-        }
-        let start = words.iter().position(|w| w == "qxfer");
-        if let Some(start) = start {
-            let mut cmd: Vec<String> = words[start..].to_vec();
-            if let Some(redirect) = cmd.iter().position(|w| w == ">") {
-                cmd.truncate(redirect);
-            }
-            out.push(cmd);
-        }
-    }
-    out
-}
-
 #[test]
 fn every_help_example_parses_as_written() {
     fn walk(cmd: &clap::Command, path: Vec<String>, found: &mut Vec<(Vec<String>, Vec<String>)>) {
         let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
         for line in help.lines().filter(|l| l.trim_start().starts_with("qxfer ") || l.contains("| qxfer ")) {
-            for c in commands_in(line.trim()) {
-                found.push((path.clone(), c));
+            for c in crate::shell::commands_in(line.trim()) {
+                found.push((
+                    path.clone(),
+                    std::iter::once("qxfer".to_owned()).chain(c.into_iter().map(|w| w.text)).collect(),
+                ));
             }
         }
         for sub in cmd.get_subcommands() {

@@ -3,6 +3,7 @@
 //! client built from the library's codec over real QUIC + TLS).
 
 mod raw;
+mod shell;
 mod support;
 
 mod accounts;
@@ -12,6 +13,7 @@ mod basics;
 mod challenges;
 mod cli;
 mod cycles;
+mod docs;
 mod exhaustion;
 mod fuzz_replay;
 mod habits;
