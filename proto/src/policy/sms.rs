@@ -284,6 +284,19 @@ impl SmsLedger {
         share_used: bool,
         now: u64,
     ) -> Result<(), SmsRefusal> {
+        self.phantom_check(limits, net, share_used, now)?;
+        bump(&mut self.start_nets, net);
+        Ok(())
+    }
+
+    /// [`Self::phantom_start`], counting nothing.
+    pub fn phantom_check(
+        &mut self,
+        limits: &SmsLimits,
+        net: &str,
+        share_used: bool,
+        now: u64,
+    ) -> Result<(), SmsRefusal> {
         self.turn_day(now);
         if count(&self.start_nets, net) >= limits.starts_per_network {
             return Err(SmsRefusal::NetworkStarts);
@@ -297,7 +310,6 @@ impl SmsLedger {
         if self.reserve >= limits.owner_reserve {
             return Err(SmsRefusal::Reserve);
         }
-        bump(&mut self.start_nets, net);
         Ok(())
     }
 

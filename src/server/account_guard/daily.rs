@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::AccountGuard;
 use crate::policy::prefix_of;
+use crate::policy::recovery_start::Gate;
 use crate::store::{Recent, RecentKind, RecoveryRecord};
 
 /// Requests about phone numbers (`phone add`, `verify`, `remove`) one account may make a
@@ -30,12 +31,9 @@ impl AccountGuard {
         let of_kind = rec.recent.iter().filter(|r| r.kind == kind).count();
         let ok = match kind {
             // From a known place (the owner's), neither limit: a code in force is not
-            // replaced, so at most one text goes out per code lifetime.
-            RecentKind::Start if self.known(rec, ip, now) => true,
-            RecentKind::Start => {
-                let here = rec.recent.iter().filter(|r| r.kind == kind && r.net == net).count();
-                here < STARTS_PER_NETWORK && of_kind < self.cfg.max_per_day as usize
-            }
+            // replaced, so at most one text goes out per code lifetime
+            // (`policy::recovery_start`, which also says when the next one can go).
+            RecentKind::Start => self.start_gate(rec, ip, false, now) == Gate::Text,
             RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
             RecentKind::Phone => of_kind < PHONE_REQUESTS_PER_DAY,
             // Not something one asks for: noted by `note_first_login`, never counted here.

@@ -9,6 +9,7 @@ use super::AccountGuard;
 use crate::clock::{format_duration, format_time};
 use crate::policy::recovery::mask_phone;
 use crate::policy::sms::{Ask, Pool};
+use crate::server::texts::About;
 use crate::store::NOTICE_SENDER;
 use crate::store::{Change, RecoveryRecord, Store};
 
@@ -91,10 +92,17 @@ impl AccountGuard {
         failed
     }
 
-    /// Queue an announcement drawn from `pool` (no cooldown); whether it was queued.
+    /// Queue an announcement drawn from `pool` (no cooldown: a code asked for right after
+    /// it still goes); whether it was queued. Recorded as a text of the account the pool
+    /// names.
     pub(super) fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
         let ask = Ask { pool, start_from: None, cooldown: false };
-        match self.texts.send(number, &ask, text, now_ms) {
+        let account = match pool {
+            Pool::Owner { account, .. } | Pool::Verify { account, .. } => Some(account),
+            Pool::General => None,
+        };
+        let about = About { source: None, account, what: "announcement" };
+        match self.texts.send(number, &ask, text, now_ms, about) {
             Err(e) => {
                 warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
                 false
