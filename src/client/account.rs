@@ -103,7 +103,12 @@ async fn solved_step(
             Response::Challenge { ticket, picture } => (ticket, picture),
             other => return Err(unexpected(&other)),
         };
-        let solution = challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
+        let why = match ask {
+            Request::RegisterChallenge { .. } => "for a registration",
+            _ => "for each step of a recovery",
+        };
+        let solution =
+            challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0, why).await?;
         tries += 1;
         let mut client = Client::handshake(opts).await?;
         let reply = client.anonymous(&step(solution)).await;

@@ -12,6 +12,7 @@ mod basics;
 mod challenges;
 mod cli;
 mod cycles;
+mod dead_ends;
 mod exhaustion;
 mod fuzz_replay;
 mod habits;

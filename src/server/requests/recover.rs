@@ -106,7 +106,9 @@ pub(super) async fn start(
     Ok(Outcome::reply(match started {
         Ok(until) => Response::Account(AccountReply::Done { text: words.texted(until) }),
         // The code in force still works: the person types it.
-        Err(Stop::InForce { asked, until }) => Response::Account(AccountReply::Done { text: words.in_force(asked, until) }),
+        Err(Stop::InForce { asked, until }) => {
+            Response::Account(AccountReply::Done { text: words.in_force(asked, until) })
+        }
         Err(stop) => error_reply(ErrorCode::Limit, words.stopped(&stop)),
     }))
 }

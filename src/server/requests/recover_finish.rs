@@ -87,12 +87,23 @@ enum First {
     WrongCode(WrongCode),
     Proven,
     /// The right code, charged; the answer's hash (`None`: no question is set).
-    Answer { checked: Checked, phc: Option<String>, codes: bool },
+    Answer {
+        checked: Checked,
+        phc: Option<String>,
+        codes: bool,
+    },
     /// A wrong recovery code: the attempts left with the texted code, whether others are
     /// left, and (none left) whether a new code can be texted.
-    WrongRecoveryCode { checked: Checked, codes: bool, next: Result<(), Stop> },
+    WrongRecoveryCode {
+        checked: Checked,
+        codes: bool,
+        next: Result<(), Stop>,
+    },
     /// A recovery code used already (nothing charged for it).
-    UsedRecoveryCode { checked: Checked, codes: usize },
+    UsedRecoveryCode {
+        checked: Checked,
+        codes: usize,
+    },
 }
 
 pub(super) async fn finish(
@@ -141,7 +152,9 @@ pub(super) async fn finish(
         First::WrongCode(w) => return Ok(wrong_code(conn, &user, &w, began).await),
         First::Proven => return set_password(conn, user, new_password).await,
         First::UsedRecoveryCode { checked, codes } => {
-            conn.record(conn.activity(Kind::Request).account(&user).detail("recovery: a used recovery code typed again"));
+            conn.record(
+                conn.activity(Kind::Request).account(&user).detail("recovery: a used recovery code typed again"),
+            );
             return refuse(format!(
                 "this recovery code was used already; give another one ({codes} left) with the same texted code, \
                  which works until {} ({} tries left)",
@@ -244,7 +257,10 @@ fn recovery_code(
     }
     if rec.used.iter().any(|u| u.purpose == RECOVERY_CODE && u.hash == h && u.until > now) {
         guard.refund_attempt(rec, RECOVER);
-        return First::UsedRecoveryCode { checked: Checked { left: checked.left + 1, ..checked }, codes: rec.codes.len() };
+        return First::UsedRecoveryCode {
+            checked: Checked { left: checked.left + 1, ..checked },
+            codes: rec.codes.len(),
+        };
     }
     let next = if checked.left == 0 { guard.next_code(Some(rec), user, ip, now) } else { Ok(()) };
     First::WrongRecoveryCode { checked, codes: !rec.codes.is_empty(), next }

@@ -65,7 +65,10 @@ impl Words<'_> {
                 format!("after {}, or type that code", self.when(until)),
             ),
             Stop::NetworkUsed { next } => (
-                format!("this network ({}) has asked for the {} recovery codes of {user} it may a day", self.net, self.per_network),
+                format!(
+                    "this network ({}) has asked for the {} recovery codes of {user} it may a day",
+                    self.net, self.per_network
+                ),
                 format!("from here at {}, {elsewhere}", self.when(next)),
             ),
             Stop::AccountUsed { next } => (
@@ -73,7 +76,8 @@ impl Words<'_> {
                 format!("at {}, {elsewhere}", self.when(next)),
             ),
             Stop::Text { why, next } => {
-                let at = next.map_or_else(|| "never from this listener".to_string(), |t| format!("at {}", self.when(t)));
+                let at =
+                    next.map_or_else(|| "never from this listener".to_string(), |t| format!("at {}", self.when(t)));
                 let (reason, away) = match why {
                     TextRefused::Full => ("the listener's text queue is full (its gateway is slow or failing)".into(), false),
                     TextRefused::Limit(r) => match r {
