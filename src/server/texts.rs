@@ -200,10 +200,11 @@ impl Texts {
             return Err(TextRefused::Full);
         }
         let mut ledger = lock(&self.ledger);
-        Ok(match count {
-            true => ledger.phantom_start(&self.limits, net, share_used, now)?,
-            false => ledger.phantom_check(&self.limits, net, share_used, now)?,
-        })
+        let checked = match count {
+            true => ledger.phantom_start(&self.limits, net, share_used, now),
+            false => ledger.phantom_check(&self.limits, net, share_used, now),
+        };
+        Ok(checked?)
     }
 
     /// The `[sms]` limits.

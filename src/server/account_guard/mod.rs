@@ -50,7 +50,7 @@ pub struct AccountGuard {
     /// Recovery starts being worked on in the background.
     background: std::sync::Arc<tokio::sync::Semaphore>,
     /// Names that cannot be texted, answered like accounts (`starts`).
-    phantoms: starts::PhantomNames,
+    phantoms: std::sync::Mutex<crate::policy::recovery_start::Phantoms>,
 }
 
 impl AccountGuard {

@@ -32,6 +32,19 @@ pub enum Stop {
     Text { why: TextRefused, next: Option<u64> },
 }
 
+impl std::fmt::Display for Stop {
+    /// For the listener's log and the activity log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |t: &Option<u64>| t.map_or_else(|| "never".to_string(), crate::clock::format_time);
+        match self {
+            Stop::InForce { until, .. } => write!(f, "a code in force until {}", at(&Some(*until))),
+            Stop::NetworkUsed { next } => write!(f, "the network's starts are used, next at {}", at(&Some(*next))),
+            Stop::AccountUsed { next } => write!(f, "the account's starts are used, next at {}", at(&Some(*next))),
+            Stop::Text { why, next } => write!(f, "the text was refused ({why}), next at {}", at(next)),
+        }
+    }
+}
+
 impl Stop {
     fn from_gate(g: Gate) -> Option<Stop> {
         match g {
@@ -52,10 +65,7 @@ pub struct WrongCode {
     pub next: Result<(), Stop>,
 }
 
-/// The phantoms of names that cannot be texted.
-pub type PhantomNames = Mutex<Phantoms>;
-
-fn lock(m: &PhantomNames) -> MutexGuard<'_, Phantoms> {
+fn lock(m: &Mutex<Phantoms>) -> MutexGuard<'_, Phantoms> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -111,7 +121,7 @@ impl AccountGuard {
             let Some(number) = self.owner_number(rec, now) else { return (None, false) };
             let masked = mask_phone(&number);
             if let Some(stop) = Stop::from_gate(self.start_gate(rec, ip, true, now)) {
-                return (Some((Err(stop), format!("no code texted to {masked}: {stop:?}"))), false);
+                return (Some((Err(stop), format!("no code texted to {masked}: {stop}"))), false);
             }
             let sent = self.send_code(rec, RecentKind::Start, ip, RECOVER, user, &number, now_ms, |code, min| {
                 format!(
@@ -126,7 +136,7 @@ impl AccountGuard {
                 // source that failed leaves nothing texted either.
                 Err(e) => Stop::Text { why: TextRefused::Full, next: Some(now + 60) }.with_log(&e),
             };
-            (Some((Err(stop), format!("no code texted to {masked}: {stop:?}"))), false)
+            (Some((Err(stop), format!("no code texted to {masked}: {stop}"))), false)
         })?;
         if let Some(Some(done)) = real {
             return Ok(done);
@@ -136,7 +146,7 @@ impl AccountGuard {
         let rules = self.start_rules();
         let mut phantoms = lock(&self.phantoms);
         if let Some(stop) = Stop::from_gate(phantoms.gate(user, &net, &rules, now)) {
-            return Ok((Err(stop), format!("{why}; answered as {stop:?}")));
+            return Ok((Err(stop), format!("{why}; answered as: {stop}")));
         }
         let share_used = phantoms.share_used(user, &rules, now);
         match self.texts.phantom_start(&net, share_used, now, true) {
@@ -146,7 +156,7 @@ impl AccountGuard {
             }
             Err(refused) => {
                 let stop = self.stop_text(refused, now);
-                Ok((Err(stop), format!("{why}; answered as {stop:?}")))
+                Ok((Err(stop), format!("{why}; answered as: {stop}")))
             }
         }
     }
