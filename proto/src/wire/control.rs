@@ -61,7 +61,9 @@ pub enum Request {
     LoginSolved { user: String, credential: Credential, solution: Solution },
     /// Start recovering `user`'s account (allowed before login, with a solved challenge
     /// for `user`): a code is texted to the account's oldest settled number. Answered with
-    /// `Account(Done)`, the same words whether the account or a number exists or not.
+    /// `Account(Done)` when a code went (or the one in force still works), else with
+    /// `Error(Limit)` saying why and when the next code can be texted; the same words
+    /// whether the account or a number exists or not.
     RecoverStart { user: String, solution: Solution },
     /// Finish a recovery: the texted code, the secret answer or a recovery code, and the
     /// new password (allowed before login, with a fresh solved challenge). Answered with

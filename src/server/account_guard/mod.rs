@@ -35,8 +35,8 @@ use crate::policy::recovery::RecoveryConfig;
 
 pub use key::{load_or_create_key, KeyError};
 
-/// Recovery starts worked on at once in the background, at most; past that a start is
-/// answered the same way and does nothing (logged).
+/// Recovery starts worked on at once, at most; past that a start texts nothing and is
+/// answered so ("busy, try again in a minute", the same for every name; logged).
 pub const MAX_BACKGROUND_STARTS: usize = 16;
 
 /// What the listener needs for recovery and protected changes.

@@ -55,7 +55,8 @@ impl Words<'_> {
         )
     }
 
-    /// Why no code goes now, and when one can: `(why, when and where)`.
+    /// Why no code goes now, and when one can: `(why, when and where)`; `when` is empty
+    /// when none can from this listener.
     fn stop_parts(&self, stop: &Stop) -> (String, String) {
         let user = self.user;
         let elsewhere = format!("or at once from a network {user} is known at, if it has one");
@@ -76,8 +77,7 @@ impl Words<'_> {
                 format!("at {}, {elsewhere}", self.when(next)),
             ),
             Stop::Text { why, next } => {
-                let at =
-                    next.map_or_else(|| "never from this listener".to_string(), |t| format!("at {}", self.when(t)));
+                let at = next.map(|t| format!("at {}", self.when(t)));
                 let (reason, away) = match why {
                     TextRefused::Full => ("the listener's text queue is full (its gateway is slow or failing)".into(), false),
                     TextRefused::Limit(r) => match r {
@@ -94,17 +94,17 @@ impl Words<'_> {
                         SmsRefusal::Budget | SmsRefusal::Reserve => ("the listener's texts for today are used".into(), false),
                         SmsRefusal::OwnerShare => (format!("the texts of {user} for today are used"), false),
                         SmsRefusal::Cooldown { .. } => (format!("a text went to the number of {user} moments ago"), false),
-                        SmsRefusal::Country => (
-                            format!(
-                                "texts to the country of the number of {user} are not sent by this listener (its operator \
-                                 can set a new password: qxfer user passwd {user})"
-                            ),
-                            false,
-                        ),
+                        SmsRefusal::Country => (format!("texts to the country of the number of {user} are not allowed"), false),
                         SmsRefusal::Verify => (r.to_string(), false),
                     },
                 };
-                (reason, if away { format!("{at}, {elsewhere}") } else { at })
+                // No time: not from this listener at all (a country it does not text).
+                let when = match (at, away) {
+                    (None, _) => String::new(),
+                    (Some(at), true) => format!("{at}, {elsewhere}"),
+                    (Some(at), false) => at,
+                };
+                (reason, when)
             }
         }
     }
@@ -112,7 +112,18 @@ impl Words<'_> {
     /// The reply to a start that texted nothing.
     pub fn stopped(&self, stop: &Stop) -> String {
         let (why, when) = self.stop_parts(stop);
-        format!("no code was texted: {why}; the next can be texted {when}: {}", self.again())
+        match when.is_empty() {
+            true => format!("no code was texted: {why}; {}", self.never()),
+            false => format!("no code was texted: {why}; the next can be texted {when}: {}", self.again()),
+        }
+    }
+
+    /// No code can be texted from this listener: the operator is the way back.
+    fn never(&self) -> String {
+        format!(
+            "this listener texts no code there: its operator can set a new password (qxfer user passwd {})",
+            self.user
+        )
     }
 
     /// What to do for a new code, when the one typed can no longer be used.
@@ -125,10 +136,10 @@ impl Words<'_> {
                 self.when(*until),
                 self.again()
             ),
-            Err(stop) => {
-                let (why, when) = self.stop_parts(stop);
-                format!("{why}, so the next code can be texted {when}: {}", self.again())
-            }
+            Err(stop) => match self.stop_parts(stop) {
+                (why, when) if when.is_empty() => format!("{why}: {}", self.never()),
+                (why, when) => format!("{why}, so the next code can be texted {when}: {}", self.again()),
+            },
         }
     }
 
