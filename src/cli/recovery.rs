@@ -10,6 +10,8 @@
 //! scripts) the order is as it always was: the answer or recovery code, the new password,
 //! then the texted code.
 
+use std::io::IsTerminal;
+
 use anyhow::{bail, Result};
 
 use super::account_reply::print_reply;
@@ -62,6 +64,14 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
         p.validate().map_err(|e| usage(format!("the answer: {e}")))?;
     }
     let given_password = if password_stdin { Some(new_password(true, &user)?) } else { None };
+    // What is not on stdin is asked on the terminal: without one, say so before a code is
+    // texted.
+    if (given.is_none() || given_password.is_none()) && !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "no terminal to ask the answer and the new password on; pass --answer-stdin (or \
+             --recovery-code-stdin) and --password-stdin to read them from stdin",
+        ));
+    }
     // A start that texts nothing is refused with why and when the next code can be texted.
     let started =
         client::recovery_step(&opts, |solution| Request::RecoverStart { user: user.clone(), solution }).await?;
@@ -89,7 +99,7 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
     };
     let new_password = match given_password {
         Some(p) => p,
-        None => new_password(false, &user)?,
+        None => ask_new_password(&user)?,
     };
     loop {
         let reply = client::recovery_step(&opts, |solution| Request::RecoverFinish {
@@ -114,6 +124,18 @@ pub async fn recover(a: RecoverArgs) -> Result<()> {
             }
         }
     }
+}
+
+/// The new password, typed twice at the terminal; asked again (a few times) when the two
+/// differ or it is one the listener would refuse: the texted code is waiting.
+fn ask_new_password(user: &str) -> Result<String> {
+    for _ in 1..3 {
+        match new_password(false, user) {
+            Ok(p) => return Ok(p),
+            Err(e) => eprintln!("qxfer: {e}; once more"),
+        }
+    }
+    new_password(false, user)
 }
 
 /// What the listener said of the account's proofs.

@@ -454,3 +454,19 @@ fn the_client_shows_the_question_before_its_answer_and_reads_a_recovery_code_hid
     let at: Vec<usize> = order.iter().map(|w| history.find(w).unwrap_or_else(|| panic!("{w}: {history}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{history}");
 }
+
+#[test]
+fn without_a_terminal_the_client_says_so_before_a_code_is_texted() {
+    let l = listener(1);
+    let out = run_stdin(l.admin().args(["user", "add", "alice", "--phone", OWNER_PHONE, "--password-stdin"]), PASSWORD);
+    ok(&out);
+    let person = User::new(&l, "alice");
+    let mut c = qxfer();
+    c.env("QXFER_CONFIG_DIR", person.config.path()).args(["recover", &l.addr, "--user", "alice", "--accept-new"]);
+    let out = run_stdin(c.arg("--code-stdin"), "12345678");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no terminal to ask the answer"), "{out:?}");
+    // It never connected: nothing was asked for, nothing texted.
+    assert!(!l.log().contains("recovery_requested"), "{}", l.log());
+    assert!(texts(&l).is_empty(), "{:?}", texts(&l));
+}
