@@ -186,7 +186,12 @@ impl Texts {
     /// Whether a text to `number` as `ask` says could go now (nothing is counted): what a
     /// reply about the next code asks.
     pub fn check(&self, number: &str, ask: &Ask<'_>, now: u64) -> Result<(), TextRefused> {
-        if matches!(ask.pool, Pool::Owner { .. }) && self.queue.lanes().owner.len() >= MAX_QUEUED_TEXTS {
+        let full = {
+            let lanes = self.queue.lanes();
+            let lane = if matches!(ask.pool, Pool::Owner { .. }) { &lanes.owner } else { &lanes.general };
+            lane.len() >= MAX_QUEUED_TEXTS
+        };
+        if full {
             return Err(TextRefused::Full);
         }
         Ok(lock(&self.ledger).check(&self.limits, number, ask, now)?)
