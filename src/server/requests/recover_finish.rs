@@ -168,11 +168,7 @@ pub(super) async fn finish(
         }
         First::Answer { checked, phc: None, codes } => {
             // No question to answer: not a guess, so the attempt goes back.
-            let (u, shc) = (user.clone(), sh.clone());
-            Shared::blocking(move || {
-                shc.store().update_recovery(&u, |rec| (shc.guard().refund_attempt(rec, RECOVER), true))
-            })
-            .await??;
+            refund(&sh, &user).await?;
             let text = match codes {
                 true => format!(
                     "{user} has no secret question: give one of its recovery codes instead, with the same texted code \
@@ -189,6 +185,8 @@ pub(super) async fn finish(
         First::Answer { checked, phc: Some(phc), codes } => (checked, phc, codes),
     };
     let Some(slot) = conn.shared.hash_slot(0).await else {
+        // Nothing was checked: the attempt goes back.
+        refund(&sh, &user).await?;
         return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
     };
     let Proof::Answer(answer) = proof else { return Err(ServerError::Internal("an answer was checked")) };
@@ -234,6 +232,14 @@ enum Last {
     UsedMeanwhile,
     /// Wrong: whether a new code could be texted (said when the code has no tries left).
     Wrong(Result<(), Stop>),
+}
+
+/// Give back the attempt the texted code was charged for a proof that was not checked.
+async fn refund(sh: &Arc<Shared>, user: &str) -> Result<(), ServerError> {
+    let (u, shc) = (user.to_owned(), sh.clone());
+    Shared::blocking(move || shc.store().update_recovery(&u, |rec| (shc.guard().refund_attempt(rec, RECOVER), true)))
+        .await??;
+    Ok(())
 }
 
 /// A recovery code given as the proof, the texted code right and charged: used up when
