@@ -56,6 +56,9 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
             AccountReply::Codes { codes, at } => serde_json::json!({ "codes": codes, "at": at }),
             AccountReply::Export { json } => serde_json::from_str(json).unwrap_or_default(),
             AccountReply::Token { token, id } => serde_json::json!({ "token": token, "id": id }),
+            AccountReply::Question { question, recovery_codes, tries, until } => serde_json::json!({
+                "question": question, "recovery_codes": recovery_codes, "tries": tries, "until": until
+            }),
             AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
         };
         return outln!("{v}");
@@ -80,6 +83,10 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
                 paste_ready(&format!("qxfer account tokens revoke USER@HOST {id}"))
             );
         }
+        AccountReply::Question { question, .. } => match question {
+            Some(q) => outln!("Secret question: {q}")?,
+            None => outln!("No secret question is set: a recovery code proves the recovery.")?,
+        },
         AccountReply::View(_) | AccountReply::Sessions { .. } => {}
     }
     Ok(())

@@ -100,6 +100,7 @@ fn request_name(req: &Request) -> &'static str {
         Request::AddFilesMeta { .. } => "add files",
         Request::RecoverStart { .. } => "recover start",
         Request::RecoverFinish { .. } => "recover finish",
+        Request::RecoverQuestion { .. } => "recover question",
         Request::CancelChange { .. } => "cancel change",
         Request::Account(_) => "account",
         Request::RegisterChallenge { .. } => "register challenge",

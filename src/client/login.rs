@@ -126,8 +126,14 @@ impl Client {
             };
             let (ticket, picture) = challenge;
             tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
-            let solution =
-                challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
+            let solution = challenge::solve(
+                ticket,
+                picture,
+                opts.captcha_file.as_deref(),
+                &opts.work_progress.0,
+                "after failed logins for this account or address",
+            )
+            .await?;
             tries += 1;
             match Self::connect_with(opts, Some(solution), code.as_deref()).await {
                 Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {

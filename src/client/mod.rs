@@ -25,7 +25,7 @@ mod send;
 mod streams;
 pub mod trust;
 
-pub use account::{cancel_change, recovery_step, register};
+pub use account::{cancel_change, recovery_question, recovery_step, register};
 pub use connect::{resolve, ConnectOptions, PasswordSource, CONNECT_TIMEOUT};
 pub use control::{Client, REPLY_WAIT};
 pub use error::{exit, ClientError, Result};

@@ -315,6 +315,7 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
         self.challenges.prune(self.clock.now_ms());
         self.humans.prune(self.clock.now_ms(), self.config.challenges.window_secs.saturating_mul(1000));
+        self.guard.prune_phantoms(self.now());
         self.record_text_alerts();
     }
 
@@ -606,8 +607,8 @@ mod tests {
         config.limits.connections_per_second_per_ip = 1000;
         config.limits.connection_burst_per_ip = 1;
         let (recorder, _rx) = Recorder::new(false);
-        let texts = super::super::texts::Texts::start(crate::sms::Gateway::spool(dir.join("sms")), Default::default())
-            .expect("texts");
+        let gateway = crate::sms::Gateway::spool(dir.join("sms"));
+        let texts = super::super::texts::Texts::start(gateway, Default::default(), recorder.clone()).expect("texts");
         let guard = AccountGuard::new(Default::default(), [0; 32], texts, None, "test".into());
         Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder, guard).expect("randomness")
     }

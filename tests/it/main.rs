@@ -13,6 +13,7 @@ mod basics;
 mod challenges;
 mod cli;
 mod cycles;
+mod dead_ends;
 mod docs;
 mod exhaustion;
 mod fuzz_replay;

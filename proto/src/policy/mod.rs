@@ -12,6 +12,7 @@ mod limits;
 pub mod lockout;
 pub mod places;
 pub mod recovery;
+pub mod recovery_start;
 pub mod registration;
 pub mod regularity;
 mod score;

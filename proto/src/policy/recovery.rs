@@ -166,22 +166,38 @@ pub enum CodeError {
     /// No code is waiting for this: none was texted, or it was used or has expired.
     #[error("no code is waiting for this (none was texted, or it was used or expired); ask for a new one")]
     NotSent,
+    /// A code that was used already, typed again within its lifetime: a person's mistake,
+    /// not a guess.
+    #[error("this code was used already")]
+    Used,
 }
 
 /// Try a code whose keyed hash is `typed`: an attempt is used up whatever the outcome, and
 /// the comparison is constant-time.
 pub fn try_code(code: &mut Code, typed: &[u8; 32], now: u64) -> Result<(), CodeError> {
+    check_code(code, typed, now, true)?;
+    code.attempts_left = 0;
+    Ok(())
+}
+
+/// Check a code whose keyed hash is `typed` without using it up: a wrong one costs an
+/// attempt; a right one costs one only when `charge` (something else is about to be
+/// checked with it, a secret answer say, so every such check is paid for before it is
+/// made). The comparison is constant-time. `Ok`: the attempts left.
+pub fn check_code(code: &mut Code, typed: &[u8; 32], now: u64, charge: bool) -> Result<u32, CodeError> {
     if now >= code.expires {
         return Err(CodeError::Expired);
     }
     if code.attempts_left == 0 {
         return Err(CodeError::NoAttemptsLeft);
     }
-    code.attempts_left -= 1;
     if blake3::Hash::from(code.hash) == blake3::Hash::from(*typed) {
-        code.attempts_left = 0;
-        return Ok(());
+        if charge {
+            code.attempts_left -= 1;
+        }
+        return Ok(code.attempts_left);
     }
+    code.attempts_left -= 1;
     Err(CodeError::Wrong { left: code.attempts_left })
 }
 
@@ -318,6 +334,19 @@ mod tests {
         assert_eq!(try_code(&mut code, &[1; 32], NOW + 601), Err(CodeError::Expired));
         assert_eq!(try_code(&mut code, &[1; 32], NOW), Ok(()));
         assert_eq!(try_code(&mut code, &[1; 32], NOW), Err(CodeError::NoAttemptsLeft), "single use");
+    }
+
+    #[test]
+    fn a_right_code_is_checked_without_being_used_and_each_charged_check_costs_an_attempt() {
+        let mut code = Code { hash: [1; 32], expires: NOW + 600, attempts_left: 5 };
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, false), Ok(5), "a right code alone costs nothing");
+        assert_eq!(check_code(&mut code, &[2; 32], NOW, false), Err(CodeError::Wrong { left: 4 }));
+        // Each answer checked with it is paid for: at most five checks a code, whatever they are.
+        for left in (0..4).rev() {
+            assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Ok(left));
+        }
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Err(CodeError::NoAttemptsLeft));
+        assert_eq!(check_code(&mut code, &[1; 32], NOW + 600, false), Err(CodeError::Expired));
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Session {
             return Ok(Step::Challenge { user: user.clone() });
         }
         if let Request::RecoverStart { .. }
+        | Request::RecoverQuestion { .. }
         | Request::RecoverFinish { .. }
         | Request::CancelChange { .. }
         | Request::Register { .. } = req
@@ -88,6 +89,7 @@ impl Session {
             | Request::LoginWithCode { .. }
             | Request::Challenge { .. }
             | Request::RecoverStart { .. }
+            | Request::RecoverQuestion { .. }
             | Request::RecoverFinish { .. }
             | Request::CancelChange { .. }
             | Request::RegisterChallenge { .. }

@@ -99,6 +99,10 @@ pub enum AccountReply {
     Sessions { sessions: Vec<SessionView> },
     /// A new token, shown once (hex), and its id as `TokensList` shows it.
     Token { token: String, id: String },
+    /// qxfer/6, the answer to `RecoverQuestion`: the account's secret question (`None`: it
+    /// has none), whether it has recovery codes left (either proves the recovery with the
+    /// texted code), and the texted code's tries left and expiry (seconds since the epoch).
+    Question { question: Option<String>, recovery_codes: bool, tries: u32, until: u64 },
 }
 
 /// An account as its owner sees it.
@@ -328,6 +332,9 @@ impl AccountReply {
                     return Err(DecodeError::Invalid("token"));
                 }
                 check_typed_code(id)
+            }
+            AccountReply::Question { question, .. } => {
+                question.as_deref().map_or(Ok(()), |q| cap(q, MAX_QUESTION, "secret question"))
             }
         }
     }

@@ -61,7 +61,9 @@ pub enum Request {
     LoginSolved { user: String, credential: Credential, solution: Solution },
     /// Start recovering `user`'s account (allowed before login, with a solved challenge
     /// for `user`): a code is texted to the account's oldest settled number. Answered with
-    /// `Account(Done)`, the same words whether the account or a number exists or not.
+    /// `Account(Done)` when a code went (or the one in force still works), else with
+    /// `Error(Limit)` saying why and when the next code can be texted; the same words
+    /// whether the account or a number exists or not.
     RecoverStart { user: String, solution: Solution },
     /// Finish a recovery: the texted code, the secret answer or a recovery code, and the
     /// new password (allowed before login, with a fresh solved challenge). Answered with
@@ -85,6 +87,11 @@ pub enum Request {
     /// the lockout; otherwise it is answered as `Login` would be. `solution` as in
     /// `LoginSolved`, when the step-up asks for one.
     LoginWithCode { user: String, credential: Credential, code: String, solution: Option<Solution> },
+    /// qxfer/6: the texted code of a recovery, before its proof (allowed before login, with
+    /// a solved challenge for `user`): answered with `Account(Question)`, the account's
+    /// secret question, so the person sees it before typing the answer. The code is checked
+    /// and not used up (a wrong one costs one of its attempts, as in `RecoverFinish`).
+    RecoverQuestion { user: String, code: String, solution: Solution },
 }
 
 /// Server → client, control stream.
@@ -118,7 +125,8 @@ pub enum Response {
     CommittedMany { id: u64, time: u64, copies: Vec<Copy>, missed: Vec<Missed> },
     /// Answer to `Challenge`: the signed ticket, and the captcha's picture when it is one.
     Challenge { ticket: Ticket, picture: Option<Picture> },
-    /// Answer to `Account`, `RecoverStart`, `RecoverFinish` and `CancelChange`.
+    /// Answer to `Account`, `RecoverStart`, `RecoverQuestion`, `RecoverFinish` and
+    /// `CancelChange`.
     Account(AccountReply),
 }
 
@@ -178,6 +186,11 @@ impl Validate for Request {
                 validate_credential(credential)?;
                 check_typed_code(code)?;
                 solution.as_ref().map_or(Ok(()), validate_solution)
+            }
+            Request::RecoverQuestion { user, code, solution } => {
+                validate_account(user)?;
+                check_code_text(code)?;
+                validate_solution(solution)
             }
             Request::Commit
             | Request::Inbox { .. }

@@ -16,6 +16,8 @@ mod open;
 mod paging;
 mod protected_change;
 mod recover;
+mod recover_finish;
+mod recover_words;
 mod register;
 mod solved;
 mod timing;
@@ -82,6 +84,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
         Request::RecoverStart { .. } => ("recover_start", 0),
         Request::RecoverFinish { .. } => ("recover_finish", 0),
+        Request::RecoverQuestion { .. } => ("recover_question", 0),
         Request::CancelChange { .. } => ("cancel_change", 0),
         Request::Account(_) => ("account", 0),
         Request::RegisterChallenge { .. } => ("register_challenge", 0),
@@ -135,7 +138,10 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
         (Step::Recovery, Request::RecoverStart { user, solution }) => recover::start(conn, user, solution).await,
         (Step::Recovery, Request::RecoverFinish { user, code, proof, new_password, solution }) => {
-            recover::finish(conn, user, code, proof, new_password, solution).await
+            recover_finish::finish(conn, user, code, proof, new_password, solution).await
+        }
+        (Step::Recovery, Request::RecoverQuestion { user, code, solution }) => {
+            recover_finish::question(conn, user, code, solution).await
         }
         (Step::Recovery, Request::CancelChange { code }) => recover::cancel(conn, code).await,
         (Step::RegisterChallenge { user }, Request::RegisterChallenge { .. }) => Ok(register::challenge(conn, &user)),

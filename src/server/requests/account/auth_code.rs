@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::answer::{done, refuse, Reply};
-use crate::policy::activity::Kind;
 use crate::policy::recovery::mask_phone;
 use crate::server::account_guard::codes::{SendCodeError, AUTHORISE};
 use crate::server::conn::Conn;
@@ -50,10 +49,8 @@ pub(super) async fn send(conn: &Arc<Conn>, user: String) -> Reply {
     })
     .await??;
     match sent {
-        Ok(masked) => {
-            conn.record(conn.activity(Kind::TextSent).detail(format!("authorisation code to {masked}")));
-            done(AccountReply::Done { text: format!("a code was texted to {masked}") })
-        }
+        // The outbox records the text (`text_sent`, or `text_refused` with why).
+        Ok(masked) => done(AccountReply::Done { text: format!("a code was texted to {masked}") }),
         Err(why) => refuse(ErrorCode::Limit, why),
     }
 }
