@@ -131,7 +131,8 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
             info!(peer = %conn.peer, %user, event = "place_disowned", %net, tokens, "disowned by its texted code");
             return Ok(Outcome::reply(Response::Account(AccountReply::Done {
                 text: format!(
-                    "disowned: the network {net} is never a known place of {user} again; {tokens} token(s) issued                      there were revoked. Change the password too: whoever logged in from there has it"
+                    "disowned: the network {net} is never a known place of {user} again; {tokens} token(s) issued \
+                 there were revoked. Change the password too: whoever logged in from there has it"
                 ),
             })));
         }
