@@ -95,7 +95,7 @@ fn request_name(req: &Request) -> &'static str {
         Request::Inbox { .. } => "inbox",
         Request::Open { .. } | Request::OpenMeta { .. } => "open",
         Request::Unseen { .. } => "unseen",
-        Request::Delete { .. } => "delete",
+        Request::Delete { .. } | Request::DeleteEach { .. } => "delete",
         Request::MarkSeen { .. } => "mark seen",
         Request::AddFilesMeta { .. } => "add files",
         Request::RecoverStart { .. } => "recover start",

@@ -4,7 +4,7 @@
 
 use super::control::{unexpected, Client};
 use super::error::{ClientError, Result};
-use crate::wire::{Request, Response, Summary};
+use crate::wire::{Refusal, Request, Response, Summary};
 
 /// Most deliveries `inbox` accepts from a listener (a listing is kept in memory).
 pub const MAX_LISTED: usize = 100_000;
@@ -53,6 +53,29 @@ impl Client {
     /// not in it).
     pub async fn delete(&mut self, ids: &[u64]) -> Result<Vec<u64>> {
         self.affect(ids, |ids| Request::Delete { ids }).await
+    }
+
+    /// Delete what may go of these deliveries: returns those deleted and those the listener
+    /// kept, with why (the others were not in the mailbox). A listener older than qxfer/6
+    /// deletes all or none of them: its refusal is an error, as before.
+    pub async fn delete_each(&mut self, ids: &[u64]) -> Result<(Vec<u64>, Vec<Refusal>)> {
+        if !self.v6 {
+            return Ok((self.delete(ids).await?, Vec::new()));
+        }
+        let (mut done, mut kept) = (Vec::new(), Vec::new());
+        for chunk in ids.chunks(crate::wire::MAX_PAGE) {
+            match self.call(&Request::DeleteEach { ids: chunk.to_vec() }).await? {
+                // Only ids that were asked for count, each once.
+                Response::DeleteReport { deleted, refused } => {
+                    done.extend(deleted.into_iter().filter(|id| chunk.contains(id)));
+                    kept.extend(refused.into_iter().filter(|r| chunk.contains(&r.id) && !done.contains(&r.id)));
+                }
+                r => return Err(unexpected(&r)),
+            }
+        }
+        done.dedup();
+        kept.dedup_by_key(|r| r.id);
+        Ok((done, kept))
     }
 
     /// Mark deliveries seen (fetched or read); returns those marked.

@@ -215,6 +215,11 @@ fn samples() -> Vec<(&'static str, String)> {
                 solution: None,
             }),
         ),
+        ("delete_each", frame(&Request::DeleteEach { ids: vec![1, 300] })),
+        (
+            "delete_report",
+            frame(&Response::DeleteReport { deleted: vec![1], refused: vec![Refusal { id: 2, why: "w".into() }] }),
+        ),
     ]
 }
 
@@ -282,6 +287,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("account_token_new", "00000005110c016101"),
     ("account_token", "0000004a0c06406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616206616263646566"),
     ("login_with_code", "000000121402616c0002707708313233343536373800"),
+    ("delete_each", "00000005150201ac02"),
+    ("delete_report", "000000070d010101020177"),
 ];
 
 #[test]
@@ -338,7 +345,8 @@ fn every_golden_frame_decodes_back() {
             | "register_challenge"
             | "register"
             | "account_token_new"
-            | "login_with_code" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "login_with_code"
+            | "delete_each" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

@@ -102,7 +102,8 @@ impl Session {
             Request::Unseen { after } => Ok(Step::Inbox { user, after: *after, unseen: true }),
             Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false }),
             Request::OpenMeta { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: true }),
-            Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone() }),
+            Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: false }),
+            Request::DeleteEach { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: true }),
             Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),
         }
     }

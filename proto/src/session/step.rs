@@ -25,8 +25,9 @@ pub enum Step {
     /// Read a delivery, if it is in the user's mailbox (with its files' modes and times
     /// when `meta`).
     Open { user: String, id: u64, from: u32, meta: bool },
-    /// Remove these deliveries, those that are in the user's mailbox.
-    Delete { user: String, ids: Vec<u64> },
+    /// Remove these deliveries, those that are in the user's mailbox (`each`: all that may
+    /// go, each other answered with why; else all or none of those that are there).
+    Delete { user: String, ids: Vec<u64>, each: bool },
     /// Mark these deliveries seen, those that are in the user's mailbox.
     MarkSeen { user: String, ids: Vec<u64> },
     /// A recovery request of a connection that has not logged in (start, finish, cancel)

@@ -18,7 +18,9 @@ use super::login::{
     validate_credential, validate_picture, validate_solution, validate_ticket, Credential, Picture, Solution, Ticket,
     Token,
 };
-use super::mailbox::{validate_envelope, validate_inbox_page, Attachment, Envelope, Summary};
+use super::mailbox::{
+    validate_delete_report, validate_envelope, validate_inbox_page, Attachment, Envelope, Refusal, Summary,
+};
 use super::names::validate_account;
 use super::validate::{cap_len, cap_str, one_line, Validate};
 
@@ -85,6 +87,10 @@ pub enum Request {
     /// the lockout; otherwise it is answered as `Login` would be. `solution` as in
     /// `LoginSolved`, when the step-up asks for one.
     LoginWithCode { user: String, credential: Credential, code: String, solution: Option<Solution> },
+    /// `Delete` (qxfer/6) that does what it can: every id in the caller's mailbox that may
+    /// go is removed, and each that may not is answered with why. Answered with
+    /// `DeleteReport`; an id in neither list is not in the caller's mailbox.
+    DeleteEach { ids: Vec<u64> },
 }
 
 /// Server → client, control stream.
@@ -120,6 +126,8 @@ pub enum Response {
     Challenge { ticket: Ticket, picture: Option<Picture> },
     /// Answer to `Account`, `RecoverStart`, `RecoverFinish` and `CancelChange`.
     Account(AccountReply),
+    /// Answer to `DeleteEach`: the ids removed, and those kept with why.
+    DeleteReport { deleted: Vec<u64>, refused: Vec<Refusal> },
 }
 
 impl Validate for Request {
@@ -142,7 +150,7 @@ impl Validate for Request {
                 }
                 meta.iter().try_for_each(FileMeta::validate)
             }
-            Request::Delete { ids } | Request::MarkSeen { ids } => {
+            Request::Delete { ids } | Request::MarkSeen { ids } | Request::DeleteEach { ids } => {
                 if ids.is_empty() {
                     return Err(DecodeError::Invalid("empty id list"));
                 }
@@ -215,6 +223,7 @@ impl Validate for Response {
                 Ok(())
             }
             Response::Account(a) => a.validate(),
+            Response::DeleteReport { deleted, refused } => validate_delete_report(deleted, refused),
         }
     }
 }
@@ -257,6 +266,19 @@ mod tests {
         assert!(roundtrip(&Request::Delete { ids: vec![] }).is_err());
         assert!(roundtrip(&Request::MarkSeen { ids: vec![1; MAX_PAGE + 1] }).is_err());
         assert!(roundtrip(&Request::Delete { ids: vec![1; MAX_PAGE] }).is_ok());
+    }
+
+    #[test]
+    fn a_delete_report_is_capped_and_its_reasons_are_one_short_line() {
+        let check = |r: &Response| decode_checked::<Response>(&postcard::to_stdvec(r).expect("encode"));
+        let report = |why: String| Response::DeleteReport { deleted: vec![1], refused: vec![Refusal { id: 2, why }] };
+        assert!(check(&report("kept until tomorrow".into())).is_ok());
+        assert!(check(&report("two\nlines".into())).is_err());
+        assert!(check(&report("x".repeat(crate::wire::MAX_REASON + 1))).is_err());
+        let many = Response::DeleteReport { deleted: vec![1; MAX_PAGE + 1], refused: vec![] };
+        assert!(check(&many).is_err());
+        assert!(roundtrip(&Request::DeleteEach { ids: vec![] }).is_err());
+        assert!(roundtrip(&Request::DeleteEach { ids: vec![7; MAX_PAGE] }).is_ok());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use admin::{
 };
 pub use caps::{
     MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_FRAME, MAX_HEAD_FRAME, MAX_MEDIA_TYPE, MAX_PAGE,
-    MAX_PASSWORD, MAX_SUBJECT, MIN_PASSWORD,
+    MAX_PASSWORD, MAX_REASON, MAX_SUBJECT, MIN_PASSWORD,
 };
 pub use control::{Request, Response};
 pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, MAX_RECIPIENTS};
@@ -39,7 +39,7 @@ pub use error::DecodeError;
 pub use error_code::ErrorCode;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
 pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS};
-pub use mailbox::{Attachment, Envelope, Summary};
+pub use mailbox::{Attachment, Envelope, Refusal, Summary};
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub use notice::BanNotice;
 pub use stream::{FileEnd, GetReply, PutReply, StreamHead};

@@ -78,7 +78,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::Inbox { .. } => ("inbox", 0),
         Request::Unseen { .. } => ("unseen", 0),
         Request::Open { .. } | Request::OpenMeta { .. } => ("open", 0),
-        Request::Delete { ids } => ("delete", ids.len() as u64),
+        Request::Delete { ids } | Request::DeleteEach { ids } => ("delete", ids.len() as u64),
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
         Request::RecoverStart { .. } => ("recover_start", 0),
         Request::RecoverFinish { .. } => ("recover_finish", 0),
@@ -131,7 +131,9 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         (Step::Open { user, id, from, meta }, Request::Open { .. } | Request::OpenMeta { .. }) => {
             open::handle(conn, user, id, from, meta).await
         }
-        (Step::Delete { user, ids }, Request::Delete { .. }) => delete::handle(conn, user, ids).await,
+        (Step::Delete { user, ids, each }, Request::Delete { .. } | Request::DeleteEach { .. }) => {
+            delete::handle(conn, user, ids, each).await
+        }
         (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
         (Step::Recovery, Request::RecoverStart { user, solution }) => recover::start(conn, user, solution).await,
         (Step::Recovery, Request::RecoverFinish { user, code, proof, new_password, solution }) => {
