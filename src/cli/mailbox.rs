@@ -106,7 +106,7 @@ async fn previews(client: &mut Client, items: &[Summary]) -> Result<Previews, cl
     let wanted = items.iter().rev().filter(|s| s.subject.is_none() && s.files == 0).take(MAX_PREVIEWS);
     for s in wanted {
         match client.open(s.id).await {
-            Ok((envelope, _)) => {
+            Ok(client::Opened { envelope, .. }) => {
                 if let Some(body) = envelope.body {
                     out.insert(s.id, preview(&body));
                 }
@@ -143,8 +143,8 @@ pub async fn read(a: ReadArgs) -> Result<()> {
     }
     .await;
     client.close().await;
-    let ((envelope, files), seen_before) = result?;
-    let mut text = client::message_text(&envelope);
+    let (client::Opened { envelope, recipients, files }, seen_before) = result?;
+    let mut text = client::message_text(&envelope, &recipients);
     if a.client.json {
         let list: Vec<_> = files
             .iter()
@@ -152,8 +152,9 @@ pub async fn read(a: ReadArgs) -> Result<()> {
                 serde_json::json!({ "path": f.path, "size": f.size, "hash": hex::encode(f.hash), "media_type": f.media_type })
             })
             .collect();
+        let recipients = if recipients.is_empty() { vec![envelope.to.clone()] } else { recipients };
         let v = serde_json::json!({
-            "id": envelope.id, "from": envelope.from, "to": envelope.to, "time": envelope.time,
+            "id": envelope.id, "from": envelope.from, "to": envelope.to, "recipients": recipients, "time": envelope.time,
             "subject": envelope.subject, "body": envelope.body, "text": text, "files": list,
             "seen_before": seen_before,
         });

@@ -93,7 +93,7 @@ fn request_name(req: &Request) -> &'static str {
         Request::AddFiles { .. } => "add files",
         Request::Commit => "commit",
         Request::Inbox { .. } => "inbox",
-        Request::Open { .. } | Request::OpenMeta { .. } => "open",
+        Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. } => "open",
         Request::Unseen { .. } => "unseen",
         Request::Delete { .. } | Request::DeleteEach { .. } => "delete",
         Request::MarkSeen { .. } => "mark seen",

@@ -305,6 +305,8 @@ impl Store {
             tx.put_files(envelope.id, attachments, meta)?;
             if !also.is_empty() {
                 tx.owe(envelope.id, also, opened)?;
+                let all: Vec<String> = std::iter::once(envelope.to.clone()).chain(also.iter().cloned()).collect();
+                tx.put_recipients(envelope.id, &all)?;
             }
             Ok(())
         })

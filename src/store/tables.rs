@@ -57,6 +57,10 @@ pub(super) const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new
 /// recipients), by the first recipient's delivery id: written in the commit's transaction,
 /// emptied as each copy is made or refused, finished at start after a crash.
 pub(super) const FANOUT: TableDefinition<u64, &[u8]> = TableDefinition::new("fanout_v1");
+/// Every recipient a delivery sent to several was addressed to, in its sender's order
+/// (postcard list of names), by delivery id: the first recipient's delivery and each copy
+/// have a row. A delivery sent to one has none (its envelope's `to` says it all).
+pub(super) const RECIPIENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("delivery_recipients_v1");
 
 /// Schema 1, migrated when the listener starts (then deleted): whole deliveries with their
 /// attachment lists, a mailbox of bare keys, usage in bytes only.
@@ -112,6 +116,7 @@ pub(super) fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(UNSEEN)?;
     tx.open_table(FILE_META)?;
     tx.open_table(FANOUT)?;
+    tx.open_table(RECIPIENTS)?;
     tx.open_table(USER_TOKENS)?;
     tx.open_table(RECOVERY)?;
     tx.open_table(CANCELS)?;

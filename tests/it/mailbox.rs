@@ -137,7 +137,8 @@ fn several_recipients_get_one_upload_and_a_delivery_each() {
         let out = ok(&user.cmd("fetch").args([&id.to_string(), "-o", "got", "--json"]).output().expect("fetch"));
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
         assert_eq!(std::fs::read(user.path("got").join(id.to_string()).join("report.bin")).expect("file"), data);
-        assert!(v[0]["text"].as_str().expect("text").contains(&format!("To: {name}\n")), "{v}");
+        // Each delivery says every recipient it was sent to.
+        assert!(v[0]["text"].as_str().expect("text").contains("To: bob, carol\n"), "{name}: {v}");
     }
     // Each quota is charged: bob (60,000 of 100,000 used) cannot take it again, so the send
     // is refused before a byte is uploaded, naming him. Deleting bob's copy leaves carol's
@@ -209,4 +210,53 @@ fn delete_removes_what_may_go_and_reports_each_id_it_did_not() {
     // All of them deleted: exit 0, a line each.
     let out = ok(&bob.cmd("delete").arg(kept.to_string()).output().expect("delete"));
     assert_eq!(out, format!("deleted delivery {kept}\n"));
+}
+
+/// `To:` names every recipient of a send to several, in the sender's order, in `read` (and
+/// `--json`'s `recipients`) and in what `fetch` writes; a copy keeps the list when the
+/// first recipient deletes hers, and a delivery to one still says just that one. A client
+/// of an older protocol (`OpenMeta`) gets the envelope as before.
+#[test]
+fn to_shows_every_recipient_of_a_send_to_several() {
+    let listener = Listener::start();
+    for name in ["alice", "bob", "carol", "dave"] {
+        listener.add_user(name);
+    }
+    let alice = User::new(&listener, "alice");
+    let out = ok(&alice
+        .cmd("send")
+        .args(["--to", "carol", "--to", "bob", "--to", "dave", "-s", "Plans", "-m", "Friday?", "--json"])
+        .output()
+        .expect("send"));
+    let ids: Vec<u64> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["id"].as_u64().expect("id"))
+        .collect();
+    let (carol_id, bob_id) = (ids[0], ids[1]);
+    let carol = User::new(&listener, "carol");
+    ok(&carol.cmd("delete").arg(carol_id.to_string()).output().expect("delete"));
+    let bob = User::new(&listener, "bob");
+    let out = ok(&bob.cmd("read").arg(bob_id.to_string()).output().expect("read"));
+    assert!(out.starts_with("From: alice\nTo: carol, bob, dave\nDate: "), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&bob.cmd("read").args([&bob_id.to_string(), "--json"]).output().expect("read")))
+            .expect("json");
+    assert_eq!(v["to"], "bob", "{v}");
+    assert_eq!(v["recipients"], serde_json::json!(["carol", "bob", "dave"]), "{v}");
+    ok(&bob.cmd("fetch").args([&bob_id.to_string(), "-o", "got"]).output().expect("fetch"));
+    let text = std::fs::read_to_string(bob.path("got").join(format!("{bob_id}.txt"))).expect("message");
+    assert!(text.contains("\nTo: carol, bob, dave\n"), "{text}");
+    // A delivery to one says that one.
+    let single = send_json(&alice, &["--to", "bob", "-m", "just you"]);
+    let out = ok(&bob.cmd("read").arg(single.to_string()).output().expect("read"));
+    assert!(out.starts_with("From: alice\nTo: bob\nDate: "), "{out}");
+    // The request of qxfer/5 and before answers as it did.
+    let old = crate::raw::run(async {
+        let mut raw = crate::raw::Raw::login(&listener.addr, "bob").await;
+        raw.call(&qxfer::wire::Request::OpenMeta { id: bob_id, from: 0 }).await
+    });
+    assert!(
+        matches!(&old, Some(qxfer::wire::Response::EnvelopeMeta { envelope, .. }) if envelope.to == "bob"),
+        "{old:?}"
+    );
 }

@@ -220,6 +220,17 @@ fn samples() -> Vec<(&'static str, String)> {
             "delete_report",
             frame(&Response::DeleteReport { deleted: vec![1], refused: vec![Refusal { id: 2, why: "w".into() }] }),
         ),
+        ("open_all", frame(&Request::OpenAll { id: 9, from: 1 })),
+        (
+            "envelope_all",
+            frame(&Response::EnvelopeAll {
+                envelope: sample_envelope(),
+                recipients: vec!["cy".into(), "bo".into()],
+                attachments: vec![],
+                meta: vec![],
+                more: false,
+            }),
+        ),
     ]
 }
 
@@ -289,6 +300,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("login_with_code", "000000121402616c0002707708313233343536373800"),
     ("delete_each", "00000005150201ac02"),
     ("delete_report", "000000070d010101020177"),
+    ("open_all", "00000003160901"),
+    ("envelope_all", "0000001a0e0102616c02626f02000102686901030202637902626f000000"),
 ];
 
 #[test]
@@ -346,7 +359,8 @@ fn every_golden_frame_decodes_back() {
             | "register"
             | "account_token_new"
             | "login_with_code"
-            | "delete_each" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "delete_each"
+            | "open_all" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

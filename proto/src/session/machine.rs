@@ -100,8 +100,13 @@ impl Session {
             Request::Commit => self.commit(user),
             Request::Inbox { after } => Ok(Step::Inbox { user, after: *after, unseen: false }),
             Request::Unseen { after } => Ok(Step::Inbox { user, after: *after, unseen: true }),
-            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false }),
-            Request::OpenMeta { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: true }),
+            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false, recipients: false }),
+            Request::OpenMeta { id, from } => {
+                Ok(Step::Open { user, id: *id, from: *from, meta: true, recipients: false })
+            }
+            Request::OpenAll { id, from } => {
+                Ok(Step::Open { user, id: *id, from: *from, meta: true, recipients: true })
+            }
             Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: false }),
             Request::DeleteEach { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: true }),
             Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),

@@ -23,8 +23,8 @@ pub enum Step {
     /// List the user's mailbox (only what is not seen yet, with `unseen`).
     Inbox { user: String, after: u64, unseen: bool },
     /// Read a delivery, if it is in the user's mailbox (with its files' modes and times
-    /// when `meta`).
-    Open { user: String, id: u64, from: u32, meta: bool },
+    /// when `meta`, and every recipient it was sent to when `recipients`).
+    Open { user: String, id: u64, from: u32, meta: bool, recipients: bool },
     /// Remove these deliveries, those that are in the user's mailbox (`each`: all that may
     /// go, each other answered with why; else all or none of those that are there).
     Delete { user: String, ids: Vec<u64>, each: bool },

@@ -19,7 +19,8 @@ use super::login::{
     Token,
 };
 use super::mailbox::{
-    validate_delete_report, validate_envelope, validate_inbox_page, Attachment, Envelope, Refusal, Summary,
+    validate_delete_report, validate_envelope, validate_inbox_page, validate_recipients, Attachment, Envelope, Refusal,
+    Summary,
 };
 use super::names::validate_account;
 use super::validate::{cap_len, cap_str, one_line, Validate};
@@ -91,6 +92,9 @@ pub enum Request {
     /// go is removed, and each that may not is answered with why. Answered with
     /// `DeleteReport`; an id in neither list is not in the caller's mailbox.
     DeleteEach { ids: Vec<u64> },
+    /// `OpenMeta` (qxfer/6) answered with `EnvelopeAll`: also every recipient the delivery
+    /// was sent to, as its sender named them.
+    OpenAll { id: u64, from: u32 },
 }
 
 /// Server → client, control stream.
@@ -128,6 +132,16 @@ pub enum Response {
     Account(AccountReply),
     /// Answer to `DeleteEach`: the ids removed, and those kept with why.
     DeleteReport { deleted: Vec<u64>, refused: Vec<Refusal> },
+    /// Answer to `OpenAll`: `EnvelopeMeta` with `recipients`, every account the delivery
+    /// was sent to in its sender's order (the envelope's `to` alone for a delivery sent to
+    /// one).
+    EnvelopeAll {
+        envelope: Envelope,
+        recipients: Vec<String>,
+        attachments: Vec<Attachment>,
+        meta: Vec<Option<FileMeta>>,
+        more: bool,
+    },
 }
 
 impl Validate for Request {
@@ -191,7 +205,8 @@ impl Validate for Request {
             | Request::Inbox { .. }
             | Request::Open { .. }
             | Request::Unseen { .. }
-            | Request::OpenMeta { .. } => Ok(()),
+            | Request::OpenMeta { .. }
+            | Request::OpenAll { .. } => Ok(()),
         }
     }
 }
@@ -206,10 +221,12 @@ impl Validate for Response {
             Response::Envelope { envelope, attachments, .. } => validate_envelope(envelope, attachments),
             Response::EnvelopeMeta { envelope, attachments, meta, .. } => {
                 validate_envelope(envelope, attachments)?;
-                if meta.len() != attachments.len() {
-                    return Err(DecodeError::Invalid("one file time and mode per attachment"));
-                }
-                meta.iter().flatten().try_for_each(FileMeta::validate)
+                validate_file_meta(attachments, meta)
+            }
+            Response::EnvelopeAll { envelope, recipients, attachments, meta, .. } => {
+                validate_envelope(envelope, attachments)?;
+                validate_recipients(envelope, recipients)?;
+                validate_file_meta(attachments, meta)
             }
             Response::Affected { ids } => cap_len(ids, MAX_PAGE, "id list"),
             Response::CommittedMany { copies, missed, .. } => validate_copies(copies, missed),
@@ -226,6 +243,14 @@ impl Validate for Response {
             Response::DeleteReport { deleted, refused } => validate_delete_report(deleted, refused),
         }
     }
+}
+
+/// One file time and mode per attachment, each in bounds.
+fn validate_file_meta(attachments: &[Attachment], meta: &[Option<FileMeta>]) -> Result<(), DecodeError> {
+    if meta.len() != attachments.len() {
+        return Err(DecodeError::Invalid("one file time and mode per attachment"));
+    }
+    meta.iter().flatten().try_for_each(FileMeta::validate)
 }
 
 impl Response {
@@ -279,6 +304,36 @@ mod tests {
         assert!(check(&many).is_err());
         assert!(roundtrip(&Request::DeleteEach { ids: vec![] }).is_err());
         assert!(roundtrip(&Request::DeleteEach { ids: vec![7; MAX_PAGE] }).is_ok());
+    }
+
+    #[test]
+    fn an_envelopes_recipients_are_names_without_repeats_and_include_its_own() {
+        let envelope = Envelope {
+            id: 1,
+            from: "al".into(),
+            to: "bo".into(),
+            time: 2,
+            subject: None,
+            body: None,
+            files: 0,
+            bytes: 0,
+        };
+        let all = |names: &[&str]| Response::EnvelopeAll {
+            envelope: envelope.clone(),
+            recipients: names.iter().map(|n| n.to_string()).collect(),
+            attachments: vec![],
+            meta: vec![],
+            more: false,
+        };
+        let check = |r: &Response| decode_checked::<Response>(&postcard::to_stdvec(r).expect("encode"));
+        assert!(check(&all(&["cy", "bo"])).is_ok());
+        assert!(check(&all(&["cy"])).is_err(), "its own recipient missing");
+        assert!(check(&all(&["bo", "bo"])).is_err());
+        assert!(check(&all(&["bo", "Bad"])).is_err());
+        let many: Vec<String> = (0..=MAX_RECIPIENTS).map(|i| format!("u{i}")).collect();
+        let mut names: Vec<&str> = many.iter().map(String::as_str).collect();
+        names.push("bo");
+        assert!(check(&all(&names)).is_err());
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::Commit => ("commit", 0),
         Request::Inbox { .. } => ("inbox", 0),
         Request::Unseen { .. } => ("unseen", 0),
-        Request::Open { .. } | Request::OpenMeta { .. } => ("open", 0),
+        Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. } => ("open", 0),
         Request::Delete { ids } | Request::DeleteEach { ids } => ("delete", ids.len() as u64),
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
         Request::RecoverStart { .. } => ("recover_start", 0),
@@ -128,9 +128,10 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         (Step::Inbox { user, after, unseen }, Request::Inbox { .. } | Request::Unseen { .. }) => {
             inbox::handle(conn, user, after, unseen).await
         }
-        (Step::Open { user, id, from, meta }, Request::Open { .. } | Request::OpenMeta { .. }) => {
-            open::handle(conn, user, id, from, meta).await
-        }
+        (
+            Step::Open { user, id, from, meta, recipients },
+            Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. },
+        ) => open::handle(conn, user, id, from, meta, recipients).await,
         (Step::Delete { user, ids, each }, Request::Delete { .. } | Request::DeleteEach { .. }) => {
             delete::handle(conn, user, ids, each).await
         }
