@@ -97,6 +97,8 @@ fn request_name(req: &Request) -> &'static str {
         Request::Unseen { .. } => "unseen",
         Request::Delete { .. } | Request::DeleteEach { .. } => "delete",
         Request::MarkSeen { .. } => "mark seen",
+        Request::PendingSends { .. } => "pending sends",
+        Request::DropPending { .. } => "drop pending",
         Request::AddFilesMeta { .. } => "add files",
         Request::RecoverStart { .. } => "recover start",
         Request::RecoverFinish { .. } => "recover finish",

@@ -231,6 +231,24 @@ fn samples() -> Vec<(&'static str, String)> {
                 more: false,
             }),
         ),
+        ("pending_sends", frame(&Request::PendingSends { after: 7 })),
+        ("drop_pending", frame(&Request::DropPending { id: 300 })),
+        (
+            "pending_page",
+            frame(&Response::PendingPage {
+                items: vec![PendingSend {
+                    id: 3,
+                    to: "bo".into(),
+                    bytes: 300,
+                    files: 2,
+                    since: 4,
+                    last: 5,
+                    held_until: Some(6),
+                    expires: 7,
+                }],
+                more: false,
+            }),
+        ),
     ]
 }
 
@@ -302,6 +320,9 @@ const GOLDEN: &[(&str, &str)] = &[
     ("delete_report", "000000070d010101020177"),
     ("open_all", "00000003160901"),
     ("envelope_all", "0000001a0e0102616c02626f02000102686901030202637902626f000000"),
+    ("pending_sends", "000000021707"),
+    ("drop_pending", "0000000318ac02"),
+    ("pending_page", "0000000f0f010302626fac0202040501060700"),
 ];
 
 #[test]
@@ -360,7 +381,9 @@ fn every_golden_frame_decodes_back() {
             | "account_token_new"
             | "login_with_code"
             | "delete_each"
-            | "open_all" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "open_all"
+            | "pending_sends"
+            | "drop_pending" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

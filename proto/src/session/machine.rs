@@ -109,6 +109,15 @@ impl Session {
             }
             Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: false }),
             Request::DeleteEach { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: true }),
+            Request::PendingSends { after } => Ok(Step::PendingSends { user, after: *after }),
+            Request::DropPending { id } => {
+                // The delivery this connection is sending is finished or left, not dropped
+                // from under it.
+                if self.delivery.as_ref().is_some_and(|d| d.id() == *id) {
+                    return Err(Violation::DeliveryOpen);
+                }
+                Ok(Step::DropPending { user, id: *id })
+            }
             Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),
         }
     }

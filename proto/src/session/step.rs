@@ -30,6 +30,10 @@ pub enum Step {
     Delete { user: String, ids: Vec<u64>, each: bool },
     /// Mark these deliveries seen, those that are in the user's mailbox.
     MarkSeen { user: String, ids: Vec<u64> },
+    /// List the user's unfinished sends with ids above `after`.
+    PendingSends { user: String, after: u64 },
+    /// Abandon the user's unfinished send `id`, if it is one of the user's.
+    DropPending { user: String, id: u64 },
     /// A recovery request of a connection that has not logged in (start, finish, cancel)
     /// or a registration: the glue checks its challenge and does it.
     Recovery,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::account::{check_code_text, check_typed_code, AccountReply, AccountRequest, Proof};
 use super::caps::{MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_PAGE, MAX_PASSWORD};
 use super::delivery::{
-    validate_also, validate_copies, validate_entries, Begin, Copy, FileEntry, FileMeta, Have, Missed,
+    validate_also, validate_copies, validate_entries, validate_pending, Begin, Copy, FileEntry, FileMeta, Have, Missed,
+    PendingSend,
 };
 use super::error::DecodeError;
 use super::error_code::ErrorCode;
@@ -95,6 +96,13 @@ pub enum Request {
     /// `OpenMeta` (qxfer/6) answered with `EnvelopeAll`: also every recipient the delivery
     /// was sent to, as its sender named them.
     OpenAll { id: u64, from: u32 },
+    /// The caller's unfinished sends (qxfer/6) with ids above `after`, in id order.
+    /// Answered with `PendingPage`.
+    PendingSends { after: u64 },
+    /// Abandon the caller's unfinished send `id` (qxfer/6): only a send of the caller's
+    /// own is found; its partial files are removed and what it reserved is released.
+    /// Answered with `Affected` (`[id]`), or `NotFound`.
+    DropPending { id: u64 },
 }
 
 /// Server → client, control stream.
@@ -142,6 +150,9 @@ pub enum Response {
         meta: Vec<Option<FileMeta>>,
         more: bool,
     },
+    /// Answer to `PendingSends`: a page of the caller's unfinished sends; `more` when later
+    /// pages exist.
+    PendingPage { items: Vec<PendingSend>, more: bool },
 }
 
 impl Validate for Request {
@@ -206,7 +217,9 @@ impl Validate for Request {
             | Request::Open { .. }
             | Request::Unseen { .. }
             | Request::OpenMeta { .. }
-            | Request::OpenAll { .. } => Ok(()),
+            | Request::OpenAll { .. }
+            | Request::PendingSends { .. }
+            | Request::DropPending { .. } => Ok(()),
         }
     }
 }
@@ -241,6 +254,7 @@ impl Validate for Response {
             }
             Response::Account(a) => a.validate(),
             Response::DeleteReport { deleted, refused } => validate_delete_report(deleted, refused),
+            Response::PendingPage { items, .. } => validate_pending(items),
         }
     }
 }

@@ -14,6 +14,7 @@ mod login;
 mod mark_seen;
 mod open;
 mod paging;
+mod pending;
 mod protected_change;
 mod recover;
 mod register;
@@ -80,6 +81,8 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. } => ("open", 0),
         Request::Delete { ids } | Request::DeleteEach { ids } => ("delete", ids.len() as u64),
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
+        Request::PendingSends { .. } => ("pending_sends", 0),
+        Request::DropPending { .. } => ("drop_pending", 0),
         Request::RecoverStart { .. } => ("recover_start", 0),
         Request::RecoverFinish { .. } => ("recover_finish", 0),
         Request::CancelChange { .. } => ("cancel_change", 0),
@@ -136,6 +139,8 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             delete::handle(conn, user, ids, each).await
         }
         (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
+        (Step::PendingSends { user, after }, Request::PendingSends { .. }) => pending::list(conn, user, after).await,
+        (Step::DropPending { user, id }, Request::DropPending { .. }) => pending::drop(conn, user, id).await,
         (Step::Recovery, Request::RecoverStart { user, solution }) => recover::start(conn, user, solution).await,
         (Step::Recovery, Request::RecoverFinish { user, code, proof, new_password, solution }) => {
             recover::finish(conn, user, code, proof, new_password, solution).await
