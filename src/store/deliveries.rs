@@ -280,9 +280,7 @@ impl Store {
             };
             // A resume must ask for exactly what was reserved: the same recipient, bytes
             // and files (the real client's resume key covers all three).
-            let meta = tx.open(OPEN_META)?.get(key.as_slice())?.map(|v| v.value().to_vec());
-            if let Some(meta) = meta {
-                let meta: OpenMeta = decode(&meta, "open meta")?;
+            if let Some(meta) = tx.open_meta(&key)? {
                 if meta.to != to || meta.bytes != want.bytes || meta.files != want.files {
                     return Ok(Finish::RollBack(Opening::Mismatch));
                 }

@@ -41,7 +41,7 @@ mod tests {
     }
 
     fn held(store: &Store, from: &str, id: u64) -> Option<u64> {
-        let (sends, _) = store.pending_of(from, 0, 100).expect("pending");
+        let (sends, _) = store.pending_of(from, 0, 100, 0).expect("pending");
         sends.into_iter().find(|p| p.id == id).expect("listed").held_until
     }
 
@@ -70,7 +70,7 @@ mod tests {
         let fourth = opened(open(&store, "mallory", 4, 70, T0 + 86_400));
         assert_eq!(held(&store, "mallory", fourth), Some(T0 + 86_400 + 3600));
         assert_eq!(open(&store, "alice", 5, 40, T0 + 86_401), Opening::NoRoom, "mallory's 70 held again");
-        assert_eq!(store.pending_of("mallory", 0, 10).expect("pending").0.len(), 1, "dropped sends are gone");
+        assert_eq!(store.pending_of("mallory", 0, 10, 0).expect("pending").0.len(), 1, "dropped sends are gone");
     }
 
     #[test]
@@ -102,7 +102,7 @@ mod tests {
         let refused = store.check_commit("mallory", &[1; 32], "bob", id, T0 + 3602, (100, 1000));
         assert!(matches!(refused, Err(StoreError::NoRoom)), "{refused:?}");
         // Room again (carol's send dropped): the same send resumes, still without a hold.
-        let (carols, _) = store.pending_of("carol", 0, 10).expect("pending");
+        let (carols, _) = store.pending_of("carol", 0, 10, 0).expect("pending");
         assert!(store.drop_pending("carol", carols[0].id).expect("drop"));
         match open(&store, "mallory", 1, 60, T0 + 3603) {
             Opening::Opened(Opened { id: again, resumed: true, .. }) => assert_eq!(again, id),

@@ -293,15 +293,10 @@ impl Store {
         self.read(|rx| if rx.in_mailbox(user, id)? { rx.envelope(id) } else { Ok(None) })
     }
 
-    /// Every recipient delivery `id` was sent to, in its sender's order, only if it is in
-    /// `user`'s mailbox: the envelope's `to` alone for a delivery sent to one.
-    pub fn recipients_for(&self, user: &str, id: u64) -> Result<Option<Vec<String>>, StoreError> {
-        self.read(|rx| {
-            let Some(envelope) = (if rx.in_mailbox(user, id)? { rx.envelope(id)? } else { None }) else {
-                return Ok(None);
-            };
-            Ok(Some(rx.recipients(id)?.unwrap_or_else(|| vec![envelope.to])))
-        })
+    /// Every recipient delivery `id` was sent to, in its sender's order, when it was sent
+    /// to several (the caller checked whose mailbox it is in).
+    pub fn recipients_of(&self, id: u64) -> Result<Option<Vec<String>>, StoreError> {
+        self.read(|rx| rx.recipients(id))
     }
 
     /// Up to `limit` of a delivery's files from index `from`, only if the delivery is in

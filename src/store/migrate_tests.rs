@@ -114,7 +114,7 @@ mod tests {
         for _ in 0..2 {
             // Opened twice: the second start finds it indexed already and adds nothing.
             let store = Store::open(&path).expect("open migrates");
-            let (sends, more) = store.pending_of("alice", 0, 10).expect("pending");
+            let (sends, more) = store.pending_of("alice", 0, 10, 0).expect("pending");
             assert!(!more);
             assert_eq!(sends.len(), 1, "{sends:?}");
             assert_eq!((sends[0].id, sends[0].to.as_str(), sends[0].bytes), (5, "bob", 90));
@@ -123,9 +123,9 @@ mod tests {
         }
         let store = Store::open(&path).expect("open");
         assert_eq!(store.has_room("bob", &want, T0 + 3600).expect("room"), Some(true), "held past the hour");
-        assert_eq!(store.pending_of("alice", 0, 10).expect("pending").0[0].held_until, None);
+        assert_eq!(store.pending_of("alice", 0, 10, 0).expect("pending").0[0].held_until, None);
         // Still alice's to drop, and dropping it gives her spool back.
         assert!(store.drop_pending("alice", 5).expect("drop"));
-        assert!(store.pending_of("alice", 0, 10).expect("pending").0.is_empty());
+        assert!(store.pending_of("alice", 0, 10, 0).expect("pending").0.is_empty());
     }
 }

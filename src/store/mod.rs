@@ -73,7 +73,6 @@ pub use deliveries::{Opened, Opening, Reservation};
 pub use error::StoreError;
 pub use holds::Hold;
 pub use mailbox::{Usage, NOTICE_SENDER};
-pub use pending::PendingSend;
 pub use records::stored_bytes;
 pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode};
 pub use registration::Registered;

@@ -13,23 +13,7 @@ use super::error::StoreError;
 use super::holds::HoldsView;
 use super::records::{decode, OpenMeta, OpenRecord};
 use super::tables::{COMMITTED, OPEN, OPEN_META, SPOOL_OF};
-use crate::wire::Hash;
-
-/// One of a sender's unfinished deliveries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingSend {
-    pub id: u64,
-    pub to: String,
-    /// What it reserved: bytes (files, subject and body) and files.
-    pub bytes: u64,
-    pub files: u64,
-    /// When it first began, and when it was last begun or resumed (its expiry counts from
-    /// then).
-    pub since: u64,
-    pub last: u64,
-    /// Until when it holds room in its recipient's mailbox, if it still does.
-    pub held_until: Option<u64>,
-}
+use crate::wire::{Hash, PendingSend};
 
 impl Tx {
     /// Drop the unfinished deliveries from or to `name` and its spool (inside
@@ -60,9 +44,15 @@ impl Tx {
 }
 
 impl Store {
-    /// A page of `sender`'s unfinished deliveries with ids above `after`, in id order, and
-    /// whether more follow.
-    pub fn pending_of(&self, sender: &str, after: u64, limit: usize) -> Result<(Vec<PendingSend>, bool), StoreError> {
+    /// A page of `sender`'s unfinished deliveries with ids above `after`, in id order (each
+    /// expiring `expiry` seconds after its last begin or resume), and whether more follow.
+    pub fn pending_of(
+        &self,
+        sender: &str,
+        after: u64,
+        limit: usize,
+        expiry: u64,
+    ) -> Result<(Vec<PendingSend>, bool), StoreError> {
         self.read(|rx| {
             let mut all = Vec::new();
             for key in rx.keys_of(sender)? {
@@ -79,6 +69,7 @@ impl Store {
                     since,
                     last: rec.created,
                     held_until: (until != 0).then_some(until),
+                    expires: rec.created.saturating_add(expiry),
                 });
             }
             all.sort_by_key(|p| p.id);

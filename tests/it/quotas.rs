@@ -26,6 +26,23 @@ fn begin(to: &str, bytes: u64, key: u8) -> Request {
     Request::Begin(Begin { to: Some(to.into()), subject: None, body: None, files: 1, bytes, resume_key: [key; 32] })
 }
 
+/// Begin a send of one file of `size` bytes to `to` and upload its first MiB, leaving the
+/// upload stream open: its id, and the stream (dropped, it ends).
+async fn part_of_a_file(raw: &mut Raw, to: &str, size: u64, key: u8) -> (u64, (quinn::SendStream, quinn::RecvStream)) {
+    let id = match raw.call(&begin(to, size, key)).await {
+        Some(Response::Began { id, .. }) => id,
+        r => panic!("{r:?}"),
+    };
+    let entries = vec![qxfer::wire::FileEntry { path: "big".into(), size }];
+    assert!(matches!(raw.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
+    let (mut send, recv) = raw.conn.open_bi().await.expect("stream");
+    qxfer::transport::framed::write_frame(&mut send, &qxfer::wire::StreamHead::Put { id, index: 0, offset: 0 })
+        .await
+        .expect("head");
+    send.write_all(&vec![7u8; MIB as usize]).await.expect("bytes");
+    (id, (send, recv))
+}
+
 #[test]
 fn concurrent_sends_cannot_all_fit_one_quota() {
     let listener = listener("");
@@ -72,18 +89,8 @@ fn unfinished_deliveries_count_against_their_sender_and_expire() {
     let listener = listener("spool_expiry_secs = 3600");
     run(async {
         let mut raw = Raw::login(&listener.addr, "alice").await;
-        let id = match raw.call(&begin("bob", 60 * MIB, 1)).await {
-            Some(Response::Began { id, .. }) => id,
-            r => panic!("{r:?}"),
-        };
-        let entries = vec![qxfer::wire::FileEntry { path: "big".into(), size: 60 * MIB }];
-        assert!(matches!(raw.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
         // Part of the file, then the sender disappears.
-        let (mut send, _recv) = raw.conn.open_bi().await.expect("stream");
-        qxfer::transport::framed::write_frame(&mut send, &qxfer::wire::StreamHead::Put { id, index: 0, offset: 0 })
-            .await
-            .expect("head");
-        send.write_all(&vec![7u8; MIB as usize]).await.expect("bytes");
+        let (_id, _stream) = part_of_a_file(&mut raw, "bob", 60 * MIB, 1).await;
         // Dropped only once the listener has stored some of it.
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_secs(30) {
@@ -248,14 +255,7 @@ fn pending_lists_and_drops_an_interrupted_send() {
     assert_eq!(out, "no unfinished sends by alice\n");
     run(async {
         let mut raw = Raw::login(&listener.addr, "alice").await;
-        let id = began(raw.call(&begin("bob", 90 * MIB, 1)).await);
-        let entries = vec![qxfer::wire::FileEntry { path: "big".into(), size: 90 * MIB }];
-        assert!(matches!(raw.call(&Request::AddFiles { entries }).await, Some(Response::FilesAdded { .. })));
-        let (mut send, _recv) = raw.conn.open_bi().await.expect("stream");
-        qxfer::transport::framed::write_frame(&mut send, &qxfer::wire::StreamHead::Put { id, index: 0, offset: 0 })
-            .await
-            .expect("head");
-        send.write_all(&vec![7u8; MIB as usize]).await.expect("bytes");
+        let (id, _stream) = part_of_a_file(&mut raw, "bob", 90 * MIB, 1).await;
         let spool = listener.data_dir().join("spool");
         let start = std::time::Instant::now();
         while tree(&spool).is_empty() && start.elapsed() < std::time::Duration::from_secs(30) {

@@ -35,7 +35,7 @@ pub(super) async fn handle(
             return Ok(None);
         };
         let meta = if with_meta { sh.store().file_meta(id, from, page.len())? } else { Vec::new() };
-        let recipients = if with_recipients { sh.store().recipients_for(&user, id)? } else { None };
+        let recipients = if with_recipients { sh.store().recipients_of(id)? } else { None };
         Ok::<_, crate::store::StoreError>(Some((envelope, page, meta, recipients)))
     })
     .await??;
@@ -54,7 +54,7 @@ pub(super) async fn handle(
     attachments.truncate(keep);
     if with_recipients {
         meta.truncate(keep);
-        // Deleted between the two reads: its own recipient stands for them all.
+        // A delivery sent to one has no list: its own recipient is all of them.
         let recipients = recipients.unwrap_or_else(|| vec![envelope.to.clone()]);
         return Ok(Outcome::reply(Response::EnvelopeAll { envelope, recipients, attachments, meta, more }));
     }

@@ -15,25 +15,12 @@ use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::wire::{ErrorCode, PendingSend, Response, MAX_PAGE};
+use crate::wire::{ErrorCode, Response, MAX_PAGE};
 
 pub(super) async fn list(conn: &Arc<Conn>, user: String, after: u64) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     let expiry = sh.limits().spool_expiry_secs;
-    let (sends, more) = Shared::blocking(move || sh.store().pending_of(&user, after, MAX_PAGE)).await??;
-    let items = sends
-        .into_iter()
-        .map(|p| PendingSend {
-            id: p.id,
-            to: p.to,
-            bytes: p.bytes,
-            files: p.files,
-            since: p.since,
-            last: p.last,
-            held_until: p.held_until,
-            expires: p.last.saturating_add(expiry),
-        })
-        .collect();
+    let (items, more) = Shared::blocking(move || sh.store().pending_of(&user, after, MAX_PAGE, expiry)).await??;
     Ok(Outcome::reply(Response::PendingPage { items, more }))
 }
 
