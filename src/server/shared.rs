@@ -342,7 +342,8 @@ impl Shared {
         for of in self.store.pending_fanouts()? {
             let lock = self.delivery_lock(of);
             let Ok(_guard) = lock.try_lock() else { continue };
-            let (copies, missed) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            let (copies, missed) =
+                super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of, self.now())?;
             info!(
                 event = "recovered",
                 of,
@@ -369,6 +370,8 @@ impl Shared {
             info!(id, event = "delivery_expired", "an unfinished delivery expired; its files were removed");
         }
         self.store.forget_committed(before)?;
+        let renew = self.config.limits.recipient_hold_renew_secs;
+        self.store.forget_hold_windows(self.now().saturating_sub(renew))?;
         Ok(expired.len())
     }
 
@@ -514,6 +517,15 @@ impl Shared {
         };
         for c in doomed {
             c.close(close::AUTH.into(), b"delivery dropped: its account was removed");
+        }
+    }
+
+    /// Close the connection writing delivery `id`, if any but `asking` (its sender dropped
+    /// it from there).
+    pub fn end_dropped(&self, id: u64, asking: &Connection) {
+        let writer = lock(&self.open_deliveries).remove(&id);
+        if let Some(c) = writer.filter(|c| c.stable_id() != asking.stable_id()) {
+            c.close(close::SUPERSEDED.into(), b"delivery dropped by its sender (qxfer pending drop)");
         }
     }
 

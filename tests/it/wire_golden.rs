@@ -239,6 +239,41 @@ fn samples() -> Vec<(&'static str, String)> {
                 tries: 5,
                 until: 9,
             })),
+            })),
+        ),
+        ("delete_each", frame(&Request::DeleteEach { ids: vec![1, 300] })),
+        (
+            "delete_report",
+            frame(&Response::DeleteReport { deleted: vec![1], refused: vec![Refusal { id: 2, why: "w".into() }] }),
+        ),
+        ("open_all", frame(&Request::OpenAll { id: 9, from: 1 })),
+        (
+            "envelope_all",
+            frame(&Response::EnvelopeAll {
+                envelope: sample_envelope(),
+                recipients: vec!["cy".into(), "bo".into()],
+                attachments: vec![],
+                meta: vec![],
+                more: false,
+            }),
+        ),
+        ("pending_sends", frame(&Request::PendingSends { after: 7 })),
+        ("drop_pending", frame(&Request::DropPending { id: 300 })),
+        (
+            "pending_page",
+            frame(&Response::PendingPage {
+                items: vec![PendingSend {
+                    id: 3,
+                    to: "bo".into(),
+                    bytes: 300,
+                    files: 2,
+                    since: 4,
+                    last: 5,
+                    held_until: Some(6),
+                    expires: 7,
+                }],
+                more: false,
+            }),
         ),
     ]
 }
@@ -310,6 +345,13 @@ const GOLDEN: &[(&str, &str)] = &[
     ("account_disown", "00000012110d0b31302e302e302e302f323402707700"),
     ("recover_question", "000000691502616c0831323334353637380110007f00000018010205050505050505050505050505050505060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070100"),
     ("account_question", "000000080c07010171010509"),
+    ("delete_each", "00000005150201ac02"),
+    ("delete_report", "000000070d010101020177"),
+    ("open_all", "00000003160901"),
+    ("envelope_all", "0000001a0e0102616c02626f02000102686901030202637902626f000000"),
+    ("pending_sends", "000000021707"),
+    ("drop_pending", "0000000318ac02"),
+    ("pending_page", "0000000f0f010302626fac0202040501060700"),
 ];
 
 #[test]
@@ -369,7 +411,11 @@ fn every_golden_frame_decodes_back() {
             | "account_token_new"
             | "login_with_code"
             | "account_disown"
-            | "recover_question" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "recover_question"
+            | "delete_each"
+            | "open_all"
+            | "pending_sends"
+            | "drop_pending" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
