@@ -223,6 +223,22 @@ fn samples() -> Vec<(&'static str, String)> {
                 auth: None,
             })),
         ),
+        (
+            "account_tokens_revoke_as",
+            frame(&Request::Account(AccountRequest::TokensRevokeAs { id: Some("ab12".into()), password: "pw".into() })),
+        ),
+        (
+            "account_token_new_auth",
+            frame(&Request::Account(AccountRequest::TokenNewAuth {
+                password: "pw".into(),
+                automation: true,
+                auth: Some("12345678".into()),
+            })),
+        ),
+        (
+            "account_token_from",
+            frame(&Response::Account(AccountReply::TokenFrom { token: "ab".repeat(32), id: "abcdef".into(), at: 9 })),
+        ),
     ]
 }
 
@@ -291,6 +307,9 @@ const GOLDEN: &[(&str, &str)] = &[
     ("account_token", "0000004a0c06406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616206616263646566"),
     ("login_with_code", "000000121402616c0002707708313233343536373800"),
     ("account_disown", "00000012110d0b31302e302e302e302f323402707700"),
+    ("account_tokens_revoke_as", "0000000b110e010461623132027077"),
+    ("account_token_new_auth", "00000010110f0270770101083132333435363738"),
+    ("account_token_from", "0000004b0c0740616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261620661626364656609"),
 ];
 
 #[test]
@@ -348,7 +367,9 @@ fn every_golden_frame_decodes_back() {
             | "register"
             | "account_token_new"
             | "login_with_code"
-            | "account_disown" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "account_disown"
+            | "account_tokens_revoke_as"
+            | "account_token_new_auth" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),
