@@ -243,8 +243,13 @@ fn the_owner_recovers_from_a_known_place_and_old_tokens_stop_working() {
     let log = l.log();
     assert!(log.contains("recovery_completed"), "{log}");
     assert!(!log.contains(OWNER_PHONE), "a full number in the log");
-    // A recovery code (shown once) works in place of the answer, once.
-    let out = run_stdin(account(&owner, &["codes", "new"], None).env("QXFER_PASSWORD", NEW_PASSWORD), "");
+    // A recovery code (shown once) works in place of the answer, once. (New codes need the
+    // code texted to her number, at home too: the root of trust.)
+    let mut c = account(&owner, &["codes", "new"], None);
+    c.env("QXFER_PASSWORD", NEW_PASSWORD).args(["--confirm-by-text", "--auth-code-stdin"]);
+    let mut child = spawn_piped(&mut c);
+    write_line(&mut child, &code_in(&text_with(&l, "to change account alice").1));
+    let out = finish(child);
     let stdout = ok(&out);
     let codes: Vec<String> = stdout.lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_owned()).collect();
     assert_eq!(codes.len(), 10, "{stdout}");
