@@ -31,6 +31,7 @@ mod quotas;
 mod recovery;
 mod registration;
 mod resume;
+mod root_of_trust;
 mod setup;
 mod shipping;
 mod terminal;
