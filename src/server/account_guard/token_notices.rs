@@ -35,7 +35,7 @@ impl AccountGuard {
         now_ms: u64,
     ) -> Result<TokenTold, StoreError> {
         let now = now_ms / 1000;
-        let Some(rec) = store.recovery(user)? else { return Ok(TokenTold::Told { texted: 0 }) };
+        let rec = store.recovery(user)?.unwrap_or_default();
         if self.known(&rec, ip, now) {
             return Ok(TokenTold::KnownPlace);
         }

@@ -147,6 +147,9 @@ pub(super) async fn revoke(conn: &Arc<Conn>, user: String, id: Option<String>, p
     .await??;
     let only_here = "from a place the account does not know, only the tokens issued to this network are ended; the \
                      others from a known place, or by a new password";
+    let detail =
+        format!("revoking tokens ({}): {revoked} ended", if known { "a known place" } else { "this network's" });
+    conn.record(conn.activity(Kind::Request).detail(detail));
     match (revoked, known) {
         (0, true) if all => refuse(ErrorCode::NotFound, "no session to end"),
         (0, true) => refuse(ErrorCode::NotFound, "no session with this id"),
