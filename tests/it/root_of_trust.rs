@@ -10,16 +10,16 @@
 //! any change (shown at once, working only when the delay ends; cancelling it means it
 //! never works), or works at once with her texted code.
 
-use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use qxfer::wire::{AccountReply, AccountRequest, ErrorCode, Request, Response};
 
 use crate::raw::{run, Raw};
 use crate::recovery::{
-    account, cancel_code_in, code_in, earn_place, listener, log_in, no_bans, nth_text, owner_with_phone_and_question,
-    recover, show, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
+    account, cancel_code_in, code_in, earn_place, finish, inbox_subjects, listener, log_in, no_bans, nth_text,
+    owner_with_phone_and_question, recover, show, spawn_piped, texts, write_line, DAY, NEW_PASSWORD, OWNER_PHONE,
+    THIEF_PHONE,
 };
 use crate::support::*;
 
@@ -35,19 +35,11 @@ fn said(out: &Output) -> String {
 /// Run `cmd` (with `--confirm-by-text --auth-code-stdin`), answering with the code texted
 /// to the account once it arrives (the `n`-th "to change account" text).
 fn with_texted_code(l: &Listener, cmd: &mut Command, n: usize) -> Output {
-    let mut child: Child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = spawn_piped(cmd);
     let (to, text) = nth_text(l, n, |_, t| t.contains("to change account alice"));
     assert_eq!(to, OWNER_PHONE, "the code goes to her number");
-    let stdin = child.stdin.as_mut().expect("stdin");
-    stdin.write_all(format!("{}\n", code_in(&text)).as_bytes()).expect("write");
-    drop(child.stdin.take());
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the command did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
+    write_line(&mut child, &code_in(&text));
+    finish(child)
 }
 
 fn authorisations(l: &Listener) -> usize {
@@ -84,13 +76,6 @@ fn token_ids(u: &User, bind: Option<&str>) -> Vec<String> {
     let out = ok(&account(u, &["tokens", "list"], bind).arg("--json").output().expect("tokens list"));
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     v["sessions"].as_array().into_iter().flatten().filter_map(|s| s["id"].as_str().map(str::to_owned)).collect()
-}
-
-fn subjects(u: &User) -> Vec<String> {
-    let out = ok(&u.cmd("inbox").arg("--json").output().expect("inbox"));
-    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
-    let items = v.as_array().cloned().or_else(|| v["items"].as_array().cloned()).unwrap_or_default();
-    items.iter().map(|i| i["subject"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
 #[test]
@@ -200,7 +185,8 @@ fn tokens_from_elsewhere_are_told_and_revoked_only_where_they_were_issued() {
     std::thread::sleep(Duration::from_millis(500));
     let told = texts(&l)[before..].iter().filter(|(_, t)| t.contains("a session token was made")).count();
     assert_eq!(told, 1, "{:?}", texts(&l));
-    let told = subjects(&owner).iter().filter(|s| s.contains("New session token for your account")).count();
+    let told =
+        inbox_subjects(&owner, PASSWORD).iter().filter(|s| s.contains("New session token for your account")).count();
     assert_eq!(told, 2);
 
     // From there, revoking needs the password and ends only what was issued there.
