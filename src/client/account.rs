@@ -33,6 +33,38 @@ impl Client {
         }
     }
 
+    /// End sessions (the one with `id`, or all): qxfer/6 carries the current password; a
+    /// qxfer/5 listener takes the old form without one.
+    pub async fn revoke_tokens(&mut self, id: Option<String>, password: String) -> Result<AccountReply> {
+        let req = match self.v6 {
+            true => AccountRequest::TokensRevokeAs { id, password },
+            false => AccountRequest::TokensRevoke { id },
+        };
+        self.account(req).await
+    }
+
+    /// A new token (`automation`: for scripts), with a texted code (`auth`) that makes an
+    /// automation token work at once. A qxfer/5 listener takes the old form, without a code.
+    pub async fn new_token(
+        &mut self,
+        password: String,
+        automation: bool,
+        auth: Option<String>,
+    ) -> Result<AccountReply> {
+        let req = match (self.v6, auth) {
+            (true, auth) => AccountRequest::TokenNewAuth { password, automation, auth },
+            (false, None) => AccountRequest::TokenNew { password, automation },
+            (false, Some(_)) => {
+                return Err(ClientError::Protocol(format!(
+                    "the listener {} speaks qxfer/5, which takes no texted code for a new token: make it without \
+                     --confirm-by-text, or upgrade qxfer on the listener",
+                    self.hostport
+                )))
+            }
+        };
+        self.account(req).await
+    }
+
     /// One request before login, on this fresh connection.
     async fn anonymous(&mut self, req: &Request) -> Result<AccountReply> {
         self.require_v5()?;

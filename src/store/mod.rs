@@ -77,6 +77,6 @@ pub use holds::Hold;
 pub use mailbox::{Usage, NOTICE_SENDER};
 pub use records::stored_bytes;
 pub use recovery::{
-    Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
+    token_id, Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
 };
 pub use registration::Registered;

@@ -32,6 +32,7 @@ mod quotas;
 mod recovery;
 mod registration;
 mod resume;
+mod root_of_trust;
 mod setup;
 mod shipping;
 mod terminal;

@@ -275,6 +275,22 @@ fn samples() -> Vec<(&'static str, String)> {
                 more: false,
             }),
         ),
+        (
+            "account_tokens_revoke_as",
+            frame(&Request::Account(AccountRequest::TokensRevokeAs { id: Some("ab12".into()), password: "pw".into() })),
+        ),
+        (
+            "account_token_new_auth",
+            frame(&Request::Account(AccountRequest::TokenNewAuth {
+                password: "pw".into(),
+                automation: true,
+                auth: Some("12345678".into()),
+            })),
+        ),
+        (
+            "account_token_from",
+            frame(&Response::Account(AccountReply::TokenFrom { token: "ab".repeat(32), id: "abcdef".into(), at: 9 })),
+        ),
     ]
 }
 
@@ -352,6 +368,9 @@ const GOLDEN: &[(&str, &str)] = &[
     ("pending_sends", "000000021707"),
     ("drop_pending", "0000000318ac02"),
     ("pending_page", "0000000f0f010302626fac0202040501060700"),
+    ("account_tokens_revoke_as", "0000000b110e010461623132027077"),
+    ("account_token_new_auth", "00000010110f0270770101083132333435363738"),
+    ("account_token_from", "0000004b0c0740616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261620661626364656609"),
 ];
 
 #[test]
@@ -415,7 +434,9 @@ fn every_golden_frame_decodes_back() {
             | "delete_each"
             | "open_all"
             | "pending_sends"
-            | "drop_pending" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
+            | "drop_pending"
+            | "account_tokens_revoke_as"
+            | "account_token_new_auth" => decode_frame::<Request>(&bytes, MAX_FRAME).is_ok(),
             "put" | "get" => decode_frame::<StreamHead>(&bytes, MAX_FRAME).is_ok(),
             "file_end" => decode_frame::<FileEnd>(&bytes, MAX_FRAME).is_ok(),
             "stored" | "put_error" => decode_frame::<PutReply>(&bytes, MAX_FRAME).is_ok(),

@@ -135,15 +135,41 @@ pub fn settled_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) ->
     oldest(settled_phones(phones, cfg, now))
 }
 
-/// The numbers that get a cancel code when a change waits: the settled ones, or, when no
-/// verified number is settled, every verified one. The others are told without a code.
-pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Vec<&'a Phone> {
-    let settled: Vec<&Phone> = settled_phones(phones, cfg, now).collect();
+/// The numbers that get a cancel code when a change asked for at `requested` waits: the
+/// settled ones, or, when no verified number is settled, every verified one. Never a
+/// number younger than the change (counted since after it was asked for): whoever added it
+/// must not be able to cancel what was asked before it. The others are told without a code.
+pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, requested: u64) -> Vec<&'a Phone> {
+    let older = |p: &&Phone| since(p).is_some_and(|s| s <= requested);
+    let settled: Vec<&Phone> = settled_phones(phones, cfg, requested).filter(older).collect();
     if settled.is_empty() {
-        phones.iter().filter(|p| p.verified.is_some()).collect()
+        phones.iter().filter(|p| p.verified.is_some()).filter(older).collect()
     } else {
         settled
     }
+}
+
+/// A protected change, as the rule of what may apply at once sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// A recovery's new password (its texted code went to the oldest settled number).
+    Recovery,
+    /// A new password asked for by a logged-in session.
+    Password,
+    /// Anything that could move the root of trust or keep a thief in: adding, removing or
+    /// replacing a number, the secret question, recovery codes, an automation token,
+    /// disowning a place.
+    RootOfTrust,
+}
+
+/// Whether a change of this kind applies at once from a known place, with no texted code.
+/// Only a new password does (the owner must be able to change a leaked password at once; a
+/// thief who does it from a place he earned is undone by her recovery, whose code goes to
+/// the root of trust). Everything that could move the root of trust needs its code, or
+/// waits the delay announced to it, from anywhere: a thief who earns a place by patience
+/// gains nothing by it but the password, which a recovery takes back.
+pub fn known_place_suffices(kind: Guarded) -> bool {
+    matches!(kind, Guarded::Recovery | Guarded::Password)
 }
 
 /// A one-time code sent by SMS: what is kept is its keyed hash.
@@ -307,6 +333,24 @@ mod tests {
         let both = [fresh.clone(), owner.clone()];
         assert_eq!(cancel_phones(&both, &cfg, NOW), vec![&owner]);
         assert_eq!(cancel_phones(std::slice::from_ref(&fresh), &cfg, NOW), vec![&fresh]);
+    }
+
+    #[test]
+    fn a_cancel_code_never_goes_to_a_number_younger_than_the_change() {
+        let cfg = RecoveryConfig::default();
+        // No settled number: the verified ones get codes, but only those verified before
+        // the change was asked for.
+        let before = phone("+34600000001", 2, Some(2));
+        let after = Phone { number: "+447911123456".into(), added: NOW - DAY, verified: Some(NOW + 60) };
+        let phones = [before.clone(), after];
+        assert_eq!(cancel_phones(&phones, &cfg, NOW), vec![&before]);
+    }
+
+    #[test]
+    fn a_known_place_applies_only_a_new_password_at_once() {
+        assert!(known_place_suffices(Guarded::Password));
+        assert!(known_place_suffices(Guarded::Recovery));
+        assert!(!known_place_suffices(Guarded::RootOfTrust));
     }
 
     #[test]

@@ -39,6 +39,9 @@ impl AccountGuard {
             RecentKind::Start => self.start_gate(rec, ip, false, now) == Gate::Text,
             RecentKind::Code | RecentKind::Change => of_kind < self.cfg.max_per_day as usize,
             RecentKind::Phone => of_kind < PHONE_REQUESTS_PER_DAY,
+            // A session token made from an unknown place is texted to the owner once a day
+            // (later ones only in the mailbox): the thief cannot spend her texts with it.
+            RecentKind::TokenTold => of_kind < 1,
             // Not something one asks for: noted by `note_first_login`, never counted here.
             RecentKind::FirstLogin => false,
         };

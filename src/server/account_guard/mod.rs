@@ -13,7 +13,8 @@
 //! - `setup`: a new account setting itself up (its first login's network, the setup code);
 //! - `pending`: changes put off until their delay ends;
 //! - `apply`: changes taking effect, at once or when their delay ended;
-//! - `notices`: announcements, texted and in the mailbox.
+//! - `notices`: announcements, texted and in the mailbox;
+//! - `token_notices`: a session token made from a place that is not known, told.
 
 pub(crate) mod apply;
 pub(crate) mod codes;
@@ -26,6 +27,7 @@ pub(crate) mod places;
 pub(crate) mod policy_view;
 pub(crate) mod setup;
 pub(crate) mod starts;
+pub(crate) mod token_notices;
 
 use std::net::IpAddr;
 

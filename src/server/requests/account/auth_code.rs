@@ -1,5 +1,5 @@
 //! `SendAuthCode`: a code texted to the account's oldest settled number, with which a
-//! change from a network that is not a known place is made at once instead of waiting.
+//! protected change is made at once instead of waiting, from any network.
 
 use std::sync::Arc;
 
@@ -16,7 +16,10 @@ use crate::wire::{AccountReply, ErrorCode};
 enum NotTexted {
     /// Only a settled number: a number verified minutes ago (a thief's, perhaps) does not
     /// let a change skip the delay.
-    #[error("the account has no phone number verified more than {0} days ago; changes from here wait instead")]
+    #[error(
+        "the account has no phone number verified more than {0} days ago; changes wait the delay instead (a new \
+         password applies at once from a known place)"
+    )]
     NoSettledNumber(u64),
     #[error(transparent)]
     Refused(#[from] SendCodeError),
