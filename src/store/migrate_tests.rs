@@ -154,6 +154,7 @@ mod tests {
         assert_eq!(store.token_user(&[4; 32], 10).expect("token"), Some("alice".into()));
         let tokens = store.user_tokens_at("alice", 10).expect("tokens");
         assert_eq!(tokens.iter().map(|t| t.net.clone()).collect::<Vec<_>>(), vec![None]);
+    }
 
     /// A send an older binary began (before holds): its room in the recipient's mailbox was
     /// reserved until it ended. Opened by this binary, it is listed under its sender and

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::raw::run;
 use crate::recovery::{
-    account, cancel_code_in, code_in, done_text, earn_place, listener, log_in, no_bans, nth_text, recover, show, start,
-    text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
+    account, cancel_code_in, code_in, earn_place, listener, log_in, no_bans, nth_text, recover, show, start,
+    start_text, text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
 };
 use crate::support::*;
 
@@ -108,7 +108,7 @@ fn owner_cancels(l: &Listener, owner: &User, codes: &[String]) {
 fn thief_gets_no_recovery_code(l: &Listener) {
     let before = texts(l).len();
     run(async {
-        done_text(start(THIEF_AT, &l.addr, "alice").await, "alice");
+        start_text(start(THIEF_AT, &l.addr, "alice").await, "alice");
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
     let codes: Vec<_> = texts(l)[before..].iter().filter(|(_, t)| t.contains("to recover account")).cloned().collect();
