@@ -129,6 +129,8 @@ impl Shared {
             clock.advance(secs);
         }
         let humans = super::humans::Humans::new(config.regularity);
+        // Hashes run in a fixed pool of buffers, one per hash slot.
+        crate::accounts::memory::set_size(l.max_concurrent_hashes.max(1) as usize);
         Ok(Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,
             hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
