@@ -116,8 +116,10 @@ pub fn with_buffer<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
     out
 }
 
-/// Blocks in one pooled buffer: the listener's argon2 memory cost (19 MiB).
-pub const BLOCKS: usize = super::M_COST_KIB as usize;
+/// The argon2id memory cost, in KiB (OWASP password storage cheat sheet: 19 MiB).
+pub const M_COST_KIB: u32 = 19 * 1024;
+/// Blocks in one pooled buffer: the whole memory cost (a block is 1 KiB).
+pub const BLOCKS: usize = M_COST_KIB as usize;
 
 fn new_buffer(blocks: usize) -> Box<[Block]> {
     vec![Block::new(); blocks].into_boxed_slice()

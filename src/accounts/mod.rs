@@ -16,8 +16,8 @@ pub const TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
 /// year, so a script's token does not lapse every month (revoke it when the script goes).
 pub const AUTOMATION_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
-/// The argon2id cost (OWASP password storage cheat sheet): memory in KiB, passes, lanes.
-pub const M_COST_KIB: u32 = 19 * 1024;
+/// The argon2id cost (OWASP password storage cheat sheet): 19 MiB ([`memory::M_COST_KIB`]),
+/// two passes, one lane.
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 /// Bytes of a hash's output.
@@ -32,7 +32,7 @@ pub enum AccountError {
 }
 
 fn params() -> Params {
-    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).unwrap_or_default()
+    Params::new(memory::M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).unwrap_or_default()
 }
 
 /// argon2id of `secret` with `params` and `salt` into `out`, in a pooled buffer
