@@ -19,8 +19,8 @@ use super::bans::{self, Bans};
 use super::challenges::{Challenges, NoRandomness};
 use super::counters::{bump, Counters};
 use super::error::ServerError;
+use super::hash_queue::{HashSlot, HashSlots, MAX_HASH_WAITERS, MAX_HASH_WAITERS_PER_NETWORK};
 use super::listener_config::ListenerConfig;
-use super::priority::{PriorityGate, Slot};
 use super::recorder::Recorder;
 use crate::clock::Clock;
 use crate::files::Layout;
@@ -52,9 +52,9 @@ pub(crate) struct Shared {
     counters: Counters,
     clock: Clock,
     recorder: Recorder,
-    /// Memory-hard hashes running at once, at most; waiters served by the proof of work
-    /// their login carries.
-    hash_slots: PriorityGate,
+    /// Memory-hard hashes running at once, at most; waiters served fairly by network, then
+    /// by account.
+    hash_slots: HashSlots,
     /// Uploads writing to disk at once (each holds a blocking thread), all accounts.
     upload_threads: Arc<Semaphore>,
     /// Uploads writing to disk at once, per account (entries nobody uses are dropped).
@@ -105,9 +105,6 @@ impl super::account_guard::apply::Listener for Shared {
     }
 }
 
-/// Logins waiting for a password hash, at most (each holds a connection's login).
-pub const MAX_HASH_WAITERS: usize = 1024;
-
 /// Banned addresses remembered as told, at most.
 pub const MAX_BAN_NOTICES: usize = 4096;
 
@@ -133,7 +130,11 @@ impl Shared {
         crate::accounts::memory::set_size(l.max_concurrent_hashes.max(1) as usize);
         Ok(Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,
-            hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
+            hash_slots: HashSlots::new(
+                l.max_concurrent_hashes.max(1) as usize,
+                MAX_HASH_WAITERS,
+                MAX_HASH_WAITERS_PER_NETWORK,
+            ),
             upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
             account_uploads: Default::default(),
             ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
@@ -230,10 +231,22 @@ impl Shared {
         Ok(tokio::task::spawn_blocking(f).await?)
     }
 
-    /// A slot for one memory-hard hash, served by `priority` (the proof-of-work bits the
-    /// login carries; 0 without); `None` when [`MAX_HASH_WAITERS`] logins already wait.
-    pub async fn hash_slot(&self, priority: u8) -> Option<Slot<'_>> {
-        self.hash_slots.acquire(priority).await.ok()
+    /// The password-hash slots (a login asks for one as its network and account).
+    pub fn hash_slots(&self) -> &HashSlots {
+        &self.hash_slots
+    }
+
+    /// A slot for one memory-hard hash of a request that does not say its source: they all
+    /// share one queue of their own, served by `priority` (the proof-of-work bits the
+    /// request carries; 0 without); `None` when the queue is full.
+    pub async fn hash_slot(&self, priority: u8) -> Option<HashSlot<'_>> {
+        let want = crate::policy::fair_queue::Want {
+            net: crate::policy::prefix_of(IpAddr::from([0, 0, 0, 0])),
+            owner: crate::policy::fair_queue::Owner::Unattributed,
+            known: false,
+            effort: priority,
+        };
+        self.hash_slots.acquire(SocketAddr::from(([0, 0, 0, 0], 0)), want).await.ok()
     }
 
     /// A disk slot for one upload of `account`: one of the account's and one of all
