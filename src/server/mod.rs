@@ -30,6 +30,7 @@ mod requests;
 mod shared;
 mod streams;
 pub(crate) mod texts;
+pub(crate) mod upload_slots;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
 
 use super::account_guard::AccountGuard;
@@ -22,6 +21,7 @@ use super::error::ServerError;
 use super::hash_queue::{HashSlot, HashSlots, MAX_HASH_WAITERS, MAX_HASH_WAITERS_PER_NETWORK};
 use super::listener_config::ListenerConfig;
 use super::recorder::Recorder;
+use super::upload_slots::{SlotRefused, SlotStop, UploadSlot, UploadSlots};
 use crate::clock::Clock;
 use crate::files::Layout;
 use crate::policy::activity::{Activity, Kind};
@@ -55,10 +55,9 @@ pub(crate) struct Shared {
     /// Memory-hard hashes running at once, at most; waiters served fairly by network, then
     /// by account.
     hash_slots: HashSlots,
-    /// Uploads writing to disk at once (each holds a blocking thread), all accounts.
-    upload_threads: Arc<Semaphore>,
-    /// Uploads writing to disk at once, per account (entries nobody uses are dropped).
-    account_uploads: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Uploads writing to disk at once (each holds a blocking thread), shared fairly by
+    /// network and account.
+    upload_slots: Arc<UploadSlots>,
     /// The live connection writing each unfinished delivery; a resumed `Begin` takes over.
     open_deliveries: Mutex<HashMap<u64, Connection>>,
     /// One writer per partial file at a time (a dead client's connection may linger).
@@ -135,8 +134,10 @@ impl Shared {
                 MAX_HASH_WAITERS,
                 MAX_HASH_WAITERS_PER_NETWORK,
             ),
-            upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
-            account_uploads: Default::default(),
+            upload_slots: Arc::new(UploadSlots::new(
+                l.max_upload_threads.max(1) as usize,
+                l.max_uploads_per_account.max(1) as usize,
+            )),
             ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
             account_rate: rate_limiter(l.requests_per_second_per_account, l.request_burst),
             handshake_rate: rate_limiter(l.connections_per_second_per_ip, l.connection_burst_per_ip),
@@ -249,22 +250,18 @@ impl Shared {
         self.hash_slots.acquire(SocketAddr::from(([0, 0, 0, 0], 0)), want).await.ok()
     }
 
-    /// A disk slot for one upload of `account`: one of the account's and one of all
-    /// accounts' `max_upload_threads`, waiting at most `wait`. The slot lives as long as the
-    /// upload's disk thread, so one account's uploads can never take every blocking thread.
-    pub async fn upload_slot(&self, account: &str, wait: Duration) -> Option<UploadSlot> {
-        let per_account = {
-            let mut map = lock(&self.account_uploads);
-            map.retain(|_, s| Arc::strong_count(s) > 1);
-            let n = self.config.limits.max_uploads_per_account.max(1) as usize;
-            map.entry(account.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(n))).clone()
-        };
-        let both = async {
-            let account = per_account.acquire_owned().await.ok()?;
-            let global = self.upload_threads.clone().acquire_owned().await.ok()?;
-            Some(UploadSlot { _account: account, _global: global })
-        };
-        tokio::time::timeout(wait, both).await.ok().flatten()
+    /// A disk slot for an upload (`stoppable`: it may be stopped for a fairer asker) or a
+    /// resume's hashing of `account` from `ip`, waiting at most `wait` when none is free
+    /// (`upload_slots`). The slot lives as long as the disk thread, so one account's uploads
+    /// can never take every blocking thread.
+    pub async fn upload_slot(
+        &self,
+        ip: IpAddr,
+        account: &str,
+        stoppable: bool,
+        wait: Duration,
+    ) -> Result<(UploadSlot, SlotStop), SlotRefused> {
+        self.upload_slots.acquire(ip, account, stoppable, wait).await
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {
@@ -538,12 +535,6 @@ impl Shared {
         map.retain(|_, l| Arc::strong_count(l) > 1);
         map.entry(part.to_owned()).or_default().clone()
     }
-}
-
-/// Held while an upload writes to disk.
-pub(crate) struct UploadSlot {
-    _account: OwnedSemaphorePermit,
-    _global: OwnedSemaphorePermit,
 }
 
 /// The first address of a network, as the source of an event about the whole network.

@@ -16,6 +16,7 @@ mod cycles;
 mod docs;
 mod exhaustion;
 mod fair_queue;
+mod fair_slots;
 mod fuzz_replay;
 mod habits;
 mod hash_memory;
