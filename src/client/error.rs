@@ -30,12 +30,14 @@ pub mod exit {
 pub enum ClientError {
     #[error("authentication failed for {user}: wrong user name or password")]
     Auth { user: String },
-    /// The automation token in `QXFER_TOKEN` was refused (revoked, expired, or ended by a
-    /// password change or a recovery); `target` is `USER@HOST[:PORT]` for the new one.
+    /// The automation token in `QXFER_TOKEN` was refused (revoked, expired, ended by a
+    /// password change or a recovery, or still waiting for its delay to end); `target` is
+    /// `USER@HOST[:PORT]` for the new one.
     #[error(
         "authentication failed for {user}: the token in QXFER_TOKEN was refused (revoked or expired); \
          make a new one with: qxfer account tokens new {target} --automation (with QXFER_TOKEN unset: \
-         the refused token would be tried again)"
+         the refused token would be tried again); a new automation token works only once its delay ended, \
+         unless it was made with --confirm-by-text"
     )]
     TokenRefused { user: String, target: String },
     #[error(

@@ -139,7 +139,14 @@ impl Client {
                 challenge::attach_work(ticket, &opts.work_progress.0).await?
             } else {
                 tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
-                challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?
+                challenge::solve(
+                    ticket,
+                    picture,
+                    opts.captcha_file.as_deref(),
+                    &opts.work_progress.0,
+                    "after failed logins for this account or address",
+                )
+                .await?
             };
             tries += 1;
             match Self::connect_with(opts, Some(solution), code.as_deref()).await {

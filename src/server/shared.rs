@@ -327,6 +327,7 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
         self.challenges.prune(self.clock.now_ms());
         self.humans.prune(self.clock.now_ms(), self.config.challenges.window_secs.saturating_mul(1000));
+        self.guard.prune_phantoms(self.now());
         self.record_text_alerts();
     }
 
@@ -353,7 +354,8 @@ impl Shared {
         for of in self.store.pending_fanouts()? {
             let lock = self.delivery_lock(of);
             let Ok(_guard) = lock.try_lock() else { continue };
-            let (copies, missed) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            let (copies, missed) =
+                super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of, self.now())?;
             info!(
                 event = "recovered",
                 of,
@@ -380,6 +382,8 @@ impl Shared {
             info!(id, event = "delivery_expired", "an unfinished delivery expired; its files were removed");
         }
         self.store.forget_committed(before)?;
+        let renew = self.config.limits.recipient_hold_renew_secs;
+        self.store.forget_hold_windows(self.now().saturating_sub(renew))?;
         Ok(expired.len())
     }
 
@@ -528,6 +532,15 @@ impl Shared {
         }
     }
 
+    /// Close the connection writing delivery `id`, if any but `asking` (its sender dropped
+    /// it from there).
+    pub fn end_dropped(&self, id: u64, asking: &Connection) {
+        let writer = lock(&self.open_deliveries).remove(&id);
+        if let Some(c) = writer.filter(|c| c.stable_id() != asking.stable_id()) {
+            c.close(close::SUPERSEDED.into(), b"delivery dropped by its sender (qxfer pending drop)");
+        }
+    }
+
     /// The lock that keeps a single writer on `part`.
     pub fn part_lock(&self, part: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = lock(&self.part_locks);
@@ -612,8 +625,8 @@ mod tests {
         config.limits.connections_per_second_per_ip = 1000;
         config.limits.connection_burst_per_ip = 1;
         let (recorder, _rx) = Recorder::new(false);
-        let texts = super::super::texts::Texts::start(crate::sms::Gateway::spool(dir.join("sms")), Default::default())
-            .expect("texts");
+        let gateway = crate::sms::Gateway::spool(dir.join("sms"));
+        let texts = super::super::texts::Texts::start(gateway, Default::default(), recorder.clone()).expect("texts");
         let guard = AccountGuard::new(Default::default(), [0; 32], texts, None, "test".into());
         Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder, guard).expect("randomness")
     }

@@ -17,7 +17,7 @@ use super::error::StoreError;
 use super::records::{decode, encode};
 use super::recovery_records::RecordV1;
 pub use super::recovery_records::{
-    Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
+    token_id, Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
 };
 use super::tables::{CANCELS, DUE, RECOVERY, RECOVERY_V1};
 use super::users::UsersView;

@@ -96,6 +96,18 @@ pub enum Change {
     Disown {
         net: String,
     },
+    /// A new automation token (appended: postcard numbers variants in order). The token was
+    /// shown to whoever asked when the change was made, but exists only in this change
+    /// until it applies: `key` is its stored hash, bound to the password hash `phc` it was
+    /// asked for with (a changed password means no token), expiring at `expires`, issued
+    /// to the network `net`. A pending change dropped for any reason (cancelled, voided by
+    /// a new password or a recovery) leaves no token behind.
+    AutomationToken {
+        key: [u8; 32],
+        phc: String,
+        expires: u64,
+        net: String,
+    },
 }
 
 impl Change {
@@ -110,8 +122,29 @@ impl Change {
             Change::Question { .. } => "a new secret question".into(),
             Change::Codes { .. } => "new recovery codes".into(),
             Change::Disown { net } => format!("disown the network {net}"),
+            Change::AutomationToken { key, .. } => format!("a new automation token {}", token_id(key)),
         }
     }
+
+    /// What kind of protected change it is (`policy::recovery::known_place_suffices`).
+    pub fn guarded(&self) -> crate::policy::recovery::Guarded {
+        use crate::policy::recovery::Guarded;
+        match self {
+            Change::Recover { .. } => Guarded::Recovery,
+            Change::Password { .. } => Guarded::Password,
+            Change::AddPhone { .. }
+            | Change::RemovePhone { .. }
+            | Change::Question { .. }
+            | Change::Codes { .. }
+            | Change::Disown { .. }
+            | Change::AutomationToken { .. } => Guarded::RootOfTrust,
+        }
+    }
+}
+
+/// How `qxfer account tokens` names a token: the first 12 hex digits of its stored hash.
+pub fn token_id(key: &[u8; 32]) -> String {
+    hex::encode(key.get(..6).unwrap_or_default())
 }
 
 /// A pending change, with the keyed hashes of the cancel codes texted about it.
@@ -141,6 +174,9 @@ pub enum RecentKind {
     /// A request about a phone number (add, verify, remove), counted against
     /// `PHONE_REQUESTS_PER_DAY`.
     Phone,
+    /// A session token made from a place that is not known, texted to the owner (appended:
+    /// postcard numbers variants in order; at most one such text a day).
+    TokenTold,
 }
 
 /// A recent request: when, what, and from which network.

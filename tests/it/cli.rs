@@ -185,7 +185,15 @@ fn the_readme_quick_start_runs_as_written() {
     env(&mut listen);
     let data = home.path().join(".local/share/qxfer");
     let started = shared::start_listener(listen, &data, "127.0.0.1:0", &[]).expect("listen");
-    let mut child = started.child;
+    // Stopped however the test ends (a failed line must not leave a listener running).
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stop = Stop(started.child);
     for line in &lines {
         let line = line.replace("@127.0.0.1", &format!("@{}", started.addr));
         let mut sh = Command::new("sh");
@@ -199,8 +207,7 @@ fn the_readme_quick_start_runs_as_written() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(stop);
     let got = std::fs::read_to_string(home.path().join("inbox/1/note.txt")).expect("bob's copy");
     assert_eq!(got, "hello from alice\n");
     let text = std::fs::read_to_string(home.path().join("inbox/1.txt")).expect("message");

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::raw::run;
 use crate::recovery::{
-    account, cancel_code_in, code_in, done_text, earn_place, listener, log_in, no_bans, nth_text, recover, show, start,
-    text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
+    account, cancel_code_in, code_in, earn_place, listener, log_in, no_bans, nth_text, recover, show, start,
+    start_text, text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
 };
 use crate::support::*;
 
@@ -108,7 +108,7 @@ fn owner_cancels(l: &Listener, owner: &User, codes: &[String]) {
 fn thief_gets_no_recovery_code(l: &Listener) {
     let before = texts(l).len();
     run(async {
-        done_text(start(THIEF_AT, &l.addr, "alice").await, "alice");
+        start_text(start(THIEF_AT, &l.addr, "alice").await, "alice");
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
     let codes: Vec<_> = texts(l)[before..].iter().filter(|(_, t)| t.contains("to recover account")).cloned().collect();
@@ -158,13 +158,16 @@ fn patient_thief(extra: &str) {
     owner_cancels(&l, &owner, &codes);
     thief_gets_no_recovery_code(&l);
     // From his known place a new password applies at once ...
-    let out = run_stdin(account(&thief, &["passwd"], Some(THIEF_AT)).arg("--new-password-stdin"), NEW_PASSWORD);
+    let his = "the-thiefs-own-password";
+    let out = run_stdin(account(&thief, &["passwd"], Some(THIEF_AT)).arg("--new-password-stdin"), his);
     assert!(ok(&out).contains("done: a new password"), "{out:?}");
     // ... and her recovery from home undoes it: the code goes to her number.
     l.advance_clock(DAY);
     let out = recover(&l, &owner, None, "tom the cat", false);
     assert!(ok(&out).contains("done: recovery"), "{out:?}");
-    assert_eq!(thief.cmd("inbox").env("QXFER_PASSWORD", NEW_PASSWORD).output().expect("inbox").status.code(), Some(3));
+    let mut c = thief.cmd("inbox");
+    c.env("QXFER_PASSWORD", his).args(["--bind", THIEF_AT]);
+    assert_eq!(c.output().expect("inbox").status.code(), Some(3));
     // She disowns his network with the code texted about his first login: it is never
     // known again, and his tokens stop working.
     let mut c = qxfer();
@@ -173,7 +176,7 @@ fn patient_thief(extra: &str) {
     assert!(out.contains("disowned"), "{out}");
     let fresh = User::new(&l, "alice");
     let mut c = account(&fresh, &["show"], None);
-    c.env("QXFER_PASSWORD", "a-brand-new-password").arg("--json");
+    c.env("QXFER_PASSWORD", NEW_PASSWORD).arg("--json");
     let v: serde_json::Value = serde_json::from_str(ok(&c.output().expect("show")).trim()).expect("json");
     assert_eq!(thief_place(&v).map(|p| p["known"].clone()), Some(serde_json::json!(false)), "{v}");
 }

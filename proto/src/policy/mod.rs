@@ -14,6 +14,7 @@ mod limits;
 pub mod lockout;
 pub mod places;
 pub mod recovery;
+pub mod recovery_start;
 pub mod registration;
 pub mod regularity;
 mod score;

@@ -135,15 +135,41 @@ pub fn settled_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) ->
     oldest(settled_phones(phones, cfg, now))
 }
 
-/// The numbers that get a cancel code when a change waits: the settled ones, or, when no
-/// verified number is settled, every verified one. The others are told without a code.
-pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Vec<&'a Phone> {
-    let settled: Vec<&Phone> = settled_phones(phones, cfg, now).collect();
+/// The numbers that get a cancel code when a change asked for at `requested` waits: the
+/// settled ones, or, when no verified number is settled, every verified one. Never a
+/// number younger than the change (counted since after it was asked for): whoever added it
+/// must not be able to cancel what was asked before it. The others are told without a code.
+pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, requested: u64) -> Vec<&'a Phone> {
+    let older = |p: &&Phone| since(p).is_some_and(|s| s <= requested);
+    let settled: Vec<&Phone> = settled_phones(phones, cfg, requested).filter(older).collect();
     if settled.is_empty() {
-        phones.iter().filter(|p| p.verified.is_some()).collect()
+        phones.iter().filter(|p| p.verified.is_some()).filter(older).collect()
     } else {
         settled
     }
+}
+
+/// A protected change, as the rule of what may apply at once sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// A recovery's new password (its texted code went to the oldest settled number).
+    Recovery,
+    /// A new password asked for by a logged-in session.
+    Password,
+    /// Anything that could move the root of trust or keep a thief in: adding, removing or
+    /// replacing a number, the secret question, recovery codes, an automation token,
+    /// disowning a place.
+    RootOfTrust,
+}
+
+/// Whether a change of this kind applies at once from a known place, with no texted code.
+/// Only a new password does (the owner must be able to change a leaked password at once; a
+/// thief who does it from a place he earned is undone by her recovery, whose code goes to
+/// the root of trust). Everything that could move the root of trust needs its code, or
+/// waits the delay announced to it, from anywhere: a thief who earns a place by patience
+/// gains nothing by it but the password, which a recovery takes back.
+pub fn known_place_suffices(kind: Guarded) -> bool {
+    matches!(kind, Guarded::Recovery | Guarded::Password)
 }
 
 /// A one-time code sent by SMS: what is kept is its keyed hash.
@@ -166,22 +192,38 @@ pub enum CodeError {
     /// No code is waiting for this: none was texted, or it was used or has expired.
     #[error("no code is waiting for this (none was texted, or it was used or expired); ask for a new one")]
     NotSent,
+    /// A code that was used already, typed again within its lifetime: a person's mistake,
+    /// not a guess.
+    #[error("this code was used already")]
+    Used,
 }
 
 /// Try a code whose keyed hash is `typed`: an attempt is used up whatever the outcome, and
 /// the comparison is constant-time.
 pub fn try_code(code: &mut Code, typed: &[u8; 32], now: u64) -> Result<(), CodeError> {
+    check_code(code, typed, now, true)?;
+    code.attempts_left = 0;
+    Ok(())
+}
+
+/// Check a code whose keyed hash is `typed` without using it up: a wrong one costs an
+/// attempt; a right one costs one only when `charge` (something else is about to be
+/// checked with it, a secret answer say, so every such check is paid for before it is
+/// made). The comparison is constant-time. `Ok`: the attempts left.
+pub fn check_code(code: &mut Code, typed: &[u8; 32], now: u64, charge: bool) -> Result<u32, CodeError> {
     if now >= code.expires {
         return Err(CodeError::Expired);
     }
     if code.attempts_left == 0 {
         return Err(CodeError::NoAttemptsLeft);
     }
-    code.attempts_left -= 1;
     if blake3::Hash::from(code.hash) == blake3::Hash::from(*typed) {
-        code.attempts_left = 0;
-        return Ok(());
+        if charge {
+            code.attempts_left -= 1;
+        }
+        return Ok(code.attempts_left);
     }
+    code.attempts_left -= 1;
     Err(CodeError::Wrong { left: code.attempts_left })
 }
 
@@ -294,6 +336,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_code_never_goes_to_a_number_younger_than_the_change() {
+        let cfg = RecoveryConfig::default();
+        // No settled number: the verified ones get codes, but only those verified before
+        // the change was asked for.
+        let before = phone("+34600000001", 2, Some(2));
+        let after = Phone { number: "+447911123456".into(), added: NOW - DAY, verified: Some(NOW + 60) };
+        let phones = [before.clone(), after];
+        assert_eq!(cancel_phones(&phones, &cfg, NOW), vec![&before]);
+    }
+
+    #[test]
+    fn a_known_place_applies_only_a_new_password_at_once() {
+        assert!(known_place_suffices(Guarded::Password));
+        assert!(known_place_suffices(Guarded::Recovery));
+        assert!(!known_place_suffices(Guarded::RootOfTrust));
+    }
+
+    #[test]
     fn vouched_numbers_are_settled_at_once_and_the_setup_window_is_bounded() {
         let cfg = RecoveryConfig::default();
         let vouched = Phone { number: "+34600000009".into(), added: NOW, verified: Some(VOUCHED) };
@@ -318,6 +378,19 @@ mod tests {
         assert_eq!(try_code(&mut code, &[1; 32], NOW + 601), Err(CodeError::Expired));
         assert_eq!(try_code(&mut code, &[1; 32], NOW), Ok(()));
         assert_eq!(try_code(&mut code, &[1; 32], NOW), Err(CodeError::NoAttemptsLeft), "single use");
+    }
+
+    #[test]
+    fn a_right_code_is_checked_without_being_used_and_each_charged_check_costs_an_attempt() {
+        let mut code = Code { hash: [1; 32], expires: NOW + 600, attempts_left: 5 };
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, false), Ok(5), "a right code alone costs nothing");
+        assert_eq!(check_code(&mut code, &[2; 32], NOW, false), Err(CodeError::Wrong { left: 4 }));
+        // Each answer checked with it is paid for: at most five checks a code, whatever they are.
+        for left in (0..4).rev() {
+            assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Ok(left));
+        }
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Err(CodeError::NoAttemptsLeft));
+        assert_eq!(check_code(&mut code, &[1; 32], NOW + 600, false), Err(CodeError::Expired));
     }
 
     #[test]

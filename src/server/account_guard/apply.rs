@@ -64,15 +64,26 @@ impl AccountGuard {
                     p.disown_code = None;
                 }
             }
+            // Beyond the record (`beyond_the_record`).
+            Change::AutomationToken { .. } => {}
         }
         0
     }
 
     /// What a change does beyond the account's record once applied: a disowned place's
-    /// tokens (session and automation) are revoked. Returns how many tokens were revoked.
+    /// tokens (session and automation) are revoked; an automation token starts to exist
+    /// (only while the password is still the one it was asked for with). Returns how many
+    /// tokens were revoked or made.
     pub fn beyond_the_record(store: &Store, user: &str, change: &Change) -> Result<usize, StoreError> {
         match change {
             Change::Disown { net } => store.revoke_tokens_issued_at(user, net),
+            Change::AutomationToken { key, phc, expires, net } => {
+                if !store.add_token(key, user, phc, *expires, Some(net))? {
+                    return Ok(0);
+                }
+                store.mark_automation(key)?;
+                Ok(1)
+            }
             _ => Ok(0),
         }
     }

@@ -20,6 +20,8 @@ pub const PLACE_GRAIN_SECS: u64 = 3600;
 /// A password login's sighting, with what the owner must be told of it.
 pub struct Noted {
     pub sighting: Sighting,
+    /// The account's first place ever (its owner's first login: nobody to warn).
+    pub first: bool,
     /// The record after the login was noted (for the notice).
     pub rec: RecoveryRecord,
     /// The disown code to text the oldest settled number (a new place, at most one such
@@ -66,20 +68,48 @@ impl AccountGuard {
         }
         let code = super::codes::new_cancel_code().ok();
         let noted = store.update_recovery(user, |rec| {
+            let first = rec.places.is_empty();
             let mut list = places(rec);
             let sighting = note_password_login(&mut list, ip, &origin, geo, &self.cfg, now);
             rec.places = place_recs(&list, &rec.places);
             let mut disown_code = None;
-            if sighting == Sighting::New && rec.new_place_texted_day < day && self.settled_number(rec, now).is_some() {
+            let tell = sighting == Sighting::New && !first;
+            if tell && rec.new_place_texted_day < day && self.settled_number(rec, now).is_some() {
                 if let (Some(code), Some(p)) = (&code, rec.places.iter_mut().find(|p| p.net == net)) {
                     p.disown_code = Some(self.cancel_hash(code));
                     rec.new_place_texted_day = day;
                     disown_code = Some(code.clone());
                 }
             }
-            (Noted { sighting, rec: rec.clone(), disown_code }, true)
+            (Noted { sighting, first, rec: rec.clone(), disown_code }, true)
         })?;
         Ok(noted)
+    }
+
+    /// Note a successful login of `user` from `ip` (see the module's documentation): the
+    /// places carried over from schema 1 listed to the owner once; a password login's day,
+    /// a new place told to the owner (not the account's first place: that is the owner's
+    /// own first login) and the account's first login's network; a token login's known
+    /// place kept from expiring. Returns a password login's sighting.
+    pub fn note_login(
+        &self,
+        store: &Store,
+        user: &str,
+        ip: IpAddr,
+        password: bool,
+        now_ms: u64,
+    ) -> Result<Option<Sighting>, StoreError> {
+        let now = now_ms / 1000;
+        self.tell_carried_over(store, user, now_ms)?;
+        if !password {
+            return self.note_token_login(store, user, ip, now).map(|()| None);
+        }
+        let noted = self.note_password_login(store, user, ip, now)?;
+        if let Some(n) = noted.as_ref().filter(|n| n.sighting == Sighting::New && !n.first) {
+            self.tell_new_place(store, user, ip, n, now_ms);
+        }
+        self.note_first_login(store, user, ip, now)?;
+        Ok(noted.filter(|n| !n.first).map(|n| n.sighting))
     }
 
     /// Note a token login: a known place does not expire while its owner uses it.

@@ -267,25 +267,10 @@ async fn accepted(
     conn.shared.logged_in(&conn.connection, &user);
     let (sh, u) = (conn.shared.clone(), user.clone());
     let now_ms = sh.clock().now_ms();
-    let now = now_ms / 1000;
-    // A password login (it gets a token) counts a day toward its place (a new one is told
-    // to the owner) and notes the first login's network, once; a token login only keeps a
-    // known place from expiring.
+    // A password login counts a day toward its place (a new one is told to the owner);
+    // a token login only keeps a known place from expiring (`account_guard::places`).
     let password = token.is_some();
-    let noted = move || {
-        let guard = sh.guard();
-        guard.tell_carried_over(sh.store(), &u, now_ms)?;
-        if !password {
-            return guard.note_token_login(sh.store(), &u, ip, now).map(|()| None);
-        }
-        let noted = guard.note_password_login(sh.store(), &u, ip, now)?;
-        if let Some(n) = noted.as_ref().filter(|n| n.sighting == Sighting::New) {
-            guard.tell_new_place(sh.store(), &u, ip, n, now_ms);
-        }
-        guard.note_first_login(sh.store(), &u, ip, now)?;
-        Ok(noted.map(|n| n.sighting))
-    };
-    match Shared::blocking(noted).await {
+    match Shared::blocking(move || sh.guard().note_login(sh.store(), &u, ip, password, now_ms)).await {
         Ok(Err(e)) => warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}"),
         Ok(Ok(Some(Sighting::New))) => {
             conn.record(conn.activity(Kind::NewPlace).account(&user).detail("first password login from this network"));

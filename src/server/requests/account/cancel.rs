@@ -82,7 +82,8 @@ pub(super) async fn cancel(conn: &Arc<Conn>, user: String, id: u64, password: St
         Cancelled::NotKnownBefore => refuse(
             ErrorCode::BadRequest,
             format!(
-                "change {id} can be cancelled with the password only from a place the account knew before it was                  asked for; cancel it with the code texted to the account's numbers (qxfer recover cancel HOST CODE)"
+                "change {id} can be cancelled with the password only from a place the account knew before it was \
+                 asked for; cancel it with the code texted to the account's numbers (qxfer recover cancel HOST CODE)"
             ),
         ),
         Cancelled::Done(what) => {
