@@ -138,6 +138,10 @@ pub enum ClientError {
     /// The listener asks for a challenge before this login (handled inside `connect`).
     #[error("the listener asks for a challenge before logging in")]
     NeedsChallenge(Box<(crate::wire::Ticket, Option<crate::wire::Picture>)>),
+    /// The listener is under load and suggests this work for the login (handled inside
+    /// `connect`).
+    #[error("the listener is under load and asks for a proof of work with the login")]
+    Loaded(Box<crate::wire::Ticket>),
     /// The account is locked against this network and a person can type the texted code
     /// (handled inside `connect`).
     #[error("{}", crate::wire::LOCKED_TEXT)]
@@ -157,7 +161,7 @@ impl ClientError {
             | ClientError::FingerprintMismatch { .. }
             | ClientError::HostRejected => exit::HOST_KEY,
             ClientError::Banned { .. } | ClientError::ListenerRefused { .. } => exit::REFUSED,
-            ClientError::Challenge(_) | ClientError::NeedsChallenge(_) => exit::CHALLENGE,
+            ClientError::Challenge(_) | ClientError::NeedsChallenge(_) | ClientError::Loaded(_) => exit::CHALLENGE,
             ClientError::PasswordLength { .. } => exit::USAGE,
             ClientError::Remote { code: ErrorCode::ChallengeFailed | ErrorCode::ChallengeRequired, .. } => {
                 exit::CHALLENGE

@@ -7,6 +7,8 @@ pub mod account_setup;
 pub mod activity;
 mod admission;
 pub mod challenges;
+pub mod disk_slots;
+pub mod fair_queue;
 mod iplist;
 mod limits;
 pub mod lockout;

@@ -38,7 +38,9 @@ pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, Pending
 pub use error::DecodeError;
 pub use error_code::ErrorCode;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
-pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS};
+pub use login::{
+    ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOADED_TEXT, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS,
+};
 pub use mailbox::{Attachment, Envelope, Refusal, Summary};
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub use notice::BanNotice;

@@ -9,6 +9,7 @@ mod begin;
 mod challenge;
 mod commit;
 mod delete;
+mod hash_wait;
 mod inbox;
 mod login;
 mod mark_seen;

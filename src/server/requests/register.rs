@@ -95,6 +95,11 @@ pub(super) async fn register(
     });
     let solved = match checked {
         Ok(solved) => solved,
+        // No room to spend the ticket is the listener's load: not the asker's offence.
+        Err(crate::challenge::TicketError::Busy) => {
+            conn.record(conn.activity(Kind::Refused).account(&user).detail("busy: no room to spend tickets"));
+            return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
+        }
         Err(e) => {
             conn.record(conn.activity(Kind::ChallengeFailed).account(&user).detail(format!("registration: {e}")));
             return Ok(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, format!("challenge not solved: {e}"))));
