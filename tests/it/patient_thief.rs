@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::raw::run;
 use crate::recovery::{
-    account, cancel_code_in, code_in, earn_place, listener, log_in, no_bans, nth_text, recover, show, start,
-    start_text, text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
+    account, cancel_code_in, code_in, listener, log_in, no_bans, nth_text, owner_with_phone_and_question, recover,
+    show, start, start_text, text_with, texts, DAY, NEW_PASSWORD, OWNER_PHONE, THIEF_PHONE,
 };
 use crate::support::*;
 
@@ -26,22 +26,7 @@ fn geoip_config() -> String {
 /// The operator made `alice`; the owner, the same minute, adds her phone and question (the
 /// setup window), then types her password at home on three days over a week.
 fn owner_sets_up(l: &Listener) -> User {
-    let owner = User::new(l, "alice");
-    log_in(&owner, None);
-    ok(&account(&owner, &["phone", "add"], None).arg(OWNER_PHONE).output().expect("phone add"));
-    let (_, text) = text_with(l, "to add this number");
-    let out = ok(&run_stdin(
-        account(&owner, &["phone", "verify"], None).args([OWNER_PHONE, "--code-stdin"]),
-        &code_in(&text),
-    ));
-    assert!(out.contains("done: add phone"), "{out}");
-    let out = ok(&run_stdin(
-        account(&owner, &["question", "set"], None).args(["--question", "First pet?", "--answer-stdin"]),
-        "Tom the Cat",
-    ));
-    assert!(out.contains("done: a new secret question"), "{out}");
-    earn_place(l, &owner, None);
-    owner
+    owner_with_phone_and_question(l)
 }
 
 /// One visit of the thief: a password login from his network (a config directory of his

@@ -3,8 +3,8 @@
 //! [`Bitmap::from_wire`] (bounded size, exact length) and shows it with Unicode half blocks
 //! ([`Bitmap::half_blocks`]), two pixels per character cell.
 //!
-//! The alphabet leaves out look-alikes (0, O and Q, of which only D's shape is kept; 1/I,
-//! 2/Z, 5/S, 8/B, G/6), so a person never has to guess between two readings. Drawing is our own few
+//! The alphabet keeps one of each look-alike pair (0, O and Q go, D's shape is kept; 1/I,
+//! 2/Z, 5/S and 8/B all go; G goes and 6 stays), so a person never has to guess between two readings. Drawing is our own few
 //! hundred lines over a 5×7 font: each glyph is scaled, sheared and moved, the glyphs
 //! ride a sine wave, and noise pixels and a line are drawn through it. It stops casual
 //! scripts, not a trained OCR model; that is what the proof of work beside it is for.
