@@ -197,26 +197,21 @@ impl UploadSlots {
         let s = &mut *guard;
         s.policy.release(id);
         let promised = s.live.remove(&id).and_then(|l| l.promised);
-        let mut order: Vec<(u64, usize, u64)> = s
-            .waiters
-            .iter()
-            .map(|w| (u64::from(Some(w.seq) != promised), s.policy.held_by(&w.account), w.seq))
-            .collect();
-        order.sort_unstable();
-        for (_, _, seq) in order {
-            let Some((i, w)) = s.waiters.iter().enumerate().find(|(_, w)| w.seq == seq) else { continue };
-            if w.tx.is_closed() {
-                s.waiters.swap_remove(i);
-                continue;
-            }
-            let who = Asker { net: w.net, account: &w.account };
-            let Some(slot) = s.policy.free_slot(&who, w.stoppable) else {
-                if s.policy.held() >= s.policy.slots() {
-                    break;
-                }
-                continue;
-            };
+        s.waiters.retain(|w| !w.tx.is_closed());
+        while s.policy.held() < s.policy.slots() {
+            // One pass: the promised waiter, else the fewest held, else the earliest, among
+            // those whose account may take a slot now.
+            let policy = &s.policy;
+            let next = s
+                .waiters
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| policy.held_by(&w.account) < policy.per_account())
+                .min_by_key(|(_, w)| (Some(w.seq) != promised, policy.held_by(&w.account), w.seq))
+                .map(|(i, _)| i);
+            let Some(i) = next else { break };
             let w = s.waiters.swap_remove(i);
+            let Some(slot) = s.policy.free_slot(&Asker { net: w.net, account: &w.account }, w.stoppable) else { break };
             let stop = self.hold(s, slot);
             if w.tx.send((slot, stop)).is_err() {
                 s.policy.release(slot);

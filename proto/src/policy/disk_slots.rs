@@ -81,6 +81,11 @@ impl DiskSlots {
         self.slots
     }
 
+    /// Slots one account may hold.
+    pub fn per_account(&self) -> usize {
+        self.per_account
+    }
+
     /// Slots held now.
     pub fn held(&self) -> usize {
         self.held.len()

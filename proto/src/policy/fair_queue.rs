@@ -256,7 +256,8 @@ impl<T> FairQueue<T> {
             .iter()
             .filter(|n| {
                 let since = self.since.get(n).copied().unwrap_or(0);
-                !self.queues.iter().any(|((qn, _), q)| qn == *n && q.iter().any(|w| w.seq <= since))
+                let owners = self.turns.get(n).into_iter().flatten();
+                !owners.filter_map(|o| self.queues.get(&(**n, o.clone()))).any(|q| q.iter().any(|w| w.seq <= since))
             })
             .copied()
             .collect();
