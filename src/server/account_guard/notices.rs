@@ -89,14 +89,16 @@ impl AccountGuard {
     /// change's id, ready to paste: the cancel code texted to the account's numbers, from
     /// anywhere; `account cancel` (not for a recovery: whoever has the password could) only
     /// from a network the account knew before the change was asked for, and only named
-    /// when there is one.
+    /// when there is one. Times are whole seconds: a place known in the very second the
+    /// change was asked for was known when it was asked for (the login that made it known
+    /// came first; a change asked for from a known place is never pending).
     fn cancel_how(&self, user: &str, rec: &RecoveryRecord, pending: &Pending) -> String {
         let host = &self.host;
         let by_code = format!(
             "Cancel it, from anywhere, with the cancel code texted to this account's phone numbers:\n  \
              qxfer recover cancel {host} CODE\n"
         );
-        let known_before = rec.places.iter().any(|p| p.known_since.is_some_and(|k| k < pending.requested));
+        let known_before = rec.places.iter().any(|p| p.known_since.is_some_and(|k| k <= pending.requested));
         match &pending.change {
             Change::Recover { .. } => format!(
                 "{by_code}(A pending recovery is cancelled only with that code: logged in, whoever has the password \

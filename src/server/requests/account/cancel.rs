@@ -45,7 +45,8 @@ pub(super) async fn cancel(conn: &Arc<Conn>, user: String, id: u64, password: St
                 Some(i) if matches!(rec.pending.get(i).map(|p| &p.change), Some(Change::Recover { .. })) => {
                     (Err(Cancelled::Recovery), false)
                 }
-                Some(i) if rec.pending.get(i).is_none_or(|p| known_since.is_none_or(|k| k >= p.requested)) => {
+                // Whole seconds: known in the second it was asked for is known before it.
+                Some(i) if rec.pending.get(i).is_none_or(|p| known_since.is_none_or(|k| k > p.requested)) => {
                     (Err(Cancelled::NotKnownBefore), false)
                 }
                 Some(i) => {
