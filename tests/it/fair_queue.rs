@@ -313,3 +313,31 @@ fn a_login_waiting_past_its_deadline_is_answered_and_busy_at_twice_it_not_scored
     assert_eq!(listener.recorded("127.5.2.1", "timeout"), 0, "a login served late was scored as a timeout");
     assert!(listener.log().contains("no hash slot within twice the login deadline"), "{}", listener.log());
 }
+
+/// Every memory-hard hash, not only a login's, waits in the fair queue as its network and
+/// its account: an account change's password check and its new answer are queued as
+/// alice's, from her network, from her known place (never in one shared queue that a
+/// flood of other requests could fill for everyone).
+#[test]
+fn an_account_change_waits_as_its_account_and_network() {
+    let listener = listener();
+    add_users(&listener, vec!["alice".to_owned()]);
+    let alice = User::new(&listener, "alice");
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+    let out = run_stdin(
+        crate::recovery::account(&alice, &["question", "set"], None).args([
+            "--question",
+            "First pet?",
+            "--answer-stdin",
+        ]),
+        "a cat called Moss",
+    );
+    assert!(ok(&out).contains("a new secret question"), "{out:?}");
+    let log = listener.log();
+    let queued: Vec<&str> = log.lines().filter(|l| l.contains("event=\"hash_queued\"")).collect();
+    // The login, the change's password check, and the answer's hash.
+    assert_eq!(queued.len(), 3, "{log}");
+    for line in queued {
+        assert!(line.contains("owner=Account(\"alice\")") && line.contains("net=127.0.0.0/24"), "{line}");
+    }
+}

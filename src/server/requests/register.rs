@@ -126,7 +126,7 @@ pub(super) async fn register(
         conn.shared.humans().give_back_registration(ip, now_ms);
         refused(conn, &user, code, why)
     };
-    let Some(_slot) = sh.hash_slot(solution.ticket.bits).await else {
+    let Some(_slot) = super::hash_wait::other_slot(conn, &user, solution.ticket.bits).await else {
         return Ok(give_back(conn, "the listener is busy; try again in a moment", ErrorCode::Limit));
     };
     let phc = match Shared::blocking(move || accounts::hash_password(&password)).await? {
