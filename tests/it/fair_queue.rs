@@ -45,18 +45,24 @@ pub async fn solved(raw: &mut Raw, user: &str) -> Option<Solution> {
 /// A password login from `bind` as the real client does it: without work, and when the
 /// listener says it is under load, again on a fresh connection with the work it suggests.
 pub async fn password_login(bind: &str, addr: &str, user: &str) -> Raw {
+    try_password_login(bind, addr, user).await.unwrap_or_else(|r| panic!("login from {bind}: {r:?}"))
+}
+
+/// `password_login`, with the reply instead when it does not log in.
+pub async fn try_password_login(bind: &str, addr: &str, user: &str) -> Result<Raw, Option<Response>> {
     let credential = Credential::Password(PASSWORD.into());
     let mut raw = connect(bind, addr).await.expect("connect");
     match raw.call(&Request::Login { user: user.into(), credential: credential.clone() }).await {
-        Some(Response::LoggedIn { .. }) => return raw,
+        Some(Response::LoggedIn { .. }) => return Ok(raw),
         Some(Response::Error { code: ErrorCode::ChallengeRequired, .. }) => {}
-        r => panic!("login from {bind}: {r:?}"),
+        r => return Err(r),
     }
     let solution = solved(&mut raw, user).await.expect("work");
     let mut raw = connect(bind, addr).await.expect("connect");
-    let r = raw.call(&Request::LoginSolved { user: user.into(), credential, solution }).await;
-    assert!(matches!(r, Some(Response::LoggedIn { .. })), "solved login from {bind}: {r:?}");
-    raw
+    match raw.call(&Request::LoginSolved { user: user.into(), credential, solution }).await {
+        Some(Response::LoggedIn { .. }) => Ok(raw),
+        r => Err(r),
+    }
 }
 
 /// Flooding addresses, each on a /24 of its own, and logins each keeps in flight.
