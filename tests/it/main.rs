@@ -40,6 +40,7 @@ mod setup;
 mod shipping;
 mod terminal;
 mod texts;
+mod ticket_flood;
 mod tmux;
 mod transfer;
 mod trust;
