@@ -304,6 +304,10 @@ fn an_answer_under_the_floor_is_refused_and_does_not_log_in() {
     assert!(audit.contains("again"), "{audit}");
     let refused = ok(&listener.admin().args(["audit", "--kind", "refused", "--json"]).output().expect("audit"));
     assert_eq!(refused.matches("too fast, the first time").count(), 1, "{refused}");
+    println!("{refused}{audit}");
+    for line in listener.log().lines().filter(|l| l.contains("too_fast")) {
+        println!("{line}");
+    }
     let logins = ok(&listener.admin().args(["audit", "--kind", "login", "--json"]).output().expect("audit"));
     assert!(!logins.contains("alice"), "a login under the floor: {logins}");
     run(async {

@@ -42,6 +42,7 @@ mod terminal;
 mod texts;
 mod ticket_flood;
 mod tmux;
+mod too_fast;
 mod transfer;
 mod trust;
 mod wire_golden;

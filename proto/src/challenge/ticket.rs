@@ -59,8 +59,8 @@ pub enum TicketError {
     NotEnough,
     /// Under `policy::challenges::HumanTiming`'s floor; says nothing of whether it was right.
     #[error(
-        "the captcha was answered faster than a person can read and type it, so it was not checked and is used up; \
-         ask for a new one (a pasted answer is this fast: wait a few seconds before sending it)"
+        "the captcha was answered faster than a person can read and type it, so it was not checked and is used up: \
+         ask for a new one (run the command again), and if the answer was pasted, wait a few seconds before sending it"
     )]
     TooFast,
 }
