@@ -49,7 +49,9 @@ pub enum TicketError {
     Expired,
     #[error("the challenge was already answered")]
     Spent,
-    #[error("the listener is handing out too many challenges; try again in a minute")]
+    /// The spent set could not take it (its fuse, or a shared store that cannot answer):
+    /// the listener's load, never scored.
+    #[error("the listener is too busy with challenges to take this one; try again in a minute")]
     Busy,
     #[error("the proof of work is wrong")]
     WrongWork,

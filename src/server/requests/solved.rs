@@ -70,7 +70,7 @@ pub(super) fn refused(conn: &Arc<Conn>, user: &str, what: &str, s: &Solution, e:
         TicketError::Busy => {
             conn.record(conn.activity(Kind::Refused).account(user).detail(format!("{what}: busy, {e}")));
             info!(peer = %conn.peer, %user, event = "challenge_busy", "{what}: {e}");
-            Outcome::reply(error_reply(ErrorCode::Limit, format!("the listener is busy: {e}")))
+            Outcome::reply(error_reply(ErrorCode::Limit, e))
         }
         TicketError::TooFast => {
             record_too_fast(conn, user, what, s);
