@@ -1,7 +1,7 @@
 //! `Challenge`: the challenge a login needs now (a captcha and work, or work alone), issued
 //! for the asking network; the regularity watch notes the request. No challenge is issued
-//! to a banned address: the offences recorded before the request are scored first, so a ban
-//! they earned is in force before anything is issued.
+//! to a banned address: its network's offences recorded before the request are scored
+//! first, so a ban they earned is in force before anything is issued.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +21,16 @@ use crate::wire::{BanNotice, ErrorCode, Response};
 /// (it batches every 20 ms); past it, the bans already in force decide.
 const SCORED_WAIT: Duration = Duration::from_secs(1);
 
-/// Whether this connection's address is banned, once the offences recorded before now
-/// were scored; if so it is closed as a ban closes live connections (the client says for
+/// Whether this connection's address is banned, once its network's offences recorded
+/// before now were scored; if so it is closed as a ban closes live connections (the client says for
 /// how long, exit 5), nothing issued, and the refusal recorded.
 pub(super) async fn closed_if_banned(conn: &Arc<Conn>, what: &str) -> bool {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
-    if sh.banned(ip).is_none() && !sh.recorder().caught_up(SCORED_WAIT).await {
+    if !sh.scorable(ip) {
+        return false;
+    }
+    if sh.banned(ip).is_none() && !sh.recorder().caught_up(ip, SCORED_WAIT).await {
         warn!(peer = %conn.peer, event = "activity_behind", "the activity log did not score in time; {what} judged by the bans in force");
     }
     let Some((net, until)) = sh.banned(ip) else { return false };
