@@ -123,10 +123,8 @@ impl Humans {
         let mut st = self.state();
         let (address, net) = (address_of(a.ip), network_of(a.ip));
         let action = Action { at_ms: a.at_ms, digest: a.digest, actor: actor_of(a.ip), burst: a.burst };
-        let whos = [Some(Who::Address(address, a.kind)), Some(Who::Net(net, a.kind))]
-            .into_iter()
-            .chain(std::iter::once(a.account.map(|name| Who::Account(name.to_owned(), a.kind))))
-            .flatten();
+        let account = a.account.map(|name| Who::Account(name.to_owned(), a.kind));
+        let whos = [Some(Who::Address(address, a.kind)), Some(Who::Net(net, a.kind)), account].into_iter().flatten();
         let mut noted = Noted::default();
         let (mut own, mut shared) = (false, false);
         for who in whos {
