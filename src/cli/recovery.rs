@@ -18,7 +18,7 @@ use super::account_reply::print_reply;
 use super::args::{RecoverArgs, RegisterArgs};
 use super::codes::{letters_code, texted_code};
 use super::connect::connect_options;
-use super::exit::usage;
+use super::exit::{usage, Exit};
 use super::prompt::{check_new_password, line, new_password, read_stdin_line};
 use crate::client::{self, Client, ConnectOptions, PasswordSource};
 use crate::wire::{AccountReply, AccountRequest, ErrorCode, Proof, Request};
@@ -179,14 +179,42 @@ fn ask_proof(asked: &Asked, user: &str) -> Result<Proof> {
     Ok(proof)
 }
 
+/// A registration refused (exit 8), with what to do.
+fn refused(message: impl Into<String>) -> anyhow::Error {
+    Exit { code: client::exit::REGISTRATION, message: message.into() }.into()
+}
+
+/// The listener's refusal of a registration (it takes none, the name, today's caps,
+/// registrations that look automated) exits 8; anything else as it would.
+fn listener_refusal(e: client::ClientError) -> anyhow::Error {
+    match e {
+        client::ClientError::Remote {
+            code: ErrorCode::Limit | ErrorCode::NotFound | ErrorCode::BadRequest,
+            message,
+        } => refused(message),
+        e => e.into(),
+    }
+}
+
 /// `qxfer register [USER@]HOST [--phone +NUMBER]`: everything the client can check (the
-/// name, a reserved name, the number, the password's length) is checked before it connects.
+/// name, a reserved name, the number, the password's length, a terminal for the captcha)
+/// is checked before it connects.
 pub async fn register(a: RegisterArgs) -> Result<()> {
     let mut client_args = a.client;
     let password_stdin = std::mem::take(&mut client_args.password_stdin);
     let opts = ConnectOptions { password: PasswordSource::None, ..connect_options(&client_args)? };
     let user = opts.user.clone();
     crate::policy::registration::reserved(&user, &Default::default()).map_err(|e| usage(e.to_string()))?;
+    // A registration always shows a captcha, which only a person at a terminal can read and
+    // type: without one, nothing is sent (no captcha is spent on it).
+    if !client::person_at_terminal() {
+        return Err(refused(format!(
+            "registration needs a person at a terminal: the listener shows a captcha to read and type, and there \
+             is no terminal here. Run `qxfer register {user}@{host}` on a terminal, or ask the listener's operator \
+             to add the account (`qxfer user add {user}`). Nothing was sent",
+            host = opts.host
+        )));
+    }
     let phone = a.phone.as_deref().map(crate::accounts::phone::parse).transpose().map_err(|e| usage(e.to_string()))?;
     let password = match std::env::var("QXFER_PASSWORD") {
         Ok(p) if !password_stdin => {
@@ -195,7 +223,7 @@ pub async fn register(a: RegisterArgs) -> Result<()> {
         }
         _ => new_password(password_stdin, &user)?,
     };
-    let reply = client::register(&opts, &password).await?;
+    let reply = client::register(&opts, &password).await.map_err(listener_refusal)?;
     print_reply(&reply, client_args.json)?;
     let Some(number) = phone else { return Ok(()) };
     // The new account logs in, and adds its number (from the network it was made from, a

@@ -150,6 +150,14 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
     Ok(answer)
 }
 
+/// Whether a person can answer a captcha here: a terminal to show it on and type its text
+/// (or, in debug builds, the tests' answer hook). Asked before connecting by what always
+/// needs a captcha (a registration).
+pub fn person_at_terminal() -> bool {
+    std::io::stderr().is_terminal()
+        || (cfg!(debug_assertions) && std::env::var_os("QXFER_TEST_CAPTCHA_ANSWERS").is_some())
+}
+
 /// Debug builds only: `QXFER_TEST_CAPTCHA_ANSWERS=FILE` (the listener's answer hook) answers
 /// from that file, so the tests can log in through a captcha without a person.
 #[cfg(debug_assertions)]

@@ -22,6 +22,10 @@ pub mod exit {
     pub const PARTIAL: i32 = 6;
     /// A challenge (proof of work, captcha) was failed.
     pub const CHALLENGE: i32 = 7;
+    /// A registration was refused, nothing created: no terminal for its captcha (before
+    /// connecting), or the listener's refusal (no registrations, the name, today's caps,
+    /// registrations that look automated); the message says which and what to do.
+    pub const REGISTRATION: i32 = 8;
     /// Interrupted (Ctrl-C); run the same command again to resume.
     pub const INTERRUPTED: i32 = 130;
 }

@@ -26,6 +26,7 @@ mod streams;
 pub mod trust;
 
 pub use account::{cancel_change, recovery_question, recovery_step, register};
+pub use challenge::person_at_terminal;
 pub use connect::{resolve, ConnectOptions, PasswordSource, CONNECT_TIMEOUT};
 pub use control::{Client, REPLY_WAIT};
 pub use error::{exit, ClientError, Result};

@@ -45,6 +45,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
                 Err(_) => break,
             }
         }
+        let from_queue = batch.len();
         let dropped = shared.recorder().dropped();
         if dropped > reported_dropped {
             let a = shared.activity(IpAddr::from([0, 0, 0, 0]), Kind::Dropped).bytes(dropped - reported_dropped);
@@ -68,6 +69,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Activity>) {
         for ban in &bans {
             shared.ban(ban.clone());
         }
+        // Scored, and the bans earned in force: requests waiting for this may go on.
+        shared.recorder().scored(from_queue);
         let sh = shared.clone();
         let check_retention = batches % RETENTION_EVERY == 0;
         let durable = !bans.is_empty() || last_durable.elapsed() >= DURABLE_EVERY;

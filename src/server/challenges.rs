@@ -50,6 +50,10 @@ pub(crate) struct Challenges {
     /// Suspicion scores (points) of sources and accounts as the activity log last scored
     /// them, with when (bounded like the step-up maps).
     scores: Mutex<Scores>,
+    /// Behaviour too regular to be human, by address (IPv4, IPv6 /64) and by network (/24,
+    /// /48) when it shares its addresses' signals: (signals, the last one's time), bounded
+    /// like the step-up maps.
+    regular: Mutex<HashMap<ipnet::IpNet, (u32, u64)>>,
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +100,7 @@ impl Challenges {
             lockout: Mutex::new(Lockout::new(MAX_TRACKED)),
             too_fast: Mutex::new(HashMap::new()),
             scores: Mutex::new(Scores::default()),
+            regular: Mutex::new(HashMap::new()),
             cfg,
         })
     }
@@ -177,6 +182,7 @@ impl Challenges {
         let suggested = lock(&self.effort).suggested(&self.cfg.effort(), now_ms);
         let excess = lock(&self.step_up).excess(&self.cfg, scored, account, now_ms);
         let fast = lock(&self.too_fast).get(&prefix_of(source)).map_or(0, |e| e.0);
+        let fast = fast.saturating_add(self.regularity(source));
         let window = self.cfg.window_secs.saturating_mul(1000);
         let scored_points = {
             let sc = lock(&self.scores);
@@ -259,11 +265,12 @@ impl Challenges {
         Ok(Solved { kind: t.kind, bits: t.bits, took_ms: now_ms.saturating_sub(t.issued_ms) })
     }
 
-    /// A captcha from `source` was refused as faster than a person: its network's next
-    /// challenges ask more work, and the answer is whether `source` did so before within
-    /// the step-up window (only a repeat is scored).
+    /// A captcha from `source` was refused as faster than a person: its address's next
+    /// challenges ask more work (its network's only when it shares its addresses' signals,
+    /// as for timing), and the answer is whether `source` did so before within the step-up
+    /// window (only a repeat is scored).
     pub fn too_fast(&self, source: IpAddr, now_ms: u64) -> bool {
-        self.suspicious(source, now_ms);
+        self.suspicious(crate::policy::neighbours::address_of(source), now_ms);
         self.tickets.too_fast_again(source, now_ms, self.cfg.window_secs.saturating_mul(1000))
     }
 
@@ -284,15 +291,24 @@ impl Challenges {
         Ok(())
     }
 
-    /// Behaviour too regular to be human came from `source`'s network: its next challenges
-    /// are harder, as after an answer faster than a person.
-    pub fn suspicious(&self, source: IpAddr, now_ms: u64) {
-        let mut m = lock(&self.too_fast);
-        let net = prefix_of(source);
-        if m.len() < MAX_TRACKED || m.contains_key(&net) {
-            let e = m.entry(net).or_insert((0, now_ms));
-            *e = (e.0.saturating_add(1), now_ms);
+    /// Behaviour too regular to be human came from `whose` (an address, or a network that
+    /// shares its addresses' signals): its next challenges are harder, as after an answer
+    /// faster than a person.
+    pub fn suspicious(&self, whose: ipnet::IpNet, now_ms: u64) {
+        let mut m = lock(&self.regular);
+        if m.len() < MAX_TRACKED || m.contains_key(&whose) {
+            let e = m.entry(whose).or_insert((0, now_ms));
+            *e = (e.0.saturating_add(1), e.1.max(now_ms));
         }
+    }
+
+    /// Signals too regular to be human against `source`: its address's, and its
+    /// network's when that shares them (`policy::neighbours`).
+    fn regularity(&self, source: IpAddr) -> u32 {
+        use crate::policy::neighbours::{address_of, network_of};
+        let m = lock(&self.regular);
+        let of = |net| m.get(&net).map_or(0, |e| e.0);
+        of(address_of(source)).saturating_add(of(network_of(source)))
     }
 
     /// The activity log scored an offence: remember the source's and the account's score,
@@ -313,6 +329,7 @@ impl Challenges {
         lock(&self.lockout).prune(now_ms);
         // Fast answers count against a network for one step-up window.
         lock(&self.too_fast).retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
+        lock(&self.regular).retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
         let mut sc = lock(&self.scores);
         sc.sources.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
         sc.accounts.retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);

@@ -476,6 +476,15 @@ impl Shared {
         self.record(self.activity(network_address(net), Kind::Ban).detail(detail));
     }
 
+    /// The ban covering `ip` now, if any (allowed and exempt addresses are never kept out
+    /// by one), as its network and end.
+    pub fn banned(&self, ip: IpAddr) -> Option<(IpNet, u64)> {
+        if self.allowed(ip) || self.config.scoring.is_exempt(ip) {
+            return None;
+        }
+        self.bans.covering(ip, self.now())
+    }
+
     /// Lift a ban of exactly `net` now. Returns whether one was in force.
     pub fn unban(&self, net: IpNet) -> bool {
         let found = self.bans.lift(net, self.now());

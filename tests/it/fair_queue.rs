@@ -163,11 +163,12 @@ fn served_in_turn(events: &[Event]) -> (usize, usize) {
 
 fn listener() -> Listener {
     // Work at a fixed 16 bits (the effort never rises: within one network's queue more work
-    // goes first, which the unit tests check, and this test reads arrival order), no
+    // goes first, which the unit tests check, and this test reads arrival order; the
+    // flooders' bursts of password logins would raise theirs, so the cap is the floor), no
     // step-up or lockout for the flood's made-up names, no bans, and a login deadline long
     // enough that a slow machine's queue never reaches the ceiling (order is the point).
     Listener::with_config_env(
-        "[challenges]\ncapacity = 1000000\nchallenge_after = 1000000\nlockout_after = 1000000\n\
+        "[challenges]\nmax_bits = 16\ncapacity = 1000000\nchallenge_after = 1000000\nlockout_after = 1000000\n\
          [limits]\nlogin_deadline_secs = 30\nfailed_login_delay_ms = 50\nrequests_per_second_per_ip = 1000\n\
          request_burst = 1000\n\
          requests_per_second_per_account = 1000\n\

@@ -9,8 +9,8 @@ use qxfer::transport::framed::{read_frame, write_frame};
 use qxfer::wire::{ErrorCode, GetReply, Response, StreamHead};
 
 use crate::fair_queue::{password_login, try_password_login};
-use crate::raw::Raw;
 use crate::raw::run;
+use crate::raw::Raw;
 use crate::support::*;
 
 /// Hashes at once: the default `max_concurrent_hashes`, so the pool is two buffers.
@@ -28,12 +28,15 @@ const FILE: u64 = 256 << 10;
 /// Threads' stacks, the runtime, the database's cache, allocator rounding.
 const SLACK: u64 = 24 << 20;
 
+/// Work capped at the floor (16 bits): the logins come in bursts, which raise their
+/// address's effort (issue 21), and this test measures hashing memory, not work.
 fn config() -> String {
     format!(
         "[limits]\nmax_concurrent_hashes = {HASHES}\nconnection_window = {WINDOW}\nstream_window = 262144\n\
          connections_per_second_per_ip = 1000\nconnection_burst_per_ip = 1000\nrequests_per_second_per_ip = 1000\n\
          requests_per_second_per_account = 1000\nrequest_burst = 1000\n\
-         [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n"
+         [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n\
+         [challenges]\nmax_bits = 16\n"
     )
 }
 

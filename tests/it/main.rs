@@ -10,6 +10,7 @@ mod accounts;
 mod attacks;
 mod bans;
 mod basics;
+mod behaviour;
 mod challenges;
 mod cli;
 mod cycles;

@@ -1,7 +1,10 @@
 //! Self-registration and behaviour too perfect to be human, on a real listener: a
-//! registrar on a timer is challenged harder and then refused while a person registers;
-//! reserved and look-alike names are refused in words; a new account's quota and daily
-//! deliveries hold; an automation token is never judged for timing and still rate-limited.
+//! registrar on a timer is challenged harder and then refused at its captcha request, its
+//! neighbours not; three addresses of a network on a timer refuse the network; today's caps
+//! refuse at the captcha request, in words per cap, exit 8; without a terminal the client
+//! refuses before connecting; a banned address is issued no captcha; reserved and
+//! look-alike names are refused in words; a new account's quota and daily deliveries hold;
+//! an automation token is never judged for timing and still rate-limited.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -61,41 +64,6 @@ async fn register(from: &str, addr: &str, answers: &Path, user: &str, think: Dur
     (bits, raw.call(&Request::Register { user: user.into(), password: PASSWORD.into(), solution }).await)
 }
 
-/// Register `user` from `from` on a timer: the captcha asked for at `tick`, the
-/// registration sent at `tick` + 1.5 s (slow enough to pass for reading it), so long as
-/// the reply, the work and a new connection take less than that (a host too slow for a
-/// timer says so).
-async fn register_on_timer(
-    from: String,
-    addr: String,
-    answers: PathBuf,
-    user: String,
-    tick: tokio::time::Instant,
-) -> (u8, Option<Response>) {
-    let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
-    let late = tokio::time::Instant::now().saturating_duration_since(tick);
-    assert!(late < Duration::from_millis(100), "{user}: the host is too slow to keep a timer ({late:?} late)");
-    tokio::time::sleep_until(tick).await;
-    let ticket = match raw.call(&Request::RegisterChallenge { user: user.clone() }).await {
-        Some(Response::Challenge { ticket, picture: Some(_) }) => ticket,
-        r => return (0, r),
-    };
-    let answer = answer_of(&answers, &ticket);
-    // Solved off the runtime's threads, so no other task's tick waits for it.
-    let (nonce, bits) = (ticket.nonce, ticket.bits);
-    let counter = tokio::task::spawn_blocking(move || pow::solve_some(&nonce, bits, 0, u64::MAX))
-        .await
-        .expect("join")
-        .expect("solved");
-    let solution = Solution { ticket, counter, answer: Some(answer) };
-    let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
-    let send_at = tick + Duration::from_millis(1500);
-    let late = tokio::time::Instant::now().saturating_duration_since(send_at);
-    assert!(late < Duration::from_millis(100), "{user}: the host is too slow to keep a timer ({late:?} late)");
-    tokio::time::sleep_until(send_at).await;
-    (bits, raw.call(&Request::Register { user, password: PASSWORD.into(), solution }).await)
-}
-
 /// Run `action(i, tick)` for `i` in `0..n`, each started on its own at `start + i × period`
 /// (a timer's cadence: a slow reply from the listener never delays the next one), and
 /// collect the results in order.
@@ -136,51 +104,226 @@ fn error_text(r: &Option<Response>) -> String {
 fn registration_is_off_unless_the_operator_turns_it_on() {
     let l = Listener::start();
     let u = User::new(&l, "newbie");
-    let out = run_stdin(u.cmd("register").arg("--password-stdin"), "a-long-password");
-    assert!(!out.status.success());
+    let hook = l.data.path().join("captcha-answers.txt");
+    let out = run_stdin(
+        u.cmd("register").arg("--password-stdin").env("QXFER_TEST_CAPTCHA_ANSWERS", &hook),
+        "a-long-password",
+    );
+    assert_eq!(out.status.code(), Some(8), "a refused registration: {out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not take registrations"), "{out:?}");
 }
 
+/// Ask for a registration captcha for `user` from `from`: its ticket, or the reply.
+async fn ask(from: &str, addr: &str, user: &str) -> Result<Ticket, Option<Response>> {
+    let mut raw = Raw::connect_from(from, addr).await.expect("connect");
+    match raw.call(&Request::RegisterChallenge { user: user.into() }).await {
+        Some(Response::Challenge { ticket, picture: Some(_) }) => Ok(ticket),
+        r => Err(r),
+    }
+}
+
+/// Registration captchas asked for on a timer (every `period`, connecting ahead of each
+/// tick), `n` of them, from the addresses `from(i)`: each reply in order.
+async fn ask_on_a_timer(
+    addr: &str,
+    n: u32,
+    period: Duration,
+    from: impl Fn(u32) -> String,
+) -> Vec<Result<Ticket, Option<Response>>> {
+    on_a_timer(n, period, |i, tick| {
+        let (from, addr) = (from(i), addr.to_owned());
+        async move {
+            let mut raw = Raw::connect_from(&from, &addr).await.expect("connect");
+            let late = tokio::time::Instant::now().saturating_duration_since(tick);
+            assert!(late < Duration::from_millis(100), "the host is too slow to keep a timer ({late:?} late)");
+            tokio::time::sleep_until(tick).await;
+            match raw.call(&Request::RegisterChallenge { user: format!("bot{i}") }).await {
+                Some(Response::Challenge { ticket, picture: Some(_) }) => Ok(ticket),
+                r => Err(r),
+            }
+        }
+    })
+    .await
+}
+
+/// Rule of issue 21 (replacing issue 13's "two signals from a network refuse its
+/// registrations"): a regularity signal is the address's; registrations "look automated" on
+/// the address's own repeated signals or on its network's shared signal (three or more of
+/// its addresses regular), never on one neighbour's; and they are refused at the captcha
+/// request, before anyone types one.
 #[test]
-fn a_registrar_on_a_timer_is_challenged_harder_then_refused_and_a_person_registers() {
+fn a_registrar_on_a_timer_is_refused_at_its_captcha_request_and_its_neighbours_are_not() {
     let (l, answers) = listener("[registration]\nenabled = true\nper_network_per_day = 100");
     let addr = l.addr.clone();
     run(async {
-        // A script: every 2 s on the dot, from four addresses of one network, answering
-        // each captcha 1.5 s after asking for it.
-        let results = on_a_timer(12, Duration::from_millis(2000), |i, tick| {
-            let from = format!("127.0.30.{}", 1 + i % 4);
-            register_on_timer(from, addr.clone(), answers.clone(), format!("bot{i}"), tick)
-        })
-        .await;
-        let refused_at =
-            results.iter().position(|(_, r)| !created(r)).expect("the timer-driven registrar was never refused");
-        for (i, (_, r)) in results.iter().enumerate().skip(refused_at) {
-            assert!(error_text(r).contains("look automated"), "bot{i}: {r:?}");
-        }
-        assert!(refused_at >= 5, "refused before it could be judged: {refused_at}");
-        let bits: Vec<u8> = results.iter().take(refused_at + 1).map(|(b, _)| *b).collect();
-        let first = *bits.first().expect("bits");
-        let last = *bits.last().expect("bits");
-        assert!(last > first, "not challenged harder before the refusal: {bits:?}");
-        // A person on another network: reads the captcha for a second and a half, typos
-        // aside, and registers.
+        let first = ask("127.0.30.200", &addr, "neighbour0").await.expect("a captcha").bits;
+        // A script asking for a registration captcha every 1.2 s on the dot, from one address.
+        let replies = ask_on_a_timer(&addr, 12, Duration::from_millis(1200), |_| "127.0.30.1".into()).await;
+        let bits: Vec<u8> = replies.iter().map(|r| r.as_ref().map_or(0, |t| t.bits)).collect();
+        println!("the script's captchas: {bits:?} bits (0: refused)");
+        // The first signal (six requests) makes its captchas harder; the second (twelve)
+        // refuses it, at the request, in words.
+        assert!(replies.iter().take(6).all(Result::is_ok), "refused before it could be judged: {bits:?}");
+        assert!(bits.get(6).is_some_and(|b| *b > first), "not challenged harder after a signal: {bits:?}");
+        let refusal = replies.last().expect("12 replies").as_ref().expect_err("the script still got a captcha");
+        let text = error_text(refusal);
+        assert!(
+            text.contains("registrations from your address (127.0.30.1) look automated"),
+            "refused for its own signals: {text}"
+        );
+        assert!(matches!(refusal, Some(Response::Error { code: ErrorCode::Limit, .. })), "{refusal:?}");
+        // Its neighbour on the same /24 is neither challenged harder nor refused: it asks
+        // for a captcha at a person's pace, reads it, and registers.
+        let ticket = ask("127.0.30.200", &addr, "neighbour").await.expect("the neighbour is refused");
+        assert_eq!(ticket.bits, first, "a neighbour's signals raised another address's effort");
+        let (_, r) = register("127.0.30.200", &addr, &answers, "neighbour", Duration::from_millis(1500)).await;
+        assert!(created(&r), "{r:?}");
+        // Three addresses of another network taking turns on one timer: the network's
+        // signal, shared by all its addresses (a fourth is refused too).
+        let replies =
+            ask_on_a_timer(&addr, 6, Duration::from_millis(1200), |i| format!("127.0.32.{}", 1 + i % 3)).await;
+        assert!(replies.iter().take(5).all(Result::is_ok), "{replies:?}");
+        let text = error_text(replies.last().expect("6").as_ref().expect_err("not refused"));
+        assert!(text.contains("registrations from your network (127.0.32.0/24) look automated"), "{text}");
+        let refusal = ask("127.0.32.77", &addr, "fourth").await.expect_err("the network's shared signal");
+        assert!(error_text(&refusal).contains("3 of its addresses act on a timer"), "{refusal:?}");
+        // A person on another network: reads the captcha for a second and a half and registers.
         let (_, r) = register("127.0.40.5", &addr, &answers, "carol", Duration::from_millis(1500)).await;
         assert!(created(&r), "{r:?}");
         // Someone asking for a few captchas at a person's uneven pace is not judged a script.
-        for (i, gap) in [300u64, 900, 450, 1300, 600, 1700].into_iter().enumerate() {
+        for (i, gap) in [300u64, 1100, 2600, 1500, 3000, 1900].into_iter().enumerate() {
             tokio::time::sleep(Duration::from_millis(gap)).await;
-            let mut raw = Raw::connect_from("127.0.41.5", &addr).await.expect("connect");
-            let r = raw.call(&Request::RegisterChallenge { user: format!("dave{i}") }).await;
-            assert!(matches!(r, Some(Response::Challenge { .. })), "{r:?}");
+            assert!(ask("127.0.41.5", &addr, &format!("dave{i}")).await.is_ok());
         }
     });
     let log = l.log();
-    assert!(log.contains("too_regular") && log.contains("127.0.30.0/24"), "{log}");
-    assert!(!log.contains("127.0.41.0/24: intervals"), "a person was judged a script: {log}");
+    assert!(log.contains("too_regular") && log.contains("address 127.0.30.1/32"), "{log}");
+    assert!(!log.contains("127.0.30.200/32"), "the neighbour was judged: {log}");
+    assert!(!log.contains("127.0.41.5/32"), "a person was judged a script: {log}");
     // The accounts made are real: carol logs in.
     let carol = User::new(&l, "carol");
     ok(&carol.cmd("inbox").arg("--bind").arg("127.0.40.5").output().expect("inbox"));
+}
+
+/// `qxfer register` through the real client, stderr not a terminal (the answer hook
+/// stands in for the person), from `from`.
+fn register_cli(l: &Listener, user: &str, from: &str, hook: bool) -> std::process::Output {
+    let u = User::new(l, user);
+    let mut cmd = u.cmd("register");
+    cmd.args(["--password-stdin", "--bind", from]);
+    if hook {
+        cmd.env("QXFER_TEST_CAPTCHA_ANSWERS", l.data.path().join("captcha-answers.txt"));
+    }
+    run_stdin(&mut cmd, PASSWORD)
+}
+
+fn captchas_issued(l: &Listener) -> usize {
+    std::fs::read_to_string(l.data.path().join("captcha-answers.txt")).unwrap_or_default().lines().count()
+}
+
+#[test]
+fn todays_caps_refuse_at_the_captcha_request_in_words_per_cap_with_exit_8() {
+    let (l, _answers) = listener("[registration]\nenabled = true\nper_network_per_day = 1");
+    // One a day per /24: the first registers; a neighbour is refused before any captcha.
+    let out = register_cli(&l, "first", "127.0.51.5", true);
+    assert!(ok(&out).contains("account first created"));
+    let issued = captchas_issued(&l);
+    let out = register_cli(&l, "second", "127.0.51.6", true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert_eq!(out.status.code(), Some(8), "{out:?}");
+    assert!(stderr.contains("your network (127.0.51.0/24) registered 1 account today"), "{stderr}");
+    assert!(!stderr.contains("Type the characters"), "a captcha was shown: {stderr}");
+    assert_eq!(captchas_issued(&l), issued, "a captcha was issued for a registration the caps refuse");
+    // Four a day per /16: three more /24s of 127.0.0.0/16 register, then a /24 that never
+    // registered is told of the networks near it, not of "this network".
+    for (i, from) in ["127.0.52.5", "127.0.53.5", "127.0.54.5"].into_iter().enumerate() {
+        ok(&register_cli(&l, &format!("near{i}"), from, true));
+    }
+    let issued = captchas_issued(&l);
+    let out = register_cli(&l, "fresh", "127.0.55.5", true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert_eq!(out.status.code(), Some(8), "{out:?}");
+    assert!(stderr.contains("networks near yours (127.0.0.0/16) registered 4 accounts today"), "{stderr}");
+    assert!(!stderr.contains("your network") && !stderr.contains("this network"), "{stderr}");
+    assert_eq!(captchas_issued(&l), issued);
+    let log = l.log();
+    assert!(log.contains("registration_refused"), "{log}");
+}
+
+#[test]
+fn without_a_terminal_register_refuses_before_connecting() {
+    let (l, _answers) = listener("[registration]\nenabled = true");
+    let before = l.status()["connections_total"].as_u64().expect("connections_total");
+    let out = register_cli(&l, "scripted", "127.0.56.5", false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert_eq!(out.status.code(), Some(8), "{out:?}");
+    assert!(stderr.contains("registration needs a person at a terminal"), "{stderr}");
+    assert!(stderr.contains("ask the listener's operator to add the account (`qxfer user add scripted`)"), "{stderr}");
+    assert!(!stderr.contains("token"), "advised tokens, which cannot register: {stderr}");
+    assert_eq!(l.status()["connections_total"].as_u64(), Some(before), "the client connected anyway");
+    assert_eq!(captchas_issued(&l), 0);
+}
+
+/// The offences recorded before a captcha request are scored before it is answered: the
+/// wrong answer that bans an address is in force before its next request, which gets no
+/// captcha (the connection is closed with the ban's notice), for a registration and for a
+/// login's challenge alike.
+#[test]
+fn a_banned_address_is_issued_no_captcha() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("ban.toml");
+    std::fs::write(
+        &config,
+        "[registration]\nenabled = true\nper_network_per_day = 100\n\
+         [scoring]\nexempt = []\nthreshold = 1.5\nprefix_threshold = 1000000\nchallenge_failed = 0.5\n\
+         [challenges]\nmin_bits = 8\nmax_bits = 16\nmin_human_ms = 0\nper_char_ms = 0\nchallenge_after = 1000\n",
+    )
+    .expect("config");
+    let hook = data.path().join("captcha-answers.txt");
+    let (config, hook_s) = (config.to_str().expect("utf8").to_owned(), hook.to_str().expect("utf8").to_owned());
+    let l = Listener::start_with_env(
+        data,
+        "127.0.0.1:0",
+        &["--config", &config],
+        &[("QXFER_TEST_CAPTCHA_ANSWERS", hook_s.as_str())],
+    );
+    let addr = l.addr.clone();
+    for (from, login) in [("127.0.70.5", false), ("127.0.71.5", true)] {
+        let next = run(async {
+            let mut last = None;
+            for i in 0..3 {
+                let ticket = ask(from, &addr, &format!("guess{i}")).await.expect("a captcha before the ban");
+                let counter = pow::solve_some(&ticket.nonce, ticket.bits, 0, u64::MAX).expect("solved");
+                let solution = Solution { ticket, counter, answer: Some("WRONG".into()) };
+                // The next request's connection is open before the answer that bans.
+                let mut next = Raw::connect_from(from, &addr).await.expect("connect");
+                let mut raw = Raw::connect_from(from, &addr).await.expect("connect");
+                let r = raw
+                    .call(&Request::Register { user: format!("guess{i}"), password: PASSWORD.into(), solution })
+                    .await;
+                assert!(matches!(r, Some(Response::Error { code: ErrorCode::ChallengeFailed, .. })), "{r:?}");
+                // At once, as the client's "here is another one" does.
+                let ask = if login {
+                    Request::Challenge { user: "alice".into() }
+                } else {
+                    Request::RegisterChallenge { user: format!("guess{}", i + 1) }
+                };
+                last = Some(next.call(&ask).await);
+            }
+            last.expect("three tries")
+        });
+        assert!(
+            !matches!(next, Some(Response::Challenge { .. })),
+            "{from}: a challenge issued as it was banned: {next:?}"
+        );
+    }
+    // 127.0.70.5: three asked for and two at once after a wrong answer; 127.0.71.5: three
+    // (its login challenges are work alone); none once banned.
+    assert_eq!(captchas_issued(&l), 8, "a captcha issued to a banned address");
+    assert!(l.log().contains("event=\"ban\"") || l.log().contains("ban"), "no ban: {}", l.log());
 }
 
 #[test]
@@ -194,14 +337,20 @@ fn reserved_and_look_alike_names_are_refused_in_words() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"), "{out:?}");
     let addr = l.addr.clone();
     run(async {
-        for (name, says) in [
+        // Each from a network of its own: five registrations a second apart from one address
+        // would be a burst, faster than a person types.
+        for (i, (name, says)) in [
             ("adm1n", "reserved"),
             ("r00t", "reserved"),
             ("alice", "taken"),
             ("a1ice", "looks too much like an existing account"),
             ("al.ice", "looks too much like an existing account"),
-        ] {
-            let (_, r) = register("127.0.31.9", &addr, &answers, name, Duration::from_millis(300)).await;
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let from = format!("127.0.{}.9", 31 + i);
+            let (_, r) = register(&from, &addr, &answers, name, Duration::from_millis(300)).await;
             assert!(error_text(&r).contains(says), "{name}: {r:?}");
         }
     });

@@ -12,6 +12,7 @@ pub mod fair_queue;
 mod iplist;
 mod limits;
 pub mod lockout;
+pub mod neighbours;
 pub mod places;
 pub mod recovery;
 pub mod recovery_start;

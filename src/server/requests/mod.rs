@@ -124,7 +124,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             conn.set_login_pending(false);
             outcome
         }
-        (Step::Challenge { user }, Request::Challenge { .. }) => Ok(challenge::challenge(conn, &user)),
+        (Step::Challenge { user }, Request::Challenge { .. }) => Ok(challenge::challenge(conn, &user).await),
         (Step::Begin { user, also }, Request::Begin(begin) | Request::BeginMany { begin, .. }) => {
             begin::handle(conn, user, begin, also).await
         }
@@ -153,7 +153,9 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
             recover_finish::question(conn, user, code, solution).await
         }
         (Step::Recovery, Request::CancelChange { code }) => recover::cancel(conn, code).await,
-        (Step::RegisterChallenge { user }, Request::RegisterChallenge { .. }) => Ok(register::challenge(conn, &user)),
+        (Step::RegisterChallenge { user }, Request::RegisterChallenge { .. }) => {
+            Ok(register::challenge(conn, &user).await)
+        }
         (Step::Recovery, Request::Register { user, password, solution }) => {
             register::register(conn, user, password, solution).await
         }

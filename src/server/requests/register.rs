@@ -2,18 +2,23 @@
 //! `RegisterChallenge` hands out a captcha (always, with a proof of work) for the name
 //! asked for, and `Register` creates the account with it: a name neither reserved nor like
 //! an existing one, a small quota and deliveries a day, at most a few a day per network.
-//! Every attempt is an activity event. A network whose registrations (or logins, or
-//! challenge requests) come too regularly for a person is challenged harder first, and
-//! then refused for the rest of the window (`timing` feeds the watch).
+//! Every attempt is an activity event. What would refuse a registration whatever the
+//! captcha's answer (a ban, "look automated", today's caps) refuses the captcha request,
+//! before anyone types one; `Register` checks them again (they may have changed since).
+//! Registrations "look automated" on the network's shared signal (several of its
+//! addresses too regular for people) or the address's own repeated signals, never on one
+//! neighbour's (`policy::neighbours`; `timing` feeds the watch).
 
 use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::challenge::closed_if_banned;
 use super::solved::{answer_hook, record_solved};
-use super::timing::watch;
+use super::timing::{signal_window, watch};
 use crate::accounts;
 use crate::policy::activity::Kind;
+use crate::policy::neighbours::{address_of, network_of, Automated};
 use crate::policy::registration::reserved;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
@@ -21,10 +26,6 @@ use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::store::Registered;
 use crate::wire::{AccountReply, ErrorCode, Response, Solution};
-
-/// Signals from one network (in a run, each within a window of the last) after which its
-/// registrations are refused.
-pub const REFUSE_AFTER_SIGNALS: u32 = 2;
 
 /// What a registration's ticket is bound to: not the account name alone, so a login's
 /// captcha does not register a name and a registration's captcha does not log in.
@@ -38,15 +39,52 @@ fn refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -> Outcome<
     Outcome::reply(error_reply(code, why))
 }
 
-/// The captcha for registering `user`.
-pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+/// Why registrations from this connection's address look automated now, in words (never
+/// for the listener's own host and other exempt networks).
+fn automated(conn: &Arc<Conn>, now_ms: u64) -> Option<String> {
     let sh = &conn.shared;
-    if !sh.config().registration.enabled {
+    let ip = conn.peer.ip();
+    if sh.config().scoring.is_exempt(ip) {
+        return None;
+    }
+    let window = signal_window(conn);
+    let later = crate::clock::format_duration(window / 1000);
+    Some(match sh.humans().automated(ip, now_ms, window)? {
+        Automated::Network { addresses } => format!(
+            "registrations from your network ({}) look automated: {addresses} of its addresses act on a timer, \
+             too regular to be people; try again in {later}, or ask the listener's operator to add the account",
+            network_of(ip)
+        ),
+        Automated::Address { signals } => format!(
+            "registrations from your address ({}) look automated: its requests came too regularly to be a \
+             person's ({signals} times); try again in {later}, or ask the listener's operator to add the account",
+            address_of(ip).addr()
+        ),
+    })
+}
+
+/// The captcha for registering `user`, unless the registration would be refused whatever
+/// its answer: the address banned (closed, nothing issued), registrations that look
+/// automated, or today's caps met.
+pub(super) async fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
+    let sh = &conn.shared;
+    let cfg = &sh.config().registration;
+    if !cfg.enabled {
         return refused(conn, user, ErrorCode::NotFound, "this listener does not take registrations");
     }
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
-    watch(conn, None, "registration challenge", now_ms, &[user.as_bytes()]);
+    watch(conn, (None, true), "registration challenge", now_ms, &[user.as_bytes()]);
+    if closed_if_banned(conn, "registration captcha").await {
+        return Outcome::silent();
+    }
+    let now_ms = sh.clock().now_ms().max(now_ms);
+    if let Some(why) = automated(conn, now_ms) {
+        return refused(conn, user, ErrorCode::Limit, &why);
+    }
+    if let Err(cap) = sh.humans().registration_room(ip, cfg, now_ms) {
+        return refused(conn, user, ErrorCode::Limit, &cap.to_string());
+    }
     match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
         Ok((ticket, picture, text)) => {
             answer_hook(&ticket, text.as_deref());
@@ -75,15 +113,9 @@ pub(super) async fn register(
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
     // Registrations are judged before anything else: a script's shows at once.
-    watch(conn, None, "registration", now_ms, &[user.as_bytes()]);
-    let window = sh.config().challenges.window_secs.saturating_mul(1000);
-    if !sh.config().scoring.is_exempt(ip) && sh.humans().flagged(ip, now_ms, window) >= REFUSE_AFTER_SIGNALS {
-        return Ok(refused(
-            conn,
-            &user,
-            ErrorCode::Limit,
-            "registrations from this network look automated (too regular to be a person); try again later",
-        ));
+    watch(conn, (None, true), "registration", now_ms, &[user.as_bytes()]);
+    if let Some(why) = automated(conn, now_ms) {
+        return Ok(refused(conn, &user, ErrorCode::Limit, &why));
     }
     // Always a solved captcha for this very name (a captcha, whatever logins get).
     if solution.ticket.kind != crate::challenge::ChallengeKind::Captcha {
@@ -111,8 +143,8 @@ pub(super) async fn register(
     if free != Registered::Created {
         return Ok(name_refused(conn, &user, &free));
     }
-    if let Err(why) = sh.humans().allow_registration(ip, &cfg, now_ms) {
-        return Ok(refused(conn, &user, ErrorCode::Limit, why));
+    if let Err(cap) = sh.humans().allow_registration(ip, &cfg, now_ms) {
+        return Ok(refused(conn, &user, ErrorCode::Limit, &cap.to_string()));
     }
     // From here, a registration that makes no account gives its count back.
     let give_back = |conn: &Arc<Conn>, why: &str, code| {
