@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::challenge::captcha::{self, Rng};
+use crate::challenge::captcha::{self, Cells, Rng};
 use crate::challenge::{pow, ChallengeKind, Issue, Spent, Ticket, TicketError, TicketKey};
 use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, Place, StepUp};
 use crate::policy::lockout::{Lockout, Name};
@@ -27,6 +27,10 @@ pub const MAX_SPENT_PER_NETWORK: u32 = 1_024;
 /// it, new ones are not tracked until upkeep frees room; the step-up's own map drops its
 /// stalest entry instead).
 pub const MAX_TRACKED: usize = 65_536;
+
+/// An issued challenge: the ticket, the picture, and the captcha's text (for the test
+/// hook only).
+pub(crate) type Issued = Result<(Ticket, Option<Picture>, Option<String>), NoRandomness>;
 
 /// A checked solution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,16 +151,11 @@ impl Challenges {
     }
 
     /// A challenge for a login as `account` from `source`: a captcha with work when the
-    /// step-up applies (work alone, at the cap, with `captcha = false`), work otherwise.
+    /// step-up applies (work alone, at the cap, with `captcha = false`), work otherwise;
+    /// the picture is the one a client drawing `cells` can draw.
     /// Returns the ticket, the picture, and the captcha's text (for the test hook only).
-    pub fn issue(
-        &self,
-        source: IpAddr,
-        exempt: bool,
-        account: &str,
-        now_ms: u64,
-    ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
-        self.issue_for(source, exempt, account, false, now_ms)
+    pub fn issue(&self, source: IpAddr, exempt: bool, account: &str, cells: Cells, now_ms: u64) -> Issued {
+        self.issue_for(source, exempt, account, (false, cells), now_ms)
     }
 
     /// [`Challenges::issue`]; with `captcha`, always a captcha (a registration), whatever
@@ -166,9 +165,9 @@ impl Challenges {
         source: IpAddr,
         exempt: bool,
         account: &str,
-        captcha: bool,
+        (captcha, cells): (bool, Cells),
         now_ms: u64,
-    ) -> Result<(Ticket, Option<Picture>, Option<String>), NoRandomness> {
+    ) -> Issued {
         let scored = (!exempt).then_some(source);
         // A login from a known place is not stepped up by failures elsewhere; the ticket is
         // a captcha if either kind of place needs one (the check takes more than needed).
@@ -210,7 +209,7 @@ impl Challenges {
         });
         let picture = match &text {
             Some(t) => {
-                let bm = captcha::draw(t, &mut Rng::new(u64::from_le_bytes(random::<8>()?)));
+                let bm = captcha::draw(t, cells, &mut Rng::new(u64::from_le_bytes(random::<8>()?)));
                 Some(Picture { width: bm.width(), height: bm.height(), bits: bm.bits().to_vec() })
             }
             None => None,

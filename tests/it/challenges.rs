@@ -289,6 +289,27 @@ fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
     assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
 }
 
+/// qxfer/6 clients get the crowded 152x40 picture (drawn with quadrants); qxfer/5 clients
+/// keep today's 72x24 one, which their half blocks draw.
+#[test]
+fn each_protocol_gets_the_picture_its_clients_draw() {
+    let (listener, _) = listener("");
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        for (alpn, size) in [(qxfer::wire::ALPN, (152, 40)), (qxfer::wire::ALPN_V5, (72, 24))] {
+            let mut raw = Raw::connect_speaking(alpn, "127.0.0.1", &addr).await.expect("connect");
+            match raw.call(&Request::Challenge { user: "alice".into() }).await {
+                Some(Response::Challenge { ticket, picture: Some(p) }) => {
+                    assert_eq!(ticket.kind, ChallengeKind::Captcha);
+                    assert_eq!((p.width, p.height), size, "{}", String::from_utf8_lossy(alpn));
+                }
+                r => panic!("{r:?}"),
+            }
+        }
+    });
+}
+
 /// A listener with the answer hook, and a user whose client reads answers from the same
 /// file (both hooks are debug-build only).
 fn cli_listener() -> (Listener, PathBuf, tempfile::TempDir) {
@@ -339,10 +360,11 @@ fn the_client_answers_the_step_up_and_says_why_when_it_cannot() {
     assert_eq!(std::fs::metadata(&png).expect("png").permissions().mode() & 0o777, 0o600);
 }
 
-/// What a person sees: the captcha drawn in half blocks on a real terminal (tmux), then the
+/// What a person sees: the captcha drawn in quadrant blocks on a real terminal (tmux; a
+/// qxfer/6 client gets the 152x40 picture, 76 columns and 20 lines), then the
 /// characters typed at the prompt log the user in.
 #[test]
-fn the_captcha_renders_as_half_blocks_on_a_terminal() {
+fn the_captcha_renders_as_quadrant_blocks_on_a_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("tmux is not installed; skipped");
         return;
@@ -379,11 +401,19 @@ fn the_captcha_renders_as_half_blocks_on_a_terminal() {
         assert!(std::time::Instant::now() < deadline, "no captcha on the terminal:\n{shown}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let blocks = screen.chars().filter(|c| matches!(c, '▀' | '▄' | '█')).count();
-    assert!(blocks > 100, "{blocks} half blocks:\n{screen}");
-    // The picture's rows: 12 lines of 72 columns between the explanation and the prompt.
-    let rows = screen.lines().skip_while(|l| !l.contains("for this account or address")).skip(1);
-    assert_eq!(rows.take_while(|l| !l.contains("Type the characters")).count(), 12, "{screen}");
+    let blocks = screen.chars().filter(|c| ('\u{2580}'..='\u{259f}').contains(c)).count();
+    assert!(blocks > 100, "{blocks} block characters:\n{screen}");
+    let quadrants = screen.chars().filter(|c| "▘▝▖▗▚▞▛▜▙▟▌▐".contains(*c)).count();
+    assert!(quadrants > 20, "{quadrants} quadrants:\n{screen}");
+    // The picture's rows: 20 lines of 76 columns between the explanation and the prompt.
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains("for this account or address"))
+        .skip(1)
+        .take_while(|l| !l.contains("Type the characters"))
+        .collect();
+    assert_eq!(rows.len(), 20, "{screen}");
+    assert!(rows.iter().all(|l| l.chars().count() <= 76), "{screen}");
     let text = std::fs::read_to_string(&answers).expect("answers");
     let answer = text.lines().last().and_then(|l| l.split(' ').nth(1)).expect("answer").to_owned();
     // A person takes a few seconds to read it.

@@ -20,13 +20,14 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
     timing::watch(conn, None, "challenge request", now_ms, &[user.as_bytes()]);
-    let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
-        Ok(issued) => issued,
-        Err(e) => {
-            warn!(peer = %conn.peer, event = "challenge_error", "{e}");
-            return Outcome::reply(error_reply(ErrorCode::Internal, e));
-        }
-    };
+    let (ticket, picture, text) =
+        match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, conn.captcha_cells(), now_ms) {
+            Ok(issued) => issued,
+            Err(e) => {
+                warn!(peer = %conn.peer, event = "challenge_error", "{e}");
+                return Outcome::reply(error_reply(ErrorCode::Internal, e));
+            }
+        };
     answer_hook(&ticket, text.as_deref());
     let kind = if picture.is_some() { "captcha" } else { "work" };
     conn.record(conn.activity(Kind::ChallengeIssued).account(user).detail(format!("{kind}, {} bits", ticket.bits)));

@@ -47,7 +47,13 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
     watch(conn, None, "registration challenge", now_ms, &[user.as_bytes()]);
-    match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
+    match sh.challenges().issue_for(
+        ip,
+        sh.config().scoring.is_exempt(ip),
+        &ticket_name(user),
+        (true, conn.captcha_cells()),
+        now_ms,
+    ) {
         Ok((ticket, picture, text)) => {
             answer_hook(&ticket, text.as_deref());
             conn.record(
