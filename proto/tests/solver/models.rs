@@ -136,7 +136,7 @@ impl Crowded {
             for shape in 0..u16::from(font::VARIANTS) {
                 let mid = |n: usize| (n / 2) as u16;
                 let [_, _, heights, aspects, slants, turns] = model.grid.axes();
-                let quarter = |n: usize| [(n / 4) as u16, (3 * n / 4) as u16];
+                let quarter = |n: usize| [(n / 6) as u16, (n / 2) as u16, (5 * n / 6) as u16];
                 for slant in [mid(slants) - mid(slants) / 2, mid(slants), mid(slants) + mid(slants) / 2] {
                     for pen in [0, 1] {
                         for height in quarter(heights) {
