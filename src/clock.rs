@@ -1,7 +1,9 @@
 //! The one clock of the listener: wall time in seconds and milliseconds since the Unix epoch,
 //! read in one place and passed into the pure core (`policy`, `session`) as an argument.
 //! Debug builds can move it forward (`AdminRequest::AdvanceClock`), so the tests of bans,
-//! expiry and escalation run over hours without sleeping. Release builds cannot.
+//! expiry and escalation run over hours without sleeping, and start moved forward
+//! (`QXFER_TEST_CLOCK_OFFSET_SECS`, for a test that restarts the listener). Release builds
+//! cannot.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

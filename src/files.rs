@@ -126,7 +126,7 @@ pub fn sync_filesystem(path: &Path) -> io::Result<()> {
 ///
 /// Measured against asking the kernel to drop each window as soon as it is written (which
 /// starts writeback too, but cannot drop pages still dirty): a 1 GiB send to ext4 9 % faster
-/// and 9 % cheaper in CPU (README, Benchmarks).
+/// and 9 % cheaper in CPU (docs/benchmarks.md).
 pub fn stream_to_disk(f: &fs::File, offset: u64, len: u64, before: Option<std::ops::Range<u64>>) {
     #[cfg(target_os = "linux")]
     {

@@ -127,6 +127,24 @@ impl GeoIp {
     }
 }
 
+impl GeoIp {
+    /// The prefix length of the network the first database with an ASN for `ip` puts it in
+    /// (`None` when none has one). An IPv4 address in an IPv6 database is counted in IPv4
+    /// bits.
+    pub fn network_prefix(&self, ip: IpAddr) -> Option<u8> {
+        let ip = ip.to_canonical();
+        self.readers.iter().find_map(|reader| {
+            let found = reader.lookup(ip).ok()?;
+            lookup_one(reader, ip).asn?;
+            let prefix = found.network().ok()?.prefix();
+            Some(match ip {
+                IpAddr::V4(_) if prefix > 32 => prefix.saturating_sub(96),
+                _ => prefix,
+            })
+        })
+    }
+}
+
 /// The fields read from a record; every other field is skipped.
 #[derive(Deserialize)]
 struct Record<'a> {

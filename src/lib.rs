@@ -32,7 +32,7 @@
 //!   handlers in `requests/` (one file per request) and `streams/` (one per stream kind)
 //!   decide; `shared` is the state all connections share; `bans`, `recorder` and
 //!   `activity_log`, `firewall` and `admin` are the automatic firewall and operator side;
-//!   `challenges` and `priority` the step-up and the login queue served by proof of work;
+//!   `challenges` and `hash_queue` the step-up and the password-hash queue shared fairly;
 //!   `account_guard/` and `texts` account recovery's key, places, codes, pending changes,
 //!   their announcements and the outbox of texts; `humans` the regularity watch.
 //! - ⚡ [`client`]: connect, pin, log in, send, list, fetch; emits typed progress events

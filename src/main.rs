@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     // on blocking threads: one thread. The listener serves many connections and keeps one
     // thread per core, so a flood on some connections cannot take the thread another one's
     // transfer runs on; `listen --threads 1` trades that for about 10 % more speed alone
-    // (README, Benchmarks).
+    // (docs/benchmarks.md).
     let threads = match &cli.command {
         Command::Listen(a) => {
             cli::listen_threads(a.threads, std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -74,31 +74,43 @@ async fn change(
     let password = current_password(&opts)?;
     let mut auth = setup;
     if ch.confirm_by_text {
-        match client.account(AccountRequest::SendAuthCode).await {
-            Ok(AccountReply::Done { text }) => eprintln!("{text}"),
-            Ok(other) => print_reply(&other, false)?,
+        match texted_auth(&mut client, ch.auth_code_stdin).await {
+            Ok(code) => auth = Some(code),
             Err(e) => {
                 client.close().await;
-                return Err(e.into());
+                return Err(e);
             }
         }
-        auth = Some(texted_code(&line(ch.auth_code_stdin, "Code from the text message", false, "--auth-code-stdin")?)?);
     }
     let req = make(password, auth);
+    let password_change = matches!(req, AccountRequest::Passwd { .. });
     let reply = client.account(req).await;
     client.close().await;
     let reply = reply?;
     if let AccountReply::Changed { at: Some(at), .. } | AccountReply::Codes { at: Some(at), .. } = &reply {
+        let place = match password_change {
+            true => ", or from a known place (a network where the account's password was typed on 3 days over a week)",
+            false => "",
+        };
         eprintln!(
-            "qxfer: the change waits until {} ({}); to apply it now, run it again from a network this account has \
-             used for a week, or with --confirm-by-text (a code to a phone number verified a week ago or more); \
-             a new account's first number, question and codes apply at once from the network it first logged in \
-             from, or with --setup-code, within the listener's setup window (a day by default)",
+            "qxfer: the change waits until {} ({}); to apply it now, run it again with --confirm-by-text (a code \
+             to the account's phone number verified a week ago or more){place}; a new account's first number, \
+             question and codes apply at once from the network it first logged in from, or with --setup-code, \
+             within the listener's setup window (a day by default)",
             format_time(*at),
             format_duration(at.saturating_sub(crate::clock::Clock::default().now()))
         );
     }
     Ok(reply)
+}
+
+/// Ask for a code texted to the account's oldest settled number, and read it.
+async fn texted_auth(client: &mut Client, stdin: bool) -> Result<String> {
+    match client.account(AccountRequest::SendAuthCode).await? {
+        AccountReply::Done { text } => eprintln!("{text}"),
+        other => print_reply(&other, false)?,
+    }
+    texted_code(&line(stdin, "Code from the text message", false, "--auth-code-stdin")?)
 }
 
 /// `qxfer account ...`.
@@ -208,10 +220,30 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
             client.close().await;
             print_reply(&reply?, c.json)?;
         }
-        AccountCmd::Tokens(TokensCmd::New { client: c, automation }) => {
+        AccountCmd::Disown { change: ch, net } => {
+            let net = net.trim().to_owned();
+            let req = |password, auth| AccountRequest::Disown { net: net.clone(), password, auth };
+            req("x".repeat(8), None).validate().map_err(|_| {
+                usage(format!("{net} is not a network: write it as `qxfer account show` lists it, e.g. 203.0.113.0/24"))
+            })?;
+            let opts = prepare(&ch.client).await?;
+            let reply = change(&ch, opts, req).await?;
+            print_reply(&reply, ch.client.json)?;
+        }
+        AccountCmd::Tokens(TokensCmd::New { client: c, automation, confirm_by_text, auth_code_stdin }) => {
             let (opts, mut client) = logged_in(&c).await?;
             let password = current_password(&opts)?;
-            let reply = client.account(AccountRequest::TokenNew { password, automation }).await;
+            let auth = match confirm_by_text {
+                true => match texted_auth(&mut client, auth_code_stdin).await {
+                    Ok(code) => Some(code),
+                    Err(e) => {
+                        client.close().await;
+                        return Err(e);
+                    }
+                },
+                false => None,
+            };
+            let reply = client.new_token(password, automation, auth).await;
             client.close().await;
             print_reply(&reply?, c.json)?;
         }
@@ -232,8 +264,9 @@ pub async fn account(cmd: AccountCmd) -> Result<()> {
         }
         AccountCmd::Tokens(TokensCmd::Revoke { client: c, id, all }) => {
             let id = if all { None } else { id };
-            let (_, mut client) = logged_in(&c).await?;
-            let reply = client.account(AccountRequest::TokensRevoke { id }).await;
+            let (opts, mut client) = logged_in(&c).await?;
+            let password = current_password(&opts)?;
+            let reply = client.revoke_tokens(id, password).await;
             client.close().await;
             print_reply(&reply?, c.json)?;
         }

@@ -56,6 +56,10 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
             AccountReply::Codes { codes, at } => serde_json::json!({ "codes": codes, "at": at }),
             AccountReply::Export { json } => serde_json::from_str(json).unwrap_or_default(),
             AccountReply::Token { token, id } => serde_json::json!({ "token": token, "id": id }),
+            AccountReply::Question { question, recovery_codes, tries, until } => serde_json::json!({
+                "question": question, "recovery_codes": recovery_codes, "tries": tries, "until": until
+            }),
+            AccountReply::TokenFrom { token, id, at } => serde_json::json!({ "token": token, "id": id, "at": at }),
             AccountReply::View(_) | AccountReply::Sessions { .. } => serde_json::json!({}),
         };
         return outln!("{v}");
@@ -68,7 +72,11 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
                 outln!("  {c}")?;
             }
             if let Some(at) = at {
-                outln!("They work from {} (this network is not a known place of the account).", format_time(*at))?;
+                outln!(
+                    "They work from {} (the change waits, announced to the account's numbers; --confirm-by-text \
+                     applies it at once).",
+                    format_time(*at)
+                )?;
             }
         }
         AccountReply::Export { json } => outln!("{json}")?,
@@ -77,6 +85,22 @@ pub fn print_reply(reply: &AccountReply, json: bool) -> std::io::Result<()> {
             eprintln!(
                 "qxfer: token {id} (shown once). Scripts log in with it through QXFER_TOKEN; \
                  revoke it with: {}",
+                paste_ready(&format!("qxfer account tokens revoke USER@HOST {id}"))
+            );
+        }
+        AccountReply::Question { question, .. } => match question {
+            Some(q) => outln!("Secret question: {q}")?,
+            None => outln!("No secret question is set: a recovery code proves the recovery.")?,
+        },
+        AccountReply::TokenFrom { token, id, at } => {
+            outln!("{token}")?;
+            eprintln!(
+                "qxfer: token {id} (shown once) works from {}: an automation token is a change, announced to the \
+                 account's phone numbers, and until then a pending change ({}) that a cancel code texted to them \
+                 ends for good (made with --confirm-by-text, a code texted to the account's oldest number, one \
+                 works at once). Scripts log in with it through QXFER_TOKEN; revoke it with: {}",
+                format_time(*at),
+                paste_ready("qxfer account show USER@HOST"),
                 paste_ready(&format!("qxfer account tokens revoke USER@HOST {id}"))
             );
         }

@@ -57,8 +57,13 @@ pub async fn firewall(cmd: FirewallCmd) -> Result<()> {
             shown += bans.len();
             print_bans(&bans, json)?;
         }
-        if shown == 0 && !json {
-            outln!("no IP rules and no bans in force")?;
+        // `--json` is JSON Lines (an object per rule or ban, as `audit --json` and `user
+        // list --json`): nothing in force is no line at all, never a `[]` a line reader
+        // would take for a rule. A person still hears of it, on stderr.
+        match (shown, json) {
+            (0, false) => outln!("no IP rules and no bans in force")?,
+            (0, true) => eprintln!("qxfer: no IP rules and no bans in force"),
+            _ => {}
         }
     }
     Ok(())

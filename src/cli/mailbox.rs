@@ -106,7 +106,7 @@ async fn previews(client: &mut Client, items: &[Summary]) -> Result<Previews, cl
     let wanted = items.iter().rev().filter(|s| s.subject.is_none() && s.files == 0).take(MAX_PREVIEWS);
     for s in wanted {
         match client.open(s.id).await {
-            Ok((envelope, _)) => {
+            Ok(client::Opened { envelope, .. }) => {
                 if let Some(body) = envelope.body {
                     out.insert(s.id, preview(&body));
                 }
@@ -143,8 +143,8 @@ pub async fn read(a: ReadArgs) -> Result<()> {
     }
     .await;
     client.close().await;
-    let ((envelope, files), seen_before) = result?;
-    let mut text = client::message_text(&envelope);
+    let (client::Opened { envelope, recipients, files }, seen_before) = result?;
+    let mut text = client::message_text(&envelope, &recipients);
     if a.client.json {
         let list: Vec<_> = files
             .iter()
@@ -152,8 +152,9 @@ pub async fn read(a: ReadArgs) -> Result<()> {
                 serde_json::json!({ "path": f.path, "size": f.size, "hash": hex::encode(f.hash), "media_type": f.media_type })
             })
             .collect();
+        let recipients = if recipients.is_empty() { vec![envelope.to.clone()] } else { recipients };
         let v = serde_json::json!({
-            "id": envelope.id, "from": envelope.from, "to": envelope.to, "time": envelope.time,
+            "id": envelope.id, "from": envelope.from, "to": envelope.to, "recipients": recipients, "time": envelope.time,
             "subject": envelope.subject, "body": envelope.body, "text": text, "files": list,
             "seen_before": seen_before,
         });
@@ -178,16 +179,20 @@ pub async fn read(a: ReadArgs) -> Result<()> {
     Ok(())
 }
 
-/// `qxfer delete ID...`.
+/// `qxfer delete ID...`: deletes what may go and reports each id, as `rm` does: deleted
+/// (stdout), not in the mailbox or kept by the listener, with why (stderr).
 pub async fn delete(a: DeleteArgs, quiet: bool) -> Result<()> {
     let opts = connect_options(&a.client)?;
     let mut client = Client::connect(&opts).await?;
-    let done = client.delete(&a.ids).await;
+    let done = client.delete_each(&a.ids).await;
     client.close().await;
-    let done = done?;
-    let missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id)).collect();
+    let (done, refused) = done?;
+    let kept = |id: &u64| refused.iter().any(|r| r.id == *id);
+    let mut missing: Vec<u64> = a.ids.iter().copied().filter(|id| !done.contains(id) && !kept(id)).collect();
+    missing.dedup();
     if a.client.json {
-        outln!("{}", serde_json::json!({ "deleted": done, "missing": missing }))?;
+        let refused: Vec<_> = refused.iter().map(|r| serde_json::json!({ "id": r.id, "why": r.why })).collect();
+        outln!("{}", serde_json::json!({ "deleted": done, "missing": missing, "refused": refused }))?;
     } else if !quiet {
         for id in &done {
             outln!("deleted delivery {id}")?;
@@ -196,10 +201,18 @@ pub async fn delete(a: DeleteArgs, quiet: bool) -> Result<()> {
     for id in &missing {
         eprintln!("qxfer: no delivery {id} in {}'s mailbox", opts.user);
     }
-    match (missing.len(), done.len()) {
+    for r in &refused {
+        eprintln!("qxfer: delivery {} not deleted: {}", r.id, r.why);
+    }
+    match (missing.len() + refused.len(), done.len()) {
         (0, _) => Ok(()),
         (_, 0) => bail!("nothing deleted"),
-        (n, _) => Err(partial(format!("{} not found (listed above); the others were deleted", count(n as u64, "id")))),
+        (n, _) if refused.is_empty() => {
+            Err(partial(format!("{} not found (listed above); the others were deleted", count(n as u64, "id"))))
+        }
+        (n, _) => {
+            Err(partial(format!("{} not deleted (listed above); the others were deleted", count(n as u64, "id"))))
+        }
     }
 }
 

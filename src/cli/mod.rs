@@ -23,6 +23,7 @@ mod inspect;
 mod listen;
 mod mailbox;
 mod output;
+mod pending;
 mod prompt;
 mod recovery;
 mod run;

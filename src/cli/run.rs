@@ -1,13 +1,13 @@
 //! The dispatcher: each command to the file of its family. Results are printed as a short
 //! line per command on stdout, or JSON with `--json`: one document for `send` and `status`
-//! (an object), `inbox` and `fetch` (an array); one object per line for `user list`,
+//! (an object), `inbox`, `fetch` and `pending list` (an array); one object per line for `user list`,
 //! `firewall list` and `audit`.
 
 use anyhow::Result;
 
 use super::args::{Cli, Command};
 use super::exit::Exit;
-use super::{account, docs, firewall, identity, inspect, listen, mailbox, recovery, transfer, users};
+use super::{account, docs, firewall, identity, inspect, listen, mailbox, pending, recovery, transfer, users};
 use crate::client;
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -35,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Fetch(a) => interruptible(transfer::fetch(a, quiet)).await,
         Command::Read(a) => interruptible(mailbox::read(a)).await,
         Command::Delete(a) => interruptible(mailbox::delete(a, quiet)).await,
+        Command::Pending(cmd) => interruptible(pending::pending(cmd, quiet)).await,
         Command::Recover(a) => interruptible(recovery::recover(a)).await,
         Command::Register(a) => interruptible(recovery::register(a)).await,
         Command::Account(cmd) => interruptible(account::account(cmd)).await,

@@ -23,12 +23,14 @@ pub const MAX_CLIENT_WORK_BITS: u8 = crate::policy::challenges::MAX_LISTENER_BIT
 
 /// Solve `ticket`: the proof of work starts at once, on a blocking thread, while the person
 /// reads the captcha (if it is one) and types its text. The work's progress goes to
-/// `progress` when no captcha is shown.
+/// `progress` when no captcha is shown. `why` says why the listener asks for it
+/// (`after failed logins for this account or address`).
 pub(crate) async fn solve(
     ticket: Ticket,
     picture: Option<Picture>,
     captcha_file: Option<&Path>,
     progress: &Events,
+    why: &str,
 ) -> Result<Solution> {
     let received = std::time::Instant::now();
     let bm = match picture {
@@ -53,10 +55,7 @@ pub(crate) async fn solve(
     }
     let shown = std::io::stderr().is_terminal();
     if bm.is_none() && shown {
-        eprintln!(
-            "The listener asks for a proof of work after failed logins for this account or address ({} bits).",
-            ticket.bits
-        );
+        eprintln!("The listener asks for a proof of work {why} ({} bits).", ticket.bits);
     }
     let progress = if bm.is_none() { progress.clone() } else { no_events() };
     let work = tokio::spawn(work(ticket.clone(), progress));
@@ -79,6 +78,13 @@ pub(crate) async fn solve(
         ));
     }
     Ok(Solution { ticket, counter, answer })
+}
+
+/// The work a listener under load suggests for a login (no captcha): solved here, its
+/// progress reported to `progress`, nothing asked of anyone.
+pub(crate) async fn attach_work(ticket: Ticket, progress: &Events) -> Result<Solution> {
+    let counter = work(ticket.clone(), progress.clone()).await?;
+    Ok(Solution { ticket, counter, answer: None })
 }
 
 /// The PNG for another viewer, private like everything the client keeps.

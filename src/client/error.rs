@@ -8,7 +8,7 @@ use crate::transport::endpoint::EndpointError;
 use crate::transport::tls::TlsError;
 use crate::wire::{BanNotice, ErrorCode};
 
-/// Exit codes (documented in one table in the README).
+/// Exit codes (documented in one table: docs/commands.md, Exit codes).
 pub mod exit {
     pub const ERROR: i32 = 1;
     /// A usage error: bad arguments, caught before connecting.
@@ -30,12 +30,14 @@ pub mod exit {
 pub enum ClientError {
     #[error("authentication failed for {user}: wrong user name or password")]
     Auth { user: String },
-    /// The automation token in `QXFER_TOKEN` was refused (revoked, expired, or ended by a
-    /// password change or a recovery); `target` is `USER@HOST[:PORT]` for the new one.
+    /// The automation token in `QXFER_TOKEN` was refused (revoked, expired, ended by a
+    /// password change or a recovery, or still waiting for its delay to end); `target` is
+    /// `USER@HOST[:PORT]` for the new one.
     #[error(
         "authentication failed for {user}: the token in QXFER_TOKEN was refused (revoked or expired); \
          make a new one with: qxfer account tokens new {target} --automation (with QXFER_TOKEN unset: \
-         the refused token would be tried again)"
+         the refused token would be tried again); a new automation token works only once its delay ended, \
+         unless it was made with --confirm-by-text"
     )]
     TokenRefused { user: String, target: String },
     #[error(
@@ -136,6 +138,10 @@ pub enum ClientError {
     /// The listener asks for a challenge before this login (handled inside `connect`).
     #[error("the listener asks for a challenge before logging in")]
     NeedsChallenge(Box<(crate::wire::Ticket, Option<crate::wire::Picture>)>),
+    /// The listener is under load and suggests this work for the login (handled inside
+    /// `connect`).
+    #[error("the listener is under load and asks for a proof of work with the login")]
+    Loaded(Box<crate::wire::Ticket>),
     /// The account is locked against this network and a person can type the texted code
     /// (handled inside `connect`).
     #[error("{}", crate::wire::LOCKED_TEXT)]
@@ -155,7 +161,7 @@ impl ClientError {
             | ClientError::FingerprintMismatch { .. }
             | ClientError::HostRejected => exit::HOST_KEY,
             ClientError::Banned { .. } | ClientError::ListenerRefused { .. } => exit::REFUSED,
-            ClientError::Challenge(_) | ClientError::NeedsChallenge(_) => exit::CHALLENGE,
+            ClientError::Challenge(_) | ClientError::NeedsChallenge(_) | ClientError::Loaded(_) => exit::CHALLENGE,
             ClientError::PasswordLength { .. } => exit::USAGE,
             ClientError::Remote { code: ErrorCode::ChallengeFailed | ErrorCode::ChallengeRequired, .. } => {
                 exit::CHALLENGE

@@ -12,16 +12,17 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::control::{unexpected, Client, REPLY_WAIT};
+use super::control::{Client, REPLY_WAIT};
 use super::error::{local, lost, ClientError, Result, Tally};
 use super::events::{Event, Events};
+use super::mailbox::Opened;
 use super::outdir::Dir;
 use super::streams::{MIN_RATE, PARALLEL_STREAMS};
 use crate::files;
 use crate::transport::body;
 use crate::transport::framed;
 use crate::wire::names::PARTIAL_SUFFIX;
-use crate::wire::{Attachment, Envelope, FileMeta, GetReply, Request, Response, StreamHead};
+use crate::wire::{Attachment, Envelope, FileMeta, GetReply, StreamHead};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FetchedFile {
@@ -64,47 +65,18 @@ pub enum Conflict {
 }
 
 impl Client {
-    /// A delivery's envelope and all its attachments, each with its mode and time when the
-    /// sender sent them.
-    pub async fn open(&mut self, id: u64) -> Result<(Envelope, Vec<(Attachment, Option<FileMeta>)>)> {
-        let mut all = Vec::new();
-        loop {
-            let from = u32::try_from(all.len())
-                .map_err(|_| ClientError::Protocol("the listener listed too many attachments".into()))?;
-            match self.call(&Request::OpenMeta { id, from }).await? {
-                Response::EnvelopeMeta { envelope, attachments, meta, more } => {
-                    // What a listener says is checked against what it said before: the
-                    // delivery asked for, and no more files than its envelope declares.
-                    if envelope.id != id {
-                        return Err(ClientError::Protocol(format!("asked for delivery {id}, got {}", envelope.id)));
-                    }
-                    let got = attachments.len();
-                    all.extend(attachments.into_iter().zip(meta));
-                    if all.len() > envelope.files as usize {
-                        return Err(ClientError::Protocol(format!(
-                            "the listener listed more files than delivery {id} holds ({})",
-                            envelope.files
-                        )));
-                    }
-                    if !more || got == 0 || all.len() == envelope.files as usize {
-                        return Ok((envelope, all));
-                    }
-                }
-                r => return Err(unexpected(&r)),
-            }
-        }
-    }
-
     pub async fn fetch(&mut self, id: u64, out: &Path, conflict: Conflict, events: Events) -> Result<FetchReport> {
-        let (envelope, attachments) = self.open(id).await?;
+        let Opened { envelope, recipients, files: attachments } = self.open(id).await?;
         let umask = process_umask();
         // Everything below `out` is written through directory handles, never following a
         // link (`outdir`).
         let out_dir = Dir::root(out)?;
         let mut kept = Vec::new();
         let (message, text) = if envelope.subject.is_some() || envelope.body.is_some() {
-            let text = message_text(&envelope);
-            match write_message(&out_dir, id, &text, conflict)? {
+            let text = message_text(&envelope, &recipients);
+            // What a fetch before the recipients were listed wrote is this message too.
+            let earlier = (recipients.len() > 1).then(|| message_text(&envelope, &[]));
+            match write_message(&out_dir, id, &text, earlier.as_deref(), conflict)? {
                 Written::Kept(path) => {
                     kept.push(path.clone());
                     (Some(path), Some(text))
@@ -202,9 +174,11 @@ enum Got {
     Kept(PathBuf),
 }
 
-/// A message as `fetch` writes it and `read` prints it: headers, a blank line, the body.
-pub fn message_text(e: &Envelope) -> String {
-    let mut text = format!("From: {}\nTo: {}\nDate: {}\n", e.from, e.to, crate::clock::format_time(e.time));
+/// A message as `fetch` writes it and `read` prints it: headers (`To:` every recipient it
+/// was sent to, else its envelope's), a blank line, the body.
+pub fn message_text(e: &Envelope, recipients: &[String]) -> String {
+    let to = if recipients.is_empty() { e.to.clone() } else { recipients.join(", ") };
+    let mut text = format!("From: {}\nTo: {to}\nDate: {}\n", e.from, crate::clock::format_time(e.time));
     if let Some(s) = &e.subject {
         text.push_str(&format!("Subject: {s}\n"));
     }
@@ -219,7 +193,9 @@ pub fn message_text(e: &Envelope) -> String {
 }
 
 /// `OUT/ID.txt`, named from the id the user asked for (`open` checked the listener's).
-fn write_message(out: &Dir, id: u64, text: &str, conflict: Conflict) -> Result<Written> {
+/// A file there with `text`, or with `earlier` (the same message as an older client wrote
+/// it), is this message already.
+fn write_message(out: &Dir, id: u64, text: &str, earlier: Option<&str>, conflict: Conflict) -> Result<Written> {
     let name = format!("{id}.txt");
     let path = out.path().join(&name);
     let mut replace = false;
@@ -233,7 +209,7 @@ fn write_message(out: &Dir, id: u64, text: &str, conflict: Conflict) -> Result<W
     if let Some(mut existing) = existing {
         let mut have = String::new();
         let _ = existing.read_to_string(&mut have);
-        if have == text {
+        if have == text || earlier == Some(have.as_str()) {
             return Ok(Written::Done(path));
         }
         match conflict {

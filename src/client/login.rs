@@ -12,7 +12,7 @@ use super::control::{unexpected, Client};
 use super::error::{self, ClientError, Result};
 use super::trust::{KnownHosts, NewHost};
 use crate::transport::tls;
-use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token, LOCKED_TEXT};
+use crate::wire::{Credential, ErrorCode, Request, Response, Solution, Token, LOADED_TEXT, LOCKED_TEXT};
 
 /// Captchas one command shows before it gives up (a person misreads one now and then).
 pub(super) const CHALLENGE_TRIES: u32 = 3;
@@ -109,15 +109,21 @@ impl Client {
     }
 
     /// Log in with what `opts` gives, answering challenges: a misread captcha gets a fresh
-    /// one, a few times, without typing the password again. An account locked against this
+    /// one, a few times, without typing the password again; a listener under load gets the
+    /// work it suggests attached. An account locked against this
     /// network asks a person for the texted code once (qxfer/6), then logs in with it on a
     /// fresh connection.
     async fn connect_solving(opts: &ConnectOptions) -> Result<Client> {
         let mut tries = 0;
         let mut code = None;
         loop {
+            let mut loaded = false;
             let challenge = match Self::connect_with(opts, None, code.as_deref()).await {
                 Err(ClientError::NeedsChallenge(c)) => *c,
+                Err(ClientError::Loaded(ticket)) => {
+                    loaded = true;
+                    (*ticket, None)
+                }
                 Err(ClientError::NeedsCode) if code.is_none() => {
                     code = Some(prompt_code().await?);
                     continue;
@@ -125,9 +131,23 @@ impl Client {
                 other => return other,
             };
             let (ticket, picture) = challenge;
-            tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
-            let solution =
-                challenge::solve(ticket, picture, opts.captcha_file.as_deref(), &opts.work_progress.0).await?;
+            let solution = if loaded {
+                tracing::info!(
+                    "the listener is under load; the login attaches the work it suggests ({} bits)",
+                    ticket.bits
+                );
+                challenge::attach_work(ticket, &opts.work_progress.0).await?
+            } else {
+                tracing::info!("the listener asks for a challenge ({} bits of work)", ticket.bits);
+                challenge::solve(
+                    ticket,
+                    picture,
+                    opts.captcha_file.as_deref(),
+                    &opts.work_progress.0,
+                    "after failed logins for this account or address",
+                )
+                .await?
+            };
             tries += 1;
             match Self::connect_with(opts, Some(solution), code.as_deref()).await {
                 Err(ClientError::Remote { code: ErrorCode::ChallengeFailed, message }) => {
@@ -229,8 +249,12 @@ impl Client {
             Err(ClientError::Remote { code: ErrorCode::AuthFailed, .. }) => {
                 Err(ClientError::Auth { user: opts.user.clone() })
             }
-            Err(ClientError::Remote { code: ErrorCode::ChallengeRequired, .. }) => {
+            // After failed logins (the step-up), or under load (work only, with the login).
+            Err(ClientError::Remote { code: ErrorCode::ChallengeRequired, message }) => {
                 match self.call(&Request::Challenge { user: opts.user.clone() }).await? {
+                    Response::Challenge { ticket, picture: None } if message == LOADED_TEXT => {
+                        Err(ClientError::Loaded(Box::new(ticket)))
+                    }
                     Response::Challenge { ticket, picture } => {
                         Err(ClientError::NeedsChallenge(Box::new((ticket, picture))))
                     }

@@ -25,13 +25,13 @@ mod send;
 mod streams;
 pub mod trust;
 
-pub use account::{cancel_change, recovery_step, register};
+pub use account::{cancel_change, recovery_question, recovery_step, register};
 pub use connect::{resolve, ConnectOptions, PasswordSource, CONNECT_TIMEOUT};
 pub use control::{Client, REPLY_WAIT};
 pub use error::{exit, ClientError, Result};
 pub use events::{no_events, Event, EventSink, Events};
 pub use fetch::{message_text, Conflict, FetchReport, FetchedFile};
-pub use mailbox::MAX_LISTED;
+pub use mailbox::{Opened, MAX_LISTED};
 pub use manifest::{Manifest, ManifestError, ManifestOptions, Skipped};
 pub use send::{SendJob, SendReport};
 pub use streams::{MIN_RATE, PARALLEL_STREAMS};

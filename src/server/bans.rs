@@ -12,8 +12,8 @@ use tracing::info;
 use crate::clock::format_time;
 use crate::policy::{canonical, Ban};
 
-/// The one structured line a ban makes on the listener's log (documented in the README:
-/// fail2ban, a SIEM or grep consume it).
+/// The one structured line a ban makes on the listener's log (documented in
+/// docs/activity-and-bans.md: fail2ban, a SIEM or grep consume it).
 pub fn log_ban(ban: &Ban, now: u64) {
     info!(
         event = "ban",

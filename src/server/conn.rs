@@ -26,6 +26,8 @@ pub(crate) struct Conn {
     violations: AtomicU32,
     /// A login request is being served (the listener, not the peer, is taking its time).
     login_pending: AtomicBool,
+    /// When the connection finished its handshake: the login deadline counts from here.
+    pub opened: tokio::time::Instant,
 }
 
 impl Conn {
@@ -47,6 +49,7 @@ impl Conn {
             session: Mutex::new(session),
             violations: AtomicU32::new(0),
             login_pending: AtomicBool::new(false),
+            opened: tokio::time::Instant::now(),
         }
     }
 
@@ -74,6 +77,12 @@ impl Conn {
         } else {
             Cells::HalfBlocks
         }
+    }
+
+    /// The hard ceiling for a login the listener is still serving: twice the login
+    /// deadline after the handshake. Past it the login is answered "busy" (not scored).
+    pub fn login_ceiling(&self) -> tokio::time::Instant {
+        self.opened + 2 * std::time::Duration::from_secs(self.shared.limits().login_deadline_secs)
     }
 
     /// The account this connection logged in as.

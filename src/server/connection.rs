@@ -93,18 +93,22 @@ pub(crate) async fn supervise(incoming: quinn::Incoming, shared: Arc<Shared>) {
 
 /// Close the connection if it has not logged in by the deadline (like sshd's LoginGraceTime).
 /// A login the listener is still serving at the deadline is the listener's delay, not the
-/// peer's: it is waited for (at most another deadline) and never scored.
+/// peer's: it is answered (the login itself answers "busy" at the ceiling, twice the
+/// deadline), its reply given the moment a closing reply gets, and never scored.
 async fn login_deadline(conn: Arc<Conn>) {
     let deadline = std::time::Duration::from_secs(conn.shared.limits().login_deadline_secs);
     tokio::time::sleep(deadline).await;
     let ours = conn.login_pending();
     if ours {
-        let _ = tokio::time::timeout(deadline, async {
+        let _ = tokio::time::timeout_at(conn.login_ceiling() + LAST_REPLY_WAIT, async {
             while conn.login_pending() {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         })
         .await;
+        if conn.user().is_none() {
+            let _ = tokio::time::timeout(LAST_REPLY_WAIT, conn.connection.closed()).await;
+        }
     }
     if conn.user().is_some() {
         return;

@@ -21,6 +21,7 @@ pub(crate) fn fan_out(
     layout: &Layout,
     limits: &Limits,
     of: u64,
+    now: u64,
 ) -> Result<(Vec<Copy>, Vec<Missed>), StoreError> {
     let owed = store.owed(of)?;
     let (mut copies, mut missed) = (Vec::new(), Vec::new());
@@ -51,7 +52,7 @@ pub(crate) fn fan_out(
                 continue;
             }
         }
-        match store.record_copy(of, copy, &to, quota)? {
+        match store.record_copy(of, copy, &to, quota, now)? {
             None => {
                 info!(event = "delivery_copy", of, id = copy, %to, "a copy of a delivery to a further recipient");
                 copies.push(Copy { to, id: copy });

@@ -20,16 +20,17 @@ mod counters;
 mod error;
 mod fanout;
 mod firewall;
-pub(crate) mod humans;
+pub(crate) mod hash_queue;
+mod humans;
 mod listener_config;
 mod outcome;
-mod priority;
 pub mod recorder;
 pub(crate) mod recovery;
 mod requests;
 mod shared;
 mod streams;
 pub(crate) mod texts;
+pub(crate) mod upload_slots;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -148,7 +149,7 @@ impl Listener {
         recovery::recover(&store, &layout).map_err(|e| ListenError::Database(layout.database(), e))?;
         let (recorder, recorder_rx) = recorder::Recorder::new(config.limits.activity_recording);
         let port = endpoints.first().and_then(|e| e.local_addr().ok()).map(|a| a.port());
-        let guard = account_guard(&config, &layout, identity.public_dns_name(), port)?;
+        let guard = account_guard(&config, &layout, identity.public_dns_name(), port, recorder.clone())?;
         let shared = Arc::new(Shared::new(store, layout, config, ip_list, bans, recorder, guard)?);
         // Copies a crash left owed to further recipients, after `recover` swept their
         // half-placed files.
@@ -269,6 +270,7 @@ fn account_guard(
     layout: &Layout,
     cert_name: Option<String>,
     port: Option<u16>,
+    recorder: recorder::Recorder,
 ) -> Result<account_guard::AccountGuard, ListenError> {
     config.recovery.check().map_err(ListenError::Recovery)?;
     config.sms.check().map_err(|e| ListenError::Sms(e.to_string()))?;
@@ -287,7 +289,7 @@ fn account_guard(
              e.g. countries = [\"+34\"]"
         );
     }
-    let texts = texts::Texts::start(gateway, config.sms.limits())
+    let texts = texts::Texts::start(gateway, config.sms.limits(), recorder)
         .map_err(|e| ListenError::Sms(format!("starting the text sender: {e}")))?;
     let geoip = if config.geoip.is_empty() { None } else { Some(crate::geoip::GeoIp::open(&config.geoip)?) };
     let host = match &config.sms.name {

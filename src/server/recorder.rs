@@ -3,6 +3,7 @@
 //! `activity_log`, drains it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -11,16 +12,18 @@ use crate::policy::activity::Activity;
 /// Events waiting to be written, at most.
 pub const QUEUE: usize = 16_384;
 
+/// A handle on the queue; clones share it (the text outbox records through one).
+#[derive(Clone)]
 pub struct Recorder {
     enabled: bool,
     tx: mpsc::Sender<Activity>,
-    dropped: AtomicU64,
+    dropped: Arc<AtomicU64>,
 }
 
 impl Recorder {
     pub fn new(enabled: bool) -> (Self, mpsc::Receiver<Activity>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { enabled, tx, dropped: AtomicU64::new(0) }, rx)
+        (Self { enabled, tx, dropped: Arc::new(AtomicU64::new(0)) }, rx)
     }
 
     /// Queue an event; never waits.

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::info;
 
 use super::account_guard::AccountGuard;
@@ -19,9 +18,10 @@ use super::bans::{self, Bans};
 use super::challenges::{Challenges, NoRandomness};
 use super::counters::{bump, Counters};
 use super::error::ServerError;
+use super::hash_queue::{HashSlot, HashSlots, MAX_HASH_WAITERS, MAX_HASH_WAITERS_PER_NETWORK};
 use super::listener_config::ListenerConfig;
-use super::priority::{PriorityGate, Slot};
 use super::recorder::Recorder;
+use super::upload_slots::{SlotRefused, SlotStop, UploadSlot, UploadSlots};
 use crate::clock::Clock;
 use crate::files::Layout;
 use crate::policy::activity::{Activity, Kind};
@@ -52,13 +52,12 @@ pub(crate) struct Shared {
     counters: Counters,
     clock: Clock,
     recorder: Recorder,
-    /// Memory-hard hashes running at once, at most; waiters served by the proof of work
-    /// their login carries.
-    hash_slots: PriorityGate,
-    /// Uploads writing to disk at once (each holds a blocking thread), all accounts.
-    upload_threads: Arc<Semaphore>,
-    /// Uploads writing to disk at once, per account (entries nobody uses are dropped).
-    account_uploads: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Memory-hard hashes running at once, at most; waiters served fairly by network, then
+    /// by account.
+    hash_slots: HashSlots,
+    /// Uploads writing to disk at once (each holds a blocking thread), shared fairly by
+    /// network and account.
+    upload_slots: Arc<UploadSlots>,
     /// The live connection writing each unfinished delivery; a resumed `Begin` takes over.
     open_deliveries: Mutex<HashMap<u64, Connection>>,
     /// One writer per partial file at a time (a dead client's connection may linger).
@@ -105,9 +104,6 @@ impl super::account_guard::apply::Listener for Shared {
     }
 }
 
-/// Logins waiting for a password hash, at most (each holds a connection's login).
-pub const MAX_HASH_WAITERS: usize = 1024;
-
 /// Banned addresses remembered as told, at most.
 pub const MAX_BAN_NOTICES: usize = 4096;
 
@@ -123,12 +119,25 @@ impl Shared {
     ) -> Result<Self, NoRandomness> {
         let l = &config.limits;
         let clock = Clock::default();
+        // Debug builds only: a restart in a test keeps the clock where the test moved it.
+        #[cfg(debug_assertions)]
+        if let Some(secs) = std::env::var("QXFER_TEST_CLOCK_OFFSET_SECS").ok().and_then(|s| s.parse().ok()) {
+            clock.advance(secs);
+        }
         let humans = super::humans::Humans::new(config.regularity);
+        // Hashes run in a fixed pool of buffers, one per hash slot.
+        crate::accounts::memory::set_size(l.max_concurrent_hashes.max(1) as usize);
         Ok(Self {
             challenges: Challenges::new(config.challenges.clone(), clock.now_ms())?,
-            hash_slots: PriorityGate::new(l.max_concurrent_hashes.max(1) as usize, MAX_HASH_WAITERS),
-            upload_threads: Arc::new(Semaphore::new(l.max_upload_threads.max(1) as usize)),
-            account_uploads: Default::default(),
+            hash_slots: HashSlots::new(
+                l.max_concurrent_hashes.max(1) as usize,
+                MAX_HASH_WAITERS,
+                MAX_HASH_WAITERS_PER_NETWORK,
+            ),
+            upload_slots: Arc::new(UploadSlots::new(
+                l.max_upload_threads.max(1) as usize,
+                l.max_uploads_per_account.max(1) as usize,
+            )),
             ip_rate: rate_limiter(l.requests_per_second_per_ip, l.request_burst),
             account_rate: rate_limiter(l.requests_per_second_per_account, l.request_burst),
             handshake_rate: rate_limiter(l.connections_per_second_per_ip, l.connection_burst_per_ip),
@@ -223,28 +232,36 @@ impl Shared {
         Ok(tokio::task::spawn_blocking(f).await?)
     }
 
-    /// A slot for one memory-hard hash, served by `priority` (the proof-of-work bits the
-    /// login carries; 0 without); `None` when [`MAX_HASH_WAITERS`] logins already wait.
-    pub async fn hash_slot(&self, priority: u8) -> Option<Slot<'_>> {
-        self.hash_slots.acquire(priority).await.ok()
+    /// The password-hash slots (a login asks for one as its network and account).
+    pub fn hash_slots(&self) -> &HashSlots {
+        &self.hash_slots
     }
 
-    /// A disk slot for one upload of `account`: one of the account's and one of all
-    /// accounts' `max_upload_threads`, waiting at most `wait`. The slot lives as long as the
-    /// upload's disk thread, so one account's uploads can never take every blocking thread.
-    pub async fn upload_slot(&self, account: &str, wait: Duration) -> Option<UploadSlot> {
-        let per_account = {
-            let mut map = lock(&self.account_uploads);
-            map.retain(|_, s| Arc::strong_count(s) > 1);
-            let n = self.config.limits.max_uploads_per_account.max(1) as usize;
-            map.entry(account.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(n))).clone()
+    /// A slot for one memory-hard hash of a request that does not say its source: they all
+    /// share one queue of their own, served by `priority` (the proof-of-work bits the
+    /// request carries; 0 without); `None` when the queue is full.
+    pub async fn hash_slot(&self, priority: u8) -> Option<HashSlot<'_>> {
+        let want = crate::policy::fair_queue::Want {
+            net: crate::policy::prefix_of(IpAddr::from([0, 0, 0, 0])),
+            owner: crate::policy::fair_queue::Owner::Unattributed,
+            known: false,
+            effort: priority,
         };
-        let both = async {
-            let account = per_account.acquire_owned().await.ok()?;
-            let global = self.upload_threads.clone().acquire_owned().await.ok()?;
-            Some(UploadSlot { _account: account, _global: global })
-        };
-        tokio::time::timeout(wait, both).await.ok().flatten()
+        self.hash_slots.acquire(SocketAddr::from(([0, 0, 0, 0], 0)), want).await.ok()
+    }
+
+    /// A disk slot for an upload (`stoppable`: it may be stopped for a fairer asker) or a
+    /// resume's hashing of `account` from `ip`, waiting at most `wait` when none is free
+    /// (`upload_slots`). The slot lives as long as the disk thread, so one account's uploads
+    /// can never take every blocking thread.
+    pub async fn upload_slot(
+        &self,
+        ip: IpAddr,
+        account: &str,
+        stoppable: bool,
+        wait: Duration,
+    ) -> Result<(UploadSlot, SlotStop), SlotRefused> {
+        self.upload_slots.acquire(ip, account, stoppable, wait).await
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {
@@ -310,6 +327,7 @@ impl Shared {
         lock(&self.open_deliveries).retain(|_, c| c.close_reason().is_none());
         self.challenges.prune(self.clock.now_ms());
         self.humans.prune(self.clock.now_ms(), self.config.challenges.window_secs.saturating_mul(1000));
+        self.guard.prune_phantoms(self.now());
         self.record_text_alerts();
     }
 
@@ -336,7 +354,8 @@ impl Shared {
         for of in self.store.pending_fanouts()? {
             let lock = self.delivery_lock(of);
             let Ok(_guard) = lock.try_lock() else { continue };
-            let (copies, missed) = super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of)?;
+            let (copies, missed) =
+                super::fanout::fan_out(&self.store, &self.layout, &self.config.limits, of, self.now())?;
             info!(
                 event = "recovered",
                 of,
@@ -363,6 +382,8 @@ impl Shared {
             info!(id, event = "delivery_expired", "an unfinished delivery expired; its files were removed");
         }
         self.store.forget_committed(before)?;
+        let renew = self.config.limits.recipient_hold_renew_secs;
+        self.store.forget_hold_windows(self.now().saturating_sub(renew))?;
         Ok(expired.len())
     }
 
@@ -511,6 +532,15 @@ impl Shared {
         }
     }
 
+    /// Close the connection writing delivery `id`, if any but `asking` (its sender dropped
+    /// it from there).
+    pub fn end_dropped(&self, id: u64, asking: &Connection) {
+        let writer = lock(&self.open_deliveries).remove(&id);
+        if let Some(c) = writer.filter(|c| c.stable_id() != asking.stable_id()) {
+            c.close(close::SUPERSEDED.into(), b"delivery dropped by its sender (qxfer pending drop)");
+        }
+    }
+
     /// The lock that keeps a single writer on `part`.
     pub fn part_lock(&self, part: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = lock(&self.part_locks);
@@ -518,12 +548,6 @@ impl Shared {
         map.retain(|_, l| Arc::strong_count(l) > 1);
         map.entry(part.to_owned()).or_default().clone()
     }
-}
-
-/// Held while an upload writes to disk.
-pub(crate) struct UploadSlot {
-    _account: OwnedSemaphorePermit,
-    _global: OwnedSemaphorePermit,
 }
 
 /// The first address of a network, as the source of an event about the whole network.
@@ -601,8 +625,8 @@ mod tests {
         config.limits.connections_per_second_per_ip = 1000;
         config.limits.connection_burst_per_ip = 1;
         let (recorder, _rx) = Recorder::new(false);
-        let texts = super::super::texts::Texts::start(crate::sms::Gateway::spool(dir.join("sms")), Default::default())
-            .expect("texts");
+        let gateway = crate::sms::Gateway::spool(dir.join("sms"));
+        let texts = super::super::texts::Texts::start(gateway, Default::default(), recorder.clone()).expect("texts");
         let guard = AccountGuard::new(Default::default(), [0; 32], texts, None, "test".into());
         Shared::new(store, layout, config, IpList::default(), Vec::new(), recorder, guard).expect("randomness")
     }

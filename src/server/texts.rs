@@ -6,12 +6,18 @@
 //! owner lane first, so other texts can neither fill it nor queue ahead of it. A full lane
 //! refuses a text (logged), never waits. A pool past `policy::sms::LOW_PERCENT` is logged
 //! at once and kept as an alert for the listener's upkeep to record as an activity event.
+//! Every text asked for is recorded in the activity log as it is decided: `text_sent`
+//! (queued for the gateway) or `text_refused` with why (a budget or share, a full lane, the
+//! number's cooldown, a country not allowed), never one for the other.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tracing::{info, warn};
 
+use super::recorder::Recorder;
+use crate::policy::activity::{Activity, Kind};
 use crate::policy::recovery::mask_phone;
 use crate::policy::sms::{Ask, Pool, PoolUse, SmsLedger, SmsLimits, SmsRefusal};
 use crate::sms::Gateway;
@@ -26,6 +32,31 @@ pub enum TextRefused {
     Limit(#[from] SmsRefusal),
     #[error("the text queue is full (the gateway is slow or failing)")]
     Full,
+}
+
+impl TextRefused {
+    /// Why, in a word or two, for the activity log.
+    pub fn tag(self) -> &'static str {
+        match self {
+            TextRefused::Full => "lane full",
+            TextRefused::Limit(SmsRefusal::Cooldown { .. }) => "cooldown",
+            TextRefused::Limit(SmsRefusal::Country) => "country",
+            TextRefused::Limit(SmsRefusal::OwnerShare | SmsRefusal::StrangerShare) => "account share",
+            TextRefused::Limit(SmsRefusal::Verify) => "verification allowance",
+            TextRefused::Limit(SmsRefusal::NetworkStarts) => "network starts",
+            TextRefused::Limit(SmsRefusal::Budget | SmsRefusal::Reserve | SmsRefusal::StrangersReserve) => "budget",
+        }
+    }
+}
+
+/// What a text is, and whose request caused it, for the activity log.
+#[derive(Debug, Clone, Copy)]
+pub struct About<'a> {
+    /// The address whose request caused it; `None`: the listener's own (an announcement).
+    pub source: Option<IpAddr>,
+    pub account: Option<&'a str>,
+    /// `recovery code`, `verification code`, `announcement`...
+    pub what: &'a str,
 }
 
 struct Text {
@@ -76,11 +107,12 @@ pub struct Texts {
     limits: SmsLimits,
     /// Pools that went low, for the upkeep to record.
     alerts: Mutex<Vec<PoolUse>>,
+    recorder: Recorder,
 }
 
 impl Texts {
-    /// Start the sender thread for `gateway`.
-    pub fn start(gateway: Gateway, limits: SmsLimits) -> std::io::Result<Texts> {
+    /// Start the sender thread for `gateway`; every text is recorded through `recorder`.
+    pub fn start(gateway: Gateway, limits: SmsLimits, recorder: Recorder) -> std::io::Result<Texts> {
         let queue = Arc::new(Queue::default());
         let q = queue.clone();
         std::thread::Builder::new().name("qxfer-texts".into()).spawn(move || {
@@ -92,12 +124,37 @@ impl Texts {
                 }
             }
         })?;
-        Ok(Texts { queue, ledger: Mutex::new(SmsLedger::default()), limits, alerts: Mutex::new(Vec::new()) })
+        let ledger = Mutex::new(SmsLedger::default());
+        Ok(Texts { queue, ledger, limits, alerts: Mutex::new(Vec::new()), recorder })
     }
 
     /// Queue a text as `ask` says (which pool, a recovery start's network, whether the
-    /// per-number cooldown applies): counted, and queued in its lane, or refused.
-    pub fn send(&self, to: &str, ask: &Ask<'_>, body: String, now_ms: u64) -> Result<(), TextRefused> {
+    /// per-number cooldown applies): counted, and queued in its lane, or refused; recorded
+    /// either way as `about` says.
+    pub fn send(
+        &self,
+        to: &str,
+        ask: &Ask<'_>,
+        body: String,
+        now_ms: u64,
+        about: About<'_>,
+    ) -> Result<(), TextRefused> {
+        let queued = self.queue_text(to, ask, body, now_ms);
+        let masked = mask_phone(to);
+        let source = about.source.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let (kind, detail) = match &queued {
+            Ok(()) => (Kind::TextSent, format!("{} to {masked}", about.what)),
+            Err(e) => (Kind::TextRefused, format!("{} to {masked} not sent ({}): {e}", about.what, e.tag())),
+        };
+        let mut event = Activity::new(now_ms, source, kind).detail(detail);
+        if let Some(account) = about.account {
+            event = event.account(account);
+        }
+        self.recorder.record(event);
+        queued
+    }
+
+    fn queue_text(&self, to: &str, ask: &Ask<'_>, body: String, now_ms: u64) -> Result<(), TextRefused> {
         // The lane's room first: a text refused for a full lane is not counted (it would
         // spend a share and start a cooldown for a text never sent).
         let owner = matches!(ask.pool, Pool::Owner { .. });
@@ -124,6 +181,40 @@ impl Texts {
             lock(&self.alerts).push(low);
         }
         Ok(())
+    }
+
+    /// Whether a text to `number` as `ask` says could go now (nothing is counted): what a
+    /// reply about the next code asks.
+    pub fn check(&self, number: &str, ask: &Ask<'_>, now: u64) -> Result<(), TextRefused> {
+        let full = {
+            let lanes = self.queue.lanes();
+            let lane = if matches!(ask.pool, Pool::Owner { .. }) { &lanes.owner } else { &lanes.general };
+            lane.len() >= MAX_QUEUED_TEXTS
+        };
+        if full {
+            return Err(TextRefused::Full);
+        }
+        Ok(lock(&self.ledger).check(&self.limits, number, ask, now)?)
+    }
+
+    /// A recovery start for a name that cannot be texted, checked and counted as one that
+    /// texts would be (`SmsLedger::phantom_start`); nothing is queued or recorded as a text.
+    /// `count`: false for a dry check.
+    pub fn phantom_start(&self, net: &str, share_used: bool, now: u64, count: bool) -> Result<(), TextRefused> {
+        if self.queue.lanes().owner.len() >= MAX_QUEUED_TEXTS {
+            return Err(TextRefused::Full);
+        }
+        let mut ledger = lock(&self.ledger);
+        let checked = match count {
+            true => ledger.phantom_start(&self.limits, net, share_used, now),
+            false => ledger.phantom_check(&self.limits, net, share_used, now),
+        };
+        Ok(checked?)
+    }
+
+    /// The `[sms]` limits.
+    pub fn limits(&self) -> &SmsLimits {
+        &self.limits
     }
 
     /// The pools' use today.
@@ -158,6 +249,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    const ABOUT: About<'static> = About { source: None, account: None, what: "a test" };
+
     #[test]
     fn a_hanging_gateway_fills_a_bounded_queue_and_nothing_waits() {
         // A gateway that takes a second a text: the queue fills, then texts are refused at
@@ -165,13 +258,13 @@ mod tests {
         let gateway =
             Gateway::Command { argv: vec!["sleep".into(), "5".into()], timeout: std::time::Duration::from_secs(1) };
         let limits = SmsLimits { daily_budget: 10_000, ..SmsLimits::default() };
-        let texts = Texts::start(gateway, limits).expect("start");
+        let texts = Texts::start(gateway, limits, Recorder::new(false).0).expect("start");
         let started = std::time::Instant::now();
         let mut queued = 0;
         let mut full = 0;
         for i in 0..(MAX_QUEUED_TEXTS + 200) {
             let ask = Ask { pool: Pool::General, start_from: None, cooldown: false };
-            match texts.send(&format!("+3460000{i:04}"), &ask, "text".into(), 1_800_000_000_000) {
+            match texts.send(&format!("+3460000{i:04}"), &ask, "text".into(), 1_800_000_000_000, ABOUT) {
                 Ok(()) => queued += 1,
                 Err(TextRefused::Full) => full += 1,
                 Err(e) => panic!("{e}"),
@@ -186,7 +279,7 @@ mod tests {
         assert!(took < std::time::Duration::from_secs(5), "queueing waited: {took:?}");
         // The general lane is full; a text to an owner's settled number has a lane of its own.
         let ask = Ask { pool: Pool::Owner { account: "alice", stranger: false }, start_from: None, cooldown: false };
-        assert_eq!(texts.send("+34612345678", &ask, "cancel code".into(), 1_800_000_000_000), Ok(()));
+        assert_eq!(texts.send("+34612345678", &ask, "cancel code".into(), 1_800_000_000_000, ABOUT), Ok(()));
     }
 
     #[test]

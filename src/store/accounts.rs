@@ -20,6 +20,15 @@ pub struct UserInfo {
 }
 
 /// `name`'s tokens from the per-account index: (stored key, expiry).
+/// A token as its account's listing sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub key: [u8; 32],
+    pub expires: u64,
+    /// The network it was issued to (`None`: before networks were kept).
+    pub net: Option<String>,
+}
+
 fn tokens_of(view: &impl View, name: &str) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
     let index = view.table(USER_TOKENS)?;
     let empty: &[u8] = &[];
@@ -132,12 +141,21 @@ impl Store {
     /// Keep a session token for `user`, only if the account still has the password hash
     /// `phc` that was just checked: a password changed or an account removed (or made anew)
     /// during the check gets no token. Returns whether it was kept.
-    pub fn add_token(&self, key: &[u8; 32], user: &str, phc: &str, expires: u64) -> Result<bool, StoreError> {
+    /// `net`: the network (/24 or /64) it is issued to.
+    pub fn add_token(
+        &self,
+        key: &[u8; 32],
+        user: &str,
+        phc: &str,
+        expires: u64,
+        net: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.write_or_roll_back(|tx| {
             if tx.user(user)?.is_none_or(|rec| rec.phc != phc) {
                 return Ok(Finish::RollBack(false));
             }
-            let rec = encode(&TokenRecord { user: user.to_owned(), expires }, "tokens")?;
+            let rec = TokenRecord { user: user.to_owned(), expires, net: net.map(str::to_owned) };
+            let rec = encode(&rec, "tokens")?;
             tx.open(TOKENS)?.insert(key.as_slice(), rec.as_slice())?;
             tx.open(USER_TOKENS)?.insert((user, key.as_slice()), expires)?;
             Ok(Finish::Commit(true))
@@ -157,12 +175,39 @@ impl Store {
 
     /// `user`'s unexpired session tokens: (stored key, expiry).
     pub fn user_tokens(&self, user: &str, now: u64) -> Result<Vec<([u8; 32], u64)>, StoreError> {
-        let tokens = self.read(|rx| tokens_of(rx, user))?;
-        Ok(tokens
+        Ok(self.user_tokens_at(user, now)?.into_iter().map(|t| (t.key, t.expires)).collect())
+    }
+
+    /// `user`'s unexpired tokens with the network each was issued to.
+    pub fn user_tokens_at(&self, user: &str, now: u64) -> Result<Vec<TokenInfo>, StoreError> {
+        self.read(|rx| {
+            let tokens = rx.table(TOKENS)?;
+            let mut out = Vec::new();
+            for (key, expires) in tokens_of(rx, user)? {
+                let Ok(key) = <[u8; 32]>::try_from(key) else { continue };
+                if expires <= now {
+                    continue;
+                }
+                let net = match tokens.get(key.as_slice())? {
+                    Some(v) => decode::<TokenRecord>(v.value(), "tokens")?.net,
+                    None => continue,
+                };
+                out.push(TokenInfo { key, expires, net });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Revoke every token of `user` issued to the network `net` (a disowned place): session
+    /// and automation tokens alike. Returns how many.
+    pub fn revoke_tokens_issued_at(&self, user: &str, net: &str) -> Result<usize, StoreError> {
+        let doomed: Vec<[u8; 32]> = self
+            .user_tokens_at(user, 0)?
             .into_iter()
-            .filter(|(_, expires)| *expires > now)
-            .filter_map(|(key, expires)| Some((<[u8; 32]>::try_from(key).ok()?, expires)))
-            .collect())
+            .filter(|t| t.net.as_deref() == Some(net))
+            .map(|t| t.key)
+            .collect();
+        self.revoke_token_keys(user, &doomed)
     }
 
     /// Revoke these tokens of `user` (keys of other accounts are ignored); returns how many.

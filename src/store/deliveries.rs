@@ -1,19 +1,19 @@
 //! Unfinished deliveries and their commit: a send opens a delivery under its resume key
-//! (reserving room in the recipient's mailbox and the sender's spool, in one transaction
-//! with the quota checks), resumes it, and commits it into the mailbox (with the copies
-//! it owes further recipients) or lets it expire. A committed send is remembered by its
-//! key for a while, so a retry learns it was delivered instead of delivering it twice.
-
-use std::collections::HashSet;
+//! (reserving room in the sender's spool, and for a while in the recipient's mailbox:
+//! `holds.rs`, in one transaction with the quota checks), resumes it, and commits it into
+//! the mailbox (with the copies it owes further recipients). A committed send is
+//! remembered by its key for a while, so a retry learns it was delivered instead of
+//! delivering it twice. Listing, dropping and expiring unfinished sends: `pending.rs`.
 
 use redb::ReadableTable;
 
 use super::db::{Finish, Store, Tx, View};
 use super::error::StoreError;
+use super::holds::{Hold, HoldsView};
 use super::mailbox::MailboxView;
-use super::records::{decode, encode, OpenMeta, OpenRecord};
+use super::records::{decode, encode, stored_bytes, OpenMeta, OpenRecord};
 use super::registration::RegistrationView;
-use super::tables::{COMMITTED, OPEN, OPEN_META, OPEN_SEQ, SPOOL_OF};
+use super::tables::{COMMITTED, OPEN, OPEN_META, OPEN_SEQ, SENDS_OF, SPOOL_OF};
 use super::users::UsersView;
 use crate::wire::{Attachment, Envelope, FileMeta, Hash};
 
@@ -31,6 +31,8 @@ pub struct Reservation {
     pub max_open: u64,
     /// Deliveries this send makes (one per recipient), for a capped sender's day.
     pub deliveries: u32,
+    /// How long it may hold room in its recipient's mailbox.
+    pub hold: Hold,
 }
 
 /// What asking to open a delivery came to.
@@ -39,6 +41,11 @@ pub enum Opening {
     Opened(Opened),
     /// The recipient's mailbox (delivered and reserved) has no room for it.
     NoRoom,
+    /// A resumed send's hold on its recipient's mailbox ended, and the mailbox has no room
+    /// for it now.
+    NoRoomAnyMore {
+        id: u64,
+    },
     /// The sender's unfinished deliveries would exceed the sender's own quota, or their
     /// number `max_open`.
     SpoolFull,
@@ -64,8 +71,11 @@ pub struct Opened {
     pub stale: Option<u64>,
 }
 
+/// The smallest open key, to start a range of one sender's keys.
+const NO_KEY: &[u8] = &[];
+
 /// The key of a send: its sender and resume key.
-fn open_key(sender: &str, resume_key: &Hash) -> [u8; 32] {
+pub(super) fn open_key(sender: &str, resume_key: &Hash) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(sender.as_bytes());
     h.update(&[0]);
@@ -100,6 +110,45 @@ pub(super) trait DeliveriesView: View {
         Ok(self.opened_seq(key)? < removed)
     }
 
+    /// The open keys of `sender`'s unfinished deliveries (at most its `max_open`).
+    fn keys_of(&self, sender: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut keys = Vec::new();
+        for row in self.table(SENDS_OF)?.range((sender, NO_KEY)..)? {
+            let (k, _) = row?;
+            let (of, key) = k.value();
+            if of != sender {
+                break;
+            }
+            keys.push(key.to_vec());
+        }
+        Ok(keys)
+    }
+
+    /// Whether `sender` has an unfinished delivery to `to`.
+    fn sends_to(&self, sender: &str, to: &str) -> Result<bool, StoreError> {
+        for key in self.keys_of(sender)? {
+            if self.open_meta(&key)?.is_some_and(|m| m.to == to) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// What the unfinished delivery under `key` reserved, and for whom.
+    fn open_meta(&self, key: &[u8]) -> Result<Option<OpenMeta>, StoreError> {
+        match self.table(OPEN_META)?.get(key)? {
+            Some(v) => Ok(Some(decode(v.value(), "open meta")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `to`'s mailbox has room for `want` (bytes, files) besides what it holds and
+    /// what is held in it.
+    fn fits(&self, to: &str, want: (u64, u64), quota: (u64, u64)) -> Result<bool, StoreError> {
+        let (bytes, files) = self.room_after(to, want)?;
+        Ok(bytes <= self.quota_of(to, quota.0)? && files <= quota.1)
+    }
+
     /// Whether the delivery `id` under `key` to `to` may be committed now: not committed
     /// already, its recipient the account that existed when it was opened, and still open.
     fn commit_allowed(&self, key: &[u8], to: &str, id: u64) -> Result<(), StoreError> {
@@ -124,7 +173,8 @@ impl Tx {
     fn release(&self, key: &[u8]) -> Result<(), StoreError> {
         let Some(meta) = self.open(OPEN_META)?.remove(key)?.map(|v| v.value().to_vec()) else { return Ok(()) };
         let meta: OpenMeta = decode(&meta, "open meta")?;
-        self.unreserve(&meta.to, (meta.bytes, meta.files))?;
+        self.unhold(key, &meta.to)?;
+        self.open(SENDS_OF)?.remove((meta.sender.as_str(), key))?;
         let mut spool_of = self.open(SPOOL_OF)?;
         let (b, f, n) = spool_of.get(meta.sender.as_str())?.map(|v| v.value()).unwrap_or((0, 0, 0));
         spool_of.insert(
@@ -135,7 +185,7 @@ impl Tx {
     }
 
     /// Forget the unfinished delivery under `key` and give back what it reserved.
-    fn drop_open(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    pub(super) fn drop_open(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
         self.release(key)?;
         self.open(OPEN_SEQ)?.remove(key)?;
         let removed = self.open(OPEN)?.remove(key)?.map(|v| v.value().to_vec());
@@ -145,36 +195,11 @@ impl Tx {
         }
     }
 
-    /// Drop the unfinished deliveries from or to `name` and its spool (inside
-    /// `remove_user`'s transaction); returns their ids, so their files can be removed.
-    pub(super) fn drop_deliveries_of(&self, name: &str) -> Result<Vec<u64>, StoreError> {
-        let mut keys = Vec::new();
-        for row in self.open(OPEN_META)?.iter()? {
-            let (k, v) = row?;
-            let meta: OpenMeta = decode(v.value(), "open meta")?;
-            if meta.sender == name || meta.to == name {
-                keys.push(k.value().to_vec());
-            }
-        }
-        let mut dropped = Vec::new();
-        for key in keys {
-            if let Some(id) = self.drop_open(&key)? {
-                dropped.push(id);
-            }
-        }
-        Ok(dropped)
-    }
-
-    /// Forget what `name`'s unfinished deliveries hold in the spool.
-    pub(super) fn forget_spool(&self, name: &str) -> Result<(), StoreError> {
-        self.open(SPOOL_OF)?.remove(name)?;
-        Ok(())
-    }
-
     /// Open a new delivery under `key`, if the recipient's mailbox and the sender's spool
     /// have room and a capped sender has deliveries left today (refusals write nothing the
     /// caller keeps: it rolls back).
     fn open_new(&self, key: &[u8], sender: &str, to: &str, now: u64, want: Reservation) -> Result<Opening, StoreError> {
+        self.lapse_holds(to, now)?;
         let (bytes, files) = self.room_after(to, (want.bytes, want.files))?;
         // A self-registered account has a smaller quota and deliveries a day.
         let (to_quota, sender_quota, may_send) =
@@ -200,7 +225,8 @@ impl Tx {
         self.open(OPEN_SEQ)?.insert(key, seq)?;
         let meta = OpenMeta { sender: sender.to_owned(), to: to.to_owned(), bytes: want.bytes, files: want.files };
         self.open(OPEN_META)?.insert(key, encode(&meta, "open meta")?.as_slice())?;
-        self.reserve(to, (want.bytes, want.files))?;
+        self.open(SENDS_OF)?.insert((sender, key), ())?;
+        self.hold(key, sender, to, (want.bytes, want.files), now, want.hold)?;
         self.open(SPOOL_OF)?
             .insert(sender, (sp_bytes.saturating_add(want.bytes), sp_files.saturating_add(want.files), sp_open + 1))?;
         Ok(Opening::Opened(Opened { id: next, resumed: false, stale: None }))
@@ -254,12 +280,15 @@ impl Store {
             };
             // A resume must ask for exactly what was reserved: the same recipient, bytes
             // and files (the real client's resume key covers all three).
-            let meta = tx.open(OPEN_META)?.get(key.as_slice())?.map(|v| v.value().to_vec());
-            if let Some(meta) = meta {
-                let meta: OpenMeta = decode(&meta, "open meta")?;
+            if let Some(meta) = tx.open_meta(&key)? {
                 if meta.to != to || meta.bytes != want.bytes || meta.files != want.files {
                     return Ok(Finish::RollBack(Opening::Mismatch));
                 }
+            }
+            // Past its hold on the recipient's mailbox, it must fit as a new send would.
+            tx.lapse_holds(to, now)?;
+            if !tx.holds_room(&key)? && !tx.fits(to, (want.bytes, want.files), (want.quota_bytes, want.quota_files))? {
+                return Ok(Finish::RollBack(Opening::NoRoomAnyMore { id: rec.id }));
             }
             // Its age counts from its last resume.
             let renewed = encode(&OpenRecord { id: rec.id, created: now }, "open deliveries")?;
@@ -268,21 +297,23 @@ impl Store {
         })
     }
 
-    /// Whether `to` exists and its mailbox has room for `want` (delivered and reserved
-    /// counted), without reserving it.
-    pub fn has_room(&self, to: &str, want: &Reservation) -> Result<Option<bool>, StoreError> {
-        self.read(|rx| {
-            if !rx.user_exists(to)? {
+    /// Whether `to` exists and its mailbox has room for `want` at `now` (delivered and held
+    /// counted), without reserving it. Holds that ended are released on the way.
+    pub fn has_room(&self, to: &str, want: &Reservation, now: u64) -> Result<Option<bool>, StoreError> {
+        self.write(|tx| {
+            // Releasing ended holds again after a crash costs nothing: no need to wait for the disk.
+            tx.not_durable()?;
+            if !tx.user_exists(to)? {
                 return Ok(None);
             }
-            let (bytes, files) = rx.room_after(to, (want.bytes, want.files))?;
-            let quota = rx.quota_of(to, want.quota_bytes)?;
-            Ok(Some(bytes <= quota && files <= want.quota_files))
+            tx.lapse_holds(to, now)?;
+            Ok(Some(tx.fits(to, (want.bytes, want.files), (want.quota_bytes, want.quota_files))?))
         })
     }
 
     /// Record a finished delivery in the recipient's mailbox (as unseen) and forget its
-    /// resume key. `meta` is each file's mode and time, where the sender sent them.
+    /// resume key. `meta` is each file's mode and time, where the sender sent them. A send
+    /// past its hold on the recipient's mailbox must fit its `quota` (bytes, files) now.
     pub fn commit_delivery(
         &self,
         envelope: &Envelope,
@@ -290,31 +321,37 @@ impl Store {
         meta: &[Option<FileMeta>],
         resume_key: &Hash,
         also: &[String],
+        quota: (u64, u64),
     ) -> Result<(), StoreError> {
         let key = open_key(&envelope.from, resume_key);
+        let (from, to) = (envelope.from.as_str(), envelope.to.as_str());
         self.write(|tx| {
             // The recipient must still exist, and be the account that existed when the
             // delivery was opened (not a new account under the same name).
-            tx.commit_allowed(&key, &envelope.to, envelope.id)?;
+            tx.commit_allowed(&key, to, envelope.id)?;
+            tx.lapse_holds(to, envelope.time)?;
+            let size = (stored_bytes(envelope), u64::from(envelope.files));
+            if !tx.holds_room(&key)? && !tx.fits(to, size, quota)? {
+                return Err(StoreError::NoRoom);
+            }
             // When the send began: a further recipient removed since (and perhaps made anew
             // by someone else) gets no copy.
             let opened = tx.opened_seq(&key)?;
             tx.drop_open(&key)?;
+            // A sender that finishes its sends to a recipient gets a new hold there.
+            if !tx.sends_to(from, to)? {
+                tx.end_hold_window(to, from)?;
+            }
             tx.open(COMMITTED)?.insert(key.as_slice(), (envelope.id, envelope.time))?;
             tx.deliver(envelope)?;
             tx.put_files(envelope.id, attachments, meta)?;
             if !also.is_empty() {
                 tx.owe(envelope.id, also, opened)?;
+                let all: Vec<String> = std::iter::once(envelope.to.clone()).chain(also.iter().cloned()).collect();
+                tx.put_recipients(envelope.id, &all)?;
             }
             Ok(())
         })
-    }
-
-    /// Drop the unfinished delivery this send opened (its recipient is gone): its
-    /// reservation is released. Returns its id, if it was open.
-    pub fn abandon(&self, sender: &str, resume_key: &Hash) -> Result<Option<u64>, StoreError> {
-        let key = open_key(sender, resume_key);
-        self.write(|tx| tx.drop_open(&key))
     }
 
     /// The delivery this send (sender and resume key) was committed as, and when.
@@ -323,73 +360,26 @@ impl Store {
         self.read(|rx| rx.committed_as(&key))
     }
 
-    /// What `commit_delivery` would refuse, checked in a read transaction before any file
-    /// is moved (the commit checks again, atomically).
-    pub fn check_commit(&self, sender: &str, resume_key: &Hash, to: &str, id: u64) -> Result<(), StoreError> {
+    /// What `commit_delivery` would refuse, checked before any file is moved (the commit
+    /// checks again, atomically); holds that ended by `now` are released on the way.
+    pub fn check_commit(
+        &self,
+        sender: &str,
+        resume_key: &Hash,
+        to: &str,
+        id: u64,
+        now: u64,
+        quota: (u64, u64),
+    ) -> Result<(), StoreError> {
         let key = open_key(sender, resume_key);
-        self.read(|rx| rx.commit_allowed(&key, to, id))
-    }
-
-    /// Ids of the unfinished deliveries.
-    pub fn open_ids(&self) -> Result<HashSet<u64>, StoreError> {
-        self.read(|rx| {
-            let mut ids = HashSet::new();
-            for row in rx.table(OPEN)?.iter()? {
-                ids.insert(decode::<OpenRecord>(row?.1.value(), "open deliveries")?.id);
-            }
-            Ok(ids)
-        })
-    }
-
-    /// Forget unfinished deliveries last opened or resumed before `before` and not being
-    /// written now (`active`): their reservations are released and their ids returned, so
-    /// their files can be removed.
-    pub fn expire_open(&self, before: u64, active: &HashSet<u64>) -> Result<Vec<u64>, StoreError> {
-        // Looked for in a read transaction: most of the time there is nothing to write.
-        let keys = self.read(|rx| {
-            let mut keys = Vec::new();
-            for row in rx.table(OPEN)?.iter()? {
-                let (k, v) = row?;
-                let rec: OpenRecord = decode(v.value(), "open deliveries")?;
-                if rec.created < before && !active.contains(&rec.id) {
-                    keys.push(k.value().to_vec());
-                }
-            }
-            Ok(keys)
-        })?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
         self.write(|tx| {
-            let mut expired = Vec::new();
-            for key in keys {
-                // Still there and still old (not committed, nor resumed, meanwhile)?
-                let still = tx.open_record(&key)?.is_some_and(|rec| rec.created < before);
-                if still {
-                    if let Some(id) = tx.drop_open(&key)? {
-                        expired.push(id);
-                    }
-                }
+            tx.not_durable()?;
+            tx.commit_allowed(&key, to, id)?;
+            tx.lapse_holds(to, now)?;
+            let size = tx.open_meta(&key)?.map_or((0, 0), |m| (m.bytes, m.files));
+            if !tx.holds_room(&key)? && !tx.fits(to, size, quota)? {
+                return Err(StoreError::NoRoom);
             }
-            Ok(expired)
-        })
-    }
-
-    /// Forget sends committed before `before` (they can no longer be retried as such).
-    pub fn forget_committed(&self, before: u64) -> Result<(), StoreError> {
-        let any = self.read(|rx| {
-            for row in rx.table(COMMITTED)?.iter()? {
-                if row?.1.value().1 < before {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })?;
-        if !any {
-            return Ok(());
-        }
-        self.write(|tx| {
-            tx.open(COMMITTED)?.retain(|_, (_, time)| time >= before)?;
             Ok(())
         })
     }

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The delivery being committed is no longer open (it expired or was dropped).
     #[error("the delivery is no longer open")]
     NotOpen,
+    /// The delivery being committed no longer holds room in its recipient's mailbox (its
+    /// hold ended), and the mailbox has no room for it now.
+    #[error("the recipient's mailbox has no room for the delivery now")]
+    NoRoom,
 }
 
 macro_rules! from_redb {

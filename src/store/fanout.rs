@@ -71,16 +71,19 @@ impl Store {
     }
 
     /// Record delivery `copy` to `to` as a copy of committed delivery `of` (its files are
-    /// in place already), charged to `to`'s quota; `to` is struck from `of`'s fan-out
-    /// either way. Returns why no copy was recorded, if none was.
+    /// in place already), charged to `to`'s quota (holds on it that ended by `now`
+    /// released first); `to` is struck from `of`'s fan-out either way. Returns why no copy
+    /// was recorded, if none was.
     pub fn record_copy(
         &self,
         of: u64,
         copy: u64,
         to: &str,
         quota: (u64, u64),
+        now: u64,
     ) -> Result<Option<&'static str>, StoreError> {
         self.write(|tx| {
+            tx.lapse_holds(to, now)?;
             let Some(opened) = tx.strike(of, to)? else {
                 return Ok(Some("no copy is owed"));
             };

@@ -9,7 +9,7 @@ use redb::ReadableTable;
 use super::db::{Finish, Store, Tx, View};
 use super::error::StoreError;
 use super::records::{decode, encode, stored_bytes, summary};
-use super::tables::{ATTACHMENTS, DELIVERIES, FILE_META, MAILBOX, RESERVED_TO, UNSEEN, USAGE};
+use super::tables::{ATTACHMENTS, DELIVERIES, FILE_META, MAILBOX, RECIPIENTS, RESERVED_TO, UNSEEN, USAGE};
 use super::users::UsersView;
 use crate::wire::{Attachment, Envelope, FileMeta, Summary};
 
@@ -48,6 +48,14 @@ pub(super) trait MailboxView: View {
 
     fn in_mailbox(&self, user: &str, id: u64) -> Result<bool, StoreError> {
         Ok(self.table(MAILBOX)?.get((user, id))?.is_some())
+    }
+
+    /// Every recipient delivery `id` was sent to, when it was sent to several.
+    fn recipients(&self, id: u64) -> Result<Option<Vec<String>>, StoreError> {
+        match self.table(RECIPIENTS)?.get(id)? {
+            Some(v) => Ok(Some(decode(v.value(), "recipients")?)),
+            None => Ok(None),
+        }
     }
 
     /// A committed delivery's envelope.
@@ -95,8 +103,17 @@ impl Tx {
         Ok(())
     }
 
-    /// Delivery `copy` gets the file rows of delivery `of`.
+    /// Delivery `id` was sent to all of `recipients` (a send to several).
+    pub(super) fn put_recipients(&self, id: u64, recipients: &[String]) -> Result<(), StoreError> {
+        self.open(RECIPIENTS)?.insert(id, encode(&recipients, "recipients")?.as_slice())?;
+        Ok(())
+    }
+
+    /// Delivery `copy` gets the file rows (and the list of recipients) of delivery `of`.
     pub(super) fn copy_files(&self, of: u64, copy: u64) -> Result<(), StoreError> {
+        if let Some(all) = self.recipients(of)? {
+            self.put_recipients(copy, &all)?;
+        }
         let mut attachments = self.open(ATTACHMENTS)?;
         let rows: Vec<(u32, Vec<u8>)> = attachments
             .range((of, 0)..=(of, u32::MAX))?
@@ -142,10 +159,12 @@ impl Tx {
             mailbox.range((name, 0)..=(name, u64::MAX))?.filter_map(|r| r.ok().map(|(k, _)| k.value().1)).collect();
         let mut unseen = self.open(UNSEEN)?;
         let mut times = self.open(FILE_META)?;
+        let mut recipients = self.open(RECIPIENTS)?;
         for id in ids {
             mailbox.remove((name, id))?;
             unseen.remove((name, id))?;
             deliveries.remove(id)?;
+            recipients.remove(id)?;
             attachments.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
             times.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
         }
@@ -217,11 +236,13 @@ impl Store {
             let mut times = tx.open(FILE_META)?;
             let mut unseen = tx.open(UNSEEN)?;
             let mut usage = tx.open(USAGE)?;
+            let mut recipients = tx.open(RECIPIENTS)?;
             for &id in ids {
                 if done.contains(&id) || mailbox.remove((user, id))?.is_none() {
                     continue;
                 }
                 unseen.remove((user, id))?;
+                recipients.remove(id)?;
                 if let Some(v) = deliveries.remove(id)? {
                     let envelope: Envelope = decode(v.value(), "deliveries")?;
                     let held = usage.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
@@ -270,6 +291,12 @@ impl Store {
     /// A delivery's envelope, only if it is in `user`'s mailbox.
     pub fn envelope_for(&self, user: &str, id: u64) -> Result<Option<Envelope>, StoreError> {
         self.read(|rx| if rx.in_mailbox(user, id)? { rx.envelope(id) } else { Ok(None) })
+    }
+
+    /// Every recipient delivery `id` was sent to, in its sender's order, when it was sent
+    /// to several (the caller checked whose mailbox it is in).
+    pub fn recipients_of(&self, id: u64) -> Result<Option<Vec<String>>, StoreError> {
+        self.read(|rx| rx.recipients(id))
     }
 
     /// Up to `limit` of a delivery's files from index `from`, only if the delivery is in

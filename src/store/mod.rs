@@ -27,15 +27,21 @@
 //! 2. `users.rs`: the account rows (exists, password hash, when a name was removed);
 //! 3. `registration.rs`: name skeletons, caps of self-registered accounts, deliveries a
 //!    day, automation tokens (uses users);
-//! 4. `recovery.rs`: recovery records and their cancel and due indexes (uses users);
+//! 4. `recovery.rs`: recovery records and their cancel and due indexes (uses users), the
+//!    records themselves and schema 1's shape in `recovery_records.rs`;
 //! 5. `mailbox.rs`: committed deliveries, mailboxes, unseen, usage and room, notices
 //!    (uses users, ids);
-//! 6. `fanout.rs`: copies owed to further recipients (uses mailbox, registration, users);
-//! 7. `deliveries.rs`: unfinished deliveries, reservations, commits, resume keys, expiry
-//!    (uses fan-out, mailbox, registration, users, ids);
-//! 8. `accounts.rs`: adding, removing and listing accounts, passwords, session tokens
-//!    (uses deliveries, mailbox, recovery, registration, users, ids: removing an account
-//!    reaches them all);
+//! 6. `holds.rs`: how long an unfinished delivery holds room in its recipient's mailbox
+//!    (uses mailbox);
+//! 7. `fanout.rs`: copies owed to further recipients (uses holds, mailbox, registration,
+//!    users);
+//! 8. `deliveries.rs`: unfinished deliveries, reservations, commits, resume keys (uses
+//!    holds, fan-out, mailbox, registration, users, ids);
+//! 9. `pending.rs`: unfinished deliveries ending other than by a commit: a sender's list
+//!    and drop, expiry, an account or recipient gone (uses deliveries, holds);
+//! 10. `accounts.rs`: adding, removing and listing accounts, passwords, session tokens
+//!     (uses pending, deliveries, mailbox, recovery, registration, users, ids: removing an account
+//!     reaches them all);
 //!
 //! and apart, using none of them: `activity.rs` (the activity log; uses ids) and
 //! `bans.rs` (ban records).
@@ -47,22 +53,30 @@ mod db;
 mod deliveries;
 mod error;
 mod fanout;
+mod holds;
+#[cfg(test)]
+mod holds_tests;
 mod ids;
 mod mailbox;
 mod migrate;
 #[cfg(test)]
 mod migrate_tests;
+mod pending;
 mod records;
 mod recovery;
+mod recovery_records;
 mod registration;
 mod tables;
 mod users;
 
-pub use accounts::UserInfo;
+pub use accounts::{TokenInfo, UserInfo};
 pub use db::Store;
 pub use deliveries::{Opened, Opening, Reservation};
 pub use error::StoreError;
+pub use holds::Hold;
 pub use mailbox::{Usage, NOTICE_SENDER};
 pub use records::stored_bytes;
-pub use recovery::{Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode};
+pub use recovery::{
+    token_id, Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
+};
 pub use registration::Registered;

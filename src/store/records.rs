@@ -15,9 +15,18 @@ pub(super) struct UserRecord {
     pub(super) created: u64,
 }
 
-/// A session token: whose it is and until when (`tokens_v1`).
+/// A session or automation token: whose it is, until when, and the network (/24 or /64) it
+/// was issued to (`tokens_v2`; `None` for a token from before, an unknown place).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct TokenRecord {
+    pub(super) user: String,
+    pub(super) expires: u64,
+    pub(super) net: Option<String>,
+}
+
+/// A token as schema 1 kept it (`tokens_v1`, read only by the migration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct TokenRecordV1 {
     pub(super) user: String,
     pub(super) expires: u64,
 }

@@ -11,145 +11,16 @@
 //! (recovery starts also by two per network a day).
 
 use redb::ReadableTable;
-use serde::{Deserialize, Serialize};
 
 use super::db::{Finish, Store, Tx, View};
 use super::error::StoreError;
 use super::records::{decode, encode};
-use super::tables::{CANCELS, DUE, RECOVERY};
+use super::recovery_records::RecordV1;
+pub use super::recovery_records::{
+    token_id, Change, Pending, PhoneRec, PlaceRec, QuestionRec, Recent, RecentKind, RecoveryRecord, SentCode, UsedCode,
+};
+use super::tables::{CANCELS, DUE, RECOVERY, RECOVERY_V1};
 use super::users::UsersView;
-
-/// A phone number of an account (E.164), when it was added and verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhoneRec {
-    pub number: String,
-    pub added: u64,
-    pub verified: Option<u64>,
-}
-
-/// A network the account logged in from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlaceRec {
-    pub net: String,
-    pub first_seen: u64,
-    pub last_seen: u64,
-    pub country: Option<String>,
-    pub asn: Option<u32>,
-}
-
-/// The secret question and its answer's argon2id hash (normalised before hashing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuestionRec {
-    pub text: String,
-    pub answer_phc: String,
-    pub set: u64,
-}
-
-/// A texted code in force: what it is for (`recover`, `authorise`, `verify:+34...`), its
-/// keyed hash, when it expires, the attempts left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SentCode {
-    pub purpose: String,
-    pub hash: [u8; 32],
-    pub expires: u64,
-    pub attempts_left: u32,
-}
-
-/// A change that waits for its time (made from an unknown place, without a texted code).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Change {
-    /// A recovery: the new password's hash.
-    Recover {
-        phc: String,
-    },
-    /// A password change.
-    Password {
-        phc: String,
-    },
-    /// A verified number joins the account.
-    AddPhone {
-        number: String,
-    },
-    RemovePhone {
-        number: String,
-    },
-    Question {
-        text: String,
-        answer_phc: String,
-    },
-    /// A new set of recovery codes (keyed hashes).
-    Codes {
-        hashes: Vec<[u8; 32]>,
-    },
-}
-
-impl Change {
-    /// What it is, in words (numbers masked).
-    pub fn describe(&self) -> String {
-        use crate::policy::recovery::mask_phone;
-        match self {
-            Change::Recover { .. } => "recovery: a new password".into(),
-            Change::Password { .. } => "a new password".into(),
-            Change::AddPhone { number } => format!("add phone {}", mask_phone(number)),
-            Change::RemovePhone { number } => format!("remove phone {}", mask_phone(number)),
-            Change::Question { .. } => "a new secret question".into(),
-            Change::Codes { .. } => "new recovery codes".into(),
-        }
-    }
-}
-
-/// A pending change, with the keyed hashes of the cancel codes texted about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    pub id: u64,
-    pub change: Change,
-    pub requested: u64,
-    pub at: u64,
-    /// The network it was asked from.
-    pub from: String,
-    pub cancels: Vec<[u8; 32]>,
-}
-
-/// What a recent request was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RecentKind {
-    /// A recovery start that texted a code (anyone may ask).
-    Start,
-    /// A code the logged-in account asked for (authorisation, a new number).
-    Code,
-    /// A change put off and announced.
-    Change,
-    /// The account's first password login, whose network (`net`) a new account sets itself
-    /// up from (`policy::account_setup`); one per account, kept past the day.
-    FirstLogin,
-    /// A request about a phone number (add, verify, remove), counted against
-    /// `PHONE_REQUESTS_PER_DAY`.
-    Phone,
-}
-
-/// A recent request: when, what, and from which network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recent {
-    pub at: u64,
-    pub kind: RecentKind,
-    pub net: String,
-}
-
-/// Everything recovery keeps for one account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecoveryRecord {
-    pub phones: Vec<PhoneRec>,
-    pub places: Vec<PlaceRec>,
-    pub question: Option<QuestionRec>,
-    /// Unused recovery codes' keyed hashes.
-    pub codes: Vec<[u8; 32]>,
-    pub sent: Vec<SentCode>,
-    pub pending: Vec<Pending>,
-    /// Recent recovery starts, codes asked for and changes put off (the per-account and
-    /// per-network rate limits), from the last day; and the first password login.
-    pub recent: Vec<Recent>,
-    pub next_id: u64,
-}
 
 impl Store {
     /// The account's recovery record (empty when it has none yet); `None` when there is no
@@ -159,10 +30,7 @@ impl Store {
             if !rx.user_exists(user)? {
                 return Ok(None);
             }
-            match rx.table(RECOVERY)?.get(user)? {
-                Some(v) => Ok(Some(decode(v.value(), "recovery")?)),
-                None => Ok(Some(RecoveryRecord::default())),
-            }
+            load(rx, user).map(Some)
         })
     }
 
@@ -194,36 +62,28 @@ impl Store {
             if !known {
                 return Ok(Finish::RollBack(None));
             }
-            let mut table = tx.open(RECOVERY)?;
-            let mut rec: RecoveryRecord = match table.get(user)? {
-                Some(v) => decode(v.value(), "recovery")?,
-                None => RecoveryRecord::default(),
-            };
-            let before = rec.pending.clone();
+            let mut rec = load(&*tx, user)?;
+            let before = rec.clone();
             let (result, write) = f(&mut rec);
             if !write {
                 return Ok(Finish::RollBack(Some(result)));
             }
-            table.insert(user, encode(&rec, "recovery")?.as_slice())?;
+            tx.open(RECOVERY)?.insert(user, encode(&rec, "recovery")?.as_slice())?;
+            tx.open(RECOVERY_V1)?.remove(user)?;
+            tx.unindex(user, &before)?;
             let mut cancels = tx.open(CANCELS)?;
             let mut due = tx.open(DUE)?;
-            for p in &before {
-                due.remove((p.at, user))?;
-                for c in &p.cancels {
-                    cancels.remove(c.as_slice())?;
-                }
-            }
             for p in &rec.pending {
                 due.insert((p.at, user), ())?;
-                for c in &p.cancels {
-                    cancels.insert(c.as_slice(), user)?;
-                }
+            }
+            for c in codes_of(&rec) {
+                cancels.insert(c.as_slice(), user)?;
             }
             Ok(Finish::Commit(Some(result)))
         })
     }
 
-    /// The account a cancel code (its keyed hash) belongs to.
+    /// The account a cancel or disown code (its keyed hash) belongs to.
     pub fn cancel_owner(&self, hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
         self.read(|rx| Ok(rx.table(CANCELS)?.get(hash.as_slice())?.map(|v| v.value().to_owned())))
     }
@@ -251,18 +111,40 @@ impl Store {
 impl Tx {
     /// Remove everything recovery keeps for `name` (inside `remove_user`'s transaction).
     pub(super) fn purge_recovery(&self, name: &str) -> Result<(), StoreError> {
-        let mut table = self.open(RECOVERY)?;
-        let Some(v) = table.remove(name)? else { return Ok(()) };
-        let rec: RecoveryRecord = decode(v.value(), "recovery")?;
-        drop(v);
+        let rec = load(self, name)?;
+        self.open(RECOVERY)?.remove(name)?;
+        self.open(RECOVERY_V1)?.remove(name)?;
+        self.unindex(name, &rec)
+    }
+
+    /// Take a record's pending changes and codes out of the due and cancel indexes.
+    fn unindex(&self, name: &str, rec: &RecoveryRecord) -> Result<(), StoreError> {
         let mut cancels = self.open(CANCELS)?;
         let mut due = self.open(DUE)?;
         for p in &rec.pending {
             due.remove((p.at, name))?;
-            for c in &p.cancels {
-                cancels.remove(c.as_slice())?;
-            }
+        }
+        for c in codes_of(rec) {
+            cancels.remove(c.as_slice())?;
         }
         Ok(())
     }
+}
+
+/// The account's record: schema 2's, or schema 1's carried over (written as schema 2 with
+/// its next change), or an empty one.
+fn load(v: &impl View, user: &str) -> Result<RecoveryRecord, StoreError> {
+    if let Some(row) = v.table(RECOVERY)?.get(user)? {
+        return decode(row.value(), "recovery");
+    }
+    match v.table(RECOVERY_V1)?.get(user)? {
+        Some(row) => Ok(RecoveryRecord::from(decode::<RecordV1>(row.value(), "recovery_v1")?)),
+        None => Ok(RecoveryRecord::default()),
+    }
+}
+
+/// The keyed hashes that find the account by code: the cancel codes of its pending changes
+/// and the codes texted to disown its places.
+fn codes_of(rec: &RecoveryRecord) -> impl Iterator<Item = &[u8; 32]> {
+    rec.pending.iter().flat_map(|p| p.cancels.iter()).chain(rec.places.iter().filter_map(|p| p.disown_code.as_ref()))
 }

@@ -8,9 +8,13 @@ use super::error::StoreError;
 
 // Accounts and their session tokens.
 pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
-pub(super) const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
+/// Tokens by stored key (schema 2: with the network each was issued to).
+pub(super) const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v2");
+/// Schema 1's tokens, moved into `tokens_v2` (as issued to an unknown place) when the
+/// listener starts, then deleted.
+pub(super) const TOKENS_V1: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens_v1");
 /// Session tokens by account: (account, token key) → expiry, so listing or revoking one
-/// account's tokens never reads another's. Filled from `tokens_v1` when it is new.
+/// account's tokens never reads another's. Filled from `tokens_v2` when it is new.
 pub(super) const USER_TOKENS: TableDefinition<(&str, &[u8]), u64> = TableDefinition::new("user_tokens_v1");
 /// When each account name was last removed, as a step of the event sequence: a delivery
 /// opened before that belongs to the removed account, never to a new one of that name.
@@ -30,6 +34,20 @@ pub(super) const OPEN_META: TableDefinition<&[u8], &[u8]> = TableDefinition::new
 /// files, deliveries): quota checks read one row each.
 pub(super) const RESERVED_TO: TableDefinition<&str, (u64, u64)> = TableDefinition::new("reserved_to_v1");
 pub(super) const SPOOL_OF: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("spool_of_v1");
+/// Each unfinished delivery's sender, to list and drop one sender's sends:
+/// (sender, open key) -> ().
+pub(super) const SENDS_OF: TableDefinition<(&str, &[u8]), ()> = TableDefinition::new("open_by_sender_v1");
+/// When each unfinished delivery first began, and until when it holds room in its
+/// recipient's mailbox (0: it holds none any more): open key -> (since, held until).
+pub(super) const OPEN_SINCE: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("open_since_v1");
+/// The holds on recipients' mailboxes in force, counted in `reserved_to_v1`, by recipient
+/// and end: (recipient, held until, open key) -> (bytes, files). A hold past its end is
+/// released by the next check of that mailbox's room.
+pub(super) const HOLDS: TableDefinition<(&str, u64, &[u8]), (u64, u64)> = TableDefinition::new("recipient_holds_v1");
+/// When a sender's hold on a recipient's mailbox began: (recipient, sender) -> time. Its
+/// later sends there are held only until that hold ends, and a new one begins only a
+/// renewal period later, or after a send to that recipient was finished.
+pub(super) const HOLD_WINDOWS: TableDefinition<(&str, &str), u64> = TableDefinition::new("hold_windows_v1");
 /// Sends recently committed: open key -> (id, time). A retry of the same send (the client
 /// reuses its resume key until it hears "committed") learns it was delivered instead of
 /// delivering it twice.
@@ -57,6 +75,10 @@ pub(super) const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new
 /// recipients), by the first recipient's delivery id: written in the commit's transaction,
 /// emptied as each copy is made or refused, finished at start after a crash.
 pub(super) const FANOUT: TableDefinition<u64, &[u8]> = TableDefinition::new("fanout_v1");
+/// Every recipient a delivery sent to several was addressed to, in its sender's order
+/// (postcard list of names), by delivery id: the first recipient's delivery and each copy
+/// have a row. A delivery sent to one has none (its envelope's `to` says it all).
+pub(super) const RECIPIENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("delivery_recipients_v1");
 
 /// Schema 1, migrated when the listener starts (then deleted): whole deliveries with their
 /// attachment lists, a mailbox of bare keys, usage in bytes only.
@@ -73,8 +95,12 @@ pub(super) const DAILY: TableDefinition<(&str, u64, &str), u64> = TableDefinitio
 pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans_v1");
 
 // Recovery.
-/// Recovery records by account.
-pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
+/// Recovery records by account (schema 2: places earned by days, disowned places, codes
+/// used lately).
+pub(super) const RECOVERY: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v2");
+/// Schema 1's recovery records: read until the account's record is next written (then
+/// moved to `recovery_v2`), never written.
+pub(super) const RECOVERY_V1: TableDefinition<&str, &[u8]> = TableDefinition::new("recovery_v1");
 /// Cancel codes of pending changes: keyed hash → account.
 pub(super) const CANCELS: TableDefinition<&[u8], &str> = TableDefinition::new("recovery_cancels_v1");
 /// Pending changes by due time: (time, account).
@@ -105,6 +131,10 @@ pub(super) fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(OPEN_META)?;
     tx.open_table(RESERVED_TO)?;
     tx.open_table(SPOOL_OF)?;
+    tx.open_table(SENDS_OF)?;
+    tx.open_table(OPEN_SINCE)?;
+    tx.open_table(HOLDS)?;
+    tx.open_table(HOLD_WINDOWS)?;
     tx.open_table(USAGE)?;
     tx.open_table(ACTIVITY)?;
     tx.open_table(DAILY)?;
@@ -112,8 +142,10 @@ pub(super) fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(UNSEEN)?;
     tx.open_table(FILE_META)?;
     tx.open_table(FANOUT)?;
+    tx.open_table(RECIPIENTS)?;
     tx.open_table(USER_TOKENS)?;
     tx.open_table(RECOVERY)?;
+    tx.open_table(RECOVERY_V1)?;
     tx.open_table(CANCELS)?;
     tx.open_table(DUE)?;
     tx.open_table(SKELETONS)?;

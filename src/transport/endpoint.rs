@@ -1,6 +1,6 @@
 //! QUIC endpoints and their transport settings. Windows are explicit: quinn's default
 //! connection receive window is unlimited, which would let one peer make the listener
-//! buffer without bound. The numbers live in [`NetLimits`] (`policy`), documented in the README.
+//! buffer without bound. The numbers live in [`NetLimits`] (`policy`), documented in docs/listener.md.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

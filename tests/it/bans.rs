@@ -230,3 +230,26 @@ fn protocol_garbage_earns_a_ban_and_the_audit_says_what_arrived() {
     assert!(out.contains("expected a login request") && out.contains("0x52"), "{out}");
     assert_eq!(bans(&listener)[0]["net"], "127.0.0.70/32");
 }
+
+/// `firewall list --json` is JSON Lines, an object per rule or ban: with nothing in force it
+/// prints no line (a `[]` would be a line that is no rule) and says so on stderr; each line
+/// of a non-empty list is one object.
+#[test]
+fn an_empty_firewall_list_in_json_is_no_lines_and_says_so_on_stderr() {
+    let listener = listener();
+    let out = listener.admin().args(["firewall", "list", "--json"]).output().expect("list");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no IP rules and no bans in force"), "{out:?}");
+    let plain = ok(&listener.admin().args(["firewall", "list"]).output().expect("list"));
+    assert_eq!(plain, "no IP rules and no bans in force\n");
+    ok(&listener.admin().args(["firewall", "block", "192.0.2.0/24"]).output().expect("block"));
+    ok(&listener.admin().args(["firewall", "ban", "198.51.100.7", "--for", "1h"]).output().expect("ban"));
+    let out = listener.admin().args(["firewall", "list", "--json"]).output().expect("list");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one object")).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!((lines[0]["rule"].as_str(), lines[0]["net"].as_str()), (Some("block"), Some("192.0.2.0/24")));
+    assert_eq!((lines[1]["rule"].as_str(), lines[1]["net"].as_str()), (Some("ban"), Some("198.51.100.7/32")));
+}

@@ -207,6 +207,8 @@ fn a_refused_automation_token_says_how_to_make_a_new_one() {
     };
     let token = ok(&account(&["tokens", "new"]).arg("--automation").output().expect("tokens new"));
     let token = token.trim().to_owned();
+    // An automation token is a change: it works once its delay (a day) ended.
+    listener.advance_clock(24 * 3600 + 60);
     let script = || {
         let mut c = bare(&alice, "inbox");
         c.env("QXFER_TOKEN", &token).args([&listener.addr, "--user", "alice"]);

@@ -84,57 +84,16 @@ fn names_with_control_characters_are_escaped_in_messages() {
     assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
 }
 
-/// Split a shell line the way the examples are written: quotes, `VAR=…` prefixes, `|`,
-/// `&&`, `>` redirections and `#` comments.
-fn commands_in(line: &str) -> Vec<Vec<String>> {
-    let line = line.split(" #").next().unwrap_or(line);
-    let mut out = Vec::new();
-    for part in line.split(" | ").flat_map(|p| p.split(" && ")) {
-        let mut words = Vec::new();
-        let mut cur = String::new();
-        let mut quote = None;
-        let mut any = false;
-        for c in part.chars() {
-            match (quote, c) {
-                (None, '"' | '\'') => {
-                    quote = Some(c);
-                    any = true;
-                }
-                (Some(q), c) if c == q => quote = None,
-                (None, ' ') => {
-                    if any {
-                        words.push(std::mem::take(&mut cur));
-                        any = false;
-                    }
-                }
-                (_, c) => {
-                    cur.push(c);
-                    any = true;
-                }
-            }
-        }
-        if any {
-            words.push(cur);
-        }
-        let start = words.iter().position(|w| w == "qxfer");
-        if let Some(start) = start {
-            let mut cmd: Vec<String> = words[start..].to_vec();
-            if let Some(redirect) = cmd.iter().position(|w| w == ">") {
-                cmd.truncate(redirect);
-            }
-            out.push(cmd);
-        }
-    }
-    out
-}
-
 #[test]
 fn every_help_example_parses_as_written() {
     fn walk(cmd: &clap::Command, path: Vec<String>, found: &mut Vec<(Vec<String>, Vec<String>)>) {
         let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
         for line in help.lines().filter(|l| l.trim_start().starts_with("qxfer ") || l.contains("| qxfer ")) {
-            for c in commands_in(line.trim()) {
-                found.push((path.clone(), c));
+            for c in crate::shell::commands_in(line.trim()) {
+                found.push((
+                    path.clone(),
+                    std::iter::once("qxfer".to_owned()).chain(c.into_iter().map(|w| w.text)).collect(),
+                ));
             }
         }
         for sub in cmd.get_subcommands() {
@@ -226,7 +185,15 @@ fn the_readme_quick_start_runs_as_written() {
     env(&mut listen);
     let data = home.path().join(".local/share/qxfer");
     let started = shared::start_listener(listen, &data, "127.0.0.1:0", &[]).expect("listen");
-    let mut child = started.child;
+    // Stopped however the test ends (a failed line must not leave a listener running).
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stop = Stop(started.child);
     for line in &lines {
         let line = line.replace("@127.0.0.1", &format!("@{}", started.addr));
         let mut sh = Command::new("sh");
@@ -240,23 +207,24 @@ fn the_readme_quick_start_runs_as_written() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(stop);
     let got = std::fs::read_to_string(home.path().join("inbox/1/note.txt")).expect("bob's copy");
     assert_eq!(got, "hello from alice\n");
     let text = std::fs::read_to_string(home.path().join("inbox/1.txt")).expect("message");
     assert!(text.contains("Subject: Hello\n\nA first note\n"), "{text}");
 }
 
-/// The README's list of activity kinds is `Kind::ALL`, the list `qxfer audit --help` prints,
-/// in the same order: a kind added to the enum fails this test until the README names it.
+/// The docs' list of activity kinds (docs/activity-and-bans.md) is `Kind::ALL`, the list
+/// `qxfer audit --help` prints, in the same order: a kind added to the enum fails this test
+/// until the page names it.
 #[test]
-fn the_readme_lists_every_activity_kind() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let listed = readme.split("\nKinds: `").nth(1).and_then(|rest| rest.split('`').next()).expect("a Kinds: list");
+fn the_docs_list_every_activity_kind() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/activity-and-bans.md");
+    let page = std::fs::read_to_string(page).expect("docs/activity-and-bans.md");
+    let listed = page.split("\nKinds: `").nth(1).and_then(|rest| rest.split('`').next()).expect("a Kinds: list");
     let listed: Vec<&str> = listed.split_whitespace().collect();
     let kinds: Vec<&str> = qxfer::policy::activity::Kind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(listed, kinds, "the README's Kinds: list should read:\nKinds: `{}`", kinds.join(" "));
+    assert_eq!(listed, kinds, "docs/activity-and-bans.md's Kinds: list should read:\nKinds: `{}`", kinds.join(" "));
     let help = ok(&qxfer().args(["audit", "--help"]).output().expect("audit --help"));
     let in_help: Vec<&str> = help.split("Kinds: ").nth(1).expect("kinds in --help").split_whitespace().collect();
     assert_eq!(in_help, kinds, "{help}");

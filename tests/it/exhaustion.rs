@@ -12,8 +12,10 @@ use crate::support::*;
 /// Five connections of one account each open 110 zero-byte uploads and never send the
 /// trailer, keeping their connections alive. Another account logs in with its saved token
 /// and lists its inbox, again and again, and every time it works; the stalled uploads are
-/// cut off by their deadline, and the listener never comes near the runtime's 512
-/// blocking threads.
+/// cut off by their deadline (past the account's 64 disk slots, refused at once), and the
+/// listener never comes near the runtime's 512 blocking threads. (The files are declared
+/// before any upload starts: an account at its cap of disk slots is refused `AddFiles` at
+/// once, as declaring may hash on a resume.)
 #[test]
 fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
     let listener = Listener::with_config(
@@ -26,13 +28,17 @@ fn stalled_zero_byte_uploads_of_one_account_cannot_starve_another() {
     ok(&alice.cmd("inbox").output().expect("inbox")); // pins the certificate, saves a token
     let addr = listener.addr.clone();
     let (closed, max_threads) = run(async {
-        let mut attackers = Vec::new();
+        let mut declared = Vec::new();
         for c in 0..5u8 {
             let mut raw = Raw::login_from("127.0.0.91", &addr, "mallory").await;
             let id = raw.begin(110, 0, c).await;
             let entries = (0..110).map(|i| FileEntry { path: format!("f{i}"), size: 0 }).collect();
             let added = raw.call(&Request::AddFiles { entries }).await;
             assert!(matches!(added, Some(Response::FilesAdded { .. })), "{added:?}");
+            declared.push((raw, id));
+        }
+        let mut attackers = Vec::new();
+        for (raw, id) in declared {
             let mut streams = Vec::new();
             for index in 0..110 {
                 let Ok((mut send, recv)) = raw.conn.open_bi().await else { break };
@@ -166,7 +172,7 @@ fn path_bytes_and_file_counts_are_capped() {
 }
 
 /// The listener's memory under the worst case the limits allow stays within the bound the
-/// README gives as a formula of those limits: every connection at its window with its
+/// docs/listener.md gives as a formula of those limits: every connection at its window with its
 /// largest declared delivery, and every upload slot buffering while its disk thread writes.
 #[test]
 fn memory_under_the_worst_case_stays_within_the_documented_bound() {
@@ -181,7 +187,9 @@ fn memory_under_the_worst_case_stays_within_the_documented_bound() {
          min_transfer_rate = 1\nprogress_window_secs = 30\nrequests_per_second_per_ip = 1000\nrequest_burst = 1000\n\
          [scoring]\nthreshold = 1000000\nprefix_threshold = 1000000\n"
     ));
-    listener.add_user("mallory");
+    for c in 0..CONNECTIONS {
+        listener.add_user(&format!("mallory{c}"));
+    }
     let pid = listener.pid();
     let rss = |field: &str| -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -191,13 +199,14 @@ fn memory_under_the_worst_case_stays_within_the_documented_bound() {
     let addr = listener.addr.clone();
     let (before, peak) = run(async move {
         // Warm the listener up (TLS, the runtime, a login) so the baseline is fair.
-        drop(Raw::login(&addr, "mallory").await);
+        drop(Raw::login(&addr, "mallory0").await);
         tokio::time::sleep(Duration::from_millis(300)).await;
         // Logins first: a password check's memory-hard hash (19 MiB, at most
         // max_concurrent_hashes at once) is its own term of the bound, not this test's.
         let mut raws = Vec::new();
         for c in 0..CONNECTIONS {
-            raws.push(Raw::login_from(&format!("127.0.0.{}", 81 + c), &addr, "mallory").await);
+            // An account per connection: each gets its own `max_uploads_per_account` slots.
+            raws.push(Raw::login_from(&format!("127.0.0.{}", 81 + c), &addr, &format!("mallory{c}")).await);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = rss("VmRSS:");
@@ -242,7 +251,7 @@ fn memory_under_the_worst_case_stays_within_the_documented_bound() {
         }
         (before, peak)
     });
-    // The bound, as the README writes it: per connection its window and its declared
+    // The bound, as docs/listener.md writes it: per connection its window and its declared
     // delivery's state; per upload slot a disk buffer and a receive queue.
     use qxfer::transport::body::{BATCH_BYTES, CHUNK, RECEIVE_QUEUE};
     const ENTRY_STATE: u64 = 160; // a declared file's state in the session, besides its name

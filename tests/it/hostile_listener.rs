@@ -59,10 +59,15 @@ async fn serve(conn: quinn::Connection, lie: Lie) {
                     .collect(),
                 more: true,
             },
-            (Request::OpenMeta { id, .. }, Lie::WrongDelivery) => {
-                Response::EnvelopeMeta { envelope: envelope(id + 1, 0), attachments: vec![], meta: vec![], more: false }
-            }
-            (Request::OpenMeta { id, .. }, _) => {
+            // A qxfer/6 client asks with `OpenAll` (every recipient too).
+            (Request::OpenAll { id, .. }, Lie::WrongDelivery) => Response::EnvelopeAll {
+                envelope: envelope(id + 1, 0),
+                recipients: vec!["alice".into()],
+                attachments: vec![],
+                meta: vec![],
+                more: false,
+            },
+            (Request::OpenAll { id, .. }, _) => {
                 let hash = [0; 32];
                 let att = Attachment {
                     path: "f.bin".into(),
@@ -70,8 +75,9 @@ async fn serve(conn: quinn::Connection, lie: Lie) {
                     hash,
                     media_type: "application/octet-stream".into(),
                 };
-                Response::EnvelopeMeta {
+                Response::EnvelopeAll {
                     envelope: envelope(id, 1),
+                    recipients: vec!["alice".into()],
                     attachments: vec![att],
                     meta: vec![None],
                     more: false,

@@ -14,10 +14,9 @@ use qxfer::challenge::pow;
 use qxfer::wire::{Credential, ErrorCode, Proof, Request, Response, Solution, Ticket, LOCKED_TEXT};
 
 use crate::raw::{run, Raw};
+use crate::recovery::earn_place;
 use crate::support::*;
 use crate::tmux::{exit_code, Tmux};
-
-const DAY: u64 = 86_400;
 
 /// A listener that scores 127.0.0.0/8 like any other network, bans no one (the lockout is
 /// what is tested), asks light work, times no answer as too fast, and writes each captcha's
@@ -102,10 +101,10 @@ fn owner_logs_in_at_home(l: &Listener) {
 #[test]
 fn guessing_from_twenty_addresses_stops_at_the_account_limit_and_the_owner_at_home_logs_in() {
     let (l, answers) = listener();
-    // The owner's home: she logged in from 127.0.0.1 over a week ago.
+    // The owner's home: she logged in from 127.0.0.1 with her password on three days
+    // over a week.
     let owner = User::new(&l, "alice");
-    ok(&owner.cmd("inbox").output().expect("inbox"));
-    l.advance_clock(8 * DAY);
+    earn_place(&l, &owner, None);
     let addr = l.addr.clone();
     run(async {
         // Twenty addresses, one guess each, every one with a solved challenge.
@@ -159,8 +158,7 @@ fn guessing_from_twenty_addresses_stops_at_the_account_limit_and_the_owner_at_ho
 fn failures_from_another_network_never_step_up_the_owner_at_home() {
     let (l, _answers) = listener();
     let owner = User::new(&l, "alice");
-    ok(&owner.cmd("inbox").output().expect("inbox"));
-    l.advance_clock(8 * DAY);
+    earn_place(&l, &owner, None);
     let addr = l.addr.clone();
     run(async {
         // The case: two wrong recovery codes and a wrong password from the thief's
@@ -228,16 +226,17 @@ fn code_in(text: &str) -> String {
 /// The owner: home at 127.0.0.1, a number verified from there and settled, recovery codes
 /// (returned); then ten wrong passwords from elsewhere lock the account.
 fn locked_owner_with_a_settled_number(l: &Listener, answers: &Path) -> Vec<String> {
+    // Her first login, and in the new account's setup window a number and recovery codes;
+    // then home earns its place (8 days: the number settles too).
     let owner = User::new(l, "alice");
     ok(&owner.cmd("inbox").output().expect("inbox"));
-    l.advance_clock(8 * DAY);
     ok(&account(&owner, &["phone", "add"]).arg("+34612345678").output().expect("phone add"));
     let code = code_in(&text_with(l, "to add this number"));
     ok(&run_stdin(account(&owner, &["phone", "verify"]).args(["+34612345678", "--code-stdin"]), &code));
     let out = ok(&run_stdin(&mut account(&owner, &["codes", "new"]), ""));
     let codes: Vec<String> = out.lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_owned()).collect();
     assert_eq!(codes.len(), 10, "{out}");
-    l.advance_clock(8 * DAY);
+    earn_place(l, &owner, None);
     let addr = l.addr.clone();
     run(async {
         for n in 1..=10 {

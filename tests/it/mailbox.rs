@@ -137,7 +137,8 @@ fn several_recipients_get_one_upload_and_a_delivery_each() {
         let out = ok(&user.cmd("fetch").args([&id.to_string(), "-o", "got", "--json"]).output().expect("fetch"));
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
         assert_eq!(std::fs::read(user.path("got").join(id.to_string()).join("report.bin")).expect("file"), data);
-        assert!(v[0]["text"].as_str().expect("text").contains(&format!("To: {name}\n")), "{v}");
+        // Each delivery says every recipient it was sent to.
+        assert!(v[0]["text"].as_str().expect("text").contains("To: bob, carol\n"), "{name}: {v}");
     }
     // Each quota is charged: bob (60,000 of 100,000 used) cannot take it again, so the send
     // is refused before a byte is uploaded, naming him. Deleting bob's copy leaves carol's
@@ -156,4 +157,106 @@ fn several_recipients_get_one_upload_and_a_delivery_each() {
     // Usage errors: the same recipient twice.
     let out = alice.cmd("send").args(["--to", "bob", "--to", "bob", "report.bin"]).output().expect("send");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `delete` does what it can, as `rm` does: of a delivery, a listener's notice still kept
+/// and an id that is not there, the delivery goes and each other id is reported (stdout's
+/// JSON: `deleted`, `missing`, `refused` with why; stderr: one line each), exit 6. Nothing
+/// deleted at all is exit 1, as before. A client of an older protocol (plain `Delete`)
+/// still has the whole request refused at the notice.
+#[test]
+fn delete_removes_what_may_go_and_reports_each_id_it_did_not() {
+    let listener = Listener::start();
+    listener.add_user("alice");
+    listener.add_user("bob");
+    let alice = User::new(&listener, "alice");
+    let bob = User::new(&listener, "bob");
+    let mail = send_json(&alice, &["--to", "bob", "-m", "hello"]);
+    let kept = send_json(&alice, &["--to", "bob", "-m", "second"]);
+    // The operator vouches for a number: bob's mailbox gets the listener's notice of it.
+    ok(&listener.admin().args(["user", "phone", "bob", "add", "+34612345678"]).output().expect("phone"));
+    let notice = *inbox_ids(&bob, false).last().expect("the notice");
+    assert!(notice > kept);
+    let old = crate::raw::run(async {
+        let mut raw = crate::raw::Raw::login(&listener.addr, "bob").await;
+        raw.call(&qxfer::wire::Request::Delete { ids: vec![kept, notice] }).await
+    });
+    assert!(
+        matches!(&old, Some(qxfer::wire::Response::Error { message, .. }) if message.contains("it is kept until")),
+        "{old:?}"
+    );
+    assert_eq!(inbox_ids(&bob, false), [mail, kept, notice], "the old request deleted something");
+
+    let out = bob.cmd("delete").args([&mail.to_string(), &notice.to_string(), "999", "--json"]).output().expect("del");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["deleted"], serde_json::json!([mail]), "{v}");
+    assert_eq!(v["missing"], serde_json::json!([999]), "{v}");
+    assert_eq!(v["refused"][0]["id"].as_u64(), Some(notice), "{v}");
+    assert!(v["refused"][0]["why"].as_str().is_some_and(|w| w.contains("notice") && w.contains("kept until")), "{v}");
+    assert!(err.contains("no delivery 999 in bob's mailbox"), "{err}");
+    assert!(err.contains(&format!("delivery {notice} not deleted: the listener's notice")), "{err}");
+    assert!(err.contains("2 ids not deleted (listed above); the others were deleted"), "{err}");
+    assert_eq!(inbox_ids(&bob, false), [kept, notice]);
+
+    // Nothing deleted: each id reported, exit 1, stdout empty.
+    let out = bob.cmd("delete").args([&notice.to_string(), "998"]).output().expect("delete");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(err.contains("no delivery 998") && err.contains(&format!("delivery {notice} not deleted")), "{err}");
+    assert!(err.contains("nothing deleted"), "{err}");
+    // All of them deleted: exit 0, a line each.
+    let out = ok(&bob.cmd("delete").arg(kept.to_string()).output().expect("delete"));
+    assert_eq!(out, format!("deleted delivery {kept}\n"));
+}
+
+/// `To:` names every recipient of a send to several, in the sender's order, in `read` (and
+/// `--json`'s `recipients`) and in what `fetch` writes; a copy keeps the list when the
+/// first recipient deletes hers, and a delivery to one still says just that one. A client
+/// of an older protocol (`OpenMeta`) gets the envelope as before.
+#[test]
+fn to_shows_every_recipient_of_a_send_to_several() {
+    let listener = Listener::start();
+    for name in ["alice", "bob", "carol", "dave"] {
+        listener.add_user(name);
+    }
+    let alice = User::new(&listener, "alice");
+    let out = ok(&alice
+        .cmd("send")
+        .args(["--to", "carol", "--to", "bob", "--to", "dave", "-s", "Plans", "-m", "Friday?", "--json"])
+        .output()
+        .expect("send"));
+    let ids: Vec<u64> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["id"].as_u64().expect("id"))
+        .collect();
+    let (carol_id, bob_id) = (ids[0], ids[1]);
+    let carol = User::new(&listener, "carol");
+    ok(&carol.cmd("delete").arg(carol_id.to_string()).output().expect("delete"));
+    let bob = User::new(&listener, "bob");
+    let out = ok(&bob.cmd("read").arg(bob_id.to_string()).output().expect("read"));
+    assert!(out.starts_with("From: alice\nTo: carol, bob, dave\nDate: "), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&bob.cmd("read").args([&bob_id.to_string(), "--json"]).output().expect("read")))
+            .expect("json");
+    assert_eq!(v["to"], "bob", "{v}");
+    assert_eq!(v["recipients"], serde_json::json!(["carol", "bob", "dave"]), "{v}");
+    ok(&bob.cmd("fetch").args([&bob_id.to_string(), "-o", "got"]).output().expect("fetch"));
+    let text = std::fs::read_to_string(bob.path("got").join(format!("{bob_id}.txt"))).expect("message");
+    assert!(text.contains("\nTo: carol, bob, dave\n"), "{text}");
+    // A delivery to one says that one.
+    let single = send_json(&alice, &["--to", "bob", "-m", "just you"]);
+    let out = ok(&bob.cmd("read").arg(single.to_string()).output().expect("read"));
+    assert!(out.starts_with("From: alice\nTo: bob\nDate: "), "{out}");
+    // The request of qxfer/5 and before answers as it did.
+    let old = crate::raw::run(async {
+        let mut raw = crate::raw::Raw::login(&listener.addr, "bob").await;
+        raw.call(&qxfer::wire::Request::OpenMeta { id: bob_id, from: 0 }).await
+    });
+    assert!(
+        matches!(&old, Some(qxfer::wire::Response::EnvelopeMeta { envelope, .. }) if envelope.to == "bob"),
+        "{old:?}"
+    );
 }

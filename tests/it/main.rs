@@ -3,6 +3,7 @@
 //! client built from the library's codec over real QUIC + TLS).
 
 mod raw;
+mod shell;
 mod support;
 
 mod accounts;
@@ -12,9 +13,14 @@ mod basics;
 mod challenges;
 mod cli;
 mod cycles;
+mod dead_ends;
+mod docs;
 mod exhaustion;
+mod fair_queue;
+mod fair_slots;
 mod fuzz_replay;
 mod habits;
+mod hash_memory;
 mod hostile;
 mod hostile_listener;
 mod layering;
@@ -22,12 +28,14 @@ mod lockout;
 mod mailbox;
 mod mistakes;
 mod numbers;
+mod patient_thief;
 mod pipes;
 mod privacy;
 mod quotas;
 mod recovery;
 mod registration;
 mod resume;
+mod root_of_trust;
 mod setup;
 mod shipping;
 mod terminal;

@@ -4,7 +4,9 @@
 //! guesses at numbers not on the account are scored, and an unknown place sees neither
 //! digits nor known places.
 
-use crate::recovery::{account, listener, no_bans, owner_with_phone_and_question, show, texts, DAY, OWNER_PHONE};
+use crate::recovery::{
+    account, listener, log_in, no_bans, owner_with_phone_and_question, show, text_with, texts, DAY, OWNER_PHONE,
+};
 use crate::support::*;
 
 /// The reply of a phone request as the person sees it: exit code, stdout and the
@@ -24,6 +26,12 @@ fn phone_requests_answer_alike_for_the_owners_number_and_any_other() {
     let thief = User::new(&l, "alice");
     let there = Some("127.0.1.2");
     let other = "+34698765432";
+    // The thief's first login from his network: the owner is texted of it, with a code that
+    // disowns it.
+    log_in(&thief, there);
+    let (to, told) = text_with(&l, "new network");
+    assert_eq!(to, OWNER_PHONE);
+    assert!(told.contains("qxfer recover disown"), "{told}");
     let texted = texts(&l).len();
 
     // Adding: the owner's verified number reads as a new one, and nothing is texted to it.
@@ -71,9 +79,9 @@ fn phone_requests_have_a_daily_allowance_per_account() {
     let _owner = owner_with_phone_and_question(&l);
     let thief = User::new(&l, "alice");
     let there = Some("127.0.1.3");
-    // The owner's setup made two (add, verify); ten more pass, the next is refused.
+    // The owner's setup was days ago: twelve pass, the next is refused.
     let mut refused = None;
-    for i in 0..12 {
+    for i in 0..13 {
         let out = run_stdin(
             account(&thief, &["phone", "verify"], there).args([&format!("+3469876{i:04}"), "--code-stdin"]),
             "12345678",
@@ -83,7 +91,7 @@ fn phone_requests_have_a_daily_allowance_per_account() {
             break;
         }
     }
-    assert_eq!(refused, Some(10), "the allowance is 12 a day, two used by the owner's setup");
+    assert_eq!(refused, Some(12), "the allowance is 12 a day (the owner's setup was another day)");
     // A day later it is back.
     l.advance_clock(DAY);
     let out = run_stdin(account(&thief, &["phone", "verify"], there).args(["+34698760099", "--code-stdin"]), "1");

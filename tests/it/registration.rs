@@ -266,6 +266,8 @@ fn an_automation_token_is_not_judged_for_timing_but_is_still_rate_limited() {
         .output()
         .expect("tokens new"));
     let token: [u8; 32] = hex::decode(out.trim()).expect("hex").try_into().expect("32 bytes");
+    // An automation token is a change: it works once its delay (a day) ended.
+    l.advance_clock(24 * 3600 + 60);
     let addr = l.addr.clone();
     run(async {
         // A script logging in with its automation token every 2 s on the dot, and the same

@@ -24,6 +24,8 @@ pub struct Listener {
     pub data: tempfile::TempDir,
     log: PathBuf,
     args: Vec<String>,
+    /// How far the test moved the listener's clock (a restart keeps it there).
+    moved: std::cell::Cell<u64>,
 }
 
 impl Listener {
@@ -73,7 +75,12 @@ impl Listener {
         cmd.envs(env.iter().copied()).stderr(std::fs::File::create(&log).expect("log file"));
         let started = shared::start_listener(cmd, &data.path().join("d"), bind, &extra).expect("start listener");
         let (child, addr, fingerprint) = (started.child, started.addr, started.fingerprint);
-        Self { child: Some(child), addr, fingerprint, data, log, args: extra }
+        let moved = env
+            .iter()
+            .find(|(k, _)| *k == "QXFER_TEST_CLOCK_OFFSET_SECS")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        Self { child: Some(child), addr, fingerprint, data, log, args: extra, moved: std::cell::Cell::new(moved) }
     }
 
     /// The listener process's id.
@@ -153,9 +160,19 @@ impl Listener {
     /// Move the running listener's clock `secs` forward (a debug-build admin request), so
     /// tests of expiry and escalation need not sleep.
     pub fn advance_clock(&self, secs: u64) {
-        let req = qxfer::wire::AdminRequest::AdvanceClock { secs };
-        let reply = crate::raw::run(qxfer::admin::client::admin(&self.data_dir(), req)).expect("admin socket");
+        // (Right after a start the control socket may not be up yet: the admin client then
+        // finds the database open; try again.)
+        let start = Instant::now();
+        let reply = loop {
+            let req = qxfer::wire::AdminRequest::AdvanceClock { secs };
+            match crate::raw::run(qxfer::admin::client::admin(&self.data_dir(), req)) {
+                Ok(reply) => break reply,
+                Err(e) if start.elapsed() > Duration::from_secs(10) => panic!("admin socket: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
         assert_eq!(reply, qxfer::wire::AdminResponse::Done, "advance clock");
+        self.moved.set(self.moved.get() + secs);
     }
 
     /// SIGTERM, then wait; returns the exit status.
@@ -181,7 +198,8 @@ impl Listener {
         Self::start_on(data, &self.addr.clone(), &args)
     }
 
-    /// Stop, keeping the data directory, and start again on it at the same address.
+    /// Stop, keeping the data directory, and start again on it at the same address, its
+    /// clock where the test had moved it (nothing else of the old process survives).
     pub fn restart(mut self) -> Self {
         assert!(self.stop().success());
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().expect("tempdir"));
@@ -189,7 +207,8 @@ impl Listener {
         let old = std::fs::read_to_string(&self.log).unwrap_or_default();
         std::fs::write(data.path().join("listener.old.log"), old).expect("keep log");
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        Self::start_on(data, &self.addr.clone(), &args)
+        let moved = self.moved.get().to_string();
+        Self::start_with_env(data, &self.addr.clone(), &args, &[("QXFER_TEST_CLOCK_OFFSET_SECS", &moved)])
     }
 }
 

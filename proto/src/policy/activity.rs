@@ -73,10 +73,16 @@ pub enum Kind {
     /// A password login refused whatever its password: its account (or made-up name) is
     /// locked against places it does not know (`policy::lockout`).
     LoginLocked,
+    /// A password login from a network the account had not used: its owner is told (a
+    /// mailbox notice, and a text with a code that disowns it).
+    NewPlace,
+    /// A text that was not sent (detail: to whom, masked, and why: a budget, a lane, the
+    /// number's cooldown, a country not allowed).
+    TextRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 31] = [
+    pub const ALL: [Kind; 33] = [
         Kind::Connected,
         Kind::Refused,
         Kind::LoginOk,
@@ -108,6 +114,8 @@ impl Kind {
         Kind::RegistrationRefused,
         Kind::TextBudgetLow,
         Kind::LoginLocked,
+        Kind::NewPlace,
+        Kind::TextRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -143,6 +151,8 @@ impl Kind {
             Kind::RegistrationRefused => "registration_refused",
             Kind::TextBudgetLow => "text_budget_low",
             Kind::LoginLocked => "login_locked",
+            Kind::NewPlace => "new_place",
+            Kind::TextRefused => "text_refused",
         }
     }
 

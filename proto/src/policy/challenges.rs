@@ -142,7 +142,7 @@ pub struct ChallengeConfig {
     /// How long a challenge stays good (a person may take minutes to read it).
     pub ttl_secs: u64,
     /// Show a captcha at the step-up; `false` asks for a proof of work at `max_bits`
-    /// instead, for users who cannot read one (see README).
+    /// instead, for users who cannot read one (see docs/challenges.md).
     pub captcha: bool,
     pub min_bits: u8,
     pub max_bits: u8,

@@ -84,6 +84,17 @@ pub struct Limits {
     /// Seconds an unfinished delivery is kept (for a resume) before it expires: its files
     /// are removed and what it reserved is released.
     pub spool_expiry_secs: u64,
+    /// Seconds an unfinished delivery holds room in its recipient's mailbox, counted from
+    /// the first of its sender's unfinished sends to that recipient (against the sender's
+    /// own spool it counts until it ends). An hour is long enough to resume after a dropped
+    /// connection or a restarted laptop, and short enough that sends never finished cannot
+    /// keep someone's mailbox full: past it, the send must still fit when it resumes and
+    /// when it commits, like any other.
+    pub recipient_hold_secs: u64,
+    /// Seconds after a sender's hold on a recipient's mailbox began before that sender gets
+    /// a new one there, unless it finished a send to that recipient meanwhile: dropping
+    /// sends and beginning new ones does not renew the hold.
+    pub recipient_hold_renew_secs: u64,
     /// New deliveries are refused while the data directory's file system would have less
     /// than this many bytes free after them.
     pub min_free_disk_bytes: u64,
@@ -154,6 +165,8 @@ impl Default for Limits {
             max_delivery_path_bytes: 16 << 20,
             max_open_deliveries_per_account: 64,
             spool_expiry_secs: 3 * 24 * 3600,
+            recipient_hold_secs: 3600,
+            recipient_hold_renew_secs: 24 * 3600,
             min_free_disk_bytes: 1 << 30,
             max_puts_in_flight: 128,
             stream_head_timeout_secs: 10,
@@ -192,6 +205,8 @@ impl Limits {
             ("account_max_files", self.account_max_files),
             ("max_delivery_path_bytes", self.max_delivery_path_bytes),
             ("spool_expiry_secs", self.spool_expiry_secs),
+            ("recipient_hold_secs", self.recipient_hold_secs),
+            ("recipient_hold_renew_secs", self.recipient_hold_renew_secs),
             ("max_open_deliveries_per_account", u64::from(self.max_open_deliveries_per_account)),
             ("stream_head_timeout_secs", self.stream_head_timeout_secs),
             ("max_uploads_per_account", u64::from(self.max_uploads_per_account)),

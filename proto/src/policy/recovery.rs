@@ -1,20 +1,13 @@
 //! Account recovery's decisions, pure (the clock comes in as seconds): which phone number a
-//! recovery code goes to, whether a login comes from a known place, whether a recovery
-//! applies now or after the delay, how many code attempts remain, and how a number is shown
-//! in logs. Designed against the real attack: a thief who has the password adds their own
-//! phone and "recovers" the account whenever the owner takes it back. So the oldest settled
-//! number wins, a place counts as known only long after its first login, and from an
-//! unknown place a change waits and is announced.
+//! recovery code goes to, how many code attempts remain, and how a number is shown in logs
+//! (known places are `policy::places`). Designed against the real attack: a thief who has
+//! the password adds their own phone and "recovers" the account whenever the owner takes it
+//! back. So the oldest settled number is the root of trust: a change that could take the
+//! account over needs its code, or waits and is announced to it.
 //!
 //! The listener's glue (`server::account_guard`, `server::requests::{recover, account}`)
 //! keeps these records in its database and does
 //! the I/O; everything it decides comes from here.
-
-use std::net::IpAddr;
-
-use ipnet::IpNet;
-
-use super::prefix_of;
 
 const DAY: u64 = 24 * 3600;
 
@@ -24,7 +17,8 @@ const DAY: u64 = 24 * 3600;
 pub struct RecoveryConfig {
     /// A number added or verified this recently is never used while an older one exists.
     pub new_phone_days: u64,
-    /// A place counts as known only once its first login is this old.
+    /// A place is known after password logins on `places::PLACE_DAYS` distinct days spanning
+    /// at least this many days.
     pub new_place_days: u64,
     /// A place not seen for this long is forgotten.
     pub place_expiry_days: u64,
@@ -141,112 +135,41 @@ pub fn settled_phone<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) ->
     oldest(settled_phones(phones, cfg, now))
 }
 
-/// The numbers that get a cancel code when a change waits: the settled ones, or, when no
-/// verified number is settled, every verified one. The others are told without a code.
-pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, now: u64) -> Vec<&'a Phone> {
-    let settled: Vec<&Phone> = settled_phones(phones, cfg, now).collect();
+/// The numbers that get a cancel code when a change asked for at `requested` waits: the
+/// settled ones, or, when no verified number is settled, every verified one. Never a
+/// number younger than the change (counted since after it was asked for): whoever added it
+/// must not be able to cancel what was asked before it. The others are told without a code.
+pub fn cancel_phones<'a>(phones: &'a [Phone], cfg: &RecoveryConfig, requested: u64) -> Vec<&'a Phone> {
+    let older = |p: &&Phone| since(p).is_some_and(|s| s <= requested);
+    let settled: Vec<&Phone> = settled_phones(phones, cfg, requested).filter(older).collect();
     if settled.is_empty() {
-        phones.iter().filter(|p| p.verified.is_some()).collect()
+        phones.iter().filter(|p| p.verified.is_some()).filter(older).collect()
     } else {
         settled
     }
 }
 
-/// A network an account logged in from: its /24 or /64, first and last seen, and where
-/// the operator's GeoIP database puts it (country and ASN), when one is configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    pub net: IpNet,
-    pub first_seen: u64,
-    pub last_seen: u64,
-    pub origin: Origin,
+/// A protected change, as the rule of what may apply at once sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// A recovery's new password (its texted code went to the oldest settled number).
+    Recovery,
+    /// A new password asked for by a logged-in session.
+    Password,
+    /// Anything that could move the root of trust or keep a thief in: adding, removing or
+    /// replacing a number, the secret question, recovery codes, an automation token,
+    /// disowning a place.
+    RootOfTrust,
 }
 
-/// Where a network is: its country (ISO code) and autonomous system, when known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Origin {
-    pub country: Option<String>,
-    pub asn: Option<u32>,
-}
-
-impl Origin {
-    /// Both parts known: an origin that can make a place known by itself.
-    fn complete(&self) -> bool {
-        self.country.is_some() && self.asn.is_some()
-    }
-
-    /// `ES, AS3352`, or empty when nothing is known.
-    pub fn describe(&self) -> String {
-        match (&self.country, self.asn) {
-            (Some(c), Some(a)) => format!("{c}, AS{a}"),
-            (Some(c), None) => c.clone(),
-            (None, Some(a)) => format!("AS{a}"),
-            (None, None) => String::new(),
-        }
-    }
-}
-
-/// Whether a place is settled: first seen more than `new_place_days` ago, and seen within
-/// `place_expiry_days`.
-fn settled(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
-    now.saturating_sub(p.first_seen) > cfg.new_place_days.saturating_mul(DAY)
-        && now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY)
-}
-
-/// Whether a login from `ip` (at `origin`) comes from a known place of the account: a
-/// settled place with its network (/24 or /64), or, with a GeoIP database, a settled place
-/// with the same country and ASN (a phone's carrier hands out addresses from many networks).
-/// A thief's first logins make nothing known: a place settles only after `new_place_days`.
-pub fn is_known_place(places: &[Place], ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) -> bool {
-    let net = prefix_of(ip);
-    places.iter().any(|p| settled(p, cfg, now) && (p.net == net || (origin.complete() && p.origin == *origin)))
-}
-
-/// Whether this place of the list is known now (for `account show`).
-pub fn place_is_known(p: &Place, cfg: &RecoveryConfig, now: u64) -> bool {
-    settled(p, cfg, now)
-}
-
-/// Note a successful login from `ip`: the place's last sighting, or a new place; expired
-/// places go, and past `max_places` the least recently seen.
-pub fn note_login(places: &mut Vec<Place>, ip: IpAddr, origin: &Origin, cfg: &RecoveryConfig, now: u64) {
-    let net = prefix_of(ip);
-    places.retain(|p| now.saturating_sub(p.last_seen) < cfg.place_expiry_days.saturating_mul(DAY));
-    match places.iter_mut().find(|p| p.net == net) {
-        Some(p) => {
-            p.last_seen = p.last_seen.max(now);
-            if origin.complete() {
-                p.origin = origin.clone();
-            }
-        }
-        None => {
-            // New places never push out settled ones: they have a share of their own
-            // (a quarter), and a new place takes the room of the stalest new one. Only when
-            // the list is full of settled places does the stalest settled place go.
-            let is_new = |p: &Place| !settled(p, cfg, now);
-            let new_share = (cfg.max_places / 4).max(1);
-            let stalest = |places: &Vec<Place>, new_only: bool| {
-                places
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| !new_only || is_new(p))
-                    .min_by_key(|(_, p)| p.last_seen)
-                    .map(|(i, _)| i)
-            };
-            let new_count = places.iter().filter(|p| is_new(p)).count();
-            let evict = if new_count >= new_share {
-                stalest(places, true)
-            } else if places.len() >= cfg.max_places.max(1) {
-                stalest(places, false)
-            } else {
-                None
-            };
-            if let Some(i) = evict {
-                places.swap_remove(i);
-            }
-            places.push(Place { net, first_seen: now, last_seen: now, origin: origin.clone() });
-        }
-    }
+/// Whether a change of this kind applies at once from a known place, with no texted code.
+/// Only a new password does (the owner must be able to change a leaked password at once; a
+/// thief who does it from a place he earned is undone by her recovery, whose code goes to
+/// the root of trust). Everything that could move the root of trust needs its code, or
+/// waits the delay announced to it, from anywhere: a thief who earns a place by patience
+/// gains nothing by it but the password, which a recovery takes back.
+pub fn known_place_suffices(kind: Guarded) -> bool {
+    matches!(kind, Guarded::Recovery | Guarded::Password)
 }
 
 /// A one-time code sent by SMS: what is kept is its keyed hash.
@@ -269,22 +192,38 @@ pub enum CodeError {
     /// No code is waiting for this: none was texted, or it was used or has expired.
     #[error("no code is waiting for this (none was texted, or it was used or expired); ask for a new one")]
     NotSent,
+    /// A code that was used already, typed again within its lifetime: a person's mistake,
+    /// not a guess.
+    #[error("this code was used already")]
+    Used,
 }
 
 /// Try a code whose keyed hash is `typed`: an attempt is used up whatever the outcome, and
 /// the comparison is constant-time.
 pub fn try_code(code: &mut Code, typed: &[u8; 32], now: u64) -> Result<(), CodeError> {
+    check_code(code, typed, now, true)?;
+    code.attempts_left = 0;
+    Ok(())
+}
+
+/// Check a code whose keyed hash is `typed` without using it up: a wrong one costs an
+/// attempt; a right one costs one only when `charge` (something else is about to be
+/// checked with it, a secret answer say, so every such check is paid for before it is
+/// made). The comparison is constant-time. `Ok`: the attempts left.
+pub fn check_code(code: &mut Code, typed: &[u8; 32], now: u64, charge: bool) -> Result<u32, CodeError> {
     if now >= code.expires {
         return Err(CodeError::Expired);
     }
     if code.attempts_left == 0 {
         return Err(CodeError::NoAttemptsLeft);
     }
-    code.attempts_left -= 1;
     if blake3::Hash::from(code.hash) == blake3::Hash::from(*typed) {
-        code.attempts_left = 0;
-        return Ok(());
+        if charge {
+            code.attempts_left -= 1;
+        }
+        return Ok(code.attempts_left);
     }
+    code.attempts_left -= 1;
     Err(CodeError::Wrong { left: code.attempts_left })
 }
 
@@ -381,39 +320,6 @@ mod tests {
     }
 
     #[test]
-    fn a_place_is_known_only_a_week_after_its_first_login() {
-        let cfg = RecoveryConfig::default();
-        let ip: IpAddr = "192.0.2.77".parse().expect("ip");
-        let none = Origin::default();
-        let mut places = Vec::new();
-        note_login(&mut places, ip, &none, &cfg, NOW - 3 * DAY);
-        assert!(!is_known_place(&places, ip, &none, &cfg, NOW), "a thief's first logins do not make a place known");
-        let mut places = Vec::new();
-        note_login(&mut places, ip, &none, &cfg, NOW - 30 * DAY);
-        note_login(&mut places, "192.0.2.9".parse().expect("ip"), &none, &cfg, NOW - DAY);
-        assert_eq!(places.len(), 1, "one /24");
-        assert!(is_known_place(&places, ip, &none, &cfg, NOW));
-        assert!(!is_known_place(&places, "192.0.3.1".parse().expect("ip"), &none, &cfg, NOW));
-        // Forgotten after a year unseen.
-        assert!(!is_known_place(&places, ip, &none, &cfg, NOW + 400 * DAY));
-    }
-
-    #[test]
-    fn a_flood_of_new_places_never_pushes_out_a_settled_one() {
-        let cfg = RecoveryConfig::default();
-        let home: IpAddr = "192.0.2.7".parse().expect("ip");
-        let none = Origin::default();
-        let mut places = Vec::new();
-        note_login(&mut places, home, &none, &cfg, NOW - 30 * DAY);
-        for i in 0..1000u128 {
-            let ip = IpAddr::from(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | i << 64));
-            note_login(&mut places, ip, &none, &cfg, NOW + i as u64);
-        }
-        assert!(is_known_place(&places, home, &none, &cfg, NOW + 1000), "home was pushed out");
-        assert!(places.len() <= cfg.max_places / 4 + 1, "{}", places.len());
-    }
-
-    #[test]
     fn numbers_rank_by_when_they_were_verified_and_authorising_needs_a_settled_one() {
         let cfg = RecoveryConfig::default();
         // Planted long ago, verified a month ago; the owner's new phone added 60 days ago
@@ -430,6 +336,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_code_never_goes_to_a_number_younger_than_the_change() {
+        let cfg = RecoveryConfig::default();
+        // No settled number: the verified ones get codes, but only those verified before
+        // the change was asked for.
+        let before = phone("+34600000001", 2, Some(2));
+        let after = Phone { number: "+447911123456".into(), added: NOW - DAY, verified: Some(NOW + 60) };
+        let phones = [before.clone(), after];
+        assert_eq!(cancel_phones(&phones, &cfg, NOW), vec![&before]);
+    }
+
+    #[test]
+    fn a_known_place_applies_only_a_new_password_at_once() {
+        assert!(known_place_suffices(Guarded::Password));
+        assert!(known_place_suffices(Guarded::Recovery));
+        assert!(!known_place_suffices(Guarded::RootOfTrust));
+    }
+
+    #[test]
     fn vouched_numbers_are_settled_at_once_and_the_setup_window_is_bounded() {
         let cfg = RecoveryConfig::default();
         let vouched = Phone { number: "+34600000009".into(), added: NOW, verified: Some(VOUCHED) };
@@ -440,19 +364,6 @@ mod tests {
         let too_long = super::super::account_setup::MAX_SETUP_WINDOW_SECS + 1;
         assert!(RecoveryConfig { setup_window_secs: too_long, ..cfg }.check().is_err());
         assert!(RecoveryConfig { setup_window_secs: 0, ..cfg }.check().is_ok());
-    }
-
-    #[test]
-    fn places_are_bounded_per_account() {
-        let cfg = RecoveryConfig { max_places: 4, ..RecoveryConfig::default() };
-        let mut places = Vec::new();
-        // A new network every eight days: each settles before the next, and the list
-        // keeps the four most recent.
-        for i in 0..20u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)));
-            note_login(&mut places, ip, &Origin::default(), &cfg, NOW + u64::from(i) * 8 * DAY);
-        }
-        assert_eq!(places.len(), 4);
     }
 
     #[test]
@@ -470,6 +381,19 @@ mod tests {
     }
 
     #[test]
+    fn a_right_code_is_checked_without_being_used_and_each_charged_check_costs_an_attempt() {
+        let mut code = Code { hash: [1; 32], expires: NOW + 600, attempts_left: 5 };
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, false), Ok(5), "a right code alone costs nothing");
+        assert_eq!(check_code(&mut code, &[2; 32], NOW, false), Err(CodeError::Wrong { left: 4 }));
+        // Each answer checked with it is paid for: at most five checks a code, whatever they are.
+        for left in (0..4).rev() {
+            assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Ok(left));
+        }
+        assert_eq!(check_code(&mut code, &[1; 32], NOW, true), Err(CodeError::NoAttemptsLeft));
+        assert_eq!(check_code(&mut code, &[1; 32], NOW + 600, false), Err(CodeError::Expired));
+    }
+
+    #[test]
     fn numbers_are_masked_and_answers_normalised() {
         assert_eq!(mask_phone("+34612346789"), "+34•••••6789");
         assert_eq!(mask_phone("+1234"), "+•••");
@@ -478,24 +402,6 @@ mod tests {
         assert_eq!(normalise_secret_answer("ＴＯＭ"), "tom");
         assert_eq!(normalise_secret_answer("ﬁdo"), "fido");
         assert_eq!(normalise_secret_answer("Ren\u{e9}"), normalise_secret_answer("Rene\u{301}"));
-    }
-
-    #[test]
-    fn a_known_isp_is_a_known_place_with_geoip_only_when_settled() {
-        let cfg = RecoveryConfig::default();
-        let es = Origin { country: Some("ES".into()), asn: Some(64500) };
-        let mut places = Vec::new();
-        note_login(&mut places, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - 30 * DAY);
-        let other_net: IpAddr = "203.0.113.9".parse().expect("ip");
-        assert!(is_known_place(&places, other_net, &es, &cfg, NOW), "same country and ASN");
-        let gb = Origin { country: Some("GB".into()), asn: Some(64501) };
-        assert!(!is_known_place(&places, other_net, &gb, &cfg, NOW));
-        assert!(!is_known_place(&places, other_net, &Origin::default(), &cfg, NOW), "no GeoIP: the network only");
-        let half = Origin { country: Some("ES".into()), asn: None };
-        assert!(!is_known_place(&places, other_net, &half, &cfg, NOW), "a country alone is not a place");
-        let mut fresh = Vec::new();
-        note_login(&mut fresh, "192.0.2.7".parse().expect("ip"), &es, &cfg, NOW - DAY);
-        assert!(!is_known_place(&fresh, other_net, &es, &cfg, NOW));
     }
 
     #[test]

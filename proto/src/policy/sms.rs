@@ -182,6 +182,13 @@ impl SmsLedger {
         ask: &Ask<'_>,
         now: u64,
     ) -> Result<Option<PoolUse>, SmsRefusal> {
+        self.check(limits, number, ask, now)?;
+        Ok(self.count(limits, number, ask, now))
+    }
+
+    /// Whether a text to `number` may go now, counting nothing: [`Self::allow`] without
+    /// its side effects (a reply that says when the next code can be texted asks this).
+    pub fn check(&mut self, limits: &SmsLimits, number: &str, ask: &Ask<'_>, now: u64) -> Result<(), SmsRefusal> {
         if !limits.countries.is_empty() && !limits.countries.iter().any(|c| number.starts_with(c.as_str())) {
             return Err(SmsRefusal::Country);
         }
@@ -230,9 +237,15 @@ impl SmsLedger {
                     return Err(SmsRefusal::Cooldown { secs: since });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Count a text [`Self::check`] let through.
+    fn count(&mut self, limits: &SmsLimits, number: &str, ask: &Ask<'_>, now: u64) -> Option<PoolUse> {
+        if ask.cooldown {
             self.note_number(limits, number, now);
         }
-        // Counted: every check passed.
         if let Some(net) = ask.start_from {
             bump(&mut self.start_nets, net);
         }
@@ -256,7 +269,48 @@ impl SmsLedger {
                 self.low(PoolName::General, self.general, limits.general())
             }
         };
-        Ok(low)
+        low
+    }
+
+    /// A recovery start from `net` (not a known place) for a name that cannot be texted (a
+    /// made-up name, an account without a number): checked as a start that texts a settled
+    /// number would be, in the same order (the network's starts, the name's stranger share
+    /// as `share_used` says, the reserve), and counted against the network's starts, so the
+    /// reply reads as it would for an account. Nothing is drawn from a pool: no text goes.
+    pub fn phantom_start(
+        &mut self,
+        limits: &SmsLimits,
+        net: &str,
+        share_used: bool,
+        now: u64,
+    ) -> Result<(), SmsRefusal> {
+        self.phantom_check(limits, net, share_used, now)?;
+        bump(&mut self.start_nets, net);
+        Ok(())
+    }
+
+    /// [`Self::phantom_start`], counting nothing.
+    pub fn phantom_check(
+        &mut self,
+        limits: &SmsLimits,
+        net: &str,
+        share_used: bool,
+        now: u64,
+    ) -> Result<(), SmsRefusal> {
+        self.turn_day(now);
+        if count(&self.start_nets, net) >= limits.starts_per_network {
+            return Err(SmsRefusal::NetworkStarts);
+        }
+        if share_used {
+            return Err(SmsRefusal::StrangerShare);
+        }
+        if self.reserve_strangers >= limits.owner_reserve / 2 {
+            return Err(SmsRefusal::StrangersReserve);
+        }
+        if self.reserve >= limits.owner_reserve {
+            return Err(SmsRefusal::Reserve);
+        }
+        Ok(())
     }
 
     /// The pools' use today (a day that has turned counts nothing yet).
@@ -483,6 +537,28 @@ mod tests {
         assert!(ledger
             .allow(&limits, "+34600000001", &Ask { start_from: Some("10.9.8.0/24"), ..owner("e", true) }, DAY)
             .is_ok());
+    }
+
+    #[test]
+    fn a_start_for_a_name_that_cannot_be_texted_counts_and_is_refused_as_an_accounts_would_be() {
+        let limits = SmsLimits { starts_per_network: 2, owner_reserve: 4, ..SmsLimits::default() };
+        let mut ledger = SmsLedger::default();
+        let net = "10.9.9.0/24";
+        // A made-up name and a real account share the network's starts.
+        assert_eq!(ledger.phantom_start(&limits, net, false, DAY), Ok(()));
+        let real = Ask { start_from: Some(net), ..owner("a", true) };
+        assert!(ledger.allow(&limits, "+34600000001", &real, DAY).is_ok());
+        assert_eq!(ledger.phantom_start(&limits, net, false, DAY), Err(SmsRefusal::NetworkStarts));
+        assert_eq!(ledger.allow(&limits, "+34600000001", &real, DAY), Err(SmsRefusal::NetworkStarts));
+        // The name's stranger share, then the strangers' half of the reserve.
+        assert_eq!(ledger.phantom_start(&limits, "10.9.8.0/24", true, DAY), Err(SmsRefusal::StrangerShare));
+        assert!(ledger.allow(&limits, "+34600000002", &owner("b", true), DAY).is_ok());
+        assert_eq!(ledger.phantom_start(&limits, "10.9.8.0/24", false, DAY), Err(SmsRefusal::StrangersReserve));
+        // A dry check counts nothing.
+        let code = Ask { pool: Pool::General, start_from: None, cooldown: true };
+        assert_eq!(ledger.check(&limits, "+34600000003", &code, DAY), Ok(()));
+        assert_eq!(ledger.check(&limits, "+34600000003", &code, DAY), Ok(()));
+        assert_eq!(ledger.usage(&limits, DAY)[0].used, 0);
     }
 
     #[test]

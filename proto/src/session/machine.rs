@@ -68,6 +68,7 @@ impl Session {
             return Ok(Step::Challenge { user: user.clone() });
         }
         if let Request::RecoverStart { .. }
+        | Request::RecoverQuestion { .. }
         | Request::RecoverFinish { .. }
         | Request::CancelChange { .. }
         | Request::Register { .. } = req
@@ -88,6 +89,7 @@ impl Session {
             | Request::LoginWithCode { .. }
             | Request::Challenge { .. }
             | Request::RecoverStart { .. }
+            | Request::RecoverQuestion { .. }
             | Request::RecoverFinish { .. }
             | Request::CancelChange { .. }
             | Request::RegisterChallenge { .. }
@@ -100,9 +102,24 @@ impl Session {
             Request::Commit => self.commit(user),
             Request::Inbox { after } => Ok(Step::Inbox { user, after: *after, unseen: false }),
             Request::Unseen { after } => Ok(Step::Inbox { user, after: *after, unseen: true }),
-            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false }),
-            Request::OpenMeta { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: true }),
-            Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone() }),
+            Request::Open { id, from } => Ok(Step::Open { user, id: *id, from: *from, meta: false, recipients: false }),
+            Request::OpenMeta { id, from } => {
+                Ok(Step::Open { user, id: *id, from: *from, meta: true, recipients: false })
+            }
+            Request::OpenAll { id, from } => {
+                Ok(Step::Open { user, id: *id, from: *from, meta: true, recipients: true })
+            }
+            Request::Delete { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: false }),
+            Request::DeleteEach { ids } => Ok(Step::Delete { user, ids: ids.clone(), each: true }),
+            Request::PendingSends { after } => Ok(Step::PendingSends { user, after: *after }),
+            Request::DropPending { id } => {
+                // The delivery this connection is sending is finished or left, not dropped
+                // from under it.
+                if self.delivery.as_ref().is_some_and(|d| d.id() == *id) {
+                    return Err(Violation::DeliveryOpen);
+                }
+                Ok(Step::DropPending { user, id: *id })
+            }
             Request::MarkSeen { ids } => Ok(Step::MarkSeen { user, ids: ids.clone() }),
         }
     }

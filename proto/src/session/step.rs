@@ -23,12 +23,17 @@ pub enum Step {
     /// List the user's mailbox (only what is not seen yet, with `unseen`).
     Inbox { user: String, after: u64, unseen: bool },
     /// Read a delivery, if it is in the user's mailbox (with its files' modes and times
-    /// when `meta`).
-    Open { user: String, id: u64, from: u32, meta: bool },
-    /// Remove these deliveries, those that are in the user's mailbox.
-    Delete { user: String, ids: Vec<u64> },
+    /// when `meta`, and every recipient it was sent to when `recipients`).
+    Open { user: String, id: u64, from: u32, meta: bool, recipients: bool },
+    /// Remove these deliveries, those that are in the user's mailbox (`each`: all that may
+    /// go, each other answered with why; else all or none of those that are there).
+    Delete { user: String, ids: Vec<u64>, each: bool },
     /// Mark these deliveries seen, those that are in the user's mailbox.
     MarkSeen { user: String, ids: Vec<u64> },
+    /// List the user's unfinished sends with ids above `after`.
+    PendingSends { user: String, after: u64 },
+    /// Abandon the user's unfinished send `id`, if it is one of the user's.
+    DropPending { user: String, id: u64 },
     /// A recovery request of a connection that has not logged in (start, finish, cancel)
     /// or a registration: the glue checks its challenge and does it.
     Recovery,

@@ -75,6 +75,20 @@ pub enum AccountRequest {
     /// A new token for scripts (`automation`: exempt from the human-timing signals, never
     /// from rate limits or bans). Answered with `Token`.
     TokenNew { password: String, automation: bool },
+    /// Disown a place of the account (its network as `Show` lists it): never known again,
+    /// and every token issued there revoked. At once from a known place; from elsewhere a
+    /// change (the code texted to the oldest settled number, or the delay). qxfer/6.
+    Disown { net: String, password: String, auth: Option<String> },
+    /// End sessions with the current password: the one with this id, or all (`None`). From
+    /// a known place any of the account's tokens; from elsewhere only those issued to the
+    /// requester's network. qxfer/6 (`TokensRevoke`, without a password, keeps working for
+    /// qxfer/5 clients, under the same rule).
+    TokensRevokeAs { id: Option<String>, password: String },
+    /// A new token, with a texted code (`auth`, from `SendAuthCode`) for an automation
+    /// token: an automation token is a protected change, made now but working only when
+    /// the delay ends unless `auth` is the right code. A session token from a place that is
+    /// not known is announced. Answered with `Token`, or `TokenFrom` when it waits. qxfer/6.
+    TokenNewAuth { password: String, automation: bool, auth: Option<String> },
 }
 
 /// The listener's answer to an account or recovery request.
@@ -95,6 +109,13 @@ pub enum AccountReply {
     Sessions { sessions: Vec<SessionView> },
     /// A new token, shown once (hex), and its id as `TokensList` shows it.
     Token { token: String, id: String },
+    /// qxfer/6, the answer to `RecoverQuestion`: the account's secret question (`None`: it
+    /// has none), whether it has recovery codes left (either proves the recovery with the
+    /// texted code), and the texted code's tries left and expiry (seconds since the epoch).
+    Question { question: Option<String>, recovery_codes: bool, tries: u32, until: u64 },
+    /// A new automation token, shown once, that works only from `at` (seconds since the
+    /// epoch): the change was announced, and cancelling it revokes the token. qxfer/6.
+    TokenFrom { token: String, id: String, at: u64 },
 }
 
 /// An account as its owner sees it.
@@ -254,8 +275,24 @@ impl AccountRequest {
                 auth(a)
             }
             AccountRequest::Cancel { password: p, .. } => password(p),
+            AccountRequest::Disown { net, password: p, auth: a } => {
+                // A network as `Show` lists it: an address and a prefix length, nothing else.
+                if net.len() > 64 || net.parse::<ipnet::IpNet>().is_err() {
+                    return Err(DecodeError::Invalid("network"));
+                }
+                password(p)?;
+                auth(a)
+            }
             AccountRequest::TokensRevoke { id } => id.as_deref().map_or(Ok(()), check_typed_code),
             AccountRequest::TokenNew { password: p, .. } => password(p),
+            AccountRequest::TokensRevokeAs { id, password: p } => {
+                id.as_deref().map_or(Ok(()), check_typed_code)?;
+                password(p)
+            }
+            AccountRequest::TokenNewAuth { password: p, auth: a, .. } => {
+                password(p)?;
+                auth(a)
+            }
         }
     }
 }
@@ -311,11 +348,14 @@ impl AccountReply {
                 many(sessions.len(), "sessions")?;
                 sessions.iter().try_for_each(|s| check_typed_code(&s.id))
             }
-            AccountReply::Token { token, id } => {
+            AccountReply::Token { token, id } | AccountReply::TokenFrom { token, id, .. } => {
                 if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(DecodeError::Invalid("token"));
                 }
                 check_typed_code(id)
+            }
+            AccountReply::Question { question, .. } => {
+                question.as_deref().map_or(Ok(()), |q| cap(q, MAX_QUESTION, "secret question"))
             }
         }
     }

@@ -24,5 +24,8 @@ pub const MAX_FILES: u32 = 100_000;
 pub const MAX_PAGE: usize = 512;
 /// Longest free-text error message in a reply.
 pub const MAX_ERROR_TEXT: usize = 512;
+/// Longest reason given for one id a request passed over (`Refusal::why`): a whole page
+/// of them fits one frame.
+pub const MAX_REASON: usize = 256;
 /// Longest media type string.
 pub const MAX_MEDIA_TYPE: usize = 128;

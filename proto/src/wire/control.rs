@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::account::{check_code_text, check_typed_code, AccountReply, AccountRequest, Proof};
 use super::caps::{MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_PAGE, MAX_PASSWORD};
 use super::delivery::{
-    validate_also, validate_copies, validate_entries, Begin, Copy, FileEntry, FileMeta, Have, Missed,
+    validate_also, validate_copies, validate_entries, validate_pending, Begin, Copy, FileEntry, FileMeta, Have, Missed,
+    PendingSend,
 };
 use super::error::DecodeError;
 use super::error_code::ErrorCode;
@@ -18,7 +19,10 @@ use super::login::{
     validate_credential, validate_picture, validate_solution, validate_ticket, Credential, Picture, Solution, Ticket,
     Token,
 };
-use super::mailbox::{validate_envelope, validate_inbox_page, Attachment, Envelope, Summary};
+use super::mailbox::{
+    validate_delete_report, validate_envelope, validate_inbox_page, validate_recipients, Attachment, Envelope, Refusal,
+    Summary,
+};
 use super::names::validate_account;
 use super::validate::{cap_len, cap_str, one_line, Validate};
 
@@ -61,7 +65,9 @@ pub enum Request {
     LoginSolved { user: String, credential: Credential, solution: Solution },
     /// Start recovering `user`'s account (allowed before login, with a solved challenge
     /// for `user`): a code is texted to the account's oldest settled number. Answered with
-    /// `Account(Done)`, the same words whether the account or a number exists or not.
+    /// `Account(Done)` when a code went (or the one in force still works), else with
+    /// `Error(Limit)` saying why and when the next code can be texted; the same words
+    /// whether the account or a number exists or not.
     RecoverStart { user: String, solution: Solution },
     /// Finish a recovery: the texted code, the secret answer or a recovery code, and the
     /// new password (allowed before login, with a fresh solved challenge). Answered with
@@ -85,6 +91,25 @@ pub enum Request {
     /// the lockout; otherwise it is answered as `Login` would be. `solution` as in
     /// `LoginSolved`, when the step-up asks for one.
     LoginWithCode { user: String, credential: Credential, code: String, solution: Option<Solution> },
+    /// qxfer/6: the texted code of a recovery, before its proof (allowed before login, with
+    /// a solved challenge for `user`): answered with `Account(Question)`, the account's
+    /// secret question, so the person sees it before typing the answer. The code is checked
+    /// and not used up (a wrong one costs one of its attempts, as in `RecoverFinish`).
+    RecoverQuestion { user: String, code: String, solution: Solution },
+    /// `Delete` (qxfer/6) that does what it can: every id in the caller's mailbox that may
+    /// go is removed, and each that may not is answered with why. Answered with
+    /// `DeleteReport`; an id in neither list is not in the caller's mailbox.
+    DeleteEach { ids: Vec<u64> },
+    /// `OpenMeta` (qxfer/6) answered with `EnvelopeAll`: also every recipient the delivery
+    /// was sent to, as its sender named them.
+    OpenAll { id: u64, from: u32 },
+    /// The caller's unfinished sends (qxfer/6) with ids above `after`, in id order.
+    /// Answered with `PendingPage`.
+    PendingSends { after: u64 },
+    /// Abandon the caller's unfinished send `id` (qxfer/6): only a send of the caller's
+    /// own is found; its partial files are removed and what it reserved is released.
+    /// Answered with `Affected` (`[id]`), or `NotFound`.
+    DropPending { id: u64 },
 }
 
 /// Server → client, control stream.
@@ -118,8 +143,24 @@ pub enum Response {
     CommittedMany { id: u64, time: u64, copies: Vec<Copy>, missed: Vec<Missed> },
     /// Answer to `Challenge`: the signed ticket, and the captcha's picture when it is one.
     Challenge { ticket: Ticket, picture: Option<Picture> },
-    /// Answer to `Account`, `RecoverStart`, `RecoverFinish` and `CancelChange`.
+    /// Answer to `Account`, `RecoverStart`, `RecoverQuestion`, `RecoverFinish` and
+    /// `CancelChange`.
     Account(AccountReply),
+    /// Answer to `DeleteEach`: the ids removed, and those kept with why.
+    DeleteReport { deleted: Vec<u64>, refused: Vec<Refusal> },
+    /// Answer to `OpenAll`: `EnvelopeMeta` with `recipients`, every account the delivery
+    /// was sent to in its sender's order (the envelope's `to` alone for a delivery sent to
+    /// one).
+    EnvelopeAll {
+        envelope: Envelope,
+        recipients: Vec<String>,
+        attachments: Vec<Attachment>,
+        meta: Vec<Option<FileMeta>>,
+        more: bool,
+    },
+    /// Answer to `PendingSends`: a page of the caller's unfinished sends; `more` when later
+    /// pages exist.
+    PendingPage { items: Vec<PendingSend>, more: bool },
 }
 
 impl Validate for Request {
@@ -142,7 +183,7 @@ impl Validate for Request {
                 }
                 meta.iter().try_for_each(FileMeta::validate)
             }
-            Request::Delete { ids } | Request::MarkSeen { ids } => {
+            Request::Delete { ids } | Request::MarkSeen { ids } | Request::DeleteEach { ids } => {
                 if ids.is_empty() {
                     return Err(DecodeError::Invalid("empty id list"));
                 }
@@ -179,11 +220,19 @@ impl Validate for Request {
                 check_typed_code(code)?;
                 solution.as_ref().map_or(Ok(()), validate_solution)
             }
+            Request::RecoverQuestion { user, code, solution } => {
+                validate_account(user)?;
+                check_code_text(code)?;
+                validate_solution(solution)
+            }
             Request::Commit
             | Request::Inbox { .. }
             | Request::Open { .. }
             | Request::Unseen { .. }
-            | Request::OpenMeta { .. } => Ok(()),
+            | Request::OpenMeta { .. }
+            | Request::OpenAll { .. }
+            | Request::PendingSends { .. }
+            | Request::DropPending { .. } => Ok(()),
         }
     }
 }
@@ -198,10 +247,12 @@ impl Validate for Response {
             Response::Envelope { envelope, attachments, .. } => validate_envelope(envelope, attachments),
             Response::EnvelopeMeta { envelope, attachments, meta, .. } => {
                 validate_envelope(envelope, attachments)?;
-                if meta.len() != attachments.len() {
-                    return Err(DecodeError::Invalid("one file time and mode per attachment"));
-                }
-                meta.iter().flatten().try_for_each(FileMeta::validate)
+                validate_file_meta(attachments, meta)
+            }
+            Response::EnvelopeAll { envelope, recipients, attachments, meta, .. } => {
+                validate_envelope(envelope, attachments)?;
+                validate_recipients(envelope, recipients)?;
+                validate_file_meta(attachments, meta)
             }
             Response::Affected { ids } => cap_len(ids, MAX_PAGE, "id list"),
             Response::CommittedMany { copies, missed, .. } => validate_copies(copies, missed),
@@ -215,8 +266,18 @@ impl Validate for Response {
                 Ok(())
             }
             Response::Account(a) => a.validate(),
+            Response::DeleteReport { deleted, refused } => validate_delete_report(deleted, refused),
+            Response::PendingPage { items, .. } => validate_pending(items),
         }
     }
+}
+
+/// One file time and mode per attachment, each in bounds.
+fn validate_file_meta(attachments: &[Attachment], meta: &[Option<FileMeta>]) -> Result<(), DecodeError> {
+    if meta.len() != attachments.len() {
+        return Err(DecodeError::Invalid("one file time and mode per attachment"));
+    }
+    meta.iter().flatten().try_for_each(FileMeta::validate)
 }
 
 impl Response {
@@ -257,6 +318,49 @@ mod tests {
         assert!(roundtrip(&Request::Delete { ids: vec![] }).is_err());
         assert!(roundtrip(&Request::MarkSeen { ids: vec![1; MAX_PAGE + 1] }).is_err());
         assert!(roundtrip(&Request::Delete { ids: vec![1; MAX_PAGE] }).is_ok());
+    }
+
+    #[test]
+    fn a_delete_report_is_capped_and_its_reasons_are_one_short_line() {
+        let check = |r: &Response| decode_checked::<Response>(&postcard::to_stdvec(r).expect("encode"));
+        let report = |why: String| Response::DeleteReport { deleted: vec![1], refused: vec![Refusal { id: 2, why }] };
+        assert!(check(&report("kept until tomorrow".into())).is_ok());
+        assert!(check(&report("two\nlines".into())).is_err());
+        assert!(check(&report("x".repeat(crate::wire::MAX_REASON + 1))).is_err());
+        let many = Response::DeleteReport { deleted: vec![1; MAX_PAGE + 1], refused: vec![] };
+        assert!(check(&many).is_err());
+        assert!(roundtrip(&Request::DeleteEach { ids: vec![] }).is_err());
+        assert!(roundtrip(&Request::DeleteEach { ids: vec![7; MAX_PAGE] }).is_ok());
+    }
+
+    #[test]
+    fn an_envelopes_recipients_are_names_without_repeats_and_include_its_own() {
+        let envelope = Envelope {
+            id: 1,
+            from: "al".into(),
+            to: "bo".into(),
+            time: 2,
+            subject: None,
+            body: None,
+            files: 0,
+            bytes: 0,
+        };
+        let all = |names: &[&str]| Response::EnvelopeAll {
+            envelope: envelope.clone(),
+            recipients: names.iter().map(|n| n.to_string()).collect(),
+            attachments: vec![],
+            meta: vec![],
+            more: false,
+        };
+        let check = |r: &Response| decode_checked::<Response>(&postcard::to_stdvec(r).expect("encode"));
+        assert!(check(&all(&["cy", "bo"])).is_ok());
+        assert!(check(&all(&["cy"])).is_err(), "its own recipient missing");
+        assert!(check(&all(&["bo", "bo"])).is_err());
+        assert!(check(&all(&["bo", "Bad"])).is_err());
+        let many: Vec<String> = (0..=MAX_RECIPIENTS).map(|i| format!("u{i}")).collect();
+        let mut names: Vec<&str> = many.iter().map(String::as_str).collect();
+        names.push("bo");
+        assert!(check(&all(&names)).is_err());
     }
 
     #[test]

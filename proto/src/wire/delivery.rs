@@ -1,11 +1,11 @@
 //! Sending a delivery on the wire: what a new delivery declares (`Begin`), the files it
 //! declares (with their modes and times), what the listener already holds of each, and the
-//! further recipients' deliveries of a send to several, with the checks they pass after
-//! decoding.
+//! further recipients' deliveries of a send to several, and the caller's unfinished sends,
+//! with the checks they pass after decoding.
 
 use serde::{Deserialize, Serialize};
 
-use super::caps::{MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_SUBJECT};
+use super::caps::{MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_PAGE, MAX_SUBJECT};
 use super::error::DecodeError;
 use super::names::{validate_account, validate_path};
 use super::validate::{cap_len, one_line, text, Validate};
@@ -66,6 +66,29 @@ pub struct Copy {
 pub struct Missed {
     pub to: String,
     pub reason: String,
+}
+
+/// One of the caller's unfinished sends, as `PendingSends` lists it (qxfer/6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSend {
+    /// The delivery's id: `DropPending` takes it.
+    pub id: u64,
+    pub to: String,
+    /// What it holds in reserve: bytes (files, subject and body) and files.
+    pub bytes: u64,
+    pub files: u64,
+    /// When it first began; when it was last begun or resumed.
+    pub since: u64,
+    pub last: u64,
+    /// Until when it holds room in its recipient's mailbox, if it still does.
+    pub held_until: Option<u64>,
+    /// When it expires (its files removed) unless resumed before.
+    pub expires: u64,
+}
+
+pub(super) fn validate_pending(items: &[PendingSend]) -> Result<(), DecodeError> {
+    cap_len(items, MAX_PAGE, "pending sends")?;
+    items.iter().try_for_each(|p| validate_account(&p.to).map(|_| ()).map_err(Into::into))
 }
 
 /// Most recipients of one send.

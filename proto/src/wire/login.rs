@@ -43,6 +43,12 @@ pub const MAX_WORK_BITS: u8 = 40;
 pub const LOCKED_TEXT: &str = "this account takes no password from this network for now: too many failed logins \
      from networks it does not know; log in from a network you have used it from before, or try again later";
 
+/// The listener's words when it is under load and asks a password login that carries no
+/// work to attach the work it suggests (the code is `ChallengeRequired`: a client asks for a
+/// `Challenge` and logs in again with the solution, which is served in its network's turn).
+pub const LOADED_TEXT: &str = "the listener is busy checking passwords: attach the proof of work it suggests \
+     (ask for a challenge) and log in again";
+
 /// How a client proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {

@@ -31,15 +31,17 @@ pub use admin::{
 };
 pub use caps::{
     MAX_BODY, MAX_ENTRIES_PER_FRAME, MAX_ERROR_TEXT, MAX_FILES, MAX_FRAME, MAX_HEAD_FRAME, MAX_MEDIA_TYPE, MAX_PAGE,
-    MAX_PASSWORD, MAX_SUBJECT, MIN_PASSWORD,
+    MAX_PASSWORD, MAX_REASON, MAX_SUBJECT, MIN_PASSWORD,
 };
 pub use control::{Request, Response};
-pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, MAX_RECIPIENTS};
+pub use delivery::{Begin, Copy, FileEntry, FileMeta, Hash, Have, Missed, PendingSend, MAX_RECIPIENTS};
 pub use error::DecodeError;
 pub use error_code::ErrorCode;
 pub use frame::{decode_body, decode_frame, encode_frame, frame_len, FrameLen, LEN_PREFIX};
-pub use login::{ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS};
-pub use mailbox::{Attachment, Envelope, Summary};
+pub use login::{
+    ChallengeKind, Credential, Picture, Solution, Ticket, Token, LOADED_TEXT, LOCKED_TEXT, MAX_ANSWER, MAX_WORK_BITS,
+};
+pub use mailbox::{Attachment, Envelope, Refusal, Summary};
 pub use names::{is_deceptive, validate_account, validate_path, NameError};
 pub use notice::BanNotice;
 pub use stream::{FileEnd, GetReply, PutReply, StreamHead};
@@ -59,8 +61,10 @@ pub const DEFAULT_PORT: u16 = 4433;
 /// so it still works with a qxfer/4 listener for everything else, and says the listener
 /// is too old when a command needs qxfer/5.
 /// qxfer/6: `LoginWithCode`, the way back for an owner whose account is locked against
-/// the place she is at. A client offers qxfer/6, qxfer/5 and qxfer/4, and sends a code
-/// only on qxfer/6.
+/// the place she is at; `DeleteEach` (delete what may go, say why for the rest), `OpenAll`
+/// (every recipient of a delivery), `PendingSends` and `DropPending` (the caller's
+/// unfinished sends). A client offers qxfer/6, qxfer/5 and qxfer/4, and sends these only
+/// on qxfer/6.
 pub const ALPN: &[u8] = b"qxfer/6";
 /// qxfer/5: still served as it is (its clients send a subset of qxfer/6).
 pub const ALPN_V5: &[u8] = b"qxfer/5";

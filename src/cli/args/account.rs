@@ -11,8 +11,9 @@ use super::client::ClientArgs;
 pub struct ChangeArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// From a network the account has not used for a week, changes wait a day; this asks for
-    /// a code texted to the account's oldest number and applies the change at once with it.
+    /// Changes of numbers, the question, codes and tokens wait a day from any network (a new
+    /// password only away from a known place); this asks for a code texted to the account's
+    /// oldest settled number and applies the change at once with it.
     #[arg(long, group = "authorise")]
     pub confirm_by_text: bool,
     /// A new account's first number, question and codes, from any network within the setup
@@ -72,6 +73,17 @@ pub enum AccountCmd {
     /// Sessions (saved tokens) of the account.
     #[command(subcommand, after_help = "Example:\n  qxfer account tokens list alice@host.example")]
     Tokens(TokensCmd),
+    /// Disown a network the account logged in from (as `qxfer account show` lists it): never
+    /// a known place again, and every token issued there is revoked. At once from a known
+    /// place; from elsewhere it needs --confirm-by-text or waits the delay.
+    #[command(after_help = "Example:\n  qxfer account disown alice@host.example 203.0.113.0/24")]
+    Disown {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// The network, as `qxfer account show` lists it (203.0.113.0/24, 2001:db8:1:2::/64).
+        #[arg(value_name = "NETWORK")]
+        net: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,9 +161,18 @@ pub enum TokensCmd {
     New {
         #[command(flatten)]
         client: ClientArgs,
-        /// A token for scripts: exempt from the human-timing checks, valid a year.
+        /// A token for scripts: exempt from the human-timing checks, valid a year. It is a
+        /// change: it works only when the delay ends (announced, cancellable), unless made
+        /// with --confirm-by-text.
         #[arg(long)]
         automation: bool,
+        /// With --automation: a code texted to the account's oldest settled number makes the
+        /// token work at once.
+        #[arg(long, requires = "automation")]
+        confirm_by_text: bool,
+        /// With --confirm-by-text: read the code from a line of stdin (after the password).
+        #[arg(long, requires = "confirm_by_text")]
+        auth_code_stdin: bool,
     },
     /// List the account's sessions.
     #[command(after_help = "Example:\n  qxfer account tokens list alice@host.example --json")]
@@ -159,7 +180,8 @@ pub enum TokensCmd {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// End a session by its id, or all of them.
+    /// End a session by its id, or all of them (the current password is asked for; from a
+    /// network that is not a known place, only the tokens issued to it are ended).
     #[command(after_help = "Example:\n  qxfer account tokens revoke alice@host.example --all")]
     Revoke {
         #[command(flatten)]

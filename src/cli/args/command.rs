@@ -12,6 +12,7 @@ use super::identity::CertCmd;
 use super::inspect::{audit_help, AuditArgs, StatusArgs};
 use super::listen::ListenArgs;
 use super::mailbox::{DeleteArgs, InboxArgs, ReadArgs};
+use super::pending::PendingCmd;
 use super::recovery::{RecoverArgs, RegisterArgs};
 use super::transfer::{FetchArgs, SendArgs};
 use super::users::UserCmd;
@@ -63,6 +64,13 @@ pub enum Command {
     /// Delete deliveries from your mailbox (their files and quota are freed).
     #[command(after_help = "Example:\n  qxfer delete alice@host.example 12 13")]
     Delete(DeleteArgs),
+    /// Your unfinished sends (interrupted and not resumed): list them, or abandon them to
+    /// free the room they hold.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  qxfer pending list alice@host.example\n  qxfer pending drop alice@host.example 42\n\nRunning an interrupted send's command again resumes it instead."
+    )]
+    Pending(PendingCmd),
     /// Recover an account whose password is lost: a code texted to its oldest phone number,
     /// with the secret answer or a recovery code (`qxfer recover cancel HOST CODE` cancels a
     /// pending change with a texted cancel code).

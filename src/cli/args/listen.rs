@@ -20,7 +20,9 @@ pub struct ListenArgs {
     /// PEM private key for --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// TOML config file: [limits], [scoring] and [challenges] (see README).
+    /// TOML config file: [limits], [scoring], [challenges], [recovery], [sms], [geoip],
+    /// [registration], [regularity] (described in docs/: listener.md, activity-and-bans.md,
+    /// challenges.md, recovery.md, registration.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// IP allow/block rules file [default: DATA/ip-rules.txt]; reloaded on change and SIGHUP.
@@ -40,7 +42,7 @@ pub struct ListenArgs {
     pub retry: Option<RetryArg>,
     /// Threads that move packets [default: one per core]. With 1, every connection's packets
     /// stay on one thread: one big transfer is faster, but a flood of hostile connections
-    /// competes with it for that thread (measured in the README's Benchmarks).
+    /// competes with it for that thread (measured in docs/benchmarks.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 }

@@ -10,7 +10,9 @@ use super::client::ClientArgs;
 pub struct RecoverArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// With `cancel` as HOST: the listener and the cancel code (`qxfer recover cancel HOST CODE`).
+    /// With `cancel` or `disown` as HOST: the listener and the texted code (`qxfer recover
+    /// cancel HOST CODE` cancels a pending change; `qxfer recover disown HOST CODE` disowns
+    /// the new network a text told you of).
     #[arg(value_name = "HOST CODE", num_args = 0..=2)]
     pub rest: Vec<String>,
     /// Read the texted code from a line of stdin (the last one read) instead of prompting.

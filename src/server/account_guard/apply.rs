@@ -57,8 +57,35 @@ impl AccountGuard {
                     Some(crate::store::QuestionRec { text: text.clone(), answer_phc: answer_phc.clone(), set: now })
             }
             Change::Codes { hashes } => rec.codes = hashes.clone(),
+            Change::Disown { net } => {
+                if let Some(p) = rec.places.iter_mut().find(|p| &p.net == net) {
+                    p.disowned.get_or_insert(now);
+                    p.known_since = None;
+                    p.disown_code = None;
+                }
+            }
+            // Beyond the record (`beyond_the_record`).
+            Change::AutomationToken { .. } => {}
         }
         0
+    }
+
+    /// What a change does beyond the account's record once applied: a disowned place's
+    /// tokens (session and automation) are revoked; an automation token starts to exist
+    /// (only while the password is still the one it was asked for with). Returns how many
+    /// tokens were revoked or made.
+    pub fn beyond_the_record(store: &Store, user: &str, change: &Change) -> Result<usize, StoreError> {
+        match change {
+            Change::Disown { net } => store.revoke_tokens_issued_at(user, net),
+            Change::AutomationToken { key, phc, expires, net } => {
+                if !store.add_token(key, user, phc, *expires, Some(net))? {
+                    return Ok(0);
+                }
+                store.mark_automation(key)?;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
     }
 
     /// Whether `change` removes a number verified on the account as `rec` stands before it
@@ -133,6 +160,7 @@ impl AccountGuard {
             let dropped = Self::apply_to_record(rec, change, now, asked);
             ((rec.clone(), dropped, tell_removed), true)
         })?;
+        Self::beyond_the_record(store, user, change)?;
         if let Some((rec, dropped, tell_removed)) = rec {
             self.announce_applied(store, user, &rec, change, dropped, tell_removed, now_ms);
         }

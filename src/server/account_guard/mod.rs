@@ -4,33 +4,41 @@
 //!
 //! - `key`: the listener's recovery key;
 //! - `policy_view`: the account's record as the policy sees it (phones, places);
-//! - `places`: known places, noted at login and registration;
+//! - `places`: known places, earned by password logins on several days;
+//! - `new_place`: the owner told of a new place, and disowning one;
 //! - `daily`: what an account and a network may ask for in a day;
 //! - `codes`: texted codes (only their keyed hashes are kept) and recovery codes;
+//! - `starts`: a recovery's texted code from start to finish, alike for names that cannot
+//!   be texted (their phantoms), and when the next code can be texted;
 //! - `setup`: a new account setting itself up (its first login's network, the setup code);
 //! - `pending`: changes put off until their delay ends;
 //! - `apply`: changes taking effect, at once or when their delay ended;
-//! - `notices`: announcements, texted and in the mailbox.
+//! - `notices`: announcements, texted and in the mailbox;
+//! - `token_notices`: a session token made from a place that is not known, told.
 
 pub(crate) mod apply;
 pub(crate) mod codes;
 mod daily;
 mod key;
+pub(crate) mod new_place;
 pub(crate) mod notices;
 pub(crate) mod pending;
-mod places;
+pub(crate) mod places;
 pub(crate) mod policy_view;
 pub(crate) mod setup;
+pub(crate) mod starts;
+pub(crate) mod token_notices;
 
 use std::net::IpAddr;
 
 use super::texts::Texts;
-use crate::policy::recovery::{Origin, RecoveryConfig};
+use crate::policy::places::Origin;
+use crate::policy::recovery::RecoveryConfig;
 
 pub use key::{load_or_create_key, KeyError};
 
-/// Recovery starts worked on at once in the background, at most; past that a start is
-/// answered the same way and does nothing (logged).
+/// Recovery starts worked on at once, at most; past that a start texts nothing and is
+/// answered so ("busy, try again in a minute", the same for every name; logged).
 pub const MAX_BACKGROUND_STARTS: usize = 16;
 
 /// What the listener needs for recovery and protected changes.
@@ -43,6 +51,8 @@ pub struct AccountGuard {
     host: String,
     /// Recovery starts being worked on in the background.
     background: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Names that cannot be texted, answered like accounts (`starts`).
+    phantoms: std::sync::Mutex<crate::policy::recovery_start::Phantoms>,
 }
 
 impl AccountGuard {
@@ -60,6 +70,7 @@ impl AccountGuard {
             geoip,
             host,
             background: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_STARTS)),
+            phantoms: Default::default(),
         }
     }
 
@@ -74,6 +85,11 @@ impl AccountGuard {
 
     pub fn texts(&self) -> &Texts {
         &self.texts
+    }
+
+    /// How texts name this listener (`[sms] name`): the HOST of the commands they give.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Where the operator's GeoIP database puts `ip` (nothing without one).

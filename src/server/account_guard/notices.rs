@@ -9,8 +9,9 @@ use super::AccountGuard;
 use crate::clock::{format_duration, format_time};
 use crate::policy::recovery::mask_phone;
 use crate::policy::sms::{Ask, Pool};
+use crate::server::texts::About;
 use crate::store::NOTICE_SENDER;
-use crate::store::{Change, RecoveryRecord, Store};
+use crate::store::{Change, Pending, RecoveryRecord, Store};
 
 impl AccountGuard {
     /// Text `body` to every verified number of the account, and put a notice in its
@@ -71,30 +72,59 @@ impl AccountGuard {
                 self.text_notice(&p.number, self.pool_for(rec, user, &p.number, true, now), text, now_ms);
             }
         }
-        let cancel_how = match &s.pending.change {
-            Change::Recover { .. } => "with the cancel code texted to this account's phone numbers".to_string(),
-            _ => format!(
-                "with the cancel code texted to this account's phone numbers,\n  qxfer recover cancel {} CODE\n\
-                 or, logged in from a known place: qxfer account cancel USER@{} {}",
-                self.host, self.host, s.pending.id
-            ),
-        };
         let body = format!(
             "A change was asked for from {from}, a network this account has not used long enough to be known: \
              {what}.\n\
              It takes effect at {when} (in {delay}).\n\n\
-             Not you? Cancel it {cancel_how}.\n",
+             Not you? {cancel_how}",
             from = s.pending.from,
             delay = format_duration(self.cfg.unknown_place_delay_secs),
+            cancel_how = self.cancel_how(user, rec, &s.pending),
         );
         self.mail(store, user, &format!("Pending change to your account: {what}"), &body, now_ms);
         failed
     }
 
-    /// Queue an announcement drawn from `pool` (no cooldown); whether it was queued.
-    fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
+    /// What cancels `pending`, in words, with this account's and listener's names and the
+    /// change's id, ready to paste: the cancel code texted to the account's numbers, from
+    /// anywhere; `account cancel` (not for a recovery: whoever has the password could) only
+    /// from a network the account knew before the change was asked for, and only named
+    /// when there is one. Times are whole seconds: a place known in the very second the
+    /// change was asked for was known when it was asked for (the login that made it known
+    /// came first; a change asked for from a known place is never pending).
+    fn cancel_how(&self, user: &str, rec: &RecoveryRecord, pending: &Pending) -> String {
+        let host = &self.host;
+        let by_code = format!(
+            "Cancel it, from anywhere, with the cancel code texted to this account's phone numbers:\n  \
+             qxfer recover cancel {host} CODE\n"
+        );
+        let known_before = rec.places.iter().any(|p| p.known_since.is_some_and(|k| k <= pending.requested));
+        match &pending.change {
+            Change::Recover { .. } => format!(
+                "{by_code}(A pending recovery is cancelled only with that code: logged in, whoever has the password \
+                 could.)\n"
+            ),
+            _ if known_before => format!(
+                "{by_code}or, logged in from a network this account knew before the change was asked for (not from \
+                 {from}):\n  qxfer account cancel {user}@{host} {id}\n",
+                from = pending.from,
+                id = pending.id
+            ),
+            _ => by_code,
+        }
+    }
+
+    /// Queue an announcement drawn from `pool` (no cooldown: a code asked for right after
+    /// it still goes); whether it was queued. Recorded as a text of the account the pool
+    /// names.
+    pub(super) fn text_notice(&self, number: &str, pool: Pool<'_>, text: String, now_ms: u64) -> bool {
         let ask = Ask { pool, start_from: None, cooldown: false };
-        match self.texts.send(number, &ask, text, now_ms) {
+        let account = match pool {
+            Pool::Owner { account, .. } | Pool::Verify { account, .. } => Some(account),
+            Pool::General => None,
+        };
+        let about = About { source: None, account, what: "announcement" };
+        match self.texts.send(number, &ask, text, now_ms, about) {
             Err(e) => {
                 warn!(event = "text_refused", to = %mask_phone(number), "announcement not texted: {e}");
                 false

@@ -2,20 +2,22 @@
 //! what it already holds: a complete file's hash (the sender compares it with its file now
 //! and sends it again if it changed), or a partial file's length, so a resumed send skips
 //! what arrived before. Hashing complete files on a resume is disk work: it takes one of the
-//! account's upload slots (bounded per account and in all), and stops as soon as the
-//! connection that asked is gone (a reconnect loop cannot pile hashes up).
+//! account's upload slots (bounded per account and in all; an account out of them is told
+//! so at once), and stops as soon as the connection that asked is gone (a reconnect loop
+//! cannot pile hashes up).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::files::{self, Layout};
+use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
-use crate::server::error::ServerError;
+use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
 use crate::session::Held;
-use crate::wire::{FileEntry, Have, Response};
+use crate::wire::{ErrorCode, FileEntry, Have, Response};
 
 pub(super) async fn handle(
     conn: &Arc<Conn>,
@@ -26,8 +28,15 @@ pub(super) async fn handle(
     let layout = conn.shared.layout().clone();
     let wait = Duration::from_secs(conn.shared.limits().progress_window_secs);
     let user = conn.user().unwrap_or_default();
-    let Some(slot) = conn.shared.upload_slot(&user, wait).await else {
-        return Err(ServerError::Internal("no disk slot for this account in time"));
+    // Hashing ends by itself: its slot is never taken for another.
+    let slot = match conn.shared.upload_slot(conn.peer.ip(), &user, false, wait).await {
+        Ok((slot, _)) => slot,
+        Err(refused) => {
+            // Heavy use, not an offence: recorded, never scored.
+            conn.record(conn.activity(Kind::Request).detail(format!("add_files refused: {refused:?}")));
+            let words = refused.words(conn.shared.limits().max_uploads_per_account);
+            return Ok(Outcome::reply(error_reply(ErrorCode::Limit, words)));
+        }
     };
     let cancel = Cancel::default();
     let flag = cancel.0.clone();

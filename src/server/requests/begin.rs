@@ -11,7 +11,7 @@ use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::store::{Opened, Opening, Reservation, StoreError};
+use crate::store::{Hold, Opened, Opening, Reservation, StoreError};
 use crate::wire::{Begin, ErrorCode, Response};
 
 /// What opening the delivery found.
@@ -48,6 +48,7 @@ pub(super) async fn handle(
         quota_files: limits.account_max_files,
         max_open: u64::from(limits.max_open_deliveries_per_account),
         deliveries: 1 + also.len() as u32,
+        hold: Hold { secs: limits.recipient_hold_secs, renew_secs: limits.recipient_hold_renew_secs },
     };
     let floor = limits.min_free_disk_bytes;
     let opened = Shared::blocking(move || -> Result<Found, StoreError> {
@@ -62,7 +63,7 @@ pub(super) async fn handle(
         // Further recipients must exist and have room now; their room is not reserved (the
         // copy is charged at commit, and reported missed if the room went meanwhile).
         for other in &also {
-            match sh.store().has_room(other, &want)? {
+            match sh.store().has_room(other, &want, sh.now())? {
                 None => return Ok(Found::NoFurther(other.clone())),
                 Some(false) => return Ok(Found::NoRoomFurther(other.clone())),
                 Some(true) => {}
@@ -116,6 +117,20 @@ pub(super) async fn handle(
         }
         Ok(Found::Store(Opening::NoRoom)) => {
             (None, refuse("recipient's mailbox full", "the recipient's mailbox has no room for this delivery"))
+        }
+        Ok(Found::Store(Opening::NoRoomAnyMore { id })) => {
+            info!(peer = %conn.peer, event = "quota", id, "resume refused: the recipient's mailbox is full past the hold");
+            conn.record(
+                conn.activity(Kind::Request)
+                    .bytes(want.bytes)
+                    .detail(format_args!("resume of {id} refused: recipient's mailbox full past the hold")),
+            );
+            let hold = crate::clock::format_duration(limits.recipient_hold_secs);
+            let text = format_args!(
+                "the recipient's mailbox has no room for this delivery now (an unfinished send holds room there \
+                 for {hold} only); try again later, or abandon unfinished delivery {id} (qxfer pending drop)"
+            );
+            (None, error_reply(ErrorCode::Limit, text))
         }
         Ok(Found::Store(Opening::SpoolFull)) => (
             None,

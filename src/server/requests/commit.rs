@@ -33,6 +33,9 @@ enum Committed {
     RecipientGone,
     /// The delivery expired before it was finished.
     Expired,
+    /// Its hold on the recipient's mailbox ended and the mailbox has no room for it now:
+    /// its files stay in the spool for a later resume.
+    NoRoom,
 }
 
 /// How long a commit or a resume waits for another commit or resume of the same delivery.
@@ -78,6 +81,21 @@ pub(super) async fn handle(conn: &Arc<Conn>, plan: CommitPlan) -> Result<Outcome
         Committed::Expired => {
             error_reply(ErrorCode::NotFound, "the delivery expired before it was finished; send it again")
         }
+        Committed::NoRoom => {
+            info!(peer = %conn.peer, event = "quota", id, "commit refused: the recipient's mailbox is full past the hold");
+            conn.record(
+                conn.activity(Kind::Request).detail(format_args!("commit of {id} refused: recipient's mailbox full")),
+            );
+            let hold = crate::clock::format_duration(conn.shared.limits().recipient_hold_secs);
+            error_reply(
+                ErrorCode::Limit,
+                format_args!(
+                    "the recipient's mailbox has no room for this delivery now (an unfinished send holds room there \
+                     for {hold} only); what was uploaded is kept: try again later, or abandon unfinished delivery \
+                     {id} (qxfer pending drop)"
+                ),
+            )
+        }
     }))
 }
 
@@ -95,14 +113,15 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
         }
         let _ = std::fs::remove_dir_all(layout.spool(id));
     };
-    let recorded = match sh.store().check_commit(&from, &key, &to, id) {
+    let quota = (sh.limits().account_quota_bytes, sh.limits().account_max_files);
+    let recorded = match sh.store().check_commit(&from, &key, &to, id, sh.now(), quota) {
         Ok(()) => {
             fault("before_move");
             let meta: Vec<_> = plan.files.iter().map(|f| f.meta).collect();
             let also = plan.also.clone();
             let (envelope, attachments) = move_into_mailbox(sh, plan)?;
             fault("after_move");
-            sh.store().commit_delivery(&envelope, &attachments, &meta, &key, &also).map(|()| envelope)
+            sh.store().commit_delivery(&envelope, &attachments, &meta, &key, &also, quota).map(|()| envelope)
         }
         Err(e) => Err(e),
     };
@@ -110,8 +129,11 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
         Ok(envelope) => {
             fault("after_commit");
             remove(false);
-            let fanned =
-                if many { Some(crate::server::fanout::fan_out(sh.store(), layout, sh.limits(), id)?) } else { None };
+            let fanned = if many {
+                Some(crate::server::fanout::fan_out(sh.store(), layout, sh.limits(), id, sh.now())?)
+            } else {
+                None
+            };
             Committed::Done(envelope, fanned)
         }
         Err(StoreError::Committed { id, time }) => {
@@ -126,6 +148,11 @@ fn commit(sh: &Shared, plan: CommitPlan) -> Result<Committed, ServerError> {
         Err(StoreError::NotOpen) => {
             remove(true);
             Committed::Expired
+        }
+        Err(StoreError::NoRoom) => {
+            // Moved already (a room check at the commit itself): the files go back.
+            let _ = files::rename_no_replace(&layout.delivery_dir(&to, id), &layout.staged_root(id));
+            Committed::NoRoom
         }
         Err(e) => {
             // Not recorded: the files go back where a retry finds them.

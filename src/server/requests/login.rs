@@ -20,13 +20,16 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::hash_wait;
 use super::solved::record_solved;
 use super::timing;
 use super::unlock;
 use crate::accounts;
+use crate::challenge::TicketError;
 use crate::policy::activity::Kind;
 use crate::policy::challenges::Place;
 use crate::policy::lockout::Name;
+use crate::policy::places::Sighting;
 use crate::server::challenges::Solved;
 use crate::server::conn::Conn;
 use crate::server::counters::bump;
@@ -99,18 +102,6 @@ fn challenge_refused(conn: &Arc<Conn>, user: &str, code: ErrorCode, why: &str) -
     Outcome::reply(error_reply(code, &text)).close(close)
 }
 
-/// Where a password login comes from, as its account sees it: one of its known places, or
-/// elsewhere (always, for a name no account has).
-async fn place_of(conn: &Arc<Conn>, user: &str) -> Result<Place, ServerError> {
-    let (sh, u, ip) = (conn.shared.clone(), user.to_owned(), conn.peer.ip());
-    Ok(Shared::blocking(move || -> Result<Place, StoreError> {
-        let now = sh.clock().now();
-        let known = sh.store().recovery(&u)?.is_some_and(|rec| sh.guard().known(&rec, ip, now));
-        Ok(if known { Place::Known } else { Place::Elsewhere })
-    })
-    .await??)
-}
-
 /// The source a failure is scored against (`None` for exempt networks).
 fn scored(conn: &Conn) -> Option<std::net::IpAddr> {
     let ip = conn.peer.ip();
@@ -143,6 +134,9 @@ fn step_up<'a>(
     let solved = match solution {
         Some(s) => match sh.challenges().check(s, user, conn.peer.ip(), stepped_up, now_ms) {
             Ok(solved) => Some((s, solved)),
+            Err(TicketError::Busy) => {
+                return Err(Box::new(hash_wait::busy(conn, user, "no room to spend tickets", false)))
+            }
             Err(e) => return Err(Box::new(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string()))),
         },
         None => None,
@@ -158,8 +152,10 @@ fn step_up<'a>(
 fn spend(conn: &Arc<Conn>, user: &str, solved: &Checked<'_>) -> Option<Outcome<Response>> {
     let (s, solved) = solved.as_ref()?;
     let now_ms = conn.shared.clock().now_ms();
-    if let Err(e) = conn.shared.challenges().spend(s, solved, conn.peer.ip(), now_ms) {
-        return Some(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string()));
+    match conn.shared.challenges().spend(s, solved, conn.peer.ip(), now_ms) {
+        Ok(()) => {}
+        Err(TicketError::Busy) => return Some(hash_wait::busy(conn, user, "no room to spend tickets", false)),
+        Err(e) => return Some(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string())),
     }
     record_solved(conn, user, solved);
     None
@@ -185,25 +181,21 @@ async fn check_token(conn: &Arc<Conn>, user: &str, token: Token, solved: &Checke
     .await??)
 }
 
-/// A password: checked in the bounded hash queue, served by the work the login proves; a
-/// right one gets a new session token. The account's due changes apply first (a
+/// A password: checked in the fair hash queue (`hash_wait`); a right one gets a new session
+/// token. The account's due changes apply first (a
 /// recovery's new password is the one to check). Past a lockout, the right password with
 /// a right `code` logs in; without one it has a code texted.
 async fn check_password(
     conn: &Arc<Conn>,
     user: &str,
     (password, code): (String, Option<String>),
-    place: Place,
+    (place, exists): (Place, bool),
     solved: &Checked<'_>,
 ) -> Result<Check, ServerError> {
-    // Served by the work the login proves (0 without a solution).
-    let priority = solved.as_ref().map_or(0, |(s, _)| s.ticket.bits);
-    let Some(_slot) = conn.shared.hash_slot(priority).await else {
-        conn.record(conn.activity(Kind::Limit).account(user).detail("login queue full"));
-        return Ok(Check::Stopped(Outcome::reply(error_reply(
-            ErrorCode::Limit,
-            "the listener is busy checking passwords; try again in a moment",
-        ))));
+    let effort = solved.as_ref().map(|(s, _)| s.ticket.bits);
+    let _slot = match hash_wait::slot(conn, user, (place, exists), effort).await {
+        Ok(slot) => slot,
+        Err(reply) => return Ok(Check::Stopped(reply)),
     };
     let sh = conn.shared.clone();
     // Failures may have crossed the threshold while this login waited.
@@ -248,7 +240,8 @@ async fn check_password(
         let expires = sh.now() + accounts::TOKEN_LIFETIME_SECS;
         // The password (or the account) may have changed while it was being checked.
         let phc = phc.unwrap_or_default();
-        if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires)? {
+        let net = crate::policy::prefix_of(ip).to_string();
+        if !sh.store().add_token(&accounts::token_key(&token), &u, &phc, expires, Some(&net))? {
             return Ok(Check::Refused { known: true });
         }
         Ok(Check::Accepted { token: Some(token), automation: false, via })
@@ -273,18 +266,20 @@ async fn accepted(
     conn.session(|s| s.logged_in(&user));
     conn.shared.logged_in(&conn.connection, &user);
     let (sh, u) = (conn.shared.clone(), user.clone());
-    let now = sh.clock().now();
-    // A password login (it gets a token) also notes the first login's network, once.
+    let now_ms = sh.clock().now_ms();
+    // A password login counts a day toward its place (a new one is told to the owner);
+    // a token login only keeps a known place from expiring (`account_guard::places`).
     let password = token.is_some();
-    let noted = move || {
-        sh.guard().note_place(sh.store(), &u, ip, now)?;
-        match password {
-            true => sh.guard().note_first_login(sh.store(), &u, ip, now),
-            false => Ok(()),
+    match Shared::blocking(move || sh.guard().note_login(sh.store(), &u, ip, password, now_ms)).await {
+        Ok(Err(e)) => warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}"),
+        Ok(Ok(Some(Sighting::New))) => {
+            conn.record(conn.activity(Kind::NewPlace).account(&user).detail("first password login from this network"));
+            info!(peer = %conn.peer, %user, event = "new_place", "first password login from this network; the owner is told");
         }
-    };
-    if let Ok(Err(e)) = Shared::blocking(noted).await {
-        warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
+        Ok(Ok(Some(Sighting::BecameKnown))) => {
+            info!(peer = %conn.peer, %user, event = "place_known", "this network is now a known place of the account");
+        }
+        _ => {}
     }
     let detail = via.map(|how| format!("past the lockout for this place, with {how}")).unwrap_or_default();
     conn.record(conn.activity(Kind::LoginOk).account(&user).detail(detail));
@@ -373,7 +368,7 @@ pub(super) async fn handle(
     let sent = timing::login_digest(&credential, now_ms);
     let is_password = matches!(credential, Credential::Password(_));
     // A token is good from anywhere: its place does not matter.
-    let place = if is_password { place_of(conn, &user).await? } else { Place::Known };
+    let (place, exists) = if is_password { hash_wait::place_of(conn, &user).await? } else { (Place::Known, true) };
     // Check the challenge the step-up asks for, then the credentials, and decide (`Check`).
     let solved = match step_up(conn, &user, (is_password, place), solution.as_ref(), now_ms) {
         Ok(solved) => solved,
@@ -381,7 +376,9 @@ pub(super) async fn handle(
     };
     let check = match credential {
         Credential::Token(token) => check_token(conn, &user, token, &solved).await?,
-        Credential::Password(password) => check_password(conn, &user, (password, code), place, &solved).await?,
+        Credential::Password(password) => {
+            check_password(conn, &user, (password, code), (place, exists), &solved).await?
+        }
     };
     // Record the login's timing, for the regularity watch.
     if let Some(exists) = check.judged(is_password) {

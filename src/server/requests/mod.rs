@@ -9,13 +9,17 @@ mod begin;
 mod challenge;
 mod commit;
 mod delete;
+mod hash_wait;
 mod inbox;
 mod login;
 mod mark_seen;
 mod open;
 mod paging;
+mod pending;
 mod protected_change;
 mod recover;
+mod recover_finish;
+mod recover_words;
 mod register;
 mod solved;
 mod timing;
@@ -77,11 +81,14 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         Request::Commit => ("commit", 0),
         Request::Inbox { .. } => ("inbox", 0),
         Request::Unseen { .. } => ("unseen", 0),
-        Request::Open { .. } | Request::OpenMeta { .. } => ("open", 0),
-        Request::Delete { ids } => ("delete", ids.len() as u64),
+        Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. } => ("open", 0),
+        Request::Delete { ids } | Request::DeleteEach { ids } => ("delete", ids.len() as u64),
         Request::MarkSeen { ids } => ("mark_seen", ids.len() as u64),
+        Request::PendingSends { .. } => ("pending_sends", 0),
+        Request::DropPending { .. } => ("drop_pending", 0),
         Request::RecoverStart { .. } => ("recover_start", 0),
         Request::RecoverFinish { .. } => ("recover_finish", 0),
+        Request::RecoverQuestion { .. } => ("recover_question", 0),
         Request::CancelChange { .. } => ("cancel_change", 0),
         Request::Account(_) => ("account", 0),
         Request::RegisterChallenge { .. } => ("register_challenge", 0),
@@ -128,14 +135,22 @@ pub(crate) async fn handle(conn: &Arc<Conn>, req: Request) -> Outcome<Response> 
         (Step::Inbox { user, after, unseen }, Request::Inbox { .. } | Request::Unseen { .. }) => {
             inbox::handle(conn, user, after, unseen).await
         }
-        (Step::Open { user, id, from, meta }, Request::Open { .. } | Request::OpenMeta { .. }) => {
-            open::handle(conn, user, id, from, meta).await
+        (
+            Step::Open { user, id, from, meta, recipients },
+            Request::Open { .. } | Request::OpenMeta { .. } | Request::OpenAll { .. },
+        ) => open::handle(conn, user, id, from, meta, recipients).await,
+        (Step::Delete { user, ids, each }, Request::Delete { .. } | Request::DeleteEach { .. }) => {
+            delete::handle(conn, user, ids, each).await
         }
-        (Step::Delete { user, ids }, Request::Delete { .. }) => delete::handle(conn, user, ids).await,
         (Step::MarkSeen { user, ids }, Request::MarkSeen { .. }) => mark_seen::handle(conn, user, ids).await,
+        (Step::PendingSends { user, after }, Request::PendingSends { .. }) => pending::list(conn, user, after).await,
+        (Step::DropPending { user, id }, Request::DropPending { .. }) => pending::drop(conn, user, id).await,
         (Step::Recovery, Request::RecoverStart { user, solution }) => recover::start(conn, user, solution).await,
         (Step::Recovery, Request::RecoverFinish { user, code, proof, new_password, solution }) => {
-            recover::finish(conn, user, code, proof, new_password, solution).await
+            recover_finish::finish(conn, user, code, proof, new_password, solution).await
+        }
+        (Step::Recovery, Request::RecoverQuestion { user, code, solution }) => {
+            recover_finish::question(conn, user, code, solution).await
         }
         (Step::Recovery, Request::CancelChange { code }) => recover::cancel(conn, code).await,
         (Step::RegisterChallenge { user }, Request::RegisterChallenge { .. }) => Ok(register::challenge(conn, &user)),

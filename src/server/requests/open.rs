@@ -1,5 +1,6 @@
-//! `Open`: a delivery's envelope and one page of its attachments, if the delivery is in the
-//! caller's mailbox. Asking for anyone else's is answered exactly like asking for one that
+//! `Open`, `OpenMeta` and `OpenAll`: a delivery's envelope and one page of its attachments
+//! (with their modes and times, and every recipient the delivery was sent to), if the
+//! delivery is in the caller's mailbox. Asking for anyone else's is answered exactly like asking for one that
 //! does not exist, and recorded as a probe.
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub(super) async fn handle(
     id: u64,
     from: u32,
     with_meta: bool,
+    with_recipients: bool,
 ) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     // One page of rows, whatever the delivery's size: at most MAX_PAGE attachments are read.
@@ -33,22 +35,29 @@ pub(super) async fn handle(
             return Ok(None);
         };
         let meta = if with_meta { sh.store().file_meta(id, from, page.len())? } else { Vec::new() };
-        Ok::<_, crate::store::StoreError>(Some((envelope, page, meta)))
+        let recipients = if with_recipients { sh.store().recipients_of(id)? } else { None };
+        Ok::<_, crate::store::StoreError>(Some((envelope, page, meta, recipients)))
     })
     .await??;
-    let Some((envelope, page, mut meta)) = page else {
+    let Some((envelope, page, mut meta, recipients)) = page else {
         info!(peer = %conn.peer, event = "not_found", id, "open of a delivery not in the caller's mailbox");
         conn.record(conn.activity(Kind::Probe).detail(format_args!("open {id}")));
         return Ok(Outcome::reply(error_reply(ErrorCode::NotFound, format_args!("no delivery {id} in your mailbox"))));
     };
-    // The page fits one frame beside the envelope (whose body alone may take 128 KiB) and
-    // each file's mode and time.
-    let envelope_len = postcard::to_stdvec(&envelope).map_or(MAX_FRAME, |v| v.len());
+    // The page fits one frame beside the envelope (whose body alone may take 128 KiB), the
+    // recipients (at most 16 names) and each file's mode and time.
+    let envelope_len = postcard::to_stdvec(&(&envelope, &recipients)).map_or(MAX_FRAME, |v| v.len());
     let budget = MAX_FRAME.saturating_sub(envelope_len.saturating_add(FRAME_SLACK));
     let keep = fit_within(&page, budget, if with_meta { MAX_META_LEN } else { 0 });
     let more = u64::from(from).saturating_add(keep as u64) < u64::from(envelope.files);
     let mut attachments = page;
     attachments.truncate(keep);
+    if with_recipients {
+        meta.truncate(keep);
+        // A delivery sent to one has no list: its own recipient is all of them.
+        let recipients = recipients.unwrap_or_else(|| vec![envelope.to.clone()]);
+        return Ok(Outcome::reply(Response::EnvelopeAll { envelope, recipients, attachments, meta, more }));
+    }
     if with_meta {
         meta.truncate(keep);
         return Ok(Outcome::reply(Response::EnvelopeMeta { envelope, attachments, meta, more }));

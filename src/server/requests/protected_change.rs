@@ -1,11 +1,14 @@
 //! A protected change of an account (a setting, or a recovery's new password): a typed
-//! password alone is not a strong check (a thief has it), so the change is made now only
-//! from a known place of the account or with the code texted to its oldest settled number
-//! (a recovery's texted code was its first step), or, for a new account's first number,
-//! question and codes within its setup window, from the network of its first password
-//! login or with the operator's setup code (`account_guard::setup`); otherwise it waits
-//! `recovery.unknown_place_delay_secs`, announced to every number and the mailbox,
-//! cancellable. Used by the account's settings and by recovery.
+//! password alone is not a strong check (a thief has it), and neither is a known place (a
+//! patient thief can earn one). The oldest settled number is the root of trust: a change
+//! that could move it or keep a thief in (numbers, the question, recovery codes, an
+//! automation token, disowning from elsewhere) is made now only with the code texted to that
+//! number, from anywhere; a new password (a recovery's too, whose texted code was its first
+//! step) also from a known place. A new account's first number, question and codes, within
+//! its setup window, from the network of its first password login or with the operator's
+//! setup code, apply at once (`account_guard::setup`). Anything else waits
+//! `recovery.unknown_place_delay_secs`, announced to every settled number (each with its own
+//! cancel code) and the mailbox, cancellable. Used by the account's settings and by recovery.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::clock::format_time;
 use crate::policy::activity::Kind;
-use crate::policy::recovery::CodeError;
+use crate::policy::recovery::{known_place_suffices, CodeError, Guarded};
 use crate::server::account_guard::codes::AUTHORISE;
 use crate::server::account_guard::pending::{Scheduled, MAX_PENDING};
 use crate::server::account_guard::setup::SetUp;
@@ -26,14 +29,13 @@ use crate::server::Shared;
 use crate::store::{Change, RecentKind, RecoveryRecord, StoreError};
 use crate::wire::{AccountReply, ErrorCode, Response};
 
-/// Apply `change` now, or put it off. Now when the connection comes from a known place of
-/// the account or `auth` is the right code texted to its oldest settled number (a recovery
-/// passes no `auth`: its texted code was the first step), or when it is a new account's
-/// first setup (from its first login's network, or `auth` is its setup code); otherwise
-/// after the delay,
-/// announced. `phc` is the password hash the request was checked against (`None` for a
-/// recovery): nothing changes once the password has changed meanwhile. While a recovery is
-/// pending, no other change is taken.
+/// Apply `change` now, or put it off. Now when `auth` is the right code texted to the
+/// account's oldest settled number (a recovery passes no `auth`: its texted code was the
+/// first step), when it is a new password asked for from a known place of the account, or
+/// when it is a new account's first setup (from its first login's network, or `auth` is
+/// its setup code); otherwise after the delay, announced. `phc` is the password hash the
+/// request was checked against (`None` for a recovery): nothing changes once the password
+/// has changed meanwhile. While a recovery is pending, no other change is taken.
 pub(super) async fn apply_or_schedule(
     conn: &Arc<Conn>,
     user: &str,
@@ -72,7 +74,10 @@ pub(super) async fn apply_or_schedule(
                 return (Ok(Decided::RecoveryPending(at)), false);
             }
             let known = guard.known(rec, ip, now);
-            let set_up = match known {
+            // A known place is enough only for a new password: the root of trust decides
+            // the rest, from anywhere.
+            let place_suffices = known && known_place_suffices(change.guarded());
+            let set_up = match place_suffices {
                 true => None,
                 false => match guard.setup(rec, &change, created, ip, auth.as_deref(), &u, now) {
                     Ok(s) => s,
@@ -80,7 +85,7 @@ pub(super) async fn apply_or_schedule(
                 },
             };
             let authorised = match &auth {
-                _ if known || set_up.is_some() => true,
+                _ if place_suffices || set_up.is_some() => true,
                 Some(code) => match guard.take_code(rec, AUTHORISE, &u, code, now) {
                     Ok(()) => true,
                     Err(e) => return (Ok(Decided::WrongAuth(e, "texted code")), true),
@@ -135,10 +140,19 @@ pub(super) async fn apply_or_schedule(
         Decided::TooMany => refuse(ErrorCode::Limit, "the account's changes put off for today are used up".into()),
         Decided::Applied(change, rec, set_up, tell_removed) => {
             let (shc, u) = (sh.clone(), user.to_owned());
-            Shared::blocking(move || {
-                shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, tell_removed, now_ms)
+            let made = Shared::blocking(move || {
+                let n = AccountGuard::beyond_the_record(shc.store(), &u, &change)?;
+                // A token not made (the password changed meanwhile) is not announced as made.
+                let made = n > 0 || !matches!(change, Change::AutomationToken { .. });
+                if made {
+                    shc.guard().announce_applied(shc.store(), &u, &rec, &change, 0, tell_removed, now_ms);
+                }
+                Ok::<_, StoreError>(made)
             })
-            .await?;
+            .await??;
+            if !made {
+                return refuse(ErrorCode::AuthFailed, "the password changed meanwhile; nothing was changed".into());
+            }
             let done = match set_up {
                 Some(s) => format!("{what}: {}", sh.guard().setup_reason(s)),
                 None => what,
@@ -163,6 +177,11 @@ pub(super) async fn apply_or_schedule(
             Ok(Ok(AccountReply::Changed { at: None, text: format!("done: {what}") }))
         }
         Decided::Later(s, rec) => {
+            let why = why_it_waits(&s.pending.change);
+            let elsewhere = match known_place_suffices(s.pending.change.guarded()) {
+                true => ", or from a known place",
+                false => "",
+            };
             let at = s.pending.at;
             let id = s.pending.id;
             let (shc, u) = (sh.clone(), user.to_owned());
@@ -187,7 +206,7 @@ pub(super) async fn apply_or_schedule(
                     ErrorCode::Limit,
                     format!(
                         "{what} was not put off: its cancel codes could not be texted now (the listener's texts are \
-                         used up for today or failing); try later, or from a known place"
+                         used up for today or failing); try later{elsewhere}"
                     ),
                 );
             }
@@ -195,11 +214,26 @@ pub(super) async fn apply_or_schedule(
             conn.record(conn.activity(Kind::RecoveryDelayed).account(user).detail(&detail));
             info!(peer = %conn.peer, %user, event = "recovery_delayed", "{detail}");
             let text = format!(
-                "{what} takes effect at {} (this network is not a known place of the account); \
-                 announced to {texted} number(s) with a cancel code and to the mailbox, and cancellable until then",
-                format_time(at)
+                "{what} takes effect at {} ({}); announced to {texted} number(s) with a cancel code and to the \
+                 mailbox, and cancellable until then",
+                format_time(at),
+                why
             );
             Ok(Ok(AccountReply::Changed { at: Some(at), text }))
         }
+    }
+}
+
+/// Why a change waits, truthfully: the root of trust's own changes need its code from
+/// anywhere, a known place too; a new password needs it only away from a known place; a
+/// recovery from elsewhere always waits (its texted code was its first step).
+fn why_it_waits(change: &Change) -> &'static str {
+    match change.guarded() {
+        Guarded::RootOfTrust => {
+            "from any network, a known place too, this change needs the code texted to the account's oldest \
+             settled number (--confirm-by-text), or waits"
+        }
+        Guarded::Password => "this network is not a known place of the account, and no texted code confirmed it",
+        Guarded::Recovery => "this network is not a known place of the account",
     }
 }

@@ -1,43 +1,40 @@
 //! Recovery before login: `RecoverStart` texts a code to the account's oldest settled
-//! number, `RecoverFinish` takes that code with the secret answer or a recovery code and
-//! sets a new password (now from a known place, after the delay from anywhere else), and
+//! number (`recover_finish` takes it, with the secret answer or a recovery code), and
 //! `CancelChange` cancels a pending change with a texted cancel code.
 //!
 //! Whatever costs a text or a hash needs a solved challenge for the account first (a
 //! captcha when the step-up applies). Replies never tell whether an account or a number
-//! exists: the start's reply is one sentence for everyone, and a wrong or missing code is
-//! "wrong or expired" for everyone.
+//! exists: a name that cannot be texted goes through the same steps as an account
+//! (`account_guard::starts`), every reply to a start comes after the same time, and each
+//! says what really happened and when the next code can be texted (`recover_words`).
 
 use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::recover_words::Words;
 use super::solved::record_solved;
-use crate::accounts;
 use crate::policy::activity::Kind;
-use crate::policy::recovery::{mask_phone, normalise_secret_answer, CodeError};
-use crate::server::account_guard::codes::RECOVER;
+use crate::server::account_guard::new_place::DisownedByCode;
+use crate::server::account_guard::starts::Stop;
 use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
 use crate::server::error::{error_reply, ServerError};
 use crate::server::outcome::Outcome;
 use crate::server::Shared;
-use crate::store::{Change, RecentKind, StoreError};
-use crate::wire::{AccountReply, ErrorCode, Proof, Response, Solution};
+use crate::store::StoreError;
+use crate::wire::{AccountReply, ErrorCode, Response, Solution};
 
-/// The one reply to a recovery start.
-fn started_text(user: &str, ttl: u64) -> String {
-    format!(
-        "if {user} exists and has a verified phone number, a code was texted to its oldest one \
-         (unless one went in the last {} min, or the day's texts for it are used up); it works for {} min",
-        ttl / 60,
-        ttl / 60
-    )
+/// The words of this listener's recovery replies for `user`, asked from `net`.
+pub(super) fn words<'a>(sh: &'a Shared, user: &'a str, net: &'a str, now: u64) -> Words<'a> {
+    let guard = sh.guard();
+    let rules = guard.start_rules();
+    Words { user, host: guard.host(), net, now, per_network: rules.per_network, per_account: rules.per_account }
 }
 
 /// Check and spend the solved challenge a recovery request carries; the refusal when it
 /// does not pass.
-fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Option<Outcome<Response>> {
+pub(super) fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Option<Outcome<Response>> {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let now_ms = sh.clock().now_ms();
@@ -61,7 +58,7 @@ fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Option<Outcom
 }
 
 /// A guess that failed: its event, and a step towards the captcha for the source and account.
-fn wrong(conn: &Arc<Conn>, user: &str, kind: Kind, detail: &str) {
+pub(super) fn wrong(conn: &Arc<Conn>, user: &str, kind: Kind, detail: &str) {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
     let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
@@ -81,158 +78,69 @@ pub(super) async fn start(
     let sh = conn.shared.clone();
     let now_ms = sh.clock().now_ms();
     let now = now_ms / 1000;
-    conn.record(conn.activity(Kind::RecoveryRequested).account(&user));
-    info!(peer = %conn.peer, %user, event = "recovery_requested", "account recovery asked for");
-    // The reply goes out before the work is done, so its timing says nothing about
-    // whether the account or a number exists (a text means a database write).
-    let u = user.clone();
-    let event = conn.activity(Kind::TextSent).account(&user);
-    let peer = conn.peer;
-    let ip = peer.ip();
-    let Some(slot) = sh.guard().background_slot() else {
-        warn!(%peer, %user, event = "recovery_busy", "too many recovery starts at once; this one does nothing");
-        let ttl = conn.shared.guard().config().code_ttl_secs;
-        return Ok(Outcome::reply(Response::Account(AccountReply::Done { text: started_text(&user, ttl) })));
-    };
-    tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        let guard = sh.guard();
-        let outcome = sh.store().update_recovery(&u, |rec| {
-            let Some(number) = guard.owner_number(rec, now) else { return ("no verified number".to_string(), false) };
-            // A code in force is not replaced: the owner may be typing it.
-            if AccountGuard::code_in_force(rec, RECOVER, now) {
-                return ("a code texted earlier is still in force; none sent".into(), false);
-            }
-            // The code is kept (and counted) only when its text is on its way.
-            let sent = guard.send_code(rec, RecentKind::Start, ip, RECOVER, &u, &number, now_ms, |code, min| {
-                format!(
-                    "your code to recover account {u} is {code}. It works for {min} min. \
-                     If you did not ask for it, ignore it: nothing changes without it."
-                )
-            });
-            match sent {
-                Ok(()) => (format!("code texted to {}", mask_phone(&number)), true),
-                Err(e) => (format!("code not texted to {}: {e}", mask_phone(&number)), false),
-            }
-        });
-        let what = match outcome {
-            Err(e) => format!("failed: {e}"),
-            Ok(None) => "no such account".into(),
-            Ok(Some(what)) => what,
-        };
-        info!(%peer, user = %u, event = "recovery_code", "recovery start: {what}");
-        sh.record(event.detail(format!("recovery start: {what}")));
-    });
-    let ttl = conn.shared.guard().config().code_ttl_secs;
-    Ok(Outcome::reply(Response::Account(AccountReply::Done { text: started_text(&user, ttl) })))
-}
-
-/// What the texted code and the proof gave.
-enum Finish {
-    WrongCode(String),
-    WrongProof(&'static str),
-    Proven,
-}
-
-pub(super) async fn finish(
-    conn: &Arc<Conn>,
-    user: String,
-    code: String,
-    proof: Proof,
-    new_password: String,
-    solution: Solution,
-) -> Result<Outcome<Response>, ServerError> {
-    if new_password.len() < crate::wire::MIN_PASSWORD {
-        return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, "the new password must be 8 to 1024 bytes long")));
-    }
-    if let Some(refused) = challenge_passed(conn, &user, &solution) {
-        return Ok(refused);
-    }
-    let sh = conn.shared.clone();
+    let began = tokio::time::Instant::now();
     let ip = conn.peer.ip();
-    let now = sh.clock().now();
-    let started = tokio::time::Instant::now();
-    // The texted code first: it costs one keyed hash, and without it nothing else is tried.
-    let (u, c, p) = (user.clone(), code.clone(), proof.clone());
-    let shc = sh.clone();
-    let step = Shared::blocking(move || -> Result<(Finish, Option<String>), StoreError> {
-        let guard = shc.guard();
-        let result = shc.store().update_recovery(&u, |rec| {
-            if let Err(e) = guard.take_code(rec, RECOVER, &u, &c, now) {
-                let why = match e {
-                    CodeError::Wrong { left } => format!("wrong code, {left} attempts left"),
-                    other => other.to_string(),
-                };
-                return ((Finish::WrongCode(why), None), true);
-            }
-            match &p {
-                Proof::RecoveryCode(rc) => {
-                    let h = guard.recovery_code_hash(&u, rc);
-                    match rec.codes.iter().position(|x| *x == h) {
-                        Some(i) => {
-                            rec.codes.remove(i);
-                            ((Finish::Proven, None), true)
-                        }
-                        None => ((Finish::WrongProof("wrong recovery code"), None), true),
-                    }
-                }
-                Proof::Answer(_) => (
-                    (Finish::Proven, Some(rec.question.as_ref().map(|q| q.answer_phc.clone()).unwrap_or_default())),
-                    true,
-                ),
-            }
-        })?;
-        Ok(result.unwrap_or((Finish::WrongCode("no such account".into()), None)))
+    let net = crate::policy::prefix_of(ip).to_string();
+    let Some(slot) = sh.guard().background_slot() else {
+        warn!(peer = %conn.peer, %user, event = "recovery_busy", "too many recovery starts at once; this one does nothing");
+        let text = format!(
+            "no code was texted: the listener is busy with other recoveries; try again in a minute: qxfer recover {} \
+             --user {user}",
+            sh.guard().host()
+        );
+        return Ok(Outcome::reply(error_reply(ErrorCode::Limit, text)));
+    };
+    let (shb, u) = (sh.clone(), user.clone());
+    let (started, what) = Shared::blocking(move || -> Result<_, StoreError> {
+        let _slot = slot;
+        shb.guard().start_recovery(shb.store(), &u, ip, now_ms)
     })
     .await??;
-    let (finish, answer_phc) = step;
-    if let Finish::WrongCode(why) = &finish {
-        wrong(conn, &user, Kind::RecoveryWrongCode, &format!("recovery: {why}"));
-        // Every wrong code is answered after the same time, whether the account exists
-        // (a database write) or not (a read), and guessing is slowed down.
-        let floor = std::time::Duration::from_millis(conn.shared.limits().failed_login_delay_ms);
-        tokio::time::sleep_until(started + floor).await;
-        return Ok(Outcome::reply(error_reply(
-            ErrorCode::AuthFailed,
-            "wrong or expired code (ask for a new one with qxfer recover)",
-        )));
-    }
-    let Some(_slot) = conn.shared.hash_slot(0).await else {
-        return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
-    };
-    let mut finish = finish;
-    if let (Proof::Answer(answer), Some(phc)) = (&proof, answer_phc) {
-        let normalised = normalise_secret_answer(answer);
-        let stored = (!phc.is_empty()).then_some(phc);
-        let ok = Shared::blocking(move || accounts::verify_password(stored.as_deref(), &normalised)).await?;
-        if !ok {
-            finish = Finish::WrongProof("wrong secret answer");
+    conn.record(conn.activity(Kind::RecoveryRequested).account(&user).detail(format!("recovery start: {what}")));
+    info!(peer = %conn.peer, %user, event = "recovery_requested", "recovery start: {what}");
+    // Every start is answered after the same time, whether a text went (a database write)
+    // or the name cannot be texted (a read).
+    let floor = std::time::Duration::from_millis(sh.limits().failed_login_delay_ms);
+    tokio::time::sleep_until(began + floor).await;
+    let words = words(&sh, &user, &net, now);
+    Ok(Outcome::reply(match started {
+        Ok(until) => Response::Account(AccountReply::Done { text: words.texted(until) }),
+        // The code in force still works: the person types it.
+        Err(Stop::InForce { asked, until }) => {
+            Response::Account(AccountReply::Done { text: words.in_force(asked, until) })
         }
-    }
-    if let Finish::WrongProof(why) = finish {
-        wrong(conn, &user, Kind::RecoveryWrongAnswer, &format!("recovery: {why} (after a right code)"));
-        return Ok(Outcome::reply(error_reply(
-            ErrorCode::AuthFailed,
-            "the secret answer or recovery code is wrong; the texted code is used up, ask for a new one",
-        )));
-    }
-    let phc = Shared::blocking(move || accounts::hash_password(&new_password)).await?;
-    let phc = match phc {
-        Ok(phc) => phc,
-        Err(e) => return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, e))),
-    };
-    drop(_slot);
-    let change = Change::Recover { phc };
-    match super::protected_change::apply_or_schedule(conn, &user, change, ip, None, None).await? {
-        Ok(reply) => Ok(Outcome::reply(Response::Account(reply))),
-        Err(refused) => Ok(refused),
-    }
+        Err(stop) => error_reply(ErrorCode::Limit, words.stopped(&stop)),
+    }))
 }
 
+/// `RecoverCancel`: a texted code that cancels a pending change, or (texted about a new
+/// place) disowns that place: `qxfer recover cancel` and `qxfer recover disown` send the
+/// same request, and the code says which it is.
 pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Response>, ServerError> {
     let sh = conn.shared.clone();
     let hash = sh.guard().cancel_hash(&code);
     let now_ms = sh.clock().now_ms();
+    let ip = conn.peer.ip();
+    let shd = sh.clone();
+    let disowned = Shared::blocking(move || shd.guard().disown_by_code(shd.store(), &hash, ip, now_ms)).await??;
+    match disowned {
+        Some(DisownedByCode::Done { user, net, tokens }) => {
+            conn.record(
+                conn.activity(Kind::RecoveryCompleted).account(&user).detail(format!("disowned {net}, by code")),
+            );
+            info!(peer = %conn.peer, %user, event = "place_disowned", %net, tokens, "disowned by its texted code");
+            return Ok(Outcome::reply(Response::Account(AccountReply::Done {
+                text: format!(
+                    "disowned: the network {net} is never a known place of {user} again; {tokens} token(s) issued \
+                 there were revoked. Change the password too: whoever logged in from there has it"
+                ),
+            })));
+        }
+        Some(DisownedByCode::Refused(why)) => {
+            return Ok(Outcome::reply(error_reply(ErrorCode::BadRequest, format!("not disowned: {why}"))));
+        }
+        None => {}
+    }
     let found = Shared::blocking(move || -> Result<Option<(String, String)>, StoreError> {
         let Some(owner) = sh.store().cancel_owner(&hash)? else { return Ok(None) };
         let done = sh.store().update_recovery(&owner, |rec| {
@@ -271,7 +179,8 @@ pub(super) async fn cancel(conn: &Arc<Conn>, code: String) -> Result<Outcome<Res
             warn!(peer = %conn.peer, event = "recovery_wrong_code", "unknown cancel code");
             Ok(Outcome::reply(error_reply(
                 ErrorCode::NotFound,
-                "no pending change has this cancel code (it may have taken effect or been cancelled already)",
+                "no pending change or new place has this code (it may have taken effect, been cancelled or used \
+                 already)",
             )))
         }
     }

@@ -101,6 +101,11 @@ pub(super) async fn register(
     });
     let solved = match checked {
         Ok(solved) => solved,
+        // No room to spend the ticket is the listener's load: not the asker's offence.
+        Err(crate::challenge::TicketError::Busy) => {
+            conn.record(conn.activity(Kind::Refused).account(&user).detail("busy: no room to spend tickets"));
+            return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
+        }
         Err(e) => {
             conn.record(conn.activity(Kind::ChallengeFailed).account(&user).detail(format!("registration: {e}")));
             return Ok(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, format!("challenge not solved: {e}"))));
@@ -146,7 +151,10 @@ pub(super) async fn register(
         Registered::Created => {
             let (shc, u) = (sh.clone(), user.clone());
             let now = now_ms / 1000;
-            if let Ok(Err(e)) = Shared::blocking(move || shc.guard().note_birthplace(shc.store(), &u, ip, now)).await {
+            // The network it registered from counts its first day, like a password login (it
+            // is not known at once: a place is earned the same way for every account).
+            let noted = move || shc.guard().note_password_login(shc.store(), &u, ip, now).map(|_| ());
+            if let Ok(Err(e)) = Shared::blocking(noted).await {
                 warn!(peer = %conn.peer, %user, event = "place_not_noted", "{e}");
             }
             conn.record(

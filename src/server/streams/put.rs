@@ -14,7 +14,7 @@ use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
 use crate::server::counters::Counters;
 use crate::server::outcome::Outcome;
-use crate::server::shared::UploadSlot;
+use crate::server::upload_slots::{Progress, UploadSlot};
 use crate::session::{Held, PutPlan};
 use crate::transport::body::{self, BodyError, Receive};
 use crate::transport::stream_code;
@@ -46,15 +46,19 @@ pub(super) async fn handle(
                 .close(close);
         }
     };
-    // A disk slot first (bounded per account and in all), waiting at most a progress window.
+    // A disk slot first (shared fairly; an account at its cap is refused at once), waiting
+    // at most a progress window when none is free.
     let wait = std::time::Duration::from_secs(conn.shared.limits().progress_window_secs);
     let user = conn.user().unwrap_or_default();
-    let Some(slot) = conn.shared.upload_slot(&user, wait).await else {
-        conn.session(|s| s.end_put(index, Held::Partial { bytes: offset }));
-        // Heavy use, not an offence: recorded, never scored.
-        conn.record(conn.activity(Kind::Request).detail("upload refused: no disk slot in time"));
-        let message = "too many uploads from this account at once; run the same command again to resume";
-        return Outcome::reply(refused(ErrorCode::Limit, message)).stop(stream_code::REFUSED);
+    let (slot, mut stop) = match conn.shared.upload_slot(conn.peer.ip(), &user, true, wait).await {
+        Ok(held) => held,
+        Err(no) => {
+            conn.session(|s| s.end_put(index, Held::Partial { bytes: offset }));
+            // Heavy use, not an offence: recorded, never scored.
+            conn.record(conn.activity(Kind::Request).detail(format!("upload refused: no disk slot ({no:?})")));
+            let words = no.words(conn.shared.limits().max_uploads_per_account);
+            return Outcome::reply(refused(ErrorCode::Limit, &words)).stop(stream_code::REFUSED);
+        }
     };
     let part = conn.shared.layout().part(id, &plan.path);
     if plan.replace {
@@ -63,7 +67,17 @@ pub(super) async fn handle(
         let staged = conn.shared.layout().staged(id, &plan.path);
         let _ = Shared::blocking(move || std::fs::remove_file(staged)).await;
     }
-    let outcome = receive(conn, recv, &part, &plan, slot).await;
+    // Stopped if its slot goes to an account with fewer: what arrived is kept for a resume.
+    let outcome = tokio::select! {
+        received = receive(conn, recv, &part, &plan, (slot, stop.progress())) => received,
+        () = stop.stopped() => {
+            conn.session(|s| s.end_put(index, Held::Partial { bytes: offset }));
+            conn.record(conn.activity(Kind::Request).detail("upload stopped: its disk slot went to a fairer account"));
+            let message = "the listener gave this upload's disk slot to an account holding fewer (this one held \
+                           more than its share); what arrived is kept: run the same command again to resume";
+            return Outcome::reply(refused(ErrorCode::Limit, message)).stop(stream_code::REFUSED);
+        }
+    };
     let (held, outcome) = match outcome {
         Ok(received) => {
             let hash = received.hash;
@@ -111,7 +125,7 @@ async fn receive(
     recv: &mut RecvStream,
     part: &std::path::Path,
     plan: &PutPlan,
-    slot: UploadSlot,
+    (slot, progress): (UploadSlot, Progress),
 ) -> Result<body::Received, BodyError> {
     // Wait (bounded) for a superseded connection's writer to finish with this file.
     let lock = conn.shared.part_lock(part);
@@ -122,6 +136,7 @@ async fn receive(
     let counters: &Counters = conn.shared.counters();
     let mut on_bytes = |n: u64| {
         counters.bytes_received.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        progress.now();
     };
     let job = Receive {
         part,

@@ -1,10 +1,9 @@
 //! `SendAuthCode`: a code texted to the account's oldest settled number, with which a
-//! change from a network that is not a known place is made at once instead of waiting.
+//! protected change is made at once instead of waiting, from any network.
 
 use std::sync::Arc;
 
 use super::answer::{done, refuse, Reply};
-use crate::policy::activity::Kind;
 use crate::policy::recovery::mask_phone;
 use crate::server::account_guard::codes::{SendCodeError, AUTHORISE};
 use crate::server::conn::Conn;
@@ -17,7 +16,10 @@ use crate::wire::{AccountReply, ErrorCode};
 enum NotTexted {
     /// Only a settled number: a number verified minutes ago (a thief's, perhaps) does not
     /// let a change skip the delay.
-    #[error("the account has no phone number verified more than {0} days ago; changes from here wait instead")]
+    #[error(
+        "the account has no phone number verified more than {0} days ago; changes wait the delay instead (a new \
+         password applies at once from a known place)"
+    )]
     NoSettledNumber(u64),
     #[error(transparent)]
     Refused(#[from] SendCodeError),
@@ -50,10 +52,8 @@ pub(super) async fn send(conn: &Arc<Conn>, user: String) -> Reply {
     })
     .await??;
     match sent {
-        Ok(masked) => {
-            conn.record(conn.activity(Kind::TextSent).detail(format!("authorisation code to {masked}")));
-            done(AccountReply::Done { text: format!("a code was texted to {masked}") })
-        }
+        // The outbox records the text (`text_sent`, or `text_refused` with why).
+        Ok(masked) => done(AccountReply::Done { text: format!("a code was texted to {masked}") }),
         Err(why) => refuse(ErrorCode::Limit, why),
     }
 }

@@ -1,20 +1,23 @@
 //! `Account`: a logged-in account's own settings, one file per area: phone numbers
 //! (`phones`, with `number` parsing what was typed), the secret question (`question`),
 //! recovery codes (`codes`), the password (`password`), pending changes (`cancel`),
-//! sessions and tokens (`tokens`), and what the listener holds about it (`view`). This file
+//! sessions and tokens (`tokens`), places not hers (`disown`), and what the listener holds about it (`view`). This file
 //! only dispatches.
 //!
-//! A typed password alone is not a strong check (a thief has it), so every change needs
-//! the current password (`current_password`) AND a known place or a code texted to the
-//! oldest number (`auth_code`); without either it waits `recovery.unknown_place_delay_secs`,
-//! announced to every number and the mailbox, cancellable (`protected_change`, one level
-//! up: recovery uses it too). `answer` is how each area replies.
+//! A typed password alone is not a strong check (a thief has it), and neither is a known
+//! place (a patient thief earns one), so every change needs the current password
+//! (`current_password`) AND a code texted to the oldest settled number (`auth_code`; a new
+//! password also applies from a known place); without it it waits
+//! `recovery.unknown_place_delay_secs`, announced to every number and the mailbox,
+//! cancellable (`protected_change`, one level up: recovery uses it too). `answer` is how
+//! each area replies.
 
 mod answer;
 mod auth_code;
 mod cancel;
 mod codes;
 mod current_password;
+mod disown;
 mod number;
 mod password;
 mod phones;
@@ -53,8 +56,15 @@ pub(super) async fn handle(
             password::change_password(conn, user, password, new_password, auth).await
         }
         AccountRequest::Cancel { id, password } => cancel::cancel(conn, user, id, password).await,
-        AccountRequest::TokenNew { password, automation } => tokens::new(conn, user, password, automation).await,
+        AccountRequest::TokenNew { password, automation } => {
+            tokens::new(conn, user, password, automation, None, tokens::Form::V5).await
+        }
         AccountRequest::TokensList => tokens::list(conn, user).await,
-        AccountRequest::TokensRevoke { id } => tokens::revoke(conn, user, id).await,
+        AccountRequest::TokensRevoke { id } => tokens::revoke(conn, user, id, None).await,
+        AccountRequest::Disown { net, password, auth } => disown::disown(conn, user, net, password, auth).await,
+        AccountRequest::TokensRevokeAs { id, password } => tokens::revoke(conn, user, id, Some(password)).await,
+        AccountRequest::TokenNewAuth { password, automation, auth } => {
+            tokens::new(conn, user, password, automation, auth, tokens::Form::V6).await
+        }
     }
 }

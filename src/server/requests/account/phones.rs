@@ -118,13 +118,14 @@ pub(super) async fn add(conn: &Arc<Conn>, user: String, number: String, password
     .await??;
     match r {
         Ok(added) => {
-            let masked = mask_phone(&number);
-            conn.record(match added {
-                Added::Texted => conn.activity(Kind::TextSent).detail(format!("verification code to {masked}")),
-                Added::VerifiedAlready => {
-                    conn.activity(Kind::Request).detail(format!("adding {masked}, verified already: nothing texted"))
-                }
-            });
+            // A text is recorded by the outbox (`text_sent`); a number verified already
+            // gets none, and that is recorded here.
+            if added == Added::VerifiedAlready {
+                let masked = mask_phone(&number);
+                conn.record(
+                    conn.activity(Kind::Request).detail(format!("adding {masked}, verified already: nothing texted")),
+                );
+            }
             done(AccountReply::Done {
                 text: format!(
                     "a code was texted to {number} (unless the account has it verified already); confirm it with: \

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::answer::{done, Reply};
-use crate::policy::recovery::place_is_known;
+use crate::policy::places::place_is_known;
 use crate::server::account_guard::policy_view::places;
 use crate::server::account_guard::AccountGuard;
 use crate::server::conn::Conn;
