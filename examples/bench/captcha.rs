@@ -3,9 +3,10 @@
 //! crowded one, over the same number of seeds: texts read, characters read, time per
 //! solve; and each generator's cost (ms to draw one captcha, text included).
 //!
-//! `--captcha-pictures DIR [--count N] [--seed S]`: N qxfer/6 pictures (default 40, from
-//! seed S, default 1) as DIR/NN.png (as `--captcha-file` writes them) and their texts in
-//! DIR/texts.txt, for reading by eye before looking at the texts.
+//! `--captcha-pictures DIR [--count N] [--seed S] [--scale P]`: N qxfer/6 pictures (default
+//! 40, from seed S, default 1) as DIR/NN.png (P pixels a pixel, default 4), as the terminal
+//! draws them (quadrant cells) in DIR/NN.terminal.txt, and their texts in DIR/texts.txt,
+//! for reading by eye before looking at the texts.
 
 use super::*;
 use qxfer_proto::challenge::captcha::{crowded, random_text, v5, Bitmap, Rng, ALPHABET};
@@ -73,7 +74,11 @@ pub(super) fn captcha_bench(args: &[String]) -> Result<()> {
     };
     row("qxfer/5, today's fixture (alphabet then)", &fixture, &v5_then, None);
     row("qxfer/5 (72x24, half blocks)", &old, &v5_now, Some(old_ms));
-    row("qxfer/6 (152x40, quadrants, crowded)", &new, &crowded_model, Some(new_ms));
+    row("qxfer/6 (152x44, quadrants, crowded)", &new, &crowded_model, Some(new_ms));
+    println!(
+        "generator cost: qxfer/6 {new_ms:.3} ms a picture, qxfer/5 {old_ms:.3} ms ({:.1}x), measured in this run",
+        new_ms / old_ms.max(1e-9)
+    );
     Ok(())
 }
 
@@ -86,13 +91,15 @@ pub(super) fn captcha_pictures(args: &[String]) -> Result<()> {
     );
     let n: u64 = arg(args, "--count", 40)?;
     let seed: u64 = arg(args, "--seed", 1)?;
+    let scale: u16 = arg(args, "--scale", 4)?;
     std::fs::create_dir_all(&dir)?;
     let mut texts = String::new();
     for i in 0..n {
         let mut rng = Rng::new(seed + i);
         let text = random_text(&mut rng);
         let bm = crowded::draw(&text, &mut rng);
-        std::fs::write(dir.join(format!("{:02}.png", i + 1)), bm.to_png(3))?;
+        std::fs::write(dir.join(format!("{:02}.png", i + 1)), bm.to_png(scale))?;
+        std::fs::write(dir.join(format!("{:02}.terminal.txt", i + 1)), bm.terminal())?;
         texts.push_str(&format!("{:02} {} {text}\n", i + 1, seed + i));
     }
     std::fs::write(dir.join("texts.txt"), texts)?;

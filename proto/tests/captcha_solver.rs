@@ -84,7 +84,7 @@ fn the_solver_reads_the_new_font_set_apart() {
         let mut left = 1.0;
         for g in &glyphs {
             let (lo, hi) = g.reach();
-            crowded::paint(&mut bm, g, (left - lo, 20.0), &Bend::default());
+            crowded::paint(&mut bm, g, (left - lo, f64::from(crowded::HEIGHT) / 2.0), &Bend::default());
             left += hi - lo + 1.5;
         }
         n += 1;

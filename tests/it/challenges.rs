@@ -289,7 +289,7 @@ fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
     assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
 }
 
-/// qxfer/6 clients get the crowded 152x40 picture (drawn with quadrants); qxfer/5 clients
+/// qxfer/6 clients get the crowded 152x44 picture (drawn with quadrants); qxfer/5 clients
 /// keep today's 72x24 one, which their half blocks draw.
 #[test]
 fn each_protocol_gets_the_picture_its_clients_draw() {
@@ -297,7 +297,7 @@ fn each_protocol_gets_the_picture_its_clients_draw() {
     let addr = listener.addr.clone();
     run(async {
         wrong_passwords("127.0.0.1", &addr, 3).await;
-        for (alpn, size) in [(qxfer::wire::ALPN, (152, 40)), (qxfer::wire::ALPN_V5, (72, 24))] {
+        for (alpn, size) in [(qxfer::wire::ALPN, (152, 44)), (qxfer::wire::ALPN_V5, (72, 24))] {
             let mut raw = Raw::connect_speaking(alpn, "127.0.0.1", &addr).await.expect("connect");
             match raw.call(&Request::Challenge { user: "alice".into() }).await {
                 Some(Response::Challenge { ticket, picture: Some(p) }) => {
@@ -361,7 +361,7 @@ fn the_client_answers_the_step_up_and_says_why_when_it_cannot() {
 }
 
 /// What a person sees: the captcha drawn in quadrant blocks on a real terminal (tmux; a
-/// qxfer/6 client gets the 152x40 picture, 76 columns and 20 lines), then the
+/// qxfer/6 client gets the 152x44 picture, 76 columns and 22 lines), then the
 /// characters typed at the prompt log the user in.
 #[test]
 fn the_captcha_renders_as_quadrant_blocks_on_a_terminal() {
@@ -390,7 +390,7 @@ fn the_captcha_renders_as_quadrant_blocks_on_a_terminal() {
     }
     let _server = Server(socket.clone());
     let tmux = |args: &[&str]| Command::new("tmux").arg("-S").arg(&socket).args(args).output().expect("tmux");
-    let started = tmux(&["new-session", "-d", "-x", "100", "-y", "30", "sh", "-c", &line]);
+    let started = tmux(&["new-session", "-d", "-x", "100", "-y", "40", "sh", "-c", &line]);
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let screen = loop {
@@ -405,14 +405,14 @@ fn the_captcha_renders_as_quadrant_blocks_on_a_terminal() {
     assert!(blocks > 100, "{blocks} block characters:\n{screen}");
     let quadrants = screen.chars().filter(|c| "▘▝▖▗▚▞▛▜▙▟▌▐".contains(*c)).count();
     assert!(quadrants > 20, "{quadrants} quadrants:\n{screen}");
-    // The picture's rows: 20 lines of 76 columns between the explanation and the prompt.
+    // The picture's rows: 22 lines of 76 columns between the explanation and the prompt.
     let rows: Vec<&str> = screen
         .lines()
         .skip_while(|l| !l.contains("for this account or address"))
         .skip(1)
         .take_while(|l| !l.contains("Type the characters"))
         .collect();
-    assert_eq!(rows.len(), 20, "{screen}");
+    assert_eq!(rows.len(), 22, "{screen}");
     assert!(rows.iter().all(|l| l.chars().count() <= 76), "{screen}");
     let text = std::fs::read_to_string(&answers).expect("answers");
     let answer = text.lines().last().and_then(|l| l.split(' ').nth(1)).expect("answer").to_owned();

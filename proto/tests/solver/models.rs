@@ -166,8 +166,8 @@ impl Crowded {
             turn: at(&grid.turns, p[5]),
             wobble: Wobble::default(),
         };
-        let mut bm = Bitmap::new(64, 40);
-        crowded::paint(&mut bm, &g, (16.0, 20.0), &Bend::default());
+        let mut bm = Bitmap::new(64, 48);
+        crowded::paint(&mut bm, &g, (16.0, 24.0), &Bend::default());
         let t = Template::from_pic(c, &Pic::halved(&bm), p.clone()).map(Rc::new);
         self.cache.borrow_mut().insert((c, p), t.clone());
         t

@@ -125,8 +125,8 @@ impl Bitmap {
     }
 
     /// Each character cell shows 2×2 pixels with the Unicode quadrant blocks (in every
-    /// monospace font that has `▀▄█`'s block: Block Elements, Unicode 3.2), so 152×40
-    /// pixels take 76 columns and 20 lines.
+    /// monospace font that has `▀▄█`'s block: Block Elements, Unicode 3.2), so 152×44
+    /// pixels take 76 columns and 22 lines.
     pub fn quadrants(&self) -> String {
         // Indexed by upper left, upper right, lower left, lower right (bits 0..3).
         const QUADS: [char; 16] = [' ', '▘', '▝', '▀', '▖', '▌', '▞', '▛', '▗', '▚', '▐', '▜', '▄', '▙', '▟', '█'];

@@ -1,6 +1,6 @@
 //! The qxfer/6 captcha: five characters of the stroke font ([`super::font`]) crowded into a
-//! 152×40 bitmap, drawn for a terminal's quadrant cells (2×2 pixels a cell, 76 columns and
-//! 20 lines; each pixel twice as tall as wide, so the drawing works in *units* of one pixel
+//! 152×44 bitmap, drawn for a terminal's quadrant cells (2×2 pixels a cell, 76 columns and
+//! 22 lines; each pixel twice as tall as wide, so the drawing works in *units* of one pixel
 //! tall and two wide).
 //!
 //! What makes it hard for a program and not for a person (Bursztein et al., CCS 2011 and
@@ -20,13 +20,13 @@ use super::rng::Rng;
 
 /// The bitmap's size in pixels.
 pub const WIDTH: u16 = 152;
-pub const HEIGHT: u16 = 40;
+pub const HEIGHT: u16 = 44;
 /// The picture in units (one pixel tall, two wide).
 const UNITS_WIDE: f64 = WIDTH as f64 / 2.0;
 const UNITS_TALL: f64 = HEIGHT as f64;
 
 /// Light glyphs' round pen, in units across.
-pub const LIGHT_RANGE: (f64, f64) = (1.3, 1.6);
+pub const LIGHT_RANGE: (f64, f64) = (1.7, 2.0);
 /// Heavy glyphs: a round pen, or (by `NIB_CHANCE`) a broad nib: its broad side in units,
 /// its thin side over its broad side, and its angle in radians, either way from level.
 pub const HEAVY_RANGE: (f64, f64) = (2.6, 3.1);
@@ -35,9 +35,12 @@ pub const NIB_RANGE: (f64, f64) = (3.0, 3.5);
 pub const NIB_THIN_RANGE: (f64, f64) = (0.55, 0.7);
 pub const NIB_ANGLE_RANGE: (f64, f64) = (0.35, 1.05);
 /// A glyph's height (of its centre lines), in units.
-pub const HEIGHT_RANGE: (f64, f64) = (11.0, 26.0);
+pub const HEIGHT_RANGE: (f64, f64) = (14.0, 31.0);
 /// A glyph's width over its height.
-pub const ASPECT_RANGE: (f64, f64) = (0.42, 0.72);
+pub const ASPECT_RANGE: (f64, f64) = (0.36, 0.6);
+/// Characters drawn wider than the others, and by how much (narrow, an M was read as an N
+/// and a W as an N or a V).
+pub const WIDE: (&[char], f64) = (&['M', 'W'], 1.3);
 /// Slant: how far the top moves right per unit of height (negative: left).
 pub const SLANT_RANGE: (f64, f64) = (-0.2, 0.2);
 /// Turn, in radians (about ±7°).
@@ -46,22 +49,24 @@ pub const TURN_RANGE: (f64, f64) = (-0.12, 0.12);
 pub const WOBBLE_RANGE: (f64, f64) = (0.02, 0.05);
 /// How far a glyph's centre is above the middle (heavy glyphs) or below it (light ones),
 /// in units.
-pub const LIFT_RANGE: (f64, f64) = (0.5, 4.0);
+pub const LIFT_RANGE: (f64, f64) = (0.5, 5.5);
 /// How far a glyph may be pushed into the one before it past touching boxes, in units (it
 /// stops sooner where their ink would cross).
 pub const KERN: f64 = 5.0;
 /// Clutter: arcs (how many, their radius and length in units, their pen: a light
-/// glyph's) and dots (how many; a pen as wide as a heavy glyph's, or a little wider).
-pub const ARCS: (i32, i32) = (1, 1);
-pub const ARC_RADIUS_RANGE: (f64, f64) = (30.0, 60.0);
-pub const ARC_LENGTH_RANGE: (f64, f64) = (25.0, 40.0);
+/// glyph's; most of the line long, so a person sees a stroke through the word, not part
+/// of a letter, while a program must still explain their ink) and dots (how many; a pen
+/// as wide as a heavy glyph's, or a little wider).
+pub const ARCS: (i32, i32) = (2, 2);
+pub const ARC_RADIUS_RANGE: (f64, f64) = (50.0, 100.0);
+pub const ARC_LENGTH_RANGE: (f64, f64) = (60.0, 90.0);
 pub const DOTS: (i32, i32) = (3, 6);
 
 /// One glyph as drawn: the character, its shape, its pen and its transformation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Glyph {
     pub c: char,
-    /// Which of the font's shapes (0 or 1).
+    /// Which of the font's shapes (0, 1 or 2).
     pub variant: u8,
     pub pen: Pen,
     /// Height in units, and width over height.
@@ -129,7 +134,8 @@ impl Glyph {
 
     /// The centre lines of the glyph's strokes, as polylines in units around its centre.
     pub fn lines(&self) -> Vec<Vec<(f64, f64)>> {
-        let (w, h) = (self.height * self.aspect, self.height);
+        let wide = if WIDE.0.contains(&self.c) { WIDE.1 } else { 1.0 };
+        let (w, h) = (self.height * self.aspect * wide, self.height);
         let (sin, cos) = self.turn.sin_cos();
         let place = |p: (f64, f64)| {
             let (x, y) = self.wobble.at(p);
@@ -216,7 +222,9 @@ fn lay_out(text: &str, rng: &mut Rng) -> (Laid, f64) {
         let g = Glyph::random(c, first_heavy ^ (i % 2 == 1), rng);
         let (lo, hi) = g.reach();
         let up = if first_heavy ^ (i % 2 == 1) { 1.0 } else { -1.0 };
-        let y = UNITS_TALL / 2.0 + up * rng.real(LIFT_RANGE.0, LIFT_RANGE.1);
+        // Within the picture, the bend's lift included.
+        let room = (UNITS_TALL - g.height - g.pen.width) / 2.0 - 3.5;
+        let y = UNITS_TALL / 2.0 + up * rng.real(LIFT_RANGE.0, LIFT_RANGE.1).min(room.max(0.0));
         // The glyph alone, a unit clear of the last one; then moved left a pixel at a time.
         let loose = right + 1.0 - lo;
         let mut alone = Bitmap::new(2 * WIDTH, HEIGHT);
@@ -272,12 +280,12 @@ mod tests {
 
     #[test]
     fn a_drawing_fits_its_terminal_and_is_reproducible() {
-        let bm = draw("K7WXR", &mut Rng::new(42));
+        let bm = draw("K3WXR", &mut Rng::new(42));
         assert_eq!((bm.width(), bm.height()), (WIDTH, HEIGHT));
-        assert_eq!(draw("K7WXR", &mut Rng::new(42)), bm);
-        assert_ne!(draw("K7WXR", &mut Rng::new(43)), bm);
+        assert_eq!(draw("K3WXR", &mut Rng::new(42)), bm);
+        assert_ne!(draw("K3WXR", &mut Rng::new(43)), bm);
         let text = bm.terminal();
-        assert_eq!(text.lines().count(), 20);
+        assert_eq!(text.lines().count(), 22);
         assert!(text.lines().all(|l| l.chars().count() == 76), "{text}");
     }
 
@@ -286,8 +294,10 @@ mod tests {
         for &c in ALPHABET {
             let mut bm = Bitmap::new(WIDTH, HEIGHT);
             let g = Glyph::random(char::from(c), false, &mut Rng::new(u64::from(c)));
-            paint(&mut bm, &g, (20.0, 20.0), &Bend::default());
-            let ink = (0..i32::from(WIDTH)).flat_map(|x| (0..40).map(move |y| (x, y))).filter(|&(x, y)| bm.get(x, y));
+            paint(&mut bm, &g, (20.0, UNITS_TALL / 2.0), &Bend::default());
+            let ink = (0..i32::from(WIDTH))
+                .flat_map(|x| (0..i32::from(HEIGHT)).map(move |y| (x, y)))
+                .filter(|&(x, y)| bm.get(x, y));
             assert!(ink.count() > 60, "{}", char::from(c));
         }
         // Lines of glyphs fit, a unit and a half from the edges.

@@ -3,7 +3,7 @@
 //! [`Bitmap::from_wire`] (bounded size, exact length) and shows it with Unicode block
 //! characters ([`Bitmap::terminal`]).
 //!
-//! Two pictures: qxfer/6 clients get [`crowded::draw`] (152×40, glyphs that touch and
+//! Two pictures: qxfer/6 clients get [`crowded::draw`] (152×44, glyphs that touch and
 //! cross, several shapes and stroke widths, clutter drawn with the glyphs' pen; quadrant
 //! cells), qxfer/5 clients today's [`v5::draw`] (72×24, half blocks), which they can draw.
 //! The text ([`random_text`]) comes from an alphabet without look-alikes ([`ALPHABET`]).

@@ -3,20 +3,32 @@
 //! Left out, so that a person never has to guess between two readings of one shape, even
 //! where a neighbour overlaps it or clutter crosses it: 0, O and Q (D's shape is kept); 1
 //! and I; 2 and Z; 5 and S; 6, 8, B and G; F (an E whose lower bar is hidden); P (an R whose
-//! leg is hidden); V (a U or Y bent by the distortion).
+//! leg is hidden); V (a U or Y bent by the distortion); J, U, 4 and 7 (a J's hook reads as
+//! a U or a 3 when small, a U beside a W or an N as part of it, a 4 as an A or a Y, a 7 as
+//! a T or a Y once a neighbour overlaps it).
 
 use super::rng::Rng;
 
 /// Characters a captcha is made of.
-pub const ALPHABET: &[u8] = b"ACDEHJKLMNRTUWXY39";
+pub const ALPHABET: &[u8] = b"ACDEHKLMNRTWXY39";
 /// Characters in one captcha.
 pub const LEN: usize = 5;
 
-/// Random captcha text.
+/// Random captcha text, never the same character twice in a row (two of a kind side by
+/// side, touching, were read as one or as another letter).
 pub fn random_text(rng: &mut Rng) -> String {
-    (0..LEN)
-        .map(|_| char::from(ALPHABET.get(rng.below(ALPHABET.len() as u32) as usize).copied().unwrap_or(b'A')))
-        .collect()
+    let mut text = String::with_capacity(LEN);
+    let mut last: Option<usize> = None;
+    for _ in 0..LEN {
+        let choices = ALPHABET.len() - usize::from(last.is_some());
+        let mut i = rng.below(choices as u32) as usize;
+        if last.is_some_and(|l| i >= l) {
+            i += 1;
+        }
+        text.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'A')));
+        last = Some(i);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -30,8 +42,9 @@ mod tests {
             let t = random_text(&mut rng);
             assert_eq!(t.len(), LEN);
             assert!(t.bytes().all(|c| ALPHABET.contains(&c)), "{t}");
+            assert!(t.as_bytes().windows(2).all(|w| w[0] != w[1]), "{t}");
         }
-        for c in b"0OQ1I2Z5S68BGFPV" {
+        for c in b"0OQ1I2Z5S68BGFPVJU47" {
             assert!(!ALPHABET.contains(c), "{}", char::from(*c));
         }
     }
