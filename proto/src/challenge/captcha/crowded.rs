@@ -57,9 +57,9 @@ pub const KERN: f64 = 5.0;
 /// glyph's; most of the line long, so a person sees a stroke through the word, not part
 /// of a letter, while a program must still explain their ink) and dots (how many; a pen
 /// as wide as a heavy glyph's, or a little wider).
-pub const ARCS: (i32, i32) = (2, 2);
-pub const ARC_RADIUS_RANGE: (f64, f64) = (50.0, 100.0);
-pub const ARC_LENGTH_RANGE: (f64, f64) = (60.0, 90.0);
+pub const ARCS: (i32, i32) = (1, 1);
+pub const ARC_RADIUS_RANGE: (f64, f64) = (40.0, 80.0);
+pub const ARC_LENGTH_RANGE: (f64, f64) = (45.0, 70.0);
 pub const DOTS: (i32, i32) = (3, 6);
 
 /// One glyph as drawn: the character, its shape, its pen and its transformation.
