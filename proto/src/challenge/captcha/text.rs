@@ -5,14 +5,14 @@
 //! and I; 2 and Z; 5 and S; 6, 8, B and G; F (an E whose lower bar is hidden); P (an R whose
 //! leg is hidden); V (a U or Y bent by the distortion); J, U, 4 and 7 (a J's hook reads as
 //! a U or a 3 when small, a U beside a W or an N as part of it, a 4 as an A or a Y, a 7 as
-//! a T or a Y once a neighbour overlaps it); A and Y (read by eye in place of crowded N, M,
-//! H or C, and of K or X, more than any other characters:
+//! a T or a Y once a neighbour overlaps it); A, Y and N (read by eye in place of crowded
+//! M, H or C, of K or X, and of M or W, more than any other characters:
 //! `proto/tests/captcha_readings/`).
 
 use super::rng::Rng;
 
 /// Characters a captcha is made of.
-pub const ALPHABET: &[u8] = b"CDEHKLMNRTWX39";
+pub const ALPHABET: &[u8] = b"CDEHKLMRTWX39";
 /// Characters in one captcha.
 pub const LEN: usize = 5;
 
@@ -46,7 +46,7 @@ mod tests {
             assert!(t.bytes().all(|c| ALPHABET.contains(&c)), "{t}");
             assert!(t.as_bytes().windows(2).all(|w| w[0] != w[1]), "{t}");
         }
-        for c in b"0OQ1I2Z5S68BGFPVJU47AY" {
+        for c in b"0OQ1I2Z5S68BGFPVJU47AYN" {
             assert!(!ALPHABET.contains(c), "{}", char::from(*c));
         }
     }
