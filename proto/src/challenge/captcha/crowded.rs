@@ -25,13 +25,14 @@ pub const HEIGHT: u16 = 44;
 const UNITS_WIDE: f64 = WIDTH as f64 / 2.0;
 const UNITS_TALL: f64 = HEIGHT as f64;
 
-/// Light glyphs' round pen, in units across.
-pub const LIGHT_RANGE: (f64, f64) = (1.7, 2.0);
+/// Light glyphs' round pen, in units across: about half a heavy glyph's, so that a person
+/// tells two crowded neighbours apart by their weight.
+pub const LIGHT_RANGE: (f64, f64) = (1.4, 1.7);
 /// Heavy glyphs: a round pen, or (by `NIB_CHANCE`) a broad nib: its broad side in units,
 /// its thin side over its broad side, and its angle in radians, either way from level.
-pub const HEAVY_RANGE: (f64, f64) = (2.6, 3.1);
+pub const HEAVY_RANGE: (f64, f64) = (3.0, 3.5);
 pub const NIB_CHANCE: f64 = 0.5;
-pub const NIB_RANGE: (f64, f64) = (3.0, 3.5);
+pub const NIB_RANGE: (f64, f64) = (3.4, 3.9);
 pub const NIB_THIN_RANGE: (f64, f64) = (0.55, 0.7);
 pub const NIB_ANGLE_RANGE: (f64, f64) = (0.35, 1.05);
 /// A glyph's height (of its centre lines), in units.
