@@ -52,8 +52,10 @@ pub const WOBBLE_RANGE: (f64, f64) = (0.02, 0.05);
 /// in units.
 pub const LIFT_RANGE: (f64, f64) = (0.5, 5.5);
 /// How far a glyph may be pushed into the one before it past touching boxes, in units (it
-/// stops sooner where their ink would cross).
-pub const KERN: f64 = 5.0;
+/// stops sooner, where more of their ink would cross than `CROSS_RANGE` allows: a few
+/// pixels, drawn per glyph).
+pub const KERN: f64 = 3.5;
+pub const CROSS_RANGE: (i32, i32) = (0, 6);
 /// Clutter: arcs (how many, their radius and length in units, their pen: a light
 /// glyph's; most of the line long, so a person sees a stroke through the word, not part
 /// of a letter, while a program must still explain their ink) and dots (how many; a pen
@@ -210,9 +212,10 @@ fn line_of(text: &str, rng: &mut Rng) -> (Laid, f64) {
 /// Random glyphs for `text`, light and heavy in turn and above and below the middle in
 /// turn, with their centres (from the line's left end), and where the last one ends. Each
 /// glyph is pushed into the one before it half a unit at a time, up to `KERN` units past
-/// touching boxes, as long as their ink does not cross: glyphs touch and nestle into each
-/// other, so no column and no outline parts them, yet none hides another's strokes (a
-/// person reads them apart by their weight and height; a program has no such rule).
+/// touching boxes, as long as their ink crosses in no more than a few pixels: glyphs touch
+/// and nestle into each other, so no column and no outline parts them, yet none hides
+/// more than a pixel or two of another's strokes (a person reads them apart by their
+/// weight and height; a program has no such rule).
 fn lay_out(text: &str, rng: &mut Rng) -> (Laid, f64) {
     // Drawn unbent on a canvas twice as wide as the picture, from two units in.
     let mut inked = Bitmap::new(2 * WIDTH, HEIGHT);
@@ -234,7 +237,8 @@ fn lay_out(text: &str, rng: &mut Rng) -> (Laid, f64) {
             .flat_map(|x| (0..i32::from(HEIGHT)).map(move |y| (x, y)))
             .filter(|&(x, y)| alone.get(x, y))
             .collect();
-        let crosses = |shift: i32| ink.iter().any(|&(x, y)| inked.get(x - shift, y));
+        let allowed = rng.between(CROSS_RANGE.0, CROSS_RANGE.1) as usize;
+        let crosses = |shift: i32| ink.iter().filter(|&&(x, y)| inked.get(x - shift, y)).count() > allowed;
         let most = if i == 0 { 0 } else { (2.0 * (KERN + 1.0)) as i32 };
         // As far as it goes without crossing, stopping at the first crossing on the way.
         let shift = (0..=most).take_while(|&s| !crosses(s)).last().unwrap_or(0);
