@@ -1,6 +1,6 @@
 //! Files on disk: the listener's data-directory layout, joining validated wire names onto a
 //! base directory, the temp name → verify → rename step that never replaces an existing
-//! file, batched syncing, and media-type detection.
+//! file, and media-type detection (syncing a delivery: `durable`).
 //!
 //! Listener layout (`DATA` is `--data`, `QXFER_DATA_DIR` or the platform data dir):
 //! ```text
@@ -109,13 +109,6 @@ pub fn rename_no_replace(from: &Path, dest: &Path) -> io::Result<()> {
 pub fn namespace_gate() -> std::sync::MutexGuard<'static, ()> {
     static GATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     GATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Flush every dirty page and directory entry of the filesystem holding `path` in one call:
-/// the batched sync behind "acknowledged means durable".
-pub fn sync_filesystem(path: &Path) -> io::Result<()> {
-    let f = fs::File::open(path)?;
-    rustix::fs::syncfs(&f).map_err(io::Error::from)
 }
 
 /// Start writing `len` bytes of `f` from `offset` to disk now, without waiting, and let

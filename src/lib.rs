@@ -54,6 +54,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod durable;
 pub mod files;
 pub mod geoip;
 pub mod progress;

@@ -229,7 +229,7 @@ pub(super) fn bulk_bench(args: &[String]) -> Result<()> {
     let disk = tempfile::tempdir_in(&disk_base)?;
     let big = disk.path().join("big.bin");
     write_file(&big, size)?;
-    qxfer::files::sync_filesystem(disk.path())?;
+    sync_filesystem(disk.path())?;
     let sshd = match Sshd::start() {
         Ok(s) => Some(s),
         Err(e) => {
@@ -272,9 +272,9 @@ pub(super) fn bulk_bench(args: &[String]) -> Result<()> {
             row.push(raw_sample(&exe, size, variant)?);
         }
         row.push(qxfer_sample(&bin, &tmpfs.path().join(format!("q{round}")), &big, &[])?);
-        qxfer::files::sync_filesystem(disk.path())?;
+        sync_filesystem(disk.path())?;
         row.push(qxfer_sample(&bin, &disk.path().join(format!("q{round}")), &big, &[])?);
-        qxfer::files::sync_filesystem(disk.path())?;
+        sync_filesystem(disk.path())?;
         let floor = disk.path().join("floor.bin");
         row.push(machine_timed(
             Command::new("dd").arg(format!("if={}", big.display())).arg(format!("of={}", floor.display())).args([
@@ -284,14 +284,14 @@ pub(super) fn bulk_bench(args: &[String]) -> Result<()> {
             ]),
         )?);
         std::fs::remove_file(&floor)?;
-        qxfer::files::sync_filesystem(disk.path())?;
+        sync_filesystem(disk.path())?;
         row.push(qxfer_sample(&bin, &tmpfs.path().join(format!("t{round}")), &big, &["--threads", "1"])?);
         if let Some(sshd) = &sshd {
             for dir in [tmpfs.path(), disk.path()] {
                 let to = dir.join("scp.bin");
                 row.push(machine_timed(&mut sshd.scp(&big, &to))?);
                 std::fs::remove_file(&to)?;
-                qxfer::files::sync_filesystem(disk.path())?;
+                sync_filesystem(disk.path())?;
             }
         }
         for (i, s) in row.into_iter().enumerate() {

@@ -92,6 +92,12 @@ fn main() -> Result<()> {
     }
 }
 
+/// Flush every dirty page of the filesystem holding `path`: each round starts with a clean
+/// disk, whatever the last one left behind.
+fn sync_filesystem(path: &Path) -> std::io::Result<()> {
+    rustix::fs::syncfs(std::fs::File::open(path)?).map_err(std::io::Error::from)
+}
+
 fn parse_size(s: Option<&String>) -> Result<u64> {
     Ok(s.ok_or_else(|| anyhow!("size"))?.parse()?)
 }
@@ -396,7 +402,7 @@ fn bench(quick: bool) -> Result<()> {
     }
     write_file(&root.join("small.bin"), 1024)?;
     // Fixtures go to disk now, so the timed runs' syncs do not pay for them.
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
 
     // The request rate limits guard against floods from strangers; this benchmark measures
     // the protocol, so its one client is not throttled.
@@ -427,12 +433,12 @@ fn bench(quick: bool) -> Result<()> {
     );
     println!("    ratio (b)/(a): {:.3}", b / raw);
 
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     // (c) 2,000 files of 16 KiB.
     let mut cs = Vec::new();
     for _ in 0..5 {
         cs.push(timed(client(&bin, root, &listener.addr).arg("tree"))?.0);
-        qxfer::files::sync_filesystem(root)?;
+        sync_filesystem(root)?;
     }
     cs.sort();
     let c_t = cs[2];
@@ -498,9 +504,9 @@ fn ab_round(bin: &Path, root: &Path, tag: &str) -> Result<Round> {
     let (big, client_peak_kib, client_cpu) = timed_cpu(client(bin, &run_root, &listener.addr).arg("big.bin"))?;
     let big_cpu = client_cpu + cpu_secs(listener.child.id()) - listener_cpu;
     let listener_peak_kib = peak_rss_kib(listener.child.id()).unwrap_or(0);
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     let (tree, _) = timed(client(bin, &run_root, &listener.addr).arg("tree"))?;
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     // A few milliseconds each: the median of 5 per round.
     let mut smalls = Vec::new();
     for _ in 0..5 {
@@ -510,7 +516,7 @@ fn ab_round(bin: &Path, root: &Path, tag: &str) -> Result<Round> {
     let small = smalls[2];
     drop(listener);
     std::fs::remove_dir_all(&run_root)?;
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     Ok(Round { big, big_cpu, tree, small, client_peak_kib, listener_peak_kib })
 }
 
@@ -537,7 +543,7 @@ fn ab_bench(other: &Path, runs: usize, quick: bool) -> Result<()> {
         root.join("bench.toml"),
         "[limits]\nrequests_per_second_per_ip = 1000000\nrequests_per_second_per_account = 1000000\nrequest_burst = 1000000\n",
     )?;
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     println!("A/B benchmark: A = {}, B = {}; {runs} rounds each, alternating", a_bin.display(), b_bin.display());
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..runs {
@@ -613,7 +619,7 @@ fn attack_bench(quick: bool) -> Result<()> {
     let root = tempfile::tempdir()?;
     let root = root.path();
     write_file(&root.join("big.bin"), size)?;
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     let data = root.join("data");
     std::fs::create_dir_all(&data)?;
     // The listener refuses a data directory others can open.
@@ -627,7 +633,7 @@ fn attack_bench(quick: bool) -> Result<()> {
     let cpu0 = cpu_secs(listener.child.id());
     let (alone1, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
     let cpu_alone = cpu_secs(listener.child.id()) - cpu0;
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     println!(
         "legitimate {} MiB send alone:        {:8.1} MB/s  (listener CPU {:.2} s)",
         size >> 20,
@@ -649,7 +655,7 @@ fn attack_bench(quick: bool) -> Result<()> {
     std::thread::sleep(Duration::from_secs(2));
     reset_peak(listener.child.id());
     let (cpu1, me1) = (cpu_secs(listener.child.id()), cpu_secs(std::process::id()));
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     let (attacked, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
     let (cpu_attacked, attackers_cpu) = (cpu_secs(listener.child.id()) - cpu1, cpu_secs(std::process::id()) - me1);
     let listener_peak = peak_rss_kib(listener.child.id()).unwrap_or(0);
@@ -668,7 +674,7 @@ fn attack_bench(quick: bool) -> Result<()> {
     );
     // Alone once more after the attack (attackers stopped), so drift between runs cancels.
     std::thread::sleep(Duration::from_secs(1));
-    qxfer::files::sync_filesystem(root)?;
+    sync_filesystem(root)?;
     let (alone2, _) = timed(client(&bin, root, &listener.addr).arg("big.bin"))?;
     let alone = (alone1 + alone2) / 2;
     println!("legitimate {} MiB send alone again:  {:8.1} MB/s", size >> 20, mbps(size, alone2));
@@ -875,7 +881,7 @@ fn recording_bench(quick: bool) -> Result<()> {
         listeners.push((name, root, l));
     }
     write_file(&tmp.path().join("big.bin"), size)?;
-    qxfer::files::sync_filesystem(tmp.path())?;
+    sync_filesystem(tmp.path())?;
     let big = tmp.path().join("big.bin");
     let mut b: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut e: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
@@ -883,7 +889,7 @@ fn recording_bench(quick: bool) -> Result<()> {
         for (i, (_, root, l)) in listeners.iter().enumerate() {
             let (t, _) = timed(client(&bin, root, &l.addr).arg(&big))?;
             b[i].push(mbps(size, t));
-            qxfer::files::sync_filesystem(tmp.path())?;
+            sync_filesystem(tmp.path())?;
             let t = messages(root, &l.addr, 300)?;
             e[i].push(300.0 / t.as_secs_f64());
         }

@@ -13,6 +13,7 @@ use super::error::{local, ClientError, Result};
 use super::events::{no_events, Event, Events};
 use crate::challenge::captcha::Bitmap;
 use crate::challenge::pow;
+use crate::policy::challenges::HumanTiming;
 use crate::wire::{Picture, Solution, Ticket, MAX_ANSWER};
 
 /// Hashes tried between progress updates.
@@ -70,6 +71,9 @@ pub(crate) async fn solve(
         None => None,
     };
     let counter = work.await??;
+    if let Some(answer) = &answer {
+        not_sooner_than_a_person(received, answer).await;
+    }
     // Measured from when the ticket arrived (the listener's clock decides; this only spares
     // a round trip that cannot succeed).
     if received.elapsed() > lifetime(&ticket) {
@@ -78,6 +82,16 @@ pub(crate) async fn solve(
         ));
     }
     Ok(Solution { ticket, counter, answer })
+}
+
+/// A captcha answer sent sooner after the picture came than a person can read and type it
+/// is refused unread (`policy::challenges::HumanTiming`): a pasted answer can be that
+/// fast, so the answer waits out the default floor, counted from when the ticket arrived
+/// (later than the listener issued it, so the listener measures at least as long).
+async fn not_sooner_than_a_person(received: std::time::Instant, answer: &str) {
+    let typed = crate::challenge::normalise_answer(answer).chars().count();
+    let floor = std::time::Duration::from_millis(HumanTiming::default().floor_ms(typed));
+    tokio::time::sleep_until((received + floor).into()).await;
 }
 
 /// The work a listener under load suggests for a login (no captcha): solved here, its

@@ -6,23 +6,21 @@
 //! (`policy::lockout`).
 //!
 //! The ticket key is drawn at start and kept in memory only: a restart voids the challenges
-//! out at that moment, which live two minutes by default.
+//! out at that moment, which live two minutes by default. Tickets are numbered, limited per
+//! source and spent in `tickets`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use super::tickets::{IssueError, Tickets};
 use crate::challenge::captcha::{self, Cells, Rng};
-use crate::challenge::{pow, ChallengeKind, Issue, Spent, Ticket, TicketError, TicketKey};
+use crate::challenge::{pow, ChallengeKind, Issue, Ticket, TicketError, TicketId, TicketKey};
 use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, Place, StepUp};
 use crate::policy::lockout::{Lockout, Name};
 use crate::policy::prefix_of;
 use crate::wire::{Picture, Solution};
 
-/// Unexpired spent tickets remembered, at most (each cost a solved proof of work), and at
-/// most from one source network (so one network cannot fill it for everyone).
-pub const MAX_SPENT: usize = 65_536;
-pub const MAX_SPENT_PER_NETWORK: u32 = 1_024;
 /// Sources and accounts tracked for the step-up, scores and fast answers, at most each (past
 /// it, new ones are not tracked until upkeep frees room; the step-up's own map drops its
 /// stalest entry instead).
@@ -30,7 +28,7 @@ pub const MAX_TRACKED: usize = 65_536;
 
 /// An issued challenge: the ticket, the picture, and the captcha's text (for the test
 /// hook only).
-pub(crate) type Issued = Result<(Ticket, Option<Picture>, Option<String>), NoRandomness>;
+pub(crate) type Issued = Result<(Ticket, Option<Picture>, Option<String>), IssueError>;
 
 /// A checked solution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +37,12 @@ pub struct Solved {
     pub bits: u8,
     /// Milliseconds from issue to answer, on the listener's clock.
     pub took_ms: u64,
-    /// Faster than a person reads and types the answer.
-    pub too_fast: bool,
 }
 
 pub(crate) struct Challenges {
     cfg: ChallengeConfig,
     key: TicketKey,
-    spent: Mutex<Spent>,
+    tickets: Tickets,
     effort: Mutex<Effort>,
     step_up: Mutex<StepUp>,
     /// Password failures per account from places it does not know (bounded, see
@@ -98,7 +94,7 @@ impl Challenges {
         let effort = Effort::new(&cfg.effort(), now_ms);
         Ok(Challenges {
             key: TicketKey::new(&random::<32>()?),
-            spent: Mutex::new(Spent::new(MAX_SPENT, MAX_SPENT_PER_NETWORK)),
+            tickets: Tickets::new(&cfg, MAX_TRACKED),
             effort: Mutex::new(effort),
             step_up: Mutex::new(StepUp::new(MAX_TRACKED)),
             lockout: Mutex::new(Lockout::new(MAX_TRACKED)),
@@ -159,7 +155,7 @@ impl Challenges {
     }
 
     /// [`Challenges::issue`]; with `captcha`, always a captcha (a registration), whatever
-    /// the step-up says.
+    /// the step-up says. Refused past the source's share of tickets, whoever it is for.
     pub fn issue_for(
         &self,
         source: IpAddr,
@@ -168,6 +164,9 @@ impl Challenges {
         (captcha, cells): (bool, Cells),
         now_ms: u64,
     ) -> Issued {
+        let ttl_ms = self.cfg.ttl_secs.saturating_mul(1000);
+        let id = self.tickets.number(source, exempt, now_ms, now_ms.saturating_add(ttl_ms))?;
+        let no_random = |_| IssueError::NoRandomness;
         let scored = (!exempt).then_some(source);
         // A login from a known place is not stepped up by failures elsewhere; the ticket is
         // a captcha if either kind of place needs one (the check takes more than needed).
@@ -189,7 +188,7 @@ impl Challenges {
         // A registration always gets a captcha, even where logins get work alone.
         let text = if captcha || (step_up && self.cfg.captcha) {
             // The text from the system's generator; the distortion from a seed of its own.
-            Some(captcha::random_text(&mut Rng::new(u64::from_le_bytes(random::<8>()?))))
+            Some(captcha::random_text(&mut Rng::new(u64::from_le_bytes(random::<8>().map_err(no_random)?))))
         } else {
             if step_up {
                 bits = self.cfg.max_bits;
@@ -203,13 +202,13 @@ impl Challenges {
             bits,
             prefix: prefix_of(source),
             now_ms,
-            ttl_ms: self.cfg.ttl_secs.saturating_mul(1000),
-            nonce: random::<16>()?,
+            ttl_ms,
+            nonce: id.nonce(random::<8>().map_err(no_random)?),
             answer: text.as_deref(),
         });
         let picture = match &text {
             Some(t) => {
-                let bm = captcha::draw(t, cells, &mut Rng::new(u64::from_le_bytes(random::<8>()?)));
+                let bm = captcha::draw(t, cells, &mut Rng::new(u64::from_le_bytes(random::<8>().map_err(no_random)?)));
                 Some(Picture { width: bm.width(), height: bm.height(), bits: bm.bits().to_vec() })
             }
             None => None,
@@ -218,12 +217,13 @@ impl Challenges {
     }
 
     /// Check a solution from `source` for a login as `account`: the ticket's signature
-    /// (which covers the account), network and time; that it is the kind the step-up asks
-    /// for when `stepped_up` (a captcha, or the capped work with `captcha = false`); the
-    /// work (one hash); that it is unspent and its network has room to spend it; then the
-    /// captcha's text. A wrong text spends the ticket (no second guess on one picture); a
-    /// right one is spent by [`Challenges::spend`] once the login is served, so a busy
-    /// listener does not throw a person's solved captcha away.
+    /// (which covers the account, and its number), network and time; that it is the kind the
+    /// step-up asks for when `stepped_up` (a captcha, or the capped work with `captcha =
+    /// false`); the work (one hash); that it is unspent; then for a captcha, its time (under
+    /// the floor a person needs it is refused unread, [`TicketError::TooFast`]) and its text.
+    /// A captcha refused spends the ticket (no second guess on one picture); a right one is
+    /// spent by [`Challenges::spend`] once the login is served, so a busy listener does not
+    /// throw a person's solved captcha away.
     pub fn check(
         &self,
         s: &Solution,
@@ -240,31 +240,30 @@ impl Challenges {
         if !pow::verify(&t.nonce, t.bits, s.counter) {
             return Err(TicketError::WrongWork);
         }
-        let typed = {
-            let mut spent = lock(&self.spent);
-            if spent.is_spent(t, now_ms) {
-                return Err(TicketError::Spent);
+        let id = TicketId::of(&t.nonce);
+        self.tickets.unspent(id)?;
+        if t.kind == ChallengeKind::Captcha {
+            let answer = s.answer.as_deref().unwrap_or_default();
+            let typed = crate::challenge::normalise_answer(answer).chars().count();
+            // Timed before the text is compared: the refusal says nothing of whether it was right.
+            if self.cfg.timing().too_fast(t.issued_ms, now_ms, typed) {
+                self.tickets.spend(id, now_ms)?;
+                return Err(TicketError::TooFast);
             }
-            // Room is checked before the answer: "busy" never tells right from wrong.
-            if !spent.has_room(t, now_ms) {
-                return Err(TicketError::Busy);
+            if !self.key.answer_matches(t, answer) {
+                self.tickets.spend(id, now_ms)?;
+                return Err(TicketError::WrongAnswer);
             }
-            match t.kind {
-                ChallengeKind::Captcha => {
-                    let answer = s.answer.as_deref().unwrap_or_default();
-                    if !self.key.answer_matches(t, answer) {
-                        let _ = spent.spend(t, now_ms);
-                        return Err(TicketError::WrongAnswer);
-                    }
-                    crate::challenge::normalise_answer(answer).chars().count()
-                }
-                ChallengeKind::Work => 0,
-            }
-        };
-        let took_ms = now_ms.saturating_sub(t.issued_ms);
-        // Only a typed answer is timed: work alone is solved by the program.
-        let too_fast = t.kind == ChallengeKind::Captcha && self.cfg.timing().too_fast(t.issued_ms, now_ms, typed);
-        Ok(Solved { kind: t.kind, bits: t.bits, took_ms, too_fast })
+        }
+        Ok(Solved { kind: t.kind, bits: t.bits, took_ms: now_ms.saturating_sub(t.issued_ms) })
+    }
+
+    /// A captcha from `source` was refused as faster than a person: its network's next
+    /// challenges ask more work, and the answer is whether `source` did so before within
+    /// the step-up window (only a repeat is scored).
+    pub fn too_fast(&self, source: IpAddr, now_ms: u64) -> bool {
+        self.suspicious(source, now_ms);
+        self.tickets.too_fast_again(source, now_ms, self.cfg.window_secs.saturating_mul(1000))
     }
 
     /// Whether a solution of `kind` and `bits` satisfies the step-up: a captcha, or with
@@ -277,19 +276,10 @@ impl Challenges {
         }
     }
 
-    /// Spend a checked solution as its login is served; a fast answer is remembered
-    /// against the source's network.
-    pub fn spend(&self, s: &Solution, solved: &Solved, source: IpAddr, now_ms: u64) -> Result<(), TicketError> {
-        lock(&self.spent).spend(&s.ticket, now_ms)?;
+    /// Spend a checked solution as its login is served.
+    pub fn spend(&self, s: &Solution, now_ms: u64) -> Result<(), TicketError> {
+        self.tickets.spend(TicketId::of(&s.ticket.nonce), now_ms)?;
         lock(&self.effort).solved(&self.cfg.effort(), s.ticket.bits, now_ms);
-        if solved.too_fast {
-            let mut m = lock(&self.too_fast);
-            let net = prefix_of(source);
-            if m.len() < MAX_TRACKED || m.contains_key(&net) {
-                let e = m.entry(net).or_insert((0, now_ms));
-                *e = (e.0.saturating_add(1), now_ms);
-            }
-        }
         Ok(())
     }
 
@@ -316,10 +306,10 @@ impl Challenges {
 
     /// Upkeep: forget what is past its window.
     pub fn prune(&self, now_ms: u64) {
-        lock(&self.spent).prune(now_ms);
+        let window = self.cfg.window_secs.saturating_mul(1000);
+        self.tickets.prune(now_ms, window);
         lock(&self.step_up).prune(&self.cfg, now_ms);
         lock(&self.lockout).prune(now_ms);
-        let window = self.cfg.window_secs.saturating_mul(1000);
         // Fast answers count against a network for one step-up window.
         lock(&self.too_fast).retain(|_, (_, last)| now_ms.saturating_sub(*last) < window);
         let mut sc = lock(&self.scores);

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
+use crate::durable;
 use crate::files::{self, Layout};
 use crate::policy::Limits;
 use crate::store::{Store, StoreError};
@@ -78,5 +79,9 @@ fn place(src: &Path, dest: &Path, attachments: &[Attachment]) -> std::io::Result
             std::fs::copy(&from, &to)?;
         }
     }
-    files::sync_filesystem(dest)
+    // Exactly the copy's files and directories, then the entries its creation made.
+    let paths: Vec<_> = attachments.iter().map(|a| files::join_validated(dest, &a.path)).collect();
+    let mailbox = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mail = mailbox.parent().map(Path::to_path_buf).unwrap_or_default();
+    durable::sync_delivery(dest, &paths, &[&mailbox, &mail])
 }

@@ -30,6 +30,7 @@ mod requests;
 mod shared;
 mod streams;
 pub(crate) mod texts;
+mod tickets;
 pub(crate) mod upload_slots;
 
 use std::net::SocketAddr;

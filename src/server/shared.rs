@@ -237,17 +237,16 @@ impl Shared {
         &self.hash_slots
     }
 
-    /// A slot for one memory-hard hash of a request that does not say its source: they all
-    /// share one queue of their own, served by `priority` (the proof-of-work bits the
-    /// request carries; 0 without); `None` when the queue is full.
-    pub async fn hash_slot(&self, priority: u8) -> Option<HashSlot<'_>> {
-        let want = crate::policy::fair_queue::Want {
-            net: crate::policy::prefix_of(IpAddr::from([0, 0, 0, 0])),
-            owner: crate::policy::fair_queue::Owner::Unattributed,
-            known: false,
-            effort: priority,
-        };
-        self.hash_slots.acquire(SocketAddr::from(([0, 0, 0, 0], 0)), want).await.ok()
+    /// A slot for one memory-hard hash other than a login's, waiting as `want` says (like a
+    /// login: its network, its account or the network's made-up names) until `deadline`;
+    /// `None` when the queue is full or the deadline passes (the listener's load).
+    pub async fn hash_slot(
+        &self,
+        peer: SocketAddr,
+        want: crate::policy::fair_queue::Want,
+        deadline: tokio::time::Instant,
+    ) -> Option<HashSlot<'_>> {
+        tokio::time::timeout_at(deadline, self.hash_slots.acquire(peer, want)).await.ok()?.ok()
     }
 
     /// A disk slot for an upload (`stoppable`: it may be stopped for a fairer asker) or a

@@ -33,9 +33,10 @@ fn listener(extra_config: &str) -> (Listener, PathBuf) {
 }
 
 /// Extra `[scoring]` lines, then `[challenges]` and `[limits]`: no bans, tickets good for
-/// 8 s, light work, a short failed-login delay.
+/// 8 s, light work, no floor on answering (the too-fast test has its own), a short
+/// failed-login delay.
 const NO_BANS_AND_SHORT_TICKETS: &str = "threshold = 1000\nprefix_threshold = 1000\n\
-     [challenges]\nttl_secs = 8\nmin_bits = 8\nmax_bits = 12\n[limits]\nfailed_login_delay_ms = 50\n";
+     [challenges]\nttl_secs = 8\nmin_bits = 8\nmax_bits = 12\nmin_human_ms = 0\nper_char_ms = 0\n[limits]\nfailed_login_delay_ms = 50\n";
 
 fn password(p: &str) -> Credential {
     Credential::Password(p.into())
@@ -257,8 +258,12 @@ fn the_effort_rises_under_a_login_flood_and_falls_after() {
     });
 }
 
+/// Issue 21 replaced "flagged, never refused": an answer under the floor (`min_human_ms +
+/// per_char_ms × length`, 1.4 s for five characters) is refused whether it is right or
+/// wrong, in the same words, its ticket spent; the first time from a source weighs nothing,
+/// a repeat is scored (`too_fast`); the network's next challenge asks more work.
 #[test]
-fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
+fn an_answer_under_the_floor_is_refused_and_does_not_log_in() {
     // Light work: the quick answer's time must not be spent hashing (debug builds are slow).
     let (listener, answers) =
         listener("threshold = 1000\nprefix_threshold = 1000\n[challenges]\nmin_bits = 8\nmax_bits = 16\n");
@@ -267,20 +272,50 @@ fn an_answer_faster_than_a_person_is_flagged_and_a_slow_one_is_not() {
         wrong_passwords("127.0.0.1", &addr, 3).await;
         let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
         let bits = ticket.bits;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
         let quick = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
+        let right = login_solved("127.0.0.1", &addr, PASSWORD, quick.clone()).await;
+        println!("a right answer sent {:?} after its challenge: {right:?}", started.elapsed());
+        // The second ticket, answered wrong as fast: the very same words.
+        let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
+        let wrong = Solution { counter: solve(&ticket), answer: Some("XXXXX".into()), ticket };
+        let wrong = login_solved("127.0.0.1", &addr, PASSWORD, wrong).await;
+        for r in [&right, &wrong] {
+            assert!(
+                matches!(r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message })
+                    if message.contains("faster than a person can read and type it") && message.contains("ask for a new one")
+                        && !message.contains("wrong")),
+                "{r:?}"
+            );
+        }
+        assert_eq!(right, wrong, "the refusal does not tell a right answer from a wrong one");
+        // Spent: the right answer sent again after the floor does not log in either.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let r = login_solved("127.0.0.1", &addr, PASSWORD, quick).await;
-        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("already answered")),
+            "{r:?}"
+        );
         bits
     });
+    // The first was recorded without weight, the repeat scored.
     let audit = ok(&listener.admin().args(["audit", "--kind", "too_fast", "--json"]).output().expect("audit"));
     assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
+    assert!(audit.contains("again"), "{audit}");
+    let refused = ok(&listener.admin().args(["audit", "--kind", "refused", "--json"]).output().expect("audit"));
+    assert_eq!(refused.matches("too fast, the first time").count(), 1, "{refused}");
+    println!("{refused}{audit}");
+    for line in listener.log().lines().filter(|l| l.contains("too_fast")) {
+        println!("{line}");
+    }
+    let logins = ok(&listener.admin().args(["audit", "--kind", "login", "--json"]).output().expect("audit"));
+    assert!(!logins.contains("alice"), "a login under the floor: {logins}");
     run(async {
-        wrong_passwords("127.0.0.1", &addr, 3).await;
         let (ticket, _) = challenge("127.0.0.1", &addr, "alice").await;
-        // The next challenge for this network asks more work (one fast answer: +2 bits).
-        assert!(ticket.bits >= (first_bits + 2).min(16), "{} after {first_bits}", ticket.bits);
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        // The next challenge for this network asks more work (two fast answers: +4 bits).
+        assert!(ticket.bits >= (first_bits + 4).min(16), "{} after {first_bits}", ticket.bits);
+        // Past the floor: logged in, and nothing more recorded as too fast.
+        tokio::time::sleep(Duration::from_millis(2000)).await;
         let slow = Solution { counter: solve(&ticket), answer: Some(answer_of(&answers, &ticket)), ticket };
         let r = login_solved("127.0.0.1", &addr, PASSWORD, slow).await;
         assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");

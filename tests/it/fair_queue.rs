@@ -45,18 +45,24 @@ pub async fn solved(raw: &mut Raw, user: &str) -> Option<Solution> {
 /// A password login from `bind` as the real client does it: without work, and when the
 /// listener says it is under load, again on a fresh connection with the work it suggests.
 pub async fn password_login(bind: &str, addr: &str, user: &str) -> Raw {
+    try_password_login(bind, addr, user).await.unwrap_or_else(|r| panic!("login from {bind}: {r:?}"))
+}
+
+/// `password_login`, with the reply instead when it does not log in.
+pub async fn try_password_login(bind: &str, addr: &str, user: &str) -> Result<Raw, Option<Response>> {
     let credential = Credential::Password(PASSWORD.into());
     let mut raw = connect(bind, addr).await.expect("connect");
     match raw.call(&Request::Login { user: user.into(), credential: credential.clone() }).await {
-        Some(Response::LoggedIn { .. }) => return raw,
+        Some(Response::LoggedIn { .. }) => return Ok(raw),
         Some(Response::Error { code: ErrorCode::ChallengeRequired, .. }) => {}
-        r => panic!("login from {bind}: {r:?}"),
+        r => return Err(r),
     }
     let solution = solved(&mut raw, user).await.expect("work");
     let mut raw = connect(bind, addr).await.expect("connect");
-    let r = raw.call(&Request::LoginSolved { user: user.into(), credential, solution }).await;
-    assert!(matches!(r, Some(Response::LoggedIn { .. })), "solved login from {bind}: {r:?}");
-    raw
+    match raw.call(&Request::LoginSolved { user: user.into(), credential, solution }).await {
+        Some(Response::LoggedIn { .. }) => Ok(raw),
+        r => Err(r),
+    }
 }
 
 /// Flooding addresses, each on a /24 of its own, and logins each keeps in flight.
@@ -312,4 +318,32 @@ fn a_login_waiting_past_its_deadline_is_answered_and_busy_at_twice_it_not_scored
     assert_eq!(listener.recorded(victim, "limit"), 0, "busy was scored as the peer's limit");
     assert_eq!(listener.recorded("127.5.2.1", "timeout"), 0, "a login served late was scored as a timeout");
     assert!(listener.log().contains("no hash slot within twice the login deadline"), "{}", listener.log());
+}
+
+/// Every memory-hard hash, not only a login's, waits in the fair queue as its network and
+/// its account: an account change's password check and its new answer are queued as
+/// alice's, from her network, from her known place (never in one shared queue that a
+/// flood of other requests could fill for everyone).
+#[test]
+fn an_account_change_waits_as_its_account_and_network() {
+    let listener = listener();
+    add_users(&listener, vec!["alice".to_owned()]);
+    let alice = User::new(&listener, "alice");
+    ok(&alice.cmd("inbox").output().expect("inbox"));
+    let out = run_stdin(
+        crate::recovery::account(&alice, &["question", "set"], None).args([
+            "--question",
+            "First pet?",
+            "--answer-stdin",
+        ]),
+        "a cat called Moss",
+    );
+    assert!(ok(&out).contains("a new secret question"), "{out:?}");
+    let log = listener.log();
+    let queued: Vec<&str> = log.lines().filter(|l| l.contains("event=\"hash_queued\"")).collect();
+    // The login, the change's password check, and the answer's hash.
+    assert_eq!(queued.len(), 3, "{log}");
+    for line in queued {
+        assert!(line.contains("owner=Account(\"alice\")") && line.contains("net=127.0.0.0/24"), "{line}");
+    }
 }

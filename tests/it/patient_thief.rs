@@ -66,9 +66,16 @@ fn thief_tries_everything(l: &Listener, thief: &User) -> Vec<String> {
         assert!(!said.contains("done:"), "{what} applied at once for the thief: {said}");
         assert!(said.contains("takes effect at") || said.contains("They work from"), "{what}: {said}");
     }
-    // Each was announced to her number with a cancel code; nothing to his.
-    let announced: Vec<(String, String)> =
-        texts(l)[before..].iter().filter(|(_, t)| t.contains("recover cancel")).cloned().collect();
+    // Each was announced to her number with a cancel code; nothing to his. The texts are
+    // written to the spool by the listener's own thread, after the replies: waited for.
+    let announced = || -> Vec<(String, String)> {
+        texts(l)[before..].iter().filter(|(_, t)| t.contains("recover cancel")).cloned().collect()
+    };
+    let start = std::time::Instant::now();
+    while announced().len() < 4 && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let announced = announced();
     assert_eq!(announced.len(), 4, "{announced:?}");
     assert!(announced.iter().all(|(to, _)| to == OWNER_PHONE), "{announced:?}");
     announced.iter().map(|(_, t)| cancel_code_in(t)).collect()

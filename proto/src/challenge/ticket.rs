@@ -2,10 +2,7 @@
 //! difficulty, the captcha answer as a keyed hash), for whom (a source prefix) and until
 //! when, under a keyed BLAKE3 MAC. The listener keeps no state per challenge it hands out:
 //! a ticket comes back with its answer, across reconnects, and is checked against the key.
-//! Only the nonces of tickets already spent are kept, in a bounded [`Spent`] set, until the
-//! tickets expire.
-
-use std::collections::HashMap;
+//! Which tickets were spent is kept by number, in `spent` (the number travels in the nonce).
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -32,7 +29,8 @@ pub struct Ticket {
     /// When it was issued and until when it is good, in ms on the listener's clock.
     pub issued_ms: u64,
     pub expires_ms: u64,
-    /// Random, and the spent-set key: a ticket is good once.
+    /// The ticket's number (its epoch and place in it, `spent::TicketId`: the spent-set
+    /// key, a ticket is good once) and 8 random bytes. Opaque to clients.
     pub nonce: [u8; 16],
     /// The captcha answer as a keyed hash (all zero for [`ChallengeKind::Work`]); the key
     /// stays on the listener, so the client learns nothing of the answer from it.
@@ -51,7 +49,9 @@ pub enum TicketError {
     Expired,
     #[error("the challenge was already answered")]
     Spent,
-    #[error("too many challenges are being answered; try again in a minute")]
+    /// The spent set could not take it (its fuse, or a shared store that cannot answer):
+    /// the listener's load, never scored.
+    #[error("the listener is too busy with challenges to take this one; try again in a minute")]
     Busy,
     #[error("the proof of work is wrong")]
     WrongWork,
@@ -59,6 +59,12 @@ pub enum TicketError {
     WrongAnswer,
     #[error("after failed logins this login needs a captcha (or the full proof of work): ask for a new challenge")]
     NotEnough,
+    /// Under `policy::challenges::HumanTiming`'s floor; says nothing of whether it was right.
+    #[error(
+        "the captcha was answered faster than a person can read and type it, so it was not checked and is used up: \
+         ask for a new one (run the command again), and if the answer was pasted, wait a few seconds before sending it"
+    )]
+    TooFast,
 }
 
 /// The listener's ticket key (32 random bytes, drawn at start and kept in memory); two keys
@@ -177,82 +183,6 @@ pub fn normalise_answer(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
 }
 
-/// Nonces of tickets already answered, each kept until its ticket expires: at most `cap`
-/// in all and `per_network` for one source network (a ticket's /24 or /64). An entry costs
-/// a solved proof of work; a network that fills its share is refused as busy until its
-/// tickets expire, and the others are not affected. Never is an entry evicted early, which
-/// would let a ticket be used twice.
-#[derive(Debug)]
-pub struct Spent {
-    cap: usize,
-    per_network: u32,
-    nonces: HashMap<[u8; 16], (u64, ipnet::IpNet)>,
-    by_network: HashMap<ipnet::IpNet, u32>,
-}
-
-impl Spent {
-    pub fn new(cap: usize, per_network: u32) -> Spent {
-        Spent { cap, per_network, nonces: HashMap::new(), by_network: HashMap::new() }
-    }
-
-    /// Whether `t` was answered already.
-    pub fn is_spent(&self, t: &Ticket, now_ms: u64) -> bool {
-        self.nonces.get(&t.nonce).is_some_and(|&(exp, _)| exp > now_ms)
-    }
-
-    /// Whether one more of `t`'s network's tickets can be spent now (pruning if full).
-    pub fn has_room(&mut self, t: &Ticket, now_ms: u64) -> bool {
-        let full =
-            |s: &Spent| s.nonces.len() >= s.cap || s.by_network.get(&t.prefix).is_some_and(|n| *n >= s.per_network);
-        if full(self) {
-            self.prune(now_ms);
-        }
-        !full(self)
-    }
-
-    /// Spend `t`'s nonce: an error if it was spent before or there is no room.
-    pub fn spend(&mut self, t: &Ticket, now_ms: u64) -> Result<(), TicketError> {
-        if self.is_spent(t, now_ms) {
-            return Err(TicketError::Spent);
-        }
-        if !self.has_room(t, now_ms) {
-            return Err(TicketError::Busy);
-        }
-        if let Some((_, net)) = self.nonces.insert(t.nonce, (t.expires_ms, t.prefix)) {
-            self.release(net);
-        }
-        *self.by_network.entry(t.prefix).or_insert(0) += 1;
-        Ok(())
-    }
-
-    fn release(&mut self, net: ipnet::IpNet) {
-        if let Some(n) = self.by_network.get_mut(&net) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.by_network.remove(&net);
-            }
-        }
-    }
-
-    /// Forget the nonces of expired tickets (they are refused as expired anyway).
-    pub fn prune(&mut self, now_ms: u64) {
-        let expired: Vec<([u8; 16], ipnet::IpNet)> =
-            self.nonces.iter().filter(|(_, (exp, _))| *exp <= now_ms).map(|(k, (_, net))| (*k, *net)).collect();
-        for (nonce, net) in expired {
-            self.nonces.remove(&nonce);
-            self.release(net);
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.nonces.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nonces.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,37 +246,6 @@ mod tests {
         assert!(!k.answer_matches(&t, ""));
         // The hash in the ticket is keyed: another key does not match it.
         assert!(!TicketKey::new(&[8; 32]).answer_matches(&t, "K7WXP"));
-    }
-
-    #[test]
-    fn a_ticket_is_spent_once_and_the_set_is_bounded() {
-        let mut spent = Spent::new(2, 10);
-        let a = captcha(0);
-        assert_eq!(spent.spend(&a, 10), Ok(()));
-        assert_eq!(spent.spend(&a, 11), Err(TicketError::Spent));
-        let b = Ticket { nonce: [5; 16], ..a.clone() };
-        let c = Ticket { nonce: [6; 16], ..a.clone() };
-        assert_eq!(spent.spend(&b, 12), Ok(()));
-        // Full of unexpired nonces: busy, and nothing is evicted early.
-        assert_eq!(spent.spend(&c, 13), Err(TicketError::Busy));
-        assert_eq!(spent.spend(&a, 14), Err(TicketError::Spent));
-        // Once they expire there is room again.
-        assert_eq!(spent.spend(&c, a.expires_ms + 1), Ok(()));
-        assert_eq!(spent.len(), 1);
-    }
-
-    #[test]
-    fn one_network_cannot_fill_the_spent_set_for_the_others() {
-        let mut spent = Spent::new(100, 2);
-        let a = captcha(0);
-        for i in 0..2u8 {
-            assert_eq!(spent.spend(&Ticket { nonce: [i; 16], ..a.clone() }, 10), Ok(()));
-        }
-        assert_eq!(spent.spend(&Ticket { nonce: [9; 16], ..a.clone() }, 10), Err(TicketError::Busy));
-        let other = Ticket { nonce: [9; 16], prefix: "10.0.0.0/24".parse().expect("net"), ..a.clone() };
-        assert_eq!(spent.spend(&other, 10), Ok(()));
-        // Room again once they expire.
-        assert_eq!(spent.spend(&Ticket { nonce: [8; 16], ..a.clone() }, a.expires_ms + 1), Ok(()));
     }
 
     #[test]

@@ -28,8 +28,6 @@ use ipnet::IpNet;
 pub enum Owner {
     Account(String),
     MadeUp,
-    /// A request that does not name its source and account (one queue for all of them).
-    Unattributed,
 }
 
 /// What one waiter asks for a slot as.

@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::solved::answer_hook;
 use super::timing;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
-use crate::server::error::error_reply;
 use crate::server::outcome::Outcome;
-use crate::wire::{ErrorCode, Response};
+use crate::wire::Response;
 
 /// Issue the challenge a login as `user` from this connection's network needs now.
 pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
@@ -23,10 +22,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
     let (ticket, picture, text) =
         match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, conn.captcha_cells(), now_ms) {
             Ok(issued) => issued,
-            Err(e) => {
-                warn!(peer = %conn.peer, event = "challenge_error", "{e}");
-                return Outcome::reply(error_reply(ErrorCode::Internal, e));
-            }
+            Err(e) => return super::solved::issue_refused(conn, user, e),
         };
     answer_hook(&ticket, text.as_deref());
     let kind = if picture.is_some() { "captcha" } else { "work" };

@@ -8,10 +8,12 @@
 //! recognised when the client retries (`Delivered`). A database failure after the move is
 //! rolled back at once. Debug builds can crash at each step (`QXFER_FAULT_COMMIT`).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tracing::info;
 
+use crate::durable;
 use crate::files;
 use crate::policy::activity::Kind;
 use crate::server::conn::Conn;
@@ -194,8 +196,13 @@ fn move_into_mailbox(sh: &Shared, plan: CommitPlan) -> Result<(Envelope, Vec<Att
         }
         std::fs::create_dir_all(layout.mailbox(&plan.to)).map_err(|e| ServerError::Io("creating the mailbox", e))?;
         files::rename_no_replace(&staged, &dest).map_err(|e| ServerError::Io("moving delivery into the mailbox", e))?;
-        // One sync for all files and directory entries of the delivery.
-        files::sync_filesystem(&dest).map_err(|e| ServerError::Io("syncing the delivery", e))?;
+        // Exactly the delivery's files and directories, then the entries the rename and
+        // the mailbox's creation made (the mailbox, `mail/`, the data directory).
+        let paths: Vec<_> = attachments.iter().map(|a| files::join_validated(&dest, &a.path)).collect();
+        let mailbox = layout.mailbox(&plan.to);
+        let mail = mailbox.parent().map(Path::to_path_buf).unwrap_or_default();
+        durable::sync_delivery(&dest, &paths, &[&mailbox, &mail, layout.root()])
+            .map_err(|e| ServerError::Io("syncing the delivery", e))?;
     }
     let envelope = Envelope {
         id: plan.id,

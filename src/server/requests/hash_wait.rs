@@ -91,6 +91,24 @@ pub(super) async fn slot<'a>(
     }
 }
 
+/// A hash slot for a request other than a login (a registration's new password, an
+/// account change's current password or answer, a recovery's answer or new password) of
+/// `user` from this connection: in the same fair queue as the logins, as its network and
+/// its account (a name no account has with the network's made-up names), from one of the
+/// account's known places or not, with `effort` bits of work; waiting at most twice the
+/// login deadline. `None`: the listener is busy (its load, never the peer's offence).
+pub(super) async fn other_slot<'a>(conn: &'a Arc<Conn>, user: &str, effort: u8) -> Option<HashSlot<'a>> {
+    let (place, exists) = place_of(conn, user).await.ok()?;
+    let want = Want {
+        net: crate::policy::prefix_of(conn.peer.ip()),
+        owner: if exists { Owner::Account(user.to_owned()) } else { Owner::MadeUp },
+        known: exists && place == Place::Known,
+        effort,
+    };
+    let wait = 2 * std::time::Duration::from_secs(conn.shared.limits().login_deadline_secs);
+    conn.shared.hash_slot(conn.peer, want, tokio::time::Instant::now() + wait).await
+}
+
 /// Debug builds only: with `QXFER_TEST_HASH_HOLD` set, a login as `holdMS` (`hold3000`)
 /// keeps its hash slot MS milliseconds before its hash, so the tests can hold the queue as
 /// long as they need, on any machine. Release builds have no such hook.

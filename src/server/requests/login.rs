@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use super::hash_wait;
-use super::solved::record_solved;
+use super::solved::{record_solved, record_too_fast};
 use super::timing;
 use super::unlock;
 use crate::accounts;
@@ -137,6 +137,12 @@ fn step_up<'a>(
             Err(TicketError::Busy) => {
                 return Err(Box::new(hash_wait::busy(conn, user, "no room to spend tickets", false)))
             }
+            // Refused unread and spent; scored only when repeated (`solved::record_too_fast`).
+            Err(e @ TicketError::TooFast) => {
+                record_too_fast(conn, user, "login", s);
+                let text = format!("challenge not solved: {e}");
+                return Err(Box::new(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, text))));
+            }
             Err(e) => return Err(Box::new(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string()))),
         },
         None => None,
@@ -152,7 +158,7 @@ fn step_up<'a>(
 fn spend(conn: &Arc<Conn>, user: &str, solved: &Checked<'_>) -> Option<Outcome<Response>> {
     let (s, solved) = solved.as_ref()?;
     let now_ms = conn.shared.clock().now_ms();
-    match conn.shared.challenges().spend(s, solved, conn.peer.ip(), now_ms) {
+    match conn.shared.challenges().spend(s, now_ms) {
         Ok(()) => {}
         Err(TicketError::Busy) => return Some(hash_wait::busy(conn, user, "no room to spend tickets", false)),
         Err(e) => return Some(challenge_refused(conn, user, ErrorCode::ChallengeFailed, &e.to_string())),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use super::recover_words::Words;
-use super::solved::record_solved;
+use super::solved::{record_solved, refused};
 use crate::policy::activity::Kind;
 use crate::server::account_guard::new_place::DisownedByCode;
 use crate::server::account_guard::starts::Stop;
@@ -33,7 +33,9 @@ pub(super) fn words<'a>(sh: &'a Shared, user: &'a str, net: &'a str, now: u64) -
 }
 
 /// Check and spend the solved challenge a recovery request carries; the refusal when it
-/// does not pass.
+/// does not pass. A name no account has goes through the very same steps (the ticket was
+/// issued, and counted against the source's share, like any other), and a busy listener is
+/// never held against the asker (`solved::refused`).
 pub(super) fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Option<Outcome<Response>> {
     let sh = &conn.shared;
     let ip = conn.peer.ip();
@@ -41,7 +43,7 @@ pub(super) fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Op
     let scored = (!sh.config().scoring.is_exempt(ip)).then_some(ip);
     let stepped_up = sh.challenges().needed(scored, user, now_ms);
     let checked = sh.challenges().check(s, user, ip, stepped_up, now_ms).and_then(|solved| {
-        sh.challenges().spend(s, &solved, ip, now_ms)?;
+        sh.challenges().spend(s, now_ms)?;
         Ok(solved)
     });
     match checked {
@@ -49,11 +51,7 @@ pub(super) fn challenge_passed(conn: &Arc<Conn>, user: &str, s: &Solution) -> Op
             record_solved(conn, user, &solved);
             None
         }
-        Err(e) => {
-            conn.record(conn.activity(Kind::ChallengeFailed).account(user).detail(format!("recovery: {e}")));
-            warn!(peer = %conn.peer, %user, event = "challenge_failed", "recovery without a solved challenge: {e}");
-            Some(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, format!("challenge not solved: {e}"))))
-        }
+        Err(e) => Some(refused(conn, user, "recovery", s, e)),
     }
 }
 

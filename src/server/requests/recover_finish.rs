@@ -184,7 +184,7 @@ pub(super) async fn finish(
         }
         First::Answer { checked, phc: Some(phc), codes } => (checked, phc, codes),
     };
-    let Some(slot) = conn.shared.hash_slot(0).await else {
+    let Some(slot) = super::hash_wait::other_slot(conn, &user, 0).await else {
         // Nothing was checked: the attempt goes back.
         refund(&sh, &user).await?;
         return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
@@ -274,7 +274,7 @@ fn recovery_code(
 
 /// The proof held: the new password, at once from a known place, else after the delay.
 async fn set_password(conn: &Arc<Conn>, user: String, new_password: String) -> Result<Outcome<Response>, ServerError> {
-    let Some(slot) = conn.shared.hash_slot(0).await else {
+    let Some(slot) = super::hash_wait::other_slot(conn, &user, 0).await else {
         return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
     };
     let phc = Shared::blocking(move || accounts::hash_password(&new_password)).await?;

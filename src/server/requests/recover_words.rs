@@ -26,7 +26,11 @@ pub struct Words<'a> {
 impl Words<'_> {
     /// `2026-12-07T14:12:00Z (in 9 min 58 s)`.
     fn when(&self, t: u64) -> String {
-        format!("{} (in {})", format_time(t), format_duration(t.saturating_sub(self.now)))
+        match t.saturating_sub(self.now) {
+            // Whole seconds: what ends in this very second ends in under one.
+            0 => format!("{} (in under a second)", format_time(t)),
+            left => format!("{} (in {})", format_time(t), format_duration(left)),
+        }
     }
 
     fn again(&self) -> String {

@@ -63,7 +63,7 @@ pub(super) fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response> {
             );
             Outcome::reply(Response::Challenge { ticket, picture })
         }
-        Err(e) => Outcome::reply(error_reply(ErrorCode::Internal, e)),
+        Err(e) => super::solved::issue_refused(conn, user, e),
     }
 }
 
@@ -96,20 +96,13 @@ pub(super) async fn register(
         return Ok(refused(conn, &user, ErrorCode::ChallengeFailed, "a registration needs a solved captcha"));
     }
     let checked = sh.challenges().check(&solution, &ticket_name(&user), ip, true, now_ms).and_then(|solved| {
-        sh.challenges().spend(&solution, &solved, ip, now_ms)?;
+        sh.challenges().spend(&solution, now_ms)?;
         Ok(solved)
     });
     let solved = match checked {
         Ok(solved) => solved,
-        // No room to spend the ticket is the listener's load: not the asker's offence.
-        Err(crate::challenge::TicketError::Busy) => {
-            conn.record(conn.activity(Kind::Refused).account(&user).detail("busy: no room to spend tickets"));
-            return Ok(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment")));
-        }
-        Err(e) => {
-            conn.record(conn.activity(Kind::ChallengeFailed).account(&user).detail(format!("registration: {e}")));
-            return Ok(Outcome::reply(error_reply(ErrorCode::ChallengeFailed, format!("challenge not solved: {e}"))));
-        }
+        // Busy is the listener's load, too fast is scored only when repeated.
+        Err(e) => return Ok(super::solved::refused(conn, &user, "registration", &solution, e)),
     };
     record_solved(conn, &user, &solved);
     if let Err(e) = reserved(&user, &cfg) {
@@ -132,7 +125,7 @@ pub(super) async fn register(
         conn.shared.humans().give_back_registration(ip, now_ms);
         refused(conn, &user, code, why)
     };
-    let Some(_slot) = sh.hash_slot(solution.ticket.bits).await else {
+    let Some(_slot) = super::hash_wait::other_slot(conn, &user, solution.ticket.bits).await else {
         return Ok(give_back(conn, "the listener is busy; try again in a moment", ErrorCode::Limit));
     };
     let phc = match Shared::blocking(move || accounts::hash_password(&password)).await? {

@@ -22,7 +22,7 @@ pub(super) async fn password_ok(
     user: &str,
     password: String,
 ) -> Result<Result<String, Outcome<Response>>, ServerError> {
-    let Some(_slot) = conn.shared.hash_slot(0).await else {
+    let Some(_slot) = super::super::hash_wait::other_slot(conn, user, 0).await else {
         return Ok(Err(Outcome::reply(error_reply(ErrorCode::Limit, "the listener is busy; try again in a moment"))));
     };
     let sh = conn.shared.clone();

@@ -26,7 +26,7 @@ pub(super) async fn change_password(
         Ok(phc) => phc,
         Err(refused) => return Ok(refused),
     };
-    let Some(_slot) = conn.shared.hash_slot(0).await else {
+    let Some(_slot) = super::super::hash_wait::other_slot(conn, &user, 0).await else {
         return refuse(ErrorCode::Limit, "the listener is busy; try again in a moment");
     };
     let new_phc = match Shared::blocking(move || accounts::hash_password(&new_password)).await? {

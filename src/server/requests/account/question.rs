@@ -29,7 +29,7 @@ pub(super) async fn set(
     if normalised.chars().count() < 3 {
         return refuse(ErrorCode::BadRequest, "the secret answer must be at least 3 characters long");
     }
-    let Some(_slot) = conn.shared.hash_slot(0).await else {
+    let Some(_slot) = super::super::hash_wait::other_slot(conn, &user, 0).await else {
         return refuse(ErrorCode::Limit, "the listener is busy; try again in a moment");
     };
     // The answer is hashed as a password is (argon2id); short answers are padded by
