@@ -1,11 +1,12 @@
 //! The captcha against a solver written from the project's own code (`solver/`): as a
 //! positive control it reads today's picture (qxfer/5's, a committed fixture); it must not
-//! read the qxfer/6 picture.
+//! read the qxfer/6 picture, counted as the listener counts it: answers its tolerant check
+//! accepts (one look-alike character allowed, `challenge::captcha::tolerance`).
 
 mod solver;
 
 use qxfer_proto::challenge::captcha::crowded::{self, Bend, Glyph};
-use qxfer_proto::challenge::captcha::{random_text, v5, Bitmap, Rng, ALPHABET};
+use qxfer_proto::challenge::captcha::{random_text, tolerance, v5, Bitmap, Rng, ALPHABET};
 use solver::{fixture, models, solve};
 
 #[test]
@@ -43,18 +44,26 @@ fn the_solver_reads_todays_captcha() {
 fn the_solver_does_not_read_the_new_captcha() {
     let started = std::time::Instant::now();
     let model = models::Crowded::new(ALPHABET);
-    let (mut right, mut chars) = (0, 0);
+    let (mut right, mut accepted, mut chars) = (0, 0, 0);
     let n = 100;
     for seed in 0..n {
         let mut rng = Rng::new(0x5eed_0000 + seed);
         let text = random_text(&mut rng);
         let r = solve(&model, &crowded::draw(&text, &mut rng));
         right += usize::from(r.text == text);
+        let ok = tolerance::accepts(&text, &r.text);
+        accepted += usize::from(ok);
         chars += text.chars().zip(r.text.chars()).filter(|(a, b)| a == b).count();
-        println!("{text} read as {} ({}; {:?})", r.text, r.by, r.both);
+        let said = if ok { ", accepted" } else { "" };
+        println!("{text} read as {} ({}; {:?}){said}", r.text, r.by, r.both);
     }
-    println!("new captcha: {right}/{n} read, {chars}/{} characters, in {:?}", n * 5, started.elapsed());
-    assert!(right * 10 <= n as usize, "the solver read {right}/{n}");
+    println!(
+        "new captcha: {right}/{n} read exactly, {accepted}/{n} accepted by the tolerant check, {chars}/{} characters, in {:?}",
+        n * 5,
+        started.elapsed()
+    );
+    // What counts is what the listener lets in: answers the tolerant check accepts.
+    assert!(accepted * 10 <= n as usize, "the tolerant check accepted {accepted}/{n} of the solver's readings");
 }
 
 /// Not a straw man: the same solver reads the qxfer/6 font when the glyphs are apart

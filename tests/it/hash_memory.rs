@@ -9,8 +9,8 @@ use qxfer::transport::framed::{read_frame, write_frame};
 use qxfer::wire::{ErrorCode, GetReply, Response, StreamHead};
 
 use crate::fair_queue::{password_login, try_password_login};
-use crate::raw::Raw;
 use crate::raw::run;
+use crate::raw::Raw;
 use crate::support::*;
 
 /// Hashes at once: the default `max_concurrent_hashes`, so the pool is two buffers.

@@ -18,6 +18,7 @@ mod pen;
 mod png;
 mod rng;
 mod text;
+pub mod tolerance;
 pub mod v5;
 
 pub use bitmap::{Bitmap, BitmapError, Cells, HALF_BLOCK_MAX_WIDTH, MAX_HEIGHT, MAX_WIDTH};
