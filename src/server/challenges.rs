@@ -220,7 +220,8 @@ impl Challenges {
     /// (which covers the account, and its number), network and time; that it is the kind the
     /// step-up asks for when `stepped_up` (a captcha, or the capped work with `captcha =
     /// false`); the work (one hash); that it is unspent; then for a captcha, its time (under
-    /// the floor a person needs it is refused unread, [`TicketError::TooFast`]) and its text.
+    /// the floor a person needs it is refused unread, [`TicketError::TooFast`]) and its text,
+    /// one look-alike character forgiven ([`crate::challenge::captcha::tolerance`]).
     /// A captcha refused spends the ticket (no second guess on one picture); a right one is
     /// spent by [`Challenges::spend`] once the login is served, so a busy listener does not
     /// throw a person's solved captcha away.
@@ -250,7 +251,7 @@ impl Challenges {
                 self.tickets.spend(id, now_ms)?;
                 return Err(TicketError::TooFast);
             }
-            if !self.key.answer_matches(t, answer) {
+            if !self.key.answer_accepted(t, answer) {
                 self.tickets.spend(id, now_ms)?;
                 return Err(TicketError::WrongAnswer);
             }

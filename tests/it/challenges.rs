@@ -1,11 +1,12 @@
 //! Challenges on a real listener: the step-up after failed logins (a captcha and a proof of
-//! work instead of a ban), what makes a challenge fail, the effort under a login flood, and
-//! answers faster than a person.
+//! work instead of a ban), what makes a challenge fail, the tolerant captcha check, the
+//! effort under a login flood, and answers faster than a person.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use qxfer::challenge::captcha::tolerance;
 use qxfer::challenge::{pow, ChallengeKind};
 use qxfer::wire::{Credential, ErrorCode, Request, Response, Solution, Ticket};
 
@@ -192,6 +193,60 @@ fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
             matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("expired")),
             "{r:?}"
         );
+    });
+}
+
+/// `text` with the first `n` characters that have a look-alike in the tolerant check's
+/// table replaced by one (None when it has fewer than `n`).
+fn with_look_alikes(text: &str, n: usize) -> Option<String> {
+    let mut left = n;
+    let typed: String = text
+        .chars()
+        .map(|c| match tolerance::LOOK_ALIKES.iter().find(|(t, _)| *t == c).and_then(|(_, l)| l.chars().next()) {
+            Some(l) if left > 0 => {
+                left -= 1;
+                l
+            }
+            _ => c,
+        })
+        .collect();
+    (left == 0).then_some(typed)
+}
+
+/// The tolerant check on a real listener: one look-alike character typed in place of the
+/// true one logs in (as a person who read a crowded L as an E); two do not.
+#[test]
+fn a_captcha_with_one_look_alike_logs_in_and_with_two_does_not() {
+    let (listener, answers) = listener(NO_BANS_AND_SHORT_TICKETS);
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        // A captcha whose text has two characters with look-alikes (nearly every one has).
+        let captcha = || async {
+            for _ in 0..20 {
+                let (ticket, picture) = challenge("127.0.0.1", &addr, "alice").await;
+                assert!(picture && ticket.kind == ChallengeKind::Captcha, "{ticket:?}");
+                let text = answer_of(&answers, &ticket);
+                if let (Some(one), Some(two)) = (with_look_alikes(&text, 1), with_look_alikes(&text, 2)) {
+                    return (ticket, text, one, two);
+                }
+            }
+            panic!("no captcha with two look-alike characters in 20");
+        };
+        let (ticket, text, _, two) = captcha().await;
+        println!("{text} answered {two}");
+        let wrong = Solution { counter: solve(&ticket), answer: Some(two), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, wrong).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("wrong")),
+            "{r:?}"
+        );
+        // Still stepped up: the next challenge is a captcha again.
+        let (ticket, text, one, _) = captcha().await;
+        println!("{text} answered {one}");
+        let near = Solution { counter: solve(&ticket), answer: Some(one), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, near).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
     });
 }
 
