@@ -6,7 +6,8 @@
 //! Two pictures: qxfer/6 clients get [`crowded::draw`] (152×44, glyphs that touch and
 //! cross, several shapes and stroke widths, clutter drawn with the glyphs' pen; quadrant
 //! cells), qxfer/5 clients today's [`v5::draw`] (72×24, half blocks), which they can draw.
-//! The text ([`random_text`]) comes from an alphabet without look-alikes ([`ALPHABET`]).
+//! The text ([`random_text`]) comes from an alphabet without look-alikes ([`ALPHABET`]);
+//! an answer may still have one character taken for a look-alike ([`tolerance`]).
 //! It stops a solver written from this code in an hour (the suite keeps one:
 //! `proto/tests/captcha_solver.rs`), not a model trained on pictures from this generator:
 //! that is what the proof of work, the per-account lockout and the bans around it are for.
