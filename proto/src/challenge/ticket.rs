@@ -211,16 +211,7 @@ mod tests {
     }
 
     fn captcha(now: u64) -> Ticket {
-        key().issue(&Issue {
-            account: "alice",
-            kind: ChallengeKind::Captcha,
-            bits: 8,
-            prefix: "127.0.0.0/24".parse().expect("net"),
-            now_ms: now,
-            ttl_ms: 120_000,
-            nonce: [3; 16],
-            answer: Some("K7WXP"),
-        })
+        key().issue(&Issue { answer: Some("K7WXP"), ..issue_of(now) })
     }
 
     #[test]
