@@ -27,6 +27,9 @@
 //! first alone, then while 100 hostile connections (from 127.0.0.2-127.0.0.8) flood
 //! requests, trickle uploads and open streams; it prints the throughput ratio and the
 //! listener's peak RSS under attack.
+//!
+//! `-- --captcha` runs the captcha benchmark instead (`captcha.rs`): the suite's solver's
+//! read rate on qxfer/5's and qxfer/6's pictures, and each generator's cost.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -44,6 +47,7 @@ use qxfer::transport::tls::{self, Trust};
 mod shared;
 
 mod bulk;
+mod captcha;
 mod pow;
 
 use shared::{cpu_secs, peak_rss_kib, reset_peak, PASSWORD};
@@ -72,6 +76,8 @@ fn main() -> Result<()> {
         }
         _ if args.iter().any(|a| a == "--bulk") => bulk::bulk_bench(&args),
         _ if args.iter().any(|a| a == "--pow") => pow::pow_bench(),
+        _ if args.iter().any(|a| a == "--captcha-pictures") => captcha::captcha_pictures(&args),
+        _ if args.iter().any(|a| a == "--captcha") => captcha::captcha_bench(&args),
         _ if args.iter().any(|a| a == "--ab") => {
             let other = args.iter().skip_while(|a| *a != "--ab").nth(1).ok_or_else(|| anyhow!("--ab needs a path"))?;
             let runs = match args.iter().skip_while(|a| *a != "--runs").nth(1) {

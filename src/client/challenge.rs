@@ -1,5 +1,6 @@
 //! Answering a listener's challenge after failed logins: the captcha is shown with Unicode
-//! half blocks on the terminal (and written as a PNG with `--captcha-file`), its text is
+//! block characters on the terminal (half blocks for a qxfer/5 listener's picture,
+//! quadrants for the wider qxfer/6 one) (and written as a PNG with `--captcha-file`), its text is
 //! typed on the terminal, and the proof of work is solved, its progress reported as
 //! [`Event`]s (drawn as a progress line by the binary). The
 //! picture is a small bounded 1-bit bitmap, checked before anything is drawn: nothing
@@ -127,7 +128,7 @@ async fn read_answer(ticket: &Ticket, bm: &Bitmap, captcha_file: Option<&Path>) 
         "The listener asks you to prove you are a person\n(a registration, or failed logins or guesses for this account or address).\n",
     );
     if shown {
-        text.push_str(&bm.half_blocks());
+        text.push_str(&bm.terminal());
     }
     if let Some(path) = captcha_file {
         text.push_str(&format!("(the picture is also in {}; type its text here)\n", path.display()));

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use super::tickets::{IssueError, Tickets};
-use crate::challenge::captcha::{self, Rng};
+use crate::challenge::captcha::{self, Cells, Rng};
 use crate::challenge::{pow, ChallengeKind, Issue, Ticket, TicketError, TicketId, TicketKey};
 use crate::policy::challenges::{bits_for, source_key, ChallengeConfig, Effort, Place, StepUp};
 use crate::policy::lockout::{Lockout, Name};
@@ -25,6 +25,10 @@ use crate::wire::{Picture, Solution};
 /// it, new ones are not tracked until upkeep frees room; the step-up's own map drops its
 /// stalest entry instead).
 pub const MAX_TRACKED: usize = 65_536;
+
+/// An issued challenge: the ticket, the picture, and the captcha's text (for the test
+/// hook only).
+pub(crate) type Issued = Result<(Ticket, Option<Picture>, Option<String>), IssueError>;
 
 /// A checked solution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,16 +152,11 @@ impl Challenges {
     }
 
     /// A challenge for a login as `account` from `source`: a captcha with work when the
-    /// step-up applies (work alone, at the cap, with `captcha = false`), work otherwise.
+    /// step-up applies (work alone, at the cap, with `captcha = false`), work otherwise;
+    /// the picture is the one a client drawing `cells` can draw.
     /// Returns the ticket, the picture, and the captcha's text (for the test hook only).
-    pub fn issue(
-        &self,
-        source: IpAddr,
-        exempt: bool,
-        account: &str,
-        now_ms: u64,
-    ) -> Result<(Ticket, Option<Picture>, Option<String>), IssueError> {
-        self.issue_for(source, exempt, account, false, now_ms)
+    pub fn issue(&self, source: IpAddr, exempt: bool, account: &str, cells: Cells, now_ms: u64) -> Issued {
+        self.issue_for(source, exempt, account, (false, cells), now_ms)
     }
 
     /// [`Challenges::issue`]; with `captcha`, always a captcha (a registration), whatever
@@ -167,9 +166,9 @@ impl Challenges {
         source: IpAddr,
         exempt: bool,
         account: &str,
-        captcha: bool,
+        (captcha, cells): (bool, Cells),
         now_ms: u64,
-    ) -> Result<(Ticket, Option<Picture>, Option<String>), IssueError> {
+    ) -> Issued {
         let ttl_ms = self.cfg.ttl_secs.saturating_mul(1000);
         let id = self.tickets.number(source, exempt, now_ms, now_ms.saturating_add(ttl_ms))?;
         let no_random = |_| IssueError::NoRandomness;
@@ -215,7 +214,7 @@ impl Challenges {
         });
         let picture = match &text {
             Some(t) => {
-                let bm = captcha::draw(t, &mut Rng::new(u64::from_le_bytes(random::<8>().map_err(no_random)?)));
+                let bm = captcha::draw(t, cells, &mut Rng::new(u64::from_le_bytes(random::<8>().map_err(no_random)?)));
                 Some(Picture { width: bm.width(), height: bm.height(), bits: bm.bits().to_vec() })
             }
             None => None,
@@ -227,7 +226,8 @@ impl Challenges {
     /// (which covers the account, and its number), network and time; that it is the kind the
     /// step-up asks for when `stepped_up` (a captcha, or the capped work with `captcha =
     /// false`); the work (one hash); that it is unspent; then for a captcha, its time (under
-    /// the floor a person needs it is refused unread, [`TicketError::TooFast`]) and its text.
+    /// the floor a person needs it is refused unread, [`TicketError::TooFast`]) and its text,
+    /// one look-alike character forgiven ([`crate::challenge::captcha::tolerance`]).
     /// A captcha refused spends the ticket (no second guess on one picture); a right one is
     /// spent by [`Challenges::spend`] once the login is served, so a busy listener does not
     /// throw a person's solved captcha away.
@@ -257,7 +257,7 @@ impl Challenges {
                 self.tickets.spend(id, now_ms)?;
                 return Err(TicketError::TooFast);
             }
-            if !self.key.answer_matches(t, answer) {
+            if !self.key.answer_accepted(t, answer) {
                 self.tickets.spend(id, now_ms)?;
                 return Err(TicketError::WrongAnswer);
             }

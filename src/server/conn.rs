@@ -68,6 +68,17 @@ impl Conn {
         self.login_pending.load(Ordering::Relaxed)
     }
 
+    /// The captcha picture this connection's client can draw: qxfer/6 clients draw quadrant
+    /// cells (the crowded picture), older ones half blocks at most 72 pixels wide.
+    pub fn captcha_cells(&self) -> crate::challenge::captcha::Cells {
+        use crate::challenge::captcha::Cells;
+        if crate::transport::tls::negotiated_protocol(&self.connection).as_deref() == Some(crate::wire::ALPN) {
+            Cells::Quadrants
+        } else {
+            Cells::HalfBlocks
+        }
+    }
+
     /// The hard ceiling for a login the listener is still serving: twice the login
     /// deadline after the handshake. Past it the login is answered "busy" (not scored).
     pub fn login_ceiling(&self) -> tokio::time::Instant {

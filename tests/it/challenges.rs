@@ -1,11 +1,12 @@
 //! Challenges on a real listener: the step-up after failed logins (a captcha and a proof of
-//! work instead of a ban), what makes a challenge fail, the effort under a login flood, and
-//! answers faster than a person.
+//! work instead of a ban), what makes a challenge fail, the tolerant captcha check, the
+//! effort under a login flood, and answers faster than a person.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use qxfer::challenge::captcha::tolerance;
 use qxfer::challenge::{pow, ChallengeKind};
 use qxfer::wire::{Credential, ErrorCode, Request, Response, Solution, Ticket};
 
@@ -195,6 +196,60 @@ fn a_captcha_fails_when_wrong_spent_late_elsewhere_or_forged_and_works_once() {
     });
 }
 
+/// `text` with the first `n` characters that have a look-alike in the tolerant check's
+/// table replaced by one (None when it has fewer than `n`).
+fn with_look_alikes(text: &str, n: usize) -> Option<String> {
+    let mut left = n;
+    let typed: String = text
+        .chars()
+        .map(|c| match tolerance::LOOK_ALIKES.iter().find(|(t, _)| *t == c).and_then(|(_, l)| l.chars().next()) {
+            Some(l) if left > 0 => {
+                left -= 1;
+                l
+            }
+            _ => c,
+        })
+        .collect();
+    (left == 0).then_some(typed)
+}
+
+/// The tolerant check on a real listener: one look-alike character typed in place of the
+/// true one logs in (as a person who read a crowded L as an E); two do not.
+#[test]
+fn a_captcha_with_one_look_alike_logs_in_and_with_two_does_not() {
+    let (listener, answers) = listener(NO_BANS_AND_SHORT_TICKETS);
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        // A captcha whose text has two characters with look-alikes (nearly every one has).
+        let captcha = || async {
+            for _ in 0..20 {
+                let (ticket, picture) = challenge("127.0.0.1", &addr, "alice").await;
+                assert!(picture && ticket.kind == ChallengeKind::Captcha, "{ticket:?}");
+                let text = answer_of(&answers, &ticket);
+                if let (Some(one), Some(two)) = (with_look_alikes(&text, 1), with_look_alikes(&text, 2)) {
+                    return (ticket, text, one, two);
+                }
+            }
+            panic!("no captcha with two look-alike characters in 20");
+        };
+        let (ticket, text, _, two) = captcha().await;
+        println!("{text} answered {two}");
+        let wrong = Solution { counter: solve(&ticket), answer: Some(two), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, wrong).await;
+        assert!(
+            matches!(&r, Some(Response::Error { code: ErrorCode::ChallengeFailed, message }) if message.contains("wrong")),
+            "{r:?}"
+        );
+        // Still stepped up: the next challenge is a captcha again.
+        let (ticket, text, one, _) = captcha().await;
+        println!("{text} answered {one}");
+        let near = Solution { counter: solve(&ticket), answer: Some(one), ticket };
+        let r = login_solved("127.0.0.1", &addr, PASSWORD, near).await;
+        assert!(matches!(r, Some(Response::LoggedIn { .. })), "{r:?}");
+    });
+}
+
 #[test]
 fn the_effort_rises_under_a_login_flood_and_falls_after() {
     // Cheap work, a capacity of 4 solved logins a second: the flood below is well over it.
@@ -324,6 +379,27 @@ fn an_answer_under_the_floor_is_refused_and_does_not_log_in() {
     assert_eq!(audit.matches("captcha answered in").count(), 1, "{audit}");
 }
 
+/// qxfer/6 clients get the crowded 152x44 picture (drawn with quadrants); qxfer/5 clients
+/// keep today's 72x24 one, which their half blocks draw.
+#[test]
+fn each_protocol_gets_the_picture_its_clients_draw() {
+    let (listener, _) = listener("");
+    let addr = listener.addr.clone();
+    run(async {
+        wrong_passwords("127.0.0.1", &addr, 3).await;
+        for (alpn, size) in [(qxfer::wire::ALPN, (152, 44)), (qxfer::wire::ALPN_V5, (72, 24))] {
+            let mut raw = Raw::connect_speaking(alpn, "127.0.0.1", &addr).await.expect("connect");
+            match raw.call(&Request::Challenge { user: "alice".into() }).await {
+                Some(Response::Challenge { ticket, picture: Some(p) }) => {
+                    assert_eq!(ticket.kind, ChallengeKind::Captcha);
+                    assert_eq!((p.width, p.height), size, "{}", String::from_utf8_lossy(alpn));
+                }
+                r => panic!("{r:?}"),
+            }
+        }
+    });
+}
+
 /// A listener with the answer hook, and a user whose client reads answers from the same
 /// file (both hooks are debug-build only).
 fn cli_listener() -> (Listener, PathBuf, tempfile::TempDir) {
@@ -374,10 +450,11 @@ fn the_client_answers_the_step_up_and_says_why_when_it_cannot() {
     assert_eq!(std::fs::metadata(&png).expect("png").permissions().mode() & 0o777, 0o600);
 }
 
-/// What a person sees: the captcha drawn in half blocks on a real terminal (tmux), then the
+/// What a person sees: the captcha drawn in quadrant blocks on a real terminal (tmux; a
+/// qxfer/6 client gets the 152x44 picture, 76 columns and 22 lines), then the
 /// characters typed at the prompt log the user in.
 #[test]
-fn the_captcha_renders_as_half_blocks_on_a_terminal() {
+fn the_captcha_renders_as_quadrant_blocks_on_a_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("tmux is not installed; skipped");
         return;
@@ -403,7 +480,7 @@ fn the_captcha_renders_as_half_blocks_on_a_terminal() {
     }
     let _server = Server(socket.clone());
     let tmux = |args: &[&str]| Command::new("tmux").arg("-S").arg(&socket).args(args).output().expect("tmux");
-    let started = tmux(&["new-session", "-d", "-x", "100", "-y", "30", "sh", "-c", &line]);
+    let started = tmux(&["new-session", "-d", "-x", "100", "-y", "40", "sh", "-c", &line]);
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let screen = loop {
@@ -414,11 +491,19 @@ fn the_captcha_renders_as_half_blocks_on_a_terminal() {
         assert!(std::time::Instant::now() < deadline, "no captcha on the terminal:\n{shown}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let blocks = screen.chars().filter(|c| matches!(c, '▀' | '▄' | '█')).count();
-    assert!(blocks > 100, "{blocks} half blocks:\n{screen}");
-    // The picture's rows: 12 lines of 72 columns between the explanation and the prompt.
-    let rows = screen.lines().skip_while(|l| !l.contains("for this account or address")).skip(1);
-    assert_eq!(rows.take_while(|l| !l.contains("Type the characters")).count(), 12, "{screen}");
+    let blocks = screen.chars().filter(|c| ('\u{2580}'..='\u{259f}').contains(c)).count();
+    assert!(blocks > 100, "{blocks} block characters:\n{screen}");
+    let quadrants = screen.chars().filter(|c| "▘▝▖▗▚▞▛▜▙▟▌▐".contains(*c)).count();
+    assert!(quadrants > 20, "{quadrants} quadrants:\n{screen}");
+    // The picture's rows: 22 lines of 76 columns between the explanation and the prompt.
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains("for this account or address"))
+        .skip(1)
+        .take_while(|l| !l.contains("Type the characters"))
+        .collect();
+    assert_eq!(rows.len(), 22, "{screen}");
+    assert!(rows.iter().all(|l| l.chars().count() <= 76), "{screen}");
     let text = std::fs::read_to_string(&answers).expect("answers");
     let answer = text.lines().last().and_then(|l| l.split(' ').nth(1)).expect("answer").to_owned();
     // A person takes a few seconds to read it.

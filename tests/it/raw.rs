@@ -36,6 +36,20 @@ impl Raw {
         Ok(Raw { _endpoint: endpoint, conn, send, recv })
     }
 
+    /// Connect from `bind` offering only the protocol `alpn` (a client of an older version).
+    pub async fn connect_speaking(alpn: &[u8], bind: &str, addr: &str) -> Result<Raw, quinn::ConnectionError> {
+        let mut crypto = qxfer::transport::tls::client_crypto(Trust::Pin).expect("crypto");
+        crypto.alpn_protocols = vec![alpn.to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic crypto");
+        let bind: std::net::IpAddr = bind.parse().expect("bind");
+        let limits = NetLimits { idle_timeout: std::time::Duration::from_secs(2), ..NetLimits::default() };
+        let endpoint = client_endpoint(SocketAddr::new(bind, 0), Trust::Pin, &limits).expect("endpoint");
+        let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        let conn = endpoint.connect_with(config, addr.parse().expect("addr"), "qxfer").expect("connect").await?;
+        let (send, recv) = conn.open_bi().await?;
+        Ok(Raw { _endpoint: endpoint, conn, send, recv })
+    }
+
     /// Whether a connection from `bind` is admitted: the handshake completes and the
     /// listener does not close it at once (a banned address is told so once, by a close
     /// right after the handshake, then dropped).

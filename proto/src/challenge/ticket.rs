@@ -7,6 +7,8 @@
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::captcha::tolerance;
+
 /// What a challenge asks for.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChallengeKind {
@@ -143,6 +145,23 @@ impl TicketKey {
             && blake3::Hash::from(self.answer_hash(&t.nonce, answer)) == blake3::Hash::from(t.answer)
     }
 
+    /// Whether `answer` (as typed; normalised here) is accepted for the captcha under the
+    /// tolerant check ([`tolerance`]): its text, or its text with one look-alike typed in
+    /// one place. The ticket holds only a keyed hash of the text, so each text the answer
+    /// may stand for ([`tolerance::candidates`], at most 21) is hashed and compared; all are
+    /// compared, whichever matches (the time does not say which position was forgiven).
+    pub fn answer_accepted(&self, t: &Ticket, answer: &str) -> bool {
+        if t.kind != ChallengeKind::Captcha {
+            return false;
+        }
+        let mine = blake3::Hash::from(t.answer);
+        let mut any = false;
+        for candidate in tolerance::candidates(&normalise_answer(answer)) {
+            any |= blake3::Hash::from(self.answer_hash(&t.nonce, &candidate)) == mine;
+        }
+        any
+    }
+
     fn answer_hash(&self, nonce: &[u8; 16], answer: &str) -> [u8; 32] {
         let mut h = blake3::Hasher::new_keyed(&self.answer);
         h.update(nonce);
@@ -192,16 +211,7 @@ mod tests {
     }
 
     fn captcha(now: u64) -> Ticket {
-        key().issue(&Issue {
-            account: "alice",
-            kind: ChallengeKind::Captcha,
-            bits: 8,
-            prefix: "127.0.0.0/24".parse().expect("net"),
-            now_ms: now,
-            ttl_ms: 120_000,
-            nonce: [3; 16],
-            answer: Some("K7WXP"),
-        })
+        key().issue(&Issue { answer: Some("K7WXP"), ..issue_of(now) })
     }
 
     #[test]
@@ -246,6 +256,69 @@ mod tests {
         assert!(!k.answer_matches(&t, ""));
         // The hash in the ticket is keyed: another key does not match it.
         assert!(!TicketKey::new(&[8; 32]).answer_matches(&t, "K7WXP"));
+    }
+
+    /// A captcha ticket for `text`, as the listener issues it (only the keyed hash inside).
+    fn captcha_of(text: &str) -> Ticket {
+        key().issue(&Issue { answer: Some(text), ..issue_of(0) })
+    }
+
+    fn issue_of(now: u64) -> Issue<'static> {
+        Issue {
+            account: "alice",
+            kind: ChallengeKind::Captcha,
+            bits: 8,
+            prefix: "127.0.0.0/24".parse().expect("net"),
+            now_ms: now,
+            ttl_ms: 120_000,
+            nonce: [3; 16],
+            answer: None,
+        }
+    }
+
+    #[test]
+    fn the_tolerant_check_accepts_the_exact_answer() {
+        let t = captcha_of("LWRHK");
+        assert!(key().answer_accepted(&t, "LWRHK"));
+        assert!(key().answer_accepted(&t, " lwr hk\n"));
+        // Keyed: another listener's key accepts nothing.
+        assert!(!TicketKey::new(&[8; 32]).answer_accepted(&t, "LWRHK"));
+    }
+
+    #[test]
+    fn the_tolerant_check_accepts_one_look_alike() {
+        let t = captcha_of("LWRHK");
+        // An L read as an E (the clutter arc as its bar), an H as a T, a W as an X.
+        for typed in ["EWRHK", "LWRTK", "LXRHK", "lwrtk"] {
+            assert!(key().answer_accepted(&t, typed), "{typed}");
+        }
+    }
+
+    #[test]
+    fn the_tolerant_check_refuses_two_look_alikes() {
+        let t = captcha_of("LWRHK");
+        assert!(!key().answer_accepted(&t, "EWRTK"));
+        assert!(!key().answer_accepted(&t, "LXRTK"));
+    }
+
+    #[test]
+    fn the_tolerant_check_refuses_a_character_that_is_no_look_alike() {
+        let t = captcha_of("LWRHK");
+        // A 9 for an L; an H for a W (seen once, in round 6, not in the table); a K for an R.
+        for typed in ["9WRHK", "LHRHK", "LWKHK"] {
+            assert!(!key().answer_accepted(&t, typed), "{typed}");
+        }
+        // Nor a right answer on a work ticket, which has no text.
+        let work = key().issue(&Issue { kind: ChallengeKind::Work, ..issue_of(0) });
+        assert!(!key().answer_accepted(&work, ""));
+    }
+
+    #[test]
+    fn the_tolerant_check_refuses_a_wrong_length() {
+        let t = captcha_of("LWRHK");
+        for typed in ["LWRH", "LWRHKK", "EWRH", "", "LWRHKLWRHK"] {
+            assert!(!key().answer_accepted(&t, typed), "{typed}");
+        }
     }
 
     #[test]

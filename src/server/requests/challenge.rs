@@ -51,10 +51,11 @@ pub(super) async fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response>
         return Outcome::silent();
     }
     let now_ms = sh.clock().now_ms().max(now_ms);
-    let (ticket, picture, text) = match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, now_ms) {
-        Ok(issued) => issued,
-        Err(e) => return super::solved::issue_refused(conn, user, e),
-    };
+    let (ticket, picture, text) =
+        match sh.challenges().issue(ip, sh.config().scoring.is_exempt(ip), user, conn.captcha_cells(), now_ms) {
+            Ok(issued) => issued,
+            Err(e) => return super::solved::issue_refused(conn, user, e),
+        };
     answer_hook(&ticket, text.as_deref());
     let kind = if picture.is_some() { "captcha" } else { "work" };
     conn.record(conn.activity(Kind::ChallengeIssued).account(user).detail(format!("{kind}, {} bits", ticket.bits)));

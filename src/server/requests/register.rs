@@ -85,7 +85,13 @@ pub(super) async fn challenge(conn: &Arc<Conn>, user: &str) -> Outcome<Response>
     if let Err(cap) = sh.humans().registration_room(ip, cfg, now_ms) {
         return refused(conn, user, ErrorCode::Limit, &cap.to_string());
     }
-    match sh.challenges().issue_for(ip, sh.config().scoring.is_exempt(ip), &ticket_name(user), true, now_ms) {
+    match sh.challenges().issue_for(
+        ip,
+        sh.config().scoring.is_exempt(ip),
+        &ticket_name(user),
+        (true, conn.captcha_cells()),
+        now_ms,
+    ) {
         Ok((ticket, picture, text)) => {
             answer_hook(&ticket, text.as_deref());
             conn.record(
