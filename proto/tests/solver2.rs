@@ -1,0 +1,412 @@
+//! A second solver for the qxfer/6 captcha, written as an attacker with the source would in
+//! about half an hour: a learned one, not the suite's segmentation and template matching.
+//!
+//! 1. Labelled data from the generator: `crowded::draw` re-done here from its public parts
+//!    (`Glyph`, `paint`, `Bend`, the `*_RANGE` constants) so that each picture comes with
+//!    where each glyph's centre landed (checked bit for bit against `crowded::draw`).
+//! 2. A per-column classifier: the picture at one column per unit (two pixels averaged),
+//!    a window of `WIN` units around each column, full height, into a one-hidden-layer
+//!    perceptron (ReLU, softmax) over 13 characters + "no glyph centre here". Trained by
+//!    plain SGD on windows at glyph centres (within a unit) and windows away from them.
+//! 3. Decoding: the five (column, character) pairs, left to right, at least `MIN_SEP`
+//!    columns apart and no two same characters side by side (the generator never draws
+//!    them), that maximise the sum of log p(char) - log p(none): a small dynamic programme.
+//!
+//! Training and test seeds are disjoint; the solver sees only the bitmap.
+//! Run: `cargo test --release -p qxfer-proto --test solver2 -- --nocapture`
+
+use qxfer_proto::challenge::captcha::crowded::{self, paint, Bend, Glyph, Pen};
+use qxfer_proto::challenge::captcha::crowded::{
+    ARCS, ARC_LENGTH_RANGE, ARC_RADIUS_RANGE, CROSS_RANGE, DOTS, HEAVY_RANGE, HEIGHT, KERN, LIFT_RANGE, WIDTH,
+};
+use qxfer_proto::challenge::captcha::{random_text, tolerance, Bitmap, Rng, ALPHABET, LEN};
+
+const UW: usize = 76; // units wide
+const UH: usize = 44; // rows
+const UNITS_WIDE: f64 = UW as f64;
+const UNITS_TALL: f64 = UH as f64;
+const HALF: i32 = 13;
+const WIN: usize = 2 * HALF as usize; // window width in units
+const NIN: usize = WIN * UH;
+const NH: usize = 128;
+const NC: usize = 14; // 13 characters + none
+const NONE: usize = 13;
+const MIN_SEP: usize = 4;
+
+// ---------------------------------------------------------------------------------------
+// The generator again, with labels.
+
+type Laid = Vec<(Glyph, (f64, f64))>;
+
+fn lay_out(text: &str, rng: &mut Rng) -> (Laid, f64) {
+    let mut inked = Bitmap::new(2 * WIDTH, HEIGHT);
+    let mut glyphs = Vec::with_capacity(text.len());
+    let mut right = 1.0;
+    let first_heavy = rng.chance(0.5);
+    for (i, c) in text.chars().enumerate() {
+        let g = Glyph::random(c, first_heavy ^ (i % 2 == 1), rng);
+        let (lo, hi) = g.reach();
+        let up = if first_heavy ^ (i % 2 == 1) { 1.0 } else { -1.0 };
+        let room = (UNITS_TALL - g.height - g.pen.width) / 2.0 - 3.5;
+        let y = UNITS_TALL / 2.0 + up * rng.real(LIFT_RANGE.0, LIFT_RANGE.1).min(room.max(0.0));
+        let loose = right + 1.0 - lo;
+        let mut alone = Bitmap::new(2 * WIDTH, HEIGHT);
+        paint(&mut alone, &g, (loose, y), &Bend::default());
+        let ink: Vec<(i32, i32)> = (0..2 * i32::from(WIDTH))
+            .flat_map(|x| (0..i32::from(HEIGHT)).map(move |y| (x, y)))
+            .filter(|&(x, y)| alone.get(x, y))
+            .collect();
+        let allowed = rng.between(CROSS_RANGE.0, CROSS_RANGE.1) as usize;
+        let crosses = |shift: i32| ink.iter().filter(|&&(x, y)| inked.get(x - shift, y)).count() > allowed;
+        let most = if i == 0 { 0 } else { (2.0 * (KERN + 1.0)) as i32 };
+        let shift = (0..=most).take_while(|&s| !crosses(s)).last().unwrap_or(0);
+        for &(x, y) in &ink {
+            inked.set(x - shift, y, true);
+        }
+        let x = loose - f64::from(shift) / 2.0;
+        glyphs.push((g, (x - 2.0, y)));
+        right = x + hi;
+    }
+    (glyphs, right - 2.0)
+}
+
+fn line_of(text: &str, rng: &mut Rng) -> (Laid, f64) {
+    let mut line = lay_out(text, rng);
+    for _ in 0..64 {
+        if line.1 <= UNITS_WIDE - 3.0 {
+            break;
+        }
+        line = lay_out(text, rng);
+    }
+    line
+}
+
+fn light_pen(rng: &mut Rng) -> Pen {
+    Pen::round(rng.real(crowded::LIGHT_RANGE.0, crowded::LIGHT_RANGE.1))
+}
+
+fn clutter(bm: &mut Bitmap, rng: &mut Rng, bend: &Bend) {
+    for _ in 0..rng.between(ARCS.0, ARCS.1) {
+        let (px, py) = (rng.real(6.0, UNITS_WIDE - 6.0), rng.real(12.0, UNITS_TALL - 12.0));
+        let radius = rng.real(ARC_RADIUS_RANGE.0, ARC_RADIUS_RANGE.1);
+        let heading = rng.real(-0.9, 0.9) + if rng.chance(0.5) { std::f64::consts::PI } else { 0.0 };
+        let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+        let (cx, cy) = (px - side * radius * heading.sin(), py + side * radius * heading.cos());
+        let start = (py - cy).atan2(px - cx);
+        let span = rng.real(ARC_LENGTH_RANGE.0, ARC_LENGTH_RANGE.1) / radius;
+        let steps = (span * radius / 0.5).ceil().max(2.0) as usize;
+        let line: Vec<(f64, f64)> = (0..=steps)
+            .map(|i| {
+                let a = start - span / 2.0 + span * i as f64 / steps as f64;
+                (cx + radius * a.cos(), cy + radius * a.sin())
+            })
+            .collect();
+        light_pen(rng).stroke(bm, &line, bend);
+    }
+    for _ in 0..rng.between(DOTS.0, DOTS.1) {
+        let at = (rng.real(2.0, UNITS_WIDE - 2.0), rng.real(5.0, UNITS_TALL - 5.0));
+        Pen::round(rng.real(HEAVY_RANGE.0, HEAVY_RANGE.1) * rng.real(0.9, 1.3)).blot(bm, bend.at(at));
+    }
+}
+
+/// `crowded::draw`, returning also each glyph's class and centre column (units, bent).
+fn draw_labelled(text: &str, rng: &mut Rng) -> (Bitmap, Vec<(usize, f64)>) {
+    let mut bm = Bitmap::new(WIDTH, HEIGHT);
+    let bend = Bend::random(rng);
+    let (glyphs, right) = line_of(text, rng);
+    let shift = 1.5 + rng.real(0.0, (UNITS_WIDE - 3.0 - right).max(0.0));
+    let mut labels = Vec::new();
+    for (g, (x, y)) in &glyphs {
+        paint(&mut bm, g, (x + shift, *y), &bend);
+        let cls = ALPHABET.iter().position(|&a| char::from(a) == g.c).unwrap();
+        labels.push((cls, bend.at((x + shift, *y)).0));
+    }
+    clutter(&mut bm, rng, &bend);
+    (bm, labels)
+}
+
+fn sample(seed: u64) -> (String, Bitmap, Vec<(usize, f64)>) {
+    let mut rng = Rng::new(seed);
+    let text = random_text(&mut rng);
+    let (bm, labels) = draw_labelled(&text, &mut rng);
+    (text, bm, labels)
+}
+
+// ---------------------------------------------------------------------------------------
+// Features.
+
+/// The picture at one column per unit: [x][y] in 0, 0.5, 1.
+fn units(bm: &Bitmap) -> Vec<f32> {
+    let mut u = vec![0f32; UW * UH];
+    for x in 0..UW {
+        for y in 0..UH {
+            let n = u8::from(bm.get(2 * x as i32, y as i32)) + u8::from(bm.get(2 * x as i32 + 1, y as i32));
+            u[x * UH + y] = f32::from(n) * 0.5;
+        }
+    }
+    u
+}
+
+fn window(u: &[f32], x: i32, out: &mut [f32]) {
+    for (k, wx) in (x - HALF..x + HALF).enumerate() {
+        let dst = &mut out[k * UH..(k + 1) * UH];
+        if wx < 0 || wx >= UW as i32 {
+            dst.fill(0.0);
+        } else {
+            let s = wx as usize * UH;
+            dst.copy_from_slice(&u[s..s + UH]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The perceptron.
+
+struct Net {
+    w1: Vec<f32>, // NH x NIN
+    b1: Vec<f32>,
+    w2: Vec<f32>, // NC x NH
+    b2: Vec<f32>,
+}
+
+impl Net {
+    fn new(rng: &mut Rng) -> Net {
+        let mut g = |n: usize, s: f64| (0..n).map(|_| (rng.real(-1.0, 1.0) * s) as f32).collect::<Vec<_>>();
+        let s1 = (6.0 / NIN as f64).sqrt();
+        let s2 = (6.0 / NH as f64).sqrt();
+        Net { w1: g(NH * NIN, s1), b1: vec![0.0; NH], w2: g(NC * NH, s2), b2: vec![0.0; NC] }
+    }
+
+    fn forward(&self, x: &[f32], h: &mut [f32], p: &mut [f32]) {
+        for j in 0..NH {
+            let w = &self.w1[j * NIN..(j + 1) * NIN];
+            let s: f32 = w.iter().zip(x).map(|(a, b)| a * b).sum::<f32>() + self.b1[j];
+            h[j] = s.max(0.0);
+        }
+        let mut m = f32::MIN;
+        for c in 0..NC {
+            let w = &self.w2[c * NH..(c + 1) * NH];
+            p[c] = w.iter().zip(h.iter()).map(|(a, b)| a * b).sum::<f32>() + self.b2[c];
+            m = m.max(p[c]);
+        }
+        let mut z = 0.0;
+        for v in p.iter_mut() {
+            *v = (*v - m).exp();
+            z += *v;
+        }
+        for v in p.iter_mut() {
+            *v /= z;
+        }
+    }
+
+    /// One SGD step; returns the loss.
+    fn step(&mut self, x: &[f32], y: usize, lr: f32, h: &mut [f32], p: &mut [f32], dh: &mut [f32]) -> f32 {
+        self.forward(x, h, p);
+        let loss = -(p[y].max(1e-9)).ln();
+        dh.fill(0.0);
+        for c in 0..NC {
+            let g = p[c] - if c == y { 1.0 } else { 0.0 };
+            let w = &mut self.w2[c * NH..(c + 1) * NH];
+            for j in 0..NH {
+                dh[j] += g * w[j];
+                w[j] -= lr * g * h[j];
+            }
+            self.b2[c] -= lr * g;
+        }
+        for j in 0..NH {
+            if h[j] <= 0.0 {
+                continue;
+            }
+            let g = dh[j];
+            let w = &mut self.w1[j * NIN..(j + 1) * NIN];
+            for (a, b) in w.iter_mut().zip(x) {
+                *a -= lr * g * b;
+            }
+            self.b1[j] -= lr * g;
+        }
+        loss
+    }
+}
+
+/// Training windows of one picture: (unit picture index, column, class).
+fn examples(labels: &[(usize, f64)], rng: &mut Rng) -> Vec<(i32, usize)> {
+    let mut out = Vec::new();
+    for x in 0..UW as i32 {
+        let c = f64::from(x) + 0.5;
+        let (d, cls) = labels
+            .iter()
+            .map(|&(cls, cx)| ((c - cx).abs(), cls))
+            .fold((f64::MAX, 0), |a, b| if b.0 < a.0 { b } else { a });
+        if d <= 1.0 {
+            out.push((x, cls));
+        } else if d >= 2.0 && rng.chance(0.3) {
+            out.push((x, NONE));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading.
+
+fn read(net: &Net, bm: &Bitmap) -> String {
+    let u = units(bm);
+    let mut win = vec![0f32; NIN];
+    let (mut h, mut p) = (vec![0f32; NH], vec![0f32; NC]);
+    // score[x][c] = log p(c) - log p(none)
+    let mut score = vec![[0f64; 13]; UW];
+    for x in 0..UW {
+        window(&u, x as i32, &mut win);
+        net.forward(&win, &mut h, &mut p);
+        let none = f64::from(p[NONE].max(1e-9)).ln();
+        for c in 0..13 {
+            score[x][c] = f64::from(p[c].max(1e-9)).ln() - none;
+        }
+    }
+    // DP over (glyph k, column x, class c).
+    let neg = f64::MIN / 4.0;
+    let mut best = vec![vec![[neg; 13]; UW]; LEN];
+    let mut back = vec![vec![[(0usize, 0usize); 13]; UW]; LEN];
+    for x in 0..UW {
+        best[0][x] = score[x];
+    }
+    for k in 1..LEN {
+        // prefix max over x' <= x - MIN_SEP of best[k-1][x'][c'], keep top two classes.
+        let mut run: [(f64, usize, usize); 13] = [(neg, 0, 0); 13];
+        for x in 0..UW {
+            if x >= MIN_SEP {
+                let xp = x - MIN_SEP;
+                for c in 0..13 {
+                    if best[k - 1][xp][c] > run[c].0 {
+                        run[c] = (best[k - 1][xp][c], xp, c);
+                    }
+                }
+            }
+            for c in 0..13 {
+                let mut b = (neg, 0, 0);
+                for (cp, r) in run.iter().enumerate() {
+                    if cp != c && r.0 > b.0 {
+                        b = *r;
+                    }
+                }
+                if b.0 > neg {
+                    best[k][x][c] = b.0 + score[x][c];
+                    back[k][x][c] = (b.1, b.2);
+                }
+            }
+        }
+    }
+    let (mut bx, mut bc, mut bv) = (0, 0, neg);
+    for x in 0..UW {
+        for c in 0..13 {
+            if best[LEN - 1][x][c] > bv {
+                (bx, bc, bv) = (x, c, best[LEN - 1][x][c]);
+            }
+        }
+    }
+    let mut out = vec![0usize; LEN];
+    for k in (0..LEN).rev() {
+        out[k] = bc;
+        if k > 0 {
+            (bx, bc) = back[k][bx][bc];
+        }
+    }
+    out.iter().map(|&c| char::from(ALPHABET[c])).collect()
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn the_relabelled_generator_is_the_generator() {
+    for seed in 0..20 {
+        let mut rng = Rng::new(seed);
+        let text = random_text(&mut rng);
+        let a = crowded::draw(&text, &mut rng);
+        let (t, b, _) = sample(seed);
+        assert_eq!(t, text);
+        assert_eq!(a, b, "seed {seed}");
+    }
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn solver2_reads_the_new_captcha() {
+    let started = std::time::Instant::now();
+    let pictures = env("SOLVER2_TRAIN", 8000);
+    let epochs = env("SOLVER2_EPOCHS", 3);
+    let budget = std::time::Duration::from_secs(env("SOLVER2_SECS", 480) as u64);
+    // Training pictures from seeds 10_000_000.., in two threads.
+    let gen = |from: u64, to: u64| {
+        let mut r = Rng::new(from ^ 0xabcdef);
+        let (mut pics, mut v) = (Vec::new(), Vec::new());
+        for s in from..to {
+            let (_, bm, labels) = sample(10_000_000 + s);
+            for (x, c) in examples(&labels, &mut r) {
+                v.push(((s - from) as usize, x, c));
+            }
+            pics.push(units(&bm));
+        }
+        (pics, v)
+    };
+    let half = pictures as u64 / 2;
+    let t = std::thread::spawn(move || gen(0, half));
+    let (mut pics, mut data) = gen(half, pictures as u64);
+    let (pics2, data2) = t.join().unwrap();
+    let off = pics.len();
+    pics.extend(pics2);
+    data.extend(data2.into_iter().map(|(i, x, c)| (i + off, x, c)));
+    println!("{} windows from {pictures} pictures in {:?}", data.len(), started.elapsed());
+    let mut rng = Rng::new(7);
+    let mut net = Net::new(&mut rng);
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let (mut h, mut p, mut dh) = (vec![0f32; NH], vec![0f32; NC], vec![0f32; NH]);
+    let mut win = vec![0f32; NIN];
+    let train_start = std::time::Instant::now();
+    'outer: for e in 0..epochs {
+        for i in (1..order.len()).rev() {
+            let j = rng.below(i as u32 + 1) as usize;
+            order.swap(i, j);
+        }
+        let lr = 0.01 / (1.0 + e as f32);
+        let mut loss = 0.0;
+        for (n, &i) in order.iter().enumerate() {
+            let (u, x, c) = &data[i];
+            window(&pics[*u], *x, &mut win);
+            loss += net.step(&win, *c, lr, &mut h, &mut p, &mut dh);
+            if n % 100_000 == 99_999 {
+                println!("epoch {e} {n}: loss {:.3} ({:?})", loss / 100_000.0, train_start.elapsed());
+                loss = 0.0;
+                if train_start.elapsed() > budget {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    println!("trained in {:?}", train_start.elapsed());
+    drop(data);
+    drop(pics);
+    // Test: 200 fresh pictures from seeds never trained on.
+    let n = env("SOLVER2_TEST", 200);
+    let (mut exact, mut accepted, mut chars) = (0, 0, 0);
+    for s in 0..n as u64 {
+        let mut rng = Rng::new(0x7e57_0000 + s);
+        let text = random_text(&mut rng);
+        let bm = crowded::draw(&text, &mut rng);
+        let answer = read(&net, &bm);
+        exact += usize::from(answer == text);
+        let ok = tolerance::accepts(&text, &answer);
+        accepted += usize::from(ok);
+        chars += text.chars().zip(answer.chars()).filter(|(a, b)| a == b).count();
+        if s < 20 {
+            println!("{text} read as {answer}{}", if ok { " accepted" } else { "" });
+        }
+    }
+    println!(
+        "solver2: {exact}/{n} exact, {accepted}/{n} accepted, {chars}/{} characters ({:.1} %), total {:?}",
+        n * LEN,
+        100.0 * chars as f64 / (n * LEN) as f64,
+        started.elapsed()
+    );
+}
