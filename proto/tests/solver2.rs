@@ -25,6 +25,9 @@
 //! Run (not in the default suite: it trains for minutes): `SOLVER2_TRAIN=60000 SOLVER2_EPOCHS=2
 //! SOLVER2_SECS=320 cargo test --release -p qxfer-proto --test solver2 -- --ignored --nocapture`
 
+// Numeric loops over several arrays at once read more plainly with indices.
+#![allow(clippy::needless_range_loop)]
+
 use qxfer_proto::challenge::captcha::crowded::{self, paint, Bend, Glyph, Pen};
 use qxfer_proto::challenge::captcha::crowded::{
     ARCS, ARC_LENGTH_RANGE, ARC_RADIUS_RANGE, CROSS_RANGE, DOTS, HEAVY_RANGE, HEIGHT, KERN, LIFT_RANGE, WIDTH,
@@ -243,10 +246,11 @@ fn examples(labels: &[(usize, f64)], rng: &mut Rng) -> Vec<(i32, usize)> {
     let mut out = Vec::new();
     for x in 0..UW as i32 {
         let c = f64::from(x) + 0.5;
-        let (d, cls) = labels
-            .iter()
-            .map(|&(cls, cx)| ((c - cx).abs(), cls))
-            .fold((f64::MAX, 0), |a, b| if b.0 < a.0 { b } else { a });
+        let (d, cls) =
+            labels
+                .iter()
+                .map(|&(cls, cx)| ((c - cx).abs(), cls))
+                .fold((f64::MAX, 0), |a, b| if b.0 < a.0 { b } else { a });
         if d <= 1.0 {
             out.push((x, cls));
         } else if d >= 2.0 && rng.chance(0.3) {
@@ -291,9 +295,7 @@ fn read(net: &Net, bm: &Bitmap, mode: usize) -> String {
     let neg = f64::MIN / 4.0;
     let mut best = vec![vec![[neg; 13]; UW]; LEN];
     let mut back = vec![vec![[(0usize, 0usize); 13]; UW]; LEN];
-    for x in 0..UW {
-        best[0][x] = score[x];
-    }
+    best[0].copy_from_slice(&score[..UW]);
     for k in 1..LEN {
         // prefix max over x' <= x - MIN_SEP of best[k-1][x'][c'], keep top two classes.
         let mut run: [(f64, usize, usize); 13] = [(neg, 0, 0); 13];
@@ -328,8 +330,8 @@ fn read(net: &Net, bm: &Bitmap, mode: usize) -> String {
             }
         }
     }
-    let mut out = vec![0usize; LEN];
-    let mut xs = vec![0usize; LEN];
+    let mut out = [0usize; LEN];
+    let mut xs = [0usize; LEN];
     for k in (0..LEN).rev() {
         out[k] = bc;
         xs[k] = bx;
@@ -468,7 +470,10 @@ fn solver2_reads_the_new_captcha() {
     }
     // The first of the best (ties go to the simpler decoding).
     let mode = (0..3).fold(0, |b, k| if val[k] > val[b] { k } else { b });
-    println!("validation accepted: raw {}/200, smoothed {}/200, acceptance-aware {}/200: mode {mode}", val[0], val[1], val[2]);
+    println!(
+        "validation accepted: raw {}/200, smoothed {}/200, acceptance-aware {}/200: mode {mode}",
+        val[0], val[1], val[2]
+    );
     // Test: 200 fresh pictures from seeds never trained on.
     let n = env("SOLVER2_TEST", 200);
     // Every decoding is scored on the test pictures; the validated one is the solver's.
