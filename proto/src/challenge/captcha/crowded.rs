@@ -181,16 +181,25 @@ pub fn paint(bm: &mut Bitmap, g: &Glyph, centre: (f64, f64), bend: &Bend) {
 
 /// Draw `text` (characters of [`super::ALPHABET`]; others are drawn as nothing).
 pub fn draw(text: &str, rng: &mut Rng) -> Bitmap {
+    draw_labelled(text, rng).0
+}
+
+/// [`draw`], also saying where each glyph's centre landed: its character and its column
+/// in units, after the bend. The generator is open, so anyone can label its pictures so;
+/// the suite's learned solver (`proto/tests/solver2.rs`) trains on these labels.
+pub fn draw_labelled(text: &str, rng: &mut Rng) -> (Bitmap, Vec<(char, f64)>) {
     let mut bm = Bitmap::new(WIDTH, HEIGHT);
     let bend = Bend::random(rng);
     let (glyphs, right) = line_of(text, rng);
     // The line somewhere across the picture, a unit and a half from its edges.
     let shift = 1.5 + rng.real(0.0, (UNITS_WIDE - 3.0 - right).max(0.0));
+    let mut centres = Vec::with_capacity(glyphs.len());
     for (g, (x, y)) in &glyphs {
         paint(&mut bm, g, (x + shift, *y), &bend);
+        centres.push((g.c, bend.at((x + shift, *y)).0));
     }
     clutter(&mut bm, rng, &bend);
-    bm
+    (bm, centres)
 }
 
 /// Glyphs with their centres, in units.
